@@ -1,0 +1,302 @@
+"""Siaga's configuration: one TOML file, validated at start-up.
+
+Every setting has a default that suits a small Indonesian 112 centre, so an empty file (or
+none at all, for `siaga demo`) is a valid configuration. Validation errors name the key
+and the problem (`policy.throttle.max_calls: must be greater than 0`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+logger = logging.getLogger(__name__)
+
+FamilyName = Literal["auto", "sim800", "sim7600", "ec25", "m95", "huawei", "generic"]
+RestrictAction = Literal["challenge", "announce", "reject"]
+NoNumberAction = Literal["pass", "challenge"]
+RejectMethod = Literal["hangup", "chup", "busy"]
+Language = Literal["id", "en"]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(StrictModel):
+    """Where the appliance is: its name, region (for numbers), time zone and language."""
+
+    name: str = "Siaga 112"
+    region: str = Field(default="ID", description="ISO 3166 region for national numbers")
+    timezone: str = "Asia/Jakarta"
+    language: Language = "id"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers  # local import: only needed to validate
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r} (expected an ISO code such as 'ID')")
+        return value.upper()
+
+
+class LineConfig(StrictModel):
+    """One modem line: the serial port, the modem family and the operator desk it feeds."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    port: str = Field(min_length=1)
+    family: FamilyName = "auto"
+    baudrate: int = Field(default=115200, gt=0)
+    rtscts: bool = Field(default=False, description="hardware flow control (off on a 3-wire UART)")
+    voice_port: str | None = Field(default=None, description="Huawei PCM voice port")
+    desk: str | None = Field(default=None, description="operator desk alerted for passed calls")
+    deflect_to: str | None = Field(default=None, description="deflect passed calls (AT+CTFR)")
+    reject_method: RejectMethod = "hangup"
+    call_waiting: Literal["ignore", "reject"] = "reject"
+    enabled: bool = True
+
+
+class ThrottleConfig(StrictModel):
+    """Repeat-call throttling: more than `max_calls` in `window_s` without operator contact."""
+
+    max_calls: int = Field(default=3, gt=0)
+    window_s: PositiveSeconds = 600.0
+    action: RestrictAction = "challenge"
+
+
+class LadderStep(StrictModel):
+    """One step of the abuse ladder: `count` prank/ghost dispositions within `within_s`."""
+
+    count: int = Field(gt=0)
+    within_s: PositiveSeconds = 86_400.0
+    restrict_s: PositiveSeconds
+    flag_supervisor: bool = False
+
+
+def _default_ladder() -> tuple[LadderStep, ...]:
+    day = 86_400.0
+    return (
+        LadderStep(count=3, restrict_s=day),
+        LadderStep(count=6, restrict_s=3 * day),
+        LadderStep(count=10, restrict_s=7 * day, flag_supervisor=True),
+    )
+
+
+class AbuseConfig(StrictModel):
+    """The abuse ladder fed by operator dispositions, and immunity after a genuine call."""
+
+    ladder: tuple[LadderStep, ...] = Field(default_factory=_default_ladder)
+    action: RestrictAction = "challenge"
+    immunity_s: PositiveSeconds = 30 * 86_400.0
+
+    @model_validator(mode="after")
+    def _ladder_ascends(self) -> AbuseConfig:
+        counts = [step.count for step in self.ladder]
+        if counts != sorted(set(counts)):
+            raise ValueError("ladder steps must have strictly increasing counts")
+        return self
+
+
+class FloodConfig(StrictModel):
+    """Flood (TDoS) mode: entered on a high arrival rate or sustained line saturation."""
+
+    rate_window_s: PositiveSeconds = 300.0
+    max_calls_in_window: int = Field(default=60, gt=0)
+    saturation_s: PositiveSeconds = 60.0
+    block_prefix_digits: int = Field(default=4, ge=1, le=10, description="digits of E.164 dropped")
+    block_min_share: float = Field(default=0.5, gt=0, le=1)
+    block_min_calls: int = Field(default=10, gt=0)
+    quiet_s: PositiveSeconds = 300.0
+
+
+class ChallengeConfig(StrictModel):
+    """The challenge prompt: which key lets a caller through, and how long to wait."""
+
+    key: str = Field(default="5", pattern=r"^[0-9*#]{1,4}$")
+    attempts: int = Field(default=2, ge=1, le=5, description="prompt plays (1 + repeats)")
+    wait_after_prompt_s: PositiveSeconds = 6.0
+    silent_to_operator: bool = Field(
+        default=True,
+        description="a caller who stays on the line without pressing is passed to an operator",
+    )
+    silent_ghost_hangup_count: int = Field(
+        default=3,
+        ge=0,
+        description="...unless the number has this many ghost dispositions in 24 h (0: never)",
+    )
+
+
+class PolicyConfig(StrictModel):
+    """Every threshold the screening policy uses."""
+
+    throttle: ThrottleConfig = ThrottleConfig()
+    abuse: AbuseConfig = AbuseConfig()
+    flood: FloodConfig = FloodConfig()
+    withheld_action: NoNumberAction = "challenge"
+    unavailable_action: NoNumberAction = "challenge"
+    unparseable_action: NoNumberAction = "challenge"
+    good_history_s: PositiveSeconds = Field(
+        default=86_400.0, description="a passed challenge counts as good history this long"
+    )
+
+
+class PromptText(StrictModel):
+    """The words played to callers in one language; `file` variants for file-playing modems."""
+
+    challenge: str
+    connecting: str
+    announce: str
+    silent_goodbye: str
+    challenge_seconds: PositiveSeconds = 12.0
+    connecting_seconds: PositiveSeconds = 3.0
+    announce_seconds: PositiveSeconds = 10.0
+    goodbye_seconds: PositiveSeconds = 8.0
+
+
+def _default_prompts() -> dict[Language, PromptText]:
+    return {
+        "id": PromptText(
+            challenge=(
+                "Anda terhubung ke layanan darurat 112. Jika ini keadaan darurat, tekan 5 "
+                "atau tetap di saluran ini."
+            ),
+            connecting="Mohon tunggu, Anda sedang disambungkan ke petugas.",
+            announce=(
+                "Nomor ini sementara dibatasi karena panggilan iseng. Jika darurat, "
+                "telepon kembali dan tekan 5."
+            ),
+            silent_goodbye=(
+                "Kami tidak mendengar Anda. Jika darurat, telepon kembali 112 dan tekan 5."
+            ),
+        ),
+        "en": PromptText(
+            challenge=(
+                "You are connected to the 112 emergency service. If this is an emergency, "
+                "press 5 or stay on the line."
+            ),
+            connecting="Please hold, you are being connected to an operator.",
+            announce=(
+                "This number is restricted because of prank calls. In an emergency, "
+                "call again and press 5."
+            ),
+            silent_goodbye="We could not hear you. In an emergency, call 112 again and press 5.",
+        ),
+    }
+
+
+class DatabaseConfig(StrictModel):
+    """Where the call log lives."""
+
+    path: Path = Path("siaga.db")
+
+
+class WebConfig(StrictModel):
+    """The local web UI's listening address."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8112, gt=0, lt=65536)
+
+
+class Config(StrictModel):
+    """The whole configuration file."""
+
+    site: SiteConfig = SiteConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    lines: tuple[LineConfig, ...] = ()
+    policy: PolicyConfig = PolicyConfig()
+    challenge: ChallengeConfig = ChallengeConfig()
+    prompts: dict[Language, PromptText] = Field(default_factory=_default_prompts)
+    web: WebConfig = WebConfig()
+
+    @model_validator(mode="after")
+    def _lines_unique(self) -> Config:
+        names = [line.name for line in self.lines]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"line names must be unique: {', '.join(duplicates)}")
+        ports = [line.port for line in self.lines]
+        shared = sorted({port for port in ports if ports.count(port) > 1})
+        if shared:
+            raise ValueError(f"two lines use the same port: {', '.join(shared)}")
+        if self.site.language not in self.prompts:
+            raise ValueError(f"prompts has no text for the site language {self.site.language!r}")
+        return self
+
+    def prompt_text(self) -> PromptText:
+        """The prompts in the site's language."""
+        return self.prompts[self.site.language]
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; `problems` lists `key: message` lines."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(file)"
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors():
+        location = _format_location(tuple(detail["loc"]))
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        problems.append(f"{location}: {message}")
+    return problems
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raise ConfigError naming every bad key."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc)) from None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a TOML file; None gives the embedded defaults."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    config = parse_config(data, str(path))
+    logger.info("configuration loaded from %s (%d lines)", path, len(config.lines))
+    return config

@@ -1,0 +1,1 @@
+"""The AT command channel: line framing, unsolicited result codes and command execution."""

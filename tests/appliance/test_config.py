@@ -1,0 +1,82 @@
+"""Configuration loading: defaults, and errors that name the key and the problem."""
+
+from pathlib import Path
+
+import pytest
+
+from appliance.config import Config, ConfigError, load_config
+
+
+def test_no_file_gives_the_embedded_defaults() -> None:
+    config = load_config(None)
+    assert config.site.timezone == "Asia/Jakarta"
+    assert config.site.region == "ID"
+    assert config.policy.throttle.max_calls == 3
+    assert [step.count for step in config.policy.abuse.ladder] == [3, 6, 10]
+
+
+def test_missing_file_is_reported_by_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nope.toml")
+    assert "file not found" in str(caught.value)
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[site\nname = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "not valid TOML" in str(caught.value)
+
+
+def test_each_bad_key_is_named_with_its_problem(tmp_path: Path) -> None:
+    path = tmp_path / "siaga.toml"
+    path.write_text(
+        """
+[site]
+timezone = "Mars/Olympus"
+colour = "red"
+
+[policy.throttle]
+max_calls = 0
+
+[[lines]]
+name = "line1"
+port = "/dev/ttyUSB0"
+family = "nokia"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = "\n".join(caught.value.problems)
+    assert "site.timezone: unknown time zone 'Mars/Olympus'" in problems
+    assert "site.colour: unknown key" in problems
+    assert "policy.throttle.max_calls:" in problems
+    assert "lines[0].family:" in problems
+
+
+def test_duplicate_line_names_and_ports_are_refused() -> None:
+    with pytest.raises(ValueError, match="unique: line1"):
+        Config.model_validate(
+            {"lines": [{"name": "line1", "port": "/a"}, {"name": "line1", "port": "/b"}]}
+        )
+    with pytest.raises(ValueError, match="same port: /a"):
+        Config.model_validate(
+            {"lines": [{"name": "line1", "port": "/a"}, {"name": "line2", "port": "/a"}]}
+        )
+
+
+def test_ladder_counts_must_ascend() -> None:
+    with pytest.raises(ValueError, match="strictly increasing"):
+        Config.model_validate(
+            {
+                "policy": {
+                    "abuse": {
+                        "ladder": [
+                            {"count": 6, "restrict_s": 10},
+                            {"count": 3, "restrict_s": 10},
+                        ]
+                    }
+                }
+            }
+        )
