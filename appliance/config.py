@@ -127,20 +127,30 @@ class FloodConfig(StrictModel):
     quiet_s: PositiveSeconds = 300.0
 
 
+UnverifiedHandling = Literal["operator", "release"]
+
+
 class ChallengeConfig(StrictModel):
     """The challenge prompt: which key lets a caller through, and how long to wait."""
 
     key: str = Field(default="5", pattern=r"^[0-9*#]{1,4}$")
     attempts: int = Field(default=2, ge=1, le=5, description="prompt plays (1 + repeats)")
     wait_after_prompt_s: PositiveSeconds = 6.0
-    silent_to_operator: bool = Field(
-        default=True,
-        description="a caller who stays on the line without pressing is passed to an operator",
+    hang_up_unverified_for: tuple[str, ...] = Field(
+        default=("abuse", "blocklist", "flood"),
+        description=(
+            "challenge reasons after which a caller who never pressed the key is released "
+            "with a goodbye message; any other unverified caller who stays on the line is "
+            "passed to an operator"
+        ),
     )
-    silent_ghost_hangup_count: int = Field(
-        default=3,
-        ge=0,
-        description="...unless the number has this many ghost dispositions in 24 h (0: never)",
+    unverified_without_evidence: UnverifiedHandling = Field(
+        default="operator",
+        description=(
+            "a caller who never pressed the key, from a number with no junk evidence: "
+            "'operator' passes them (safe for a caller who speaks instead of pressing), "
+            "'release' plays the goodbye and hangs up (withheld callers are always passed)"
+        ),
     )
 
 
@@ -156,15 +166,38 @@ class PolicyConfig(StrictModel):
     good_history_s: PositiveSeconds = Field(
         default=86_400.0, description="a passed challenge counts as good history this long"
     )
+    challenge_unknown: bool = Field(
+        default=True,
+        description=(
+            "challenge numbers with no good history (no genuine call in the immunity period, "
+            "no challenge passed since their last prank/ghost); False passes them"
+        ),
+    )
+    junk_evidence_s: PositiveSeconds = Field(
+        default=7 * 86_400.0,
+        description=(
+            "a prank/ghost disposition this recent is junk evidence: a challenged caller "
+            "from that number who never presses the key is released, not passed"
+        ),
+    )
 
 
 class PromptText(StrictModel):
-    """The words played to callers in one language; `file` variants for file-playing modems."""
+    """The words played to callers in one language.
+
+    Modems speak `text` with their built-in TTS, whose voices are English or Chinese; for
+    Bahasa Indonesia record each prompt and store it on the modem's flash, then name the
+    file in `*_file` (e.g. `challenge_file = "tekan5.amr"`): a file wins over text.
+    """
 
     challenge: str
     connecting: str
     announce: str
     silent_goodbye: str
+    challenge_file: str | None = None
+    connecting_file: str | None = None
+    announce_file: str | None = None
+    goodbye_file: str | None = None
     challenge_seconds: PositiveSeconds = 12.0
     connecting_seconds: PositiveSeconds = 3.0
     announce_seconds: PositiveSeconds = 10.0

@@ -30,6 +30,9 @@ class Reason(StrEnum):
     UNPARSEABLE = "unparseable"
     FLOOD = "flood"
     IMMUNE = "immune"  # a recent genuine call lifted every automatic restriction
+    NO_HISTORY = (
+        "no_history"  # a number with no good history is screened (policy.challenge_unknown)
+    )
     DEFAULT = "default"
     FAIL_OPEN = "fail_open"
 

@@ -120,3 +120,15 @@ class ModemBooted(Urc):
 @dataclass(frozen=True, slots=True)
 class OtherUrc(Urc):
     """A recognised URC with no meaning for call handling (+CMTI, ^RSSI, +CREG: n, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModemPowerDown(Urc):
+    """The modem announced it is switching off: `NORMAL POWER DOWN` (PWRKEY/AT+CPOWD),
+    `UNDER-VOLTAGE POWER DOWN`, `OVER-VOLTAGE POWER DOWN` (SIM800 brown-out).
+
+    Unlike `ModemBooted`, re-initialising now would fail: the line should go to FAILED and
+    power-cycle the modem. `cause` is `normal`, `under_voltage` or `over_voltage`.
+    """
+
+    cause: str = "normal"

@@ -1,0 +1,539 @@
+"""The `siaga` command line: run the appliance, simulate, manage rules, read the call log.
+
+Every command that touches the database takes `--db` (default: the config's
+`database.path`) and `--config` (default: none, the embedded defaults). Output meant for
+people goes to standard output; diagnostics go through `logging` to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from appliance.clock import LoopClock, SystemClock
+from appliance.config import Config, ConfigError, load_config
+from appliance.model import Action
+from appliance.numbers import normalise, normalise_pattern
+from appliance.report import format_table, report, report_csv
+from appliance.scenario import ScenarioError, dump_scenario, generate, load_scenario, summarise
+from appliance.service import LineService, OperatorDesk
+from appliance.simulate import (
+    LEAD_IN_S,
+    ScaledTimeLoop,
+    SimulationOptions,
+    collect_outcomes,
+    play_scenario,
+    run_simulation,
+)
+from appliance.store import CallLog, RuleStore, open_readonly, search_calls
+
+logger = logging.getLogger("siaga")
+
+DEMO_DB = Path("var/siaga-demo.db")
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; the message says which and why."""
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _db_path(args: argparse.Namespace, config: Config) -> Path:
+    return Path(args.db) if args.db else config.database.path
+
+
+def _zone(config: Config) -> ZoneInfo:
+    return ZoneInfo(config.site.timezone)
+
+
+def _parse_duration_s(text: str) -> float | None:
+    """`30m`, `24h`, `7d`, `never` -> seconds (None = no expiry)."""
+    if text in ("never", "permanent"):
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if not match:
+        raise UsageError(
+            f"--expires {text!r}: use a number with s, m, h or d (e.g. 24h, 7d) or never"
+        )
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
+def _parse_day(text: str, zone: ZoneInfo, *, end: bool = False) -> float:
+    """A local date (YYYY-MM-DD) or ISO time -> POSIX seconds (end of day if `end`)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(), zone)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+    return moment.timestamp()
+
+
+def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_csv: bool) -> None:
+    out = io.StringIO()
+    if as_csv:
+        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        widths = {c: max([len(c)] + [len(_cell(r.get(c))) for r in rows]) for c in columns}
+        out.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip() + "\n")
+        for row in rows:
+            out.write(
+                "  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns).rstrip() + "\n"
+            )
+    sys.stdout.write(out.getvalue())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    # Caller ID text comes from outside: never let control characters reach a terminal.
+    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+# ------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the appliance on the configured (real) modems."""
+    config = _config(args)
+    if not config.lines:
+        raise UsageError("the configuration has no [[lines]]: nothing to run (see `siaga demo`)")
+    db_path = _db_path(args, config)
+    call_log = CallLog(db_path, timezone=config.site.timezone)
+    call_log.open()
+    service = LineService(
+        config,
+        call_log=call_log,
+        rule_store=RuleStore(db_path, timezone=config.site.timezone),
+        clock=SystemClock(),
+    )
+    service.prepare()
+    logger.warning("siaga running %d line(s); call log %s", len(service.lines), db_path)
+    try:
+        asyncio.run(service.run())
+    except KeyboardInterrupt:
+        logger.warning("stopped")
+    finally:
+        call_log.close()
+    return 0
+
+
+# ------------------------------------------------------------------------- demo
+
+
+class _DemoNarrator(OperatorDesk):
+    """Tells the person watching the demo what happens to each call."""
+
+    def call_waiting(self, line: Any, call: Any) -> None:
+        logger.warning(
+            "%s  %-16s waiting for an operator (%s/%s)",
+            line.name,
+            _cell(call.caller.raw if call.caller else None),
+            call.decision.action if call.decision else "-",
+            call.decision.reason if call.decision else "-",
+        )
+
+    def call_ended(self, line: Any, call: Any) -> None:
+        decision = call.decision
+        logger.warning(
+            "%s  %-16s %s/%s%s -> %s%s",
+            line.name,
+            _cell(call.caller.raw if call.caller else None),
+            decision.action if decision else "-",
+            decision.reason if decision else "-",
+            f" [{call.challenge_result}]" if call.challenge_result else "",
+            call.end_cause,
+            f" (answered by {call.operator})" if call.operator else "",
+        )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the appliance on virtual modems with generated traffic, in accelerated time."""
+    config = _config(args)
+    db_path = Path(args.db) if args.db else DEMO_DB
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    start = datetime.now(UTC) + timedelta(seconds=LEAD_IN_S / args.speed * 2)
+    calls = generate(days=args.days, seed=args.seed, start=start, timezone=config.site.timezone)
+    options = SimulationOptions(
+        lines=args.lines, operators=args.operators, operator_answer_s=5.0, config=config
+    )
+    logger.warning(
+        "demo: %d generated calls over %d day(s) on %d virtual lines at %gx real time; "
+        "call log %s (Ctrl-C stops)",
+        len(calls),
+        args.days,
+        args.lines,
+        args.speed,
+        db_path,
+    )
+    loop = ScaledTimeLoop(args.speed)
+    asyncio.set_event_loop(loop)
+    clock = LoopClock(loop, datetime.now(UTC))
+
+    try:
+        loop.run_until_complete(
+            play_scenario(
+                calls, db_path, options, clock, health_interval_s=60.0, desks=[_DemoNarrator()]
+            )
+        )
+    except KeyboardInterrupt:
+        logger.warning("demo stopped")
+        return 0
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    outcomes = collect_outcomes(calls, db_path, set())
+    logger.warning(
+        "demo finished: %d calls logged", sum(1 for o in outcomes.values() if o.decision)
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------- simulate
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """The design contract: replay a scenario on a virtual clock, print a JSON score."""
+    config = _config(args)
+    try:
+        calls = load_scenario(Path(args.scenario))
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    db_path = Path(args.db)
+    if db_path.exists() and not args.append:
+        raise UsageError(f"{db_path} exists: remove it, or pass --append to add to it")
+    options = SimulationOptions(
+        lines=args.lines,
+        operators=args.operators,
+        operator_answer_s=args.operator_answer_s,
+        family=args.family,
+        config=config,
+    )
+    result = run_simulation(calls, db_path, options)
+    json.dump(result, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+# ------------------------------------------------------------------------- scenario
+
+
+def cmd_scenario_generate(args: argparse.Namespace) -> int:
+    """Write a synthetic, seeded scenario built from the customer's figures."""
+    start = datetime.fromisoformat(args.start) if args.start else None
+    if start is not None and start.tzinfo is None:
+        raise UsageError("--start needs a time zone offset, e.g. 2024-04-01T00:00+07:00")
+    calls = generate(days=args.days, seed=args.seed, start=start, calls_per_day=args.calls_per_day)
+    dump_scenario(calls, Path(args.out))
+    json.dump(summarise(calls), sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+# ------------------------------------------------------------------------- rules
+
+
+def cmd_rule_add(args: argparse.Namespace) -> int:
+    """Add an allow or block rule; a running service picks it up within seconds."""
+    config = _config(args)
+    try:
+        pattern = normalise_pattern(args.number, config.site.region)
+    except ValueError as exc:
+        raise UsageError(f"{args.number!r}: {exc}") from None
+    now_ts = SystemClock().timestamp()
+    expires_s = _parse_duration_s(args.expires) if args.kind == "block" else None
+    if args.kind == "block" and expires_s is None and not args.reason:
+        raise UsageError("a permanent block needs --reason (it is a supervisor's decision)")
+    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    rule_id = store.add(
+        {
+            "id": uuid.uuid4().hex[:12],
+            "kind": args.kind,
+            "pattern": pattern,
+            "match": "prefix" if args.prefix else "exact",
+            "action": args.action if args.kind == "block" else Action.PASS.value,
+            "reason": args.reason or "",
+            "created_by": args.by,
+            "created_ts": now_ts,
+            "expires_ts": None if expires_s is None else now_ts + expires_s,
+        }
+    )
+    sys.stdout.write(f"{args.kind} rule {rule_id}: {pattern}{'*' if args.prefix else ''}\n")
+    return 0
+
+
+def cmd_rule_remove(args: argparse.Namespace) -> int:
+    """Remove (soft-delete) a rule by id."""
+    config = _config(args)
+    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    if not store.remove(args.id, args.by, SystemClock().timestamp()):
+        raise UsageError(f"no active rule with id {args.id!r}")
+    sys.stdout.write(f"removed rule {args.id}\n")
+    return 0
+
+
+def cmd_rule_list(args: argparse.Namespace) -> int:
+    """List rules of one kind."""
+    config = _config(args)
+    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    rows = store.list(kind=args.kind, include_removed=args.all, now_ts=SystemClock().timestamp())
+    columns = [
+        "id",
+        "pattern",
+        "match",
+        "action",
+        "reason",
+        "created_by",
+        "created_at",
+        "expires_at",
+    ]
+    if args.all:
+        columns.append("removed_at")
+    _print_rows(rows, columns, args.csv)
+    return 0
+
+
+# ------------------------------------------------------------------------- calls, report
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    """Show the latest calls, or search them."""
+    config = _config(args)
+    zone = _zone(config)
+    number = None
+    if args.number:
+        caller = normalise(args.number, config.site.region)
+        number = caller.e164 or args.number
+    connection = open_readonly(_db_path(args, config))
+    try:
+        rows = search_calls(
+            connection,
+            number=number,
+            since_ts=_parse_day(args.since, zone) if args.since else None,
+            until_ts=_parse_day(args.until, zone, end=True) if args.until else None,
+            decision=args.decision,
+            reason=args.reason,
+            disposition=args.disposition,
+            limit=args.limit,
+        )
+    finally:
+        connection.close()
+    columns = [
+        "id",
+        "started_at",
+        "line",
+        "caller_raw",
+        "caller",
+        "decision",
+        "reason",
+        "challenge_result",
+        "reached_operator",
+        "disposition",
+        "end_cause",
+    ]
+    _print_rows(list(reversed(rows)), columns, args.csv)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The centre's figures per day or month: total, valid by kind, prank, ghost, screened."""
+    config = _config(args)
+    zone = _zone(config)
+    since_ts = _parse_day(args.since, zone) if args.since else 0.0
+    until_ts = _parse_day(args.until, zone, end=True) if args.until else 4_102_444_800.0
+    connection = open_readonly(_db_path(args, config))
+    try:
+        result = report(
+            connection,
+            since_ts=since_ts,
+            until_ts=until_ts,
+            period=args.period,
+            timezone=config.site.timezone,
+        )
+    finally:
+        connection.close()
+    sys.stdout.write(report_csv(result) if args.csv else format_table(result))
+    return 0
+
+
+# ------------------------------------------------------------------------- config
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Validate a configuration file and summarise it."""
+    path = Path(args.file)
+    config = load_config(path)
+    sys.stdout.write(
+        f"{path}: OK: {len(config.lines)} line(s), region {config.site.region}, "
+        f"time zone {config.site.timezone}, language {config.site.language}, "
+        f"database {config.database.path}\n"
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------- parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
+    parser.add_argument("--db", help="SQLite call log (default: the config's database.path)")
+
+
+def _add_rule_commands(sub: Any, kind: str) -> None:
+    parser = sub.add_parser(kind, help=f"manage the {kind}list")
+    actions = parser.add_subparsers(dest="rule_action", required=True)
+    add = actions.add_parser("add", help=f"add a number or prefix to the {kind}list")
+    _add_common(add)
+    add.add_argument("number", help="a number in any form (0812..., +62 812..., 62812...)")
+    add.add_argument("--prefix", action="store_true", help="match every number starting so")
+    add.add_argument("--reason", default="", help="why (required for a permanent block)")
+    add.add_argument("--by", default="cli", help="who adds it (for the audit trail)")
+    if kind == "block":
+        add.add_argument(
+            "--action",
+            choices=["challenge", "announce", "reject"],
+            default="challenge",
+            help="what the line does with the number (default: challenge, with an escape key)",
+        )
+        add.add_argument("--expires", default="24h", help="24h, 7d, 30m, or never (default 24h)")
+    add.set_defaults(func=cmd_rule_add, kind=kind)
+    remove = actions.add_parser("remove", help="remove a rule by id")
+    _add_common(remove)
+    remove.add_argument("id")
+    remove.add_argument("--by", default="cli")
+    remove.set_defaults(func=cmd_rule_remove, kind=kind)
+    listing = actions.add_parser("list", help="list the rules in force")
+    _add_common(listing)
+    listing.add_argument("--all", action="store_true", help="include expired and removed rules")
+    listing.add_argument("--csv", action="store_true")
+    listing.set_defaults(func=cmd_rule_list, kind=kind)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `siaga` command line."""
+    parser = argparse.ArgumentParser(
+        prog="siaga", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="screen calls on the modems in the configuration")
+    _add_common(run)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the appliance on virtual modems with generated traffic")
+    _add_common(demo)
+    demo.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
+    demo.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
+    demo.add_argument("--lines", type=int, default=4)
+    demo.add_argument("--operators", type=int, default=4)
+    demo.add_argument("--seed", type=int, default=112)
+    demo.set_defaults(func=cmd_demo)
+
+    simulate = sub.add_parser("simulate", help="replay a scenario on a virtual clock; JSON score")
+    _add_common(simulate)
+    simulate.add_argument("--scenario", required=True, help="scenario JSON Lines file")
+    simulate.add_argument("--lines", type=int, default=4)
+    simulate.add_argument("--operators", type=int, default=4)
+    simulate.add_argument("--operator-answer-s", type=float, default=5.0)
+    simulate.add_argument("--family", default="mixed", help="modem family of every line, or mixed")
+    simulate.add_argument("--append", action="store_true", help="add to an existing database")
+    simulate.set_defaults(func=cmd_simulate)
+
+    scenario = sub.add_parser("scenario", help="scenario files")
+    scenario_sub = scenario.add_subparsers(dest="scenario_action", required=True)
+    gen = scenario_sub.add_parser("generate", help="synthetic traffic from the customer's figures")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--seed", type=int, default=112)
+    gen.add_argument("--calls-per-day", type=float, default=173.0)
+    gen.add_argument("--start", help="ISO start time with offset (default 2024-04-01T00:00+07:00)")
+    gen.set_defaults(func=cmd_scenario_generate)
+
+    _add_rule_commands(sub, "block")
+    _add_rule_commands(sub, "allow")
+
+    calls = sub.add_parser("calls", help="the latest calls, or a search")
+    _add_common(calls)
+    calls.add_argument("--number", help="any form of the caller's number")
+    calls.add_argument("--since", help="YYYY-MM-DD (local time)")
+    calls.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
+    calls.add_argument("--decision", choices=[a.value for a in Action])
+    calls.add_argument("--reason")
+    calls.add_argument("--disposition")
+    calls.add_argument("--limit", type=int, default=50)
+    calls.add_argument("--csv", action="store_true")
+    calls.set_defaults(func=cmd_calls)
+
+    rep = sub.add_parser("report", help="the centre's figures per day or month")
+    _add_common(rep)
+    rep.add_argument("--period", choices=["day", "month"], default="month")
+    rep.add_argument("--since", help="YYYY-MM-DD (local time)")
+    rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
+    rep.add_argument("--csv", action="store_true")
+    rep.set_defaults(func=cmd_report)
+
+    config = sub.add_parser("config", help="configuration files")
+    config_sub = config.add_subparsers(dest="config_action", required=True)
+    check = config_sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `siaga` console script."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"siaga: configuration error in {exc.source}:\n")
+        for problem in exc.problems:
+            sys.stderr.write(f"  {problem}\n")
+        return 2
+    except UsageError as exc:
+        sys.stderr.write(f"siaga: {exc}\n")
+        return 2
+    except FileNotFoundError as exc:
+        sys.stderr.write(f"siaga: {exc}\n")
+        return 2
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

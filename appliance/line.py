@@ -1,0 +1,885 @@
+"""One GSM line: its call state machine, from RING to the call-log row.
+
+A `Line` owns one modem through an `ATChannel`. It connects and initialises the modem,
+turns each incoming call into a `Decision` through the `Screener`, carries the decision out
+on the modem (reject, announce, challenge, or alert an operator) and reports every step to
+the `CallRecorder` (the call log) and to a `LineListener` (the service, the web UI).
+
+Design points:
+- URCs arrive on the channel's reader callback and are queued to the coroutine serving the
+  current call; nothing here blocks the event loop, so eight lines share one thread.
+- RING and +CLIP may arrive in separate reads, in either order, or +CLIP alone: the call
+  starts on whichever comes first and waits up to `CLIP_WAIT_S` for the number.
+- Fail open: if carrying out a restriction fails (the modem refuses to answer or play,
+  a family without in-call audio), the call is passed to an operator and logged
+  `fail_open`. A caller who is challenged, never presses the key and stays on the line is
+  passed to an operator too, unless the restriction rests on junk evidence
+  (`challenge.hang_up_unverified_for`): the UK lost two callers to a filter that dropped
+  everyone who did not press.
+- A lost port (USB unplug) puts the line in FAILED and it reconnects with a bounded,
+  growing back-off; a modem that reboots is initialised again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from appliance.clock import Clock
+from appliance.config import ChallengeConfig, LineConfig, PromptText
+from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Reason
+from appliance.numbers import normalise
+from firmware.at.channel import ATChannel, ATCommandError, ATTimeoutError, ChannelClosedError
+from firmware.at.urc import (
+    CallEnded,
+    CallerId,
+    CallWaiting,
+    Clip,
+    CliValidity,
+    Dtmf,
+    ModemBooted,
+    PromptFinished,
+    Ring,
+    Urc,
+)
+from firmware.families import ModemFamily, Prompt, detect_family, family_by_name, stream_pcm_prompt
+
+logger = logging.getLogger(__name__)
+
+CLIP_WAIT_S = 1.0  # RING without +CLIP: how long to wait for the number before deciding
+COMMAND_TIMEOUT_S = 5.0
+PROMPT_GRACE_S = 3.0  # a prompt's finished-URC may never come: give up this long after
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 60.0
+HEALTH_FAILURES_BEFORE_RESET = 2
+
+
+class LineState(StrEnum):
+    """Where a line is; the groups below say which states hold a call."""
+
+    DOWN = "down"
+    INITIALISING = "initialising"
+    IDLE = "idle"
+    RINGING = "ringing"  # a call is alerting, caller ID not known yet
+    SCREENING = "screening"  # caller ID known, policy deciding
+    REJECTING = "rejecting"
+    ANNOUNCING = "announcing"
+    CHALLENGING = "challenging"
+    OPERATOR_RINGING = "operator_ringing"  # waiting for an operator to answer
+    CONNECTED = "connected"  # an operator is talking to the caller
+    FAILED = "failed"
+
+
+CALL_STATES = frozenset(
+    {
+        LineState.RINGING,
+        LineState.SCREENING,
+        LineState.REJECTING,
+        LineState.ANNOUNCING,
+        LineState.CHALLENGING,
+        LineState.OPERATOR_RINGING,
+        LineState.CONNECTED,
+    }
+)
+
+
+class Screener(Protocol):
+    """The policy as a line sees it (implemented by the service)."""
+
+    def screen(self, caller: CallerNumber, now_ts: float) -> Decision:
+        """Record the arrival and decide; never raises (fails open)."""
+        ...
+
+    def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
+        """Record a challenge's outcome."""
+        ...
+
+    def note_operator_contact(self, caller: CallerNumber, now_ts: float) -> None:
+        """Record that an operator answered this caller."""
+        ...
+
+    def release_unverified(self, caller: CallerNumber, decision: Decision, now_ts: float) -> bool:
+        """True to release a challenged caller who never pressed the key (else pass them)."""
+        ...
+
+
+class CallRecorder(Protocol):
+    """The call log as a line sees it: non-blocking, never raises."""
+
+    def new_call_id(self) -> int:
+        """A fresh call id."""
+        ...
+
+    def call_started(self, call_id: int, fields: dict[str, Any]) -> None:
+        """Enqueue the first row of a call."""
+        ...
+
+    def call_updated(self, call_id: int, fields: dict[str, Any]) -> None:
+        """Enqueue changes to a call's row."""
+        ...
+
+    def add_event(
+        self, kind: str, *, line: str | None = None, detail: dict[str, Any] | None = None, ts: float
+    ) -> None:
+        """Enqueue an event row."""
+        ...
+
+
+class LineListener(Protocol):
+    """Who hears about a line's life (the service)."""
+
+    def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
+        """A state change, for occupancy counts and the live console."""
+        ...
+
+    def call_needs_operator(self, line: Line, call: ActiveCall) -> None:
+        """A call is waiting for an operator: alert the desk."""
+        ...
+
+    def call_finished(self, line: Line, call: ActiveCall) -> None:
+        """A call ended (its row is enqueued)."""
+        ...
+
+
+class CallerGone(Exception):
+    """The caller hung up (or the network ended the call)."""
+
+
+@dataclass
+class ActiveCall:
+    """What a line knows about the call it is handling."""
+
+    call_id: int
+    started_ts: float
+    caller_id: CallerId | None = None
+    caller: CallerNumber | None = None
+    decision: Decision | None = None
+    decision_us: int | None = None
+    answered: bool = False  # the modem has taken the call off-hook (ATA)
+    challenge_result: ChallengeResult | None = None
+    keys: str = ""
+    operator: str | None = None
+    operator_ts: float | None = None
+    waiting_since_ts: float | None = None
+    unverified: bool = False  # reached the operator without pressing the challenge key
+    ended_ts: float | None = None
+    end_cause: str | None = None
+    scenario_ref: str | None = None
+    events: asyncio.Queue[Urc] = field(default_factory=asyncio.Queue)
+
+
+@dataclass
+class LineHealth:
+    """The latest answers to the modem's health questions."""
+
+    manufacturer: str | None = None
+    model: str | None = None
+    imei: str | None = None
+    family: str | None = None
+    signal: int | None = None
+    registration: str | None = None
+    last_error: str | None = None
+    connected_since_ts: float | None = None
+
+
+class Line:
+    """One modem line and its call state machine."""
+
+    def __init__(
+        self,
+        config: LineConfig,
+        *,
+        screener: Screener,
+        recorder: CallRecorder,
+        listener: LineListener,
+        clock: Clock,
+        prompts: PromptText,
+        challenge: ChallengeConfig,
+        region: str = "ID",
+        health_interval_s: float = 60.0,
+        scenario_ref: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self._screener = screener
+        self._recorder = recorder
+        self._listener = listener
+        self._clock = clock
+        self._prompts = prompts
+        self._challenge = challenge
+        self._region = region
+        self._health_interval_s = health_interval_s
+        self._scenario_ref = scenario_ref
+        self.state = LineState.DOWN
+        self.health = LineHealth()
+        self.channel: ATChannel | None = None
+        self.family: ModemFamily | None = None
+        self.call: ActiveCall | None = None
+        self._call_task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+        self._stopping = False
+        self._operator_answered = asyncio.Event()
+        self._operator_hung_up = asyncio.Event()
+        self._reinit_task: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        """Keep the line connected until `stop()`: connect, serve, reconnect with back-off."""
+        delay_s = BACKOFF_FIRST_S
+        while not self._stopping:
+            try:
+                await self._connect()
+                delay_s = BACKOFF_FIRST_S
+                await self._serve_until_lost()
+            except (OSError, ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
+                self.health.last_error = f"{type(exc).__name__}: {exc}"
+                logger.warning("line %s: %s", self.name, self.health.last_error)
+            if self._stopping:
+                break
+            self._fail_line()
+            logger.info("line %s: reconnecting in %.0f s", self.name, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+        self._close_channel()
+        self._set_state(LineState.DOWN)
+
+    def stop(self) -> None:
+        """Ask `run()` to finish; the current call, if any, is released by the modem's owner."""
+        self._stopping = True
+        self._lost.set()
+
+    async def _connect(self) -> None:
+        self._set_state(LineState.INITIALISING)
+        self._lost = asyncio.Event()
+        channel = ATChannel(
+            self.config.port,
+            name=self.name,
+            baudrate=self.config.baudrate,
+            rtscts=self.config.rtscts,
+            on_urc=self._on_urc,
+            on_lost=self._on_lost,
+        )
+        await channel.open()
+        self.channel = channel
+        await self._initialise()
+        self.health.connected_since_ts = self._clock.timestamp()
+        self._recorder.add_event(
+            "line_up",
+            line=self.name,
+            detail={"family": self.health.family, "imei": self.health.imei},
+            ts=self._clock.timestamp(),
+        )
+        self._set_state(LineState.IDLE)
+
+    async def _initialise(self) -> None:
+        channel = self._require_channel()
+        await self._wake(channel)
+        await channel.command("ATE0")
+        await self._identify(channel)
+        family = self._require_family()
+        for command in family.init_commands() + family.optional_init_commands():
+            try:
+                await channel.command(command, timeout_s=COMMAND_TIMEOUT_S)
+            except ATCommandError as exc:
+                # Optional features (DTMF detection, call waiting) differ between firmware
+                # versions; the line still works without them, so only log it.
+                logger.warning("line %s: %s refused: %s", self.name, command, exc)
+        logger.info(
+            "line %s: %s %s ready (family %s, IMEI %s)",
+            self.name,
+            self.health.manufacturer,
+            self.health.model,
+            family.name,
+            self.health.imei,
+        )
+
+    async def _wake(self, channel: ATChannel) -> None:
+        """A modem that just powered up may miss the first commands: try a few times."""
+        for attempt in range(3):
+            try:
+                await channel.command("AT", timeout_s=2.0)
+                return
+            except (ATTimeoutError, ATCommandError):
+                if attempt == 2:
+                    raise
+
+    async def _identify(self, channel: ATChannel) -> None:
+        self.health.manufacturer = await self._query(channel, "AT+CGMI")
+        self.health.model = await self._query(channel, "AT+CGMM")
+        self.health.imei = await self._query(channel, "AT+CGSN")
+        if self.config.family == "auto":
+            self.family = detect_family(self.health.manufacturer or "", self.health.model or "")
+        else:
+            self.family = family_by_name(self.config.family)
+        self.health.family = self.family.name
+
+    async def _query(self, channel: ATChannel, command: str) -> str | None:
+        try:
+            lines = await channel.command(command)
+        except ATCommandError:
+            return None
+        return lines[0].strip() if lines else None
+
+    async def _serve_until_lost(self) -> None:
+        failures = 0
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self._health_interval_s)
+            if self._lost.is_set() or self.state not in (LineState.IDLE,):
+                continue
+            failures = 0 if await self._poll_health() else failures + 1
+            if failures >= HEALTH_FAILURES_BEFORE_RESET:
+                raise ATTimeoutError("AT+CSQ (health poll)", COMMAND_TIMEOUT_S)
+
+    async def _poll_health(self) -> bool:
+        channel = self.channel
+        if channel is None:
+            return False
+        try:
+            signal = await channel.command("AT+CSQ", timeout_s=COMMAND_TIMEOUT_S)
+            registration = await channel.command("AT+CREG?", timeout_s=COMMAND_TIMEOUT_S)
+        except (ATTimeoutError, ATCommandError) as exc:
+            self.health.last_error = f"health poll: {exc}"
+            logger.warning("line %s: health poll failed: %s", self.name, exc)
+            return False
+        except ChannelClosedError:
+            return False
+        self.health.signal = _parse_csq(signal)
+        self.health.registration = _parse_creg(registration)
+        return True
+
+    def _on_lost(self, exc: BaseException) -> None:
+        self.health.last_error = f"port lost: {exc}"
+        logger.error("line %s: port lost: %s", self.name, exc)
+        self._lost.set()
+
+    def _fail_line(self) -> None:
+        self._close_channel()
+        if self.call is not None and self._call_task is not None:
+            self._call_task.cancel()
+            self._finish_call(self.call, "line_failed")
+        if self.state is not LineState.FAILED:
+            self._recorder.add_event(
+                "line_failed",
+                line=self.name,
+                detail={"error": self.health.last_error},
+                ts=self._clock.timestamp(),
+            )
+        self._set_state(LineState.FAILED)
+
+    def _close_channel(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+    # ----------------------------------------------------------------- URC intake
+
+    def _on_urc(self, urc: Urc) -> None:
+        if isinstance(urc, ModemBooted):
+            self._on_modem_booted(urc)
+            return
+        if isinstance(urc, CallWaiting):
+            self._on_call_waiting(urc)
+            return
+        if self.call is not None:
+            self.call.events.put_nowait(urc)
+            return
+        if isinstance(urc, Ring | Clip) and self.state is LineState.IDLE:
+            self._start_call(urc)
+        elif not isinstance(urc, CallEnded | PromptFinished | Dtmf):
+            logger.debug("line %s: ignored %r in state %s", self.name, urc, self.state)
+
+    def _on_modem_booted(self, urc: ModemBooted) -> None:
+        if self.state in (LineState.INITIALISING, LineState.DOWN, LineState.FAILED):
+            return
+        logger.warning("line %s: modem rebooted (%s): initialising again", self.name, urc.text)
+        if self.call is not None and self._call_task is not None:
+            self._call_task.cancel()
+            self._finish_call(self.call, "modem_rebooted")
+        if self._reinit_task is None or self._reinit_task.done():
+            self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    async def _reinitialise(self) -> None:
+        self._set_state(LineState.INITIALISING)
+        try:
+            await self._initialise()
+        except (ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
+            self.health.last_error = f"re-initialisation: {exc}"
+            self._lost.set()
+            return
+        self._recorder.add_event("line_reinitialised", line=self.name, ts=self._clock.timestamp())
+        self._set_state(LineState.IDLE)
+
+    def _on_call_waiting(self, urc: CallWaiting) -> None:
+        caller = normalise(urc.caller, self._region)
+        now_ts = self._clock.timestamp()
+        self._recorder.add_event(
+            "call_waiting",
+            line=self.name,
+            detail={"caller_raw": urc.caller.raw, "caller": caller.e164, "action": "reject"}
+            if self.config.call_waiting == "reject"
+            else {"caller_raw": urc.caller.raw, "caller": caller.e164, "action": "ignore"},
+            ts=now_ts,
+        )
+        if self.config.call_waiting == "reject" and self.channel is not None:
+            # AT+CHLD=0 releases the waiting call as "user busy"; the caller can redial
+            # and may land on a free line.
+            asyncio.get_running_loop().create_task(self._quiet_command("AT+CHLD=0"))
+
+    async def _quiet_command(self, command: str) -> None:
+        channel = self.channel
+        if channel is None:
+            return
+        try:
+            await channel.command(command, timeout_s=COMMAND_TIMEOUT_S)
+        except (ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
+            logger.warning("line %s: %s failed: %s", self.name, command, exc)
+
+    # ----------------------------------------------------------------- one call
+
+    def _start_call(self, first: Urc) -> None:
+        call = ActiveCall(call_id=self._recorder.new_call_id(), started_ts=self._clock.timestamp())
+        if self._scenario_ref is not None:
+            call.scenario_ref = self._scenario_ref(self.name)
+        self.call = call
+        self._operator_answered = asyncio.Event()
+        self._operator_hung_up = asyncio.Event()
+        self._set_state(LineState.RINGING)
+        call.events.put_nowait(first)
+        self._call_task = asyncio.get_running_loop().create_task(self._serve_call(call))
+
+    async def _serve_call(self, call: ActiveCall) -> None:
+        try:
+            await self._screen(call)
+            await self._carry_out(call)
+        except CallerGone as gone:
+            self._finish_call(call, str(gone) or "caller_hung_up")
+        except ChannelClosedError:
+            self._finish_call(call, "line_failed")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(
+                "line %s: call %d failed; passing to an operator", self.name, call.call_id
+            )
+            await self._fail_open_after_error(call)
+
+    async def _screen(self, call: ActiveCall) -> None:
+        caller_id = await self._await_caller_id(call)
+        known_ns = time.perf_counter_ns()
+        call.caller_id = caller_id
+        call.caller = normalise(caller_id, self._region)
+        self._set_state(LineState.SCREENING)
+        call.decision = self._screener.screen(call.caller, self._clock.timestamp())
+        call.decision_us = (time.perf_counter_ns() - known_ns) // 1000
+        self._recorder.call_started(call.call_id, self._start_fields(call))
+
+    async def _await_caller_id(self, call: ActiveCall) -> CallerId:
+        """The first +CLIP of the call, or 'unavailable' if none comes within CLIP_WAIT_S."""
+        deadline = asyncio.get_running_loop().time() + CLIP_WAIT_S
+        while True:
+            urc = await self._next_event(call, deadline)
+            if urc is None:
+                return CallerId(None, None, CliValidity.UNAVAILABLE)
+            if isinstance(urc, Clip):
+                return urc.caller
+
+    def _start_fields(self, call: ActiveCall) -> dict[str, Any]:
+        assert call.caller is not None and call.decision is not None
+        return {
+            "line": self.name,
+            "desk": self.config.desk,
+            "caller_raw": call.caller.raw,
+            "caller": call.caller.e164,
+            "number_class": call.caller.number_class.value,
+            "started_ts": call.started_ts,
+            "decision": call.decision.action.value,
+            "reason": call.decision.reason.value,
+            "rule": call.decision.rule,
+            "decision_us": call.decision_us,
+            "reached_operator": 0,
+            "scenario_ref": call.scenario_ref,
+        }
+
+    async def _carry_out(self, call: ActiveCall) -> None:
+        assert call.decision is not None
+        action = call.decision.action
+        if action is Action.REJECT:
+            await self._reject(call)
+        elif action is Action.ANNOUNCE:
+            await self._announce(call)
+        elif action is Action.CHALLENGE:
+            await self._challenge_call(call)
+        else:
+            await self._pass_to_operator(call)
+
+    async def _reject(self, call: ActiveCall) -> None:
+        self._set_state(LineState.REJECTING)
+        family = self._require_family()
+        await self._command(family.reject_command(self.config.reject_method))
+        self._finish_call(call, "rejected")
+
+    async def _announce(self, call: ActiveCall) -> None:
+        self._set_state(LineState.ANNOUNCING)
+        if not await self._answer(call) or not self._can_play():
+            await self._fall_back_to_operator(call, "announce_unavailable")
+            return
+        await self._play_and_wait(call, self._prompt("announce"))
+        await self._hang_up()
+        self._finish_call(call, "announced")
+
+    async def _challenge_call(self, call: ActiveCall) -> None:
+        self._set_state(LineState.CHALLENGING)
+        if not self._can_play() or not await self._answer(call):
+            await self._fall_back_to_operator(call, "challenge_unavailable")
+            return
+        result = await self._run_challenge(call)
+        call.challenge_result = result
+        assert call.caller is not None
+        now_ts = self._clock.timestamp()
+        self._screener.note_challenge(call.caller, result, now_ts)
+        self._recorder.call_updated(
+            call.call_id, {"challenge_result": result.value, "challenge_ts": now_ts}
+        )
+        if result is ChallengeResult.PASSED:
+            await self._connect_to_operator(call)
+        elif self._hang_up_unverified(call):
+            await self._play_and_wait(call, self._prompt("silent_goodbye"))
+            await self._hang_up()
+            self._finish_call(call, "challenge_" + result.value)
+        else:
+            call.unverified = True
+            await self._connect_to_operator(call)
+
+    def _hang_up_unverified(self, call: ActiveCall) -> bool:
+        assert call.decision is not None and call.caller is not None
+        return self._screener.release_unverified(
+            call.caller, call.decision, self._clock.timestamp()
+        )
+
+    async def _run_challenge(self, call: ActiveCall) -> ChallengeResult:
+        """Play the prompt up to `attempts` times; the escape key may be pressed any time."""
+        key = self._challenge.key
+        pressed_wrong = False
+        for _attempt in range(self._challenge.attempts):
+            call.keys = ""
+            prompt = self._prompt("challenge")
+            if await self._prompt_collecting_keys(call, prompt, key):
+                return ChallengeResult.PASSED
+            pressed_wrong = pressed_wrong or bool(call.keys)
+        return ChallengeResult.FAILED if pressed_wrong else ChallengeResult.TIMEOUT
+
+    async def _prompt_collecting_keys(self, call: ActiveCall, prompt: Prompt, key: str) -> bool:
+        """Play `prompt`, then wait; True as soon as the keys pressed end with `key`."""
+        loop = asyncio.get_running_loop()
+        playing = await self._start_prompt(prompt)
+        deadline = loop.time() + prompt.duration_s + PROMPT_GRACE_S
+        while True:
+            urc = await self._next_event(call, deadline)
+            if urc is None:
+                if playing:  # the finished-URC never came: treat the prompt as over
+                    playing = False
+                    deadline = loop.time() + self._challenge.wait_after_prompt_s
+                    continue
+                return False
+            if isinstance(urc, Dtmf):
+                call.keys += urc.key
+                if call.keys.endswith(key):
+                    if playing:
+                        await self._stop_prompt(prompt)
+                    return True
+            elif isinstance(urc, PromptFinished) and playing:
+                playing = False
+                deadline = loop.time() + self._challenge.wait_after_prompt_s
+
+    async def _connect_to_operator(self, call: ActiveCall) -> None:
+        """A caller already answered by the challenge hears 'connecting' while we alert."""
+        await self._start_prompt(self._prompt("connecting"))
+        await self._pass_to_operator(call)
+
+    async def _pass_to_operator(self, call: ActiveCall) -> None:
+        if self.config.deflect_to and not call.answered:
+            await self._deflect(call, self.config.deflect_to)
+            return
+        self._set_state(LineState.OPERATOR_RINGING)
+        call.waiting_since_ts = self._clock.timestamp()
+        self._listener.call_needs_operator(self, call)
+        await self._wait_for(call, self._operator_answered)
+        if not call.answered:
+            await self._answer_for_operator(call)
+        self._set_state(LineState.CONNECTED)
+        await self._wait_for(call, self._operator_hung_up)
+        await self._hang_up()
+        self._finish_call(call, "operator_hung_up")
+
+    async def _answer_for_operator(self, call: ActiveCall) -> None:
+        if not await self._answer(call):
+            raise CallerGone("caller_hung_up")
+
+    async def _deflect(self, call: ActiveCall, number: str) -> None:
+        family = self._require_family()
+        try:
+            await self._command(family.deflect_command(number))
+        except ATCommandError as exc:
+            # Call deflection needs a network service the SIM may not have: keep the
+            # call and alert the desk instead.
+            logger.warning("line %s: deflection refused (%s); alerting the desk", self.name, exc)
+            self.config = self.config.model_copy(update={"deflect_to": None})
+            await self._pass_to_operator(call)
+            return
+        self._finish_call(call, "deflected")
+
+    async def _fall_back_to_operator(self, call: ActiveCall, why: str) -> None:
+        """Fail open: the restriction could not be carried out, so the call goes through."""
+        logger.warning("line %s: %s; passing call %d to an operator", self.name, why, call.call_id)
+        call.decision = Decision(Action.PASS, Reason.FAIL_OPEN, why)
+        self._recorder.call_updated(
+            call.call_id, {"decision": "pass", "reason": Reason.FAIL_OPEN.value, "rule": why}
+        )
+        self._recorder.add_event(
+            "fail_open",
+            line=self.name,
+            detail={"call_id": call.call_id, "why": why},
+            ts=self._clock.timestamp(),
+        )
+        await self._pass_to_operator(call)
+
+    async def _fail_open_after_error(self, call: ActiveCall) -> None:
+        if call.ended_ts is not None:
+            return
+        try:
+            if call.decision is None:
+                call.caller = call.caller or normalise(call.caller_id, self._region)
+                call.decision = Decision(Action.PASS, Reason.FAIL_OPEN, "error")
+                self._recorder.call_started(call.call_id, self._start_fields(call))
+                await self._pass_to_operator(call)
+            else:
+                await self._fall_back_to_operator(call, "error")
+        except CallerGone:
+            self._finish_call(call, "caller_hung_up")
+        except Exception:
+            logger.exception("line %s: fail-open of call %d failed", self.name, call.call_id)
+            self._finish_call(call, "error")
+
+    # ----------------------------------------------------------------- operator side
+
+    def operator_answer(self, operator: str) -> bool:
+        """An operator takes the call waiting on this line; False if there is none."""
+        call = self.call
+        if call is None or self.state is not LineState.OPERATOR_RINGING or call.operator:
+            return False
+        call.operator = operator
+        call.operator_ts = self._clock.timestamp()
+        assert call.caller is not None
+        self._screener.note_operator_contact(call.caller, call.operator_ts)
+        self._recorder.call_updated(
+            call.call_id,
+            {"reached_operator": 1, "operator_ts": call.operator_ts, "operator": operator},
+        )
+        self._operator_answered.set()
+        return True
+
+    def operator_hang_up(self) -> bool:
+        """The operator ends the connected call; False if no call is connected."""
+        if self.call is None or self.state is not LineState.CONNECTED:
+            return False
+        self._operator_hung_up.set()
+        return True
+
+    # ----------------------------------------------------------------- modem actions
+
+    async def _answer(self, call: ActiveCall) -> bool:
+        """Take the call off-hook; False if the caller had already gone."""
+        if call.answered:
+            return True
+        try:
+            await self._command(self._require_family().answer_command())
+        except ATCommandError as exc:
+            if "NO CARRIER" in str(exc):
+                raise CallerGone("caller_hung_up") from exc
+            logger.warning("line %s: answer refused: %s", self.name, exc)
+            return False
+        call.answered = True
+        for command in self._require_family().after_answer_commands():
+            try:
+                await self._command(command)
+            except (ATCommandError, ATTimeoutError) as exc:
+                logger.warning("line %s: %s after answering: %s", self.name, command, exc)
+        return True
+
+    async def _hang_up(self) -> None:
+        with contextlib.suppress(ATCommandError, ATTimeoutError):
+            await self._command(self._require_family().hangup_command())
+
+    def _can_play(self) -> bool:
+        family = self._require_family()
+        probe = Prompt(name="probe", text="", duration_s=1.0)
+        return family.play_command(probe) is not None or (
+            family.host_audio and self.config.voice_port is not None
+        )
+
+    async def _start_prompt(self, prompt: Prompt) -> bool:
+        """Start playing; True if a finished-URC (or host playback) will follow."""
+        family = self._require_family()
+        command = family.play_command(prompt)
+        if command is not None:
+            try:
+                await self._command(command)
+            except (ATCommandError, ATTimeoutError) as exc:
+                logger.warning("line %s: prompt %s refused: %s", self.name, prompt.name, exc)
+                return False
+            return True
+        if family.host_audio and self.config.voice_port is not None:
+            asyncio.get_running_loop().create_task(
+                self._host_prompt(self.config.voice_port, prompt.duration_s)
+            )
+            return True
+        return False
+
+    async def _host_prompt(self, voice_port: str, duration_s: float) -> None:
+        """Huawei sticks have no player: stream PCM, then report 'finished' like a URC."""
+        try:
+            await stream_pcm_prompt(voice_port, duration_s)
+        except OSError as exc:
+            logger.warning("line %s: voice port %s: %s", self.name, voice_port, exc)
+        if self.call is not None:
+            self.call.events.put_nowait(PromptFinished(text="host PCM prompt finished"))
+
+    async def _stop_prompt(self, prompt: Prompt) -> None:
+        command = self._require_family().stop_play_command(prompt)
+        if command is not None:
+            with contextlib.suppress(ATCommandError, ATTimeoutError):
+                await self._command(command)
+
+    async def _play_and_wait(self, call: ActiveCall, prompt: Prompt) -> None:
+        playing = await self._start_prompt(prompt)
+        if not playing:
+            return
+        deadline = asyncio.get_running_loop().time() + prompt.duration_s + PROMPT_GRACE_S
+        while True:
+            urc = await self._next_event(call, deadline)
+            if urc is None or isinstance(urc, PromptFinished):
+                return
+
+    async def _command(self, command: str) -> list[str]:
+        return await self._require_channel().command(command, timeout_s=COMMAND_TIMEOUT_S)
+
+    def _prompt(self, name: str) -> Prompt:
+        texts = self._prompts
+        text, seconds, file = {
+            "challenge": (texts.challenge, texts.challenge_seconds, texts.challenge_file),
+            "connecting": (texts.connecting, texts.connecting_seconds, texts.connecting_file),
+            "announce": (texts.announce, texts.announce_seconds, texts.announce_file),
+            "silent_goodbye": (texts.silent_goodbye, texts.goodbye_seconds, texts.goodbye_file),
+        }[name]
+        return Prompt(name=name, text=text, duration_s=seconds, file=file)
+
+    # ----------------------------------------------------------------- waiting
+
+    async def _next_event(self, call: ActiveCall, deadline: float) -> Urc | None:
+        """The next URC of this call before `deadline` (loop time); raises CallerGone."""
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                urc = await asyncio.wait_for(call.events.get(), remaining)
+            except TimeoutError:
+                return None
+            if isinstance(urc, CallEnded):
+                raise CallerGone("caller_hung_up")
+            if isinstance(urc, Ring):
+                continue  # RING repeats every few seconds until the call is answered
+            return urc
+
+    async def _wait_for(self, call: ActiveCall, event: asyncio.Event) -> None:
+        """Wait for an operator event; the caller may hang up meanwhile."""
+        waiter = asyncio.ensure_future(event.wait())
+        try:
+            while not event.is_set():
+                getter = asyncio.ensure_future(call.events.get())
+                done, _ = await asyncio.wait({waiter, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    if isinstance(getter.result(), CallEnded):
+                        raise CallerGone("caller_hung_up")
+                else:
+                    getter.cancel()
+        finally:
+            waiter.cancel()
+
+    # ----------------------------------------------------------------- bookkeeping
+
+    def _finish_call(self, call: ActiveCall, cause: str) -> None:
+        if call.ended_ts is not None:
+            return
+        call.ended_ts = self._clock.timestamp()
+        call.end_cause = cause
+        if call.challenge_result is None and self.state is LineState.CHALLENGING:
+            call.challenge_result = ChallengeResult.CALLER_HUNG_UP
+            if call.caller is not None:
+                self._screener.note_challenge(call.caller, call.challenge_result, call.ended_ts)
+        fields: dict[str, Any] = {
+            "ended_ts": call.ended_ts,
+            "end_cause": cause,
+            "line_seconds": round(call.ended_ts - call.started_ts, 3),
+        }
+        if call.challenge_result is not None:
+            fields["challenge_result"] = call.challenge_result.value
+        if call.decision is None:
+            # The call ended before it was screened (caller hung up during the first ring).
+            call.caller = call.caller or normalise(call.caller_id, self._region)
+            call.decision = Decision(Action.PASS, Reason.DEFAULT, "ended_before_screening")
+            self._recorder.call_started(call.call_id, self._start_fields(call))
+        self._recorder.call_updated(call.call_id, fields)
+        self.call = None
+        self._listener.call_finished(self, call)
+        if self.state in CALL_STATES:
+            self._set_state(LineState.IDLE)
+
+    def _set_state(self, new: LineState) -> None:
+        old = self.state
+        if old is new:
+            return
+        self.state = new
+        logger.debug("line %s: %s -> %s", self.name, old, new)
+        self._listener.line_state_changed(self, old, new)
+
+    def _require_channel(self) -> ATChannel:
+        if self.channel is None:
+            raise ChannelClosedError(f"line {self.name} has no open port")
+        return self.channel
+
+    def _require_family(self) -> ModemFamily:
+        if self.family is None:
+            raise RuntimeError(f"line {self.name} is not initialised")
+        return self.family
+
+
+def _parse_csq(lines: list[str]) -> int | None:
+    """`+CSQ: 20,0` -> 20 (0-31, 99 = unknown)."""
+    for line in lines:
+        if line.startswith("+CSQ:"):
+            value = line.removeprefix("+CSQ:").split(",")[0].strip()
+            return int(value) if value.isdigit() else None
+    return None
+
+
+_REGISTRATION = {"0": "idle", "1": "home", "2": "searching", "3": "denied", "5": "roaming"}
+
+
+def _parse_creg(lines: list[str]) -> str | None:
+    """`+CREG: 0,1` -> 'home'."""
+    for line in lines:
+        if line.startswith("+CREG:"):
+            fields = line.removeprefix("+CREG:").split(",")
+            stat = fields[1].strip() if len(fields) > 1 else fields[0].strip()
+            return _REGISTRATION.get(stat, "unknown")
+    return None

@@ -1,0 +1,750 @@
+"""The screening policy: pure decisions over in-memory state, no I/O, no clock reads.
+
+`decide()` turns a caller and the current `PolicyState` into a `Decision`; the line service
+records what happens to calls (`record_arrival`, `record_operator_contact`,
+`record_disposition`, `record_challenge_result`, `record_line_occupancy`, `tick`) and the
+state keeps the little it needs: throttle windows, operator dispositions for the abuse
+ladder, immunity after genuine calls, good history after passed challenges, and the flood
+monitor. Time always comes in as `now` (POSIX seconds), so the same code runs on the box's
+clock and on the simulator's virtual clock. At start-up `PolicyState.replay()` rebuilds
+all of it from the call log, so a restart forgets nothing.
+
+Decision order (first match wins; see `decide`):
+1. allowlist -> pass. Hospitals, Damkar, police, PLN are never screened.
+2. no number (withheld, unavailable, unparseable) -> the configured action (challenge by
+   default). Such callers are a class, never a key for rules or counters (R10). During a
+   flood a class configured to `pass` is challenged instead: an attack with withheld
+   numbers must not walk past the flood screen.
+3. explicit block rule -> its action. It comes *before* immunity on purpose: a block rule
+   is a supervisor's decision with a reason, and only a supervisor lifts it.
+4. immune (a genuine disposition within `abuse.immunity_s`) -> pass. Lifts every automatic
+   restriction: flood, ladder, throttle (R5).
+5. flood mode, for a number without good history (a challenge passed within
+   `good_history_s`): in a hot prefix -> reject (pattern-matched flood traffic, logged with
+   the prefix as evidence); otherwise -> challenge. A number *with* good history has shown
+   a human behind it, so it is not rejected even if its block is hot; it goes on to 6-8.
+   A prefix is only hot if at least `MIN_HOT_PREFIX_NUMBERS` different numbers in it
+   called: one number redialling is the throttle's and ladder's business, and may be a
+   desperate genuine caller during a saturation flood, who must hear the challenge.
+6. abuse ladder restriction -> `abuse.action`.
+7. throttle: more than `throttle.max_calls` calls within `throttle.window_s` since the last
+   operator contact -> `throttle.action`.
+8. pass.
+Any exception inside `decide_safely` gives pass/fail_open (R3).
+
+Only operator dispositions move the ladder (R6): raw call counts only ever earn a
+challenge through the throttle, never a listing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from appliance.config import FloodConfig, PolicyConfig
+from appliance.model import (
+    JUNK_DISPOSITIONS,
+    Action,
+    CallerNumber,
+    ChallengeResult,
+    Decision,
+    NumberClass,
+    Reason,
+    is_genuine,
+)
+from appliance.rules import RuleIndex
+
+logger = logging.getLogger(__name__)
+
+DAY_S = 86_400.0
+GHOST_RETENTION_S = DAY_S  # ghost_count() sees at least the last 24 h
+PRUNE_INTERVAL_S = 60.0  # tick() sweeps stale callers at most this often
+MIN_JUNK_KEPT = 64  # junk dispositions kept per number (>= the highest ladder count)
+MIN_ARRIVALS_KEPT = 32  # arrival times kept per number (>= throttle.max_calls + 1)
+MIN_HOT_PREFIX_NUMBERS = 2  # distinct numbers a number block needs before it can be hot
+
+_NO_NUMBER_REASON = {
+    NumberClass.WITHHELD: Reason.WITHHELD,
+    NumberClass.UNAVAILABLE: Reason.UNAVAILABLE,
+    NumberClass.UNPARSEABLE: Reason.UNPARSEABLE,
+}
+
+
+# --------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStatus:
+    """A number's active ladder restriction: `level` is 1-based, times are POSIX seconds."""
+
+    level: int
+    since: float
+    until: float
+    flag_supervisor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FloodChange:
+    """Flood mode was entered or left: the service raises or clears the alarm.
+
+    `reason` says why in words for the log and the alarm; `hot_prefix` is the number block
+    (E.164 without its last digits) that carried most of the traffic at entry, if any.
+    """
+
+    kind: Literal["entered", "left"]
+    at: float
+    reason: str
+    hot_prefix: str | None = None
+
+    @property
+    def entered(self) -> bool:
+        """True when flood mode was entered (raise the alarm), False when left (clear it)."""
+        return self.kind == "entered"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """What `PolicyState.replay` needs from one call-log row (times in POSIX seconds).
+
+    `challenge_at` (when the challenge ended) is optional because the call log has no such
+    column; without it the call's start is used, which only shortens good history by the
+    length of the challenge (conservative: the caller is challenged again slightly sooner).
+    """
+
+    caller_e164: str | None
+    number_class: NumberClass
+    started_at: float
+    reached_operator: bool
+    operator_at: float | None
+    disposition: str | None
+    disposition_at: float | None
+    challenge_result: str | None
+    challenge_at: float | None = None
+
+
+@dataclass(slots=True)
+class _LadderTrigger:
+    """One ladder level's restriction: entered `at`, extended by each later trigger."""
+
+    level: int  # 1-based
+    at: float
+    until: float
+    flag_supervisor: bool
+
+
+@dataclass(slots=True)
+class _CallerRecord:
+    """Everything the policy remembers about one E.164 number; all fields bounded."""
+
+    arrivals: deque[float]
+    last_seen: float
+    last_operator_at: float | None = None
+    last_genuine_at: float | None = None
+    last_passed_at: float | None = None
+    last_junk_at: float | None = None
+    junk: deque[tuple[float, bool]] | None = None  # (disposition time, is_ghost)
+    ladder: dict[int, _LadderTrigger] = field(default_factory=dict)  # by level, active only
+
+
+# --------------------------------------------------------------------------- flood monitor
+
+
+class FloodMonitor:
+    """Flood (TDoS) detection from the arrival rate and line saturation (R8).
+
+    Enters flood mode when more than `max_calls_in_window` calls arrive within
+    `rate_window_s`, or when every line has been busy for `saturation_s` without a break.
+    Leaves it once neither has held for `quiet_s` and the lines are not all busy. While
+    active, a number block (E.164 minus its last `block_prefix_digits` digits) is *hot* when
+    it carries at least `block_min_calls` calls and `block_min_share` of the numbered
+    arrivals in the window, from at least `MIN_HOT_PREFIX_NUMBERS` different numbers.
+    Times passed in must not run backwards (a clock stepped back only makes the window
+    approximate until time catches up).
+    """
+
+    def __init__(self, config: FloodConfig) -> None:
+        self.config = config
+        self._arrivals: deque[tuple[float, str | None]] = deque()  # (time, E.164 or None)
+        self._prefix_counts: Counter[str] = Counter()  # calls per block in the window
+        self._number_counts: Counter[str] = Counter()  # calls per number in the window
+        self._prefix_numbers: Counter[str] = Counter()  # distinct numbers per block
+        self._numbered = 0
+        self._saturated_since: float | None = None
+        self._last_hot_at: float | None = None
+        self._active_since: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while in flood mode."""
+        return self._active_since is not None
+
+    @property
+    def active_since(self) -> float | None:
+        """When flood mode was entered, or None."""
+        return self._active_since
+
+    def prefix_of(self, e164: str) -> str:
+        """The number block an E.164 number belongs to."""
+        return e164[: max(2, len(e164) - self.config.block_prefix_digits)]
+
+    def arrivals_in_window(self) -> int:
+        """Arrivals (numbered or not) in the rate window as of the last update."""
+        return len(self._arrivals)
+
+    def record_arrival(self, e164: str | None, now: float) -> list[FloodChange]:
+        """Count one arrival; `e164` None for callers without a number."""
+        self._arrivals.append((now, e164))
+        if e164 is not None:
+            prefix = self.prefix_of(e164)
+            self._prefix_counts[prefix] += 1
+            self._numbered += 1
+            self._number_counts[e164] += 1
+            if self._number_counts[e164] == 1:
+                self._prefix_numbers[prefix] += 1
+        return self._evaluate(now)
+
+    def record_line_occupancy(self, busy: int, total: int, now: float) -> list[FloodChange]:
+        """Report how many of the lines are busy (call on every change)."""
+        saturated = total > 0 and busy >= total
+        if saturated and self._saturated_since is None:
+            self._saturated_since = now
+        elif not saturated and self._saturated_since is not None:
+            if now - self._saturated_since >= self.config.saturation_s:
+                self._last_hot_at = now  # saturation held until this moment
+            self._saturated_since = None
+        return self._evaluate(now)
+
+    def tick(self, now: float) -> list[FloodChange]:
+        """Advance time: enter on sustained saturation, leave after a quiet spell."""
+        return self._evaluate(now)
+
+    def is_hot(self, e164: str) -> str | None:
+        """The hot prefix containing `e164` while flood mode is active, else None."""
+        if not self.active:
+            return None
+        prefix = self.prefix_of(e164)
+        return prefix if self._prefix_is_hot(prefix) else None
+
+    def hot_prefixes(self) -> list[str]:
+        """Every hot prefix right now (empty outside flood mode), busiest first."""
+        if not self.active:
+            return []
+        return [p for p, _ in self._prefix_counts.most_common() if self._prefix_is_hot(p)]
+
+    def _prefix_is_hot(self, prefix: str) -> bool:
+        calls = self._prefix_counts.get(prefix, 0)
+        return (
+            calls >= self.config.block_min_calls
+            and calls >= self.config.block_min_share * self._numbered
+            and self._prefix_numbers.get(prefix, 0) >= MIN_HOT_PREFIX_NUMBERS
+        )
+
+    def _evaluate(self, now: float) -> list[FloodChange]:
+        self._expire(now)
+        reason = self._hot_reason(now)
+        if reason is not None:
+            self._last_hot_at = now
+            if not self.active:
+                return [self._enter(now, reason)]
+            return []
+        if self.active and self._is_quiet(now):
+            self._active_since = None
+            logger.warning("flood mode left at %.0f", now)
+            return [FloodChange("left", now, f"quiet for {self.config.quiet_s:.0f} s")]
+        return []
+
+    def _expire(self, now: float) -> None:
+        """Drop arrivals older than the rate window, noting when the rate stopped being hot."""
+        horizon = now - self.config.rate_window_s
+        arrivals = self._arrivals
+        limit = self.config.max_calls_in_window
+        if len(arrivals) > limit and arrivals[0][0] <= horizon:
+            # The rate was over the limit until the (limit+1)-th newest arrival aged out;
+            # recording that exact moment makes the exit time independent of tick rate.
+            aged_out_at = min(now, arrivals[-(limit + 1)][0] + self.config.rate_window_s)
+            if self._last_hot_at is None or aged_out_at > self._last_hot_at:
+                self._last_hot_at = aged_out_at
+        while arrivals and arrivals[0][0] <= horizon:
+            _, e164 = arrivals.popleft()
+            if e164 is not None:
+                self._forget(e164)
+
+    def _forget(self, e164: str) -> None:
+        """Take one aged-out arrival of `e164` off the window's counters."""
+        prefix = self.prefix_of(e164)
+        self._numbered -= 1
+        _decrement(self._prefix_counts, prefix)
+        if _decrement(self._number_counts, e164) == 0:
+            _decrement(self._prefix_numbers, prefix)
+
+    def _hot_reason(self, now: float) -> str | None:
+        """Why the flood condition holds right now, or None."""
+        calls = len(self._arrivals)
+        if calls > self.config.max_calls_in_window:
+            return (
+                f"rate: {calls} calls in {self.config.rate_window_s:.0f} s "
+                f"(limit {self.config.max_calls_in_window})"
+            )
+        since = self._saturated_since
+        if since is not None and now - since >= self.config.saturation_s:
+            return f"saturation: all lines busy for {now - since:.0f} s"
+        return None
+
+    def _is_quiet(self, now: float) -> bool:
+        last_hot = self._last_hot_at if self._last_hot_at is not None else now
+        return self._saturated_since is None and now - last_hot >= self.config.quiet_s
+
+    def _enter(self, now: float, reason: str) -> FloodChange:
+        self._active_since = now
+        hot = self.hot_prefixes()
+        hot_prefix = hot[0] if hot else None
+        logger.warning("flood mode entered at %.0f: %s (hot prefix %s)", now, reason, hot_prefix)
+        return FloodChange("entered", now, reason, hot_prefix)
+
+
+def _decrement(counter: Counter[str], key: str) -> int:
+    """Lower a count by one, deleting it at zero (keeps the counters bounded); the new count."""
+    remaining = counter[key] - 1
+    if remaining > 0:
+        counter[key] = remaining
+    else:
+        del counter[key]
+    return remaining
+
+
+# --------------------------------------------------------------------------- state
+
+
+class PolicyState:
+    """What the policy remembers, in memory; owned by the line service (single-threaded).
+
+    Every update takes `now`; old timestamps are purged when a number is touched, and
+    `prune(now)` (also run by `tick` every `PRUNE_INTERVAL_S`) drops numbers with nothing
+    left worth remembering. Retention per number: arrivals for `throttle.window_s`, junk
+    dispositions for the longest ladder window (at least 24 h), ladder restrictions until
+    they end, genuine calls for `abuse.immunity_s`, passed challenges for `good_history_s`.
+    Events are expected in time order (as they happen, or as `replay` sorts them); a clock
+    stepped backwards only makes the windows approximate until time catches up.
+    """
+
+    def __init__(
+        self,
+        config: PolicyConfig | None = None,
+        allow: RuleIndex | None = None,
+        block: RuleIndex | None = None,
+    ) -> None:
+        self.config = config if config is not None else PolicyConfig()
+        self.allow = allow if allow is not None else RuleIndex(kind="allow")
+        self.block = block if block is not None else RuleIndex(kind="block")
+        self.flood = FloodMonitor(self.config.flood)
+        self._callers: dict[str, _CallerRecord] = {}
+        ladder = self.config.abuse.ladder
+        self._junk_retention_s = max([GHOST_RETENTION_S, *(step.within_s for step in ladder)])
+        self._junk_kept = max([MIN_JUNK_KEPT, *(step.count for step in ladder)])
+        self._arrivals_kept = max(MIN_ARRIVALS_KEPT, self.config.throttle.max_calls + 1)
+        self._last_prune_at: float | None = None
+
+    # ---- queries (never mutate) ------------------------------------------------------
+
+    @property
+    def flood_active(self) -> bool:
+        """True while flood mode is on."""
+        return self.flood.active
+
+    def __len__(self) -> int:
+        """Numbers currently remembered."""
+        return len(self._callers)
+
+    def calls_in_window(self, e164: str, now: float, window_s: float) -> int:
+        """Arrivals from `e164` within `window_s` before `now`, since its last operator contact."""
+        record = self._callers.get(e164)
+        if record is None:
+            return 0
+        horizon = now - window_s
+        if record.last_operator_at is not None:
+            horizon = max(horizon, record.last_operator_at)
+        count = 0
+        for arrived_at in reversed(record.arrivals):
+            if arrived_at <= horizon:
+                break
+            if arrived_at <= now:
+                count += 1
+        return count
+
+    def ladder_status(self, e164: str, now: float) -> LadderStatus | None:
+        """The highest active ladder restriction of a number, or None."""
+        record = self._callers.get(e164)
+        if record is None or not record.ladder:
+            return None
+        active = [t for t in record.ladder.values() if t.at <= now < t.until]
+        if not active:
+            return None
+        top = max(active, key=lambda trigger: trigger.level)  # higher levels override
+        return LadderStatus(top.level, top.at, top.until, top.flag_supervisor)
+
+    def junk_count(self, e164: str, now: float, window_s: float) -> int:
+        """Prank and ghost dispositions of a number within `window_s` before `now`."""
+        return self._count_junk(e164, now, window_s, ghosts_only=False)
+
+    def ghost_count(self, e164: str, now: float, window_s: float) -> int:
+        """Ghost dispositions of a number within `window_s` (remembered for at least 24 h)."""
+        return self._count_junk(e164, now, window_s, ghosts_only=True)
+
+    def is_immune(self, e164: str, now: float, immunity_s: float | None = None) -> bool:
+        """True when the number had a genuine disposition within `abuse.immunity_s`."""
+        if immunity_s is None:
+            immunity_s = self.config.abuse.immunity_s
+        record = self._callers.get(e164)
+        return record is not None and _within(record.last_genuine_at, now, immunity_s)
+
+    def has_good_history(self, e164: str, now: float, config: PolicyConfig | None = None) -> bool:
+        """Immune, or passed a challenge within `good_history_s` with no prank/ghost since.
+
+        A pass followed by a junk disposition is no evidence of good faith: children learn
+        which key to press.
+        """
+        config = config if config is not None else self.config
+        record = self._callers.get(e164)
+        if record is None:
+            return False
+        if _within(record.last_genuine_at, now, config.abuse.immunity_s):
+            return True
+        passed = record.last_passed_at
+        if not _within(passed, now, config.good_history_s):
+            return False
+        return record.last_junk_at is None or (passed is not None and passed > record.last_junk_at)
+
+    def has_junk_evidence(self, e164: str, now: float, window_s: float) -> bool:
+        """True when the number had a prank or ghost disposition within `window_s`."""
+        record = self._callers.get(e164)
+        return record is not None and _within(record.last_junk_at, now, window_s)
+
+    # ---- updates --------------------------------------------------------------------
+
+    def record_arrival(self, caller: CallerNumber, now: float) -> list[FloodChange]:
+        """A call arrived (caller ID known). Call before `decide` for that call."""
+        e164 = caller.e164 if caller.is_number else None
+        if e164 is not None:
+            record = self._record(e164, now)
+            record.arrivals.append(now)
+            self._purge_arrivals(record, now)
+        return self.flood.record_arrival(e164, now)
+
+    def record_operator_contact(self, caller: CallerNumber, now: float) -> None:
+        """An operator answered this caller: the throttle window starts again."""
+        if caller.is_number and caller.e164 is not None:
+            record = self._record(caller.e164, now)
+            record.last_operator_at = _latest(record.last_operator_at, now)
+
+    def record_disposition(self, caller: CallerNumber, disposition: str, now: float) -> None:
+        """The operator's verdict: prank/ghost climb the ladder, `genuine:*` grants immunity."""
+        if not (caller.is_number and caller.e164 is not None):
+            return  # no-number callers are a class, never a ladder key (R10)
+        if is_genuine(disposition):
+            self._record_genuine(caller.e164, now)
+        elif disposition in JUNK_DISPOSITIONS:
+            self._record_junk(caller.e164, disposition == "ghost", now)
+
+    def record_challenge_result(
+        self, caller: CallerNumber, result: ChallengeResult, now: float
+    ) -> None:
+        """A challenge ended; a pass gives the number good history for `good_history_s`."""
+        if result is ChallengeResult.PASSED and caller.is_number and caller.e164 is not None:
+            record = self._record(caller.e164, now)
+            record.last_passed_at = _latest(record.last_passed_at, now)
+
+    def record_line_occupancy(self, busy: int, total: int, now: float) -> list[FloodChange]:
+        """How many lines are busy, reported on every change; may enter or leave flood mode."""
+        return self.flood.record_line_occupancy(busy, total, now)
+
+    def tick(self, now: float) -> list[FloodChange]:
+        """Periodic call (about once a second): flood entry/exit and an occasional prune."""
+        if self._last_prune_at is None or now - self._last_prune_at >= PRUNE_INTERVAL_S:
+            self.prune(now)
+        return self.flood.tick(now)
+
+    def prune(self, now: float) -> int:
+        """Forget numbers with nothing left worth remembering; returns how many."""
+        self._last_prune_at = now
+        stale = [e164 for e164, record in self._callers.items() if self._is_stale(record, now)]
+        for e164 in stale:
+            del self._callers[e164]
+        return len(stale)
+
+    def replay(self, rows: Iterable[HistoryRow], now: float) -> int:
+        """Rebuild the state from call-log rows at start-up (on a fresh state).
+
+        Each row is turned back into the events the live service would have recorded
+        (arrival, challenge result, operator contact, disposition), and all events are
+        applied in time order, so the state equals the one of a process that lived
+        through them. Pass at least `abuse.immunity_s` (30 days) of rows; events after `now`
+        are ignored. Returns how many calls were replayed. The flood monitor is rebuilt
+        too: if `flood_active` is True afterwards, the box restarted during a flood and the
+        service should raise the alarm again.
+        """
+        events: list[tuple[float, int, int, HistoryRow]] = []
+        malformed = 0
+        for index, row in enumerate(rows):
+            try:
+                events.extend(_row_events(_clean_row(row), index))
+            except (TypeError, ValueError):
+                malformed += 1  # one bad row must not stop the service from starting
+        if malformed:
+            logger.warning("replay skipped %d malformed call-log row(s)", malformed)
+        events.sort(key=lambda event: event[:3])
+        calls = 0
+        for at, _, kind, row in events:
+            if at > now:
+                break
+            if kind == _EVENT_ARRIVAL:
+                calls += 1
+            self._apply_event(kind, row)
+        self.tick(now)
+        if self.flood_active:
+            logger.warning("history replayed up to a flood still in progress")
+        return calls
+
+    # ---- internals ------------------------------------------------------------------
+
+    def _record(self, e164: str, now: float) -> _CallerRecord:
+        record = self._callers.get(e164)
+        if record is None:
+            record = _CallerRecord(arrivals=deque(maxlen=self._arrivals_kept), last_seen=now)
+            self._callers[e164] = record
+        else:
+            record.last_seen = max(record.last_seen, now)
+        return record
+
+    def _purge_arrivals(self, record: _CallerRecord, now: float) -> None:
+        horizon = now - self.config.throttle.window_s
+        arrivals = record.arrivals
+        while arrivals and arrivals[0] <= horizon:
+            arrivals.popleft()
+
+    def _record_genuine(self, e164: str, now: float) -> None:
+        record = self._record(e164, now)
+        record.last_genuine_at = _latest(record.last_genuine_at, now)
+        # A genuine call wipes the slate: earlier pranks (a child on the parent's phone)
+        # must not put a number that has just had a real emergency back on the ladder.
+        record.junk = None
+        record.ladder.clear()
+
+    def _record_junk(self, e164: str, is_ghost: bool, now: float) -> None:
+        record = self._record(e164, now)
+        record.last_junk_at = _latest(record.last_junk_at, now)
+        if record.junk is None:
+            record.junk = deque(maxlen=self._junk_kept)
+        record.junk.append((now, is_ghost))
+        horizon = now - self._junk_retention_s
+        while record.junk and record.junk[0][0] <= horizon:
+            record.junk.popleft()
+        self._climb_ladder(e164, record, now)
+
+    def _climb_ladder(self, e164: str, record: _CallerRecord, now: float) -> None:
+        """Enter (or extend) every ladder step whose count the disposition at `now` reaches.
+
+        Each level keeps one restriction: a new trigger while it is active extends it to
+        `now + restrict_s` and keeps its start, so `since` reads "restricted since".
+        """
+        junk = record.junk or ()
+        ladder = {level: t for level, t in record.ladder.items() if t.until > now}
+        for level, step in enumerate(self.config.abuse.ladder, start=1):
+            horizon = now - step.within_s
+            if sum(1 for at, _ in junk if horizon < at <= now) < step.count:
+                continue
+            until = now + step.restrict_s
+            current = ladder.get(level)
+            if current is None:
+                ladder[level] = _LadderTrigger(level, now, until, step.flag_supervisor)
+                logger.info("%s entered ladder level %d until %.0f", e164, level, until)
+            else:
+                current.until = max(current.until, until)
+        record.ladder = ladder
+
+    def _count_junk(self, e164: str, now: float, window_s: float, ghosts_only: bool) -> int:
+        record = self._callers.get(e164)
+        if record is None or record.junk is None:
+            return 0
+        horizon = now - window_s
+        return sum(
+            1 for at, ghost in record.junk if horizon < at <= now and (ghost or not ghosts_only)
+        )
+
+    def _is_stale(self, record: _CallerRecord, now: float) -> bool:
+        config = self.config
+        return (
+            not _within(record.last_seen, now, config.throttle.window_s)
+            and not _within(record.last_genuine_at, now, config.abuse.immunity_s)
+            and not _within(record.last_passed_at, now, config.good_history_s)
+            and not any(t.until > now for t in record.ladder.values())
+            and not (record.junk and _within(record.junk[-1][0], now, self._junk_retention_s))
+            and not _within(record.last_junk_at, now, config.junk_evidence_s)
+        )
+
+    def _apply_event(self, kind: int, row: HistoryRow) -> None:
+        caller = CallerNumber(
+            raw=row.caller_e164, e164=row.caller_e164, number_class=row.number_class
+        )
+        if kind == _EVENT_ARRIVAL:
+            self.record_arrival(caller, row.started_at)
+        elif kind == _EVENT_CHALLENGE and row.challenge_result is not None:
+            at = row.challenge_at if row.challenge_at is not None else row.started_at
+            self.record_challenge_result(caller, ChallengeResult(row.challenge_result), at)
+        elif kind == _EVENT_OPERATOR and row.operator_at is not None:
+            self.record_operator_contact(caller, row.operator_at)
+        elif kind == _EVENT_DISPOSITION and row.disposition is not None:
+            self.record_disposition(caller, row.disposition, _disposition_time(row))
+
+
+# Replay event kinds, in the order they happen within one call when times tie.
+_EVENT_ARRIVAL, _EVENT_CHALLENGE, _EVENT_OPERATOR, _EVENT_DISPOSITION = range(4)
+_CHALLENGE_RESULTS = frozenset(result.value for result in ChallengeResult)
+
+
+def _row_events(row: HistoryRow, order: int) -> list[tuple[float, int, int, HistoryRow]]:
+    """(time, row order, event kind, row) for each event one call-log row stands for."""
+    events = [(row.started_at, order, _EVENT_ARRIVAL, row)]
+    if row.challenge_result in _CHALLENGE_RESULTS:
+        at = row.challenge_at if row.challenge_at is not None else row.started_at
+        events.append((at, order, _EVENT_CHALLENGE, row))
+    if row.reached_operator and row.operator_at is not None:
+        events.append((row.operator_at, order, _EVENT_OPERATOR, row))
+    if row.disposition is not None:
+        events.append((_disposition_time(row), order, _EVENT_DISPOSITION, row))
+    return events
+
+
+def _clean_row(row: HistoryRow) -> HistoryRow:
+    """The row with its class as a `NumberClass` and its times as floats; raises if it cannot."""
+    return replace(
+        row,
+        number_class=NumberClass(row.number_class),
+        started_at=float(row.started_at),
+        operator_at=_optional_float(row.operator_at),
+        disposition_at=_optional_float(row.disposition_at),
+        challenge_at=_optional_float(row.challenge_at),
+    )
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _disposition_time(row: HistoryRow) -> float:
+    """When the disposition was recorded; older rows without a time use the best guess."""
+    if row.disposition_at is not None:
+        return row.disposition_at
+    return row.operator_at if row.operator_at is not None else row.started_at
+
+
+def _within(moment: float | None, now: float, window_s: float) -> bool:
+    """True when `moment` lies in the half-open window (now - window_s, now]."""
+    return moment is not None and now - window_s < moment <= now
+
+
+def _latest(previous: float | None, now: float) -> float:
+    return now if previous is None else max(previous, now)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def decide(caller: CallerNumber, state: PolicyState, config: PolicyConfig, now: float) -> Decision:
+    """The decision for one call; reads `state`, never changes it.
+
+    The caller's own arrival must already be recorded (`state.record_arrival`), so the
+    throttle counts this call. `config` supplies the actions, the throttle limit, the
+    immunity and good-history spans; what is applied when events are *recorded* (ladder
+    steps, flood thresholds, how much is remembered) comes from `state.config`. Pass the
+    state's own config unless you mean otherwise.
+    """
+    e164 = caller.e164 if caller.is_number else None
+    if e164 is None:
+        return _decide_no_number(caller.number_class, state, config)
+    allow = state.allow.match(e164, now)
+    if allow is not None:
+        return Decision(Action.PASS, Reason.ALLOWLIST, allow.id)
+    block = state.block.match(e164, now)
+    if block is not None:
+        return Decision(block.action, Reason.BLOCKLIST, block.id)
+    if state.is_immune(e164, now, config.abuse.immunity_s):
+        return Decision(Action.PASS, Reason.IMMUNE)
+    flood = _decide_flood(e164, state, config, now)
+    if flood is not None:
+        return flood
+    ladder = state.ladder_status(e164, now)
+    if ladder is not None:
+        return Decision(Action(config.abuse.action), Reason.ABUSE, f"ladder:{ladder.level}")
+    if state.calls_in_window(e164, now, config.throttle.window_s) > config.throttle.max_calls:
+        return Decision(Action(config.throttle.action), Reason.THROTTLE, "throttle")
+    if config.challenge_unknown and not state.has_good_history(e164, now, config):
+        return Decision(Action.CHALLENGE, Reason.NO_HISTORY)
+    return Decision(Action.PASS, Reason.DEFAULT)
+
+
+def release_unverified(
+    caller: CallerNumber,
+    decision: Decision,
+    state: PolicyState,
+    config: PolicyConfig,
+    hang_up_reasons: Iterable[str],
+    now: float,
+    *,
+    release_without_evidence: bool = False,
+) -> bool:
+    """Whether a challenged caller who never pressed the key should be released.
+
+    Such a caller may be a genuine one who did not understand the prompt (the UK lost two
+    callers that way), so by default they are passed to an operator. They are released
+    with a goodbye message only on evidence of junk: a restriction reason listed in
+    `hang_up_reasons` (a supervisor's block, flood mode, the abuse ladder), or a prank or
+    ghost disposition on the number within `junk_evidence_s`. `release_without_evidence`
+    (the `challenge.unverified_without_evidence = "release"` setting) releases every such
+    caller who has a number.
+    """
+    if decision.reason.value in hang_up_reasons:
+        return True
+    e164 = caller.e164 if caller.is_number else None
+    if e164 is None:
+        return False  # no number to call back: an operator is the only safety net
+    return release_without_evidence or state.has_junk_evidence(e164, now, config.junk_evidence_s)
+
+
+def decide_safely(
+    caller: CallerNumber, state: PolicyState, config: PolicyConfig, now: float
+) -> Decision:
+    """`decide`, but any internal error passes the call (fail open, R3) and is logged."""
+    try:
+        return decide(caller, state, config, now)
+    except Exception:
+        logger.exception("policy failed for caller %r; failing open", getattr(caller, "raw", None))
+        return Decision(Action.PASS, Reason.FAIL_OPEN)
+
+
+def _decide_no_number(
+    number_class: NumberClass, state: PolicyState, config: PolicyConfig
+) -> Decision:
+    reason = _NO_NUMBER_REASON.get(number_class, Reason.UNPARSEABLE)
+    configured = {
+        Reason.WITHHELD: config.withheld_action,
+        Reason.UNAVAILABLE: config.unavailable_action,
+        Reason.UNPARSEABLE: config.unparseable_action,
+    }[reason]
+    action = Action(configured)
+    if action is Action.PASS and state.flood_active:
+        return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")
+    return Decision(action, reason)
+
+
+def _decide_flood(
+    e164: str, state: PolicyState, config: PolicyConfig, now: float
+) -> Decision | None:
+    if not state.flood_active or state.has_good_history(e164, now, config):
+        return None
+    hot_prefix = state.flood.is_hot(e164)
+    if hot_prefix is not None:
+        return Decision(Action.REJECT, Reason.FLOOD, f"flood:{hot_prefix}")
+    return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")

@@ -1,0 +1,264 @@
+"""The line service: wires every modem line to the screening policy and the call log.
+
+It is the only writer of the call log. It rebuilds the policy's memory from the log at
+start, hot-reloads rules that another process (the CLI, the web UI) wrote to the database,
+keeps line occupancy for flood detection, and offers the operator-side API: answer a
+waiting call, hang up, record a disposition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from appliance.clock import Clock
+from appliance.config import Config, LineConfig
+from appliance.line import CALL_STATES, ActiveCall, Line, LineState
+from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
+from appliance.policy import (
+    FloodChange,
+    HistoryRow,
+    PolicyState,
+    decide_safely,
+    release_unverified,
+)
+from appliance.rules import Rule
+from appliance.store import CallLog, RuleStore, rule_from_row
+
+logger = logging.getLogger(__name__)
+
+RULE_POLL_S = 1.0
+FLOOD_TICK_S = 10.0
+REPLAY_WINDOW_S = 31 * 86_400.0  # longest memory the policy needs (immunity: 30 days)
+RECENT_CALLS_KEPT = 10_000
+
+
+class OperatorDesk(Protocol):
+    """Who is told about calls that need an operator (simulated operators, the web UI)."""
+
+    def call_waiting(self, line: Line, call: ActiveCall) -> None:
+        """A call waits on `line` for an operator."""
+        ...
+
+    def call_ended(self, line: Line, call: ActiveCall) -> None:
+        """A call on `line` ended."""
+        ...
+
+
+class LineService:
+    """Runs every configured line and the policy they share."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        call_log: CallLog,
+        rule_store: RuleStore | None,
+        clock: Clock,
+        lines: Iterable[LineConfig] | None = None,
+        health_interval_s: float = 60.0,
+        rule_poll_s: float | None = RULE_POLL_S,
+        scenario_ref: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.call_log = call_log
+        self.rule_store = rule_store
+        self.policy = PolicyState(config.policy)
+        self.desks: list[OperatorDesk] = []
+        self._rule_poll_s = rule_poll_s
+        self._rule_marker: object = None
+        self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
+        self._stop = asyncio.Event()
+        self.lines: dict[str, Line] = {}
+        for line_config in lines if lines is not None else config.lines:
+            if line_config.enabled:
+                self.lines[line_config.name] = Line(
+                    line_config,
+                    screener=self,
+                    recorder=call_log,
+                    listener=self,
+                    clock=clock,
+                    prompts=config.prompt_text(),
+                    challenge=config.challenge,
+                    region=config.site.region,
+                    health_interval_s=health_interval_s,
+                    scenario_ref=scenario_ref,
+                )
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def prepare(self) -> None:
+        """Rebuild the policy's memory from the call log and load the rules."""
+        now_ts = self.clock.timestamp()
+        rows = self.call_log.history_since(now_ts - REPLAY_WINDOW_S)
+        count = self.policy.replay((HistoryRow(**row) for row in rows), now_ts)
+        logger.info("policy memory rebuilt from %s call(s) in the log", count)
+        self.reload_rules()
+
+    async def run(self) -> None:
+        """Run every line until `stop()`."""
+        tasks = [
+            asyncio.create_task(line.run(), name=f"line-{name}")
+            for name, line in self.lines.items()
+        ]
+        tasks.append(asyncio.create_task(self._tick_flood(), name="flood"))
+        if self._rule_poll_s is not None and self.rule_store is not None:
+            tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
+        try:
+            await self._stop.wait()
+        finally:
+            for line in self.lines.values():
+                line.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def stop(self) -> None:
+        """Ask `run()` to stop."""
+        self._stop.set()
+
+    # ----------------------------------------------------------------- rules
+
+    def reload_rules(self) -> int:
+        """Load the active allow/block rules from the database into the policy."""
+        if self.rule_store is None:
+            return 0
+        now_ts = self.clock.timestamp()
+        rules = [rule_from_row(row) for row in self.rule_store.active(now_ts)]
+        self.policy.allow.replace_all(rule for rule in rules if rule.kind == "allow")
+        self.policy.block.replace_all(rule for rule in rules if rule.kind == "block")
+        logger.info(
+            "rules loaded: %d allow, %d block", len(self.policy.allow), len(self.policy.block)
+        )
+        return len(rules)
+
+    def add_rule(self, rule: Rule) -> None:
+        """Put a rule into effect now (it must already be stored)."""
+        index = self.policy.allow if rule.kind == "allow" else self.policy.block
+        index.add(rule)
+
+    async def _poll_rules(self, interval_s: float) -> None:
+        assert self.rule_store is not None
+        self._rule_marker, _ = self.rule_store.changed_since(None)
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self._rule_marker, changed = self.rule_store.changed_since(self._rule_marker)
+                if changed:
+                    self.reload_rules()
+            except Exception:  # a locked or broken database must not stop the lines
+                logger.exception("rule reload failed; keeping the rules in force")
+
+    # ----------------------------------------------------------------- Screener
+
+    def screen(self, caller: CallerNumber, now_ts: float) -> Decision:
+        """Record the arrival, then decide (fails open inside `decide_safely`)."""
+        try:
+            self.policy.record_arrival(caller, now_ts)
+        except Exception:
+            logger.exception("recording an arrival failed; deciding anyway")
+        return decide_safely(caller, self.policy, self.config.policy, now_ts)
+
+    def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
+        """Record a challenge outcome in the policy's memory."""
+        self.policy.record_challenge_result(caller, result, now_ts)
+
+    def note_operator_contact(self, caller: CallerNumber, now_ts: float) -> None:
+        """Record that an operator answered this caller."""
+        self.policy.record_operator_contact(caller, now_ts)
+
+    def release_unverified(self, caller: CallerNumber, decision: Decision, now_ts: float) -> bool:
+        """Release a challenged caller who never pressed the key only on junk evidence."""
+        try:
+            return release_unverified(
+                caller,
+                decision,
+                self.policy,
+                self.config.policy,
+                self.config.challenge.hang_up_unverified_for,
+                now_ts,
+                release_without_evidence=(
+                    self.config.challenge.unverified_without_evidence == "release"
+                ),
+            )
+        except Exception:
+            logger.exception("release decision failed; passing the caller to an operator")
+            return False
+
+    # ----------------------------------------------------------------- LineListener
+
+    def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
+        """Track occupancy for flood detection."""
+        if (old in CALL_STATES) == (new in CALL_STATES):
+            return
+        busy = sum(1 for each in self.lines.values() if each.state in CALL_STATES)
+        available = sum(1 for each in self.lines.values() if each.state is not LineState.FAILED)
+        now_ts = self.clock.timestamp()
+        self._flood_changes(self.policy.record_line_occupancy(busy, max(available, 1), now_ts))
+
+    def call_needs_operator(self, line: Line, call: ActiveCall) -> None:
+        """Tell every desk a call is waiting."""
+        if call.caller is not None:
+            self._remember(call.call_id, call.caller)
+        for desk in self.desks:
+            desk.call_waiting(line, call)
+
+    def call_finished(self, line: Line, call: ActiveCall) -> None:
+        """Tell every desk a call ended."""
+        if call.caller is not None:
+            self._remember(call.call_id, call.caller)
+        for desk in self.desks:
+            desk.call_ended(line, call)
+
+    # ----------------------------------------------------------------- operator API
+
+    def answer(self, line_name: str, operator: str) -> bool:
+        """An operator answers the call waiting on `line_name`."""
+        line = self.lines.get(line_name)
+        return line is not None and line.operator_answer(operator)
+
+    def hang_up(self, line_name: str) -> bool:
+        """An operator ends the call connected on `line_name`."""
+        line = self.lines.get(line_name)
+        return line is not None and line.operator_hang_up()
+
+    def record_disposition(self, call_id: int, disposition: str, operator: str) -> None:
+        """An operator's verdict on a call: feeds the policy and the call log."""
+        if not is_valid_disposition(disposition):
+            raise ValueError(f"unknown disposition {disposition!r}")
+        now_ts = self.clock.timestamp()
+        caller = self._recent.get(call_id)
+        if caller is not None:
+            self.policy.record_disposition(caller, disposition, now_ts)
+        self.call_log.record_disposition(call_id, disposition, operator, now_ts)
+
+    def _remember(self, call_id: int, caller: CallerNumber) -> None:
+        self._recent[call_id] = caller
+        self._recent.move_to_end(call_id)
+        while len(self._recent) > RECENT_CALLS_KEPT:
+            self._recent.popitem(last=False)
+
+    # ----------------------------------------------------------------- flood
+
+    async def _tick_flood(self) -> None:
+        while True:
+            await asyncio.sleep(FLOOD_TICK_S)
+            now_ts = self.clock.timestamp()
+            self._flood_changes(self.policy.tick(now_ts))
+
+    def _flood_changes(self, changes: list[FloodChange]) -> None:
+        for change in changes:
+            kind = "flood_on" if change.entered else "flood_off"
+            logger.warning("ALARM %s: %s", kind, change)
+            self.call_log.add_event(
+                kind,
+                detail={"reason": change.reason, "hot_prefix": change.hot_prefix},
+                ts=self.clock.timestamp(),
+            )

@@ -1,0 +1,455 @@
+"""`siaga simulate` and `siaga demo`: the real appliance against virtual modems.
+
+The real line service (policy, line state machines, AT over pseudo-terminals, SQLite call
+log) runs against one `VirtualModem` per line. A `ScenarioDriver` plays each scenario call
+as the caller would (ring, press keys, give up, talk, hang up) and `SimulatedOperators`
+answer calls that reach them. With `VirtualTimeLoop` the month runs as fast as the machine
+allows; with `ScaledTimeLoop` (the demo) it runs at a chosen multiple of real time.
+
+The network side follows the contract in the design notes: a call that arrives while every
+line is busy is lost (the caller hears busy) and never reaches the appliance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import selectors
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from appliance.clock import LoopClock, VirtualTimeLoop
+from appliance.config import Config, LineConfig
+from appliance.line import ActiveCall, Line, LineState
+from appliance.scenario import ScenarioCall
+from appliance.score import CallOutcome, score
+from appliance.service import LineService, OperatorDesk
+from appliance.store import CallLog, RuleStore, open_readonly
+from firmware.virtual_modem import ModemState, VirtualCall, VirtualModem
+
+logger = logging.getLogger(__name__)
+
+# Families the virtual lines cycle through by default, so every dialect is exercised.
+# "generic" is left out: it has no in-call audio, so it cannot challenge (it fails open).
+MIXED_FAMILIES = ("sim800", "sim7600", "ec25", "m95", "huawei")
+LEAD_IN_S = 60.0  # lines are brought up this long before the first scenario call
+STARTUP_TIMEOUT_S = 120.0  # loop seconds to wait for every line to become idle
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """How the simulated centre is built."""
+
+    lines: int = 4
+    operators: int = 4
+    operator_answer_s: float = 5.0
+    family: str = "mixed"
+    config: Config = field(default_factory=Config)
+
+    def family_of(self, index: int) -> str:
+        """The modem family of line `index` (0-based)."""
+        if self.family == "mixed":
+            return MIXED_FAMILIES[index % len(MIXED_FAMILIES)]
+        return self.family
+
+
+@dataclass
+class _CallInPlay:
+    """A scenario call the driver is playing on a virtual modem."""
+
+    scenario: ScenarioCall
+    modem: VirtualModem
+    virtual: VirtualCall
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    connected: bool = False
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+
+class ScenarioDriver:
+    """Plays scenario calls as their callers would, on the virtual modems."""
+
+    def __init__(
+        self, modems: dict[str, VirtualModem], clock: LoopClock, challenge_key: str
+    ) -> None:
+        self._modems = modems
+        self._clock = clock
+        self._challenge_key = challenge_key
+        self._playing: dict[str, _CallInPlay] = {}  # line name -> call
+        self.lost_busy: set[str] = set()
+        self.ended: set[str] = set()
+        self.by_id: dict[str, ScenarioCall] = {}
+        self._expected = 0
+        self.finished = asyncio.Event()
+        for name, modem in modems.items():
+            modem.on_answered = self._callback(name, self._answered)
+            modem.on_ended = self._callback(name, self._ended)
+
+    def schedule(self, calls: Sequence[ScenarioCall]) -> None:
+        """Arrange for every call to arrive at its time."""
+        loop = asyncio.get_running_loop()
+        self._expected = len(calls)
+        for call in calls:
+            self.by_id[call.id] = call
+            loop.call_at(self._clock.to_loop_time(call.at), self._arrive, call)
+        if not calls:
+            self.finished.set()
+
+    def scenario_ref(self, line_name: str) -> str | None:
+        """The scenario id of the call ringing on `line_name` (for the call log)."""
+        playing = self._playing.get(line_name)
+        return playing.scenario.id if playing else None
+
+    def operator_connected(self, line_name: str) -> None:
+        """An operator answered: the caller talks `talk_s`, then hangs up."""
+        playing = self._playing.get(line_name)
+        if playing is None or playing.connected:
+            return
+        playing.connected = True
+        playing.cancel_timers()
+        loop = asyncio.get_running_loop()
+        playing.timers.append(
+            loop.call_later(playing.scenario.talk_s, self._caller_hangs_up, line_name)
+        )
+
+    def _arrive(self, call: ScenarioCall) -> None:
+        name = next(
+            (
+                n
+                for n, m in self._modems.items()
+                if n not in self._playing and m.is_up and m.state is ModemState.IDLE
+            ),
+            None,
+        )
+        if name is None:
+            logger.debug("scenario %s: every line busy, lost", call.id)
+            self.lost_busy.add(call.id)
+            self._check_finished()
+            return
+        modem = self._modems[name]
+        number, number_type = _caller_fields(call.caller)
+        validity = 1 if call.caller is None else 0
+        virtual = modem.incoming_call(number, number_type, validity)
+        playing = _CallInPlay(call, modem, virtual)
+        self._playing[name] = playing
+        loop = asyncio.get_running_loop()
+        playing.timers.append(loop.call_later(call.hangup_after_s, self._caller_gives_up, name))
+
+    def _answered(self, line_name: str, virtual: VirtualCall) -> None:
+        playing = self._playing.get(line_name)
+        if playing is None or playing.virtual is not virtual or playing.connected:
+            return
+        press = playing.scenario.answer.press
+        if press is None:
+            return
+        keys = self._challenge_key if press == "?" else press
+        loop = asyncio.get_running_loop()
+        playing.timers.append(
+            loop.call_later(playing.scenario.answer.after_s, self._presses, line_name, keys)
+        )
+
+    def _presses(self, line_name: str, keys: str) -> None:
+        playing = self._playing.get(line_name)
+        if playing is not None and not playing.connected:
+            playing.modem.caller_presses(keys)
+
+    def _caller_gives_up(self, line_name: str) -> None:
+        playing = self._playing.get(line_name)
+        if playing is not None and not playing.connected:
+            playing.modem.caller_hangs_up(playing.virtual)
+
+    def _caller_hangs_up(self, line_name: str) -> None:
+        playing = self._playing.get(line_name)
+        if playing is not None:
+            playing.modem.caller_hangs_up(playing.virtual)
+
+    def _ended(self, line_name: str, virtual: VirtualCall) -> None:
+        playing = self._playing.get(line_name)
+        if playing is None or playing.virtual is not virtual:
+            return
+        playing.cancel_timers()
+        del self._playing[line_name]
+        self.ended.add(playing.scenario.id)
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        if len(self.ended) + len(self.lost_busy) >= self._expected:
+            self.finished.set()
+
+    def _callback(
+        self, line_name: str, handler: Callable[[str, VirtualCall], None]
+    ) -> Callable[[VirtualCall], None]:
+        return lambda virtual: handler(line_name, virtual)
+
+
+class SimulatedOperators:
+    """A pool of operators: each answers a waiting call `answer_s` after becoming free."""
+
+    def __init__(
+        self, service: LineService, driver: ScenarioDriver, count: int, answer_s: float
+    ) -> None:
+        self._service = service
+        self._driver = driver
+        self._free = [f"operator{i + 1}" for i in range(count)]
+        self._answer_s = answer_s
+        self._waiting: deque[tuple[Line, ActiveCall]] = deque()
+        self._talking: dict[int, str] = {}  # call id -> operator
+
+    def call_waiting(self, line: Line, call: ActiveCall) -> None:
+        """Queue the call; a free operator picks it up."""
+        self._waiting.append((line, call))
+        self._dispatch()
+
+    def call_ended(self, line: Line, call: ActiveCall) -> None:
+        """Record the disposition of a call an operator handled, and free the operator."""
+        operator = self._talking.pop(call.call_id, None)
+        if operator is None:
+            return
+        scenario = self._driver.by_id.get(call.scenario_ref or "")
+        if scenario is not None:
+            self._service.record_disposition(call.call_id, scenario.disposition, operator)
+        self._free.append(operator)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._free and self._waiting:
+            line, call = self._waiting.popleft()
+            if call.ended_ts is not None:
+                continue
+            operator = self._free.pop(0)
+            loop.call_later(self._answer_s, self._pick_up, operator, line, call)
+
+    def _pick_up(self, operator: str, line: Line, call: ActiveCall) -> None:
+        if line.call is call and self._service.answer(line.name, operator):
+            self._talking[call.call_id] = operator
+            self._driver.operator_connected(line.name)
+            return
+        self._free.append(operator)
+        self._dispatch()
+
+
+def _caller_fields(caller: str | None) -> tuple[str | None, int | None]:
+    """The number and type-of-address a modem would report for a scenario caller."""
+    if caller is None:
+        return None, 128
+    international = caller.startswith("+") or caller.startswith("62")
+    return caller, 145 if international else 129
+
+
+class ScaledTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock runs `speed` times faster than real time (the demo)."""
+
+    def __init__(self, speed: float) -> None:
+        self._speed = speed
+        self._origin = time.monotonic()
+        super().__init__(selector=_ScaledSelector(speed))
+
+    def time(self) -> float:
+        """Loop seconds: real seconds since start, times the speed."""
+        return (time.monotonic() - self._origin) * self._speed
+
+
+class _ScaledSelector(selectors.DefaultSelector):
+    def __init__(self, speed: float) -> None:
+        super().__init__()
+        self._speed = speed
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        return super().select(None if timeout is None else timeout / self._speed)
+
+
+@dataclass
+class SimulatedCentre:
+    """Everything a simulation run builds: modems, service, driver, operators."""
+
+    modems: dict[str, VirtualModem]
+    service: LineService
+    driver: ScenarioDriver
+    operators: SimulatedOperators
+    call_log: CallLog
+
+
+async def build_centre(
+    db_path: Path, options: SimulationOptions, clock: LoopClock, *, health_interval_s: float
+) -> SimulatedCentre:
+    """Start the virtual modems and a line service wired to them."""
+    config = options.config
+    modems: dict[str, VirtualModem] = {}
+    line_configs: list[LineConfig] = []
+    for index in range(options.lines):
+        name = f"line{index + 1}"
+        family = options.family_of(index)
+        modem = VirtualModem(family, name=name, imei=f"35693803564{index:04d}")
+        await modem.start()
+        modems[name] = modem
+        line_configs.append(
+            LineConfig(
+                name=name,
+                port=modem.port,
+                family=family,  # type: ignore[arg-type]
+                desk=f"desk{index + 1}",
+                voice_port=getattr(modem, "voice_port", None),
+            )
+        )
+    call_log = CallLog(db_path, timezone=config.site.timezone)
+    call_log.open()
+    driver = ScenarioDriver(modems, clock, config.challenge.key)
+    service = LineService(
+        config,
+        call_log=call_log,
+        rule_store=RuleStore(db_path, timezone=config.site.timezone),
+        clock=clock,
+        lines=line_configs,
+        health_interval_s=health_interval_s,
+        rule_poll_s=None,
+        scenario_ref=driver.scenario_ref,
+    )
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, VirtualTimeLoop):
+        for name, modem in modems.items():
+            loop.add_in_flight_probe(_in_flight_probe(service.lines[name], modem))
+    operators = SimulatedOperators(service, driver, options.operators, options.operator_answer_s)
+    service.desks.append(operators)
+    return SimulatedCentre(modems, service, driver, operators, call_log)
+
+
+def _in_flight_probe(line: Line, modem: VirtualModem) -> Callable[[], bool]:
+    def in_flight() -> bool:
+        channel = line.channel
+        if channel is None or not channel.is_open:
+            return False
+        return (
+            modem.bytes_sent != channel.bytes_received or channel.bytes_sent != modem.bytes_received
+        )
+
+    return in_flight
+
+
+async def wait_until_idle(service: LineService, timeout_s: float) -> None:
+    """Wait (loop time) until every line has initialised."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while any(line.state is not LineState.IDLE for line in service.lines.values()):
+        if loop.time() > deadline:
+            states = {name: line.state.value for name, line in service.lines.items()}
+            raise RuntimeError(f"lines did not come up: {states}")
+        await asyncio.sleep(0.5)
+
+
+async def play_scenario(
+    calls: Sequence[ScenarioCall],
+    db_path: Path,
+    options: SimulationOptions,
+    clock: LoopClock,
+    *,
+    health_interval_s: float,
+    desks: Sequence[OperatorDesk] = (),
+) -> tuple[SimulatedCentre, float]:
+    """Run the centre through every call; returns it and the real seconds taken."""
+    centre = await build_centre(db_path, options, clock, health_interval_s=health_interval_s)
+    centre.service.desks.extend(desks)
+    centre.service.prepare()
+    runner = asyncio.create_task(centre.service.run())
+    started = time.monotonic()
+    try:
+        await wait_until_idle(centre.service, STARTUP_TIMEOUT_S)
+        centre.driver.schedule(calls)
+        await centre.driver.finished.wait()
+        await asyncio.sleep(1.0)  # let the last rows and dispositions settle
+    finally:
+        centre.service.stop()
+        await runner
+        for modem in centre.modems.values():
+            modem.close()
+        centre.call_log.flush()
+        centre.call_log.close()
+    return centre, time.monotonic() - started
+
+
+def run_simulation(
+    calls: Sequence[ScenarioCall], db_path: Path, options: SimulationOptions
+) -> dict[str, Any]:
+    """The `siaga simulate` contract: run on a virtual clock, return the score."""
+    if not calls:
+        raise ValueError("the scenario has no calls")
+    loop = VirtualTimeLoop()
+    asyncio.set_event_loop(loop)
+    epoch = calls[0].at - timedelta(seconds=LEAD_IN_S)
+    clock = LoopClock(loop, epoch)
+    try:
+        centre, wall_s = loop.run_until_complete(
+            play_scenario(calls, db_path, options, clock, health_interval_s=3600.0)
+        )
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy)
+    result = score(calls, outcomes)
+    result["wall_seconds"] = round(wall_s, 2)
+    days = (calls[-1].at - calls[0].at).total_seconds() / 86_400
+    result["simulated_days"] = round(days, 2)
+    return result
+
+
+def collect_outcomes(
+    calls: Sequence[ScenarioCall], db_path: Path, lost_busy: set[str]
+) -> dict[str, CallOutcome]:
+    """Each scenario call's outcome, from the call log (and the driver's busy losses)."""
+    rows = _rows_by_scenario_ref(db_path)
+    outcomes: dict[str, CallOutcome] = {}
+    for call in calls:
+        row = rows.get(call.id)
+        if call.id in lost_busy or row is None:
+            outcomes[call.id] = CallOutcome(
+                scenario_id=call.id,
+                lost_busy=call.id in lost_busy,
+                reached_operator=False,
+                operator_delay_s=None,
+                line_s=0.0,
+                operator_s=0.0,
+                decision=None,
+                reason=None,
+                challenge_result=None,
+            )
+            continue
+        outcomes[call.id] = _outcome_from_row(call, row)
+    return outcomes
+
+
+def _rows_by_scenario_ref(db_path: Path) -> dict[str, dict[str, Any]]:
+    connection = open_readonly(db_path)
+    try:
+        cursor = connection.execute(
+            "select scenario_ref, started_ts, ended_ts, operator_ts, reached_operator, "
+            "decision, reason, challenge_result from calls where scenario_ref is not null"
+        )
+        names = [column[0] for column in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+    finally:
+        connection.close()
+
+
+def _outcome_from_row(call: ScenarioCall, row: dict[str, Any]) -> CallOutcome:
+    ended = row["ended_ts"] if row["ended_ts"] is not None else row["started_ts"]
+    operator_ts = row["operator_ts"]
+    reached = bool(row["reached_operator"]) and operator_ts is not None
+    return CallOutcome(
+        scenario_id=call.id,
+        lost_busy=False,
+        reached_operator=reached,
+        operator_delay_s=(operator_ts - call.at.timestamp()) if reached else None,
+        line_s=max(0.0, ended - row["started_ts"]),
+        operator_s=max(0.0, ended - operator_ts) if reached else 0.0,
+        decision=row["decision"],
+        reason=row["reason"],
+        challenge_result=row["challenge_result"],
+    )

@@ -1,0 +1,552 @@
+"""The call log: one durable row per call, written off the call path by a single thread.
+
+Lines never wait for the database. They take a call id from memory (`new_call_id`), hand
+field updates to `call_started` / `call_updated`, and go on; a writer thread drains the
+queue and commits. Nothing here raises into a line: a locked, full or broken database is
+logged, exposed in `stats`, and retried, while calls carry on (fail open, R3).
+
+Durability, as implemented and tested: the writer wakes on the first queued item, takes
+everything queued (up to `_BATCH_MAX` items), writes it in ONE transaction and commits
+(group commit). With WAL and synchronous=FULL a commit is on disk when it returns. So once
+`flush()` returns True, every item enqueued before the call survives kill -9 and power
+loss; without a flush an item is committed one fsync (a few ms) after it is enqueued, as
+long as the database is writable. Calls still in flight when the process dies are marked
+`interrupted` at the next `open()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from appliance.store._sqlite import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    connect_writer,
+    event_row,
+    immediate,
+    is_transient,
+    iso_at,
+    open_readonly,
+)
+from appliance.store.queries import read_history
+
+logger = logging.getLogger(__name__)
+
+# `*_ts` (POSIX seconds, given by callers) -> the ISO 8601 twin the store fills in.
+TS_TWINS: dict[str, str] = {
+    "started_ts": "started_at",
+    "operator_ts": "operator_at",
+    "ended_ts": "ended_at",
+    "disposition_ts": "disposition_at",
+    "challenge_ts": "challenge_at",
+}
+
+# Items per transaction: large enough to keep up with a flood, small enough that one
+# transaction never holds the write lock for long against the CLI's rule writes.
+_BATCH_MAX = 500
+_RETRY_FIRST_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class CallLogStats:
+    """A snapshot of the writer's health, for the status page and the alarm logic."""
+
+    rows_written: int  # rows inserted or updated, all tables
+    commits: int
+    queue_depth: int  # items enqueued and not yet committed or dropped
+    dropped: int  # items given up: unwritable data (logged) or the queue at capacity
+    failing: bool  # True from a failed write until the next successful commit
+    last_error: str | None  # the most recent write error, kept after recovery
+
+
+@dataclass(frozen=True, slots=True)
+class _CallWrite:
+    call_id: int
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _DispositionWrite:
+    call_id: int
+    disposition: str
+    operator: str | None
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _EventWrite:
+    kind: str
+    line: str | None
+    detail: dict[str, Any] | None
+    ts: float
+
+
+_Item = _CallWrite | _DispositionWrite | _EventWrite
+
+
+class CallLogBusyError(RuntimeError):
+    """Another process already writes this call log (ids would collide)."""
+
+
+class CallLog:
+    """The appliance service's single writer for calls, dispositions and events.
+
+    `open()` before use and `close()` at shutdown. Enqueueing methods may be called from
+    any thread; they take a short in-memory lock and never touch the database.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timezone: str = "Asia/Jakarta",
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        retry_max_s: float = 2.0,
+        max_queue: int = 100_000,
+        close_timeout_s: float = 10.0,
+    ) -> None:
+        """`max_queue` bounds memory while the database is unwritable (about 1 kB an item)."""
+        self.path = Path(path)
+        self._zone = ZoneInfo(timezone)
+        self._busy_timeout_s = busy_timeout_s
+        self._retry_max_s = retry_max_s
+        self._max_queue = max_queue
+        self._close_timeout_s = close_timeout_s
+
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)  # the writer waits here
+        self._progress = threading.Condition(self._lock)  # flush() waits here
+        self._pending: deque[_Item] = deque()
+        self._enqueued = 0  # items ever accepted
+        self._finished = 0  # items ever committed or dropped, in queue order
+        self._stopping = False
+        self._abort = threading.Event()  # close() gave up waiting: stop retrying
+
+        self._db: Database | None = None
+        self._lock_fd: int | None = None
+        self._thread: threading.Thread | None = None
+        self._call_columns: frozenset[str] = frozenset()
+        self._last_id = 0
+        self._state = "new"  # new -> open -> closed (-> open again)
+        self._warned_keys: set[str] = set()
+
+        self._rows_written = 0
+        self._commits = 0
+        self._dropped = 0
+        self._failing = False
+        self._failures_in_row = 0
+        self._last_error: str | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def open(self, *, now_ts: float | None = None) -> None:
+        """Open (creating if needed), migrate, close out the last run, start the writer.
+
+        `now_ts` stamps the `interrupted_calls` event (default: the system clock).
+        Raises `CallLogBusyError` if another process has it open, and `sqlite3.Error` /
+        `OSError` if it cannot be opened at all. The service then runs without a log (fail
+        open: `new_call_id` still works, writes are dropped and counted) and raises an alarm.
+        """
+        if self._state == "open":
+            logger.warning("call log %s is already open", self.path)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock_writer(self.path)
+        try:
+            db = connect_writer(self.path, busy_timeout_s=self._busy_timeout_s)
+            try:
+                max_id = self._prepare(db, time.time() if now_ts is None else now_ts)
+            except BaseException:
+                db.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        self._lock_fd = lock_fd
+        with self._lock:
+            self._last_id = max(self._last_id, max_id)
+            self._db = db
+            self._state = "open"
+            self._stopping = False
+            self._abort.clear()
+        self._thread = threading.Thread(target=self._run, name="calllog-writer", daemon=True)
+        self._thread.start()
+        logger.info("call log %s open (next call id %d)", self.path, self._last_id + 1)
+
+    def _prepare(self, db: Database, now_ts: float) -> int:
+        """Learn the columns, close out the previous run; return the highest call id."""
+        self._call_columns = frozenset(db.table("calls").columns_dict) - {"id"}
+        self._mark_interrupted(db, now_ts)
+        return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
+
+    def close(self) -> None:
+        """Write everything queued, stop the writer and close the database. Idempotent.
+
+        Waits up to `close_timeout_s` for a failing database; what is still queued after
+        that is logged as lost.
+        """
+        thread = self._thread
+        if thread is None:
+            return
+        with self._lock:
+            self._state = "closed"
+            self._stopping = True
+            self._has_work.notify_all()
+        thread.join(self._close_timeout_s)
+        if thread.is_alive():
+            self._abort.set()
+            thread.join()
+        with self._lock:
+            lost = len(self._pending)
+            self._pending.clear()
+            self._dropped += lost
+            self._finished += lost
+            self._progress.notify_all()
+        if lost:
+            logger.error("call log closed with %d queued writes lost: %s", lost, self._last_error)
+        if self._db is not None:
+            self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the writer lock
+        self._db = None
+        self._lock_fd = None
+        self._thread = None
+        logger.info("call log %s closed", self.path)
+
+    # ------------------------------------------------------------- for the lines
+
+    def new_call_id(self) -> int:
+        """A fresh call id, from memory: the line never waits for the database.
+
+        Works even if `open()` failed (the calls go on unlogged); ids handed out then are
+        never written, and a later `open()` continues above both them and the table.
+        """
+        with self._lock:
+            self._last_id += 1
+            return self._last_id
+
+    def call_started(self, call_id: int, fields: Mapping[str, Any]) -> None:
+        """Queue the first row of a call. Never blocks, never raises."""
+        self._submit(lambda: _CallWrite(call_id, dict(fields)))
+
+    def call_updated(self, call_id: int, fields: Mapping[str, Any]) -> None:
+        """Queue changed columns of a call (`*_ts` keys get their `*_at` twin). Never raises."""
+        self._submit(lambda: _CallWrite(call_id, dict(fields)))
+
+    def record_disposition(
+        self, call_id: int, disposition: str, operator: str | None, ts: float
+    ) -> None:
+        """Queue an operator's verdict: appended to `dispositions`, latest one in `calls`."""
+        self._submit(lambda: _DispositionWrite(call_id, str(disposition), operator, ts))
+
+    def add_event(
+        self,
+        kind: str,
+        *,
+        line: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        ts: float,
+    ) -> None:
+        """Queue an appliance event (line_up, flood_on, alarm, ...). Never raises."""
+        self._submit(lambda: _EventWrite(str(kind), line, dict(detail or {}), ts))
+
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until everything enqueued so far is committed (or dropped and logged).
+
+        Returns False on timeout, e.g. while the database is locked or the disk is full.
+        """
+        with self._lock:
+            target = self._enqueued
+            return self._progress.wait_for(lambda: self._finished >= target, timeout_s)
+
+    # ------------------------------------------------------------------ reading
+
+    def history_since(self, ts: float) -> Iterator[dict[str, Any]]:
+        """Committed calls that started at or after `ts`, ordered by started_ts.
+
+        For the policy's replay at start-up: dicts keyed as the policy's `HistoryRow`
+        fields (see `queries.HISTORY_COLUMNS`), times in POSIX seconds. Reads through its
+        own read-only connection, closed when the iterator is exhausted; call `flush()`
+        first to include writes still queued in this process.
+        """
+        conn = open_readonly(self.path, busy_timeout_s=self._busy_timeout_s)
+        try:
+            yield from read_history(conn, ts)
+        finally:
+            conn.close()
+
+    @property
+    def stats(self) -> CallLogStats:
+        """The writer's counters and health."""
+        with self._lock:
+            return CallLogStats(
+                rows_written=self._rows_written,
+                commits=self._commits,
+                queue_depth=len(self._pending),
+                dropped=self._dropped,
+                failing=self._failing,
+                last_error=self._last_error,
+            )
+
+    # ------------------------------------------------------------ enqueue side
+
+    def _submit(self, make_item: Callable[[], _Item]) -> None:
+        """Build and queue an item; any failure is logged, never raised (fail open)."""
+        try:
+            item = make_item()
+            with self._lock:
+                if self._state != "open":
+                    self._drop_while_closed()
+                    return
+                if len(self._pending) >= self._max_queue:
+                    self._dropped += 1
+                    if self._dropped % 1000 == 1:
+                        logger.error(
+                            "call log queue full (%d items): dropping writes, %d so far",
+                            self._max_queue,
+                            self._dropped,
+                        )
+                    return
+                self._pending.append(item)
+                self._enqueued += 1
+                self._has_work.notify()
+        except Exception:
+            logger.exception("could not queue a call-log write; the call goes on")
+
+    def _drop_while_closed(self) -> None:
+        """Count a write submitted while the log is not open (caller holds the lock)."""
+        self._dropped += 1
+        if self._dropped % 1000 == 1:
+            logger.warning("call log %s is not open: write dropped", self.path)
+
+    # ------------------------------------------------------------- writer side
+
+    def _run(self) -> None:
+        """The writer thread: group-commit whatever is queued, back off while failing."""
+        delay_s = _RETRY_FIRST_S
+        while (batch := self._next_batch()) is not None:
+            try:
+                consumed = self._write_batch(batch)
+            except Exception:  # a bug here must not kill the only writer
+                logger.exception("call-log writer error")
+                consumed = 0
+            self._consume(consumed)
+            if consumed:
+                delay_s = _RETRY_FIRST_S
+            else:
+                self._abort.wait(delay_s)
+                delay_s = min(delay_s * 2, self._retry_max_s)
+
+    def _next_batch(self) -> list[_Item] | None:
+        """Up to `_BATCH_MAX` queued items (left in the queue until committed); None: stop."""
+        with self._lock:
+            while not self._pending and not self._stopping:
+                self._has_work.wait()
+            if self._abort.is_set() or not self._pending:
+                return None
+            return list(itertools.islice(self._pending, _BATCH_MAX))
+
+    def _consume(self, count: int) -> None:
+        """Remove the first `count` items, now committed or dropped, and wake flush()."""
+        if not count:
+            return
+        with self._lock:
+            for _ in range(count):
+                self._pending.popleft()
+            self._finished += count
+            self._progress.notify_all()
+
+    def _write_batch(self, batch: list[_Item]) -> int:
+        """Commit `batch` in one transaction; return how many items left the queue."""
+        try:
+            self._commit(batch)
+        except Exception as exc:
+            if is_transient(exc):
+                self._note_failure(exc)
+                return 0
+            # One bad item spoils the whole transaction: write them one by one so only
+            # that item is lost, not the calls around it.
+            return self._write_singly(batch)
+        return len(batch)
+
+    def _write_singly(self, batch: list[_Item]) -> int:
+        for index, item in enumerate(batch):
+            try:
+                self._commit([item])
+            except Exception as exc:
+                if is_transient(exc):
+                    self._note_failure(exc)
+                    return index
+                logger.error("dropping unwritable call-log item %r: %s", item, exc)
+                with self._lock:
+                    self._dropped += 1
+                    self._last_error = f"dropped item: {exc}"
+        return len(batch)
+
+    def _commit(self, batch: list[_Item]) -> None:
+        db = self._db
+        if db is None:
+            raise RuntimeError("call log is not open")
+        with immediate(db):
+            rows = sum(self._apply(db, item) for item in batch)
+        with self._lock:
+            self._rows_written += rows
+            self._commits += 1
+            if self._failing:
+                logger.warning(
+                    "call log writable again after %d failed attempts", self._failures_in_row
+                )
+            self._failing = False
+            self._failures_in_row = 0
+
+    def _note_failure(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failures_in_row += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            first = not self._failing
+            self._failing = True
+        if first:
+            logger.error("call log write failed, will retry: %s", exc)
+        else:
+            logger.debug("call log write failed again: %s", exc)
+
+    # ------------------------------------------------------- one item to SQL
+
+    def _apply(self, db: Database, item: _Item) -> int:
+        """Write one item inside the open transaction; return the rows it touched."""
+        if isinstance(item, _CallWrite):
+            return self._apply_call(db, item)
+        if isinstance(item, _DispositionWrite):
+            return self._apply_disposition(db, item)
+        db.table("events").insert(
+            event_row(item.kind, item.ts, self._zone, line=item.line, detail=item.detail)
+        )
+        return 1
+
+    def _apply_call(self, db: Database, item: _CallWrite) -> int:
+        row = self._call_row(item.fields)
+        row["id"] = item.call_id
+        # Upsert for starts and updates alike: an update whose start row was lost still
+        # lands, and a start retried after an ambiguous failure cannot duplicate.
+        db.table("calls").upsert(row, pk="id")
+        return 1
+
+    def _apply_disposition(self, db: Database, item: _DispositionWrite) -> int:
+        found = db.execute("SELECT caller FROM calls WHERE id = ?", [item.call_id]).fetchone()
+        recorded_at = iso_at(item.ts, self._zone)
+        db.table("dispositions").insert(
+            {
+                "call_id": item.call_id,
+                "caller": found[0] if found else None,
+                "disposition": item.disposition,
+                "operator": item.operator,
+                "recorded_at": recorded_at,
+                "recorded_ts": item.ts,
+            }
+        )
+        if found is None:
+            logger.warning("disposition for unknown call %d kept in history only", item.call_id)
+            return 1
+        # "Later" means a later verdict time, so a delayed write never undoes a correction.
+        cursor = db.execute(
+            "UPDATE calls SET disposition = ?, disposition_at = ?, disposition_ts = ?,"
+            " operator = COALESCE(operator, ?)"
+            " WHERE id = ? AND (disposition_ts IS NULL OR disposition_ts <= ?)",
+            [item.disposition, recorded_at, item.ts, item.operator, item.call_id, item.ts],
+        )
+        return 1 + cursor.rowcount
+
+    def _call_row(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Known columns only (unknown keys logged once), enums as values, ISO twins filled."""
+        row: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key not in self._call_columns:
+                if key not in self._warned_keys:
+                    self._warned_keys.add(key)
+                    logger.warning("call-log field %r is not a calls column; ignored", key)
+                continue
+            row[key] = value.value if isinstance(value, Enum) else value
+        return _with_iso(row, self._zone)
+
+    # ------------------------------------------------------ previous run
+
+    def _mark_interrupted(self, db: Database, now_ts: float) -> int:
+        """Close out calls a previous run left in flight: interrupted=1, ended at last sign."""
+        with immediate(db):
+            rows = db.execute(
+                "SELECT id, started_ts, operator_ts, started_at FROM calls"
+                " WHERE ended_at IS NULL ORDER BY id"
+            ).fetchall()
+            for call_id, started_ts, operator_ts, started_at in rows:
+                update = _interrupted_update(started_ts, operator_ts, started_at, now_ts)
+                db.table("calls").update(call_id, _with_iso(update, self._zone))
+            if rows:
+                ids = [row[0] for row in rows]
+                detail = {"count": len(ids), "call_ids": ids[:100]}
+                db.table("events").insert(
+                    event_row("interrupted_calls", now_ts, self._zone, line=None, detail=detail)
+                )
+        if rows:
+            logger.warning(
+                "%d calls were in flight when the last run stopped; marked interrupted", len(rows)
+            )
+        return len(rows)
+
+
+def _lock_writer(path: Path) -> int:
+    """Take the single-writer lock for `path`; return the descriptor that holds it.
+
+    Two writers on one file would hand out the same call ids and mark each other's live
+    calls interrupted (a `siaga simulate --db` pointed at the live database, or a restart
+    overlapping the old process). flock is released by the kernel when the process dies,
+    even by kill -9, so a crash never leaves a stale lock.
+    """
+    lock_path = path.with_name(path.name + ".writer-lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CallLogBusyError(f"{path} is already open for writing by another process") from None
+    return fd
+
+
+def _interrupted_update(
+    started_ts: float | None, operator_ts: float | None, started_at: str | None, now_ts: float
+) -> dict[str, Any]:
+    """The columns closing an interrupted call; it ended at the last moment we know of.
+
+    ended_at must become non-NULL even for a row with no time at all, or the call would be
+    "interrupted" again at every start; `now_ts` is the last resort.
+    """
+    known = [ts for ts in (started_ts, operator_ts) if ts is not None]
+    update: dict[str, Any] = {"interrupted": 1, "end_cause": "interrupted"}
+    if known:
+        update["ended_ts"] = max(known)
+    elif started_at:
+        update["ended_at"] = started_at
+    else:
+        update["ended_ts"] = now_ts
+    return update
+
+
+def _with_iso(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """`row` with the ISO 8601 twin of each `*_ts` key filled in."""
+    for ts_key, at_key in TS_TWINS.items():
+        if ts_key in row:
+            ts = row[ts_key]
+            row[at_key] = None if ts is None else iso_at(float(ts), zone)
+    return row

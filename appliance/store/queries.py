@@ -1,0 +1,117 @@
+"""Read-only queries over the call log for the CLI, reports and the policy's start-up replay.
+
+All take a connection from `open_readonly()` so they can never write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from appliance.model import NumberClass
+
+_HISTORY_BATCH = 500
+_NUMBER_CLASSES: dict[str | None, NumberClass] = {member.value: member for member in NumberClass}
+
+# calls column -> key of a history row. The keys are the fields of the policy's
+# `HistoryRow` (times in POSIX seconds), so the service builds one with `HistoryRow(**row)`.
+HISTORY_COLUMNS: dict[str, str] = {
+    "caller": "caller_e164",
+    "number_class": "number_class",
+    "started_ts": "started_at",
+    "reached_operator": "reached_operator",
+    "operator_ts": "operator_at",
+    "disposition": "disposition",
+    "disposition_ts": "disposition_at",
+    "challenge_result": "challenge_result",
+    "challenge_ts": "challenge_at",
+}
+
+
+def read_history(conn: sqlite3.Connection, since_ts: float) -> Iterator[dict[str, Any]]:
+    """Calls that started at or after `since_ts`, oldest first (by started_ts, then id).
+
+    Each row is a dict keyed as `HISTORY_COLUMNS` says, `number_class` as a `NumberClass`
+    and `reached_operator` as a bool. Rows are fetched in batches, so replaying months of
+    history never loads it all at once.
+    """
+    cursor = conn.execute(
+        f"SELECT {', '.join(HISTORY_COLUMNS)} FROM calls"
+        " WHERE started_ts >= ? ORDER BY started_ts, id",
+        (since_ts,),
+    )
+    keys = list(HISTORY_COLUMNS.values())
+    while batch := cursor.fetchmany(_HISTORY_BATCH):
+        for values in batch:
+            row = dict(zip(keys, values, strict=True))
+            row["number_class"] = _number_class(row["number_class"], row["caller_e164"])
+            row["reached_operator"] = bool(row["reached_operator"])
+            yield row
+
+
+def _number_class(stored: str | None, caller_e164: str | None) -> NumberClass:
+    """The stored class; for a row without a valid one, what the caller column implies."""
+    if stored in _NUMBER_CLASSES:
+        return _NUMBER_CLASSES[stored]
+    return NumberClass.NUMBER if caller_e164 else NumberClass.UNAVAILABLE
+
+
+def tail(conn: sqlite3.Connection, n: int = 20) -> list[dict[str, Any]]:
+    """The `n` most recent calls, oldest first (as `tail` prints them)."""
+    cursor = conn.execute(
+        "SELECT * FROM calls ORDER BY started_ts DESC, id DESC LIMIT ?", (max(n, 0),)
+    )
+    return list(reversed(_dicts(cursor)))
+
+
+def search_calls(
+    conn: sqlite3.Connection,
+    *,
+    number: str | None = None,
+    since_ts: float | None = None,
+    until_ts: float | None = None,
+    decision: str | None = None,
+    reason: str | None = None,
+    disposition: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Calls matching every given filter, newest first.
+
+    `number`: an E.164 number (`+62...`, matched on `caller`, indexed); anything else is
+    matched exactly against `caller_raw`. Normalise before calling to find every form.
+    `since_ts` is inclusive, `until_ts` exclusive. `disposition="genuine"` matches every
+    `genuine:<kind>`; other values match exactly.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if number is not None:
+        clauses.append("caller = ?" if number.startswith("+") else "caller_raw = ?")
+        params.append(number)
+    if since_ts is not None:
+        clauses.append("started_ts >= ?")
+        params.append(since_ts)
+    if until_ts is not None:
+        clauses.append("started_ts < ?")
+        params.append(until_ts)
+    for column, value in (("decision", decision), ("reason", reason)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if disposition == "genuine":
+        clauses.append("disposition LIKE 'genuine:%'")
+    elif disposition is not None:
+        clauses.append("disposition = ?")
+        params.append(disposition)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM calls{where} ORDER BY started_ts DESC, id DESC LIMIT ?"
+    return _dicts(conn.execute(sql, (*params, max(limit, 0))))
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """All rows of `cursor` as plain dicts, whatever the connection's row factory."""
+    columns = [description[0] for description in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+search = search_calls  # the name the store's brief used; the CLI uses search_calls

@@ -1,0 +1,438 @@
+"""Command handlers of the virtual modem: a dispatch table, one small function per command.
+
+Each handler takes the modem and one parsed `Command` and returns a `Reply`. `_COMMON` holds
+the V.250/27.007 commands every family answers; `_VENDOR` holds vendor commands a family
+answers only when they are listed in its profile's `extra_commands` (a SIM800 answers
+`AT^CURC=0` with ERROR, as the real one does). Prompt commands come from the profile.
+Handlers reach into the modem's package-private call machinery (`_answer`,
+`_release_by_host`, ...): they are part of the modem, split out to keep files small.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .calls import CallState
+from .commands import Command, Reply
+from .profiles import FamilyProfile
+
+if TYPE_CHECKING:
+    from .modem import VirtualModem
+
+Handler = Callable[["VirtualModem", Command], Reply]
+
+_S_REGISTER = re.compile(r"S\d+")
+_DTMF_CHARS = "0123456789*#ABCD"
+_CAUSE_BUSY = 17
+
+
+def handler_for(profile: FamilyProfile, name: str) -> Handler | None:
+    """The handler for command `name` on this family, or None (unknown command)."""
+    if _S_REGISTER.fullmatch(name):
+        return _s_register
+    if name in profile.prompts:
+        return _prompt
+    handler = _COMMON.get(name)
+    if handler is None and name in profile.extra_commands:
+        handler = _VENDOR.get(name)
+    return handler
+
+
+def command_names(profile: FamilyProfile) -> list[str]:
+    """Every command this family answers (for AT+CLAC)."""
+    names = set(_COMMON) | set(profile.prompts) | (set(profile.extra_commands) & set(_VENDOR))
+    return sorted(names)
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _ok(modem: VirtualModem, command: Command) -> Reply:
+    return Reply()
+
+
+def _flag(value: str) -> bool | None:
+    """ "0"/"1" (or empty = 0) as a bool; None for anything else."""
+    return {"": False, "0": False, "1": True}.get(value)
+
+
+def _lines(*lines: str) -> Reply:
+    return Reply(lines=list(lines))
+
+
+def _info(text: str) -> Handler:
+    """A handler that answers a query/execute with one fixed line (test command: OK)."""
+
+    def handler(modem: VirtualModem, command: Command) -> Reply:
+        return Reply() if command.op in ("=", "=?") else _lines(text)
+
+    return handler
+
+
+# ------------------------------------------------------------------------ V.250 basics
+
+
+def _echo(modem: VirtualModem, command: Command) -> Reply:
+    value = _flag(command.args)
+    if value is None:
+        return Reply(final="ERROR")
+    modem.settings.echo = value
+    return Reply()
+
+
+def _reset(modem: VirtualModem, command: Command) -> Reply:
+    modem._reset_settings()
+    return Reply()
+
+
+def _identify(modem: VirtualModem, command: Command) -> Reply:
+    return Reply(lines=[line.format(imei=modem.imei) for line in modem.profile.ati])
+
+
+def _s_register(modem: VirtualModem, command: Command) -> Reply:
+    return _lines("000") if command.op == "?" else Reply()
+
+
+def _manufacturer(modem: VirtualModem, command: Command) -> Reply:
+    return Reply() if command.op == "=?" else _lines(modem.profile.manufacturer)
+
+
+def _model(modem: VirtualModem, command: Command) -> Reply:
+    return Reply() if command.op == "=?" else _lines(modem.profile.model)
+
+
+def _revision(modem: VirtualModem, command: Command) -> Reply:
+    return Reply() if command.op == "=?" else _lines(modem.profile.revision)
+
+
+def _serial(modem: VirtualModem, command: Command) -> Reply:
+    return Reply() if command.op == "=?" else _lines(modem.imei)
+
+
+def _clac(modem: VirtualModem, command: Command) -> Reply:
+    return Reply(lines=command_names(modem.profile))
+
+
+# ------------------------------------------------------------------------ settings
+
+
+def _setting(attribute: str, query: str, maximum: int = 1) -> Handler:
+    """Handler for `AT+X=<n>` / `AT+X?` storing an int (or bool) in modem.settings."""
+
+    def handler(modem: VirtualModem, command: Command) -> Reply:
+        current = getattr(modem.settings, attribute)
+        if command.op == "?":
+            return _lines(query.format(int(current)))
+        if command.op == "=?":
+            return _lines(f"{query.split(':')[0]}: (0-{maximum})")
+        if command.op != "=":
+            return Reply(final="ERROR")
+        first = command.first("0")
+        if not first.isdigit() or int(first) > maximum:
+            return Reply(final="ERROR")
+        value = int(first)
+        setattr(modem.settings, attribute, bool(value) if isinstance(current, bool) else value)
+        return Reply()
+
+    return handler
+
+
+def _ccwa(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "?":
+        return _lines(f"+CCWA: {int(modem.settings.ccwa)}")
+    if command.op == "=":
+        # AT+CCWA=<n>[,<mode>[,<class>]]: <n> turns the +CCWA presentation on or off.
+        modem.settings.ccwa = command.first("0") == "1"
+    return Reply()
+
+
+def _ddet(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "?":
+        return _lines(f"+DDET: {int(modem.settings.dtmf)},0,0,0")
+    if command.op != "=":
+        return Reply()
+    params = command.params()
+    value = _flag(params[0] if params else "")
+    if value is None:
+        return Reply(final="ERROR")
+    modem.settings.dtmf = value
+    # AT+DDET=1,<interval>,<reportmode>: reportmode 1 adds the tone duration (SIM800).
+    modem.settings.dtmf_duration = value and len(params) > 2 and params[2] == "1"
+    return Reply()
+
+
+def _clcc(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines("+CLCC: (0-1)") if modem.profile.clcc_urcs else Reply()
+    if command.op == "=":
+        value = _flag(command.first())
+        if value is None or not modem.profile.clcc_urcs:
+            return Reply(final="ERROR")
+        modem.settings.clcc_urcs = value
+        return Reply()
+    if command.op == "?":
+        return _lines(f"+CLCC: {int(modem.settings.clcc_urcs)}")
+    return Reply(lines=[modem._clcc_line(call) for call in modem.live_calls])
+
+
+# ------------------------------------------------------------------------ health
+
+
+def _csq(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines("+CSQ: (0-31,99),(0-7,99)")
+    return _lines(f"+CSQ: {modem.signal},0")
+
+
+def _creg(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "?":
+        return _lines(f"+CREG: {modem.settings.creg_n},{modem.registration}")
+    if command.op == "=?":
+        return _lines("+CREG: (0-2)")
+    value = command.first("0")
+    if value not in ("0", "1", "2"):
+        return Reply(final="ERROR")
+    modem.settings.creg_n = int(value)
+    return Reply()
+
+
+def _cgreg(modem: VirtualModem, command: Command) -> Reply:
+    return _lines(f"+CGREG: 0,{modem.registration}") if command.op == "?" else Reply()
+
+
+def _cops(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines(f'+COPS: (2,"{modem.operator}","{modem.operator}","51010"),,(0-4),(0-2)')
+    if command.op != "?":
+        return Reply()
+    if modem.registration not in (1, 5):
+        return _lines("+COPS: 0")
+    act = modem.profile.cops_act
+    suffix = f",{act}" if act is not None else ""
+    return _lines(f'+COPS: 0,0,"{modem.operator}"{suffix}')
+
+
+def _cpin(modem: VirtualModem, command: Command) -> Reply:
+    if command.op != "?":
+        return Reply()
+    if modem.sim_status == "NOT INSERTED":
+        return Reply(final=10)
+    return _lines(f"+CPIN: {modem.sim_status}")
+
+
+def _cpas(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines("+CPAS: (0,3,4)")
+    code = {"idle": 0, "ringing": 3, "active": 4}[modem.state.value]
+    return _lines(f"+CPAS: {code}")
+
+
+def _cfun(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "?":
+        return _lines(f"+CFUN: {modem._cfun}")
+    if command.op == "=?":
+        return _lines("+CFUN: (0,1,4),(0-1)")
+    params = command.params()
+    if not params or params[0] not in ("0", "1", "4"):
+        return Reply(final="ERROR")
+    modem._cfun = int(params[0])
+    if len(params) > 1 and params[1] == "1":
+        # AT+CFUN=1,1 resets the module: OK goes out first, then it reboots.
+        modem.loop.call_soon(modem.reboot)
+    return Reply()
+
+
+# ------------------------------------------------------------------------ call control
+
+
+def _answer(modem: VirtualModem, command: Command) -> Reply:
+    call = modem._find(CallState.RINGING)
+    if call is None:  # nobody ringing, or the caller already gave up
+        return Reply(final="NO CARRIER")
+    return modem._answer(call)
+
+
+def _hang_up(modem: VirtualModem, command: Command) -> Reply:
+    if command.args not in ("", "0"):
+        return Reply(final="ERROR")
+    if modem.settings.cvhu == 1:  # +CVHU=1: ATH is acknowledged but ignored for voice
+        return Reply()
+    call = modem._find(CallState.ACTIVE) or modem._find(CallState.RINGING)
+    return Reply() if call is None else modem._release_by_host(call, "ATH")
+
+
+def _chup(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return Reply()
+    call = modem._find(CallState.ACTIVE) or modem._find(CallState.RINGING)
+    return Reply() if call is None else modem._release_by_host(call, "AT+CHUP")
+
+
+def _chld(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines("+CHLD: (0,1,1x,2,2x,3,4)")
+    arg = command.first()
+    release = f"AT+CHLD={arg}"
+    if arg == "0":  # UDUB: the alerting/waiting caller gets "busy"
+        call = modem._find(CallState.WAITING) or modem._find(CallState.RINGING)
+        return (
+            Reply(final=3) if call is None else modem._release_by_host(call, release, _CAUSE_BUSY)
+        )
+    if arg == "1":  # release the active call, accept the waiting one
+        return _release_and_accept(modem, release)
+    if len(arg) > 1 and arg[0] == "1" and arg[1:].isdigit():
+        call = modem._find_id(int(arg[1:]))
+        return Reply(final=3) if call is None else modem._release_by_host(call, release)
+    return Reply(final=3)  # holding calls is not emulated
+
+
+def _release_and_accept(modem: VirtualModem, release: str) -> Reply:
+    active = modem._find(CallState.ACTIVE)
+    waiting = modem._find(CallState.WAITING) or modem._find(CallState.RINGING)
+    if active is None and waiting is None:
+        return Reply(final=3)
+    reply = Reply()
+    if active is not None:
+        reply.extend(modem._release_by_host(active, release))
+    if waiting is not None:
+        reply.extend(modem._answer(waiting))
+    return reply
+
+
+def _ctfr(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return Reply()
+    number = command.first()
+    call = modem._find(CallState.RINGING) or modem._find(CallState.WAITING)
+    if command.op != "=" or not number:
+        return Reply(final="ERROR")
+    if call is None or not modem.deflect_supported:
+        return Reply(final=3)
+    reply = modem._release_by_host(call, "AT+CTFR")
+    call.deflected_to = number
+    return reply
+
+
+def _send_tones(modem: VirtualModem, keys: str) -> Reply:
+    call = modem._find(CallState.ACTIVE)
+    if call is None:
+        return Reply(final=3)
+    call.tones_sent += "".join(key for key in keys if key in _DTMF_CHARS)
+    return Reply()
+
+
+def _vts(modem: VirtualModem, command: Command) -> Reply:
+    return Reply() if command.op == "=?" else _send_tones(modem, command.args)
+
+
+def _huawei_dtmf(modem: VirtualModem, command: Command) -> Reply:
+    params = command.params()  # AT^DTMF=<call id>,<key>
+    if command.op != "=" or len(params) < 2:
+        return Reply()
+    return _send_tones(modem, params[1])
+
+
+def _prompt(modem: VirtualModem, command: Command) -> Reply:
+    return modem._play(command, modem.profile.prompts[command.name])
+
+
+def _stop_prompt(modem: VirtualModem, command: Command) -> Reply:
+    modem._stop_prompt()
+    return Reply()
+
+
+# ------------------------------------------------------------------------ SMS & misc
+
+
+def _cpms(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "=?":
+        return _lines('+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")')
+    if command.op == "?":
+        return _lines('+CPMS: "SM",0,30,"SM",0,30,"SM",0,30')
+    return _lines("+CPMS: 0,30,0,30,0,30")
+
+
+def _quectel_urccfg(modem: VirtualModem, command: Command) -> Reply:
+    return _lines('+QURCCFG: "urcport","usbat"') if command.op == "?" else Reply()
+
+
+def _huawei_cvoice(modem: VirtualModem, command: Command) -> Reply:
+    if command.op == "?":
+        return _lines("^CVOICE:0,8000,16,20")  # 0 = voice enabled
+    return _lines("^CVOICE:(0)") if command.op == "=?" else Reply()
+
+
+_COMMON: dict[str, Handler] = {
+    "E": _echo,
+    "Z": _reset,
+    "&F": _reset,
+    "&W": _ok,
+    "&C": _ok,
+    "&D": _ok,
+    "V": _ok,
+    "Q": _ok,
+    "X": _ok,
+    "I": _identify,
+    "A": _answer,
+    "H": _hang_up,
+    "+CGMI": _manufacturer,
+    "+GMI": _manufacturer,
+    "+CGMM": _model,
+    "+GMM": _model,
+    "+CGMR": _revision,
+    "+GMR": _revision,
+    "+CGSN": _serial,
+    "+GSN": _serial,
+    "+CIMI": _info("510101234567890"),
+    "+GCAP": _info("+GCAP: +CGSM"),
+    "+CLAC": _clac,
+    "+CSQ": _csq,
+    "+CREG": _creg,
+    "+CGREG": _cgreg,
+    "+COPS": _cops,
+    "+CPIN": _cpin,
+    "+CPAS": _cpas,
+    "+CFUN": _cfun,
+    "+CLCC": _clcc,
+    "+CLIP": _setting("clip", "+CLIP: {},1"),
+    "+CRC": _setting("crc", "+CRC: {}"),
+    "+CCWA": _ccwa,
+    "+CVHU": _setting("cvhu", "+CVHU: {}"),
+    "+CMEE": _setting("cmee", "+CMEE: {}", maximum=2),
+    "+CHUP": _chup,
+    "+CHLD": _chld,
+    "+CTFR": _ctfr,
+    "+VTS": _vts,
+    "+CMGF": _setting("cmgf", "+CMGF: {}"),
+    "+CNMI": _ok,
+    "+CSMP": _ok,
+    "+CSCA": _info('+CSCA: "+628110000005",145'),
+    "+CPMS": _cpms,
+    "+CSCS": _info('+CSCS: "IRA"'),
+    "+CNUM": _ok,
+    "+IPR": _ok,
+    "+IFC": _ok,
+}
+
+_VENDOR: dict[str, Handler] = {
+    # SIMCom
+    "+DDET": _ddet,
+    "+GSMBUSY": _setting("gsmbusy", "+GSMBUSY: {}"),
+    "+CDTAM": _ok,
+    "+CCMXSTOP": _stop_prompt,
+    "+CPCMREG": _ok,
+    # Quectel
+    "+QTONEDET": _setting("dtmf", "+QTONEDET: {}"),
+    "+QURCCFG": _quectel_urccfg,
+    "+QTTS": _ok,  # local-speaker TTS: nothing reaches the caller
+    "+QPCMV": _ok,
+    "+QAUDMOD": _ok,
+    # Huawei
+    "^CURC": _setting("curc", "^CURC: {}"),
+    "^CVOICE": _huawei_cvoice,
+    "^DDSETEX": _ok,
+    "^DTMF": _huawei_dtmf,
+    "^USSDMODE": _ok,
+}
