@@ -80,6 +80,7 @@ class Population(StrEnum):
     GENUINE = "genuine"  # an emergency, one call, speaks
     GENUINE_REDIAL = "genuine_redial"  # an emergency, 2-4 calls within 10 minutes
     GENUINE_SILENT = "genuine_silent"  # an emergency, presses the key, cannot speak
+    GENUINE_NO_KEY = "genuine_no_key"  # an emergency, never presses the key, stays on the line
     GENUINE_WITHHELD = "genuine_withheld"  # an emergency from a withheld number
     GENUINE_EX_PRANKSTER = "genuine_ex_prankster"  # the parent's phone the child pranked with
     GENUINE_FIXED_LINE = "genuine_fixed_line"  # an emergency from a Serang land line
@@ -126,6 +127,9 @@ GENUINE_REDIAL_SHARE = 0.20
 GENUINE_REDIAL_CALLS = (2, 4)  # calls per redialing incident, all within 10 minutes
 # Silent genuine callers: EENA, silent calls "may be genuine" (unconscious, robbery).
 GENUINE_SILENT_SHARE = 0.05
+# Genuine callers who never press the key and stay on the line: Hannah Foster and Kerry
+# Power did not press 55 and were cut off (BBC 2008); the escape path must not depend on it.
+GENUINE_NO_KEY_SHARE = 0.05
 # Withheld genuine callers: R10, withheld or SIM-less CLI is challenged, never rejected.
 GENUINE_WITHHELD_SHARE = 0.05
 # The parent's phone: callers are "mostly young children" (Jakarta 2024), so a number that
@@ -576,6 +580,12 @@ def _genuine_silent_behaviour(rng: random.Random) -> _Behaviour:
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
+def _genuine_no_key_behaviour(rng: random.Random) -> _Behaviour:
+    answer = CallerAction(None, 0.0)
+    hangup_s = _uniform(rng, GENUINE_SILENT_HANGUP_S, 0)
+    return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
+
+
 def _genuine_redial_attempt(rng: random.Random) -> _Behaviour:
     answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S))
     hangup_s = _uniform(rng, GENUINE_REDIAL_HANGUP_S, 0)
@@ -819,6 +829,8 @@ class _Generator:
             return self.redials(caller, max(self.start, min(at, latest_start)), disposition, budget)
         if population is Population.GENUINE_SILENT:
             behaviour = _genuine_silent_behaviour(rng)
+        elif population is Population.GENUINE_NO_KEY:
+            behaviour = _genuine_no_key_behaviour(rng)
         else:
             behaviour = _genuine_behaviour(rng)
         self.add(at, caller, behaviour, disposition, "genuine", population)
@@ -855,6 +867,7 @@ class _Generator:
         shapes = {
             Population.GENUINE_WITHHELD: GENUINE_WITHHELD_SHARE,
             Population.GENUINE_SILENT: GENUINE_SILENT_SHARE,
+            Population.GENUINE_NO_KEY: GENUINE_NO_KEY_SHARE,
             Population.GENUINE_EX_PRANKSTER: GENUINE_EX_PRANKSTER_SHARE,
             Population.GENUINE_FIXED_LINE: GENUINE_FIXED_LINE_SHARE,
             Population.GENUINE_REDIAL: GENUINE_REDIAL_SHARE,

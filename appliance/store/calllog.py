@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -132,6 +133,7 @@ class CallLog:
         self._pending: deque[_Item] = deque()
         self._enqueued = 0  # items ever accepted
         self._finished = 0  # items ever committed or dropped, in queue order
+        self._commit_waiters: list[tuple[int, Future[None]]] = []  # (target, future)
         self._stopping = False
         self._abort = threading.Event()  # close() gave up waiting: stop retrying
 
@@ -215,6 +217,7 @@ class CallLog:
             self._dropped += lost
             self._finished += lost
             self._progress.notify_all()
+            self._resolve_commit_waiters()
         if lost:
             logger.error("call log closed with %d queued writes lost: %s", lost, self._last_error)
         if self._db is not None:
@@ -271,6 +274,27 @@ class CallLog:
         with self._lock:
             target = self._enqueued
             return self._progress.wait_for(lambda: self._finished >= target, timeout_s)
+
+    def when_committed(self) -> Future[None]:
+        """A future resolved once everything enqueued so far is committed (or dropped).
+
+        It lets an asyncio caller (`asyncio.wrap_future`) learn that a call's row is on disk
+        without blocking the event loop: the lines tell the operator desks that a call
+        ended only then, so a call anyone saw end survives a kill -9.
+        """
+        future: Future[None] = Future()
+        with self._lock:
+            if self._finished >= self._enqueued:
+                future.set_result(None)
+            else:
+                self._commit_waiters.append((self._enqueued, future))
+        return future
+
+    @property
+    def commit_waiters(self) -> int:
+        """How many `when_committed` futures are still pending."""
+        with self._lock:
+            return len(self._commit_waiters)
 
     # ------------------------------------------------------------------ reading
 
@@ -368,6 +392,18 @@ class CallLog:
                 self._pending.popleft()
             self._finished += count
             self._progress.notify_all()
+            self._resolve_commit_waiters()
+
+    def _resolve_commit_waiters(self) -> None:
+        """Resolve the futures whose items are all committed (called with the lock held)."""
+        still_waiting = []
+        for target, future in self._commit_waiters:
+            if self._finished >= target:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still_waiting.append((target, future))
+        self._commit_waiters = still_waiting
 
     def _write_batch(self, batch: list[_Item]) -> int:
         """Commit `batch` in one transaction; return how many items left the queue."""

@@ -7,7 +7,8 @@ in the running asyncio loop: every delay is `loop.call_later`, so under
 `appliance.clock.VirtualTimeLoop` a 60 s call costs no real time.
 
 Wire framing: replies are `\\r\\n<line>\\r\\n`; URCs use the family's line ending
-(SIM7600: `\\r\\r\\n<line>\\r\\r\\n`). Echo is byte-for-byte as received, until `ATE0`.
+(SIM7600: `\\r\\r\\n<line>\\r\\r\\n`). Echo is byte-for-byte as received, until `ATE0`;
+a command runs at its CR, before any bytes after it are echoed.
 
 `transcript` holds (loop time, "rx" | "tx", line) for every command line received (also
 when silent or off) and every line sent; echo is left out, injected bytes are one "tx"
@@ -51,7 +52,7 @@ CALL_HISTORY_MAX = 10_000
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 _MAX_LINE_BYTES = 2048  # a real modem discards an over-long command line
 _CEND_STATUS = 29  # ^CEND <end_status> seen in captured Huawei logs
-_CAUSE_NORMAL, _CAUSE_BUSY, _CAUSE_NO_ANSWER = 16, 17, 19  # 24.008 cc causes
+_CAUSE_NORMAL, _CAUSE_NO_ANSWER = 16, 19  # 24.008 cc causes (busy, 17, is in dialect)
 
 CallCallback = Callable[[VirtualCall], None]
 PromptCallback = Callable[[VirtualCall, str], None]

@@ -237,12 +237,22 @@ def test_withheld_silent_and_parent_phone_genuine_callers(
     assert all(call.caller and "254" in call.caller for call in of(Population.GENUINE_FIXED_LINE))
 
 
-def test_genuine_callers_press_the_prompt_key_and_wait(month: list[ScenarioCall]) -> None:
+def test_genuine_callers_press_the_prompt_key_and_wait(
+    month: list[ScenarioCall], populations: dict[str, Population]
+) -> None:
     for call in month:
-        if call.truth == "genuine":
+        if call.truth == "genuine" and populations[call.id] is not Population.GENUINE_NO_KEY:
             assert call.answer.press == "?"
             assert is_genuine(call.disposition)
             assert call.talk_s >= 10
+
+
+def test_some_genuine_callers_never_press_the_key_but_stay_on_the_line(
+    month: list[ScenarioCall], populations: dict[str, Population]
+) -> None:
+    no_key = [call for call in month if populations[call.id] is Population.GENUINE_NO_KEY]
+    assert no_key
+    assert all(call.answer.press is None and call.hangup_after_s >= 120 for call in no_key)
 
 
 def test_ring_once_callers_hang_up_before_an_operator_could_answer(

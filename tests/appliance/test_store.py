@@ -569,3 +569,21 @@ def test_tail_and_search(log: CallLog) -> None:
         assert [c["id"] for c in search_calls(conn, limit=1)] == [4]
     finally:
         conn.close()
+
+
+def test_when_committed_resolves_once_the_rows_are_on_disk(tmp_path: Path) -> None:
+    log = CallLog(tmp_path / "calls.db")
+    log.open()
+    try:
+        call_id = log.new_call_id()
+        log.call_started(call_id, {"line": "line1", "started_ts": 1_700_000_000.0})
+        log.call_updated(call_id, {"ended_ts": 1_700_000_060.0, "end_cause": "caller_hung_up"})
+        log.when_committed().result(timeout=10)
+        reader = sqlite3.connect(tmp_path / "calls.db")
+        ended = reader.execute("select ended_ts from calls where id = ?", (call_id,)).fetchone()
+        reader.close()
+        assert ended == (1_700_000_060.0,)
+        assert log.commit_waiters == 0
+        assert log.when_committed().done()  # nothing pending: resolved at once
+    finally:
+        log.close()

@@ -773,6 +773,10 @@ def test_unplug_breaks_the_host_port_and_replug_gives_a_new_path() -> None:
         new_port = await modem.replug()
         assert new_port != old_port
         again = Host(modem.loop, new_port)
+        # Per-port counters start again from zero, like the new host's.
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        loop.add_in_flight_probe(lambda: again.in_flight(modem))
         try:
             await again.until(b"SMS Ready")
             assert await again.command("AT") == "AT\r\r\nOK\r\n"

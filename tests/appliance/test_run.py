@@ -1,0 +1,169 @@
+"""`siaga run` as a real process on a virtual modem: screening, logging, live rule changes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from firmware.virtual_modem import VirtualCall, VirtualModem
+
+T = TypeVar("T")
+DEADLINE_S = 60.0
+
+
+class ModemThread:
+    """A virtual modem running on its own event loop in a background thread."""
+
+    def __init__(self, family: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.modem = self.call(lambda: VirtualModem(family, name="line1"))
+        asyncio.run_coroutine_threadsafe(self.modem.start(), self.loop).result(10)
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run `function` on the modem's loop and return its result."""
+
+        async def run() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def close(self) -> None:
+        self.call(self.modem.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    """Poll `condition` until it returns something truthy, or fail after DEADLINE_S."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def siaga(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appliance.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def rows(db: Path) -> list[sqlite3.Row]:
+    if not db.exists():
+        return []
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute("select * from calls order by id").fetchall()
+    except sqlite3.OperationalError:
+        return []  # the service has not created the table yet
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def modem() -> Iterator[ModemThread]:
+    thread = ModemThread("sim800")
+    yield thread
+    thread.close()
+
+
+@pytest.fixture
+def running(modem: ModemThread, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    config = tmp_path / "siaga.toml"
+    db = tmp_path / "calls.db"
+    config.write_text(
+        f'[database]\npath = "{db}"\n\n'
+        f'[[lines]]\nname = "line1"\nport = "{modem.modem.port}"\nfamily = "auto"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "-v", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: any("AT+CLIP=1" in line for _, _, line in list(modem.modem.transcript)),
+            "the line to initialise the modem",
+        )
+        yield config, db
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def place_call(modem: ModemThread, number: str) -> VirtualCall:
+    return modem.call(lambda: modem.modem.incoming_call(number))
+
+
+def test_run_screens_a_call_and_logs_it(modem: ModemThread, running: tuple[Path, Path]) -> None:
+    _, db = running
+    call = place_call(modem, "081234567890")
+    # A number with no good history is challenged: answered, prompted.
+    wait_for(lambda: call.answered_at is not None and call.prompts, "the challenge prompt")
+    modem.call(lambda: modem.modem.caller_hangs_up(call))
+    row = wait_for(lambda: [r for r in rows(db) if r["ended_at"]], "the call's row")[0]
+    assert row["caller_raw"] == "081234567890"
+    assert row["caller"] == "+6281234567890"
+    assert (row["decision"], row["reason"]) == ("challenge", "no_history")
+    assert row["challenge_result"] == "caller_hung_up"
+    assert row["started_at"].endswith("+07:00")
+
+
+def test_a_rule_added_from_the_command_line_applies_to_the_next_call(
+    modem: ModemThread, running: tuple[Path, Path]
+) -> None:
+    config, db = running
+    added = siaga(
+        "block",
+        "add",
+        "+62 812-3456-7890",
+        "--action",
+        "reject",
+        "--reason",
+        "test",
+        "--config",
+        str(config),
+    )
+    assert added.returncode == 0, added.stderr
+    # The service polls for rule changes every second; give it a few.
+    time.sleep(3)
+    call = place_call(modem, "081234567890")
+    wait_for(lambda: call.release is not None, "the call to be released")
+    assert call.release in ("ATH", "AT+CHUP")
+    assert call.answered_at is None  # rejected before answering
+    row = wait_for(lambda: [r for r in rows(db) if r["ended_at"]], "the call's row")[0]
+    assert (row["decision"], row["reason"]) == ("reject", "blocklist")
+
+
+def test_run_refuses_a_configuration_without_lines(tmp_path: Path) -> None:
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    result = siaga("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "no [[lines]]" in result.stderr
+
