@@ -15,7 +15,9 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import sys
+import time as time_module
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,6 +62,13 @@ def _db_path(args: argparse.Namespace, config: Config) -> Path:
     return Path(args.db) if args.db else config.database.path
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """The call log opened for reading; a clear error if there is none."""
+    if not path.exists():
+        raise UsageError(f"no call log at {path} (give --db, or run the service first)")
+    return open_readonly(path)
+
+
 def _zone(config: Config) -> ZoneInfo:
     return ZoneInfo(config.site.timezone)
 
@@ -92,15 +101,19 @@ def _parse_day(text: str, zone: ZoneInfo, *, end: bool = False) -> float:
     return moment.timestamp()
 
 
-def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_csv: bool) -> None:
+def _print_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], as_csv: bool, *, header: bool = True
+) -> None:
     out = io.StringIO()
     if as_csv:
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
+        if header:
+            writer.writeheader()
         writer.writerows(rows)
     else:
         widths = {c: max([len(c)] + [len(_cell(r.get(c))) for r in rows]) for c in columns}
-        out.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip() + "\n")
+        if header:
+            out.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip() + "\n")
         for row in rows:
             out.write(
                 "  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns).rstrip() + "\n"
@@ -272,6 +285,11 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
         pattern = normalise_pattern(args.number, config.site.region)
     except ValueError as exc:
         raise UsageError(f"{args.number!r}: {exc}") from None
+    if not args.prefix and not normalise(args.number, config.site.region).is_number:
+        raise UsageError(
+            f"{args.number!r} is not a whole phone number: give the full number, "
+            "or add --prefix to match every number that starts with it"
+        )
     now_ts = SystemClock().timestamp()
     expires_s = _parse_duration_s(args.expires) if args.kind == "block" else None
     if args.kind == "block" and expires_s is None and not args.reason:
@@ -336,7 +354,8 @@ def cmd_calls(args: argparse.Namespace) -> int:
     if args.number:
         caller = normalise(args.number, config.site.region)
         number = caller.e164 or args.number
-    connection = open_readonly(_db_path(args, config))
+    db_path = _db_path(args, config)
+    connection = _read_only(db_path)
     try:
         rows = search_calls(
             connection,
@@ -364,7 +383,37 @@ def cmd_calls(args: argparse.Namespace) -> int:
         "end_cause",
     ]
     _print_rows(list(reversed(rows)), columns, args.csv)
+    if args.follow:
+        _follow_calls(db_path, columns, args.csv, {int(row["id"]) for row in rows})
     return 0
+
+
+FOLLOW_INTERVAL_S = 1.0
+
+
+def _follow_calls(path: Path, columns: Sequence[str], as_csv: bool, shown: set[int]) -> None:
+    """Print each call as it ends, until interrupted (`siaga calls --follow`)."""
+    watermark = 0.0
+    try:
+        while True:
+            connection = open_readonly(path)
+            try:
+                found = connection.execute(
+                    "SELECT * FROM calls WHERE ended_ts >= ? ORDER BY ended_ts, id",
+                    [watermark - 60.0],  # late commits of calls that ended a little earlier
+                ).fetchall()
+            finally:
+                connection.close()
+            fresh = [dict(row) for row in found if int(row["id"]) not in shown]
+            if fresh:
+                _print_rows(fresh, columns, as_csv, header=False)
+                sys.stdout.flush()
+                watermark = max(float(row["ended_ts"]) for row in fresh)
+            # Rows leave the query's window for good as the watermark moves: forget them.
+            shown = {int(row["id"]) for row in found}
+            time_module.sleep(FOLLOW_INTERVAL_S)
+    except KeyboardInterrupt:
+        return
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -373,7 +422,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     zone = _zone(config)
     since_ts = _parse_day(args.since, zone) if args.since else 0.0
     until_ts = _parse_day(args.until, zone, end=True) if args.until else 4_102_444_800.0
-    connection = open_readonly(_db_path(args, config))
+    connection = _read_only(_db_path(args, config))
     try:
         result = report(
             connection,
@@ -495,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument("--disposition")
     calls.add_argument("--limit", type=int, default=50)
     calls.add_argument("--csv", action="store_true")
+    calls.add_argument(
+        "--follow", action="store_true", help="then print every call as it ends (Ctrl-C stops)"
+    )
     calls.set_defaults(func=cmd_calls)
 
     rep = sub.add_parser("report", help="the centre's figures per day or month")

@@ -23,6 +23,7 @@ Design points:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
@@ -37,6 +38,7 @@ from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Rea
 from appliance.numbers import normalise
 from firmware.at.channel import ATChannel, ATCommandError, ATTimeoutError, ChannelClosedError
 from firmware.at.urc import (
+    CallConnected,
     CallEnded,
     CallerId,
     CallWaiting,
@@ -58,6 +60,7 @@ PROMPT_GRACE_S = 3.0  # a prompt's finished-URC may never come: give up this lon
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 HEALTH_FAILURES_BEFORE_RESET = 2
+COMMIT_WAIT_S = 2.0  # longest a call's end report waits for its row to be committed
 
 
 class LineState(StrEnum):
@@ -130,6 +133,10 @@ class CallRecorder(Protocol):
         """Enqueue an event row."""
         ...
 
+    def when_committed(self) -> concurrent.futures.Future[None]:
+        """A future resolved once everything enqueued so far is on disk."""
+        ...
+
 
 class LineListener(Protocol):
     """Who hears about a line's life (the service)."""
@@ -171,6 +178,8 @@ class ActiveCall:
     ended_ts: float | None = None
     end_cause: str | None = None
     scenario_ref: str | None = None
+    modem_call_id: int | None = None  # Huawei ^CONN:<id>, to tell our ^CEND from others
+    waiting_reported: set[str | None] = field(default_factory=set)  # +CCWA callers logged
     events: asyncio.Queue[Urc] = field(default_factory=asyncio.Queue)
 
 
@@ -227,28 +236,35 @@ class Line:
         self._operator_answered = asyncio.Event()
         self._operator_hung_up = asyncio.Event()
         self._reinit_task: asyncio.Task[None] | None = None
+        self._reports: set[asyncio.Task[None]] = set()  # end-of-call reports awaiting commit
+        self._outage_logged = False  # a line_failed event was logged for this outage
+        self._host_prompt_task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
     async def run(self) -> None:
         """Keep the line connected until `stop()`: connect, serve, reconnect with back-off."""
         delay_s = BACKOFF_FIRST_S
-        while not self._stopping:
-            try:
-                await self._connect()
-                delay_s = BACKOFF_FIRST_S
-                await self._serve_until_lost()
-            except (OSError, ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
-                self.health.last_error = f"{type(exc).__name__}: {exc}"
-                logger.warning("line %s: %s", self.name, self.health.last_error)
-            if self._stopping:
-                break
-            self._fail_line()
-            logger.info("line %s: reconnecting in %.0f s", self.name, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, BACKOFF_MAX_S)
-        self._close_channel()
-        self._set_state(LineState.DOWN)
+        try:
+            while not self._stopping:
+                try:
+                    await self._connect()
+                    delay_s = BACKOFF_FIRST_S
+                    await self._serve_until_lost()
+                except (OSError, ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
+                    self.health.last_error = f"{type(exc).__name__}: {exc}"
+                    logger.warning("line %s: %s", self.name, self.health.last_error)
+                if self._stopping:
+                    break
+                self._fail_line()
+                logger.info("line %s: reconnecting in %.0f s", self.name, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, BACKOFF_MAX_S)
+        finally:
+            # Also when cancelled (the service stops its lines that way, possibly mid-
+            # initialisation): the port and its exclusive lock must not outlive the line.
+            self._close_channel()
+            self._set_state(LineState.DOWN)
 
     def stop(self) -> None:
         """Ask `run()` to finish; the current call, if any, is released by the modem's owner."""
@@ -270,6 +286,7 @@ class Line:
         self.channel = channel
         await self._initialise()
         self.health.connected_since_ts = self._clock.timestamp()
+        self._outage_logged = False
         self._recorder.add_event(
             "line_up",
             line=self.name,
@@ -365,7 +382,10 @@ class Line:
         if self.call is not None and self._call_task is not None:
             self._call_task.cancel()
             self._finish_call(self.call, "line_failed")
-        if self.state is not LineState.FAILED:
+        if not self._outage_logged:
+            # Once per outage: each reconnect attempt passes through INITIALISING, and an
+            # unplugged modem would otherwise log an event every back-off period.
+            self._outage_logged = True
             self._recorder.add_event(
                 "line_failed",
                 line=self.name,
@@ -389,12 +409,31 @@ class Line:
             self._on_call_waiting(urc)
             return
         if self.call is not None:
+            if self._ends_another_call(self.call, urc):
+                logger.info("line %s: %r ends another call, not ours", self.name, urc.text)
+                return
             self.call.events.put_nowait(urc)
             return
         if isinstance(urc, Ring | Clip) and self.state is LineState.IDLE:
             self._start_call(urc)
         elif not isinstance(urc, CallEnded | PromptFinished | Dtmf):
             logger.debug("line %s: ignored %r in state %s", self.name, urc, self.state)
+
+    @staticmethod
+    def _ends_another_call(call: ActiveCall, urc: Urc) -> bool:
+        """True for a Huawei `^CEND:<id>` of a call other than `call` (a waiting call).
+
+        Huawei reports every call's end, including the waiting call released with
+        AT+CHLD=0; `^CONN:<id>` told us our call's id when it was answered. Only a
+        waiting call can have another id, and it can only wait behind an answered call.
+        """
+        if isinstance(urc, CallConnected):
+            call.modem_call_id = _huawei_call_id(urc.text, "^CONN:") or call.modem_call_id
+            return False
+        if not isinstance(urc, CallEnded) or call.modem_call_id is None:
+            return False
+        ended = _huawei_call_id(urc.text, "^CEND:")
+        return ended is not None and ended != call.modem_call_id
 
     def _on_modem_booted(self, urc: ModemBooted) -> None:
         if self.state in (LineState.INITIALISING, LineState.DOWN, LineState.FAILED):
@@ -418,20 +457,29 @@ class Line:
         self._set_state(LineState.IDLE)
 
     def _on_call_waiting(self, urc: CallWaiting) -> None:
-        caller = normalise(urc.caller, self._region)
-        now_ts = self._clock.timestamp()
-        self._recorder.add_event(
-            "call_waiting",
-            line=self.name,
-            detail={"caller_raw": urc.caller.raw, "caller": caller.e164, "action": "reject"}
-            if self.config.call_waiting == "reject"
-            else {"caller_raw": urc.caller.raw, "caller": caller.e164, "action": "ignore"},
-            ts=now_ts,
-        )
+        # +CCWA repeats with every ring of the waiting call: log each waiting caller once
+        # per call in progress, or one caller who waited 30 s counts as six.
+        reported = self.call.waiting_reported if self.call is not None else set()
+        if urc.caller.raw not in reported:
+            reported.add(urc.caller.raw)
+            self._log_call_waiting(urc)
         if self.config.call_waiting == "reject" and self.channel is not None:
             # AT+CHLD=0 releases the waiting call as "user busy"; the caller can redial
             # and may land on a free line.
             asyncio.get_running_loop().create_task(self._quiet_command("AT+CHLD=0"))
+
+    def _log_call_waiting(self, urc: CallWaiting) -> None:
+        caller = normalise(urc.caller, self._region)
+        self._recorder.add_event(
+            "call_waiting",
+            line=self.name,
+            detail={
+                "caller_raw": urc.caller.raw,
+                "caller": caller.e164,
+                "action": self.config.call_waiting,
+            },
+            ts=self._clock.timestamp(),
+        )
 
     async def _quiet_command(self, command: str) -> None:
         channel = self.channel
@@ -614,6 +662,7 @@ class Line:
         await self._wait_for(call, self._operator_answered)
         if not call.answered:
             await self._answer_for_operator(call)
+        self._record_operator_contact(call)
         self._set_state(LineState.CONNECTED)
         await self._wait_for(call, self._operator_hung_up)
         await self._hang_up()
@@ -677,14 +726,22 @@ class Line:
             return False
         call.operator = operator
         call.operator_ts = self._clock.timestamp()
-        assert call.caller is not None
+        self._operator_answered.set()
+        return True
+
+    def _record_operator_contact(self, call: ActiveCall) -> None:
+        """The operator is now talking to the caller: only now is the call 'reached'.
+
+        Not at the operator's click: a caller who hung up just before (the ATA finds
+        NO CARRIER) never spoke to anyone and must not count as reached, nor give the
+        number the policy's credit for operator contact.
+        """
+        assert call.caller is not None and call.operator_ts is not None
         self._screener.note_operator_contact(call.caller, call.operator_ts)
         self._recorder.call_updated(
             call.call_id,
-            {"reached_operator": 1, "operator_ts": call.operator_ts, "operator": operator},
+            {"reached_operator": 1, "operator_ts": call.operator_ts, "operator": call.operator},
         )
-        self._operator_answered.set()
-        return True
 
     def operator_hang_up(self) -> bool:
         """The operator ends the connected call; False if no call is connected."""
@@ -736,23 +793,31 @@ class Line:
                 logger.warning("line %s: prompt %s refused: %s", self.name, prompt.name, exc)
                 return False
             return True
-        if family.host_audio and self.config.voice_port is not None:
-            asyncio.get_running_loop().create_task(
-                self._host_prompt(self.config.voice_port, prompt.duration_s)
+        if family.host_audio and self.config.voice_port is not None and self.call is not None:
+            # One stream at a time: a new prompt replaces the one in play, as on a modem.
+            self._cancel_host_prompt()
+            self._host_prompt_task = asyncio.get_running_loop().create_task(
+                self._host_prompt(self.call, self.config.voice_port, prompt.duration_s)
             )
             return True
         return False
 
-    async def _host_prompt(self, voice_port: str, duration_s: float) -> None:
+    async def _host_prompt(self, call: ActiveCall, voice_port: str, duration_s: float) -> None:
         """Huawei sticks have no player: stream PCM, then report 'finished' like a URC."""
         try:
             await stream_pcm_prompt(voice_port, duration_s)
         except OSError as exc:
             logger.warning("line %s: voice port %s: %s", self.name, voice_port, exc)
-        if self.call is not None:
-            self.call.events.put_nowait(PromptFinished(text="host PCM prompt finished"))
+        if self.call is call:  # never into the next call's queue
+            call.events.put_nowait(PromptFinished(text="host PCM prompt finished"))
+
+    def _cancel_host_prompt(self) -> None:
+        if self._host_prompt_task is not None:
+            self._host_prompt_task.cancel()
+            self._host_prompt_task = None
 
     async def _stop_prompt(self, prompt: Prompt) -> None:
+        self._cancel_host_prompt()
         command = self._require_family().stop_play_command(prompt)
         if command is not None:
             with contextlib.suppress(ATCommandError, ATTimeoutError):
@@ -822,6 +887,7 @@ class Line:
             return
         call.ended_ts = self._clock.timestamp()
         call.end_cause = cause
+        self._cancel_host_prompt()
         if call.challenge_result is None and self.state is LineState.CHALLENGING:
             call.challenge_result = ChallengeResult.CALLER_HUNG_UP
             if call.caller is not None:
@@ -840,9 +906,32 @@ class Line:
             self._recorder.call_started(call.call_id, self._start_fields(call))
         self._recorder.call_updated(call.call_id, fields)
         self.call = None
-        self._listener.call_finished(self, call)
+        self._report_finished_when_committed(call)
         if self.state in CALL_STATES:
             self._set_state(LineState.IDLE)
+
+    def _report_finished_when_committed(self, call: ActiveCall) -> None:
+        """Tell the listener a call ended once its row is on disk.
+
+        Whoever sees a call end (an operator's console, the log) can then rely on its row
+        surviving a kill -9 or a power cut. The line itself is free at once; a stalled
+        call log delays the report by at most COMMIT_WAIT_S, never the next call.
+        """
+        committed = asyncio.wrap_future(self._recorder.when_committed())
+        task = asyncio.get_running_loop().create_task(self._report_finished(call, committed))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _report_finished(self, call: ActiveCall, committed: asyncio.Future[None]) -> None:
+        try:
+            await asyncio.wait_for(committed, COMMIT_WAIT_S)
+        except TimeoutError:
+            logger.warning(
+                "line %s: call %d's row is not on disk yet (call log stalled)",
+                self.name,
+                call.call_id,
+            )
+        self._listener.call_finished(self, call)
 
     def _set_state(self, new: LineState) -> None:
         old = self.state
@@ -861,6 +950,14 @@ class Line:
         if self.family is None:
             raise RuntimeError(f"line {self.name} is not initialised")
         return self.family
+
+
+def _huawei_call_id(text: str, prefix: str) -> int | None:
+    """`^CEND:2,0,29,17` with prefix `^CEND:` -> 2; None for other lines."""
+    if not text.startswith(prefix):
+        return None
+    head = text.removeprefix(prefix).split(",", 1)[0].strip()
+    return int(head) if head.isdigit() else None
 
 
 def _parse_csq(lines: list[str]) -> int | None:

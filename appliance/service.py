@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -98,7 +100,27 @@ class LineService:
         rows = self.call_log.history_since(now_ts - REPLAY_WINDOW_S)
         count = self.policy.replay((HistoryRow(**row) for row in rows), now_ts)
         logger.info("policy memory rebuilt from %s call(s) in the log", count)
+        if self.policy.flood_active:
+            # The box restarted during a flood: the alarm must not be forgotten.
+            logger.warning("ALARM flood_on: still in flood mode after a restart")
+            self.call_log.add_event("flood_on", detail={"reason": "restart"}, ts=now_ts)
+        self._record_configuration(now_ts)
         self.reload_rules()
+
+    def _record_configuration(self, now_ts: float) -> None:
+        """Log a `config_change` event when the configuration differs from the last run's."""
+        settings = self.config.model_dump(mode="json")
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        last = self.call_log.last_event("config_change")
+        if last is not None and last["detail"].get("digest") == digest:
+            return
+        previous = last["detail"].get("digest") if last else None
+        logger.info("configuration %s (previous %s)", digest, previous)
+        self.call_log.add_event(
+            "config_change",
+            detail={"digest": digest, "previous": previous, "settings": settings},
+            ts=now_ts,
+        )
 
     async def run(self) -> None:
         """Run every line until `stop()`."""
@@ -161,7 +183,7 @@ class LineService:
     def screen(self, caller: CallerNumber, now_ts: float) -> Decision:
         """Record the arrival, then decide (fails open inside `decide_safely`)."""
         try:
-            self.policy.record_arrival(caller, now_ts)
+            self._flood_changes(self.policy.record_arrival(caller, now_ts))
         except Exception:
             logger.exception("recording an arrival failed; deciding anyway")
         return decide_safely(caller, self.policy, self.config.policy, now_ts)

@@ -316,7 +316,7 @@ async def build_centre(
     loop = asyncio.get_running_loop()
     if isinstance(loop, VirtualTimeLoop):
         for name, modem in modems.items():
-            loop.add_in_flight_probe(_in_flight_probe(service.lines[name], modem))
+            loop.add_in_flight_probe(InFlightProbe(service.lines[name], modem))
         # A line waiting for its call's row to be committed is not idle either.
         loop.add_in_flight_probe(lambda: call_log.commit_waiters > 0)
     operators = SimulatedOperators(service, driver, options.operators, options.operator_answer_s)
@@ -324,22 +324,39 @@ async def build_centre(
     return SimulatedCentre(modems, service, driver, operators, call_log)
 
 
-def _in_flight_probe(line: Line, modem: VirtualModem) -> Callable[[], bool]:
-    """True while bytes travel between `modem` and `line` through the kernel.
+class InFlightProbe:
+    """True while bytes are on their way between the line's channel and the modem.
 
-    Valid because the simulator never replugs a modem: pyserial's open() discards bytes a
-    modem sent while no host had its port open, which would leave the counts unequal.
+    The virtual clock must not jump while they are: pseudo-terminal delivery is
+    asynchronous in the kernel. The modem's byte counters are compared with the channel's.
+    A line that reconnects to the same pty opens a new channel whose counters start at zero
+    while the modem's do not, and pyserial's open() discards what the old channel left
+    unread; so each channel is compared from the modem's counters as they stood while the
+    line had no open channel (the back-off before the reopen). Exact unless the modem
+    writes during that reopen.
     """
 
-    def in_flight() -> bool:
-        channel = line.channel
-        if channel is None or not channel.is_open:
-            return False
-        return (
-            modem.bytes_sent != channel.bytes_received or channel.bytes_sent != modem.bytes_received
-        )
+    def __init__(self, line: Line, modem: VirtualModem) -> None:
+        self._line = line
+        self._modem = modem
+        self._channel: object = None
+        self._base_sent = 0  # modem.bytes_sent when the current channel was opened
+        self._base_received = 0
+        self._idle = (0, 0)  # modem counters the last time no channel was open
 
-    return in_flight
+    def __call__(self) -> bool:
+        channel = self._line.channel
+        modem = self._modem
+        if channel is None or not channel.is_open:
+            self._idle = (modem.bytes_sent, modem.bytes_received)
+            return False
+        if channel is not self._channel:
+            self._channel = channel
+            self._base_sent, self._base_received = self._idle
+        return (
+            modem.bytes_sent - self._base_sent != channel.bytes_received
+            or channel.bytes_sent != modem.bytes_received - self._base_received
+        )
 
 
 async def wait_until_idle(service: LineService, timeout_s: float) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import json
 import logging
 import os
 import threading
@@ -312,6 +313,20 @@ class CallLog:
         finally:
             conn.close()
 
+    def last_event(self, kind: str) -> dict[str, Any] | None:
+        """The most recent committed event of `kind` (ts and decoded detail), or None."""
+        conn = open_readonly(self.path, busy_timeout_s=self._busy_timeout_s)
+        try:
+            found = conn.execute(
+                "SELECT ts, detail FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind]
+            ).fetchone()
+        finally:
+            conn.close()
+        if found is None:
+            return None
+        detail = json.loads(found[1]) if found[1] else {}
+        return {"ts": found[0], "detail": detail}
+
     @property
     def stats(self) -> CallLogStats:
         """The writer's counters and health."""
@@ -476,8 +491,17 @@ class CallLog:
         row = self._call_row(item.fields)
         row["id"] = item.call_id
         # Upsert for starts and updates alike: an update whose start row was lost still
-        # lands, and a start retried after an ambiguous failure cannot duplicate.
-        db.table("calls").upsert(row, pk="id")
+        # lands, and a start retried after an ambiguous failure cannot duplicate. One plain
+        # statement rather than sqlite-utils' upsert(), which reads the schema and issues
+        # several statements per row: this runs for every call event, holding the GIL the
+        # lines need.
+        columns = list(row)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "id")
+        sql = (
+            f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT(id) DO UPDATE SET {assignments}"
+        )
+        db.execute(sql, [row[name] for name in columns])
         return 1
 
     def _apply_disposition(self, db: Database, item: _DispositionWrite) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -27,6 +28,7 @@ from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig, PromptText
 from appliance.line import ActiveCall, Line, LineState
 from appliance.service import LineService
+from appliance.simulate import InFlightProbe
 from appliance.store import CallLog, RuleStore
 from firmware.virtual_modem import VirtualCall, VirtualModem
 
@@ -142,6 +144,12 @@ class Bench:
     desk: RecordingDesk
     clock: LoopClock
     db_path: Path
+    link: Path | None = None  # the stable name the line opens, if not the pty itself
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running (virtual-time) loop."""
+        return asyncio.get_running_loop()
 
     # ------------------------------------------------------------- waiting
 
@@ -181,13 +189,6 @@ class Bench:
         """A caller dials the line."""
         return self.modem.incoming_call(number, **kwargs)
 
-    @property
-    def answered_at(self) -> float:
-        """Loop time when the latest call was taken off-hook."""
-        answered = self.modem.calls[-1].answered_at
-        assert answered is not None, "the call was never answered"
-        return answered
-
     def commands_sent(self) -> list[str]:
         """Every command line the modem received, in order."""
         return [text for _, direction, text in self.modem.transcript if direction == "rx"]
@@ -199,6 +200,23 @@ class Bench:
             for at, direction, text in self.modem.transcript
             if direction == "rx" and at >= loop_time
         ]
+
+    def unplug(self) -> None:
+        """Pull the USB modem: its tty vanishes, and so does its stable name (as udev does).
+
+        The name must go: a line retrying a bare /dev/pts/N would open whichever pty next
+        takes that number, perhaps another test's (or, on the box, another modem's).
+        """
+        self.modem.unplug()
+        if self.link is not None:
+            self.link.unlink()
+
+    def plug_in_as(self, path: str) -> None:
+        """Point the stable name at the modem's new tty (udev after a replug)."""
+        assert self.link is not None
+        fresh = self.link.with_name(self.link.name + ".new")
+        fresh.symlink_to(path)
+        os.replace(fresh, self.link)
 
     # ------------------------------------------------------------- rules
 
@@ -253,35 +271,23 @@ def _select(db_path: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
         conn.close()
 
 
-def in_flight_probe(line: Line, modem: VirtualModem) -> Callable[[], bool]:
-    """True while bytes are on their way between the line's channel and the modem."""
-
-    def in_flight() -> bool:
-        channel = line.channel
-        if channel is None or not channel.is_open:
-            return False
-        return (
-            modem.bytes_sent != channel.bytes_received or channel.bytes_sent != modem.bytes_received
-        )
-
-    return in_flight
-
-
 @contextlib.asynccontextmanager
 async def open_bench(
     tmp_path: Path,
     family: str,
     *,
     config: Config | None = None,
-    port: str | None = None,
+    link: Path | None = None,
     health_interval_s: float = 3600.0,
     modem_setup: Callable[[VirtualModem], None] | None = None,
+    wait_idle: bool = True,
     **line_options: Any,
 ) -> AsyncIterator[Bench]:
     """Start a modem and the service on one line; yield once the line is idle.
 
-    `port` overrides the path the line opens (a symlink to the modem, for replug tests);
-    `line_options` go into the line's `LineConfig` (reject_method, deflect_to, ...).
+    `link`: the line opens this symlink to the modem's tty instead (unplug/replug tests);
+    `line_options` go into the line's `LineConfig` (reject_method, deflect_to, ...);
+    `modem_setup` adjusts the modem before the line first opens it.
     """
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
@@ -292,11 +298,11 @@ async def open_bench(
     modem.prompt_duration_s = PROMPT_S
     if modem_setup is not None:
         modem_setup(modem)
-    if port is not None:
-        Path(port).symlink_to(modem.port)
+    if link is not None:
+        link.symlink_to(modem.port)
     line_config = LineConfig(
         name="line1",
-        port=port or modem.port,
+        port=str(link) if link is not None else modem.port,
         family=family,  # type: ignore[arg-type]
         desk="desk1",
         voice_port=modem.voice_port,
@@ -316,16 +322,17 @@ async def open_bench(
         rule_poll_s=None,
     )
     line = service.lines["line1"]
-    loop.add_in_flight_probe(in_flight_probe(line, modem))
+    loop.add_in_flight_probe(InFlightProbe(line, modem))
+    # As in simulate: a line waiting for its row to be committed (a real thread) is busy.
+    loop.add_in_flight_probe(lambda: call_log.commit_waiters > 0)
     desk = RecordingDesk()
     service.desks.append(desk)
     service.prepare()
     runner = asyncio.create_task(service.run(), name="service")
-    bench = Bench(
-        family, modem, service, line, call_log, rule_store, desk, clock, db_path=db_path
-    )
+    bench = Bench(family, modem, service, line, call_log, rule_store, desk, clock, db_path, link)
     try:
-        await bench.wait_state(LineState.IDLE)
+        if wait_idle:
+            await bench.wait_state(LineState.IDLE)
         yield bench
     finally:
         service.stop()

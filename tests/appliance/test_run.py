@@ -166,4 +166,3 @@ def test_run_refuses_a_configuration_without_lines(tmp_path: Path) -> None:
     result = siaga("run", "--config", str(config))
     assert result.returncode == 2
     assert "no [[lines]]" in result.stderr
-

@@ -1,0 +1,472 @@
+"""The real `siaga` command, run in subprocesses on temporary files.
+
+Each test runs `python -m appliance.cli ...` (the same `main()` as the installed console
+script, which one test runs too) in a temporary working directory, and checks what a
+technician would see: exit status, standard output, and the error message on standard
+error. A one-day scenario is generated and simulated once per module; the `calls` and
+`report` tests read that database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.numbers import normalise
+from appliance.store import CallLog, open_readonly
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT_S = 180.0  # generous: a simulate on a loaded 2-core machine
+
+SCENARIO_KEYS = {
+    "id",
+    "at",
+    "caller",
+    "answer",
+    "hangup_after_s",
+    "talk_s",
+    "disposition",
+    "truth",
+}
+SCORE_KEYS = {
+    "genuine_calls",
+    "genuine_reached",
+    "incidents",
+    "incidents_reached",
+    "junk_calls",
+    "junk_reached",
+    "junk_reached_pct",
+    "lost_busy",
+    "junk_line_seconds",
+    "junk_operator_seconds",
+    "genuine_delay_p50_s",
+    "genuine_delay_p95_s",
+}
+
+
+def siaga(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `siaga ARGS` in `cwd` and return what it did (never raises on failure)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "appliance.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The standard output of a command that must have succeeded."""
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str]) -> str:
+    """The error message of a command that must have been refused as a usage error."""
+    assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("siaga: "), result.stderr
+    return result.stderr
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A one-day scenario and the database `siaga simulate` made of it."""
+
+    directory: Path
+    scenario: Path
+    db: Path
+    score: dict[str, Any]
+    calls: list[dict[str, Any]]  # the scenario, line by line
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Simulated:
+    directory = tmp_path_factory.mktemp("simulated")
+    scenario = directory / "day.jsonl"
+    ok(
+        siaga(
+            "scenario", "generate", "--out", scenario, "--days", "1", "--seed", "7", cwd=directory
+        )
+    )
+    db = directory / "day.db"
+    score = json.loads(ok(siaga("simulate", "--scenario", scenario, "--db", db, cwd=directory)))
+    calls = [json.loads(line) for line in scenario.read_text(encoding="utf-8").splitlines()]
+    return Simulated(directory, scenario, db, score, calls)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of a plain-text table as `siaga` prints it (header first)."""
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------ scenario, simulate
+
+
+def test_scenario_generate_writes_contract_jsonl_and_prints_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "week.jsonl"
+    summary = json.loads(
+        ok(siaga("scenario", "generate", "--out", out, "--days", "2", "--seed", "3", cwd=tmp_path))
+    )
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines
+    calls = [json.loads(line) for line in lines]
+    for call in calls:
+        assert set(call) == SCENARIO_KEYS
+        assert set(call["answer"]) == {"press", "after_s"}
+        assert call["truth"] in {"genuine", "prank", "ghost"}
+        assert call["caller"] is None or isinstance(call["caller"], str)
+        assert call["at"][-6] in "+-", f"{call['at']} has no offset"
+    assert [call["at"] for call in calls] == sorted(call["at"] for call in calls)
+    assert len({call["id"] for call in calls}) == len(calls)
+    assert summary["calls_total"] == len(calls)
+    assert summary["by_truth"] == dict(Counter(call["truth"] for call in calls))
+
+
+def test_scenario_generate_is_reproducible_for_a_seed(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    ok(siaga("scenario", "generate", "--out", first, "--days", "1", "--seed", "5", cwd=tmp_path))
+    ok(siaga("scenario", "generate", "--out", second, "--days", "1", "--seed", "5", cwd=tmp_path))
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_simulate_prints_a_json_score_with_every_contract_key(simulated: Simulated) -> None:
+    score = simulated.score
+    assert set(score) >= SCORE_KEYS
+    truths = Counter(call["truth"] for call in simulated.calls)
+    assert score["genuine_calls"] == truths["genuine"]
+    assert score["junk_calls"] == truths["prank"] + truths["ghost"]
+    assert 0 <= score["genuine_reached"] <= score["genuine_calls"]
+    assert 0 <= score["incidents_reached"] <= score["incidents"]
+    assert 0 <= score["junk_reached"] <= score["junk_calls"]
+    assert 0 <= score["junk_reached_pct"] <= 100
+
+
+def test_simulate_logs_one_row_per_call_that_reached_a_line(simulated: Simulated) -> None:
+    connection = open_readonly(simulated.db)
+    try:
+        refs = [row[0] for row in connection.execute("select scenario_ref from calls")]
+    finally:
+        connection.close()
+    assert len(refs) == len(set(refs))
+    assert len(refs) == len(simulated.calls) - simulated.score["lost_busy"]
+
+
+def test_simulate_refuses_an_existing_database_without_append(simulated: Simulated) -> None:
+    before = simulated.db.stat().st_size
+    message = refused(
+        siaga(
+            "simulate",
+            "--scenario",
+            simulated.scenario,
+            "--db",
+            simulated.db,
+            cwd=simulated.directory,
+        )
+    )
+    assert str(simulated.db) in message
+    assert "--append" in message
+    assert simulated.db.stat().st_size == before
+
+
+def test_simulate_refuses_a_missing_scenario(tmp_path: Path) -> None:
+    result = siaga("simulate", "--scenario", "nope.jsonl", "--db", "x.db", cwd=tmp_path)
+    assert "nope.jsonl" in refused(result)
+    assert not (tmp_path / "x.db").exists()
+
+
+# ------------------------------------------------------------------ block, allow
+
+
+def test_block_add_list_remove_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    added = ok(
+        siaga(
+            "block", "add", "0812-3456-7890", "--expires", "24h", "--reason", "x", "--db", db,
+            cwd=tmp_path,
+        )
+    )  # fmt: skip
+    assert "+6281234567890" in added
+    rule_id = added.split()[2].rstrip(":")
+
+    listing = csv.DictReader(
+        io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    rows = list(listing)
+    assert [(r["id"], r["pattern"], r["match"], r["action"], r["reason"]) for r in rows] == [
+        (rule_id, "+6281234567890", "exact", "challenge", "x")
+    ]
+    created = datetime.fromisoformat(rows[0]["created_at"])
+    expires = datetime.fromisoformat(rows[0]["expires_at"])
+    assert abs(expires - created - timedelta(hours=24)) < timedelta(seconds=1)
+    assert "+6281234567890" in ok(siaga("block", "list", "--db", db, cwd=tmp_path))
+
+    assert rule_id in ok(siaga("block", "remove", rule_id, "--db", db, cwd=tmp_path))
+    assert "+6281234567890" not in ok(siaga("block", "list", "--db", db, cwd=tmp_path))
+    history = ok(siaga("block", "list", "--all", "--db", db, cwd=tmp_path))
+    assert "+6281234567890" in history
+    assert "removed_at" in history
+
+
+def test_block_any_written_form_of_a_number_is_one_subscriber(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    for written in ("081234567890", "6281234567890", "+62 812-3456-7890"):
+        ok(siaga("block", "add", written, "--reason", "same", "--db", db, cwd=tmp_path))
+    listing = csv.DictReader(
+        io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    assert {row["pattern"] for row in listing} == {"+6281234567890"}
+
+
+def test_block_removing_an_unknown_id_is_refused(tmp_path: Path) -> None:
+    message = refused(siaga("block", "remove", "no-such-rule", "--db", "r.db", cwd=tmp_path))
+    assert "no-such-rule" in message
+
+
+def test_permanent_block_without_reason_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    result = siaga("block", "add", "0812-3456-7890", "--expires", "never", "--db", db, cwd=tmp_path)
+    message = refused(result)
+    assert "permanent" in message
+    assert "--reason" in message
+    assert ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)).splitlines()[1:] == []
+
+
+def test_permanent_block_with_reason_has_no_expiry(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    ok(
+        siaga(
+            "block", "add", "0812-3456-7890", "--expires", "never", "--action", "reject",
+            "--reason", "supervisor: TDoS source", "--db", db, cwd=tmp_path,
+        )
+    )  # fmt: skip
+    (row,) = csv.DictReader(
+        io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    assert (row["action"], row["expires_at"]) == ("reject", "")
+
+
+@pytest.mark.parametrize("number", ["08x12", "0812-3456-789O", "call me"])
+def test_malformed_number_is_refused_with_a_clear_message(tmp_path: Path, number: str) -> None:
+    message = refused(siaga("block", "add", number, "--db", "rules.db", cwd=tmp_path))
+    assert repr(number) in message
+    assert "not a number" in message
+
+
+def test_malformed_expiry_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    message = refused(
+        siaga("block", "add", "0812-3456-7890", "--expires", "soon", "--db", "r.db", cwd=tmp_path)
+    )
+    assert "--expires" in message
+    assert "24h" in message
+
+
+def test_partial_number_needs_prefix(tmp_path: Path) -> None:
+    message = refused(siaga("block", "add", "0812", "--reason", "x", "--db", "r.db", cwd=tmp_path))
+    assert "--prefix" in message
+    assert "+62812" in ok(
+        siaga("block", "add", "0812", "--prefix", "--reason", "x", "--db", "r.db", cwd=tmp_path)
+    )
+
+
+def test_allow_add_prefix_then_list(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    assert "+62254" in ok(siaga("allow", "add", "--prefix", "0254", "--db", db, cwd=tmp_path))
+    (row,) = csv.DictReader(
+        io.StringIO(ok(siaga("allow", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    assert (row["pattern"], row["match"], row["action"]) == ("+62254", "prefix", "pass")
+    assert ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)).splitlines()[1:] == []
+
+
+# ------------------------------------------------------------------ calls, report
+
+
+def test_calls_lists_the_latest_calls(simulated: Simulated) -> None:
+    rows = table_rows(ok(siaga("calls", "--db", simulated.db, cwd=simulated.directory)))
+    header, body = rows[0], rows[1:]
+    assert header[:6] == ["id", "started_at", "line", "caller_raw", "caller", "decision"]
+    assert len(body) == 50  # the default --limit
+    ids = [int(row[0]) for row in body]
+    assert ids == sorted(ids), "oldest first, newest at the bottom"
+
+
+def test_calls_number_finds_a_caller_written_in_another_form(simulated: Simulated) -> None:
+    callers = (normalise(call["caller"]).e164 for call in simulated.calls if call["caller"])
+    counts = Counter(e164 for e164 in callers if e164 and e164.startswith("+628"))
+    e164, _ = counts.most_common(1)[0]  # the busiest mobile number
+    written = "0" + e164[3:6] + "-" + e164[6:10] + "-" + e164[10:]  # 0812-3456-7890 style
+    out = ok(
+        siaga(
+            "calls", "--number", written, "--csv", "--limit", "1000", "--db", simulated.db,
+            cwd=simulated.directory,
+        )
+    )  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows
+    assert {row["caller"] for row in rows} == {e164}
+    assert len(rows) <= counts[e164]
+
+
+def test_calls_csv_parses_with_one_row_per_call(simulated: Simulated) -> None:
+    out = ok(
+        siaga("calls", "--csv", "--limit", "1000", "--db", simulated.db, cwd=simulated.directory)
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == len(simulated.calls) - simulated.score["lost_busy"]
+    assert {"id", "caller", "decision", "reason", "disposition", "end_cause"} <= set(rows[0])
+    assert {row["decision"] for row in rows} <= {"pass", "challenge", "announce", "reject"}
+
+
+def test_report_by_day_shows_total_valid_prank_ghost(simulated: Simulated) -> None:
+    out = ok(siaga("report", "--period", "day", "--db", simulated.db, cwd=simulated.directory))
+    rows = [row for row in table_rows(out) if not set(row[0]) <= {"-"}]
+    header = rows[1]
+    assert {"period", "calls", "valid", "prank", "ghost"} <= set(header)
+    totals = dict(zip(header, rows[-1], strict=True))
+    assert totals["period"] == "total"
+    assert int(totals["calls"]) == len(simulated.calls) - simulated.score["lost_busy"]
+
+
+def test_report_csv_parses_and_its_days_add_up_to_the_total(simulated: Simulated) -> None:
+    out = ok(
+        siaga("report", "--period", "day", "--csv", "--db", simulated.db, cwd=simulated.directory)
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {"period", "calls", "valid", "prank", "ghost"} <= set(rows[0])
+    *days, total = rows
+    assert total["period"] == "total"
+    assert days, "a one-day scenario spans at least one local day"
+    for column in ("calls", "valid", "prank", "ghost"):
+        assert sum(int(day[column]) for day in days) == int(total[column])
+    connection = sqlite3.connect(simulated.db.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        logged = connection.execute("select count(*) from calls").fetchone()[0]
+    finally:
+        connection.close()
+    assert int(total["calls"]) == logged
+
+
+# ------------------------------------------------------------------ config
+
+
+def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
+    config = tmp_path / "siaga.toml"
+    config.write_text(
+        '[site]\nname = "Serang Siaga 112"\ntimezone = "Asia/Jakarta"\n\n'
+        '[[lines]]\nname = "line1"\nport = "/dev/ttyUSB0"\nfamily = "sim800"\n',
+        encoding="utf-8",
+    )
+    out = ok(siaga("config", "check", config, cwd=tmp_path))
+    assert "OK" in out
+    assert "1 line(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[policy.throttle]\nmax_calls = 0\n", "policy.throttle.max_calls"),
+        ("[policy.throttle]\nmax_call = 3\n", "policy.throttle.max_call"),
+        ('[site]\ntimezone = "Asia/Serang"\n', "site.timezone"),
+        ('[[lines]]\nname = "line1"\n', "lines[0].port"),
+    ],
+)
+def test_config_check_names_the_bad_key(tmp_path: Path, toml: str, key: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(toml, encoding="utf-8")
+    result = siaga("config", "check", config, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"  {key}: " in result.stderr
+    assert str(config) in result.stderr
+
+
+def test_config_check_refuses_a_file_that_is_not_toml(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("[site\nname = \n", encoding="utf-8")
+    result = siaga("config", "check", config, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not valid TOML" in result.stderr
+
+
+def test_a_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    for args in (("config", "check", "nope.toml"), ("calls", "--config", "nope.toml")):
+        result = siaga(*args, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert "nope.toml" in result.stderr
+        assert "file not found" in result.stderr
+
+
+def test_calls_on_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    message = refused(siaga("calls", "--db", "missing.db", cwd=tmp_path))
+    assert "missing.db" in message
+
+
+# ------------------------------------------------------------------ the console script
+
+
+def test_installed_siaga_script_runs_the_same_cli(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "siaga"
+    if not script.exists():
+        pytest.skip("the siaga console script is not installed next to this interpreter")
+    result = subprocess.run(
+        [str(script), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("run", "demo", "simulate", "scenario", "block", "allow", "calls", "report"):
+        assert command in result.stdout
+
+
+def test_calls_follow_prints_each_call_as_it_ends(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    log = CallLog(db)
+    log.open()
+    first = log.new_call_id()
+    log.call_started(first, {"line": "line1", "caller_raw": "0811111111", "started_ts": 1e9})
+    log.call_updated(first, {"ended_ts": 1e9 + 30, "end_cause": "caller_hung_up"})
+    assert log.flush()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "calls", "--follow", "--db", str(db)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("id")
+        assert "0811111111" in process.stdout.readline()
+        second = log.new_call_id()
+        log.call_started(second, {"line": "line2", "caller_raw": "0822222222", "started_ts": 2e9})
+        log.call_updated(second, {"ended_ts": 2e9 + 5, "end_cause": "rejected"})
+        assert log.flush()
+        # readline() blocks until the follower prints; the test's timeout bounds it.
+        line = process.stdout.readline()
+        assert "0822222222" in line and "line2" in line
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()

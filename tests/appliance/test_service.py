@@ -1,0 +1,134 @@
+"""The line service at start-up: memory rebuilt from the call log, alarms, configuration."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from appliance.config import Config
+from appliance.model import Action, NumberClass, Reason
+from appliance.numbers import normalise
+from appliance.service import LineService
+from appliance.store import CallLog, RuleStore
+
+NOW = 1_712_000_000.0  # 2024-04-01T19:33:20Z
+CALLER = "+6281234567890"
+
+
+class FixedClock:
+    """A clock standing still at a chosen moment."""
+
+    def __init__(self, ts: float) -> None:
+        self.ts = ts
+
+    def timestamp(self) -> float:
+        return self.ts
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, UTC)
+
+
+def write_calls(db: Path, calls: list[dict[str, object]]) -> None:
+    log = CallLog(db)
+    log.open()
+    for fields in calls:
+        call_id = log.new_call_id()
+        log.call_started(call_id, {"line": "line1", "decision": "pass", "reason": "default"})
+        log.call_updated(call_id, fields)
+        disposition = fields.get("disposition")
+        if isinstance(disposition, str):
+            log.record_disposition(call_id, disposition, "op1", float(str(fields["ended_ts"])))
+    assert log.flush()
+    log.close()
+
+
+def start_service(db: Path, config: Config | None = None) -> tuple[LineService, CallLog]:
+    log = CallLog(db)
+    log.open()
+    service = LineService(
+        config or Config(),
+        call_log=log,
+        rule_store=RuleStore(db),
+        clock=FixedClock(NOW),
+        lines=[],
+    )
+    service.prepare()
+    return service, log
+
+
+def prank_call(at: float) -> dict[str, object]:
+    return {
+        "caller": CALLER,
+        "caller_raw": "081234567890",
+        "number_class": NumberClass.NUMBER.value,
+        "started_ts": at,
+        "reached_operator": 1,
+        "operator_ts": at + 5,
+        "ended_ts": at + 20,
+        "disposition": "prank",
+    }
+
+
+def events(db: Path, kind: str) -> list[sqlite3.Row]:
+    connection = sqlite3.connect(db)
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute("select * from events where kind = ?", [kind]).fetchall()
+    finally:
+        connection.close()
+
+
+def test_a_restart_forgets_no_prank(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    write_calls(db, [prank_call(NOW - 3600 * hours) for hours in (3, 2, 1)])
+    service, log = start_service(db)
+    try:
+        decision = service.screen(normalise("081234567890"), NOW)
+        assert (decision.action, decision.reason) == (Action.CHALLENGE, Reason.ABUSE)
+        assert decision.rule == "ladder:1"
+    finally:
+        log.close()
+
+
+def test_a_genuine_call_before_the_restart_keeps_the_number_immune(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    genuine = prank_call(NOW - 86_400 * 10) | {"disposition": "genuine:fire"}
+    write_calls(db, [genuine])
+    service, log = start_service(db)
+    try:
+        assert service.screen(normalise("081234567890"), NOW).reason is Reason.IMMUNE
+    finally:
+        log.close()
+
+
+def test_a_restart_during_a_flood_raises_the_alarm_again(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    arrivals = [
+        {
+            "caller": f"+62812000{i:05d}",
+            "number_class": "number",
+            "started_ts": NOW - 100 + i,
+            "ended_ts": NOW - 99 + i,
+        }
+        for i in range(80)
+    ]
+    write_calls(db, arrivals)
+    service, log = start_service(db)
+    try:
+        assert service.policy.flood_active
+        assert log.flush()
+        assert [row["ts"] for row in events(db, "flood_on")] == [NOW]
+    finally:
+        log.close()
+
+
+def test_a_changed_configuration_is_logged_once(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    for config in (Config(), Config(), Config.model_validate({"challenge": {"key": "55"}})):
+        _, log = start_service(db, config)
+        assert log.flush()
+        log.close()
+    changes = events(db, "config_change")
+    assert len(changes) == 2
+    assert '"key": "55"' in changes[1]["detail"]

@@ -1,0 +1,196 @@
+"""Docs are tested: a test fails when a CLI command or a setting is undocumented.
+
+- Every `siaga` subcommand (walked from `appliance.cli.build_parser()`) appears in
+  README.md as its full path, e.g. `siaga block add`.
+- Every option of those commands appears in README.md, except the known gaps listed
+  below (a ratchet: a new undocumented option fails, and so does a stale entry).
+- Every configuration key (walked from the pydantic models of `appliance.config.Config`,
+  e.g. `policy.throttle.max_calls`) appears in docs/config-example.toml under its table,
+  and that file loads to exactly the built-in defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from appliance.cli import build_parser
+from appliance.config import Config, LineConfig, load_config, parse_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+README = REPO_ROOT / "README.md"
+CONFIG_EXAMPLE = REPO_ROOT / "docs" / "config-example.toml"
+
+# Options README.md does not mention yet. Document one, then remove it from here.
+KNOWN_UNDOCUMENTED_OPTIONS: frozenset[str] = frozenset()
+
+# `[table]` / `[[array.of.tables]]` and `key = value`, each possibly commented out ("# ").
+_HEADER = re.compile(r"^(?:#\s*)?\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"^(?:#\s*)?([A-Za-z0-9_]+)\s*=")
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def command_parsers(
+    parser: argparse.ArgumentParser, path: str = "siaga"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every (command path, parser) of the argparse tree, the root included."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from command_parsers(sub, f"{path} {name}")
+
+
+def leaf_commands() -> list[str]:
+    """Command paths that run something (`siaga block add`, not `siaga block`)."""
+    return [
+        path
+        for path, parser in command_parsers(build_parser())
+        if not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+    ]
+
+
+def option_strings() -> set[str]:
+    """Every long option of every command, `--help` left out."""
+    return {
+        option
+        for _, parser in command_parsers(build_parser())
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+
+
+def test_the_command_tree_is_walked() -> None:
+    commands = leaf_commands()
+    assert {"siaga block add", "siaga scenario generate", "siaga config check"} <= set(commands)
+    assert len(commands) >= 13
+
+
+@pytest.mark.parametrize("command", leaf_commands())
+def test_every_command_is_in_the_readme(command: str) -> None:
+    assert command in README.read_text(encoding="utf-8"), f"README.md does not mention `{command}`"
+
+
+def test_every_option_is_in_the_readme_or_a_known_gap() -> None:
+    readme = README.read_text(encoding="utf-8")
+    undocumented = {option for option in option_strings() if option not in readme}
+    new_gaps = sorted(undocumented - KNOWN_UNDOCUMENTED_OPTIONS)
+    assert not new_gaps, f"options missing from README.md: {new_gaps}"
+    closed = sorted(KNOWN_UNDOCUMENTED_OPTIONS - undocumented)
+    assert not closed, f"now documented: remove {closed} from KNOWN_UNDOCUMENTED_OPTIONS"
+
+
+# ------------------------------------------------------------------ the configuration
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (directly, in a tuple, dict or union)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is dict:
+        return _models_in(args[1])
+    if typing.get_origin(annotation) in (tuple, list, typing.Union, types.UnionType):
+        return [model for arg in args if arg is not Ellipsis for model in _models_in(arg)]
+    return []
+
+
+def config_keys(model: type[BaseModel] = Config, default: Any = None, prefix: str = "") -> set[str]:
+    """Every dotted key: tables, their keys, and the keys of arrays of tables.
+
+    A dict of models (`prompts`) is walked once per key of its default (`prompts.id`,
+    `prompts.en`); an array of tables (`lines`, `policy.abuse.ladder`) as one table.
+    """
+    default = model() if default is None and model is Config else default
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        keys.add(path)
+        value = getattr(default, name, None) if default is not None else None
+        for inner in _models_in(field.annotation):
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    keys.add(f"{path}.{key}")
+                    keys |= config_keys(inner, item, f"{path}.{key}.")
+            elif isinstance(value, BaseModel):
+                keys |= config_keys(inner, value, f"{path}.")
+            else:  # an array of tables, possibly empty by default
+                first = value[0] if isinstance(value, tuple) and value else None
+                keys |= config_keys(inner, first, f"{path}.")
+    return keys
+
+
+def documented_keys(text: str) -> set[str]:
+    """The dotted keys a TOML file shows, set or commented out (`# key = value`)."""
+    keys: set[str] = set()
+    table = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        header = _HEADER.match(line)
+        if header:
+            table = header.group(1)
+            parts = table.split(".")
+            keys.update(".".join(parts[: n + 1]) for n in range(len(parts)))
+            continue
+        key = _KEY.match(line)
+        if key:
+            keys.add(f"{table}.{key.group(1)}" if table else key.group(1))
+    return keys
+
+
+def test_the_config_models_are_walked() -> None:
+    keys = config_keys()
+    expected = {
+        "site.timezone",
+        "policy.throttle.max_calls",
+        "challenge.key",
+        "lines.port",
+        "policy.abuse.ladder.restrict_s",
+        "prompts.id.challenge_file",
+        "web.port",
+    }
+    assert expected <= keys
+
+
+@pytest.mark.parametrize("key", sorted(config_keys()))
+def test_every_setting_is_in_the_config_example(key: str) -> None:
+    documented = documented_keys(CONFIG_EXAMPLE.read_text(encoding="utf-8"))
+    assert key in documented, f"docs/config-example.toml does not show `{key}`"
+
+
+def test_the_config_example_shows_no_unknown_keys() -> None:
+    documented = documented_keys(CONFIG_EXAMPLE.read_text(encoding="utf-8"))
+    assert sorted(documented - config_keys()) == []
+
+
+def test_the_config_example_loads_as_the_defaults() -> None:
+    assert load_config(CONFIG_EXAMPLE) == Config()
+
+
+def test_the_config_example_is_a_complete_toml_file() -> None:
+    data = tomllib.loads(CONFIG_EXAMPLE.read_text(encoding="utf-8"))
+    assert set(data) == set(Config.model_fields) - {"lines"}
+
+
+def test_the_commented_line_example_is_valid_once_uncommented() -> None:
+    text = CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    block = text.split("# [[lines]]\n", 1)[1].split("\n\n", 1)[0]
+    settings = [line[2:] for line in block.splitlines() if _KEY.match(line)]
+    config = parse_config(tomllib.loads("[[lines]]\n" + "\n".join(settings)), "example")
+    (line,) = config.lines
+    assert {setting.split(" =")[0] for setting in settings} == set(LineConfig.model_fields)
+    assert line.name == "line1"
