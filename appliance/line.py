@@ -264,6 +264,8 @@ class Line:
             # Also when cancelled (the service stops its lines that way, possibly mid-
             # initialisation): the port and its exclusive lock must not outlive the line.
             self._close_channel()
+            if self.state is not LineState.DOWN:
+                self._recorder.add_event("line_down", line=self.name, ts=self._clock.timestamp())
             self._set_state(LineState.DOWN)
 
     def stop(self) -> None:

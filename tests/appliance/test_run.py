@@ -166,3 +166,37 @@ def test_run_refuses_a_configuration_without_lines(tmp_path: Path) -> None:
     result = siaga("run", "--config", str(config))
     assert result.returncode == 2
     assert "no [[lines]]" in result.stderr
+
+
+def test_a_stopped_service_logs_its_lines_up_then_down(modem: ModemThread, tmp_path: Path) -> None:
+    config = tmp_path / "siaga.toml"
+    db = tmp_path / "calls.db"
+    config.write_text(
+        f'[database]\npath = "{db}"\n\n[[lines]]\nname = "line1"\nport = "{modem.modem.port}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: "line_up" in event_kinds(db), "the line to report itself up")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert [kind for kind in event_kinds(db) if kind.startswith("line_")] == [
+        "line_up",
+        "line_down",
+    ]
+
+
+def event_kinds(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in connection.execute("select kind from events order by id")]
+    except sqlite3.OperationalError:
+        return []  # the service has not created the table yet
+    finally:
+        connection.close()
