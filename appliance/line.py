@@ -430,12 +430,11 @@ class Line:
         waiting call can have another id, and it can only wait behind an answered call.
         """
         if isinstance(urc, CallConnected):
-            call.modem_call_id = _huawei_call_id(urc.text, "^CONN:") or call.modem_call_id
+            call.modem_call_id = urc.call_id or call.modem_call_id
             return False
         if not isinstance(urc, CallEnded) or call.modem_call_id is None:
             return False
-        ended = _huawei_call_id(urc.text, "^CEND:")
-        return ended is not None and ended != call.modem_call_id
+        return urc.call_id is not None and urc.call_id != call.modem_call_id
 
     def _on_modem_booted(self, urc: ModemBooted) -> None:
         if self.state in (LineState.INITIALISING, LineState.DOWN, LineState.FAILED):
@@ -952,14 +951,6 @@ class Line:
         if self.family is None:
             raise RuntimeError(f"line {self.name} is not initialised")
         return self.family
-
-
-def _huawei_call_id(text: str, prefix: str) -> int | None:
-    """`^CEND:2,0,29,17` with prefix `^CEND:` -> 2; None for other lines."""
-    if not text.startswith(prefix):
-        return None
-    head = text.removeprefix(prefix).split(",", 1)[0].strip()
-    return int(head) if head.isdigit() else None
 
 
 def _parse_csq(lines: list[str]) -> int | None:

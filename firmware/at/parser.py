@@ -353,11 +353,17 @@ def _cend(text: str, payload: str) -> Urc:
     Any ^CEND ends the call whatever its field count: missing an end-of-call is worse
     than a malformed cause field.
     """
-    return CallEnded(text, cause="cend")
+    return CallEnded(text, cause="cend", call_id=_leading_call_id(payload))
 
 
 def _conn(text: str, payload: str) -> Urc:
-    return CallConnected(text)
+    """Huawei `^CONN:<id>,<type>`: the call with that id is now active."""
+    return CallConnected(text, call_id=_leading_call_id(payload))
+
+
+def _leading_call_id(payload: str) -> int | None:
+    """The first comma-separated field as a call id (`2,0,29,17` -> 2), or None."""
+    return _int_or_none(payload.split(",", 1)[0])
 
 
 def _clcc(text: str, payload: str) -> Urc:

@@ -71,7 +71,12 @@ class CallWaiting(Urc):
 
 @dataclass(frozen=True, slots=True)
 class CallConnected(Urc):
-    """`VOICE CALL: BEGIN` (SIMCom LTE) or `^CONN:` (Huawei): the call is now active."""
+    """`VOICE CALL: BEGIN` (SIMCom LTE) or `^CONN:` (Huawei): the call is now active.
+
+    `call_id` is the modem's id of the call when the line names it (Huawei), else None.
+    """
+
+    call_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,7 @@ class CallEnded(Urc):
     """
 
     cause: str = "no_carrier"
+    call_id: int | None = None  # the modem's id of the ended call, when named (Huawei ^CEND)
 
 
 @dataclass(frozen=True, slots=True)

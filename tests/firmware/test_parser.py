@@ -101,9 +101,9 @@ def test_split_fields_honours_quotes_and_reports_unbalanced() -> None:
             "MISSED_CALL: 11:53AM +447700900123",
             CallEnded("MISSED_CALL: 11:53AM +447700900123", "missed_call"),
         ),
-        ("^CEND:1,5,29,16", CallEnded("^CEND:1,5,29,16", "cend")),
-        ("^CEND:1,5,29", CallEnded("^CEND:1,5,29", "cend")),
-        ("^CONN:1,0", CallConnected("^CONN:1,0")),
+        ("^CEND:1,5,29,16", CallEnded("^CEND:1,5,29,16", "cend", call_id=1)),
+        ("^CEND:1,5,29", CallEnded("^CEND:1,5,29", "cend", call_id=1)),
+        ("^CONN:1,0", CallConnected("^CONN:1,0", call_id=1)),
         ("+DTMF: 5", Dtmf("+DTMF: 5", "5")),
         ("+DTMF: 5,160", Dtmf("+DTMF: 5,160", "5")),
         ("+DTMF: #", Dtmf("+DTMF: #", "#")),
@@ -247,3 +247,13 @@ def test_only_ok_and_connect_are_success() -> None:
 )
 def test_response_prefix(command: str, prefix: str | None) -> None:
     assert response_prefix(command) == prefix
+
+
+@pytest.mark.parametrize(
+    ("line", "call_id"),
+    [("^CEND:2,0,29,17", 2), ("^CEND:1,5,29", 1), ("^CONN:1,0", 1), ("^CEND:x,5,29", None)],
+)
+def test_huawei_call_lines_carry_the_modem_call_id(line: str, call_id: int | None) -> None:
+    urc = parse_line(line)
+    assert isinstance(urc, CallEnded | CallConnected)
+    assert urc.call_id == call_id
