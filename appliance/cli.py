@@ -40,7 +40,7 @@ from appliance.simulate import (
     play_scenario,
     run_simulation,
 )
-from appliance.store import CallLog, RuleStore, open_readonly, search_calls
+from appliance.store import CallLog, CallLogBusyError, RuleStore, open_readonly, search_calls
 
 logger = logging.getLogger("siaga")
 
@@ -579,7 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"siaga: {exc}\n")
         return 2
-    except FileNotFoundError as exc:
+    except CallLogBusyError as exc:
+        sys.stderr.write(f"siaga: {exc} (is siaga already running?)\n")
+        return 2
+    except (FileNotFoundError, PermissionError) as exc:
         sys.stderr.write(f"siaga: {exc}\n")
         return 2
     with contextlib.suppress(BrokenPipeError):

@@ -181,11 +181,6 @@ class FloodMonitor:
         """True while in flood mode."""
         return self._active_since is not None
 
-    @property
-    def active_since(self) -> float | None:
-        """When flood mode was entered, or None."""
-        return self._active_since
-
     def prefix_of(self, e164: str) -> str:
         """The number block an E.164 number belongs to."""
         return e164[: max(2, len(e164) - self.config.block_prefix_digits)]

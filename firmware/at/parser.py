@@ -35,7 +35,6 @@ from firmware.at.urc import (
 _DTMF_KEYS = frozenset("0123456789*#ABCD")
 
 # Number strings made only of these are dial strings; anything else is a network label.
-_DIAL_CHARS = frozenset("0123456789+*#")
 
 # Digit-less "numbers" some networks/modems put in the number field instead of a validity.
 _WITHHELD_WORDS = ("PRIVATE", "RESTRICTED", "ANONYMOUS", "WITHHELD", "HIDDEN")
@@ -199,11 +198,6 @@ def _label_validity(number: str) -> CliValidity:
     if any(word in upper for word in _WITHHELD_WORDS):
         return CliValidity.WITHHELD
     return CliValidity.UNAVAILABLE
-
-
-def is_dial_string(number: str) -> bool:
-    """True when `number` contains only dial characters (digits, leading '+', '*', '#')."""
-    return bool(number) and set(number) <= _DIAL_CHARS
 
 
 _UNAVAILABLE = CallerId(None, None, CliValidity.UNAVAILABLE)

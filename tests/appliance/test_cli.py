@@ -470,3 +470,15 @@ def test_calls_follow_prints_each_call_as_it_ends(tmp_path: Path) -> None:
         process.terminate()
         process.wait(10)
         log.close()
+
+
+def test_a_second_writer_on_the_same_call_log_is_refused_clearly(tmp_path: Path) -> None:
+    log = CallLog(tmp_path / "calls.db")
+    log.open()
+    try:
+        config = tmp_path / "siaga.toml"
+        config.write_text('[[lines]]\nname = "line1"\nport = "/dev/null"\n')
+        message = refused(siaga("run", "--config", config, "--db", "calls.db", cwd=tmp_path))
+        assert "already open for writing" in message and "already running" in message
+    finally:
+        log.close()
