@@ -125,7 +125,7 @@ class LineService:
     async def run(self) -> None:
         """Run every line until `stop()`."""
         tasks = [
-            asyncio.create_task(line.run(), name=f"line-{name}")
+            asyncio.create_task(self._supervise(line), name=f"line-{name}")
             for name, line in self.lines.items()
         ]
         tasks.append(asyncio.create_task(self._tick_flood(), name="flood"))
@@ -145,6 +145,28 @@ class LineService:
     def stop(self) -> None:
         """Ask `run()` to stop."""
         self._stop.set()
+
+    async def _supervise(self, line: Line) -> None:
+        """Run a line; if it crashes (a bug, not a modem fault), log, alarm and restart it.
+
+        Modem faults are the line's own business (FAILED, back-off, reconnect); this is
+        the net under that, so no exception can leave a line dead without anyone knowing.
+        """
+        delay_s = 1.0
+        while True:
+            try:
+                await line.run()
+                return  # stopped
+            except Exception as exc:
+                logger.exception("ALARM line %s crashed; restarting in %.0f s", line.name, delay_s)
+                self.call_log.add_event(
+                    "line_crashed",
+                    line=line.name,
+                    detail={"error": f"{type(exc).__name__}: {exc}"},
+                    ts=self.clock.timestamp(),
+                )
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 60.0)
 
     # ----------------------------------------------------------------- rules
 

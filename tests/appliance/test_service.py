@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.config import Config
+from appliance.clock import LoopClock, VirtualTimeLoop
+from appliance.config import Config, LineConfig
 from appliance.model import Action, NumberClass, Reason
 from appliance.numbers import normalise
 from appliance.service import LineService
+from appliance.simulate import InFlightProbe
 from appliance.store import CallLog, RuleStore
+from firmware.virtual_modem import VirtualModem
 
 NOW = 1_712_000_000.0  # 2024-04-01T19:33:20Z
 CALLER = "+6281234567890"
@@ -132,3 +136,45 @@ def test_a_changed_configuration_is_logged_once(tmp_path: Path) -> None:
     changes = events(db, "config_change")
     assert len(changes) == 2
     assert '"key": "55"' in changes[1]["detail"]
+
+
+def test_a_crashing_line_is_restarted_and_raises_an_alarm(tmp_path: Path) -> None:
+    loop = VirtualTimeLoop()
+    asyncio.set_event_loop(loop)
+    db = tmp_path / "calls.db"
+    log = CallLog(db)
+    log.open()
+    modem = VirtualModem("sim800")
+    loop.run_until_complete(modem.start())
+    # Built without validation: an unknown family makes initialisation raise ValueError,
+    # an exception the line does not expect, standing in for a bug inside the line.
+    valid = LineConfig(name="line1", port=modem.port).model_dump()
+    broken = LineConfig.model_construct(**(valid | {"family": "nokia"}))
+    service = LineService(
+        Config(),
+        call_log=log,
+        rule_store=None,
+        clock=LoopClock(loop, datetime(2024, 4, 1, tzinfo=UTC)),
+        lines=[broken],
+        rule_poll_s=None,
+    )
+    loop.add_in_flight_probe(InFlightProbe(service.lines["line1"], modem))
+
+    async def run_for_a_while() -> None:
+        runner = asyncio.create_task(service.run())
+        await asyncio.sleep(10)  # virtual seconds: crashes at about 0, 1, 3 and 7 s
+        assert not runner.done()
+        service.stop()
+        await runner
+
+    try:
+        loop.run_until_complete(run_for_a_while())
+    finally:
+        modem.close()
+        asyncio.set_event_loop(None)
+        loop.close()
+    assert log.flush()
+    log.close()
+    crashes = events(db, "line_crashed")
+    assert len(crashes) == 4
+    assert "ValueError" in crashes[0]["detail"]
