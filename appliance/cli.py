@@ -31,6 +31,7 @@ from appliance.model import Action
 from appliance.numbers import normalise, normalise_pattern
 from appliance.report import format_table, report, report_csv
 from appliance.scenario import ScenarioError, dump_scenario, generate, load_scenario, summarise
+from appliance.score import score
 from appliance.service import LineService, OperatorDesk
 from appliance.simulate import (
     LEAD_IN_S,
@@ -216,21 +217,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clock = LoopClock(loop, datetime.now(UTC))
 
     try:
-        loop.run_until_complete(
+        centre, _ = loop.run_until_complete(
             play_scenario(
                 calls, db_path, options, clock, health_interval_s=60.0, desks=[_DemoNarrator()]
             )
         )
     except KeyboardInterrupt:
-        logger.warning("demo stopped")
+        logger.warning("demo stopped; the calls so far are in %s", db_path)
         return 0
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    outcomes = collect_outcomes(calls, db_path, set())
-    logger.warning(
-        "demo finished: %d calls logged", sum(1 for o in outcomes.values() if o.decision)
-    )
+    outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
+    json.dump(score(calls, outcomes), sys.stdout, indent=2)
+    sys.stdout.write("\n")
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import selectors
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -269,13 +270,18 @@ class _ScaledSelector(selectors.DefaultSelector):
 
 @dataclass
 class SimulatedCentre:
-    """Everything a simulation run builds: modems, service, driver, operators."""
+    """Everything a simulation run builds: modems, service, driver, operators.
+
+    `first_row_id`: calls rows with a greater id were written by this run (a database may
+    hold earlier runs, whose scenario ids repeat).
+    """
 
     modems: dict[str, VirtualModem]
     service: LineService
     driver: ScenarioDriver
     operators: SimulatedOperators
     call_log: CallLog
+    first_row_id: int = 0
 
 
 async def build_centre(
@@ -283,6 +289,7 @@ async def build_centre(
 ) -> SimulatedCentre:
     """Start the virtual modems and a line service wired to them."""
     config = options.config
+    first_row_id = _max_call_id(db_path)
     modems: dict[str, VirtualModem] = {}
     line_configs: list[LineConfig] = []
     for index in range(options.lines):
@@ -321,7 +328,21 @@ async def build_centre(
         loop.add_in_flight_probe(lambda: call_log.commit_waiters > 0)
     operators = SimulatedOperators(service, driver, options.operators, options.operator_answer_s)
     service.desks.append(operators)
-    return SimulatedCentre(modems, service, driver, operators, call_log)
+    return SimulatedCentre(modems, service, driver, operators, call_log, first_row_id)
+
+
+def _max_call_id(db_path: Path) -> int:
+    """The highest call id already in the database (0 for a new one)."""
+    if not db_path.exists():
+        return 0
+    connection = open_readonly(db_path)
+    try:
+        found = connection.execute("select max(id) from calls").fetchone()
+    except sqlite3.OperationalError:
+        return 0  # no calls table yet
+    finally:
+        connection.close()
+    return int(found[0] or 0)
 
 
 class InFlightProbe:
@@ -417,7 +438,7 @@ def run_simulation(
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-    outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy)
+    outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
     result = score(calls, outcomes)
     result["wall_seconds"] = round(wall_s, 2)
     days = (calls[-1].at - calls[0].at).total_seconds() / 86_400
@@ -426,10 +447,13 @@ def run_simulation(
 
 
 def collect_outcomes(
-    calls: Sequence[ScenarioCall], db_path: Path, lost_busy: set[str]
+    calls: Sequence[ScenarioCall], db_path: Path, lost_busy: set[str], after_row_id: int = 0
 ) -> dict[str, CallOutcome]:
-    """Each scenario call's outcome, from the call log (and the driver's busy losses)."""
-    rows = _rows_by_scenario_ref(db_path)
+    """Each scenario call's outcome, from the call log (and the driver's busy losses).
+
+    Only rows with an id above `after_row_id` count: those this run wrote.
+    """
+    rows = _rows_by_scenario_ref(db_path, after_row_id)
     outcomes: dict[str, CallOutcome] = {}
     for call in calls:
         row = rows.get(call.id)
@@ -450,12 +474,14 @@ def collect_outcomes(
     return outcomes
 
 
-def _rows_by_scenario_ref(db_path: Path) -> dict[str, dict[str, Any]]:
+def _rows_by_scenario_ref(db_path: Path, after_row_id: int) -> dict[str, dict[str, Any]]:
     connection = open_readonly(db_path)
     try:
         cursor = connection.execute(
             "select scenario_ref, started_ts, ended_ts, operator_ts, reached_operator, "
-            "decision, reason, challenge_result from calls where scenario_ref is not null"
+            "decision, reason, challenge_result from calls "
+            "where scenario_ref is not null and id > ?",
+            [after_row_id],
         )
         names = [column[0] for column in cursor.description]
         return {row[0]: dict(zip(names, row, strict=True)) for row in cursor}

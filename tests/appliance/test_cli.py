@@ -185,6 +185,30 @@ def test_simulate_refuses_an_existing_database_without_append(simulated: Simulat
     assert simulated.db.stat().st_size == before
 
 
+def test_simulate_append_scores_only_its_own_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "day.jsonl"
+    ok(siaga("scenario", "generate", "--out", scenario, "--days", "1", "--seed", "5", cwd=tmp_path))
+    db = tmp_path / "runs.db"
+    first = json.loads(ok(siaga("simulate", "--scenario", scenario, "--db", db, cwd=tmp_path)))
+    second = json.loads(
+        ok(siaga("simulate", "--scenario", scenario, "--db", db, "--append", cwd=tmp_path))
+    )
+    # The second run replays the same calls on top of the first run's history, so the
+    # policy knows the callers; its score must still count each of its calls once.
+    assert second["calls_total"] == first["calls_total"]
+    assert second["genuine_calls"] == first["genuine_calls"]
+    assert (
+        second["junk_reached"] + second["lost_busy"]
+        <= second["junk_calls"] + second["genuine_calls"]
+    )
+    connection = sqlite3.connect(db)
+    try:
+        (rows,) = connection.execute("select count(*) from calls").fetchone()
+    finally:
+        connection.close()
+    assert rows == 2 * (first["calls_total"] - first["lost_busy"])
+
+
 def test_simulate_refuses_a_missing_scenario(tmp_path: Path) -> None:
     result = siaga("simulate", "--scenario", "nope.jsonl", "--db", "x.db", cwd=tmp_path)
     assert "nope.jsonl" in refused(result)
