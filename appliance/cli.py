@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from appliance.clock import LoopClock, SystemClock
 from appliance.config import Config, ConfigError, load_config
+from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.numbers import normalise, normalise_pattern
 from appliance.report import format_table, report, report_csv
@@ -112,21 +113,14 @@ def _print_rows(
             writer.writeheader()
         writer.writerows(rows)
     else:
-        widths = {c: max([len(c)] + [len(_cell(r.get(c))) for r in rows]) for c in columns}
+        widths = {c: max([len(c)] + [len(printable(r.get(c))) for r in rows]) for c in columns}
         if header:
             out.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip() + "\n")
         for row in rows:
             out.write(
-                "  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns).rstrip() + "\n"
+                "  ".join(printable(row.get(c)).ljust(widths[c]) for c in columns).rstrip() + "\n"
             )
     sys.stdout.write(out.getvalue())
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    # Caller ID text comes from outside: never let control characters reach a terminal.
-    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
 
 
 def _setup_logging(verbose: int) -> None:
@@ -170,27 +164,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 class _DemoNarrator(OperatorDesk):
     """Tells the person watching the demo what happens to each call."""
 
-    def call_waiting(self, line: Any, call: Any) -> None:
-        logger.warning(
-            "%s  %-16s waiting for an operator (%s/%s)",
-            line.name,
-            _cell(call.caller.raw if call.caller else None),
-            call.decision.action if call.decision else "-",
-            call.decision.reason if call.decision else "-",
-        )
+    def call_waiting(self, line: Line, call: ActiveCall) -> None:
+        logger.warning("%s", describe_call(line.name, call))
 
-    def call_ended(self, line: Any, call: Any) -> None:
-        decision = call.decision
-        logger.warning(
-            "%s  %-16s %s/%s%s -> %s%s",
-            line.name,
-            _cell(call.caller.raw if call.caller else None),
-            decision.action if decision else "-",
-            decision.reason if decision else "-",
-            f" [{call.challenge_result}]" if call.challenge_result else "",
-            call.end_cause,
-            f" (answered by {call.operator})" if call.operator else "",
-        )
+    def call_ended(self, line: Line, call: ActiveCall) -> None:
+        logger.warning("%s", describe_call(line.name, call))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -568,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `siaga` console script."""
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    # The service logs one line per call at INFO: under systemd that is the journal.
+    _setup_logging(max(args.verbose, 1) if args.command == "run" else args.verbose)
     try:
         result: int = args.func(args)
     except ConfigError as exc:

@@ -183,6 +183,34 @@ class ActiveCall:
     events: asyncio.Queue[Urc] = field(default_factory=asyncio.Queue)
 
 
+def printable(text: object) -> str:
+    """`text` for a log line or a terminal: caller ID comes from outside, so control
+    characters (terminal escapes, newlines that forge log lines) become '?'."""
+    if text is None:
+        return "-"
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def describe_call(line_name: str, call: ActiveCall) -> str:
+    """One line saying what happened to a call, for the log and the demo."""
+    decision = call.decision
+    parts = [
+        line_name,
+        f"call {call.call_id}",
+        printable(call.caller.raw if call.caller else None),
+        f"{decision.action}/{decision.reason}" if decision else "-",
+    ]
+    if call.challenge_result is not None:
+        parts.append(f"[{call.challenge_result}]")
+    if call.ended_ts is None:
+        parts.append("waiting for an operator")
+    else:
+        parts.append(f"-> {call.end_cause}")
+    if call.operator:
+        parts.append(f"(answered by {printable(call.operator)})")
+    return " ".join(parts)
+
+
 @dataclass
 class LineHealth:
     """The latest answers to the modem's health questions."""

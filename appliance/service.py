@@ -19,7 +19,7 @@ from typing import Protocol
 
 from appliance.clock import Clock
 from appliance.config import Config, LineConfig
-from appliance.line import CALL_STATES, ActiveCall, Line, LineState
+from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
 from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
 from appliance.policy import (
     FloodChange,
@@ -255,7 +255,8 @@ class LineService:
             desk.call_waiting(line, call)
 
     def call_finished(self, line: Line, call: ActiveCall) -> None:
-        """Tell every desk a call ended."""
+        """Log the call in one line and tell every desk it ended."""
+        logger.info("%s", describe_call(line.name, call))
         if call.caller is not None:
             self._remember(call.call_id, call.caller)
         for desk in self.desks:

@@ -502,7 +502,11 @@ def test_a_second_writer_on_the_same_call_log_is_refused_clearly(tmp_path: Path)
     try:
         config = tmp_path / "siaga.toml"
         config.write_text('[[lines]]\nname = "line1"\nport = "/dev/null"\n')
-        message = refused(siaga("run", "--config", config, "--db", "calls.db", cwd=tmp_path))
+        result = siaga("run", "--config", config, "--db", "calls.db", cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        # `run` logs at INFO (the journal), so the error is the last line, not the first.
+        message = result.stderr.splitlines()[-1]
+        assert message.startswith("siaga: ")
         assert "already open for writing" in message and "already running" in message
     finally:
         log.close()

@@ -19,8 +19,15 @@ from typing import Any
 
 import pytest
 
-from appliance.line import BACKOFF_FIRST_S, BACKOFF_MAX_S, ActiveCall, Line, LineState
-from appliance.model import CallerNumber, NumberClass
+from appliance.line import (
+    BACKOFF_FIRST_S,
+    BACKOFF_MAX_S,
+    ActiveCall,
+    Line,
+    LineState,
+    describe_call,
+)
+from appliance.model import Action, CallerNumber, Decision, NumberClass, Reason
 from firmware.virtual_modem import CallState, EndedBy, VirtualCall, VirtualModem
 from tests.appliance.conftest import (
     AUDIO_FAMILIES,
@@ -954,3 +961,19 @@ def test_stopping_the_service_while_a_line_initialises_releases_the_port(
         assert bench.line.channel is None and bench.line.state is LineState.DOWN
 
     run_virtual(scenario)
+
+
+def test_the_call_log_line_cannot_be_forged_by_caller_id_text() -> None:
+    call = ActiveCall(call_id=7, started_ts=0.0)
+    call.caller = CallerNumber(
+        raw="0812\nline2 call 8 +62811 pass/default -> operator_hung_up\x1b[2J",
+        e164=None,
+        number_class=NumberClass.UNPARSEABLE,
+    )
+    call.decision = Decision(Action.CHALLENGE, Reason.UNPARSEABLE)
+    call.ended_ts = 1.0
+    call.end_cause = "caller_hung_up"
+    text = describe_call("line1", call)
+    assert "\n" not in text and "\x1b" not in text
+    assert text.startswith("line1 call 7 0812?line2")
+    assert text.endswith("challenge/unparseable -> caller_hung_up")
