@@ -60,6 +60,7 @@ PROMPT_GRACE_S = 3.0  # a prompt's finished-URC may never come: give up this lon
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 HEALTH_FAILURES_BEFORE_RESET = 2
+HOLD_REPEAT_S = 20.0  # a caller waiting for an operator hears 'please hold' this often
 COMMIT_WAIT_S = 2.0  # longest a call's end report waits for its row to be committed
 
 
@@ -682,13 +683,17 @@ class Line:
         await self._pass_to_operator(call)
 
     async def _pass_to_operator(self, call: ActiveCall) -> None:
-        if self.config.deflect_to and not call.answered:
-            await self._deflect(call, self.config.deflect_to)
+        deflect_to = self.config.deflect_to
+        if deflect_to and not call.answered and await self._deflect(call, deflect_to):
             return
         self._set_state(LineState.OPERATOR_RINGING)
         call.waiting_since_ts = self._clock.timestamp()
         self._listener.call_needs_operator(self, call)
-        await self._wait_for(call, self._operator_answered)
+        # A caller we already answered (the challenge) must not wait in silence.
+        hold = self._prompt("connecting") if call.answered else None
+        await self._wait_for(call, self._operator_answered, hold=hold)
+        if hold is not None:
+            await self._stop_prompt(hold)  # the operator speaks, not the recording
         if not call.answered:
             await self._answer_for_operator(call)
         self._record_operator_contact(call)
@@ -701,18 +706,21 @@ class Line:
         if not await self._answer(call):
             raise CallerGone("caller_hung_up")
 
-    async def _deflect(self, call: ActiveCall, number: str) -> None:
+    async def _deflect(self, call: ActiveCall, number: str) -> bool:
+        """Send the call on to `number` (AT+CTFR); False if the network refused it.
+
+        Call deflection needs a network service the SIM may not have, or may have lost for
+        a while: a refusal keeps this call on the line for the desk, and the next call tries
+        deflecting again.
+        """
         family = self._require_family()
         try:
             await self._command(family.deflect_command(number))
         except ATCommandError as exc:
-            # Call deflection needs a network service the SIM may not have: keep the
-            # call and alert the desk instead.
             logger.warning("line %s: deflection refused (%s); alerting the desk", self.name, exc)
-            self.config = self.config.model_copy(update={"deflect_to": None})
-            await self._pass_to_operator(call)
-            return
+            return False
         self._finish_call(call, "deflected")
+        return True
 
     async def _fall_back_to_operator(self, call: ActiveCall, why: str) -> None:
         """Fail open: the restriction could not be carried out, so the call goes through."""
@@ -894,18 +902,31 @@ class Line:
                 continue  # RING repeats every few seconds until the call is answered
             return urc
 
-    async def _wait_for(self, call: ActiveCall, event: asyncio.Event) -> None:
-        """Wait for an operator event; the caller may hang up meanwhile."""
+    async def _wait_for(
+        self, call: ActiveCall, event: asyncio.Event, *, hold: Prompt | None = None
+    ) -> None:
+        """Wait for an operator event; the caller may hang up meanwhile.
+
+        With `hold`, that prompt is played again every HOLD_REPEAT_S while waiting.
+        """
+        loop = asyncio.get_running_loop()
+        next_hold = loop.time() + HOLD_REPEAT_S
         waiter = asyncio.ensure_future(event.wait())
         try:
             while not event.is_set():
                 getter = asyncio.ensure_future(call.events.get())
-                done, _ = await asyncio.wait({waiter, getter}, return_when=asyncio.FIRST_COMPLETED)
+                timeout = None if hold is None else max(0.0, next_hold - loop.time())
+                done, _ = await asyncio.wait(
+                    {waiter, getter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
                 if getter in done:
                     if isinstance(getter.result(), CallEnded):
                         raise CallerGone("caller_hung_up")
-                else:
-                    getter.cancel()
+                    continue
+                getter.cancel()
+                if not done and hold is not None:
+                    await self._start_prompt(hold)
+                    next_hold = loop.time() + HOLD_REPEAT_S
         finally:
             waiter.cancel()
 

@@ -22,6 +22,7 @@ import pytest
 from appliance.line import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
+    HOLD_REPEAT_S,
     ActiveCall,
     Line,
     LineState,
@@ -661,6 +662,35 @@ def test_refused_deflection_falls_back_to_alerting_the_desk(tmp_path: Path, fami
             await hang_up_and_settle(bench, virtual)
             row = bench.row()
             assert row["reached_operator"] == 1 and row["end_cause"] == "caller_hung_up"
+            # One refusal does not switch deflection off: the next call tries again.
+            second = bench.ring()
+            await operator_takes_call(bench)
+            deflections = [cmd for cmd in bench.commands_sent() if cmd.startswith("AT+CTFR=")]
+            assert len(deflections) == 2
+            await hang_up_and_settle(bench, second)
+            assert_log_consistent(bench, calls=2)
+
+    run_virtual(scenario)
+
+
+@pytest.mark.parametrize("family", ["sim800", "ec25"])
+def test_a_caller_waiting_after_the_challenge_hears_the_hold_message_again(
+    tmp_path: Path, family: str
+) -> None:
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family) as bench:
+            virtual = bench.ring()  # unknown number: challenged
+            await wait_answered(bench, virtual)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.OPERATOR_RINGING)
+            assert len(prompts_with(virtual, CONNECTING_WORDS)) == 1
+            await bench.sleep(2 * HOLD_REPEAT_S + 1.0)  # no operator free for a while
+            assert len(prompts_with(virtual, CONNECTING_WORDS)) == 3
+            assert bench.service.answer("line1", "op1")
+            await bench.wait_state(LineState.CONNECTED)
+            await bench.sleep(2 * HOLD_REPEAT_S)  # once connected, no more recordings
+            assert len(prompts_with(virtual, CONNECTING_WORDS)) == 3
+            await hang_up_and_settle(bench, virtual)
             assert_log_consistent(bench, calls=1)
 
     run_virtual(scenario)
