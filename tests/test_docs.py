@@ -194,3 +194,14 @@ def test_the_commented_line_example_is_valid_once_uncommented() -> None:
     (line,) = config.lines
     assert {setting.split(" =")[0] for setting in settings} == set(LineConfig.model_fields)
     assert line.name == "line1"
+
+
+def test_every_reference_policy_file_is_a_valid_configuration() -> None:
+    policies = sorted((REPO_ROOT / "docs" / "policies").glob("*.toml"))
+    assert [path.name for path in policies] == [
+        "challenge-everybody.toml",
+        "no-screening.toml",
+        "todays-practice.toml",
+    ]
+    for path in policies:
+        load_config(path)
