@@ -80,9 +80,9 @@ def rows(db: Path) -> list[sqlite3.Row]:
         connection.close()
 
 
-@pytest.fixture
-def modem() -> Iterator[ModemThread]:
-    thread = ModemThread("sim800")
+@pytest.fixture(params=["sim800"])
+def modem(request: pytest.FixtureRequest) -> Iterator[ModemThread]:
+    thread = ModemThread(request.param)
     yield thread
     thread.close()
 
@@ -120,18 +120,42 @@ def place_call(modem: ModemThread, number: str) -> VirtualCall:
     return modem.call(lambda: modem.modem.incoming_call(number))
 
 
+@pytest.mark.parametrize(
+    "modem", ["sim800", "sim7600", "ec25", "m95", "huawei", "generic"], indirect=True
+)
 def test_run_screens_a_call_and_logs_it(modem: ModemThread, running: tuple[Path, Path]) -> None:
     _, db = running
     call = place_call(modem, "081234567890")
-    # A number with no good history is challenged: answered, prompted.
-    wait_for(lambda: call.answered_at is not None and call.prompts, "the challenge prompt")
+    # A number with no good history is challenged: answered, prompted. Modems that cannot
+    # play a prompt (Huawei without its voice port configured, generic) fail open instead.
+    can_prompt = modem.modem.profile.name not in ("huawei", "generic")
+    if can_prompt:
+        wait_for(lambda: call.answered_at is not None and call.prompts, "the challenge prompt")
+    else:
+        wait_for(lambda: call.answered_at is None and rows(db), "the call to be screened")
     modem.call(lambda: modem.modem.caller_hangs_up(call))
     row = wait_for(lambda: [r for r in rows(db) if r["ended_at"]], "the call's row")[0]
     assert row["caller_raw"] == "081234567890"
     assert row["caller"] == "+6281234567890"
-    assert (row["decision"], row["reason"]) == ("challenge", "no_history")
-    assert row["challenge_result"] == "caller_hung_up"
+    if can_prompt:
+        assert (row["decision"], row["reason"]) == ("challenge", "no_history")
+        assert row["challenge_result"] == "caller_hung_up"
+    else:
+        assert (row["decision"], row["reason"]) == ("pass", "fail_open")
     assert row["started_at"].endswith("+07:00")
+    # `family = "auto"`: the line recognised the dialect from AT+CGMI / AT+CGMM.
+    assert f'"family": "{modem.modem.profile.name}"' in line_up_detail(db)
+
+
+def line_up_detail(db: Path) -> str:
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        found = connection.execute(
+            "select detail from events where kind = 'line_up' order by id limit 1"
+        ).fetchone()
+    finally:
+        connection.close()
+    return str(found[0]) if found else ""
 
 
 def test_a_rule_added_from_the_command_line_applies_to_the_next_call(
