@@ -30,7 +30,7 @@ from appliance.config import Config, ConfigError, load_config
 from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.numbers import normalise, normalise_pattern
-from appliance.report import format_table, report, report_csv
+from appliance.report import flagged_numbers, format_table, report, report_csv
 from appliance.scenario import ScenarioError, dump_scenario, generate, load_scenario, summarise
 from appliance.score import score
 from appliance.service import LineService, OperatorDesk
@@ -401,6 +401,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     since_ts = _parse_day(args.since, zone) if args.since else 0.0
     until_ts = _parse_day(args.until, zone, end=True) if args.until else 4_102_444_800.0
     connection = _read_only(_db_path(args, config))
+    if args.flagged:
+        try:
+            flagged = flagged_numbers(connection, since_ts, until_ts, config.site.timezone)
+        finally:
+            connection.close()
+        rows = [vars(number) for number in flagged]
+        columns = ["flagged_at", "caller", "level", "junk_24h", "restricted_until"]
+        _print_rows(rows, columns, args.csv)
+        return 0
     try:
         result = report(
             connection,
@@ -533,6 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--since", help="YYYY-MM-DD (local time)")
     rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
     rep.add_argument("--csv", action="store_true")
+    rep.add_argument(
+        "--flagged",
+        action="store_true",
+        help="instead, the numbers the abuse ladder flagged for a supervisor",
+    )
     rep.set_defaults(func=cmd_report)
 
     config = sub.add_parser("config", help="configuration files")

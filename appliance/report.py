@@ -349,3 +349,37 @@ __all__ = [
     "report_csv",
     "top_repeaters",
 ]
+
+
+@dataclass(frozen=True)
+class FlaggedNumber:
+    """A number the abuse ladder put on the supervisor's list (to ask the carrier to act)."""
+
+    caller: str
+    flagged_at: str  # local ISO time
+    level: int
+    junk_24h: int
+    restricted_until: str  # local ISO time
+
+
+def flagged_numbers(
+    conn: sqlite3.Connection, since_ts: float, until_ts: float, timezone: str = "Asia/Jakarta"
+) -> list[FlaggedNumber]:
+    """Numbers flagged for a supervisor in [since_ts, until_ts), oldest first."""
+    zone = ZoneInfo(timezone)
+    rows = conn.execute(
+        "SELECT ts, json_extract(detail, '$.caller'), json_extract(detail, '$.level'),"
+        " json_extract(detail, '$.junk_24h'), json_extract(detail, '$.until_ts')"
+        " FROM events WHERE kind = 'supervisor_flag' AND ts >= ? AND ts < ? ORDER BY ts",
+        [since_ts, until_ts],
+    ).fetchall()
+    return [
+        FlaggedNumber(
+            caller=str(caller),
+            flagged_at=datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds"),
+            level=int(level),
+            junk_24h=int(junk),
+            restricted_until=datetime.fromtimestamp(until, zone).isoformat(timespec="seconds"),
+        )
+        for ts, caller, level, junk, until in rows
+    ]

@@ -281,8 +281,42 @@ class LineService:
         now_ts = self.clock.timestamp()
         caller = self._recent.get(call_id)
         if caller is not None:
+            before = self._ladder_level(caller, now_ts)
             self.policy.record_disposition(caller, disposition, now_ts)
+            self._flag_for_supervisor(caller, before, now_ts)
         self.call_log.record_disposition(call_id, disposition, operator, now_ts)
+
+    def _ladder_level(self, caller: CallerNumber, now_ts: float) -> int:
+        if caller.e164 is None:
+            return 0
+        status = self.policy.ladder_status(caller.e164, now_ts)
+        return status.level if status is not None else 0
+
+    def _flag_for_supervisor(self, caller: CallerNumber, level_before: int, now_ts: float) -> None:
+        """A number that climbed onto a flagged ladder step goes on the supervisor's list
+        (the centre asks the carrier or Kominfo to act on it): an event and an alarm."""
+        if caller.e164 is None:
+            return
+        status = self.policy.ladder_status(caller.e164, now_ts)
+        if status is None or not status.flag_supervisor or status.level <= level_before:
+            return
+        junk_24h = self.policy.junk_count(caller.e164, now_ts, 86_400.0)
+        logger.warning(
+            "ALARM supervisor_flag: %s reached ladder level %d (%d prank/ghost calls in 24 h)",
+            caller.e164,
+            status.level,
+            junk_24h,
+        )
+        self.call_log.add_event(
+            "supervisor_flag",
+            detail={
+                "caller": caller.e164,
+                "level": status.level,
+                "junk_24h": junk_24h,
+                "until_ts": status.until,
+            },
+            ts=now_ts,
+        )
 
     def _remember(self, call_id: int, caller: CallerNumber) -> None:
         self._recent[call_id] = caller

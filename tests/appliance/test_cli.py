@@ -510,3 +510,16 @@ def test_a_second_writer_on_the_same_call_log_is_refused_clearly(tmp_path: Path)
         assert "already open for writing" in message and "already running" in message
     finally:
         log.close()
+
+
+def test_report_flagged_lists_the_numbers_flagged_for_a_supervisor(tmp_path: Path) -> None:
+    log = CallLog(tmp_path / "calls.db")
+    log.open()
+    detail = {"caller": "+6281234567890", "level": 3, "junk_24h": 10, "until_ts": 1712604800.0}
+    log.add_event("supervisor_flag", detail=detail, ts=1712000000.0)
+    assert log.flush()
+    log.close()
+    out = ok(siaga("report", "--flagged", "--csv", "--db", "calls.db", cwd=tmp_path))
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["caller"] == "+6281234567890" and row["level"] == "3"
+    assert row["flagged_at"] == "2024-04-02T02:33:20+07:00"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
+from appliance.line import ActiveCall
 from appliance.model import Action, NumberClass, Reason
 from appliance.numbers import normalise
 from appliance.service import LineService
@@ -178,3 +179,29 @@ def test_a_crashing_line_is_restarted_and_raises_an_alarm(tmp_path: Path) -> Non
     crashes = events(db, "line_crashed")
     assert len(crashes) == 4
     assert "ValueError" in crashes[0]["detail"]
+
+
+def test_a_number_reaching_the_flagged_step_is_listed_once_for_the_supervisor(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "calls.db"
+    log = CallLog(db)
+    log.open()
+    service = LineService(
+        Config(),
+        call_log=log,
+        rule_store=None,
+        clock=FixedClock(NOW),
+        lines=[LineConfig(name="line1", port="/dev/null")],
+    )
+    line = service.lines["line1"]
+    caller = normalise("081234567890")
+    for call_id in range(1, 12):  # the 10th prank in 24 h reaches the flagged step
+        service.call_finished(line, ActiveCall(call_id=call_id, started_ts=NOW, caller=caller))
+        service.record_disposition(call_id, "prank", "op1")
+    assert log.flush()
+    log.close()
+    flags = events(db, "supervisor_flag")
+    assert len(flags) == 1
+    assert '"caller": "+6281234567890"' in flags[0]["detail"]
+    assert '"level": 3' in flags[0]["detail"] and '"junk_24h": 10' in flags[0]["detail"]
