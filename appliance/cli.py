@@ -148,6 +148,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         clock=SystemClock(),
     )
     service.prepare()
+    for line in config.lines:
+        if line.enabled and not line.deflect_to:
+            # No operator console or desk button exists yet: deflection is the only way a
+            # passed call reaches a person.
+            logger.warning(
+                "line %s has no deflect_to: passed calls will ring with no way for an "
+                "operator to answer them (the operator console is not built yet)",
+                line.name,
+            )
     logger.warning("siaga running %d line(s); call log %s", len(service.lines), db_path)
     try:
         asyncio.run(service.run())
