@@ -171,13 +171,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 class _DemoNarrator(OperatorDesk):
-    """Tells the person watching the demo what happens to each call."""
+    """Tells the person watching the demo what happens to each call, in the site's time."""
+
+    def __init__(self, clock: LoopClock, zone: ZoneInfo) -> None:
+        self._clock = clock
+        self._zone = zone
 
     def call_waiting(self, line: Line, call: ActiveCall) -> None:
-        logger.warning("%s", describe_call(line.name, call))
+        self._say(describe_call(line.name, call))
 
     def call_ended(self, line: Line, call: ActiveCall) -> None:
-        logger.warning("%s", describe_call(line.name, call))
+        self._say(describe_call(line.name, call))
+
+    def _say(self, text: str) -> None:
+        moment = self._clock.now().astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        sys.stdout.write(f"{moment}  {text}\n")
+        sys.stdout.flush()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -206,7 +215,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         centre, _ = loop.run_until_complete(
             play_scenario(
-                calls, db_path, options, clock, health_interval_s=60.0, desks=[_DemoNarrator()]
+                calls,
+                db_path,
+                options,
+                clock,
+                health_interval_s=60.0,
+                desks=[_DemoNarrator(clock, _zone(config))],
             )
         )
     except KeyboardInterrupt:
@@ -216,6 +230,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         asyncio.set_event_loop(None)
         loop.close()
     outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
+    sys.stdout.write("score of the demo day (as siaga simulate prints it):\n")
     json.dump(score(calls, outcomes), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
