@@ -380,6 +380,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
         "decision",
         "reason",
         "challenge_result",
+        "voice_heard",
         "reached_operator",
         "disposition",
         "end_cause",
@@ -463,6 +464,173 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------- web, user
+# The CLI is where the program is put together: only these commands import `web_ui`, and
+# only when run, so the appliance's own commands never load the web stack.
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the web UI in this process (the line service runs without it)."""
+    import uvicorn
+
+    from web_ui.app import create_app
+    from web_ui.settings import SettingsError, settings_for
+
+    config = _config(args)
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    db_path = _db_path(args, config)
+    try:
+        settings = settings_for(
+            db_path,
+            timezone=config.site.timezone,
+            site_name=config.site.name,
+            cookie_secure=args.secure_cookies,
+            base_url=f"http://{host}:{port}",
+        )
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))  # a service: its start belongs in the journal
+    logger.warning("siaga web on http://%s:%d; database %s", host, port, db_path)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=args.verbose > 0,
+        server_header=False,
+    )
+    return 0
+
+
+def _user_db(args: argparse.Namespace) -> tuple[sqlite3.Connection, ZoneInfo]:
+    """The database, migrated, opened for the web UI's account tables."""
+    from web_ui import db as web_db
+
+    config = _config(args)
+    path = _db_path(args, config)
+    web_db.migrate(path, busy_timeout_s=5.0)
+    return web_db.connect(path, busy_timeout_s=5.0), _zone(config)
+
+
+def _cli_actor() -> Any:
+    """Who the audit log names for a change made here: `cli:<login name>`."""
+    import getpass
+
+    from web_ui.audit import Actor
+
+    return Actor(name=f"cli:{getpass.getuser()}")
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """A new password: one line of standard input, or typed twice at the terminal."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to type the password on: use --password-stdin")
+    first = getpass.getpass("new password: ")
+    if first != getpass.getpass("the same again: "):
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def _user_error(name: str, code: str) -> UsageError:
+    from web_ui.i18n import translate
+
+    return UsageError(f"{name!r}: {translate('en', code)}")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Add a web UI account (the first one, a technician, comes from here or /setup)."""
+    from web_ui.users import UserError, create_user, prepare_new_user
+
+    password = _new_password(args)
+    try:
+        new = prepare_new_user(args.name, args.display_name, args.role, password, args.language)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    conn, zone = _user_db(args)
+    try:
+        user = create_user(conn, _cli_actor(), new, zone)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"added user {user.username} ({user.role.value})\n")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """List the web UI accounts."""
+    from web_ui.users import list_users
+
+    conn, zone = _user_db(args)
+    try:
+        users = list_users(conn)
+    finally:
+        conn.close()
+    rows = [
+        {
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role.value,
+            "language": user.language,
+            "status": "disabled" if user.disabled else "active",
+            "created_at": datetime.fromtimestamp(user.created_ts, zone).isoformat("T", "seconds"),
+        }
+        for user in users
+    ]
+    columns = ["username", "display_name", "role", "language", "status", "created_at"]
+    _print_rows(rows, columns, args.csv)
+    return 0
+
+
+def _existing_user_id(conn: sqlite3.Connection, name: str) -> int:
+    from web_ui.users import get_by_username
+
+    user = get_by_username(conn, name)
+    if user is None:
+        raise UsageError(f"no user {name!r}")
+    return user.id
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    """Disable a web UI account; its sessions end at once."""
+    from web_ui.users import UserError, update_user
+
+    conn, zone = _user_db(args)
+    try:
+        user_id = _existing_user_id(conn, args.name)
+        update_user(conn, _cli_actor(), user_id, zone, disabled=True)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"disabled user {args.name}\n")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    """Set a web UI account's password; its sessions end."""
+    from web_ui.users import UserError, new_password_hash, set_password
+
+    password = _new_password(args)
+    conn, zone = _user_db(args)
+    try:
+        user_id = _existing_user_id(conn, args.name)
+        password_hash = new_password_hash(password, args.name)
+        set_password(conn, _cli_actor(), user_id, password_hash, zone)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"password of {args.name} changed\n")
+    return 0
+
+
 # ------------------------------------------------------------------------- parser
 
 
@@ -499,6 +667,44 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
     listing.add_argument("--all", action="store_true", help="include expired and removed rules")
     listing.add_argument("--csv", action="store_true")
     listing.set_defaults(func=cmd_rule_list, kind=kind)
+
+
+def _add_web_commands(sub: Any) -> None:
+    """`siaga web` and `siaga user ...`."""
+    web = sub.add_parser("web", help="serve the web UI (pages and JSON API)")
+    _add_common(web)
+    web.add_argument("--host", help="address to listen on (default: the config's web.host)")
+    web.add_argument("--port", type=int, help="port (default: the config's web.port, 8112)")
+    web.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="mark cookies Secure (only when the UI is reached over HTTPS)",
+    )
+    web.set_defaults(func=cmd_web)
+
+    user = sub.add_parser("user", help="web UI accounts")
+    actions = user.add_subparsers(dest="user_action", required=True)
+    add = actions.add_parser("add", help="add an account")
+    _add_common(add)
+    add.add_argument("name", help="user name: 2-32 letters, digits, . _ -")
+    add.add_argument("--role", required=True, choices=["operator", "supervisor", "technician"])
+    add.add_argument("--display-name", default="", help="name shown in the UI")
+    add.add_argument("--language", choices=["id", "en"], default="id", help="default id")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=cmd_user_add)
+    listing = actions.add_parser("list", help="list the accounts")
+    _add_common(listing)
+    listing.add_argument("--csv", action="store_true")
+    listing.set_defaults(func=cmd_user_list)
+    disable = actions.add_parser("disable", help="disable an account (ends its sessions)")
+    _add_common(disable)
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_user_disable)
+    passwd = actions.add_parser("passwd", help="set an account's password (ends its sessions)")
+    _add_common(passwd)
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    passwd.set_defaults(func=cmd_user_passwd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -578,6 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_config_check)
+
+    _add_web_commands(sub)
     return parser
 
 

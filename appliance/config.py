@@ -66,7 +66,18 @@ class LineConfig(StrictModel):
     family: FamilyName = "auto"
     baudrate: int = Field(default=115200, gt=0)
     rtscts: bool = Field(default=False, description="hardware flow control (off on a 3-wire UART)")
-    voice_port: str | None = Field(default=None, description="Huawei PCM voice port")
+    voice_port: str | None = Field(
+        default=None,
+        description=(
+            "the port carrying the call's PCM audio (SIM7600 audio port, EC25 NMEA port, "
+            "Huawei voice port): Huawei prompts are played on it, and the line listens on "
+            "it for a voice during a challenge"
+        ),
+    )
+    listen: bool = Field(
+        default=True,
+        description="listen for a voice on `voice_port` while challenging (where it exists)",
+    )
     desk: str | None = Field(default=None, description="operator desk alerted for passed calls")
     deflect_to: str | None = Field(default=None, description="deflect passed calls (AT+CTFR)")
     reject_method: RejectMethod = "hangup"
@@ -127,7 +138,7 @@ class FloodConfig(StrictModel):
     quiet_s: PositiveSeconds = 300.0
 
 
-UnverifiedHandling = Literal["operator", "release"]
+UnverifiedHandling = Literal["listen", "operator", "release"]
 
 
 class ChallengeConfig(StrictModel):
@@ -144,12 +155,25 @@ class ChallengeConfig(StrictModel):
             "passed to an operator"
         ),
     )
-    unverified_without_evidence: UnverifiedHandling = Field(
-        default="operator",
+    warn_reported: bool = Field(
+        default=True,
         description=(
-            "a caller who never pressed the key, from a number with no junk evidence: "
-            "'operator' passes them (safe for a caller who speaks instead of pressing), "
-            "'release' plays the goodbye and hangs up (withheld callers are always passed)"
+            "a caller who pressed the key from a number operators reported (a prank or ghost "
+            "disposition within policy.junk_evidence_s) hears the `reported` warning and "
+            "waits `reported_hold_s` more before an operator is alerted"
+        ),
+    )
+    reported_hold_s: float = Field(
+        default=30.0, ge=0, le=300, description="the extra wait after the warning (0: none)"
+    )
+    unverified_without_evidence: UnverifiedHandling = Field(
+        default="listen",
+        description=(
+            "a caller who never pressed the key, with no junk evidence on the number: "
+            "'listen' passes them if a voice was heard during the challenge and releases "
+            "them if the line listened and heard none (lines that cannot listen pass them); "
+            "'operator' always passes them; 'release' always releases callers who have a "
+            "number (withheld callers are passed)"
         ),
     )
 
@@ -194,14 +218,17 @@ class PromptText(StrictModel):
     connecting: str
     announce: str
     silent_goodbye: str
+    reported: str
     challenge_file: str | None = None
     connecting_file: str | None = None
     announce_file: str | None = None
     goodbye_file: str | None = None
+    reported_file: str | None = None
     challenge_seconds: PositiveSeconds = 12.0
     connecting_seconds: PositiveSeconds = 3.0
     announce_seconds: PositiveSeconds = 10.0
     goodbye_seconds: PositiveSeconds = 8.0
+    reported_seconds: PositiveSeconds = 10.0
 
 
 def _default_prompts() -> dict[Language, PromptText]:
@@ -209,7 +236,7 @@ def _default_prompts() -> dict[Language, PromptText]:
         "id": PromptText(
             challenge=(
                 "Anda terhubung ke layanan darurat 112. Jika ini keadaan darurat, tekan 5 "
-                "atau tetap di saluran ini."
+                "atau tetap di saluran dan bicaralah."
             ),
             connecting="Mohon tunggu, Anda sedang disambungkan ke petugas.",
             announce=(
@@ -219,11 +246,15 @@ def _default_prompts() -> dict[Language, PromptText]:
             silent_goodbye=(
                 "Kami tidak mendengar Anda. Jika darurat, telepon kembali 112 dan tekan 5."
             ),
+            reported=(
+                "Nomor Anda tercatat melakukan panggilan iseng ke 112. Jika ini keadaan "
+                "darurat, tetaplah di saluran, petugas akan menjawab."
+            ),
         ),
         "en": PromptText(
             challenge=(
                 "You are connected to the 112 emergency service. If this is an emergency, "
-                "press 5 or stay on the line."
+                "press 5, or stay on the line and speak."
             ),
             connecting="Please hold, you are being connected to an operator.",
             announce=(
@@ -231,6 +262,10 @@ def _default_prompts() -> dict[Language, PromptText]:
                 "call again and press 5."
             ),
             silent_goodbye="We could not hear you. In an emergency, call 112 again and press 5.",
+            reported=(
+                "Your number has been reported for prank calls to 112. If this is an "
+                "emergency, stay on the line and an operator will answer."
+            ),
         ),
     }
 

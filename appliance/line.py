@@ -50,6 +50,7 @@ from firmware.at.urc import (
     Ring,
     Urc,
 )
+from firmware.audio import VoiceListener
 from firmware.families import ModemFamily, Prompt, detect_family, family_by_name, stream_pcm_prompt
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class LineState(StrEnum):
     REJECTING = "rejecting"
     ANNOUNCING = "announcing"
     CHALLENGING = "challenging"
+    HOLDING = "holding"  # a reported number passed the challenge: warning, then a wait
     OPERATOR_RINGING = "operator_ringing"  # waiting for an operator to answer
     CONNECTED = "connected"  # an operator is talking to the caller
     FAILED = "failed"
@@ -87,6 +89,7 @@ CALL_STATES = frozenset(
         LineState.REJECTING,
         LineState.ANNOUNCING,
         LineState.CHALLENGING,
+        LineState.HOLDING,
         LineState.OPERATOR_RINGING,
         LineState.CONNECTED,
     }
@@ -108,8 +111,19 @@ class Screener(Protocol):
         """Record that an operator answered this caller."""
         ...
 
-    def release_unverified(self, caller: CallerNumber, decision: Decision, now_ts: float) -> bool:
-        """True to release a challenged caller who never pressed the key (else pass them)."""
+    def is_reported(self, caller: CallerNumber, now_ts: float) -> bool:
+        """True when operators recorded a prank or ghost call from this number lately."""
+        ...
+
+    def release_unverified(
+        self,
+        caller: CallerNumber,
+        decision: Decision,
+        now_ts: float,
+        voice_heard: bool | None = None,
+    ) -> bool:
+        """True to release a challenged caller who never pressed the key (else pass them);
+        `voice_heard` says what the line heard during the challenge (None: not listening)."""
         ...
 
 
@@ -176,6 +190,8 @@ class ActiveCall:
     operator_ts: float | None = None
     waiting_since_ts: float | None = None
     unverified: bool = False  # reached the operator without pressing the challenge key
+    voice_heard: bool | None = None  # heard during the challenge; None: the line could not listen
+    voice_listener: VoiceListener | None = field(default=None, repr=False)
     ended_ts: float | None = None
     end_cause: str | None = None
     scenario_ref: str | None = None
@@ -202,7 +218,8 @@ def describe_call(line_name: str, call: ActiveCall) -> str:
         f"{decision.action}/{decision.reason}" if decision else "-",
     ]
     if call.challenge_result is not None:
-        parts.append(f"[{call.challenge_result}]")
+        heard = {True: ", voice heard", False: ", no voice", None: ""}[call.voice_heard]
+        parts.append(f"[{call.challenge_result}{heard}]")
     if call.ended_ts is None:
         parts.append("waiting for an operator")
     else:
@@ -548,6 +565,9 @@ class Line:
                 "line %s: call %d failed; passing to an operator", self.name, call.call_id
             )
             await self._fail_open_after_error(call)
+        finally:
+            if call.voice_listener is not None:  # also when the line stops mid-call
+                call.voice_listener.close()
 
     async def _screen(self, call: ActiveCall) -> None:
         caller_id = await self._await_caller_id(call)
@@ -618,15 +638,23 @@ class Line:
         if not self._can_play() or not await self._answer(call):
             await self._fall_back_to_operator(call, "challenge_unavailable")
             return
+        await self._start_listening(call)
         result = await self._run_challenge(call)
+        await self._stop_listening(call)
         call.challenge_result = result
         assert call.caller is not None
         now_ts = self._clock.timestamp()
         self._screener.note_challenge(call.caller, result, now_ts)
         self._recorder.call_updated(
-            call.call_id, {"challenge_result": result.value, "challenge_ts": now_ts}
+            call.call_id,
+            {
+                "challenge_result": result.value,
+                "challenge_ts": now_ts,
+                "voice_heard": None if call.voice_heard is None else int(call.voice_heard),
+            },
         )
         if result is ChallengeResult.PASSED:
+            await self._warn_reported_caller(call)
             await self._connect_to_operator(call)
         elif self._hang_up_unverified(call):
             await self._play_and_wait(call, self._prompt("silent_goodbye"))
@@ -636,11 +664,84 @@ class Line:
             call.unverified = True
             await self._connect_to_operator(call)
 
+    async def _warn_reported_caller(self, call: ActiveCall) -> None:
+        """A number operators reported for pranks reaches them later, after a warning.
+
+        Romania's ANCOM routes numbers with six or more prank calls a day through a
+        recorded message before a 112 operator, for five days: delayed, never cut off. We
+        do it for any number with a prank or ghost disposition within the junk-evidence
+        window (7 days by default): a child who learned the key hears that the number is
+        on record and has to wait; a parent with a real emergency on the same phone stays
+        on the line and gets through, some 40 s later.
+        """
+        assert call.caller is not None
+        if not self._challenge.warn_reported or not self._screener.is_reported(
+            call.caller, self._clock.timestamp()
+        ):
+            return
+        self._set_state(LineState.HOLDING)
+        started = self._clock.timestamp()
+        await self._play_and_wait(call, self._prompt("reported"))
+        await self._start_prompt(self._prompt("connecting"))  # not silence: "please hold"
+        deadline = asyncio.get_running_loop().time() + self._challenge.reported_hold_s
+        while await self._next_event(call, deadline) is not None:
+            pass  # keys pressed while holding change nothing; hanging up raises CallerGone
+        self._recorder.call_updated(
+            call.call_id, {"hold_s": round(self._clock.timestamp() - started, 3)}
+        )
+        self._set_state(LineState.CHALLENGING)
+
     def _hang_up_unverified(self, call: ActiveCall) -> bool:
         assert call.decision is not None and call.caller is not None
         return self._screener.release_unverified(
-            call.caller, call.decision, self._clock.timestamp()
+            call.caller, call.decision, self._clock.timestamp(), call.voice_heard
         )
+
+    async def _start_listening(self, call: ActiveCall) -> None:
+        """Hear the caller on the voice port during the challenge, where the line can.
+
+        Listening is an aid, never a condition: if the modem refuses the audio routing or
+        the port will not open, the call goes on unheard (`voice_heard` stays None) and an
+        unverified caller is passed to an operator as on a line that cannot listen.
+        """
+        commands = self._require_family().listen_commands()
+        voice_port = self.config.voice_port
+        if commands is None or voice_port is None or not self.config.listen:
+            return
+        listener = VoiceListener(voice_port)
+        try:
+            listener.open()
+            for command in commands:
+                await self._command(command)
+        except (OSError, ATCommandError, ATTimeoutError) as exc:
+            logger.warning("line %s: cannot listen to the call: %s", self.name, exc)
+            listener.close()
+            return
+        call.voice_listener = listener
+
+    async def _stop_listening(self, call: ActiveCall) -> None:
+        """Keep what was heard and give the audio back to the modem's own path.
+
+        The port stays open and drained until the call ends: a Huawei stick streams audio
+        for the whole call, and a modem whose audio nobody reads can stall.
+        """
+        listener = call.voice_listener
+        if listener is None:
+            return
+        call.voice_heard = listener.heard
+        listener.analyse = False
+        logger.debug(
+            "line %s: call %d: %.1f s of voice in %.1f s heard",
+            self.name,
+            call.call_id,
+            listener.detector.heard_s,
+            listener.detector.listened_s,
+        )
+        for command in self._require_family().stop_listen_commands():
+            try:
+                await self._command(command)
+            except (ATCommandError, ATTimeoutError) as exc:
+                logger.warning("line %s: %s: %s", self.name, command, exc)
 
     async def _run_challenge(self, call: ActiveCall) -> ChallengeResult:
         """Play the prompt up to `attempts` times; the escape key may be pressed any time."""
@@ -880,6 +981,7 @@ class Line:
             "connecting": (texts.connecting, texts.connecting_seconds, texts.connecting_file),
             "announce": (texts.announce, texts.announce_seconds, texts.announce_file),
             "silent_goodbye": (texts.silent_goodbye, texts.goodbye_seconds, texts.goodbye_file),
+            "reported": (texts.reported, texts.reported_seconds, texts.reported_file),
         }[name]
         return Prompt(name=name, text=text, duration_s=seconds, file=file)
 
@@ -938,6 +1040,8 @@ class Line:
         call.ended_ts = self._clock.timestamp()
         call.end_cause = cause
         self._cancel_host_prompt()
+        if call.voice_listener is not None:
+            call.voice_listener.close()
         if call.challenge_result is None and self.state is LineState.CHALLENGING:
             call.challenge_result = ChallengeResult.CALLER_HUNG_UP
             if call.caller is not None:

@@ -154,6 +154,16 @@ def create_rules(db: Database) -> None:
         )
 
 
+@migration(name="0005_voice_heard_and_hold")
+def add_voice_heard_and_hold(db: Database) -> None:
+    """`voice_heard`: whether the line heard a voice while challenging the caller, 1 or 0,
+    NULL when it did not listen (no challenge, a modem with analogue audio only, listening
+    off). `hold_s`: seconds a reported number spent on the warning and hold before an
+    operator was alerted; NULL when there was none."""
+    db.table("calls").add_column("voice_heard", int)
+    db.table("calls").add_column("hold_s", float)
+
+
 def pending_migrations(db: Database) -> list[str]:
     """Names of the migrations not yet applied to `db` (read-only)."""
     return [pending.name for pending in migration.pending(db)]
@@ -181,3 +191,67 @@ def apply_migrations(db: Database) -> list[str]:
     for name in names:
         logger.info("applied database migration %s", name)
     return names
+
+
+@migration(name="0006_web_users")
+def create_web_users(db: Database) -> None:
+    """The web UI's users, sessions, failed logins and append-only audit log.
+
+    Raw SQL for the CHECK constraints, NOCASE user names and the triggers. `audit_log` can
+    only grow: its triggers refuse every UPDATE and DELETE, whoever asks.
+    """
+    statements = [
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'technician')),
+            password_hash TEXT NOT NULL,
+            language TEXT NOT NULL DEFAULT 'id' CHECK (language IN ('id', 'en')),
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+            created_ts REAL NOT NULL,
+            updated_ts REAL NOT NULL,
+            password_changed_ts REAL NOT NULL
+        )""",
+        # `id` is HMAC-SHA256(secret, cookie token): the token itself is never stored.
+        """CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            csrf_token TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            last_seen_ts REAL NOT NULL,
+            expires_ts REAL NOT NULL,
+            remote TEXT,
+            user_agent TEXT
+        )""",
+        "CREATE INDEX idx_web_sessions_user ON web_sessions (user_id)",
+        "CREATE INDEX idx_web_sessions_expires ON web_sessions (expires_ts)",
+        """CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL COLLATE NOCASE,
+            ts REAL NOT NULL,
+            remote TEXT
+        )""",
+        "CREATE INDEX idx_login_failures_username_ts ON login_failures (username, ts)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            at TEXT NOT NULL,
+            actor_id INTEGER,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            before TEXT,
+            after TEXT,
+            remote TEXT
+        )""",
+        "CREATE INDEX idx_audit_log_ts ON audit_log (ts)",
+        "CREATE INDEX idx_audit_log_actor ON audit_log (actor_id, ts)",
+        "CREATE INDEX idx_audit_log_action ON audit_log (action, ts)",
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    ]
+    for statement in statements:
+        db.execute(statement)

@@ -396,10 +396,12 @@ class PolicyState:
         return record is not None and _within(record.last_genuine_at, now, immunity_s)
 
     def has_good_history(self, e164: str, now: float, config: PolicyConfig | None = None) -> bool:
-        """Immune, or passed a challenge within `good_history_s` with no prank/ghost since.
+        """Immune, or passed a challenge within `good_history_s` with a clean record.
 
-        A pass followed by a junk disposition is no evidence of good faith: children learn
-        which key to press.
+        Children learn which key to press, so a pass is no evidence of good faith when a
+        prank or ghost disposition came after it, or within `junk_evidence_s` before it (a
+        reported number pressing the key; it may also hang up while held, before any
+        operator could record the next prank).
         """
         config = config if config is not None else self.config
         record = self._callers.get(e164)
@@ -408,9 +410,10 @@ class PolicyState:
         if _within(record.last_genuine_at, now, config.abuse.immunity_s):
             return True
         passed = record.last_passed_at
-        if not _within(passed, now, config.good_history_s):
+        if passed is None or not _within(passed, now, config.good_history_s):
             return False
-        return record.last_junk_at is None or (passed is not None and passed > record.last_junk_at)
+        junk = record.last_junk_at
+        return junk is None or passed - junk > config.junk_evidence_s
 
     def has_junk_evidence(self, e164: str, now: float, window_s: float) -> bool:
         """True when the number had a prank or ghost disposition within `window_s`."""
@@ -688,24 +691,33 @@ def release_unverified(
     hang_up_reasons: Iterable[str],
     now: float,
     *,
-    release_without_evidence: bool = False,
+    without_evidence: str = "operator",
+    voice_heard: bool | None = None,
 ) -> bool:
     """Whether a challenged caller who never pressed the key should be released.
 
     Such a caller may be a genuine one who did not understand the prompt (the UK lost two
-    callers that way), so by default they are passed to an operator. They are released
-    with a goodbye message only on evidence of junk: a restriction reason listed in
-    `hang_up_reasons` (a supervisor's block, flood mode, the abuse ladder), or a prank or
-    ghost disposition on the number within `junk_evidence_s`. `release_without_evidence`
-    (the `challenge.unverified_without_evidence = "release"` setting) releases every such
-    caller who has a number.
+    callers that way). They are released with a goodbye message on evidence of junk: a
+    restriction reason listed in `hang_up_reasons` (a supervisor's block, flood mode, the
+    abuse ladder), or a prank or ghost disposition on the number within
+    `junk_evidence_s`. Without evidence, `without_evidence` (the
+    `challenge.unverified_without_evidence` setting) decides:
+
+    - `"listen"`: release when the line listened through the challenge and heard no
+      voice (`voice_heard` False): a phone in a pocket, not a person; pass a caller who
+      spoke, and pass when the line could not listen (`voice_heard` None);
+    - `"operator"`: pass;
+    - `"release"`: release every such caller who has a number (a withheld one is passed:
+      with no number, nobody can call back).
     """
     if decision.reason.value in hang_up_reasons:
         return True
     e164 = caller.e164 if caller.is_number else None
-    if e164 is None:
-        return False  # no number to call back: an operator is the only safety net
-    return release_without_evidence or state.has_junk_evidence(e164, now, config.junk_evidence_s)
+    if e164 is not None and state.has_junk_evidence(e164, now, config.junk_evidence_s):
+        return True
+    if without_evidence == "listen":
+        return voice_heard is False
+    return without_evidence == "release" and e164 is not None
 
 
 def decide_safely(

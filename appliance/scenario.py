@@ -40,6 +40,13 @@ Truth = Literal["genuine", "prank", "ghost"]
 TRUTHS: tuple[str, ...] = get_args(Truth)
 
 PROMPT_KEY = "?"  # `answer.press` for a caller who presses whatever the prompt asks for
+# `answer.sound`, an extension of the contract: what the caller's microphone picks up once
+# answered. "voice": someone speaking into the phone; "noise": a phone in a pocket or bag
+# (rustle, voices muffled by cloth); "silence": a quiet line. Absent means "silence", as
+# the contract calls a caller who presses nothing silent.
+Sound = Literal["voice", "noise", "silence"]
+SOUNDS: tuple[str, ...] = get_args(Sound)
+DEFAULT_SOUND: Sound = "silence"
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 CONTRACT_FIELDS: tuple[str, ...] = (
     "id",
@@ -211,6 +218,11 @@ PRANK_KEY_STRING_LEN = (1, 3)
 # after about 10 s in Estonia, and classifies a call in 30 s-1 min in Cilegon.
 GHOST_HANGUP_S = (20.0, 90.0)
 GHOST_TALK_S = (10.0, 40.0)
+# What a ghost call carries (`answer.sound`): a phone in a pocket or bag gives rustle and
+# voices muffled by cloth ("noise"); now and then it is in a hand, an SOS shortcut pressed
+# by accident, with its owner talking to someone else ("voice") [bg: no source measures
+# this share; README shows how the month's figures move with it].
+POCKET_VOICE_SHARE = 0.10
 # Ring-once: Banyuwangi callers ring and hang up before anyone answers.
 RING_ONCE_HANGUP_S = (1.0, 4.0)
 # SIM testers hang up within ~10 s of being answered (project brief): they wait for the ring to
@@ -223,6 +235,9 @@ GENUINE_HANGUP_S = (90.0, 180.0)
 GENUINE_TALK_S = (60.0, 240.0)
 GENUINE_SILENT_KEY_AFTER_S = (5.0, 15.0)  # slower: cannot speak, finds the keypad
 GENUINE_SILENT_HANGUP_S = (120.0, 300.0)  # they stay on
+# A genuine caller who does not press speaks instead ("halo? halo? tolong!") soon after the
+# answer, over the prompt [bg]. Children who prank laugh and talk too [bg].
+GENUINE_SPEAKS_AFTER_S = (0.5, 3.0)
 # A redialer's earlier attempts: gave up waiting, or the call dropped after a few words.
 GENUINE_REDIAL_HANGUP_S = (15.0, 45.0)
 GENUINE_REDIAL_TALK_S = (10.0, 30.0)
@@ -287,15 +302,20 @@ class CallerAction:
     """What the caller does once the appliance answers.
 
     `press`: `"?"` presses whatever the prompt asks for, a key string is pressed whatever
-    the prompt says, None is a silent caller. `after_s`: seconds after the answer.
+    the prompt says, None presses nothing. `after_s`: seconds after the answer, when the
+    keys are pressed and when a speaking caller starts to speak. `sound`: what the line
+    carries from the caller's side (see `Sound`).
     """
 
     press: str | None
     after_s: float
+    sound: Sound = DEFAULT_SOUND
 
     def __post_init__(self) -> None:
         _check_press(self.press)
         _check_seconds("answer.after_s", self.after_s)
+        if self.sound not in SOUNDS:
+            raise ValueError(f"answer.sound must be one of {', '.join(SOUNDS)}, got {self.sound!r}")
 
 
 @dataclass(frozen=True)
@@ -345,12 +365,21 @@ def to_json(call: ScenarioCall) -> dict[str, Any]:
         "id": call.id,
         "at": call.at.isoformat(),
         "caller": call.caller,
-        "answer": {"press": call.answer.press, "after_s": float(call.answer.after_s)},
+        "answer": _answer_json(call.answer),
         "hangup_after_s": _json_seconds(call.hangup_after_s),
         "talk_s": _json_seconds(call.talk_s),
         "disposition": call.disposition,
         "truth": call.truth,
     }
+
+
+def _answer_json(answer: CallerAction) -> dict[str, Any]:
+    """`answer` as JSON; `sound` only when it is not the default, so a file written from
+    contract-only input reads back byte for byte."""
+    out: dict[str, Any] = {"press": answer.press, "after_s": float(answer.after_s)}
+    if answer.sound != DEFAULT_SOUND:
+        out["sound"] = answer.sound
+    return out
 
 
 def _parse_time(value: object) -> datetime:
@@ -371,7 +400,9 @@ def _parse_answer(value: object) -> CallerAction:
     missing = [key for key in ("press", "after_s") if key not in value]
     if missing:
         raise ValueError(f"answer is missing {', '.join(missing)}")
-    return CallerAction(press=value["press"], after_s=value["after_s"])
+    return CallerAction(
+        press=value["press"], after_s=value["after_s"], sound=value.get("sound", DEFAULT_SOUND)
+    )
 
 
 def from_json(obj: object) -> ScenarioCall:
@@ -543,19 +574,22 @@ def _prank_behaviour(rng: random.Random) -> _Behaviour:
     if roll < PRANK_PRESSES_PROMPT_KEY:
         after_s = _uniform(rng, PRANK_PROMPT_KEY_AFTER_S)
         hangup_s = round(after_s + _uniform(rng, PRANK_WAIT_AFTER_KEY_S), 1)
-        return _Behaviour(CallerAction(PROMPT_KEY, after_s), hangup_s, talk_s)
+        return _Behaviour(CallerAction(PROMPT_KEY, after_s, "voice"), hangup_s, talk_s)
     if roll < PRANK_PRESSES_PROMPT_KEY + PRANK_PRESSES_WRONG_KEYS:
         keys = "".join(
             rng.choice("0123456789*#") for _ in range(rng.randint(*PRANK_KEY_STRING_LEN))
         )
-        answer = CallerAction(keys, _uniform(rng, PRANK_KEY_AFTER_S))
+        answer = CallerAction(keys, _uniform(rng, PRANK_KEY_AFTER_S), "voice")
         return _Behaviour(answer, _uniform(rng, PRANK_KEYS_HANGUP_S), talk_s)
-    return _Behaviour(CallerAction(None, 0.0), _uniform(rng, PRANK_HANGUP_S), talk_s)
+    return _Behaviour(CallerAction(None, 0.0, "voice"), _uniform(rng, PRANK_HANGUP_S), talk_s)
 
 
 def _ghost_behaviour(rng: random.Random) -> _Behaviour:
+    sound: Sound = "voice" if rng.random() < POCKET_VOICE_SHARE else "noise"
     return _Behaviour(
-        CallerAction(None, 0.0), _uniform(rng, GHOST_HANGUP_S, 0), _uniform(rng, GHOST_TALK_S, 0)
+        CallerAction(None, 0.0, sound),
+        _uniform(rng, GHOST_HANGUP_S, 0),
+        _uniform(rng, GHOST_TALK_S, 0),
     )
 
 
@@ -565,29 +599,31 @@ def _ring_once_behaviour(rng: random.Random) -> _Behaviour:
 
 def _sim_test_behaviour(rng: random.Random) -> _Behaviour:
     return _Behaviour(
-        CallerAction(None, 0.0), _uniform(rng, SIM_TEST_HANGUP_S), _uniform(rng, SIM_TEST_TALK_S, 0)
+        CallerAction(None, 0.0, "voice"),
+        _uniform(rng, SIM_TEST_HANGUP_S),
+        _uniform(rng, SIM_TEST_TALK_S, 0),
     )
 
 
 def _genuine_behaviour(rng: random.Random) -> _Behaviour:
-    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S))
+    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S), "voice")
     return _Behaviour(answer, _uniform(rng, GENUINE_HANGUP_S, 0), _uniform(rng, GENUINE_TALK_S, 0))
 
 
 def _genuine_silent_behaviour(rng: random.Random) -> _Behaviour:
-    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_SILENT_KEY_AFTER_S))
+    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_SILENT_KEY_AFTER_S), "silence")
     hangup_s = _uniform(rng, GENUINE_SILENT_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
 def _genuine_no_key_behaviour(rng: random.Random) -> _Behaviour:
-    answer = CallerAction(None, 0.0)
+    answer = CallerAction(None, _uniform(rng, GENUINE_SPEAKS_AFTER_S), "voice")
     hangup_s = _uniform(rng, GENUINE_SILENT_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
 def _genuine_redial_attempt(rng: random.Random) -> _Behaviour:
-    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S))
+    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S), "voice")
     hangup_s = _uniform(rng, GENUINE_REDIAL_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_REDIAL_TALK_S, 0))
 

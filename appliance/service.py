@@ -218,8 +218,27 @@ class LineService:
         """Record that an operator answered this caller."""
         self.policy.record_operator_contact(caller, now_ts)
 
-    def release_unverified(self, caller: CallerNumber, decision: Decision, now_ts: float) -> bool:
-        """Release a challenged caller who never pressed the key only on junk evidence."""
+    def is_reported(self, caller: CallerNumber, now_ts: float) -> bool:
+        """A prank or ghost disposition on the number within `policy.junk_evidence_s`;
+        False on any internal error (the caller is then put through without delay)."""
+        try:
+            e164 = caller.e164 if caller.is_number else None
+            return e164 is not None and self.policy.has_junk_evidence(
+                e164, now_ts, self.config.policy.junk_evidence_s
+            )
+        except Exception:
+            logger.exception("reported-number check failed; no hold")
+            return False
+
+    def release_unverified(
+        self,
+        caller: CallerNumber,
+        decision: Decision,
+        now_ts: float,
+        voice_heard: bool | None = None,
+    ) -> bool:
+        """Release a challenged caller who never pressed the key on junk evidence, or (by
+        default) when the line listened and heard no voice."""
         try:
             return release_unverified(
                 caller,
@@ -228,9 +247,8 @@ class LineService:
                 self.config.policy,
                 self.config.challenge.hang_up_unverified_for,
                 now_ts,
-                release_without_evidence=(
-                    self.config.challenge.unverified_without_evidence == "release"
-                ),
+                without_evidence=self.config.challenge.unverified_without_evidence,
+                voice_heard=voice_heard,
             )
         except Exception:
             logger.exception("release decision failed; passing the caller to an operator")

@@ -17,6 +17,7 @@ import logging
 import selectors
 import sqlite3
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,15 +32,23 @@ from appliance.scenario import ScenarioCall
 from appliance.score import CallOutcome, score
 from appliance.service import LineService, OperatorDesk
 from appliance.store import CallLog, RuleStore, open_readonly
-from firmware.virtual_modem import ModemState, VirtualCall, VirtualModem
+from firmware.virtual_modem import CallerSound, ModemState, VirtualCall, VirtualModem
 
 logger = logging.getLogger(__name__)
 
 # Families the virtual lines cycle through by default, so every dialect is exercised.
 # "generic" is left out: it has no in-call audio, so it cannot challenge (it fails open).
-MIXED_FAMILIES = ("sim800", "sim7600", "ec25", "m95", "huawei")
+# The LTE modules come first, as Siaga recommends them (docs/hardware.md): they hand the
+# call's audio to the host, so their lines can listen, and Indonesia has switched 3G off
+# with 2G to follow. Calls take the first free line, so line1 carries most of them.
+MIXED_FAMILIES = ("sim7600", "ec25", "sim800", "m95", "huawei")
 LEAD_IN_S = 60.0  # lines are brought up this long before the first scenario call
 STARTUP_TIMEOUT_S = 120.0  # loop seconds to wait for every line to become idle
+# Virtual modems send call audio in 250 ms chunks, not a real modem's 20 ms frames: the
+# listener is indifferent to chunk size and a simulated month runs several times faster.
+SIMULATED_AUDIO_CHUNK_S = 0.5
+# Callers' voices range from a low adult voice to a child's (pitch in Hz).
+VOICE_PITCH_HZ = (95, 320)
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,7 @@ class ScenarioDriver:
         modem = self._modems[name]
         number, number_type = _caller_fields(call.caller)
         validity = 1 if call.caller is None else 0
-        virtual = modem.incoming_call(number, number_type, validity)
+        virtual = modem.incoming_call(number, number_type, validity, sound=_caller_sound(call))
         playing = _CallInPlay(call, modem, virtual)
         self._playing[name] = playing
         loop = asyncio.get_running_loop()
@@ -238,6 +247,13 @@ class SimulatedOperators:
         self._dispatch()
 
 
+def _caller_sound(call: ScenarioCall) -> CallerSound:
+    """The audio a scenario caller sends once answered; a voice starts with the keys."""
+    low, high = VOICE_PITCH_HZ
+    pitch_hz = low + zlib.crc32(call.id.encode()) % (high - low)  # stable per call
+    return CallerSound(call.answer.sound, start_s=call.answer.after_s, pitch_hz=pitch_hz)
+
+
 def _caller_fields(caller: str | None) -> tuple[str | None, int | None]:
     """The number and type-of-address a modem would report for a scenario caller."""
     if caller is None:
@@ -296,6 +312,7 @@ async def build_centre(
         name = f"line{index + 1}"
         family = options.family_of(index)
         modem = VirtualModem(family, name=name, imei=f"35693803564{index:04d}")
+        modem.audio_chunk_s = SIMULATED_AUDIO_CHUNK_S
         await modem.start()
         modems[name] = modem
         line_configs.append(
@@ -366,6 +383,9 @@ class InFlightProbe:
         self._idle = (0, 0)  # modem counters the last time no channel was open
 
     def __call__(self) -> bool:
+        return self._at_in_flight() or self._audio_in_flight()
+
+    def _at_in_flight(self) -> bool:
         channel = self._line.channel
         modem = self._modem
         if channel is None or not channel.is_open:
@@ -378,6 +398,13 @@ class InFlightProbe:
             modem.bytes_sent - self._base_sent != channel.bytes_received
             or channel.bytes_sent != modem.bytes_received - self._base_received
         )
+
+    def _audio_in_flight(self) -> bool:
+        """Caller audio not yet read by a listening line (audio nobody listens to is not
+        in flight: it waits, as on a real port, until the next open flushes it)."""
+        call = self._line.call
+        listener = call.voice_listener if call is not None else None
+        return listener is not None and listener.is_open and self._modem.voice_bytes_unread > 0
 
 
 async def wait_until_idle(service: LineService, timeout_s: float) -> None:

@@ -139,6 +139,16 @@ class ModemFamily:
         """Command that plays `prompt` to the caller, or None when the modem cannot."""
         return None
 
+    def listen_commands(self) -> list[str] | None:
+        """Commands, once the call is answered, that send the caller's audio to the host's
+        voice port as PCM; None when the family's audio is analogue only."""
+        return None
+
+    def stop_listen_commands(self) -> list[str]:
+        """Commands that give the call's audio back to the modem's own path (the operator's
+        handset on the analogue side) once Siaga has stopped listening."""
+        return []
+
     def stop_play_command(self, prompt: Prompt | None = None) -> str | None:
         """Command that stops the prompt in play (`prompt`: the one started), or None."""
         return None
@@ -196,6 +206,19 @@ class Sim7600Family(ModemFamily):
             return "AT+CTTS=0"
         return "AT+CCMXSTOP"
 
+    def listen_commands(self) -> list[str] | None:
+        """AT+CPCMREG=1: call audio as 8 kHz PCM on the USB audio port (interface 4).
+
+        chan_quectel runs SIM7600s this way. That the module's own player (CCMXPLAY, CTTS
+        to the remote side) still reaches the caller while PCM is routed to USB is taken
+        from SIMCom's audio notes and must be confirmed on the bench (docs/hardware.md).
+        """
+        return ["AT+CPCMREG=1"]
+
+    def stop_listen_commands(self) -> list[str]:
+        """AT+CPCMREG=0: audio back to the module's codec and the desk handset."""
+        return ["AT+CPCMREG=0"]
+
 
 class Ec25Family(ModemFamily):
     """Quectel EC25/EC21/EG25/UC20: QPSND files and QWTTS speech into the call."""
@@ -225,6 +248,14 @@ class Ec25Family(ModemFamily):
             return None
         return "AT+QPSND=0"
 
+    def listen_commands(self) -> list[str] | None:
+        """AT+QPCMV=1,0: call audio as 8 kHz PCM on the USB NMEA port (chan_quectel)."""
+        return ["AT+QPCMV=1,0"]
+
+    def stop_listen_commands(self) -> list[str]:
+        """AT+QPCMV=0: audio back to the module's codec and the desk handset."""
+        return ["AT+QPCMV=0"]
+
 
 class M95Family(Ec25Family):
     """Quectel M95/M66 (2G): same call URCs and QTONEDET as EC25.
@@ -240,6 +271,14 @@ class M95Family(Ec25Family):
     _early_init = ()
     _late_init = ("AT+QTONEDET=1",)
 
+    def listen_commands(self) -> list[str] | None:
+        """None: a single UART and analogue audio; the host cannot hear the call."""
+        return None
+
+    def stop_listen_commands(self) -> list[str]:
+        """Nothing to give back."""
+        return []
+
 
 class HuaweiFamily(ModemFamily):
     """Huawei E1550/E173 sticks: no on-modem player, the host streams PCM to the voice port."""
@@ -254,6 +293,11 @@ class HuaweiFamily(ModemFamily):
     def after_answer_commands(self) -> list[str]:
         """AT^DDSETEX=2 routes call audio to the voice port (320-byte s16le frames)."""
         return ["AT^DDSETEX=2"]
+
+    def listen_commands(self) -> list[str] | None:
+        """Nothing more: after AT^DDSETEX=2 the stick streams the caller's audio on the
+        voice port for the whole call (it has no analogue side to give it back to)."""
+        return []
 
 
 _FAMILIES: dict[str, ModemFamily] = {

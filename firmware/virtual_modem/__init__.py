@@ -9,7 +9,7 @@ without waiting. Raw traffic is logged on `firmware.virtual_modem` at DEBUG.
 
 Modules: `modem` (the modem and its call machinery), `dialect` (command handlers),
 `profiles` (per-family data), `commands` (AT line parsing), `pty_link` (the pty),
-`calls` (call records and states).
+`calls` (call records and states), `sound` (what a caller sounds like on the voice port).
 """
 
 from .calls import (
@@ -22,16 +22,19 @@ from .calls import (
 )
 from .modem import Settings, VirtualModem
 from .profiles import FAMILIES, FamilyProfile
+from .sound import CallerSound, SoundKind
 
 __all__ = [
     "FAMILIES",
     "CallState",
+    "CallerSound",
     "EndedBy",
     "FamilyProfile",
     "LineBusyError",
     "ModemState",
     "ModemUnavailableError",
     "Settings",
+    "SoundKind",
     "VirtualCall",
     "VirtualModem",
 ]

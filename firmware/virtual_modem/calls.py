@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .sound import CallerSound
+
 
 class ModemState(StrEnum):
     """What the line is doing, from the network's point of view."""
@@ -66,11 +68,14 @@ class VirtualCall:
     keys_pressed: str = ""  # every key the caller pressed
     keys_reported: str = ""  # the keys the modem reported to the host as DTMF URCs
     tones_sent: str = ""  # keys the host sent to the caller (AT+VTS, AT^DTMF)
-    voice_bytes: int = 0  # Huawei: PCM bytes the host wrote to the voice port during the call
+    voice_bytes: int = 0  # PCM bytes the host wrote to the voice port during the call
+    sound: CallerSound = field(default_factory=CallerSound)  # what the caller's mic picks up
+    audio_bytes_sent: int = 0  # PCM bytes of the caller's sound sent to the host
     # Pending loop timers (ring repeat, no-reply, prompt, DTMF): cancelled when the call ends.
     timers: list[asyncio.TimerHandle] = field(default_factory=list, repr=False)
     playing: str | None = field(default=None, repr=False)  # command name of the prompt in play
     prompt_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    audio_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
     def live(self) -> bool:
@@ -82,7 +87,14 @@ class VirtualCall:
         for handle in self.timers:
             handle.cancel()
         self.timers.clear()
+        self.stop_audio()
         self.stop_prompt()
+
+    def stop_audio(self) -> None:
+        """Stop streaming the caller's sound to the host."""
+        if self.audio_timer is not None:
+            self.audio_timer.cancel()
+            self.audio_timer = None
 
     def stop_prompt(self) -> str | None:
         """Stop the prompt in play without completion; returns its command name, if any."""

@@ -334,6 +334,21 @@ def _huawei_dtmf(modem: VirtualModem, command: Command) -> Reply:
     return _send_tones(modem, params[1])
 
 
+def _host_audio(modem: VirtualModem, command: Command) -> Reply:
+    """AT+CPCMREG=1|0 (SIMCom), AT+QPCMV=1,0|0 (Quectel), AT^DDSETEX=2 (Huawei): call
+    audio to and from the voice port. Huawei's switch works only during a call."""
+    if command.op in ("?", "=?") or modem.profile.host_audio_command != command.name:
+        return Reply()
+    params = command.params()
+    value = params[0] if params else ""
+    if value == modem.profile.host_audio_on:
+        return Reply() if modem._host_audio(True) else Reply(final="ERROR")
+    if value == "0" and command.name != "^DDSETEX":
+        modem._host_audio(False)
+        return Reply()
+    return Reply(final="ERROR")
+
+
 def _prompt(modem: VirtualModem, command: Command) -> Reply:
     return modem._play(command, modem.profile.prompts[command.name])
 
@@ -422,17 +437,17 @@ _VENDOR: dict[str, Handler] = {
     "+GSMBUSY": _setting("gsmbusy", "+GSMBUSY: {}"),
     "+CDTAM": _ok,
     "+CCMXSTOP": _stop_prompt,
-    "+CPCMREG": _ok,
+    "+CPCMREG": _host_audio,
     # Quectel
     "+QTONEDET": _setting("dtmf", "+QTONEDET: {}"),
     "+QURCCFG": _quectel_urccfg,
     "+QTTS": _ok,  # local-speaker TTS: nothing reaches the caller
-    "+QPCMV": _ok,
+    "+QPCMV": _host_audio,
     "+QAUDMOD": _ok,
     # Huawei
     "^CURC": _setting("curc", "^CURC: {}"),
     "^CVOICE": _huawei_cvoice,
-    "^DDSETEX": _ok,
+    "^DDSETEX": _host_audio,
     "^DTMF": _huawei_dtmf,
     "^USSDMODE": _ok,
 }

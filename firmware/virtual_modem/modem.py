@@ -43,9 +43,11 @@ from .commands import Command, CommandSyntaxError, Reply, format_error, split_co
 from .dialect import handler_for
 from .profiles import FAMILIES, EndStyle, FamilyProfile, PromptCommand, clip_fields
 from .pty_link import PtyLink
+from .sound import CallerSound
 
 log = logging.getLogger("firmware.virtual_modem")
 _voice_log = logging.getLogger("firmware.virtual_modem.voice")
+_MAX_QUEUED_AUDIO_BYTES = 16_000  # half a second of PCM waiting for a host that is not reading
 
 TRANSCRIPT_MAX = 10_000
 CALL_HISTORY_MAX = 10_000
@@ -116,6 +118,9 @@ class VirtualModem:
         self.tts_s_per_char = 0.08
         self.tts_min_s = 2.0
         self.dtmf_tone_ms = 100
+        # Call audio on the voice port: a real modem sends a 20 ms frame every 20 ms; a
+        # simulation may send bigger chunks less often (the host must cope with both).
+        self.audio_chunk_s = 0.02
         # Faults.
         self.split_writes = False  # every line in 2-3 chunks, 1-5 ms (loop time) apart
         self.clip_delay_s = 0.0  # gap between RING and +CLIP
@@ -149,7 +154,7 @@ class VirtualModem:
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Create the pty (and Huawei's voice pty) in the running loop. No boot lines."""
+        """Create the ptys (AT, and voice where the family has one) in the loop; no boot lines."""
         if self._loop is not None:
             raise RuntimeError(f"{self.name}: already started")
         self._loop = asyncio.get_running_loop()
@@ -224,8 +229,13 @@ class VirtualModem:
         return self._link.bytes_sent if self._link is not None else 0
 
     @property
+    def voice_bytes_unread(self) -> int:
+        """Caller audio sent on the voice port that the host has not read yet."""
+        return self._voice.unread_bytes if self._voice is not None else 0
+
+    @property
     def voice_bytes_received(self) -> int:
-        """Huawei: PCM bytes the host wrote to the voice port."""
+        """PCM bytes the host wrote to the voice port."""
         return self._voice.bytes_received if self._voice is not None else 0
 
     @property
@@ -255,8 +265,12 @@ class VirtualModem:
         number_type: int | None = None,
         validity: int | None = None,
         alpha: str | None = None,
+        sound: CallerSound | None = None,
     ) -> VirtualCall:
         """A caller dials this line: ringing starts now (or +CCWA behind an active call).
+
+        `sound` is what the caller's microphone picks up once answered (default: a quiet
+        room); it reaches the host on the voice port while host audio is switched on.
 
         Raises ModemUnavailableError when the modem is down and LineBusyError when a call
         is in progress without call waiting (both are RuntimeErrors).
@@ -276,6 +290,8 @@ class VirtualModem:
             call_id=self._free_call_id(),
             started_at=self.loop.time(),
         )
+        if sound is not None:
+            call.sound = sound
         if self._live:
             return self._call_waiting(call)
         self._adopt(call)
@@ -634,6 +650,35 @@ class VirtualModem:
         call.prompt_timer = self.loop.call_later(duration_s, self._prompt_done, call, spec)
         self._notify(self.on_prompt_started, call, text)
         return Reply()
+
+    def _host_audio(self, on: bool) -> bool:
+        """Route call audio to the voice port (or back); False if it cannot be done now.
+
+        The setting lasts for the call in progress: hosts send it again on every call
+        (chan_dongle and chan_quectel do), and the virtual modem forgets it at the call's
+        end so no audio flows to nobody between calls.
+        """
+        call = self._find(CallState.ACTIVE)
+        if call is None or self._voice is None:
+            return not on or self.profile.host_audio_command != "^DDSETEX"
+        if on and call.audio_timer is None:
+            self._send_audio(call)
+        elif not on:
+            call.stop_audio()
+        return True
+
+    def _send_audio(self, call: VirtualCall) -> None:
+        """Send the next chunk of the caller's sound and schedule the one after."""
+        call.audio_timer = None
+        voice = self._voice
+        if call.state is not CallState.ACTIVE or voice is None or voice.closed:
+            return
+        chunk = call.sound.next_chunk(self.audio_chunk_s)
+        # Nobody reading: a real UART drops the audio; so do we, without a warning per chunk.
+        if voice.queued_bytes < _MAX_QUEUED_AUDIO_BYTES:
+            voice.send([(0.0, chunk)])
+            call.audio_bytes_sent += len(chunk)
+        call.audio_timer = self.loop.call_later(self.audio_chunk_s, self._send_audio, call)
 
     def _stop_prompt(self) -> None:
         call = self._find(CallState.ACTIVE)

@@ -77,7 +77,15 @@ class FamilyProfile:
     extra_commands: frozenset[str] = frozenset()  # vendor commands beyond the 27.007 set
     boot_lines: tuple[str, ...] = ()
     unknown_reply: str = "ERROR"
-    voice_port: bool = False  # Huawei: PCM audio on a second tty
+    # Call audio to the host as PCM on a second tty: the command that routes it there and
+    # the first parameter value that turns it on (off is "0"). None: analogue audio only.
+    host_audio_command: str | None = None
+    host_audio_on: str = "1"
+
+    @property
+    def voice_port(self) -> bool:
+        """True when the family has a second tty carrying the call's PCM audio."""
+        return self.host_audio_command is not None
 
 
 _SIMCOM_2G_BOOT = ("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready")
@@ -126,6 +134,7 @@ FAMILIES: dict[str, FamilyProfile] = {
             {"+DDET", "+CTTS", "+CDTAM", "+CCMXPLAY", "+CCMXSTOP", "+CPCMREG"}
         ),
         boot_lines=("RDY", "+CPIN: READY", "SMS DONE", "PB DONE"),
+        host_audio_command="+CPCMREG",
     ),
     "ec25": FamilyProfile(
         name="ec25",
@@ -148,6 +157,7 @@ FAMILIES: dict[str, FamilyProfile] = {
             {"+QTONEDET", "+QURCCFG", "+QWTTS", "+QPSND", "+QTTS", "+QPCMV", "+QAUDMOD"}
         ),
         boot_lines=("RDY", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
+        host_audio_command="+QPCMV",
     ),
     "m95": FamilyProfile(
         name="m95",
@@ -188,7 +198,8 @@ FAMILIES: dict[str, FamilyProfile] = {
         extra_commands=frozenset({"^CURC", "^CVOICE", "^DDSETEX", "^DTMF", "^USSDMODE"}),
         boot_lines=("^BOOT:20483742,0,0,0,72",),
         unknown_reply="COMMAND NOT SUPPORT",
-        voice_port=True,
+        host_audio_command="^DDSETEX",
+        host_audio_on="2",
     ),
     "generic": FamilyProfile(
         name="generic",

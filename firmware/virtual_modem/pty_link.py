@@ -11,9 +11,12 @@ chunks is never overtaken by a later line.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import logging
 import os
+import termios
 import tty
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -57,6 +60,20 @@ class PtyLink:
         self._gap_timer: asyncio.TimerHandle | None = None
         self._writer_armed = False
         loop.add_reader(self.master_fd, self._on_readable)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued here, not yet handed to the kernel."""
+        return self._queued_bytes + len(self._pending)
+
+    @property
+    def unread_bytes(self) -> int:
+        """Bytes on their way to the host: queued here or waiting in the kernel."""
+        if self.closed:
+            return 0
+        waiting = array.array("i", [0])
+        fcntl.ioctl(self.slave_fd, termios.FIONREAD, waiting)
+        return self.queued_bytes + waiting[0]
 
     def send(self, chunks: Iterable[tuple[float, bytes]]) -> None:
         """Queue chunks, each written `gap_before_s` after the previous one went out."""

@@ -30,7 +30,7 @@ from appliance.line import ActiveCall, Line, LineState
 from appliance.service import LineService
 from appliance.simulate import InFlightProbe
 from appliance.store import CallLog, RuleStore
-from firmware.virtual_modem import VirtualCall, VirtualModem
+from firmware.virtual_modem import CallerSound, VirtualCall, VirtualModem
 
 T = TypeVar("T")
 
@@ -186,7 +186,9 @@ class Bench:
     # ------------------------------------------------------------- network side
 
     def ring(self, number: str | None = CALLER, **kwargs: Any) -> VirtualCall:
-        """A caller dials the line."""
+        """A caller dials the line. Unless `sound` says otherwise the caller speaks a second
+        after the answer, as most callers do; tests about silent lines pass `sound`."""
+        kwargs.setdefault("sound", CallerSound("voice", start_s=1.0))
         return self.modem.incoming_call(number, **kwargs)
 
     def commands_sent(self) -> list[str]:
@@ -305,8 +307,7 @@ async def open_bench(
         port=str(link) if link is not None else modem.port,
         family=family,  # type: ignore[arg-type]
         desk="desk1",
-        voice_port=modem.voice_port,
-        **line_options,
+        **({"voice_port": modem.voice_port} | line_options),
     )
     db_path = tmp_path / "siaga.db"
     call_log = CallLog(db_path, timezone=config.site.timezone)

@@ -29,7 +29,7 @@ from appliance.line import (
     describe_call,
 )
 from appliance.model import Action, CallerNumber, Decision, NumberClass, Reason
-from firmware.virtual_modem import CallState, EndedBy, VirtualCall, VirtualModem
+from firmware.virtual_modem import CallerSound, CallState, EndedBy, VirtualCall, VirtualModem
 from tests.appliance.conftest import (
     AUDIO_FAMILIES,
     CALLER,
@@ -67,6 +67,12 @@ FILE_PLAY = {
     "m95": 'AT+QPSND=1,"tekan5.amr",0,1,1',
 }
 TTS_STOP = {"sim800": "AT+CTTS=0", "sim7600": "AT+CTTS=0"}  # Quectel QWTTS has no stop
+# Call audio to the host's voice port while challenging, and back to the modem afterwards
+# (Huawei's AT^DDSETEX=2 is sent on every answer and lasts for the call).
+LISTEN = {"sim7600": "AT+CPCMREG=1", "ec25": "AT+QPCMV=1,0"}
+STOP_LISTEN = {"sim7600": "AT+CPCMREG=0", "ec25": "AT+QPCMV=0"}
+LISTENING_FAMILIES = ("sim7600", "ec25", "huawei")
+DEAF_FAMILIES = ("sim800", "m95")  # analogue audio: the host cannot hear the caller
 PLAYER_FAMILIES = tuple(TTS_PLAY)  # on-modem players; Huawei streams PCM from the host
 BOOTING_FAMILIES = ("sim800", "sim7600", "ec25", "m95")  # reboot in place with boot URCs
 
@@ -244,6 +250,9 @@ def test_challenge_passed_when_the_caller_presses_the_key_after_the_prompt(
             after_answer = bench.commands_since(answered)
             assert after_answer[0] == "ATA"
             after_answer = after_answer[1:]
+            if family in LISTEN:  # the line listens before the prompt starts
+                assert after_answer[0] == LISTEN[family]
+                after_answer = after_answer[1:]
             if source == "tts":
                 assert after_answer[0].startswith(TTS_PLAY[family]), after_answer
                 assert CHALLENGE_WORDS in after_answer[0]
@@ -259,6 +268,8 @@ def test_challenge_passed_when_the_caller_presses_the_key_after_the_prompt(
             bench.modem.caller_presses("5")
             await bench.wait_state(LineState.OPERATOR_RINGING)
             assert bench.desk.waiting[0].unverified is False
+            if family in STOP_LISTEN:  # the audio goes back to the desk's side
+                assert STOP_LISTEN[family] in bench.commands_since(answered)
             if source != "pcm":
                 assert prompts_with(virtual, CONNECTING_WORDS), virtual.prompts
             else:
@@ -312,12 +323,14 @@ def test_key_pressed_during_the_prompt_barges_in(tmp_path: Path, family: str) ->
 
 
 @pytest.mark.parametrize("family", AUDIO_FAMILIES)
-def test_silent_caller_without_junk_evidence_is_passed_to_an_operator_unverified(
+def test_caller_who_speaks_but_never_presses_is_passed_to_an_operator_unverified(
     tmp_path: Path, family: str
 ) -> None:
+    """A genuine caller who does not understand the prompt but says "halo?" gets through."""
+
     async def scenario() -> None:
         async with open_bench(tmp_path, family) as bench:
-            virtual = bench.ring()
+            virtual = bench.ring(sound=CallerSound("voice", start_s=1.0))
             await wait_answered(bench, virtual)
             await bench.wait_state(LineState.OPERATOR_RINGING, timeout_s=SILENT_CHALLENGE_S)
             assert virtual.live and virtual.ended_at is None  # never hung up on
@@ -328,12 +341,96 @@ def test_silent_caller_without_junk_evidence_is_passed_to_an_operator_unverified
                 assert not prompts_with(virtual, GOODBYE_WORDS)
             row = bench.row()
             assert row["challenge_result"] == "timeout" and row["reason"] == "no_history"
+            # Heard on lines that can listen; not asked on lines with analogue audio only.
+            assert row["voice_heard"] == (1 if family in LISTENING_FAMILIES else None)
             assert bench.service.answer("line1", "op1")
             await bench.wait_state(LineState.CONNECTED)
             await hang_up_and_settle(bench, virtual)
             row = bench.row()
             assert row["reached_operator"] == 1 and row["end_cause"] == "caller_hung_up"
             assert_log_consistent(bench, calls=1)
+
+    run_virtual(scenario)
+
+
+@pytest.mark.parametrize("sound", ["silence", "noise"])
+@pytest.mark.parametrize("family", LISTENING_FAMILIES)
+def test_line_that_hears_no_voice_releases_a_caller_who_never_presses(
+    tmp_path: Path, family: str, sound: str
+) -> None:
+    """A quiet line or a phone in a pocket: goodbye and release, no operator alerted."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family) as bench:
+            virtual = bench.ring(sound=CallerSound(sound))
+            answered = await wait_answered(bench, virtual)
+            await bench.wait_idle_after(virtual)
+            assert virtual.ended_by is EndedBy.HOST and virtual.release == HANGUP[family]
+            assert virtual.ended_at is not None
+            assert virtual.ended_at - answered >= 2 * (PROMPT_S + 6.0) + PROMPT_S - 0.01
+            # The line really listened: the caller's audio reached it on the voice port.
+            assert virtual.audio_bytes_sent >= 2 * (PROMPT_S + 6.0) * PCM_BYTES_PER_S * 0.9
+            if family != "huawei":
+                assert prompts_with(virtual, GOODBYE_WORDS)
+                assert not prompts_with(virtual, CONNECTING_WORDS)
+            assert bench.desk.waiting == []
+            row = bench.row()
+            assert row["reason"] == "no_history" and row["challenge_result"] == "timeout"
+            assert row["voice_heard"] == 0 and row["reached_operator"] == 0
+            assert row["end_cause"] == "challenge_timeout"
+            assert_log_consistent(bench, calls=1)
+
+    run_virtual(scenario)
+
+
+@pytest.mark.parametrize(
+    ("family", "line_options"),
+    [
+        ("sim800", {}),  # analogue audio only
+        ("m95", {}),
+        ("sim7600", {"listen": False}),  # listening switched off for the line
+        ("ec25", {"voice_port": "/dev/siaga-no-such-port"}),  # the voice port will not open
+    ],
+    ids=["sim800", "m95", "sim7600-listen-off", "ec25-port-missing"],
+)
+def test_line_that_cannot_listen_passes_a_silent_caller_to_an_operator(
+    tmp_path: Path, family: str, line_options: dict[str, Any]
+) -> None:
+    """Unheard is not silent: a line that could not listen never releases on silence."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family, **line_options) as bench:
+            virtual = bench.ring(sound=CallerSound("silence"))
+            await wait_answered(bench, virtual)
+            await bench.wait_state(LineState.OPERATOR_RINGING, timeout_s=SILENT_CHALLENGE_S)
+            assert bench.desk.waiting[0].unverified is True
+            assert virtual.audio_bytes_sent == 0
+            assert LISTEN.get(family) not in bench.commands_sent()
+            row = bench.row()
+            assert row["challenge_result"] == "timeout" and row["voice_heard"] is None
+            await hang_up_and_settle(bench, virtual)
+            assert_log_consistent(bench, calls=1)
+
+    run_virtual(scenario)
+
+
+@pytest.mark.parametrize("family", LISTENING_FAMILIES)
+def test_caller_who_presses_the_key_passes_whatever_the_line_hears(
+    tmp_path: Path, family: str
+) -> None:
+    """A genuine caller who cannot speak (silent line) is verified by the key alone."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family) as bench:
+            virtual = bench.ring(sound=CallerSound("silence"))
+            await wait_answered(bench, virtual)
+            await bench.sleep(PROMPT_S + 3.0)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.OPERATOR_RINGING)
+            assert bench.desk.waiting[0].unverified is False
+            row = bench.row()
+            assert row["challenge_result"] == "passed" and row["voice_heard"] == 0
+            await hang_up_and_settle(bench, virtual)
 
     run_virtual(scenario)
 
@@ -363,6 +460,82 @@ def test_silent_caller_with_junk_evidence_hears_goodbye_and_is_released(
             assert row["challenge_result"] == "timeout"
             assert row["end_cause"] == "challenge_timeout" and row["reached_operator"] == 0
             assert_log_consistent(bench, calls=1)
+
+    run_virtual(scenario)
+
+
+REPORTED_WORDS = "reported for prank calls"
+REPORTED_HOLD_S = 30.0
+
+
+@pytest.mark.parametrize("family", PLAYER_FAMILIES)
+def test_reported_number_that_presses_the_key_hears_a_warning_and_waits_for_an_operator(
+    tmp_path: Path, family: str
+) -> None:
+    """Operators recorded pranks from it: warned and held, then put through, never cut off."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family) as bench:
+            block_or_abuse(bench, "abuse")
+            virtual = bench.ring()
+            answered = await wait_answered(bench, virtual)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.HOLDING)
+            pressed_at = bench.loop.time()
+            await bench.wait_state(LineState.OPERATOR_RINGING, timeout_s=2 * REPORTED_HOLD_S)
+            waited_s = bench.loop.time() - pressed_at
+            assert PROMPT_S + REPORTED_HOLD_S - 0.5 <= waited_s <= PROMPT_S + REPORTED_HOLD_S + 4
+            assert prompts_with(virtual, REPORTED_WORDS)
+            assert bench.desk.waiting[0].unverified is False
+            row = bench.row()
+            assert row["reason"] == "abuse" and row["challenge_result"] == "passed"
+            assert row["hold_s"] == pytest.approx(waited_s, abs=2.0)
+            assert bench.service.answer("line1", "op1")
+            await bench.wait_state(LineState.CONNECTED)
+            await hang_up_and_settle(bench, virtual)
+            assert bench.row()["reached_operator"] == 1
+            assert answered < pressed_at
+
+    run_virtual(scenario)
+
+
+def test_reported_caller_who_hangs_up_during_the_hold_never_alerts_an_operator(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "sim7600") as bench:
+            block_or_abuse(bench, "abuse")
+            virtual = bench.ring()
+            await wait_answered(bench, virtual)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.HOLDING)
+            await bench.sleep(PROMPT_S + 5.0)
+            bench.modem.caller_hangs_up(virtual)
+            await bench.wait_idle_after(virtual)
+            assert bench.desk.waiting == []
+            row = bench.row()
+            assert row["challenge_result"] == "passed" and row["reached_operator"] == 0
+            assert row["end_cause"] == "caller_hung_up" and row["hold_s"] is None
+            assert_log_consistent(bench, calls=1)
+
+    run_virtual(scenario)
+
+
+@pytest.mark.parametrize("reason", ["blocklist", "no_history"])
+def test_numbers_nobody_reported_are_not_held(tmp_path: Path, reason: str) -> None:
+    """A supervisor's block or an unknown number passes straight on after the key."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "ec25") as bench:
+            if reason == "blocklist":
+                bench.add_rule("block", "challenge")
+            virtual = bench.ring()
+            await wait_answered(bench, virtual)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.OPERATOR_RINGING)
+            assert not prompts_with(virtual, REPORTED_WORDS)
+            assert bench.row()["hold_s"] is None
+            await hang_up_and_settle(bench, virtual)
 
     run_virtual(scenario)
 

@@ -479,6 +479,20 @@ def test_a_passed_challenge_is_good_history_in_a_flood_until_it_lapses() -> None
     assert not state.has_good_history(caller.e164 or "", T0 - HOUR + DAY)
 
 
+def test_a_reported_number_pressing_the_key_earns_no_good_history() -> None:
+    """A child who learned the key must not buy a day of unchallenged calls with it."""
+    state = PolicyState()
+    caller = number()
+    state.record_disposition(caller, "prank", T0)
+    state.record_challenge_result(caller, ChallengeResult.PASSED, T0 + HOUR)
+    assert not state.has_good_history(NUMBER, T0 + 2 * HOUR)
+    assert call(state, caller, T0 + 2 * HOUR).action is Action.CHALLENGE
+    # A week and a day after the prank, a pass counts again.
+    state.record_challenge_result(caller, ChallengeResult.PASSED, T0 + 8 * DAY)
+    assert state.has_good_history(NUMBER, T0 + 8 * DAY + HOUR)
+    assert call(state, caller, T0 + 8 * DAY + HOUR) == Decision(Action.PASS, Reason.DEFAULT)
+
+
 def test_a_failed_challenge_is_not_good_history() -> None:
     state = flood_state()
     caller = number("+6287700000000")
@@ -855,9 +869,54 @@ def test_unverified_caller_is_released_for_junk_reasons_but_withheld_never_by_op
     assert release_unverified(number(), abuse, state, config, hang_up, T0)
     no_history = Decision(Action.CHALLENGE, Reason.NO_HISTORY)
     assert release_unverified(
-        number(), no_history, state, config, hang_up, T0, release_without_evidence=True
+        number(), no_history, state, config, hang_up, T0, without_evidence="release"
     )
     withheld = Decision(Action.CHALLENGE, Reason.WITHHELD)
     assert not release_unverified(
-        WITHHELD, withheld, state, config, hang_up, T0, release_without_evidence=True
+        WITHHELD, withheld, state, config, hang_up, T0, without_evidence="release"
+    )
+
+
+@pytest.mark.parametrize(
+    ("voice_heard", "released"),
+    [(False, True), (True, False), (None, False)],
+    ids=["silence-released", "voice-passed", "not-listening-passed"],
+)
+def test_listening_releases_only_callers_in_whom_no_voice_was_heard(
+    voice_heard: bool | None, released: bool
+) -> None:
+    state = PolicyState()
+    config = state.config
+    hang_up = ("abuse", "blocklist", "flood")
+    for caller, decision in (
+        (number(), Decision(Action.CHALLENGE, Reason.NO_HISTORY)),
+        (WITHHELD, Decision(Action.CHALLENGE, Reason.WITHHELD)),
+    ):
+        result = release_unverified(
+            caller,
+            decision,
+            state,
+            config,
+            hang_up,
+            T0,
+            without_evidence="listen",
+            voice_heard=voice_heard,
+        )
+        assert result is released
+
+
+def test_a_voice_does_not_outweigh_junk_evidence() -> None:
+    state = PolicyState()
+    config = state.config
+    decision = Decision(Action.CHALLENGE, Reason.NO_HISTORY)
+    state.record_disposition(number(), "prank", T0)
+    assert release_unverified(
+        number(),
+        decision,
+        state,
+        config,
+        (),
+        T0 + 60,
+        without_evidence="listen",
+        voice_heard=True,
     )

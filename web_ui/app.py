@@ -1,0 +1,175 @@
+"""`create_app(settings)`: the whole web application, built on demand (nothing at import).
+
+At start (the lifespan) the database is migrated; if it holds no account yet, a one-time
+setup token is made and written to the log once, at WARNING, as a `/setup?token=...` link.
+Errors are answered per audience: the JSON API gets JSON with a stable code and 401/403,
+pages get the login page (303) or a translated error page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from web_ui import db as database
+from web_ui.app_state import SetupToken
+from web_ui.deps import ForbiddenError, NotAuthenticatedError
+from web_ui.i18n import translate
+from web_ui.routers import audit, auth, docs, home, profile, users
+from web_ui.security import add_security_headers, is_api_request
+from web_ui.settings import WebSettings
+from web_ui.templating import Pages
+from web_ui.users import UserError, count_users
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("siaga")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "0+unknown"
+
+
+RESOURCES = (auth, home, users, audit, profile, docs)  # each has `pages` and `api` routers
+API_DESCRIPTION = (
+    "Siaga's JSON API. Log in with `POST /api/login` (or the login page): the session "
+    "cookie authenticates every call. Every call that changes something must send the "
+    "session's CSRF token (from the login answer or `GET /api/me`) as `X-CSRF-Token`."
+)
+
+
+def _announce_setup(app: FastAPI, settings: WebSettings) -> None:
+    conn = database.connect(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
+    try:
+        if count_users(conn) > 0:
+            return
+    finally:
+        conn.close()
+    setup: SetupToken = app.state.setup
+    token = setup.issue()
+    logger.warning(
+        "no web UI account exists yet: create the first technician at %s/setup?token=%s "
+        "(valid once, until this process stops), or run `siaga user add NAME --role technician`",
+        settings.base_url,
+        token,
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: WebSettings = app.state.settings
+    database.migrate(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
+    _announce_setup(app, settings)
+    yield
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    """The web application for `settings` (a new one on every call)."""
+    app = FastAPI(
+        title="Siaga",
+        version=_version(),
+        description=API_DESCRIPTION,
+        docs_url=None,  # served by `routers.docs` with local assets, behind login
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.pages = Pages(settings)
+    app.state.setup = SetupToken()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in RESOURCES:
+        app.include_router(module.pages)
+        app.include_router(module.api)
+    _add_error_handlers(app)
+
+    @app.middleware("http")
+    async def _headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        add_security_headers(request, response)
+        return response
+
+    return app
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _error_page(request: Request, code: str, status: int) -> Response:
+    pages: Pages = request.app.state.pages
+    session = getattr(request.state, "session", None)
+    return pages.render(
+        request, "error.html", {"message_key": code}, session=session, status_code=status
+    )
+
+
+def _json_error(code: str, status: int) -> JSONResponse:
+    return JSONResponse({"detail": code, "message": translate("en", code)}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def not_authenticated(request: Request, exc: Exception) -> Response:
+        if is_api_request(request):
+            return JSONResponse({"detail": "not_authenticated"}, status_code=401)
+        target = "/login"
+        if request.method == "GET":
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target += "?next=" + quote(path, safe="")
+        return RedirectResponse(target, status_code=303)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        code = exc.code if isinstance(exc, ForbiddenError) else "error.forbidden"
+        if is_api_request(request):
+            return _json_error(code, 403)
+        return _error_page(request, code, 403)
+
+    async def user_error(request: Request, exc: Exception) -> Response:
+        code, status = (exc.code, exc.status) if isinstance(exc, UserError) else ("", 400)
+        if is_api_request(request):
+            return _json_error(code or "error.invalid_input", status)
+        return _error_page(request, code or "error.invalid_input", status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        code = "error.not_found" if status == 404 else "error.invalid_input"
+        if status == 405:
+            code = "error.not_found"
+        if is_api_request(request):
+            return _json_error(code, status)
+        return _error_page(request, code, status)
+
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        if is_api_request(request) and isinstance(exc, RequestValidationError):
+            return JSONResponse(
+                {"detail": "error.invalid_input", "errors": _plain_errors(exc)}, status_code=422
+            )
+        return _error_page(request, "error.invalid_input", 400)
+
+    app.add_exception_handler(NotAuthenticatedError, not_authenticated)
+    app.add_exception_handler(ForbiddenError, forbidden)
+    app.add_exception_handler(UserError, user_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_input)
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """Validation errors without the submitted values (they may hold a password)."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", ""))}
+        for error in exc.errors()
+    ]

@@ -1,0 +1,260 @@
+"""Every word the web UI shows, in Bahasa Indonesia and English, and times in the site's zone.
+
+A plain dict rather than gettext/.po files: two languages and a few hundred strings fit
+one reviewable file, need no compile step, and a test checks that every key the
+templates and the code use exists here in both languages. Bahasa Indonesia is the
+default: a user picks English on their profile page; before login the `siaga_lang`
+cookie (set by the links on the login page) decides.
+
+Messages are plain text. Values put into them (`{name}`) are inserted before the
+template escapes the whole string, so a user name holding markup is shown, never run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from web_ui.passwords import MIN_PASSWORD_CHARS
+from web_ui.users import Language
+
+DEFAULT_LANGUAGE: Language = "id"
+LANGUAGE_COOKIE = "siaga_lang"
+
+# key: (Bahasa Indonesia, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "lang.id": ("Bahasa Indonesia", "Bahasa Indonesia"),
+    "lang.en": ("English", "English"),
+    "nav.label": ("Navigasi utama", "Main navigation"),
+    "nav.skip": ("Lewati ke isi", "Skip to content"),
+    "nav.home": ("Beranda", "Home"),
+    "nav.users": ("Pengguna", "Users"),
+    "nav.audit": ("Log audit", "Audit log"),
+    "nav.profile": ("Profil", "Profile"),
+    "nav.api": ("API", "API"),
+    "nav.logout": ("Keluar", "Log out"),
+    "nav.signed_in_as": ("Masuk sebagai {name} ({role})", "Signed in as {name} ({role})"),
+    "nav.switch_to": ("Ganti bahasa ke {language}", "Switch language to {language}"),
+    "footer.zone": ("Waktu ditampilkan dalam {zone}.", "Times are shown in {zone}."),
+    "role.operator": ("Operator", "Operator"),
+    "role.supervisor": ("Supervisor", "Supervisor"),
+    "role.technician": ("Teknisi", "Technician"),
+    # login, logout, setup
+    "login.title": ("Masuk", "Log in"),
+    "login.intro": (
+        "Penyaringan panggilan 112. Hanya untuk petugas pusat panggilan.",
+        "112 call screening. For call centre staff only.",
+    ),
+    "login.username": ("Nama pengguna", "User name"),
+    "login.password": ("Kata sandi", "Password"),
+    "login.submit": ("Masuk", "Log in"),
+    "login.invalid": ("Nama pengguna atau kata sandi salah.", "Wrong user name or password."),
+    "login.locked": (
+        "Terlalu banyak percobaan yang gagal. Coba lagi setelah {time}.",
+        "Too many failed attempts. Try again after {time}.",
+    ),
+    "login.logged_out": ("Anda telah keluar.", "You have logged out."),
+    "login.setup_done": (
+        "Akun teknisi pertama telah dibuat. Silakan masuk.",
+        "The first technician account has been created. Please log in.",
+    ),
+    "login.no_users": (
+        "Belum ada akun. Buat akun pertama dengan perintah `siaga user add`, atau buka "
+        "tautan penyiapan yang ditulis layanan web ke log-nya.",
+        "There is no account yet. Create the first one with the `siaga user add` command, "
+        "or open the setup link the web service wrote to its log.",
+    ),
+    "setup.title": ("Penyiapan awal", "First-time setup"),
+    "setup.intro": (
+        "Buat akun teknisi pertama. Halaman ini hanya ada selama belum ada akun.",
+        "Create the first technician account. This page exists only while there is no account.",
+    ),
+    "setup.submit": ("Buat akun teknisi", "Create the technician account"),
+    # fields
+    "field.username": ("Nama pengguna", "User name"),
+    "field.display_name": ("Nama tampilan", "Display name"),
+    "field.password": ("Kata sandi", "Password"),
+    "field.password_confirm": ("Ulangi kata sandi", "Repeat the password"),
+    "field.role": ("Peran", "Role"),
+    "field.language": ("Bahasa", "Language"),
+    "field.status": ("Status", "Status"),
+    "field.created": ("Dibuat", "Created"),
+    "field.actions": ("Tindakan", "Actions"),
+    "field.new_password": ("Kata sandi baru", "New password"),
+    "field.current_password": ("Kata sandi saat ini", "Current password"),
+    "help.username": (
+        "2-32 huruf, angka, titik, garis bawah atau tanda hubung.",
+        "2-32 letters, digits, dots, underscores or hyphens.",
+    ),
+    "help.password": (
+        f"Minimal {MIN_PASSWORD_CHARS} karakter.",
+        f"At least {MIN_PASSWORD_CHARS} characters.",
+    ),
+    # home
+    "home.title": ("Beranda", "Home"),
+    "home.welcome": ("Selamat datang, {name}.", "Welcome, {name}."),
+    "home.role": ("Peran Anda: {role}.", "Your role: {role}."),
+    "home.now": ("Waktu sekarang: {time}", "The time now: {time}"),
+    "home.pending": (
+        "Konsol operator, dasbor, log panggilan, aturan, dan laporan hadir di versi "
+        "berikutnya. Penyaringan panggilan berjalan terpisah dari halaman ini.",
+        "The operator console, dashboard, call log, rules and reports come in a later "
+        "version. Call screening runs separately from these pages.",
+    ),
+    # users
+    "users.title": ("Pengguna", "Users"),
+    "users.add": ("Tambah pengguna", "Add a user"),
+    "users.add_submit": ("Tambah", "Add"),
+    "users.active": ("Aktif", "Active"),
+    "users.disabled": ("Nonaktif", "Disabled"),
+    "users.disable": ("Nonaktifkan", "Disable"),
+    "users.enable": ("Aktifkan", "Enable"),
+    "users.change_role": ("Ubah peran", "Change role"),
+    "users.reset_password": ("Atur ulang kata sandi", "Reset password"),
+    "users.you": ("(Anda)", "(you)"),
+    "users.list": ("Semua pengguna", "All users"),
+    # audit
+    "audit.title": ("Log audit", "Audit log"),
+    "audit.intro": (
+        "Setiap perubahan tercatat di sini. Catatan tidak dapat diubah atau dihapus.",
+        "Every change is recorded here. Entries cannot be changed or deleted.",
+    ),
+    "audit.when": ("Waktu", "When"),
+    "audit.who": ("Oleh", "Who"),
+    "audit.what": ("Tindakan", "What"),
+    "audit.target": ("Sasaran", "Target"),
+    "audit.before": ("Sebelum", "Before"),
+    "audit.after": ("Sesudah", "After"),
+    "audit.from": ("Dari", "From"),
+    "audit.older": ("Lebih lama", "Older"),
+    "audit.newest": ("Terbaru", "Newest"),
+    "audit.empty": ("Belum ada catatan.", "No entries yet."),
+    "action.user.create": ("Pengguna dibuat", "User created"),
+    "action.user.update": ("Pengguna diubah", "User changed"),
+    "action.user.password_reset": ("Kata sandi diatur ulang", "Password reset"),
+    "action.user.password_change": ("Kata sandi diganti", "Password changed"),
+    "action.user.language": ("Bahasa diganti", "Language changed"),
+    "action.auth.login": ("Masuk", "Logged in"),
+    "action.auth.logout": ("Keluar", "Logged out"),
+    "action.auth.locked": ("Akun dikunci", "Account locked"),
+    # profile
+    "profile.title": ("Profil", "Profile"),
+    "profile.language": ("Bahasa tampilan", "Display language"),
+    "profile.save": ("Simpan", "Save"),
+    "profile.password": ("Ganti kata sandi", "Change password"),
+    "profile.password_submit": ("Ganti kata sandi", "Change password"),
+    "profile.session": (
+        "Sesi ini berakhir paling lambat {time}.",
+        "This session ends at the latest at {time}.",
+    ),
+    # confirmations
+    "done.user_added": ("Pengguna ditambahkan.", "User added."),
+    "done.user_updated": ("Pengguna diperbarui.", "User updated."),
+    "done.password_reset": (
+        "Kata sandi diatur ulang; sesi pengguna itu diakhiri.",
+        "Password reset; that user's sessions were ended.",
+    ),
+    "done.password_changed": (
+        "Kata sandi Anda diganti; sesi Anda yang lain diakhiri.",
+        "Your password was changed; your other sessions were ended.",
+    ),
+    "done.language": ("Bahasa diganti.", "Language changed."),
+    # errors
+    "error.title": ("Kesalahan", "Error"),
+    "error.back": ("Kembali ke beranda", "Back to the home page"),
+    "error.forbidden": (
+        "Anda tidak memiliki akses ke halaman atau tindakan ini.",
+        "You do not have access to this page or action.",
+    ),
+    "error.csrf": (
+        "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman dan coba lagi.",
+        "The form has expired or is not valid. Reload the page and try again.",
+    ),
+    "error.not_found": ("Halaman tidak ditemukan.", "Page not found."),
+    "error.setup_done": ("Halaman tidak ditemukan.", "Page not found."),
+    "error.setup_token": ("Tautan penyiapan tidak sah.", "The setup link is not valid."),
+    "error.invalid_input": ("Isian tidak sah.", "The input is not valid."),
+    "error.username_invalid": (
+        "Nama pengguna harus 2-32 huruf, angka, titik, garis bawah atau tanda hubung.",
+        "A user name is 2-32 letters, digits, dots, underscores or hyphens.",
+    ),
+    "error.username_taken": ("Nama pengguna itu sudah dipakai.", "That user name is taken."),
+    "error.display_name_invalid": (
+        "Nama tampilan berisi karakter yang tidak diizinkan.",
+        "The display name holds characters that are not allowed.",
+    ),
+    "error.display_name_long": (
+        "Nama tampilan terlalu panjang (paling banyak 80 karakter).",
+        "The display name is too long (80 characters at most).",
+    ),
+    "error.language_invalid": ("Bahasa tidak dikenal.", "Unknown language."),
+    "error.role_invalid": ("Peran tidak dikenal.", "Unknown role."),
+    "error.user_not_found": ("Pengguna tidak ditemukan.", "User not found."),
+    "error.last_technician": (
+        "Teknisi aktif terakhir tidak dapat dinonaktifkan atau diberi peran lain.",
+        "The last active technician cannot be disabled or given another role.",
+    ),
+    "error.password_short": (
+        f"Kata sandi minimal {MIN_PASSWORD_CHARS} karakter.",
+        f"A password has at least {MIN_PASSWORD_CHARS} characters.",
+    ),
+    "error.password_long": ("Kata sandi terlalu panjang.", "The password is too long."),
+    "error.password_is_username": (
+        "Kata sandi tidak boleh sama dengan nama pengguna.",
+        "The password cannot be the user name.",
+    ),
+    "error.password_mismatch": ("Kedua kata sandi tidak sama.", "The two passwords differ."),
+    "error.current_password": ("Kata sandi saat ini salah.", "The current password is wrong."),
+    "error.locked": (
+        "Terlalu banyak percobaan yang gagal. Coba lagi nanti.",
+        "Too many failed attempts. Try again later.",
+    ),
+}
+
+_ID_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def translate(language: Language, key: str, /, **values: object) -> str:
+    """The message `key` in `language`, with `{name}` fields filled from `values`.
+
+    An unknown key raises `KeyError`: a test checks every key in use, so this can only
+    happen for a new, untested key, and failing loudly beats showing an English word to
+    an Indonesian user.
+    """
+    text = MESSAGES[key][0 if language == "id" else 1]
+    return text.format(**values) if values else text
+
+
+def has_message(key: str) -> bool:
+    """True if the catalogue holds `key` (for values that may be new, e.g. audit actions)."""
+    return key in MESSAGES
+
+
+def language_or_default(value: str | None) -> Language:
+    """A supported language from a cookie or query string, else Bahasa Indonesia."""
+    return "en" if value == "en" else DEFAULT_LANGUAGE
+
+
+def format_time(ts: float, zone: ZoneInfo, language: Language) -> str:
+    """POSIX seconds as a local date and time with the zone's abbreviation.
+
+    Bahasa Indonesia: `22 Nov 2026 19.56 WIB` (a dot between hours and minutes, as
+    Indonesian writes times); English: `22 Nov 2026 19:56 WIB`.
+    """
+    moment = datetime.fromtimestamp(ts, zone)
+    months = _ID_MONTHS if language == "id" else _EN_MONTHS
+    separator = "." if language == "id" else ":"
+    clock = f"{moment.hour:02d}{separator}{moment.minute:02d}{separator}{moment.second:02d}"
+    return f"{moment.day} {months[moment.month - 1]} {moment.year} {clock} {moment.tzname()}"
+
+
+class Translator:
+    """`t("key", name=...)` in templates, bound to one language."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+
+    def __call__(self, key: str, /, **values: object) -> str:
+        """The message in this translator's language."""
+        return translate(self.language, key, **values)
