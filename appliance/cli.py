@@ -15,7 +15,9 @@ import io
 import json
 import logging
 import re
+import signal
 import sqlite3
+import subprocess
 import sys
 import time as time_module
 import uuid
@@ -211,6 +213,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     loop = ScaledTimeLoop(args.speed)
     asyncio.set_event_loop(loop)
     clock = LoopClock(loop, datetime.now(UTC))
+    web = None if args.no_web else _start_demo_web(args, db_path)
 
     try:
         centre, _ = loop.run_until_complete(
@@ -229,11 +232,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+        _stop_demo_web(web)
     outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
     sys.stdout.write("score of the demo day (as siaga simulate prints it):\n")
     json.dump(score(calls, outcomes), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def _start_demo_web(args: argparse.Namespace, db_path: Path) -> subprocess.Popen[bytes] | None:
+    """`siaga web` on the demo's database, as its own process (as on the box): a web crash
+    never touches screening. It dies with the demo, even after a kill -9 of the demo."""
+    command = [sys.executable, "-m", "appliance.cli", "web", "--db", str(db_path)]
+    if args.config:
+        command += ["--config", args.config]
+    try:
+        return subprocess.Popen(command, preexec_fn=_die_with_parent)
+    except OSError as exc:
+        logger.warning("demo: the web UI could not start (%s); screening goes on", exc)
+        return None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent process dies (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _stop_demo_web(web: subprocess.Popen[bytes] | None) -> None:
+    if web is None or web.poll() is not None:
+        return
+    web.terminate()
+    try:
+        web.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        web.kill()
 
 
 # ------------------------------------------------------------------------- simulate
@@ -726,6 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lines", type=int, default=4)
     demo.add_argument("--operators", type=int, default=4)
     demo.add_argument("--seed", type=int, default=112)
+    demo.add_argument("--no-web", action="store_true", help="do not start the web UI")
     demo.set_defaults(func=cmd_demo)
 
     simulate = sub.add_parser("simulate", help="replay a scenario on a virtual clock; JSON score")

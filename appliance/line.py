@@ -51,7 +51,14 @@ from firmware.at.urc import (
     Urc,
 )
 from firmware.audio import VoiceListener
-from firmware.families import ModemFamily, Prompt, detect_family, family_by_name, stream_pcm_prompt
+from firmware.families import (
+    ModemFamily,
+    Prompt,
+    detect_family,
+    family_by_name,
+    stream_pcm_prompt,
+    stream_pcm_prompt_to,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -941,9 +948,17 @@ class Line:
         return False
 
     async def _host_prompt(self, call: ActiveCall, voice_port: str, duration_s: float) -> None:
-        """Huawei sticks have no player: stream PCM, then report 'finished' like a URC."""
+        """Huawei sticks have no player: stream PCM, then report 'finished' like a URC.
+
+        While the line listens it owns the voice port, so the prompt goes out through the
+        listener's descriptor; otherwise the port is opened for the prompt alone.
+        """
+        listener = call.voice_listener
         try:
-            await stream_pcm_prompt(voice_port, duration_s)
+            if listener is not None and listener.is_open:
+                await stream_pcm_prompt_to(listener.fileno(), duration_s)
+            else:
+                await stream_pcm_prompt(voice_port, duration_s)
         except OSError as exc:
             logger.warning("line %s: voice port %s: %s", self.name, voice_port, exc)
         if self.call is call:  # never into the next call's queue

@@ -179,6 +179,12 @@ class VoiceListener:
         """True once the detector has heard a voice."""
         return self.detector.heard
 
+    def fileno(self) -> int:
+        """The open port's descriptor, to write PCM to the caller (Huawei prompts)."""
+        if self._serial is None:
+            raise OSError(f"voice port {self.port} is not open")
+        return int(self._serial.fileno())
+
     @property
     def is_open(self) -> bool:
         """True from `open()` until `close()` (or a read error)."""

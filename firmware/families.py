@@ -395,6 +395,12 @@ async def stream_pcm_prompt(voice_port: str, duration_s: float) -> None:
         port.close()
 
 
+async def stream_pcm_prompt_to(fd: int, duration_s: float) -> None:
+    """`stream_pcm_prompt` on a voice port the caller already holds open (the line's
+    listener owns it during a call: one opener per port, as the port is opened exclusive)."""
+    await _pace_frames(fd, duration_s)
+
+
 async def _pace_frames(fd: int, duration_s: float) -> None:
     loop = asyncio.get_running_loop()
     frame = pcm_tone_frame()

@@ -67,7 +67,17 @@ def test_sigkill_mid_traffic_leaves_every_call_finished_or_interrupted(tmp_path:
     config.write_text(f'[site]\ntimezone = "{timezone}"\n', encoding="utf-8")
     db_path = tmp_path / "demo.db"
     log_path = tmp_path / "demo.log"
-    command = [sys.executable, "-m", "appliance.cli", "demo", "--speed", "200", "--days", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "appliance.cli",
+        "demo",
+        "--speed",
+        "200",
+        "--days",
+        "1",
+        "--no-web",
+    ]
     command += ["--db", str(db_path), "--config", str(config)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
