@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from appliance.clock import LoopClock, SystemClock
 from appliance.config import Config, ConfigError, load_config
+from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.numbers import normalise, normalise_pattern
@@ -224,6 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 clock,
                 health_interval_s=60.0,
                 desks=[_DemoNarrator(clock, _zone(config))],
+                desk_poll_s=DESK_POLL_S / args.speed,  # 0.25 s of real time
             )
         )
     except KeyboardInterrupt:

@@ -255,3 +255,62 @@ def create_web_users(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration(name="0007_desk")
+def create_desk_tables(db: Database) -> None:
+    """The line service and the web UI talk through two tables (two processes, no socket).
+
+    `line_status`: one row per line, written by the line service on every state change
+    (what the operator console shows live). `desk_requests`: what operators ask of the line
+    service from the console (answer a waiting call, hang up, record a disposition); the
+    service polls for rows with no `done_ts`, carries them out and fills `done_ts` and
+    `result` (`ok`, `no_such_call`, `expired`, `invalid`). A request written while the
+    service is down waits: dispositions are applied at its next start, answer and hang-up
+    requests older than a few seconds expire.
+    """
+    statements = [
+        """CREATE TABLE line_status (
+            line TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            since_ts REAL NOT NULL,
+            since_at TEXT,
+            call_id INTEGER,
+            caller_raw TEXT,
+            caller TEXT,
+            number_class TEXT,
+            decision TEXT,
+            reason TEXT,
+            rule TEXT,
+            challenge_result TEXT,
+            voice_heard INTEGER,
+            unverified INTEGER,
+            waiting_since_ts REAL,
+            operator TEXT,
+            desk TEXT,
+            family TEXT,
+            model TEXT,
+            imei TEXT,
+            signal INTEGER,
+            registration TEXT,
+            last_error TEXT,
+            updated_ts REAL NOT NULL
+        )""",
+        """CREATE TABLE desk_requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('answer', 'hang_up', 'disposition')),
+            line TEXT,
+            call_id INTEGER,
+            disposition TEXT,
+            operator TEXT NOT NULL,
+            requested_ts REAL NOT NULL,
+            requested_at TEXT,
+            done_ts REAL,
+            done_at TEXT,
+            result TEXT
+        )""",
+        "CREATE INDEX desk_requests_pending ON desk_requests (id) WHERE done_ts IS NULL",
+        "CREATE INDEX desk_requests_call ON desk_requests (call_id)",
+    ]
+    for statement in statements:
+        db.execute(statement)

@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import json
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from appliance.clock import Clock
 from appliance.config import Config, LineConfig
+from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
 from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
 from appliance.policy import (
@@ -32,6 +34,13 @@ from appliance.rules import Rule
 from appliance.store import CallLog, RuleStore, rule_from_row
 
 logger = logging.getLogger(__name__)
+
+
+def _health_key(line: Line) -> tuple[Any, ...]:
+    health = line.health
+    return (health.family, health.model, health.imei, health.signal, health.registration,
+            health.last_error)  # fmt: skip
+
 
 RULE_POLL_S = 1.0
 FLOOD_TICK_S = 10.0
@@ -64,6 +73,7 @@ class LineService:
         lines: Iterable[LineConfig] | None = None,
         health_interval_s: float = 60.0,
         rule_poll_s: float | None = RULE_POLL_S,
+        desk_poll_s: float | None = DESK_POLL_S,
         scenario_ref: Callable[[str], str | None] | None = None,
     ) -> None:
         self.config = config
@@ -73,7 +83,10 @@ class LineService:
         self.policy = PolicyState(config.policy)
         self.desks: list[OperatorDesk] = []
         self._rule_poll_s = rule_poll_s
+        self._desk_poll_s = desk_poll_s
         self._rule_marker: object = None
+        self._state_since: dict[str, float] = {}  # line -> when it entered its state
+        self._published_health: dict[str, tuple[Any, ...]] = {}
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
@@ -131,6 +144,8 @@ class LineService:
         tasks.append(asyncio.create_task(self._tick_flood(), name="flood"))
         if self._rule_poll_s is not None and self.rule_store is not None:
             tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
+        if self._desk_poll_s is not None:
+            tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
         try:
             await self._stop.wait()
         finally:
@@ -167,6 +182,22 @@ class LineService:
                 )
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, 60.0)
+
+    async def _serve_desk(self, interval_s: float) -> None:
+        """Carry out the operator console's requests (see appliance/desk.py)."""
+        requests = DeskRequests(self, self.call_log.path)
+        try:
+            expired = requests.expire_stale()
+            if expired:
+                logger.info(
+                    "desk: %d answer/hang-up request(s) from before the start expired", expired
+                )
+        except sqlite3.Error as exc:
+            logger.warning("desk requests: %s", exc)
+        try:
+            await requests.run(interval_s)
+        finally:
+            requests.close()
 
     # ----------------------------------------------------------------- rules
 
@@ -257,7 +288,9 @@ class LineService:
     # ----------------------------------------------------------------- LineListener
 
     def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
-        """Track occupancy for flood detection."""
+        """Publish the line's status (the console) and track occupancy (flood detection)."""
+        self._state_since[line.name] = self.clock.timestamp()
+        self._publish_status(line)
         if (old in CALL_STATES) == (new in CALL_STATES):
             return
         busy = sum(1 for each in self.lines.values() if each.state in CALL_STATES)
@@ -267,6 +300,7 @@ class LineService:
 
     def call_needs_operator(self, line: Line, call: ActiveCall) -> None:
         """Tell every desk a call is waiting."""
+        self._publish_status(line)  # with the waiting time and the unverified flag
         if call.caller is not None:
             self._remember(call.call_id, call.caller)
         for desk in self.desks:
@@ -292,12 +326,23 @@ class LineService:
         line = self.lines.get(line_name)
         return line is not None and line.operator_hang_up()
 
-    def record_disposition(self, call_id: int, disposition: str, operator: str) -> None:
-        """An operator's verdict on a call: feeds the policy and the call log."""
+    def record_disposition(
+        self,
+        call_id: int,
+        disposition: str,
+        operator: str,
+        *,
+        caller: CallerNumber | None = None,
+    ) -> None:
+        """An operator's verdict on a call: feeds the policy and the call log.
+
+        `caller` is needed only for calls this process did not see end (the console may
+        record a verdict after a restart); calls seen lately are remembered.
+        """
         if not is_valid_disposition(disposition):
             raise ValueError(f"unknown disposition {disposition!r}")
         now_ts = self.clock.timestamp()
-        caller = self._recent.get(call_id)
+        caller = self._recent.get(call_id) or caller
         if caller is not None:
             before = self._ladder_level(caller, now_ts)
             self.policy.record_disposition(caller, disposition, now_ts)
@@ -336,6 +381,18 @@ class LineService:
             ts=now_ts,
         )
 
+    def _publish_status(self, line: Line) -> None:
+        now_ts = self.clock.timestamp()
+        since_ts = self._state_since.setdefault(line.name, now_ts)
+        self.call_log.set_line_status(line.name, line_status_fields(line, since_ts), now_ts)
+        self._published_health[line.name] = _health_key(line)
+
+    def publish_changed_health(self) -> None:
+        """Publish the lines whose modem health (signal, network, errors) changed."""
+        for line in self.lines.values():
+            if self._published_health.get(line.name) != _health_key(line):
+                self._publish_status(line)
+
     def _remember(self, call_id: int, caller: CallerNumber) -> None:
         self._recent[call_id] = caller
         self._recent.move_to_end(call_id)
@@ -349,6 +406,7 @@ class LineService:
             await asyncio.sleep(FLOOD_TICK_S)
             now_ts = self.clock.timestamp()
             self._flood_changes(self.policy.tick(now_ts))
+            self.publish_changed_health()
 
     def _flood_changes(self, changes: list[FloodChange]) -> None:
         for change in changes:

@@ -301,9 +301,18 @@ class SimulatedCentre:
 
 
 async def build_centre(
-    db_path: Path, options: SimulationOptions, clock: LoopClock, *, health_interval_s: float
+    db_path: Path,
+    options: SimulationOptions,
+    clock: LoopClock,
+    *,
+    health_interval_s: float,
+    desk_poll_s: float | None = None,
 ) -> SimulatedCentre:
-    """Start the virtual modems and a line service wired to them."""
+    """Start the virtual modems and a line service wired to them.
+
+    `desk_poll_s`: how often the service takes requests from the web console (the demo);
+    None in simulations, where no console runs.
+    """
     config = options.config
     first_row_id = _max_call_id(db_path)
     modems: dict[str, VirtualModem] = {}
@@ -335,6 +344,7 @@ async def build_centre(
         lines=line_configs,
         health_interval_s=health_interval_s,
         rule_poll_s=None,
+        desk_poll_s=desk_poll_s,
         scenario_ref=driver.scenario_ref,
     )
     loop = asyncio.get_running_loop()
@@ -426,9 +436,12 @@ async def play_scenario(
     *,
     health_interval_s: float,
     desks: Sequence[OperatorDesk] = (),
+    desk_poll_s: float | None = None,
 ) -> tuple[SimulatedCentre, float]:
     """Run the centre through every call; returns it and the real seconds taken."""
-    centre = await build_centre(db_path, options, clock, health_interval_s=health_interval_s)
+    centre = await build_centre(
+        db_path, options, clock, health_interval_s=health_interval_s, desk_poll_s=desk_poll_s
+    )
     centre.service.desks.extend(desks)
     centre.service.prepare()
     runner = asyncio.create_task(centre.service.run())

@@ -56,6 +56,23 @@ TS_TWINS: dict[str, str] = {
     "challenge_ts": "challenge_at",
 }
 
+# Columns of `line_status` (migration 0007) the service may set; others are ignored.
+_LINE_STATUS_COLUMNS = frozenset(
+    {
+        "state", "since_ts", "call_id", "caller_raw", "caller", "number_class", "decision",
+        "reason", "rule", "challenge_result", "voice_heard", "unverified", "waiting_since_ts",
+        "operator", "desk", "family", "model", "imei", "signal", "registration", "last_error",
+    }
+)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """Enum members as their values, bools as 0/1, for SQLite."""
+    if isinstance(value, bool):
+        return int(value)
+    return getattr(value, "value", value)
+
+
 # Items per transaction: large enough to keep up with a flood, small enough that one
 # transaction never holds the write lock for long against the CLI's rule writes.
 _BATCH_MAX = 500
@@ -96,7 +113,21 @@ class _EventWrite:
     ts: float
 
 
-_Item = _CallWrite | _DispositionWrite | _EventWrite
+@dataclass(frozen=True, slots=True)
+class _LineStatusWrite:
+    line: str
+    fields: dict[str, Any]
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _DeskRequestDone:
+    request_id: int
+    result: str
+    ts: float
+
+
+_Item = _CallWrite | _DispositionWrite | _EventWrite | _LineStatusWrite | _DeskRequestDone
 
 
 class CallLogBusyError(RuntimeError):
@@ -266,6 +297,15 @@ class CallLog:
     ) -> None:
         """Queue an appliance event (line_up, flood_on, alarm, ...). Never raises."""
         self._submit(lambda: _EventWrite(str(kind), line, dict(detail or {}), ts))
+
+    def set_line_status(self, line: str, fields: Mapping[str, Any], ts: float) -> None:
+        """Queue a line's live status (`line_status`, read by the operator console): the
+        row is replaced, so `fields` must hold every column worth keeping. Never raises."""
+        self._submit(lambda: _LineStatusWrite(str(line), dict(fields), ts))
+
+    def desk_request_done(self, request_id: int, result: str, ts: float) -> None:
+        """Queue the outcome of a console request (`desk_requests.result`). Never raises."""
+        self._submit(lambda: _DeskRequestDone(int(request_id), str(result), ts))
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything enqueued so far is committed (or dropped and logged).
@@ -482,6 +522,15 @@ class CallLog:
             return self._apply_call(db, item)
         if isinstance(item, _DispositionWrite):
             return self._apply_disposition(db, item)
+        if isinstance(item, _LineStatusWrite):
+            return self._apply_line_status(db, item)
+        if isinstance(item, _DeskRequestDone):
+            cursor = db.execute(
+                "UPDATE desk_requests SET done_ts = ?, done_at = ?, result = ?"
+                " WHERE id = ? AND done_ts IS NULL",
+                [item.ts, iso_at(item.ts, self._zone), item.result, item.request_id],
+            )
+            return cursor.rowcount
         db.table("events").insert(
             event_row(item.kind, item.ts, self._zone, line=item.line, detail=item.detail)
         )
@@ -502,6 +551,20 @@ class CallLog:
             f" ON CONFLICT(id) DO UPDATE SET {assignments}"
         )
         db.execute(sql, [row[name] for name in columns])
+        return 1
+
+    def _apply_line_status(self, db: Database, item: _LineStatusWrite) -> int:
+        row = {name: value for name, value in item.fields.items() if name in _LINE_STATUS_COLUMNS}
+        row["line"] = item.line
+        row["updated_ts"] = item.ts
+        if row.get("since_ts") is not None:
+            row["since_at"] = iso_at(float(row["since_ts"]), self._zone)
+        columns = list(row)
+        db.execute(
+            f"INSERT OR REPLACE INTO line_status ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            [_plain(row[name]) for name in columns],
+        )
         return 1
 
     def _apply_disposition(self, db: Database, item: _DispositionWrite) -> int:

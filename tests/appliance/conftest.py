@@ -283,13 +283,15 @@ async def open_bench(
     health_interval_s: float = 3600.0,
     modem_setup: Callable[[VirtualModem], None] | None = None,
     wait_idle: bool = True,
+    desk_poll_s: float | None = None,
     **line_options: Any,
 ) -> AsyncIterator[Bench]:
     """Start a modem and the service on one line; yield once the line is idle.
 
     `link`: the line opens this symlink to the modem's tty instead (unplug/replug tests);
     `line_options` go into the line's `LineConfig` (reject_method, deflect_to, ...);
-    `modem_setup` adjusts the modem before the line first opens it.
+    `modem_setup` adjusts the modem before the line first opens it; `desk_poll_s` turns
+    on the service's polling of console requests (off by default: no console runs).
     """
     loop = asyncio.get_running_loop()
     assert isinstance(loop, VirtualTimeLoop)
@@ -321,6 +323,7 @@ async def open_bench(
         lines=[line_config],
         health_interval_s=health_interval_s,
         rule_poll_s=None,
+        desk_poll_s=desk_poll_s,
     )
     line = service.lines["line1"]
     loop.add_in_flight_probe(InFlightProbe(line, modem))
