@@ -8,6 +8,7 @@ and the problem (`policy.throttle.max_calls: must be greater than 0`).
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -38,6 +39,13 @@ class SiteConfig(StrictModel):
     region: str = Field(default="ID", description="ISO 3166 region for national numbers")
     timezone: str = "Asia/Jakarta"
     language: Language = "id"
+    recordings_dir: Path = Field(
+        default=Path("/etc/siaga/prompts"),
+        description=(
+            "where the host keeps prompt recordings (WAV, 8 kHz mono 16-bit) for modems "
+            "without a player of their own (Huawei): `*_file` names a file in it"
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -229,6 +237,17 @@ class PromptText(StrictModel):
     announce_seconds: PositiveSeconds = 10.0
     goodbye_seconds: PositiveSeconds = 8.0
     reported_seconds: PositiveSeconds = 10.0
+
+    @field_validator(
+        "challenge_file", "connecting_file", "announce_file", "goodbye_file", "reported_file"
+    )
+    @classmethod
+    def _bare_file_name(cls, value: str | None) -> str | None:
+        """A file name goes into an AT command and names a file in one folder: no paths,
+        quotes or spaces (letters, digits, `.`, `_`, `-`; up to 64 characters)."""
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
+            raise ValueError(f"{value!r} is not a bare file name such as 'tekan5.amr'")
+        return value
 
 
 def _default_prompts() -> dict[Language, PromptText]:

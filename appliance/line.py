@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.clock import Clock
@@ -56,6 +57,7 @@ from firmware.families import (
     Prompt,
     detect_family,
     family_by_name,
+    read_pcm_recording,
     stream_pcm_prompt,
     stream_pcm_prompt_to,
 )
@@ -266,8 +268,10 @@ class Line:
         region: str = "ID",
         health_interval_s: float = 60.0,
         scenario_ref: Callable[[str], str | None] | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self._recordings_dir = recordings_dir
         self.name = config.name
         self._screener = screener
         self._recorder = recorder
@@ -292,6 +296,7 @@ class Line:
         self._reports: set[asyncio.Task[None]] = set()  # end-of-call reports awaiting commit
         self._outage_logged = False  # a line_failed event was logged for this outage
         self._host_prompt_task: asyncio.Task[None] | None = None
+        self._recordings: dict[str, bytes | None] = {}  # host-side prompt recordings by file
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -942,27 +947,46 @@ class Line:
             # One stream at a time: a new prompt replaces the one in play, as on a modem.
             self._cancel_host_prompt()
             self._host_prompt_task = asyncio.get_running_loop().create_task(
-                self._host_prompt(self.call, self.config.voice_port, prompt.duration_s)
+                self._host_prompt(self.call, self.config.voice_port, prompt)
             )
             return True
         return False
 
-    async def _host_prompt(self, call: ActiveCall, voice_port: str, duration_s: float) -> None:
+    async def _host_prompt(self, call: ActiveCall, voice_port: str, prompt: Prompt) -> None:
         """Huawei sticks have no player: stream PCM, then report 'finished' like a URC.
 
         While the line listens it owns the voice port, so the prompt goes out through the
         listener's descriptor; otherwise the port is opened for the prompt alone.
         """
+        recording = self._host_recording(prompt)
         listener = call.voice_listener
         try:
             if listener is not None and listener.is_open:
-                await stream_pcm_prompt_to(listener.fileno(), duration_s)
+                await stream_pcm_prompt_to(listener.fileno(), prompt.duration_s, recording)
             else:
-                await stream_pcm_prompt(voice_port, duration_s)
+                await stream_pcm_prompt(voice_port, prompt.duration_s, recording)
         except OSError as exc:
             logger.warning("line %s: voice port %s: %s", self.name, voice_port, exc)
         if self.call is call:  # never into the next call's queue
             call.events.put_nowait(PromptFinished(text="host PCM prompt finished"))
+
+    def _host_recording(self, prompt: Prompt) -> bytes | None:
+        """The WAV recording of a prompt for the host-side player, read once per file.
+
+        The host cannot speak text: a prompt without a usable recording plays a tone, and
+        the line says so once (ERROR: a caller hears no words on this line).
+        """
+        key = prompt.file or f"<text:{prompt.name}>"
+        if key not in self._recordings:
+            recording: bytes | None = None
+            try:
+                if prompt.file is None or self._recordings_dir is None:
+                    raise ValueError(f"no {prompt.name}_file: a Huawei line cannot speak text")
+                recording = read_pcm_recording(self._recordings_dir / prompt.file)
+            except ValueError as exc:
+                logger.error("line %s: prompt %s: %s; playing a tone", self.name, prompt.name, exc)
+            self._recordings[key] = recording
+        return self._recordings[key]
 
     def _cancel_host_prompt(self) -> None:
         if self._host_prompt_task is not None:

@@ -103,6 +103,7 @@ class LineService:
                     region=config.site.region,
                     health_interval_s=health_interval_s,
                     scenario_ref=scenario_ref,
+                    recordings_dir=config.site.recordings_dir,
                 )
 
     # ----------------------------------------------------------------- lifecycle

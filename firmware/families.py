@@ -17,7 +17,9 @@ import os
 import re
 import struct
 import unicodedata
+import wave
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import serial
@@ -381,8 +383,32 @@ def pcm_tone_frame(frequency_hz: float = 400.0, amplitude: int = 1000) -> bytes:
     return struct.pack(f"<{samples}h", *values)
 
 
-async def stream_pcm_prompt(voice_port: str, duration_s: float) -> None:
-    """Play a placeholder tone for `duration_s` on a Huawei voice port, at real-time pace.
+def read_pcm_recording(path: str | Path) -> bytes:
+    """A prompt recording for the host-side player: a WAV file of 8 kHz, mono, 16-bit PCM
+    (what the Huawei voice port carries; convert with `sox in.wav -r 8000 -c 1 -b 16
+    out.wav`). Raises ValueError saying what is wrong with the file."""
+    try:
+        with wave.open(str(path), "rb") as recording:
+            rate = recording.getframerate()
+            channels = recording.getnchannels()
+            width = recording.getsampwidth()
+            if (rate, channels, width) != (PCM_RATE_HZ, 1, 2):
+                raise ValueError(
+                    f"{path}: need {PCM_RATE_HZ} Hz mono 16-bit PCM, got {rate} Hz, "
+                    f"{channels} channel(s), {8 * width}-bit"
+                )
+            return recording.readframes(recording.getnframes())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (wave.Error, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not a PCM WAV file ({exc})") from None
+
+
+async def stream_pcm_prompt(
+    voice_port: str, duration_s: float, recording: bytes | None = None
+) -> None:
+    """Play `recording` (s16le 8 kHz mono), or a placeholder tone for `duration_s` when
+    there is none, on a Huawei voice port at real-time pace.
 
     Frames are paced by the loop's clock against absolute deadlines (no drift, and a
     virtual-time loop plays it in virtual time). Raises pyserial's SerialException (an
@@ -390,24 +416,31 @@ async def stream_pcm_prompt(voice_port: str, duration_s: float) -> None:
     """
     port: Any = serial.Serial(voice_port, 115200, timeout=0, write_timeout=0)
     try:
-        await _pace_frames(port.fileno(), duration_s)
+        await _pace_frames(port.fileno(), _frames(duration_s, recording))
     finally:
         port.close()
 
 
-async def stream_pcm_prompt_to(fd: int, duration_s: float) -> None:
+async def stream_pcm_prompt_to(fd: int, duration_s: float, recording: bytes | None = None) -> None:
     """`stream_pcm_prompt` on a voice port the caller already holds open (the line's
     listener owns it during a call: one opener per port, as the port is opened exclusive)."""
-    await _pace_frames(fd, duration_s)
+    await _pace_frames(fd, _frames(duration_s, recording))
 
 
-async def _pace_frames(fd: int, duration_s: float) -> None:
+def _frames(duration_s: float, recording: bytes | None) -> list[bytes]:
+    """The 20 ms frames to send: the recording (last frame padded with silence), or the
+    tone for `duration_s`."""
+    if recording is None:
+        return [pcm_tone_frame()] * max(0, round(duration_s / PCM_FRAME_S))
+    padded = recording + b"\0" * (-len(recording) % PCM_FRAME_BYTES)
+    return [padded[i : i + PCM_FRAME_BYTES] for i in range(0, len(padded), PCM_FRAME_BYTES)]
+
+
+async def _pace_frames(fd: int, frames: list[bytes]) -> None:
     loop = asyncio.get_running_loop()
-    frame = pcm_tone_frame()
-    frames = max(0, round(duration_s / PCM_FRAME_S))
     start = loop.time()
     backlog = b""
-    for index in range(frames):
+    for index, frame in enumerate(frames):
         backlog = _trim_backlog(backlog + frame)
         try:
             written = os.write(fd, backlog)

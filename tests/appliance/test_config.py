@@ -80,3 +80,15 @@ def test_ladder_counts_must_ascend() -> None:
                 }
             }
         )
+
+
+def test_a_prompt_file_that_is_not_a_bare_name_is_refused_at_load(tmp_path: Path) -> None:
+    """It goes into an AT command and names a file in one folder: caught before any call."""
+    path = tmp_path / "siaga.toml"
+    base = Config().prompts["id"].model_dump(exclude_none=True)
+    lines = "\n".join(f"{key} = {value!r}" for key, value in base.items())
+    path.write_text(f'[prompts.id]\n{lines}\nchallenge_file = "../../etc/passwd"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = "\n".join(caught.value.problems)
+    assert "prompts.id.challenge_file:" in problems and "bare file name" in problems

@@ -14,6 +14,7 @@ import itertools
 import logging
 import re
 import sqlite3
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -462,6 +463,36 @@ def test_silent_caller_with_junk_evidence_hears_goodbye_and_is_released(
             assert_log_consistent(bench, calls=1)
 
     run_virtual(scenario)
+
+
+def test_huawei_line_streams_the_recorded_prompt_from_the_host(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stick has no player: the host sends the WAV recording, sample for sample."""
+    recording = tmp_path / "tekan5.wav"
+    with wave.open(str(recording), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x10\x00" * 4000)  # 0.5 s
+    prompts = {"challenge_file": recording.name, "challenge_seconds": 0.5}
+    config = make_config(prompts=prompts, site={"language": "en", "recordings_dir": tmp_path})
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "huawei", config=config) as bench:
+            virtual = bench.ring()
+            answered = await wait_answered(bench, virtual)
+            await bench.sleep(answered + 2.0 - bench.loop.time())  # played; waiting for 5
+            assert virtual.voice_bytes == 8000
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.OPERATOR_RINGING)
+            await hang_up_and_settle(bench, virtual)
+
+    with caplog.at_level(logging.ERROR, logger="appliance.line"):
+        run_virtual(scenario)
+    # The "connecting" prompt has no recording: a tone, said once.
+    complaints = [r.message for r in caplog.records if "cannot speak text" in r.message]
+    assert len(complaints) == 1 and "connecting" in complaints[0]
 
 
 REPORTED_WORDS = "reported for prank calls"

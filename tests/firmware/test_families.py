@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import wave
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,7 @@ from firmware.families import (
     detect_family,
     family_by_name,
     pcm_tone_frame,
+    read_pcm_recording,
     stream_pcm_prompt,
 )
 from tests.firmware.conftest import RawPty, run
@@ -265,6 +270,45 @@ def test_pcm_prompt_takes_virtual_time_on_the_virtual_loop(pty: RawPty) -> None:
     finally:
         loop.close()
     assert len(_drain(pty)) == 10 * PCM_FRAME_BYTES
+
+
+def write_wav(path: Path, data: bytes, *, rate: int = 8000, channels: int = 1) -> Path:
+    with wave.open(str(path), "wb") as recording:
+        recording.setnchannels(channels)
+        recording.setsampwidth(2)
+        recording.setframerate(rate)
+        recording.writeframes(data)
+    return path
+
+
+def test_recorded_prompt_is_streamed_sample_for_sample(pty: RawPty, tmp_path: Path) -> None:
+    """A WAV recording replaces the tone; the last frame is padded with silence."""
+    samples = bytes(range(256)) * 13  # 3,328 bytes: 10 frames and a part
+    recording = read_pcm_recording(write_wav(tmp_path / "tekan5.wav", samples))
+    assert recording == samples
+    run(stream_pcm_prompt(pty.path, 99.0, recording))  # the recording's length wins
+    data = _drain(pty)
+    assert len(data) == 11 * PCM_FRAME_BYTES
+    assert data[: len(samples)] == samples and set(data[len(samples) :]) == {0}
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: write_wav(p, b"\0" * 640, rate=44100), "need 8000 Hz mono 16-bit PCM"),
+        (lambda p: write_wav(p, b"\0" * 640, channels=2), "2 channel(s)"),
+        (lambda p: p.write_bytes(b"ID3\x03 not a wav at all") and p, "not a PCM WAV file"),
+        (lambda p: p, "no such file"),
+    ],
+    ids=["44.1-kHz", "stereo", "mp3", "missing"],
+)
+def test_unusable_recording_is_refused_with_the_reason(
+    tmp_path: Path, make: Callable[[Path], object], problem: str
+) -> None:
+    path = tmp_path / "prompt.wav"
+    make(path)
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        read_pcm_recording(path)
 
 
 def test_pcm_prompt_on_a_missing_port_raises_os_error() -> None:
