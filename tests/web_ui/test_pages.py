@@ -11,12 +11,23 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.web_ui.conftest import Account, LiveServer, browser_login, wait_for
+from tests.web_ui.conftest import WAIT_S, Account, LiveServer, browser_login, wait_for
 from web_ui.users import Role
 
 Shot = Callable[[str], Path]
+
+
+def submit_and_wait(driver: webdriver.Chrome, button: WebElement, css: str) -> None:
+    """Click a form's button and wait for `css` on the *next* page: the page being left may
+    hold the same element (a second "done" message), which would be found stale."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, WAIT_S).until(expected_conditions.staleness_of(old_page))
+    wait_for(driver, css)
 
 
 def text_of(driver: webdriver.Chrome, css: str) -> str:
@@ -82,8 +93,7 @@ def test_the_language_switch_changes_the_page_text(
     screenshot("english")
     browser.get(server.url + "/profile")
     Select(browser.find_element(By.ID, "language")).select_by_value("id")
-    browser.find_element(By.ID, "language-submit").click()
-    wait_for(browser, "#done")
+    submit_and_wait(browser, browser.find_element(By.ID, "language-submit"), "#done")
     assert text_of(browser, "#done") == "Bahasa diganti."
     assert text_of(browser, "h1") == "Profil"
 
@@ -141,8 +151,7 @@ def test_a_technician_adds_a_user_and_resets_a_password(
     browser.find_element(By.ID, "new-display-name").send_keys("Rina Operator")
     Select(browser.find_element(By.ID, "new-role")).select_by_value("operator")
     browser.find_element(By.ID, "new-password").send_keys("password-untuk-rina")
-    browser.find_element(By.ID, "add-user-submit").click()
-    wait_for(browser, "#done")
+    submit_and_wait(browser, browser.find_element(By.ID, "add-user-submit"), "#done")
     assert text_of(browser, "#done") == "User added."
     assert "Rina Operator" in text_of(browser, "#users")
     screenshot("added")
@@ -152,8 +161,8 @@ def test_a_technician_adds_a_user_and_resets_a_password(
         if "rina.op" in row.text
     )
     row.find_element(By.NAME, "new_password").send_keys("new-password-for-rina")
-    row.find_element(By.XPATH, ".//button[text()='Reset password']").click()
-    wait_for(browser, "#done")
+    reset = row.find_element(By.XPATH, ".//button[text()='Reset password']")
+    submit_and_wait(browser, reset, "#done")
     assert text_of(browser, "#done") == "Password reset; that user's sessions were ended."
 
 
