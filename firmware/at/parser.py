@@ -174,10 +174,14 @@ def split_fields(payload: str) -> list[str] | None:
     return fields
 
 
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
 def _int_or_none(text: str) -> int | None:
     """`text` as an int, or None when it is empty or not a decimal integer."""
     stripped = text.strip()
-    if not stripped or not stripped.lstrip("-").isdigit():
+    # ASCII digits only: str.isdigit() also accepts "¹" or "²", which int() refuses.
+    if not _DECIMAL.fullmatch(stripped):
         return None
     return int(stripped)
 
