@@ -110,6 +110,19 @@ class LineFramer:
             self._partial = b""
         return [line for line in complete if line]
 
+    @property
+    def partial(self) -> bytes:
+        """The bytes of the line not finished yet (a prompt such as "> " ends no line)."""
+        return self._partial
+
+    @partial.setter
+    def partial(self, value: bytes) -> None:
+        self._partial = value
+
+
+_CTRL_Z = b"\x1a"  # ends an SMS data block
+_ESC = b"\x1b"  # cancels it
+
 
 class _Pending:
     """The command waiting for its final result, and the reply lines collected so far."""
@@ -121,6 +134,8 @@ class _Pending:
         self.dial = is_dial_command(command)
         self.lines: list[str] = []
         self.future = future
+        # Set for commands that take a data block after a "> " prompt (AT+CMGS).
+        self.prompt: asyncio.Future[None] | None = None
 
 
 class ATChannel:
@@ -274,6 +289,53 @@ class ATChannel:
                 if self._pending is pending:
                     self._pending = None
 
+    async def command_with_data(
+        self, cmd: str, data: bytes, *, prompt_timeout_s: float = 5.0, timeout_s: float = 60.0
+    ) -> list[str]:
+        """A command that answers "> " and then takes a data block (AT+CMGS in PDU mode):
+        send `cmd`, wait for the prompt, send `data` and Ctrl-Z, return the reply lines.
+
+        If the prompt does not come, ESC cancels the data entry so the modem is not left
+        waiting for it, and ATTimeoutError is raised; an error result instead of the prompt
+        raises ATCommandError. `data` must not contain Ctrl-Z or ESC.
+        """
+        text = cmd.strip()
+        if not text or "\r" in text or "\n" in text or not text.isascii():
+            raise ValueError(f"not a single ASCII AT command: {cmd!r}")
+        if _CTRL_Z in data or _ESC in data:
+            raise ValueError("the data block must not contain Ctrl-Z or ESC")
+        async with self._lock:
+            if self._loop is None or not self.is_open:
+                raise ChannelClosedError(f"{self.name}: channel is not open")
+            pending = _Pending(text, self._loop.create_future())
+            pending.prompt = self._loop.create_future()
+            self._pending = pending
+            try:
+                self._write(text.encode("ascii") + b"\r")
+                await self._await_prompt(pending, prompt_timeout_s)
+                self._write(data + _CTRL_Z)
+                return await asyncio.wait_for(pending.future, timeout_s)
+            except TimeoutError:
+                self._write(_ESC)
+                self._drop_unsent(text)
+                raise ATTimeoutError(text, timeout_s) from None
+            finally:
+                if self._pending is pending:
+                    self._pending = None
+
+    async def _await_prompt(self, pending: _Pending, timeout_s: float) -> None:
+        """Wait for the "> " prompt, or for the command to end first (an error result)."""
+        assert pending.prompt is not None
+        waiting: set[asyncio.Future[Any]] = {pending.prompt, pending.future}
+        done, _ = await asyncio.wait(
+            waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if pending.future in done:
+            await pending.future  # raises ATCommandError; an OK here would be a modem bug
+            raise ATCommandError(pending.command, "OK before the data prompt", pending.lines)
+        if not done:
+            raise TimeoutError
+
     def _drop_unsent(self, command: str) -> None:
         """After a timeout, forget bytes the port never took (CTS held low), so a stale
         command is not executed later out of turn."""
@@ -341,6 +403,16 @@ class ATChannel:
             except Exception:
                 # A parser bug must cost one line, never the rest of the burst.
                 logger.exception("%s: failed to handle line %r", self.name, raw_line)
+        self._check_data_prompt()
+
+    def _check_data_prompt(self) -> None:
+        """The "> " prompt of AT+CMGS ends no line: look for it in the unfinished one."""
+        pending = self._pending
+        if pending is None or pending.prompt is None or pending.prompt.done():
+            return
+        if self._framer.partial.strip() == b">":
+            self._framer.partial = b""
+            pending.prompt.set_result(None)
 
     def _handle_raw_line(self, raw_line: bytes) -> None:
         """Decode one line without ever raising; skip noise unless a known line survives it."""

@@ -62,6 +62,9 @@ class Command:
         return params[0] if params else default
 
 
+SMS_PROMPT = "> "  # Reply.final of AT+CMGS: the prompt for the PDU, not a result code
+
+
 @dataclass
 class Reply:
     """What a command produces. `final` is a result code string or an int CME error code.

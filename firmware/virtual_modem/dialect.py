@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .calls import CallState
-from .commands import Command, Reply
+from .commands import SMS_PROMPT, Command, Reply
 from .profiles import FamilyProfile
 
 if TYPE_CHECKING:
@@ -349,6 +349,18 @@ def _host_audio(modem: VirtualModem, command: Command) -> Reply:
     return Reply(final="ERROR")
 
 
+def _cmgs(modem: VirtualModem, command: Command) -> Reply:
+    """AT+CMGS=<TPDU length> in PDU mode: the "> " prompt, then the PDU and Ctrl-Z."""
+    if command.op == "=?":
+        return Reply()
+    params = command.params()
+    if command.op != "=" or not params or not params[0].isdigit():
+        return Reply(final="ERROR")
+    if modem.settings.cmgf != 0:
+        return Reply(final="ERROR")  # text mode is not emulated
+    return Reply(final=SMS_PROMPT)
+
+
 def _prompt(modem: VirtualModem, command: Command) -> Reply:
     return modem._play(command, modem.profile.prompts[command.name])
 
@@ -421,6 +433,7 @@ _COMMON: dict[str, Handler] = {
     "+CTFR": _ctfr,
     "+VTS": _vts,
     "+CMGF": _setting("cmgf", "+CMGF: {}"),
+    "+CMGS": _cmgs,
     "+CNMI": _ok,
     "+CSMP": _ok,
     "+CSCA": _info('+CSCA: "+628110000005",145'),

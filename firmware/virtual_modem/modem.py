@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gsmmodem.pdu import decodeSmsPdu
+
 from .calls import (
     CallState,
     EndedBy,
@@ -39,11 +41,28 @@ from .calls import (
     ModemUnavailableError,
     VirtualCall,
 )
-from .commands import Command, CommandSyntaxError, Reply, format_error, split_commands
+from .commands import (
+    SMS_PROMPT,
+    Command,
+    CommandSyntaxError,
+    Reply,
+    format_error,
+    split_commands,
+)
 from .dialect import handler_for
 from .profiles import FAMILIES, EndStyle, FamilyProfile, PromptCommand, clip_fields
 from .pty_link import PtyLink
 from .sound import CallerSound
+
+
+@dataclass(frozen=True)
+class SentSms:
+    """One SMS the host sent through this modem, decoded from its PDU."""
+
+    number: str
+    text: str
+    pdu: bytes
+
 
 log = logging.getLogger("firmware.virtual_modem")
 _voice_log = logging.getLogger("firmware.virtual_modem.voice")
@@ -137,6 +156,8 @@ class VirtualModem:
         self.transcript: deque[tuple[float, str, str]] = deque(maxlen=TRANSCRIPT_MAX)
         self.calls: deque[VirtualCall] = deque(maxlen=CALL_HISTORY_MAX)
         self.settings = Settings()
+        self.sms_sent: list[SentSms] = []  # SMS the host sent (AT+CMGS), decoded
+        self._sms_data: bytearray | None = None  # collecting a PDU after "> "
         self._rng = random.Random(seed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._link: PtyLink | None = None
@@ -334,6 +355,10 @@ class VirtualModem:
     # ----------------------------------------------------------------- host bytes in
 
     def _on_host_data(self, data: bytes) -> None:
+        if self._sms_data is not None:
+            data = self._take_sms_data(data)
+            if not data:
+                return
         # A real modem echoes each character as it arrives and runs a command at its CR,
         # before it sees what follows: so "ATE0\rAT\r" in one read echoes only "ATE0\r".
         for segment in re.split(b"(?<=\r)", data):
@@ -433,6 +458,10 @@ class VirtualModem:
 
     def _finish_reply(self, reply: Reply) -> None:
         final = reply.final
+        if final == SMS_PROMPT:  # AT+CMGS: no result yet, the data block comes first
+            self._sms_data = bytearray()
+            self._write(b"\r\n> ")
+            return
         if isinstance(final, int):
             final = format_error(final, self.settings.cmee)
         self._write_lines(reply.urcs_before, urc=True)
@@ -650,6 +679,29 @@ class VirtualModem:
         call.prompt_timer = self.loop.call_later(duration_s, self._prompt_done, call, spec)
         self._notify(self.on_prompt_started, call, text)
         return Reply()
+
+    def _take_sms_data(self, data: bytes) -> bytes:
+        """Collect an SMS PDU after the "> " prompt until Ctrl-Z (send) or ESC (cancel);
+        returns the bytes that follow it, which are commands again."""
+        assert self._sms_data is not None
+        for index, byte in enumerate(data):
+            if byte in (0x1A, 0x1B):
+                block, self._sms_data = bytes(self._sms_data), None
+                self._write_lines(self._sms_result(block, cancelled=byte == 0x1B), urc=False)
+                return data[index + 1 :]
+            self._sms_data.append(byte)
+        return b""
+
+    def _sms_result(self, block: bytes, *, cancelled: bool) -> list[str]:
+        if cancelled:
+            return ["OK"]
+        try:
+            decoded = decodeSmsPdu(block.decode("ascii").strip())
+        except Exception as exc:  # the host sent a bad PDU: the modem says so, as a real one
+            log.info("%s: bad SMS PDU %r: %s", self.name, block[:40], exc)
+            return ["+CMS ERROR: 304" if self.settings.cmee else "ERROR"]
+        self.sms_sent.append(SentSms(str(decoded["number"]), str(decoded["text"]), block))
+        return [f"+CMGS: {len(self.sms_sent) % 256}", "OK"]
 
     def _host_audio(self, on: bool) -> bool:
         """Route call audio to the voice port (or back); False if it cannot be done now.
