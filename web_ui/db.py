@@ -50,3 +50,18 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def connect_readonly(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
+    """A connection SQLite itself refuses to write through (`mode=ro`), for long watchers.
+
+    The console's event stream keeps one open for as long as a browser listens; it may be
+    used from one worker thread after another, never from two at once.
+    """
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(
+        uri, uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    return conn

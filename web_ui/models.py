@@ -7,10 +7,10 @@ field the handler ignores or make the server hash a megabyte of "password".
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from web_ui.audit import AuditEntry
 from web_ui.users import Language, Role, User
@@ -133,3 +133,139 @@ class ErrorPublic(BaseModel):
 
     detail: str
     message: str | None = None
+
+
+# ------------------------------------------------------------------ the operator console
+
+LineName = Annotated[str, Field(min_length=1, max_length=64, examples=["gsm1"])]
+CallId = Annotated[
+    StrictInt, Field(ge=1, description="the call's id (`line_status.call_id`, `calls.id`)")
+]
+
+
+class ConsoleCallAction(InputModel):
+    """`POST /api/console/answer` and `/hang_up`: which line, and the call on it."""
+
+    line: LineName
+    call_id: CallId
+
+
+class DispositionCreate(ConsoleCallAction):
+    """`POST /api/console/disposition`: the operator's verdict on a call they took."""
+
+    disposition: str = Field(max_length=40, examples=["genuine:fire", "prank"])
+
+
+class BlockCreate(ConsoleCallAction):
+    """`POST /api/console/block`: challenge this call's number for 24 hours or 7 days."""
+
+    duration: Literal["24h", "7d"]
+
+
+class DispositionPublic(BaseModel):
+    """A verdict recorded on an earlier call from the same number."""
+
+    disposition: str
+    operator: str | None
+    at: datetime
+    at_text: str
+
+
+class RulePublic(BaseModel):
+    """An allow or block rule in force for a number."""
+
+    id: str
+    kind: str
+    pattern: str
+    match: str
+    action: str
+    reason: str
+    created_by: str
+    expires_at: datetime | None
+    expires_text: str | None
+
+
+class CallerHistory(BaseModel):
+    """What the console knows of a caller; `available` is false for withheld numbers."""
+
+    available: bool
+    calls_24h: int = 0
+    calls_30d: int = 0
+    dispositions: list[DispositionPublic] = []
+    rules: list[RulePublic] = []
+
+
+class RecentCall(BaseModel):
+    """The last call an operator took on a line, for two minutes after it ended."""
+
+    call_id: int
+    caller_raw: str | None
+    caller: str | None
+    number_class: str | None
+    ended_ts: float
+    ended_at: datetime
+    disposition: str | None
+    operator: str | None
+
+
+class LinePublic(BaseModel):
+    """One line as the line service last reported it (`line_status`)."""
+
+    line: str
+    state: str
+    tone: str = Field(description="colour group: ok, busy, waiting, live, bad, quiet")
+    since_ts: float
+    since_at: datetime
+    call_id: int | None
+    caller_raw: str | None
+    caller: str | None
+    number_class: str | None
+    decision: str | None
+    reason: str | None
+    rule: str | None
+    challenge_result: str | None
+    voice_heard: bool | None
+    unverified: bool
+    waiting_since_ts: float | None
+    operator: str | None
+    desk: str | None
+    signal: int | None
+    registration: str | None
+    last_error: str | None
+    updated_ts: float
+    history: CallerHistory | None = Field(
+        description="for a call waiting for an operator or connected; else null"
+    )
+    recent_call: RecentCall | None
+
+
+class DeskRequestPublic(BaseModel):
+    """A request to the line service; `result` is null until the service has carried it out."""
+
+    id: int
+    kind: str
+    line: str | None
+    call_id: int | None
+    disposition: str | None
+    operator: str
+    requested_ts: float
+    requested_at: datetime
+    done_ts: float | None
+    done_at: datetime | None
+    result: str | None
+    status: Literal["pending", "done", "not_answering"]
+
+
+class ConsoleSnapshot(BaseModel):
+    """Every line, and the caller's own requests of the last two minutes."""
+
+    now_ts: float
+    lines: list[LinePublic]
+    requests: list[DeskRequestPublic]
+
+
+class BlockPublic(BaseModel):
+    """The rule a console block made; `created` is false when one was already in force."""
+
+    rule: RulePublic
+    created: bool

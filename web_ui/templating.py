@@ -37,7 +37,8 @@ class NavLink:
 
 
 NAV_LINKS = (
-    NavLink("/", "nav.home", Role.OPERATOR),
+    NavLink("/", "nav.home", Role.SUPERVISOR),  # an operator's home is the console
+    NavLink("/console", "nav.console", Role.OPERATOR),
     NavLink("/users", "nav.users", Role.TECHNICIAN),
     NavLink("/audit", "nav.audit", Role.SUPERVISOR),
     NavLink("/profile", "nav.profile", Role.OPERATOR),

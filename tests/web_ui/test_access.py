@@ -26,6 +26,7 @@ class Route:
     method: str
     path: str
     minimum: Role
+    streams: bool = False  # an endless response (Server-Sent Events)
 
     @property
     def is_api(self) -> bool:
@@ -34,7 +35,7 @@ class Route:
 
     def url(self, user_id: int) -> str:
         """The path with its parameter filled in."""
-        return self.path.replace("{user_id}", str(user_id))
+        return self.path.replace("{user_id}", str(user_id)).replace("{request_id}", "1")
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -49,6 +50,14 @@ ROUTES = [
     Route("POST", "/logout", OPERATOR),
     Route("GET", "/docs", OPERATOR),
     Route("GET", "/openapi.json", OPERATOR),
+    Route("GET", "/console", OPERATOR),
+    Route("GET", "/api/console", OPERATOR),
+    Route("GET", "/api/console/events", OPERATOR, streams=True),
+    Route("GET", "/api/console/requests/{request_id}", OPERATOR),
+    Route("POST", "/api/console/answer", OPERATOR),
+    Route("POST", "/api/console/hang_up", OPERATOR),
+    Route("POST", "/api/console/disposition", OPERATOR),
+    Route("POST", "/api/console/block", SUPERVISOR),
     Route("GET", "/audit", SUPERVISOR),
     Route("GET", "/users", TECHNICIAN),
     Route("POST", "/users", TECHNICIAN),
@@ -173,8 +182,23 @@ def test_a_form_with_its_csrf_token_is_accepted(
 def test_each_role_reaches_its_own_pages(by_role: dict[Role, ApiSession]) -> None:
     for role, session in by_role.items():
         for route in ROUTES:
-            if route.method != "GET" or "{" in route.path:
+            if route.method != "GET" or "{" in route.path or route.streams:
                 continue
             status = session.client.get(route.path).status_code
             expected = 200 if role.at_least(route.minimum) else 403
+            if route.path == "/" and role is OPERATOR:
+                expected = 303  # an operator's home is the console
             assert status == expected, f"{role} {route}"
+
+
+def test_operators_start_on_the_console(by_role: dict[Role, ApiSession]) -> None:
+    answer = by_role[OPERATOR].client.get("/")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console"
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_every_role_may_open_the_event_stream(by_role: dict[Role, ApiSession], role: Role) -> None:
+    with by_role[role].client.stream("GET", "/api/console/events", timeout=5.0) as stream:
+        assert stream.status_code == 200
+        assert next(stream.iter_lines()) == "retry: 1000"

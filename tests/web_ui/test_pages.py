@@ -63,7 +63,7 @@ def test_login_works_and_a_wrong_password_shows_an_error(
     screenshot("wrong-password")
     browser_login(browser, server, user)
     assert text_of(browser, "#welcome") == "Selamat datang, Dewi Lestari."
-    assert nav_labels(browser) == ["Beranda", "Log audit", "Profil"]
+    assert nav_labels(browser) == ["Beranda", "Konsol", "Log audit", "Profil"]
     assert "WIB" in text_of(browser, "#now")
     screenshot("home")
     browser.find_element(By.ID, "logout").click()
@@ -88,7 +88,7 @@ def test_the_language_switch_changes_the_page_text(
     wait_for(browser, "html[lang=en]")
     assert browser.current_url == server.url + "/users"
     assert text_of(browser, "h1") == "Users"
-    assert nav_labels(browser) == ["Home", "Users", "Audit log", "Profile", "API"]
+    assert nav_labels(browser) == ["Home", "Console", "Users", "Audit log", "Profile", "API"]
     assert "Add a user" in browser.page_source
     screenshot("english")
     browser.get(server.url + "/profile")
@@ -174,7 +174,8 @@ def test_an_operator_sees_only_their_pages(
 ) -> None:
     operator = make_user(Role.OPERATOR)
     browser_login(browser, server, operator)
-    assert nav_labels(browser) == ["Beranda", "Profil"]
+    assert browser.current_url == server.url + "/console"  # an operator's home page
+    assert nav_labels(browser) == ["Konsol", "Profil"]
     browser.get(server.url + "/users")
     assert text_of(browser, "#error-message") == (
         "Anda tidak memiliki akses ke halaman atau tindakan ini."

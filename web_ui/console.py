@@ -1,0 +1,680 @@
+"""The operator console's data: every line live, a waiting caller's history, desk requests.
+
+The line service is another process; the two talk only through the database (migration
+`0007_desk`). The service UPSERTs one `line_status` row per line on every state change and
+carries out the rows the console adds to `desk_requests`, filling `done_ts` and `result`.
+This module reads `line_status`, `calls`, `dispositions` and `rules` (never writes them)
+and writes `desk_requests` and `rules`, each change in one transaction with its audit row.
+
+A block is inserted here rather than through `RuleStore.add`, which opens its own
+connection and transaction: the audit row must commit with the rule or not at all. The
+row has exactly the shape `RuleStore` writes (an exact E.164 pattern, action `challenge`,
+an expiry, `created_by`), with the same `rule_added` event, and the `rules_version`
+trigger tells the running line service to reload, as for a rule from the CLI.
+
+The web UI never imports the line code (it drives modems): the line states are the
+contract's words, and a test checks them against `appliance.line.LineState`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from appliance.model import (
+    GENUINE_KINDS,
+    JUNK_DISPOSITIONS,
+    NEUTRAL_DISPOSITIONS,
+    NumberClass,
+    is_valid_disposition,
+)
+from appliance.store._sqlite import event_row, iso_at
+from web_ui import audit
+from web_ui.audit import Actor
+from web_ui.db import transaction
+from web_ui.i18n import format_time
+from web_ui.models import (
+    CallerHistory,
+    ConsoleSnapshot,
+    DeskRequestPublic,
+    DispositionPublic,
+    LinePublic,
+    RecentCall,
+    RulePublic,
+)
+from web_ui.users import Language, UserError
+
+logger = logging.getLogger(__name__)
+
+# The line states of the contract (appliance.line.LineState), and the colour group each
+# is shown in: what an operator must look at (waiting) stands out from what they need not.
+STATE_TONES: dict[str, str] = {
+    "down": "bad",
+    "initialising": "quiet",
+    "idle": "ok",
+    "ringing": "busy",
+    "screening": "busy",
+    "rejecting": "busy",
+    "announcing": "busy",
+    "challenging": "busy",
+    "holding": "busy",
+    "operator_ringing": "waiting",
+    "connected": "live",
+    "failed": "bad",
+}
+LINE_STATES: tuple[str, ...] = tuple(STATE_TONES)
+WAITING = "operator_ringing"
+CONNECTED = "connected"
+REQUEST_RESULTS: tuple[str, ...] = ("ok", "no_such_call", "expired", "invalid")
+
+RECENT_CALL_S = 120.0  # an ended call stays on its line's card this long, to be recorded
+DISPOSITION_WINDOW_S = 600.0  # a disposition is accepted this long after the call ended
+RECENT_LOOKBACK_S = 3 * 3600.0  # calls that started earlier are not looked at as "recent"
+NOT_ANSWERING_S = 5.0  # a request still not picked up after this: the service is down
+REQUESTS_SHOWN_S = 120.0  # a user's own requests stay in their snapshot this long
+REQUESTS_SCANNED = 50
+DISPOSITIONS_SHOWN = 10
+DAY_S = 86_400.0
+BLOCK_DURATIONS_S: dict[str, float] = {"24h": DAY_S, "7d": 7 * DAY_S}
+SAME_BLOCK_SLACK_S = 60.0  # a block ending this much earlier still counts as the same one
+# The same pattern `RuleStore` accepts for an exact number.
+_E164 = re.compile(r"\+[0-9]{1,15}")
+# Keys the console keeps for itself: A answers, H hangs up.
+RESERVED_KEYS = frozenset({"A", "H"})
+
+
+RowLike = sqlite3.Row | Mapping[str, Any]
+RequestStatus = Literal["pending", "done", "not_answering"]
+
+
+class ConsoleError(UserError):
+    """A console request that cannot be carried out; `code` is a message key."""
+
+
+@dataclass(frozen=True)
+class DispositionChoice:
+    """One verdict an operator may record, with its keyboard key (None: click only)."""
+
+    value: str
+    key: str | None
+
+    @property
+    def label_key(self) -> str:
+        """Its name in the message catalogue: `disposition.genuine.fire`."""
+        return "disposition." + self.value.replace(":", ".")
+
+
+def disposition_choices() -> tuple[DispositionChoice, ...]:
+    """Every disposition `appliance.model` allows: genuine kinds on 1-9, the rest on a letter.
+
+    Junk first (prank, ghost), then neutral (info, wrong number); a letter is the word's
+    first, unless another choice or the console already uses it.
+    """
+    choices = [
+        DispositionChoice(f"genuine:{kind}", str(number) if number <= 9 else None)
+        for number, kind in enumerate(GENUINE_KINDS, start=1)
+    ]
+    taken = set(RESERVED_KEYS)
+    for value in sorted(JUNK_DISPOSITIONS) + sorted(NEUTRAL_DISPOSITIONS):
+        letter = value[0].upper()
+        choices.append(DispositionChoice(value, None if letter in taken else letter))
+        taken.add(letter)
+    return tuple(choice for choice in choices if is_valid_disposition(choice.value))
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _local(ts: float, zone: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ts, zone)
+
+
+def _line_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM line_status ORDER BY line").fetchall()
+
+
+def _line_row(conn: sqlite3.Connection, line: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM line_status WHERE line = ?", [line]
+    ).fetchone()
+    return row
+
+
+def _has_number(caller: str | None, number_class: str | None) -> bool:
+    known_class = number_class in (None, NumberClass.NUMBER.value)
+    return caller is not None and known_class and _E164.fullmatch(caller) is not None
+
+
+def _history(
+    conn: sqlite3.Connection,
+    caller: str | None,
+    number_class: str | None,
+    call_id: int | None,
+    now_ts: float,
+    zone: ZoneInfo,
+    language: Language,
+) -> CallerHistory:
+    """Earlier calls, verdicts and rules of the number; nothing for a withheld caller."""
+    if caller is None or not _has_number(caller, number_class):
+        return CallerHistory(available=False)
+    counts = conn.execute(
+        "SELECT count(*) AS month, coalesce(sum(started_ts >= ?), 0) AS day FROM calls"
+        " WHERE caller = ? AND started_ts >= ? AND id != ?",
+        [now_ts - DAY_S, caller, now_ts - 30 * DAY_S, call_id or -1],
+    ).fetchone()
+    verdicts = conn.execute(
+        "SELECT disposition, operator, recorded_ts FROM dispositions WHERE caller = ?"
+        " ORDER BY recorded_ts DESC, id DESC LIMIT ?",
+        [caller, DISPOSITIONS_SHOWN],
+    ).fetchall()
+    return CallerHistory(
+        available=True,
+        calls_24h=int(counts["day"]),
+        calls_30d=int(counts["month"]),
+        dispositions=[
+            DispositionPublic(
+                disposition=str(row["disposition"]),
+                operator=row["operator"],
+                at=_local(float(row["recorded_ts"]), zone),
+                at_text=format_time(float(row["recorded_ts"]), zone, language),
+            )
+            for row in verdicts
+        ],
+        rules=active_rules(conn, caller, now_ts, zone, language),
+    )
+
+
+def active_rules(
+    conn: sqlite3.Connection, caller: str, now_ts: float, zone: ZoneInfo, language: Language
+) -> list[RulePublic]:
+    """Allow and block rules in force for `caller` (exact, or a prefix of it)."""
+    rows = conn.execute(
+        "SELECT * FROM rules WHERE removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
+        " AND ((match = 'exact' AND pattern = ?)"
+        " OR (match = 'prefix' AND substr(?, 1, length(pattern)) = pattern))"
+        " ORDER BY created_ts DESC",
+        [now_ts, caller, caller],
+    ).fetchall()
+    return [_rule_public(row, zone, language) for row in rows]
+
+
+def _rule_public(row: RowLike, zone: ZoneInfo, language: Language) -> RulePublic:
+    expires_ts = row["expires_ts"]
+    return RulePublic(
+        id=str(row["id"]),
+        kind=str(row["kind"]),
+        pattern=str(row["pattern"]),
+        match=str(row["match"]),
+        action=str(row["action"]),
+        reason=str(row["reason"] or ""),
+        created_by=str(row["created_by"] or ""),
+        expires_at=None if expires_ts is None else _local(float(expires_ts), zone),
+        expires_text=None if expires_ts is None else format_time(expires_ts, zone, language),
+    )
+
+
+def _recent_calls(conn: sqlite3.Connection, now_ts: float) -> dict[str, sqlite3.Row]:
+    """Per line, the latest call an operator answered that ended in the last 2 minutes.
+
+    Bounded by `started_ts` (indexed): the query stays instant over millions of calls.
+    """
+    rows = conn.execute(
+        "SELECT id, line, caller_raw, caller, number_class, ended_ts, disposition, operator"
+        " FROM calls WHERE started_ts >= ? AND ended_ts >= ?"
+        " AND (reached_operator = 1 OR operator_ts IS NOT NULL) ORDER BY ended_ts",
+        [now_ts - RECENT_LOOKBACK_S, now_ts - RECENT_CALL_S],
+    ).fetchall()
+    return {str(row["line"]): row for row in rows}  # the latest per line wins
+
+
+def _recent_call(row: sqlite3.Row, zone: ZoneInfo) -> RecentCall:
+    ended_ts = float(row["ended_ts"])
+    return RecentCall(
+        call_id=int(row["id"]),
+        caller_raw=row["caller_raw"],
+        caller=row["caller"],
+        number_class=row["number_class"],
+        ended_ts=ended_ts,
+        ended_at=_local(ended_ts, zone),
+        disposition=row["disposition"],
+        operator=row["operator"],
+    )
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _line_public(
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    recent: sqlite3.Row | None,
+    now_ts: float,
+    zone: ZoneInfo,
+    language: Language,
+) -> LinePublic:
+    state = str(row["state"])
+    call_id = None if row["call_id"] is None else int(row["call_id"])
+    holds_call = state in (WAITING, CONNECTED) and call_id is not None
+    history = None
+    if holds_call:
+        history = _history(
+            conn, row["caller"], row["number_class"], call_id, now_ts, zone, language
+        )
+    ended = None
+    if recent is not None and int(recent["id"]) != call_id:
+        ended = _recent_call(recent, zone)
+    since_ts = float(row["since_ts"])
+    return LinePublic(
+        line=str(row["line"]),
+        state=state,
+        tone=STATE_TONES.get(state, "quiet"),
+        since_ts=since_ts,
+        since_at=_local(since_ts, zone),
+        call_id=call_id,
+        caller_raw=row["caller_raw"],
+        caller=row["caller"],
+        number_class=row["number_class"],
+        decision=row["decision"],
+        reason=row["reason"],
+        rule=row["rule"],
+        challenge_result=row["challenge_result"],
+        voice_heard=_flag(row["voice_heard"]),
+        unverified=bool(row["unverified"]),
+        waiting_since_ts=row["waiting_since_ts"],
+        operator=row["operator"],
+        desk=row["desk"],
+        signal=row["signal"],
+        registration=row["registration"],
+        last_error=row["last_error"],
+        updated_ts=float(row["updated_ts"]),
+        history=history,
+        recent_call=ended,
+    )
+
+
+def request_public(row: RowLike, zone: ZoneInfo, now_ts: float) -> DeskRequestPublic:
+    """A desk request as the API shows it; `status` says whether the service is answering."""
+    requested_ts = float(row["requested_ts"])
+    status: RequestStatus
+    if row["result"] is not None:
+        status = "done"
+    elif now_ts - requested_ts >= NOT_ANSWERING_S:
+        status = "not_answering"
+    else:
+        status = "pending"
+    done_ts = row["done_ts"]
+    return DeskRequestPublic(
+        id=int(row["id"]),
+        kind=str(row["kind"]),
+        line=row["line"],
+        call_id=row["call_id"],
+        disposition=row["disposition"],
+        operator=str(row["operator"]),
+        requested_ts=requested_ts,
+        requested_at=_local(requested_ts, zone),
+        done_ts=done_ts,
+        done_at=None if done_ts is None else _local(float(done_ts), zone),
+        result=row["result"],
+        status=status,
+    )
+
+
+def _my_requests(
+    conn: sqlite3.Connection, username: str, now_ts: float, zone: ZoneInfo
+) -> list[DeskRequestPublic]:
+    # The newest rows by id (the primary key), so the scan is bounded however many exist.
+    rows = conn.execute(
+        "SELECT * FROM desk_requests ORDER BY id DESC LIMIT ?", [REQUESTS_SCANNED]
+    ).fetchall()
+    mine = [
+        row
+        for row in rows
+        if row["operator"] == username and float(row["requested_ts"]) >= now_ts - REQUESTS_SHOWN_S
+    ]
+    return [request_public(row, zone, now_ts) for row in reversed(mine)]
+
+
+def snapshot(
+    conn: sqlite3.Connection,
+    *,
+    username: str,
+    zone: ZoneInfo,
+    language: Language,
+    now_ts: float | None = None,
+) -> ConsoleSnapshot:
+    """Everything the console shows, for one user (their own recent requests included)."""
+    now = time.time() if now_ts is None else now_ts
+    recent = _recent_calls(conn, now)
+    lines = [
+        _line_public(conn, row, recent.get(str(row["line"])), now, zone, language)
+        for row in _line_rows(conn)
+    ]
+    return ConsoleSnapshot(
+        now_ts=now, lines=lines, requests=_my_requests(conn, username, now, zone)
+    )
+
+
+def get_request(conn: sqlite3.Connection, request_id: int) -> sqlite3.Row | None:
+    """One desk request by id."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM desk_requests WHERE id = ?", [request_id]
+    ).fetchone()
+    return row
+
+
+def change_marker(conn: sqlite3.Connection) -> int:
+    """A number that changes whenever another connection commits to the database."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+# ------------------------------------------------------------------ requests
+
+
+def _status_summary(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "state": row["state"],
+        "call_id": row["call_id"],
+        "caller": row["caller"],
+        "caller_raw": row["caller_raw"],
+    }
+
+
+def _known_line(conn: sqlite3.Connection, line: str) -> sqlite3.Row:
+    row = _line_row(conn, line)
+    if row is None:
+        raise ConsoleError("error.unknown_line", status=422)
+    return row
+
+
+def _pending_twin(conn: sqlite3.Connection, kind: str, call_id: int, now_ts: float) -> int | None:
+    """A request of the same kind for the same call still waiting (a double click)."""
+    row = conn.execute(
+        "SELECT id FROM desk_requests WHERE call_id = ? AND kind = ? AND done_ts IS NULL"
+        " AND requested_ts >= ? ORDER BY id DESC LIMIT 1",
+        [call_id, kind, now_ts - NOT_ANSWERING_S],
+    ).fetchone()
+    return None if row is None else int(row["id"])
+
+
+def _insert_request(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    kind: str,
+    line: str,
+    call_id: int,
+    disposition: str | None,
+    now_ts: float,
+    zone: ZoneInfo,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO desk_requests"
+        " (kind, line, call_id, disposition, operator, requested_ts, requested_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [kind, line, call_id, disposition, actor.name, now_ts, iso_at(now_ts, zone)],
+    )
+    request_id = cursor.lastrowid
+    assert request_id is not None
+    logger.info(
+        "desk request %d by %s: %s line %s call %d", request_id, actor.name, kind, line, call_id
+    )
+    return request_id
+
+
+def _after(request_id: int, kind: str, line: str, call_id: int, **extra: Any) -> dict[str, Any]:
+    return {"request_id": request_id, "kind": kind, "line": line, "call_id": call_id, **extra}
+
+
+def _call_request(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    kind: str,
+    line: str,
+    call_id: int,
+    zone: ZoneInfo,
+    *,
+    needs_state: str,
+    refusal: str,
+) -> int:
+    """A request about the call `line` holds in `needs_state` (a double click: the first)."""
+    now_ts = time.time()
+    with transaction(conn):
+        status = _known_line(conn, line)
+        if status["state"] != needs_state or status["call_id"] != call_id:
+            raise ConsoleError(refusal, status=409)
+        twin = _pending_twin(conn, kind, call_id, now_ts)
+        if twin is not None:
+            return twin
+        request_id = _insert_request(conn, actor, kind, line, call_id, None, now_ts, zone)
+        audit.record(
+            conn,
+            actor,
+            f"console.{kind}",
+            target=f"line:{line}",
+            before=_status_summary(status),
+            after=_after(request_id, kind, line, call_id),
+            zone=zone,
+            now_ts=now_ts,
+        )
+    return request_id
+
+
+def request_answer(
+    conn: sqlite3.Connection, actor: Actor, line: str, call_id: int, zone: ZoneInfo
+) -> int:
+    """Ask the line service to put the call waiting on `line` through to this operator."""
+    return _call_request(
+        conn,
+        actor,
+        "answer",
+        line,
+        call_id,
+        zone,
+        needs_state=WAITING,
+        refusal="error.call_not_waiting",
+    )
+
+
+def request_hang_up(
+    conn: sqlite3.Connection, actor: Actor, line: str, call_id: int, zone: ZoneInfo
+) -> int:
+    """Ask the line service to end the connected call on `line`."""
+    return _call_request(
+        conn,
+        actor,
+        "hang_up",
+        line,
+        call_id,
+        zone,
+        needs_state=CONNECTED,
+        refusal="error.call_not_connected",
+    )
+
+
+def _call_row(conn: sqlite3.Connection, call_id: int) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT id, line, caller_raw, caller, number_class, started_ts, ended_ts,"
+        " reached_operator, operator_ts, disposition FROM calls WHERE id = ?",
+        [call_id],
+    ).fetchone()
+    return row
+
+
+def _recordable(
+    status: sqlite3.Row, call: sqlite3.Row | None, line: str, call_id: int, now_ts: float
+) -> bool:
+    """The call connected on `line` now, or one an operator took there that ended lately."""
+    if status["state"] == CONNECTED and status["call_id"] == call_id:
+        return True
+    if call is None or call["line"] != line:
+        return False
+    answered = bool(call["reached_operator"]) or call["operator_ts"] is not None
+    ended_ts = call["ended_ts"]
+    if ended_ts is None:  # still going, or the service stopped before it could say
+        return answered and float(call["started_ts"] or 0) >= now_ts - RECENT_LOOKBACK_S
+    return answered and float(ended_ts) >= now_ts - DISPOSITION_WINDOW_S
+
+
+def request_disposition(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    line: str,
+    call_id: int,
+    disposition: str,
+    zone: ZoneInfo,
+) -> int:
+    """Record the operator's verdict on a call taken on `line` (the service applies it)."""
+    if not is_valid_disposition(disposition):
+        raise ConsoleError("error.bad_disposition", status=422)
+    now_ts = time.time()
+    with transaction(conn):
+        status = _known_line(conn, line)
+        call = _call_row(conn, call_id)
+        if not _recordable(status, call, line, call_id, now_ts):
+            raise ConsoleError("error.call_not_recordable", status=409)
+        request_id = _insert_request(
+            conn, actor, "disposition", line, call_id, disposition, now_ts, zone
+        )
+        audit.record(
+            conn,
+            actor,
+            "console.disposition",
+            target=f"call:{call_id}",
+            before={"disposition": None if call is None else call["disposition"]},
+            after=_after(request_id, "disposition", line, call_id, disposition=disposition),
+            zone=zone,
+            now_ts=now_ts,
+        )
+    return request_id
+
+
+# ------------------------------------------------------------------ blocks
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    """The rule a console block made (or the one already in force), and if it is new."""
+
+    rule: RulePublic
+    created: bool
+
+
+def _number_of_call(
+    conn: sqlite3.Connection, status: sqlite3.Row, line: str, call_id: int, now_ts: float
+) -> tuple[str | None, str | None]:
+    """(caller E.164, number class) of the call on `line` now or lately; 409 if none."""
+    if status["call_id"] == call_id:
+        return status["caller"], status["number_class"]
+    call = _call_row(conn, call_id)
+    recent = call is not None and float(call["started_ts"] or 0) >= now_ts - RECENT_LOOKBACK_S
+    if call is None or call["line"] != line or not recent:
+        raise ConsoleError("error.call_not_on_line", status=409)
+    return call["caller"], call["number_class"]
+
+
+def _block_reason(conn: sqlite3.Connection, call_id: int) -> str:
+    """`console: <the call's latest disposition>`, or `console: supervisor` without one."""
+    row = conn.execute(
+        "SELECT disposition FROM desk_requests WHERE call_id = ? AND kind = 'disposition'"
+        " ORDER BY id DESC LIMIT 1",
+        [call_id],
+    ).fetchone()
+    if row is None:
+        row = conn.execute("SELECT disposition FROM calls WHERE id = ?", [call_id]).fetchone()
+    disposition = None if row is None else row["disposition"]
+    return f"console: {disposition or 'supervisor'}"
+
+
+def _rule_row(
+    caller: str, reason: str, by: str, now_ts: float, expires_ts: float, zone: ZoneInfo
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4().hex[:12],
+        "kind": "block",
+        "pattern": caller,
+        "match": "exact",
+        "action": "challenge",
+        "reason": reason,
+        "created_by": by,
+        "created_at": iso_at(now_ts, zone),
+        "created_ts": now_ts,
+        "expires_at": iso_at(expires_ts, zone),
+        "expires_ts": expires_ts,
+        "note": None,
+    }
+
+
+def _same_block(conn: sqlite3.Connection, caller: str, expires_ts: float) -> sqlite3.Row | None:
+    """An exact block already in force at least as long (a second click adds nothing)."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM rules WHERE kind = 'block' AND match = 'exact' AND pattern = ?"
+        " AND removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts >= ?)"
+        " ORDER BY created_ts DESC LIMIT 1",
+        [caller, expires_ts - SAME_BLOCK_SLACK_S],
+    ).fetchone()
+    return row
+
+
+def block_number(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    line: str,
+    call_id: int,
+    duration: str,
+    zone: ZoneInfo,
+    language: Language,
+) -> BlockOutcome:
+    """Challenge the caller of a call on `line` for 24 hours or 7 days (supervisors)."""
+    if duration not in BLOCK_DURATIONS_S:
+        raise ConsoleError("error.bad_duration", status=422)
+    now_ts = time.time()
+    expires_ts = now_ts + BLOCK_DURATIONS_S[duration]
+    with transaction(conn):
+        status = _known_line(conn, line)
+        caller, number_class = _number_of_call(conn, status, line, call_id, now_ts)
+        if caller is None or not _has_number(caller, number_class):
+            raise ConsoleError("error.no_number", status=422)
+        existing = _same_block(conn, caller, expires_ts)
+        if existing is not None:
+            return BlockOutcome(_rule_public(existing, zone, language), created=False)
+        before = [
+            rule.model_dump(mode="json")
+            for rule in active_rules(conn, caller, now_ts, zone, language)
+        ]
+        row = _rule_row(caller, _block_reason(conn, call_id), actor.name, now_ts, expires_ts, zone)
+        columns = list(row)
+        conn.execute(
+            f"INSERT INTO rules ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [row[column] for column in columns],
+        )
+        event = event_row("rule_added", now_ts, zone, line=None, detail=row)
+        conn.execute(
+            "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
+            [event["at"], event["ts"], event["kind"], event["line"], event["detail"]],
+        )
+        audit.record(
+            conn,
+            actor,
+            "console.block",
+            target=caller,
+            before={"rules": before},
+            after={**row, "line": line, "call_id": call_id, "duration": duration},
+            zone=zone,
+            now_ts=now_ts,
+        )
+    logger.info(
+        "rule %s added by %s from the console: block %s for %s",
+        row["id"],
+        actor.name,
+        caller,
+        duration,
+    )
+    return BlockOutcome(_rule_public(row, zone, language), created=True)

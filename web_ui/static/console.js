@@ -1,0 +1,572 @@
+/* Siaga operator console: draws every line from the server's snapshot, keeps it live
+ * through Server-Sent Events (/api/console/events, EventSource reconnects by itself),
+ * and sends the operator's actions to the JSON API with the session's CSRF token.
+ *
+ * Caller ID text comes from whoever dials 112: every value reaches the page through
+ * textContent or an attribute set by the DOM API, never through innerHTML.
+ * Hand-written, no framework, nothing fetched from anywhere but this box.
+ */
+"use strict";
+
+(function () {
+  const boot = JSON.parse(document.getElementById("console-boot").textContent);
+  const messages = boot.messages;
+  const choices = boot.dispositions;
+  const choiceByKey = new Map(choices.filter((c) => c.key).map((c) => [c.key, c]));
+  const choiceByValue = new Map(choices.map((c) => [c.value, c]));
+  const CALL_STATES = new Set([
+    "ringing", "screening", "rejecting", "announcing", "challenging", "holding",
+    "operator_ringing", "connected",
+  ]);
+  const NOTE_SHOWN_MS = 8000;
+
+  const linesBox = document.getElementById("lines");
+  const liveBadge = document.getElementById("live");
+  const messageBox = document.getElementById("console-message");
+  const noLines = document.getElementById("no-lines");
+  const baseTitle = document.title;
+
+  let snapshot = boot.snapshot;
+  let clockOffsetS = snapshot.now_ts - Date.now() / 1000; // server clock minus ours
+  let selectedLine = null;
+  const cards = new Map(); // line name -> {key, element}
+  const sentRequests = new Map(); // request id -> request, until the snapshot has it
+  const actionNotes = new Map(); // line name -> {text, error, until}
+  let messageTimer = null;
+
+  // ---------------------------------------------------------------- words and times
+
+  function t(key, values) {
+    let text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.split("{" + name + "}").join(String(value));
+    }
+    return text;
+  }
+
+  function named(prefix, value) {
+    const key = prefix + value;
+    return Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : String(value);
+  }
+
+  function dispositionName(value) {
+    const choice = choiceByValue.get(value);
+    return choice ? choice.label : String(value);
+  }
+
+  function serverNow() {
+    return Date.now() / 1000 + clockOffsetS;
+  }
+
+  function duration(seconds) {
+    const total = Math.max(0, Math.floor(seconds));
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const secs = String(total % 60).padStart(2, "0");
+    return hours ? hours + ":" + String(minutes).padStart(2, "0") + ":" + secs : minutes + ":" + secs;
+  }
+
+  function clockOf(isoTime) {
+    // An ISO time from the server is already in the site's zone: keep its clock part.
+    const clock = String(isoTime).slice(11, 19);
+    return document.documentElement.lang === "id" ? clock.split(":").join(".") : clock;
+  }
+
+  // ---------------------------------------------------------------- building blocks
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function fact(list, term, value, className) {
+    list.append(el("dt", null, term));
+    const dd = el("dd", className || null);
+    if (value instanceof Node) dd.append(value);
+    else dd.textContent = String(value);
+    list.append(dd);
+    return dd;
+  }
+
+  function button(text, key, className, onClick) {
+    const node = el("button", className, text);
+    node.type = "button";
+    if (key) {
+      node.append(" ", el("kbd", null, key));
+      node.setAttribute("aria-keyshortcuts", key);
+    }
+    node.addEventListener("click", (event) => {
+      event.stopPropagation();
+      onClick();
+    });
+    return node;
+  }
+
+  function hasNumber(caller, numberClass) {
+    return Boolean(caller) && (numberClass === null || numberClass === "number");
+  }
+
+  function numberText(caller, raw, numberClass) {
+    if (caller) return caller;
+    if (numberClass) return named("number_class.", numberClass);
+    return raw || t("console.no_number");
+  }
+
+  // ---------------------------------------------------------------- one line's card
+
+  function callFacts(line) {
+    const list = el("dl", "facts call-facts");
+    const number = fact(list, t("console.number"), numberText(line.caller, line.caller_raw, line.number_class), "number");
+    if (line.caller_raw !== null && line.caller_raw !== line.caller) {
+      number.append(el("span", "raw muted", t("console.as_given", { raw: line.caller_raw })));
+    }
+    if (line.decision) {
+      let decision = named("decision.", line.decision) + " / " + named("reason.", line.reason || "");
+      if (line.rule) decision += " (" + line.rule + ")";
+      fact(list, t("console.decision"), decision, "decision");
+    }
+    if (line.operator) fact(list, t("console.operator"), line.operator, "operator");
+    return list;
+  }
+
+  function historyPanel(line) {
+    const panel = el("div", "history");
+    panel.append(el("h3", null, t("console.history")));
+    const history = line.history;
+    if (!history || !history.available) {
+      panel.append(el("p", "no-history muted", t("console.no_history")));
+    } else {
+      panel.append(el("h4", null, t("console.earlier_calls")));
+      const list = el("dl", "facts");
+      fact(list, t("console.calls_24h"), history.calls_24h, "calls-24h");
+      fact(list, t("console.calls_30d"), history.calls_30d, "calls-30d");
+      panel.append(list);
+      panel.append(el("h4", null, t("console.past_dispositions")));
+      const verdicts = el("ul", "past-dispositions");
+      for (const verdict of history.dispositions) {
+        const item = el("li", null, dispositionName(verdict.disposition));
+        item.append(" ", el("span", "muted", verdict.at_text + (verdict.operator ? " · " + verdict.operator : "")));
+        verdicts.append(item);
+      }
+      if (!history.dispositions.length) verdicts.append(el("li", "muted", t("console.none")));
+      panel.append(verdicts);
+      panel.append(el("h4", null, t("console.restrictions")));
+      const rules = el("ul", "restrictions");
+      for (const rule of history.rules) {
+        const values = {
+          kind: named("rule_kind.", rule.kind),
+          action: named("decision.", rule.action),
+          time: rule.expires_text || "",
+          reason: rule.reason || "-",
+        };
+        rules.append(el("li", null, t(rule.expires_text ? "console.rule_until" : "console.rule_forever", values)));
+      }
+      if (!history.rules.length) rules.append(el("li", "muted", t("console.none")));
+      panel.append(rules);
+    }
+    const screening = el("dl", "facts");
+    fact(screening, t("console.challenge"), named("challenge.", line.challenge_result || "none"), "challenge-result");
+    const voice = line.voice_heard === null ? t("console.not_listened") : t(line.voice_heard ? "console.yes" : "console.no");
+    fact(screening, t("console.voice"), voice, "voice-heard");
+    panel.append(screening);
+    if (line.unverified) panel.append(el("p", "badge unverified", t("console.unverified")));
+    return panel;
+  }
+
+  function dispositionButtons(line, callId) {
+    const box = el("div", "dispositions");
+    const genuine = el("div", "disposition-group genuine");
+    genuine.append(el("span", "group-label", t("console.genuine")));
+    const other = el("div", "disposition-group other");
+    other.append(el("span", "group-label", t("console.other_kinds")));
+    for (const choice of choices) {
+      const node = button(choice.label, choice.key, "disposition", () => recordDisposition(line.line, callId, choice.value));
+      node.dataset.disposition = choice.value;
+      (choice.genuine ? genuine : other).append(node);
+    }
+    box.append(genuine, other);
+    return box;
+  }
+
+  function blockButtons(line, callId, caller, numberClass) {
+    const box = el("div", "block-actions");
+    if (!boot.can_block || !hasNumber(caller, numberClass)) return box;
+    for (const span of boot.block_durations) {
+      const node = button(t("console.block_" + span), null, "danger block", () => block(line.line, callId, span));
+      node.dataset.duration = span;
+      box.append(node);
+    }
+    return box;
+  }
+
+  function endedPanel(line) {
+    const call = line.recent_call;
+    const panel = el("div", "ended-call");
+    const number = numberText(call.caller, call.caller_raw, call.number_class);
+    panel.append(el("p", null, t("console.ended_call", { number: number, time: clockOf(call.ended_at) })));
+    if (call.disposition) {
+      panel.append(el("p", "recorded", t("console.recorded", { disposition: dispositionName(call.disposition) })));
+    }
+    panel.append(dispositionButtons(line, call.call_id));
+    panel.append(blockButtons(line, call.call_id, call.caller, call.number_class));
+    return panel;
+  }
+
+  function callBody(main, line) {
+    const body = el("div", "call-body");
+    body.append(main, historyPanel(line));
+    return body;
+  }
+
+  function waitingMain(line) {
+    const main = el("div", "call-main");
+    main.append(callFacts(line));
+    const waiting = el("p", "waiting");
+    waiting.dataset.since = String(line.waiting_since_ts || line.since_ts);
+    waiting.dataset.template = "console.waiting";
+    main.append(waiting);
+    const actions = el("div", "actions");
+    actions.append(button(t("console.answer"), "A", "primary answer", () => answer(line.line, line.call_id)));
+    main.append(actions, blockButtons(line, line.call_id, line.caller, line.number_class));
+    return main;
+  }
+
+  function connectedMain(line) {
+    const main = el("div", "call-main");
+    main.append(callFacts(line), dispositionButtons(line, line.call_id));
+    const actions = el("div", "actions");
+    actions.append(button(t("console.hang_up"), "H", "hang-up", () => hangUp(line.line, line.call_id)));
+    main.append(actions, blockButtons(line, line.call_id, line.caller, line.number_class));
+    return main;
+  }
+
+  function renderCard(line) {
+    const card = el("section", "card line-card tone-" + line.tone);
+    card.dataset.line = line.line;
+    card.dataset.state = line.state;
+    if (line.line === selectedLine) card.classList.add("selected");
+    card.addEventListener("click", () => select(line.line));
+    const waiting = line.state === "operator_ringing" && line.call_id !== null;
+    const connected = line.state === "connected" && line.call_id !== null;
+    const ended = Boolean(line.recent_call) && !connected;
+    if (waiting || connected || ended) card.classList.add("wide");
+
+    const head = el("header", "line-head");
+    head.append(el("h2", "line-name", t("console.line", { line: line.line })));
+    head.append(el("span", "state", named("state.", line.state)));
+    if (!waiting) {
+      const since = el("span", "since muted");
+      since.dataset.since = String(line.since_ts);
+      since.dataset.template = "console.for";
+      head.append(since);
+    }
+    card.append(head);
+
+    if (waiting) card.append(callBody(waitingMain(line), line));
+    else if (connected) card.append(callBody(connectedMain(line), line));
+    else if (line.call_id !== null && CALL_STATES.has(line.state)) card.append(callFacts(line));
+    if (ended) card.append(endedPanel(line));
+    if (line.last_error && (line.state === "failed" || line.state === "down")) {
+      card.append(el("p", "muted", t("console.last_error", { error: line.last_error })));
+    }
+    card.append(el("p", "note request-note"));
+    card.append(el("p", "note action-note"));
+    return card;
+  }
+
+  // ---------------------------------------------------------------- drawing
+
+  function canonical(value) {
+    // JSON with sorted keys: the page's first snapshot and the stream's order keys apart.
+    return JSON.stringify(value, (name, item) => {
+      if (!item || typeof item !== "object" || Array.isArray(item)) return item;
+      const sorted = {};
+      for (const key of Object.keys(item).sort()) sorted[key] = item[key];
+      return sorted;
+    });
+  }
+
+  function render() {
+    const seen = new Set();
+    let index = 0;
+    for (const line of snapshot.lines) {
+      seen.add(line.line);
+      const key = canonical(line) + "|" + (line.line === selectedLine);
+      let entry = cards.get(line.line);
+      if (!entry || entry.key !== key) {
+        const element = renderCard(line);
+        if (entry) entry.element.replaceWith(element);
+        entry = { key: key, element: element };
+        cards.set(line.line, entry);
+      }
+      if (linesBox.children[index] !== entry.element) {
+        linesBox.insertBefore(entry.element, linesBox.children[index] || null);
+      }
+      index += 1;
+    }
+    for (const [name, entry] of cards) {
+      if (!seen.has(name)) {
+        entry.element.remove();
+        cards.delete(name);
+      }
+    }
+    noLines.hidden = snapshot.lines.length > 0;
+    const waiting = snapshot.lines.filter((line) => line.state === "operator_ringing").length;
+    document.title = (waiting ? "(" + waiting + ") " : "") + baseTitle;
+    tick();
+  }
+
+  function latestRequest(lineName) {
+    let latest = null;
+    const all = snapshot.requests.concat(Array.from(sentRequests.values()));
+    for (const request of all) {
+      if (request.line !== lineName) continue;
+      if (!latest || request.id > latest.id || (request.id === latest.id && request.result)) latest = request;
+    }
+    return latest;
+  }
+
+  function requestText(request) {
+    let what = named("request.", request.kind);
+    if (request.disposition) what += " (" + dispositionName(request.disposition) + ")";
+    if (request.result) {
+      const known = Object.prototype.hasOwnProperty.call(messages, "result." + request.result);
+      const text = known ? t("result." + request.result, { what: what }) : what + ": " + request.result;
+      return { text: text, error: request.result !== "ok" };
+    }
+    if (serverNow() - request.requested_ts >= boot.not_answering_s) {
+      const key = request.kind === "disposition" ? "request.saved_for_later" : "request.not_answering";
+      return { text: t(key, { what: what }), error: request.kind !== "disposition" };
+    }
+    return { text: t("request.pending", { what: what }), error: false };
+  }
+
+  function setNote(node, note) {
+    node.textContent = note ? note.text : "";
+    node.classList.toggle("error", Boolean(note && note.error));
+    node.hidden = !note;
+  }
+
+  function tick() {
+    const now = serverNow();
+    for (const node of linesBox.querySelectorAll("[data-since]")) {
+      node.textContent = t(node.dataset.template, { duration: duration(now - Number(node.dataset.since)) });
+    }
+    for (const [name, entry] of cards) {
+      const request = latestRequest(name);
+      const fresh = request && now - request.requested_ts < 120;
+      setNote(entry.element.querySelector(".request-note"), fresh ? requestText(request) : null);
+      const action = actionNotes.get(name);
+      setNote(entry.element.querySelector(".action-note"), action && action.until > Date.now() ? action : null);
+    }
+  }
+
+  function apply(next) {
+    snapshot = next;
+    clockOffsetS = next.now_ts - Date.now() / 1000;
+    for (const request of next.requests) sentRequests.delete(request.id);
+    for (const [id, request] of sentRequests) {
+      if (serverNow() - request.requested_ts > 120) sentRequests.delete(id);
+    }
+    render();
+  }
+
+  function select(lineName) {
+    if (selectedLine === lineName) return;
+    selectedLine = lineName;
+    render();
+  }
+
+  function say(text) {
+    messageBox.textContent = text;
+    messageBox.hidden = false;
+    clearTimeout(messageTimer);
+    messageTimer = setTimeout(() => { messageBox.hidden = true; }, NOTE_SHOWN_MS);
+  }
+
+  function noteFor(lineName, text, error) {
+    actionNotes.set(lineName, { text: text, error: error, until: Date.now() + NOTE_SHOWN_MS });
+    tick();
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  function refusal(data) {
+    const code = data && typeof data.detail === "string" ? data.detail : "";
+    if (Object.prototype.hasOwnProperty.call(messages, code)) return messages[code];
+    if (data && typeof data.message === "string") return data.message;
+    return t("error.invalid_input");
+  }
+
+  async function post(path, body, lineName) {
+    let response;
+    try {
+      response = await fetch("/api/console/" + path, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      noteFor(lineName, t("error.network"), true);
+      return null;
+    }
+    if (response.status === 401) {
+      window.location.href = "/login?next=%2Fconsole";
+      return null;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      noteFor(lineName, refusal(data), true);
+      return null;
+    }
+    actionNotes.delete(lineName);
+    return data;
+  }
+
+  function track(request) {
+    if (request && typeof request.id === "number") {
+      sentRequests.set(request.id, request);
+      tick();
+    }
+  }
+
+  async function answer(lineName, callId) {
+    selectedLine = lineName;
+    render();
+    track(await post("answer", { line: lineName, call_id: callId }, lineName));
+  }
+
+  async function hangUp(lineName, callId) {
+    track(await post("hang_up", { line: lineName, call_id: callId }, lineName));
+  }
+
+  async function recordDisposition(lineName, callId, value) {
+    track(await post("disposition", { line: lineName, call_id: callId, disposition: value }, lineName));
+  }
+
+  async function block(lineName, callId, span) {
+    const data = await post("block", { line: lineName, call_id: callId, duration: span }, lineName);
+    if (data && data.rule) {
+      const values = { number: data.rule.pattern, time: data.rule.expires_text || "" };
+      noteFor(lineName, t(data.created ? "console.blocked" : "console.block_exists", values), false);
+    }
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  function callOf(line) {
+    if (line.state === "connected" && line.call_id !== null) return line.call_id;
+    return line.recent_call ? line.recent_call.call_id : null;
+  }
+
+  function actionLine() {
+    const lines = snapshot.lines;
+    const chosen = lines.find((line) => line.line === selectedLine);
+    if (chosen && callOf(chosen) !== null) return chosen;
+    const mine = lines.filter((line) => line.state === "connected" && line.operator === boot.me);
+    if (mine.length === 1) return mine[0];
+    const open = lines.filter((line) => callOf(line) !== null);
+    return open.length === 1 ? open[0] : null;
+  }
+
+  function answerLongestWaiting() {
+    const waiting = snapshot.lines
+      .filter((line) => line.state === "operator_ringing" && line.call_id !== null)
+      .sort((a, b) => (a.waiting_since_ts || a.since_ts) - (b.waiting_since_ts || b.since_ts));
+    if (!waiting.length) {
+      say(t("console.nothing_waiting"));
+      return;
+    }
+    answer(waiting[0].line, waiting[0].call_id);
+  }
+
+  function onKey(event) {
+    if (event.ctrlKey || event.altKey || event.metaKey || event.repeat) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    const key = event.key.length === 1 ? event.key.toUpperCase() : "";
+    if (key === "A") {
+      event.preventDefault();
+      answerLongestWaiting();
+      return;
+    }
+    const choice = choiceByKey.get(key);
+    if (key !== "H" && !choice) return;
+    event.preventDefault();
+    const line = actionLine();
+    if (!line) {
+      say(t("console.pick_line"));
+      return;
+    }
+    if (key === "H") {
+      if (line.state === "connected") hangUp(line.line, line.call_id);
+      return;
+    }
+    recordDisposition(line.line, callOf(line), choice.value);
+  }
+
+  // ---------------------------------------------------------------- live updates
+
+  let source = null;
+  let reconnectingTimer = null;
+
+  function setLive(state) {
+    liveBadge.dataset.state = state;
+    liveBadge.textContent = t(state === "live" ? "console.live" : "console.reconnecting");
+  }
+
+  function connect() {
+    source = new EventSource("/api/console/events");
+    source.addEventListener("open", () => {
+      clearTimeout(reconnectingTimer);
+      setLive("live");
+    });
+    source.addEventListener("snapshot", (event) => {
+      apply(JSON.parse(event.data));
+      setLive("live");
+    });
+    source.addEventListener("logout", () => {
+      source.close();
+      window.location.href = "/login?next=%2Fconsole";
+    });
+    source.addEventListener("error", () => {
+      clearTimeout(reconnectingTimer);
+      if (source.readyState === EventSource.CLOSED) {
+        // Refused (401, 5xx): EventSource gives up; see whether we are still logged in.
+        setLive("reconnecting");
+        source.close();
+        setTimeout(checkThenConnect, 3000);
+      } else {
+        // The stream ended (a restart, its time limit): EventSource reconnects in a second.
+        reconnectingTimer = setTimeout(() => setLive("reconnecting"), 2500);
+      }
+    });
+  }
+
+  async function checkThenConnect() {
+    try {
+      const response = await fetch("/api/me", { credentials: "same-origin" });
+      if (response.status === 401) {
+        window.location.href = "/login?next=%2Fconsole";
+        return;
+      }
+    } catch (error) {
+      setTimeout(checkThenConnect, 3000);
+      return;
+    }
+    connect();
+  }
+
+  document.addEventListener("keydown", onKey);
+  render();
+  setInterval(tick, 1000);
+  connect();
+})();
