@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance import systemd
 from appliance.clock import LoopClock, SystemClock
 from appliance.config import Config, ConfigError, load_config
 from appliance.desk import DESK_POLL_S
@@ -46,6 +47,7 @@ from appliance.simulate import (
     run_simulation,
 )
 from appliance.store import CallLog, CallLogBusyError, RuleStore, open_readonly, search_calls
+from appliance.timesync import kernel_clock_synchronised
 
 logger = logging.getLogger("siaga")
 
@@ -131,6 +133,10 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    journal = systemd.journal_formatter()  # under systemd: priorities, journald's times
+    if journal is not None:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(journal)
 
 
 # ------------------------------------------------------------------------- run
@@ -149,20 +155,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         call_log=call_log,
         rule_store=RuleStore(db_path, timezone=config.site.timezone),
         clock=SystemClock(),
+        clock_probe=kernel_clock_synchronised,  # a Pi has no real-time clock
     )
     service.prepare()
-    for line in config.lines:
-        if line.enabled and not line.deflect_to:
-            # No operator console or desk button exists yet: deflection is the only way a
-            # passed call reaches a person.
-            logger.warning(
-                "line %s has no deflect_to: passed calls will ring with no way for an "
-                "operator to answer them (the operator console is not built yet)",
-                line.name,
-            )
     logger.warning("siaga running %d line(s); call log %s", len(service.lines), db_path)
     try:
-        asyncio.run(service.run())
+        # Under systemd (Type=notify): READY=1 once the lines start, watchdog pings while
+        # the loop runs, STOPPING=1 at the end; elsewhere just the service.
+        status = f"screening calls on {len(service.lines)} line(s)"
+        asyncio.run(systemd.run_notifying(service.run(), status=status))
     except KeyboardInterrupt:
         logger.warning("stopped")
     finally:
@@ -538,6 +539,8 @@ def cmd_web(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=args.verbose > 0,
         server_header=False,
+        # An open console's event stream would otherwise hold a stop for up to a minute.
+        timeout_graceful_shutdown=2,
     )
     return 0
 

@@ -90,6 +90,14 @@ class LineConfig(StrictModel):
     deflect_to: str | None = Field(default=None, description="deflect passed calls (AT+CTFR)")
     reject_method: RejectMethod = "hangup"
     call_waiting: Literal["ignore", "reject"] = "reject"
+    usb_port: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+-[0-9]+(\.[0-9]+)*$",
+        description=(
+            "the modem's USB port path (`1-1.2`, as under /sys/bus/usb/devices): the last "
+            "step of the recovery ladder resets it; without it that step is skipped"
+        ),
+    )
     enabled: bool = True
 
 
@@ -290,9 +298,25 @@ def _default_prompts() -> dict[Language, PromptText]:
 
 
 class DatabaseConfig(StrictModel):
-    """Where the call log lives."""
+    """Where the call log lives, and how long its call rows are kept."""
 
     path: Path = Path("siaga.db")
+    retention_months: int = Field(
+        default=24,
+        ge=0,
+        description=(
+            "months of call rows kept (the current one included); older months keep only "
+            "their report figures. 0 keeps every row; at least 2 otherwise (the screening "
+            "policy remembers 31 days)"
+        ),
+    )
+
+    @field_validator("retention_months")
+    @classmethod
+    def _long_enough(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (keep every row) or at least 2")
+        return value
 
 
 class WebConfig(StrictModel):
@@ -300,6 +324,75 @@ class WebConfig(StrictModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8112, gt=0, lt=65536)
+
+
+class SmsConfig(StrictModel):
+    """SMS sent through the modems: warnings to restricted numbers, alarms to supervisors."""
+
+    enabled: bool = Field(default=False, description="send SMS at all (each one costs credit)")
+    line: str | None = Field(
+        default=None, description="the line that sends SMS (default: any idle line)"
+    )
+    warn_restricted: bool = Field(
+        default=True, description="warn a number when the abuse ladder restricts it"
+    )
+    warning_text: str = Field(
+        default=(
+            "Nomor Anda tercatat melakukan panggilan iseng ke 112. Panggilan iseng "
+            "menghalangi orang lain yang butuh pertolongan. Jika darurat, telepon 112 dan "
+            "tekan 5."
+        ),
+        min_length=1,
+        max_length=480,
+    )
+    warnings_per_number_s: PositiveSeconds = Field(
+        default=86_400.0, description="at most one warning per number in this long"
+    )
+    max_per_day: int = Field(default=50, ge=0, description="SMS of all kinds in a day, at most")
+    supervisors: tuple[str, ...] = Field(
+        default=(), description="numbers that receive alarms (any Indonesian form)"
+    )
+    alarms: tuple[str, ...] = Field(
+        default=("line_down", "flood_on", "supervisor_flag", "disk_low", "clock_unsynced"),
+        description="which alarms are sent to the supervisors",
+    )
+    alarm_repeat_s: PositiveSeconds = Field(
+        default=3_600.0, description="the same alarm is not sent again within this long"
+    )
+
+
+BoardBackend = Literal["auto", "gpio", "simulated"]
+
+
+class BoardConfig(StrictModel):
+    """Board I/O: status LEDs, desk lamps, answer buttons and modem power keys."""
+
+    name: str = Field(
+        default="default",
+        description=(
+            "the pin map: a file in firmware/boards/ (`default`: a Pi 4 with four lines) or "
+            "a path to a .toml file; slot n serves the n-th [[lines]] entry"
+        ),
+    )
+    backend: BoardBackend = Field(
+        default="auto",
+        description=(
+            "`auto`: RPi.GPIO where it can be imported (a Pi), else simulated; `gpio`: the "
+            "Pi's pins (an ALARM and the simulated board if they cannot be used); "
+            "`simulated`: no pins at all"
+        ),
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known_board(cls, value: str) -> str:
+        from firmware.board import BoardSpecError, load_board_spec  # only to validate
+
+        try:
+            load_board_spec(value)
+        except BoardSpecError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class Config(StrictModel):
@@ -312,6 +405,8 @@ class Config(StrictModel):
     challenge: ChallengeConfig = ChallengeConfig()
     prompts: dict[Language, PromptText] = Field(default_factory=_default_prompts)
     web: WebConfig = WebConfig()
+    sms: SmsConfig = SmsConfig()
+    board: BoardConfig = BoardConfig()
 
     @model_validator(mode="after")
     def _lines_unique(self) -> Config:

@@ -17,7 +17,9 @@ Design points:
   (`challenge.hang_up_unverified_for`): the UK lost two callers to a filter that dropped
   everyone who did not press.
 - A lost port (USB unplug) puts the line in FAILED and it reconnects with a bounded,
-  growing back-off; a modem that reboots is initialised again.
+  growing back-off; a modem that reboots is initialised again. A modem that stays dead
+  climbs the recovery ladder (`appliance/recovery.py`): re-initialisation, a power-key
+  cycle, a USB port reset, each an ALARM and a `recovery` event.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from appliance.clock import Clock
 from appliance.config import ChallengeConfig, LineConfig, PromptText
 from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Reason
 from appliance.numbers import normalise
+from appliance.recovery import ModemRecovery, RecoveryLadder
 from firmware.at.channel import ATChannel, ATCommandError, ATTimeoutError, ChannelClosedError
 from firmware.at.urc import (
     CallConnected,
@@ -269,6 +272,7 @@ class Line:
         health_interval_s: float = 60.0,
         scenario_ref: Callable[[str], str | None] | None = None,
         recordings_dir: Path | None = None,
+        recovery: ModemRecovery | None = None,
     ) -> None:
         self.config = config
         self._recordings_dir = recordings_dir
@@ -297,6 +301,7 @@ class Line:
         self._outage_logged = False  # a line_failed event was logged for this outage
         self._host_prompt_task: asyncio.Task[None] | None = None
         self._recordings: dict[str, bytes | None] = {}  # host-side prompt recordings by file
+        self._ladder = RecoveryLadder(self.name, recorder, clock, recovery)  # appliance/recovery
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -308,6 +313,7 @@ class Line:
                 try:
                     await self._connect()
                     delay_s = BACKOFF_FIRST_S
+                    self._ladder.recovered()
                     await self._serve_until_lost()
                 except (OSError, ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
                     self.health.last_error = f"{type(exc).__name__}: {exc}"
@@ -315,6 +321,7 @@ class Line:
                 if self._stopping:
                     break
                 self._fail_line()
+                await self._ladder.climb(self)  # re-initialise, power-cycle, reset USB
                 logger.info("line %s: reconnecting in %.0f s", self.name, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, BACKOFF_MAX_S)

@@ -314,3 +314,47 @@ def create_desk_tables(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration(name="0008_sms_outbox")
+def create_sms_outbox(db: Database) -> None:
+    """SMS the line service sends: queued first, so none is lost to a restart, and counted
+    against the daily and per-number caps after one. `kind` is `warning` or `alarm`;
+    `result` is `sent`, `failed` (gave up after retries) or `dropped` (over a cap)."""
+    db.execute(
+        """CREATE TABLE sms_outbox (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            topic TEXT,
+            to_number TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            created_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            sent_ts REAL,
+            sent_at TEXT,
+            line TEXT,
+            result TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX sms_outbox_created ON sms_outbox (created_ts)")
+    db.execute("CREATE INDEX sms_outbox_unsent ON sms_outbox (created_ts) WHERE result IS NULL")
+
+
+@migration(name="0009_monthly_figures")
+def create_monthly_figures(db: Database) -> None:
+    """The report's figures of whole months whose call rows the retention policy removed
+    (`database.retention_months`): `figures` is the report row as JSON. A month is archived
+    in the same transaction that deletes its rows, so the monthly report never loses it."""
+    db.execute(
+        """CREATE TABLE monthly_figures (
+            month TEXT PRIMARY KEY,
+            from_ts REAL NOT NULL,
+            to_ts REAL NOT NULL,
+            figures TEXT NOT NULL,
+            calls_removed INTEGER NOT NULL,
+            archived_ts REAL NOT NULL,
+            archived_at TEXT
+        )"""
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -267,17 +268,61 @@ def report(
         raise ValueError("since_ts must be before until_ts")
     zone = _zone(timezone)
     rows: list[ReportRow] = []
+    archived = archived_months(conn, since_ts, until_ts) if period == "month" else {}
     extent = _call_extent(conn, since_ts, until_ts)
+    if archived:
+        first_archived = min(row.from_ts for row in archived.values())
+        last_archived = max(row.to_ts for row in archived.values())
+        extent = (
+            (min(extent[0], first_archived), max(extent[1], last_archived))
+            if extent is not None
+            else (first_archived, last_archived)
+        )
     if extent is not None:
         first_ts, last_ts = extent
         rows = [
-            _period_row(conn, label, from_ts, to_ts)
+            archived[label].row if label in archived else _period_row(conn, label, from_ts, to_ts)
             for label, from_ts, to_ts in period_bounds(first_ts, last_ts, period, zone)
         ]
     totals = ReportRow(TOTAL_LABEL)
     for row in rows:
         totals.add(row)
     return Report(period, timezone, since_ts, until_ts, rows, totals)
+
+
+@dataclass(frozen=True)
+class ArchivedMonth:
+    """A month whose call rows were removed, with the figures kept for it."""
+
+    month: str
+    from_ts: float
+    to_ts: float
+    row: ReportRow
+
+
+def archived_months(
+    conn: sqlite3.Connection, since_ts: float, until_ts: float
+) -> dict[str, ArchivedMonth]:
+    """Archived months (`monthly_figures`) lying within [since_ts, until_ts), by label."""
+    try:
+        found = conn.execute(
+            "SELECT month, from_ts, to_ts, figures FROM monthly_figures"
+            " WHERE from_ts >= ? AND to_ts <= ?",
+            (since_ts, until_ts),
+        ).fetchall()
+    except sqlite3.OperationalError:  # a database from before migration 0009
+        return {}
+    months = {}
+    for month, from_ts, to_ts, figures in found:
+        row = ReportRow(month)
+        row.figures.update({key: value for key, value in json.loads(figures).items()})
+        months[month] = ArchivedMonth(month, float(from_ts), float(to_ts), row)
+    return months
+
+
+def month_figures(conn: sqlite3.Connection, month: str, from_ts: float, to_ts: float) -> ReportRow:
+    """The report row of one month from its call rows (what retention archives)."""
+    return _period_row(conn, month, from_ts, to_ts)
 
 
 def top_repeaters(

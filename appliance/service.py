@@ -3,7 +3,9 @@
 It is the only writer of the call log. It rebuilds the policy's memory from the log at
 start, hot-reloads rules that another process (the CLI, the web UI) wrote to the database,
 keeps line occupancy for flood detection, and offers the operator-side API: answer a
-waiting call, hang up, record a disposition.
+waiting call, hang up, record a disposition. It shows each line on the board (status LED,
+desk lamp, answer button: `appliance/board_wiring.py`) and takes the recovery ladder's
+steps a line cannot take itself (power key, USB reset: `appliance/recovery.py`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from appliance.board_wiring import BoardWiring
 from appliance.clock import Clock
 from appliance.config import Config, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
+from appliance.housekeeping import Housekeeping
 from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
 from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
 from appliance.policy import (
@@ -30,8 +34,10 @@ from appliance.policy import (
     decide_safely,
     release_unverified,
 )
+from appliance.recovery import RecoverySkipped
 from appliance.rules import Rule
 from appliance.store import CallLog, RuleStore, rule_from_row
+from firmware.board import Board, UsbPortReset, open_board
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ RULE_POLL_S = 1.0
 FLOOD_TICK_S = 10.0
 REPLAY_WINDOW_S = 31 * 86_400.0  # longest memory the policy needs (immunity: 30 days)
 RECENT_CALLS_KEPT = 10_000
+FROM_CONFIG: Literal["from_config"] = "from_config"  # the board named in `config.board`
 
 
 class OperatorDesk(Protocol):
@@ -75,7 +82,15 @@ class LineService:
         rule_poll_s: float | None = RULE_POLL_S,
         desk_poll_s: float | None = DESK_POLL_S,
         scenario_ref: Callable[[str], str | None] | None = None,
+        board: Board | Literal["from_config"] | None = FROM_CONFIG,
+        usb: UsbPortReset | None = None,
+        clock_probe: Callable[[], bool | None] | None = None,
     ) -> None:
+        """`board`: the board I/O (LEDs, lamps, buttons, power keys); by default the one
+        `config.board` names (the service then owns and closes it); None: no board (the
+        simulator, which must never touch a Pi's pins). `usb`: the USB port resetter
+        (a fake sysfs root in tests). `clock_probe`: says whether the system clock is
+        synchronised (`appliance.timesync`); None on a virtual clock."""
         self.config = config
         self.clock = clock
         self.call_log = call_log
@@ -90,7 +105,8 @@ class LineService:
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
-        for line_config in lines if lines is not None else config.lines:
+        line_configs = tuple(lines if lines is not None else config.lines)
+        for line_config in line_configs:
             if line_config.enabled:
                 self.lines[line_config.name] = Line(
                     line_config,
@@ -104,7 +120,19 @@ class LineService:
                     health_interval_s=health_interval_s,
                     scenario_ref=scenario_ref,
                     recordings_dir=config.site.recordings_dir,
+                    recovery=self,
                 )
+        self.usb = usb or UsbPortReset()
+        self._owns_board = board == FROM_CONFIG
+        if board == FROM_CONFIG:
+            board = open_board(config.board.name, config.board.backend)
+        self.board: Board | None = board if not isinstance(board, str) else None
+        self.board_wiring = (
+            BoardWiring(self.board, line_configs, self.lines, self) if self.board else None
+        )
+        self.housekeeping = Housekeeping(
+            config, lines=self.lines, call_log=call_log, clock=clock, clock_probe=clock_probe
+        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -120,6 +148,7 @@ class LineService:
             self.call_log.add_event("flood_on", detail={"reason": "restart"}, ts=now_ts)
         self._record_configuration(now_ts)
         self.reload_rules()
+        self.housekeeping.prepare()
 
     def _record_configuration(self, now_ts: float) -> None:
         """Log a `config_change` event when the configuration differs from the last run's."""
@@ -143,10 +172,13 @@ class LineService:
             for name, line in self.lines.items()
         ]
         tasks.append(asyncio.create_task(self._tick_flood(), name="flood"))
+        tasks.append(asyncio.create_task(self.housekeeping.run(), name="housekeeping"))
         if self._rule_poll_s is not None and self.rule_store is not None:
             tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
         if self._desk_poll_s is not None:
             tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
+        if self.board_wiring is not None:
+            self.board_wiring.start()
         try:
             await self._stop.wait()
         finally:
@@ -157,6 +189,7 @@ class LineService:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self._close_board()
 
     def stop(self) -> None:
         """Ask `run()` to stop."""
@@ -289,7 +322,14 @@ class LineService:
     # ----------------------------------------------------------------- LineListener
 
     def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
-        """Publish the line's status (the console) and track occupancy (flood detection)."""
+        """Publish the line's status (the console, the board) and track occupancy (flood
+        detection)."""
+        if self.board_wiring is not None:
+            self.board_wiring.line_state_changed(line, old, new)
+        if new is LineState.FAILED:
+            self.housekeeping.text_supervisors(
+                "line_down", f"line {line.name} is down: {line.health.last_error}", about=line.name
+            )
         self._state_since[line.name] = self.clock.timestamp()
         self._publish_status(line)
         if (old in CALL_STATES) == (new in CALL_STATES):
@@ -314,6 +354,31 @@ class LineService:
             self._remember(call.call_id, call.caller)
         for desk in self.desks:
             desk.call_ended(line, call)
+
+    # ----------------------------------------------------------------- ModemRecovery
+
+    async def power_cycle(self, line: Line) -> str:
+        """Power-cycle the line's modem with its power key (a recovery ladder step)."""
+        if self.board_wiring is None:
+            raise RecoverySkipped("no board")
+        return await self.board_wiring.power_cycle(line)
+
+    async def usb_reset(self, line: Line) -> str:
+        """Reset the line's USB port through sysfs (the recovery ladder's last step)."""
+        port = line.config.usb_port
+        if port is None:
+            raise RecoverySkipped("the line has no usb_port")
+        await self.usb.reset(port)
+        return f"USB port {port} de-authorised and authorised again"
+
+    def _close_board(self) -> None:
+        try:
+            if self.board_wiring is not None:
+                self.board_wiring.close()
+            if self.board is not None and self._owns_board:
+                self.board.close()
+        except Exception:  # a GPIO fault at shutdown must not hide why the service stopped
+            logger.exception("board: closing failed")
 
     # ----------------------------------------------------------------- operator API
 
@@ -348,6 +413,8 @@ class LineService:
             before = self._ladder_level(caller, now_ts)
             self.policy.record_disposition(caller, disposition, now_ts)
             self._flag_for_supervisor(caller, before, now_ts)
+            if caller.e164 is not None and self._ladder_level(caller, now_ts) > before:
+                self.housekeeping.restriction_entered(caller.e164)  # the SMS warning
         self.call_log.record_disposition(call_id, disposition, operator, now_ts)
 
     def _ladder_level(self, caller: CallerNumber, now_ts: float) -> int:
@@ -365,12 +432,12 @@ class LineService:
         if status is None or not status.flag_supervisor or status.level <= level_before:
             return
         junk_24h = self.policy.junk_count(caller.e164, now_ts, 86_400.0)
-        logger.warning(
-            "ALARM supervisor_flag: %s reached ladder level %d (%d prank/ghost calls in 24 h)",
-            caller.e164,
-            status.level,
-            junk_24h,
+        message = (
+            f"{caller.e164} reached ladder level {status.level} "
+            f"({junk_24h} prank/ghost calls in 24 h)"
         )
+        logger.warning("ALARM supervisor_flag: %s", message)
+        self.housekeeping.text_supervisors("supervisor_flag", message, about=caller.e164)
         self.call_log.add_event(
             "supervisor_flag",
             detail={
@@ -393,6 +460,8 @@ class LineService:
         for line in self.lines.values():
             if self._published_health.get(line.name) != _health_key(line):
                 self._publish_status(line)
+                if self.board_wiring is not None:  # registration lost or back: the LED
+                    self.board_wiring.show(line)
 
     def _remember(self, call_id: int, caller: CallerNumber) -> None:
         self._recent[call_id] = caller
@@ -413,6 +482,10 @@ class LineService:
         for change in changes:
             kind = "flood_on" if change.entered else "flood_off"
             logger.warning("ALARM %s: %s", kind, change)
+            if change.entered:
+                self.housekeeping.text_supervisors(
+                    "flood_on", f"flood mode: {change.reason}; hot prefix {change.hot_prefix}"
+                )
             self.call_log.add_event(
                 kind,
                 detail={"reason": change.reason, "hot_prefix": change.hot_prefix},

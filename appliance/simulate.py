@@ -346,6 +346,7 @@ async def build_centre(
         rule_poll_s=None,
         desk_poll_s=desk_poll_s,
         scenario_ref=driver.scenario_ref,
+        board=None,  # a simulation never touches a board: on a Pi it would pulse power keys
     )
     loop = asyncio.get_running_loop()
     if isinstance(loop, VirtualTimeLoop):

@@ -12,7 +12,8 @@ command (`ATH` or `AT+CHUP`) for `--action reject`, `ATA` for `--action challeng
 every round all lines ring in the same instant; the benchmark waits for every line's
 action, releases the calls (reject: the appliance already did; challenge: each caller
 hangs up once the prompt has started), waits until every line is idle again, and starts
-the next round. Target: p99 at most 5 ms with 8 lines. Exit status 1 if it is missed.
+the next round. Target: p99 at most 5 ms with 32 lines (the issue's call storm; the first
+target was 8 lines). Exit status 1 if any run misses it.
 
 How it is built, to be honest about what it times:
 - Two processes. This one is the appliance, alone in its process as on the box: the
@@ -98,8 +99,15 @@ def caller_number(index: int) -> str:
     return f"08123456{index:04d}"
 
 
+# python-gsmmodem-new's `Call.hangup()` sends ATH whatever the modem (bench_gsmmodem.py).
+STOCK_ACTION = "stock"
+STOCK_COMMAND = "ATH"
+
+
 def action_command(family: str, action: str) -> str:
     """The command the line sends to carry `action` out on `family` (reject: hang-up)."""
+    if action == STOCK_ACTION:
+        return STOCK_COMMAND
     adapter = family_by_name(family)
     return adapter.answer_command() if action == "challenge" else adapter.reject_command("hangup")
 
@@ -370,7 +378,11 @@ def _add_block_rules(store: RuleStore, count: int, action: str, region: str) -> 
 
 
 async def _appliance(
-    conn: Connection, action: str, db_path: Path, flush_between_rounds: bool
+    conn: Connection,
+    action: str,
+    db_path: Path,
+    flush_between_rounds: bool,
+    probe: Callable[[LineService], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     hello = await receive(conn, STARTUP_TIMEOUT_S)
     if "error" in hello:
@@ -410,6 +422,8 @@ async def _appliance(
                 raise RuntimeError(f"modem process: {message['error']}")
             result: dict[str, Any] = message
             break
+        if probe is not None:  # every round done, the lines idle, the service still up
+            result["probe"] = probe(service)
     finally:
         service.stop()
         await runner
@@ -455,8 +469,15 @@ def run_once(
     *,
     wire: WireLog | None = None,
     flush_between_rounds: bool = False,
+    db_path: Path | None = None,
+    probe: Callable[[LineService], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One benchmark run: spawn the modems, run the appliance here, return the figures."""
+    """One benchmark run: spawn the modems, run the appliance here, return the figures.
+
+    `db_path`: an existing database to run on (its rules are loaded too; default: a new
+    temporary one). `probe(service)` runs once every round is done while the service is
+    still up; what it returns is reported as `probe` (bench_memory.py reads its RSS there).
+    """
     context = multiprocessing.get_context("spawn")
     here, there = context.Pipe()
     modems = context.Process(
@@ -469,8 +490,8 @@ def run_once(
     there.close()
     try:
         with tempfile.TemporaryDirectory(prefix="siaga-bench-") as tmp:
-            db_path = Path(tmp) / "bench.db"
-            result = asyncio.run(_appliance(here, action, db_path, flush_between_rounds))
+            path = Path(tmp) / "bench.db" if db_path is None else db_path
+            result = asyncio.run(_appliance(here, action, path, flush_between_rounds, probe))
     finally:
         modems.join(10)
         if modems.is_alive():
@@ -479,7 +500,7 @@ def run_once(
         here.close()
     samples: list[Sample] = result["samples"]
     logged = result["logged"]
-    if set(logged["decisions"]) != {f"{action}/blocklist"}:
+    if db_path is None and set(logged["decisions"]) != {f"{action}/blocklist"}:
         raise RuntimeError(f"unexpected decisions in the call log: {logged['decisions']}")
     figures = summary_ms([read - clip for _, _, clip, read in samples])
     report: dict[str, Any] = {
@@ -502,6 +523,8 @@ def run_once(
         "flood_on_events": logged["flood_on_events"],
         "python": sys.version.split()[0],
     }
+    if "probe" in result:
+        report["probe"] = result["probe"]
     if wire is not None:
         report["breakdown"] = wire.split(samples, action)
     return report

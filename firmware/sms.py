@@ -47,7 +47,12 @@ def sms_parts(number_e164: str, text: str, reference: int = 0) -> list[SmsPart]:
 
 
 async def send_sms(
-    channel: ATChannel, number_e164: str, text: str, reference: int = 0
+    channel: ATChannel,
+    number_e164: str,
+    text: str,
+    reference: int = 0,
+    *,
+    command_timeout_s: float = 5.0,
 ) -> list[int]:
     """Send `text` to `number_e164`; the network's message reference of each part.
 
@@ -55,11 +60,14 @@ async def send_sms(
     with the modem's +CMS ERROR, ATTimeoutError, ChannelClosedError) when sending fails.
     """
     parts = sms_parts(number_e164, text, reference)
-    await channel.command("AT+CMGF=0")
+    await channel.command("AT+CMGF=0", timeout_s=command_timeout_s)
     references: list[int] = []
     for part in parts:
         lines = await channel.command_with_data(
-            f"AT+CMGS={part.tpdu_length}", part.hex_pdu.encode("ascii"), timeout_s=SEND_TIMEOUT_S
+            f"AT+CMGS={part.tpdu_length}",
+            part.hex_pdu.encode("ascii"),
+            prompt_timeout_s=command_timeout_s,
+            timeout_s=SEND_TIMEOUT_S,
         )
         references.append(_message_reference(lines))
     logger.info("%s: SMS to %s sent in %d part(s)", channel.name, number_e164, len(parts))

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from appliance.report import month_figures
 from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
@@ -127,7 +128,29 @@ class _DeskRequestDone:
     ts: float
 
 
-_Item = _CallWrite | _DispositionWrite | _EventWrite | _LineStatusWrite | _DeskRequestDone
+@dataclass(frozen=True, slots=True)
+class _SmsWrite:
+    sms_id: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _ArchiveMonth:
+    month: str  # "YYYY-MM", local
+    from_ts: float
+    to_ts: float
+    ts: float
+
+
+_Item = (
+    _CallWrite
+    | _DispositionWrite
+    | _EventWrite
+    | _LineStatusWrite
+    | _DeskRequestDone
+    | _SmsWrite
+    | _ArchiveMonth
+)
 
 
 class CallLogBusyError(RuntimeError):
@@ -153,6 +176,7 @@ class CallLog:
     ) -> None:
         """`max_queue` bounds memory while the database is unwritable (about 1 kB an item)."""
         self.path = Path(path)
+        self.time_trusted: bool | None = None  # is the system clock right? (appliance.timesync)
         self._zone = ZoneInfo(timezone)
         self._busy_timeout_s = busy_timeout_s
         self._retry_max_s = retry_max_s
@@ -274,8 +298,14 @@ class CallLog:
             return self._last_id
 
     def call_started(self, call_id: int, fields: Mapping[str, Any]) -> None:
-        """Queue the first row of a call. Never blocks, never raises."""
-        self._submit(lambda: _CallWrite(call_id, dict(fields)))
+        """Queue the first row of a call. Never blocks, never raises.
+
+        The row carries `time_trusted` when the owner keeps `self.time_trusted` up to date
+        (None: the clock's state is unknown, and the column keeps its default, 1).
+        """
+        trusted = self.time_trusted
+        extra = {} if trusted is None else {"time_trusted": int(trusted)}
+        self._submit(lambda: _CallWrite(call_id, {**fields, **extra}))
 
     def call_updated(self, call_id: int, fields: Mapping[str, Any]) -> None:
         """Queue changed columns of a call (`*_ts` keys get their `*_at` twin). Never raises."""
@@ -306,6 +336,16 @@ class CallLog:
     def desk_request_done(self, request_id: int, result: str, ts: float) -> None:
         """Queue the outcome of a console request (`desk_requests.result`). Never raises."""
         self._submit(lambda: _DeskRequestDone(int(request_id), str(result), ts))
+
+    def archive_month(self, month: str, from_ts: float, to_ts: float, ts: float) -> None:
+        """Queue the retention of one local month: its report figures go to
+        `monthly_figures` and its call rows (with their dispositions) are deleted, in one
+        transaction. Figures already archived for the month are added to."""
+        self._submit(lambda: _ArchiveMonth(month, from_ts, to_ts, ts))
+
+    def sms_saved(self, sms_id: str, fields: Mapping[str, Any]) -> None:
+        """Queue an `sms_outbox` row's columns (insert or update; `*_ts` get `*_at`)."""
+        self._submit(lambda: _SmsWrite(str(sms_id), dict(fields)))
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything enqueued so far is committed (or dropped and logged).
@@ -524,6 +564,10 @@ class CallLog:
             return self._apply_disposition(db, item)
         if isinstance(item, _LineStatusWrite):
             return self._apply_line_status(db, item)
+        if isinstance(item, _SmsWrite):
+            return self._apply_sms(db, item)
+        if isinstance(item, _ArchiveMonth):
+            return self._apply_archive(db, item)
         if isinstance(item, _DeskRequestDone):
             cursor = db.execute(
                 "UPDATE desk_requests SET done_ts = ?, done_at = ?, result = ?"
@@ -566,6 +610,57 @@ class CallLog:
             [_plain(row[name]) for name in columns],
         )
         return 1
+
+    def _apply_archive(self, db: Database, item: _ArchiveMonth) -> int:
+        range_sql = "started_ts >= ? AND started_ts < ?"
+        span = [item.from_ts, item.to_ts]
+        calls = db.execute(f"SELECT COUNT(*) FROM calls WHERE {range_sql}", span).fetchone()[0]
+        if not calls:
+            return 0
+        row = month_figures(db.conn, item.month, item.from_ts, item.to_ts)
+        found = db.execute(
+            "SELECT figures, calls_removed FROM monthly_figures WHERE month = ?", [item.month]
+        ).fetchone()
+        if found is not None:  # late rows of a month archived before: add them up
+            for key, value in json.loads(found[0]).items():
+                row.figures[key] = row.figures.get(key, 0) + value
+            calls += int(found[1])
+        db.execute(
+            "INSERT OR REPLACE INTO monthly_figures"
+            " (month, from_ts, to_ts, figures, calls_removed, archived_ts, archived_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [item.month, item.from_ts, item.to_ts, json.dumps(row.figures), calls, item.ts,
+             iso_at(item.ts, self._zone)],
+        )  # fmt: skip
+        db.execute(
+            f"DELETE FROM dispositions WHERE call_id IN (SELECT id FROM calls WHERE {range_sql})",
+            span,
+        )
+        deleted = db.execute(f"DELETE FROM calls WHERE {range_sql}", span).rowcount
+        logger.info("retention: %s archived, %d call rows removed", item.month, deleted)
+        return 1 + deleted
+
+    def _apply_sms(self, db: Database, item: _SmsWrite) -> int:
+        """A new outbox row (its fields include `kind`), or changes to an existing one."""
+        row = dict(item.fields)
+        for stamp in ("created", "sent"):
+            if row.get(f"{stamp}_ts") is not None:
+                row[f"{stamp}_at"] = iso_at(float(row[f"{stamp}_ts"]), self._zone)
+        columns = list(row)
+        if "kind" in row:
+            row["id"] = item.sms_id
+            columns.append("id")
+            sql = (
+                f"INSERT OR IGNORE INTO sms_outbox ({', '.join(columns)})"
+                f" VALUES ({', '.join('?' * len(columns))})"
+            )
+            return db.execute(sql, [row[name] for name in columns]).rowcount
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        cursor = db.execute(
+            f"UPDATE sms_outbox SET {assignments} WHERE id = ?",
+            [*(row[name] for name in columns), item.sms_id],
+        )
+        return cursor.rowcount
 
     def _apply_disposition(self, db: Database, item: _DispositionWrite) -> int:
         found = db.execute("SELECT caller FROM calls WHERE id = ?", [item.call_id]).fetchone()

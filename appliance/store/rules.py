@@ -251,7 +251,8 @@ class RuleStore:
         reason = str(rule.get("reason") or "").strip()
         if kind == "block" and expires_ts is None and not reason:
             raise ValueError("reason: required for a permanent block")
-        rule_id = str(rule.get("id") or f"{kind[0]}-{secrets.token_hex(4)}")
+        # 64 random bits: with 32, two of 100,000 rules would likely share an id.
+        rule_id = str(rule.get("id") or f"{kind[0]}-{secrets.token_hex(8)}")
         return {
             "id": rule_id,
             "kind": kind,

@@ -123,8 +123,11 @@ def short_prompts(**overrides: Any) -> dict[str, PromptText]:
 def make_config(
     *, prompts: dict[str, Any] | None = None, policy: dict[str, Any] | None = None, **sections: Any
 ) -> Config:
-    """A validated Config in English with short prompts; `policy`/sections as in TOML."""
-    data: dict[str, Any] = {"site": {"language": "en"}, **sections}
+    """A validated Config in English with short prompts; `policy`/sections as in TOML.
+
+    The board is always the simulated one: a test run on a Pi must not touch its pins."""
+    data: dict[str, Any] = {"site": {"language": "en"}, "board": {"backend": "simulated"}}
+    data |= sections
     if policy:
         data["policy"] = policy
     config = Config.model_validate(data)

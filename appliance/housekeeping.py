@@ -1,0 +1,148 @@
+"""The line service's background duties: the clock, the disk, retention, SMS and alarms.
+
+Each runs on its own timer beside the lines and never touches a call: a failure here is
+logged and retried, never raised into the service. Alarms all pass through `alarm()`: one
+ALARM log line (journald), one `alarm` event in the call log (the web UI's dashboard),
+and, when configured, an SMS to the supervisors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sqlite3
+from collections.abc import Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from appliance.clock import Clock
+from appliance.config import Config
+from appliance.line import Line
+from appliance.retention import months_to_archive
+from appliance.sms import SmsDispatcher
+from appliance.store import CallLog, open_readonly
+from appliance.timesync import ClockWatch
+
+logger = logging.getLogger(__name__)
+
+CLOCK_CHECK_S = 60.0
+DISK_CHECK_S = 600.0
+RETENTION_CHECK_S = 6 * 3600.0
+DISK_LOW_FRACTION = 0.05  # free space below 5 % ...
+DISK_LOW_BYTES = 200 * 1024 * 1024  # ... or below 200 MB raises the alarm
+
+
+class Housekeeping:
+    """Clock trust, disk space, retention and SMS for one line service."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        lines: Mapping[str, Line],
+        call_log: CallLog,
+        clock: Clock,
+        clock_probe: Callable[[], bool | None] | None = None,
+    ) -> None:
+        self.config = config
+        self._call_log = call_log
+        self._clock = clock
+        self._zone = ZoneInfo(config.site.timezone)
+        self.sms = SmsDispatcher(
+            config.sms, lines=lines, call_log=call_log, clock=clock, region=config.site.region
+        )
+        # No probe (simulation, tests): a virtual clock has no kernel state to ask about.
+        self.clock_watch = ClockWatch(probe=clock_probe) if clock_probe is not None else None
+        self._disk_low = False
+
+    # ------------------------------------------------------------------ alarms
+
+    def alarm(self, kind: str, message: str) -> None:
+        """Raise an alarm: the log, an event, and an SMS to the supervisors if configured."""
+        now_ts = self._clock.timestamp()
+        logger.warning("ALARM %s: %s", kind, message)
+        self._call_log.add_event("alarm", detail={"kind": kind, "message": message}, ts=now_ts)
+        self.sms.alarm(kind, message, now_ts)
+
+    def text_supervisors(self, kind: str, message: str, *, about: str = "") -> None:
+        """An alarm the service already logged and stored: the SMS only."""
+        self.sms.alarm(kind, message, self._clock.timestamp(), about=about)
+
+    def restriction_entered(self, number_e164: str) -> None:
+        """The abuse ladder restricted a number: warn it by SMS (caps permitting)."""
+        self.sms.restriction_entered(number_e164, self._clock.timestamp())
+
+    # ------------------------------------------------------------------ duties
+
+    def check_clock(self) -> None:
+        """Follow the clock's synchronisation; mark new call rows while it is wrong."""
+        if self.clock_watch is None:
+            return
+        now_ts = self._clock.timestamp()
+        for event in self.clock_watch.check(now_ts):
+            if event == "clock_unsynced_alarm":
+                self.alarm(
+                    "clock_unsynced",
+                    "the system clock is not synchronised (no NTP): call times are marked "
+                    "untrusted",
+                )
+            else:
+                logger.warning("%s: call rows now have time_trusted = %d", event,
+                               int(self.clock_watch.trusted))  # fmt: skip
+                self._call_log.add_event(event, ts=now_ts)
+        self._call_log.time_trusted = self.clock_watch.trusted
+
+    def check_disk(self) -> None:
+        """Alarm once when the database's filesystem runs low; again after it recovered."""
+        folder = self._call_log.path.resolve().parent
+        usage = shutil.disk_usage(folder)
+        low = usage.free < DISK_LOW_BYTES or usage.free < DISK_LOW_FRACTION * usage.total
+        if low and not self._disk_low:
+            self.alarm(
+                "disk_low",
+                f"{usage.free // (1024 * 1024)} MB free of {usage.total // (1024 * 1024)} MB "
+                f"on {folder}",
+            )
+        self._disk_low = low
+
+    def apply_retention(self) -> int:
+        """Archive the months past `database.retention_months`; how many were queued."""
+        months = self.config.database.retention_months
+        if months == 0:
+            return 0
+        conn = open_readonly(self._call_log.path)
+        try:
+            due = months_to_archive(conn, self._clock.timestamp(), months, self._zone)
+        finally:
+            conn.close()
+        for label, from_ts, to_ts in due:
+            self._call_log.archive_month(label, from_ts, to_ts, self._clock.timestamp())
+        return len(due)
+
+    def prepare(self) -> None:
+        """At start: requeue unsent SMS and restore their caps; check the clock once."""
+        requeued = self.sms.restore(self._call_log.path, self._clock.timestamp())
+        if requeued:
+            logger.info("%d SMS from before the start queued again", requeued)
+        self.check_clock()
+
+    async def run(self) -> None:
+        """Every duty on its own timer, until cancelled."""
+        tasks = [
+            self._every(CLOCK_CHECK_S, self.check_clock),
+            self._every(DISK_CHECK_S, self.check_disk),
+            self._every(RETENTION_CHECK_S, self.apply_retention),
+        ]
+        if self.config.sms.enabled:
+            tasks.append(self.sms.run())
+        await asyncio.gather(*tasks)
+
+    async def _every(self, interval_s: float, duty: Callable[[], object]) -> None:
+        while True:
+            try:
+                duty()
+            except (OSError, sqlite3.Error) as exc:
+                logger.warning("%s: %s", getattr(duty, "__name__", duty), exc)
+            except Exception:
+                logger.exception("%s failed", getattr(duty, "__name__", duty))
+            await asyncio.sleep(interval_s)
