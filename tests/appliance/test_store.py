@@ -135,7 +135,8 @@ def test_schema_has_every_contract_column_and_the_report_indexes(log: CallLog) -
         assert {
             ("started_ts",),
             ("caller", "started_ts"),
-            ("disposition",),
+            ("disposition", "started_ts"),  # search by verdict, newest first
+            ("decision", "started_ts"),
             ("decision", "reason"),
             ("scenario_ref",),
         } <= indexed
