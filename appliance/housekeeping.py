@@ -55,6 +55,11 @@ class Housekeeping:
         self.clock_watch = ClockWatch(probe=clock_probe) if clock_probe is not None else None
         self._disk_low = False
 
+    def reconfigure(self, config: Config) -> None:
+        """New settings (the web UI): SMS and retention follow them."""
+        self.config = config
+        self.sms.reconfigure(config.sms)
+
     # ------------------------------------------------------------------ alarms
 
     def alarm(self, kind: str, message: str) -> None:

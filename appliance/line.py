@@ -303,6 +303,12 @@ class Line:
         self._recordings: dict[str, bytes | None] = {}  # host-side prompt recordings by file
         self._ladder = RecoveryLadder(self.name, recorder, clock, recovery)  # appliance/recovery
 
+    def reconfigure(self, *, prompts: PromptText, challenge: ChallengeConfig) -> None:
+        """New prompts and challenge settings: from the next prompt and the next call on
+        (a call in progress keeps the key it was asked for)."""
+        self._prompts = prompts
+        self._challenge = challenge
+
     # ----------------------------------------------------------------- lifecycle
 
     async def run(self) -> None:

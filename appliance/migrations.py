@@ -369,3 +369,30 @@ def add_search_indexes(db: Database) -> None:
     db.execute("CREATE INDEX idx_calls_disposition_started ON calls (disposition, started_ts)")
     db.execute("CREATE INDEX idx_calls_decision_started ON calls (decision, started_ts)")
     db.execute("DROP INDEX IF EXISTS idx_calls_disposition")
+
+
+@migration(name="0011_settings")
+def create_settings(db: Database) -> None:
+    """Screening settings changed from the web UI, over the configuration file's.
+
+    One row per section (`policy`, `challenge`, `prompts`, `sms`): `value` is the JSON of
+    the keys set there, deep-merged over the file (`appliance.settings`). A trigger bumps
+    `settings_version` on any change, so the line service notices within a second and
+    applies them with no restart; a restart of either process loses nothing.
+    """
+    db.execute(
+        """CREATE TABLE settings (
+            section TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_ts REAL NOT NULL,
+            updated_at TEXT,
+            updated_by TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE settings_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+    db.execute("INSERT INTO settings_version (id, version) VALUES (1, 0)")
+    for operation in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER settings_version_{operation.lower()} AFTER {operation} ON settings "
+            "BEGIN UPDATE settings_version SET version = version + 1 WHERE id = 1; END"
+        )

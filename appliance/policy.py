@@ -342,6 +342,16 @@ class PolicyState:
         self._arrivals_kept = max(MIN_ARRIVALS_KEPT, self.config.throttle.max_calls + 1)
         self._last_prune_at: float | None = None
 
+    def reconfigure(self, config: PolicyConfig) -> None:
+        """New thresholds for a running policy (settings changed in the web UI): what it
+        remembers of each number stays, the windows and the ladder apply from now on."""
+        self.config = config
+        self.flood.config = config.flood
+        ladder = config.abuse.ladder
+        self._junk_retention_s = max([GHOST_RETENTION_S, *(step.within_s for step in ladder)])
+        self._junk_kept = max([MIN_JUNK_KEPT, *(step.count for step in ladder)])
+        self._arrivals_kept = max(MIN_ARRIVALS_KEPT, config.throttle.max_calls + 1)
+
     # ---- queries (never mutate) ------------------------------------------------------
 
     @property

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from appliance.board_wiring import BoardWiring
 from appliance.clock import Clock
-from appliance.config import Config, LineConfig
+from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
 from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
@@ -36,7 +36,8 @@ from appliance.policy import (
 )
 from appliance.recovery import RecoverySkipped
 from appliance.rules import Rule
-from appliance.store import CallLog, RuleStore, rule_from_row
+from appliance.settings import effective_config, read_overrides, settings_version
+from appliance.store import CallLog, RuleStore, open_readonly, rule_from_row
 from firmware.board import Board, UsbPortReset, open_board
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ class LineService:
         simulator, which must never touch a Pi's pins). `usb`: the USB port resetter
         (a fake sysfs root in tests). `clock_probe`: says whether the system clock is
         synchronised (`appliance.timesync`); None on a virtual clock."""
-        self.config = config
+        self.config = config  # in force: the file's, with the web UI's settings over it
+        self.base_config = config  # the file's
+        self._settings_version: int | None = None
         self.clock = clock
         self.call_log = call_log
         self.rule_store = rule_store
@@ -146,6 +149,7 @@ class LineService:
             # The box restarted during a flood: the alarm must not be forgotten.
             logger.warning("ALARM flood_on: still in flood mode after a restart")
             self.call_log.add_event("flood_on", detail={"reason": "restart"}, ts=now_ts)
+        self.reload_settings()
         self._record_configuration(now_ts)
         self.reload_rules()
         self.housekeeping.prepare()
@@ -175,6 +179,9 @@ class LineService:
         tasks.append(asyncio.create_task(self.housekeeping.run(), name="housekeeping"))
         if self._rule_poll_s is not None and self.rule_store is not None:
             tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
+            tasks.append(
+                asyncio.create_task(self._poll_settings(self._rule_poll_s), name="settings")
+            )
         if self._desk_poll_s is not None:
             tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
         if self.board_wiring is not None:
@@ -264,6 +271,51 @@ class LineService:
                     self.reload_rules()
             except Exception:  # a locked or broken database must not stop the lines
                 logger.exception("rule reload failed; keeping the rules in force")
+
+    # ----------------------------------------------------------------- settings
+
+    def reload_settings(self) -> bool:
+        """Apply the web UI's settings if they changed; True when new ones were applied.
+
+        Settings that do not validate (they should not reach the table: the web UI checks
+        them with the same function) are refused with an error, and the ones in force stay.
+        """
+        conn = open_readonly(self.call_log.path)
+        try:
+            version = settings_version(conn)
+            if version == self._settings_version:
+                return False
+            overrides = read_overrides(conn)
+        finally:
+            conn.close()
+        self._settings_version = version
+        try:
+            config = effective_config(self.base_config, overrides)
+        except ConfigError as exc:
+            logger.error("settings from the web UI refused, keeping those in force: %s", exc)
+            return False
+        if config == self.config:
+            return False
+        self.apply_config(config)
+        return True
+
+    def apply_config(self, config: Config) -> None:
+        """Put new screening settings in force under running lines, and log the change."""
+        self.config = config
+        self.policy.reconfigure(config.policy)
+        for line in self.lines.values():
+            line.reconfigure(prompts=config.prompt_text(), challenge=config.challenge)
+        self.housekeeping.reconfigure(config)
+        logger.warning("screening settings changed from the web UI: now in force")
+        self._record_configuration(self.clock.timestamp())
+
+    async def _poll_settings(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.reload_settings()
+            except Exception:  # a locked or broken database must not stop the lines
+                logger.exception("settings reload failed; keeping the settings in force")
 
     # ----------------------------------------------------------------- Screener
 

@@ -83,6 +83,11 @@ class SmsDispatcher:
         self._memory = _Memory()
         self._supervisors = self._supervisor_numbers()
 
+    def reconfigure(self, config: SmsConfig) -> None:
+        """New SMS settings; the caps' memory and the queue stay."""
+        self.config = config
+        self._supervisors = self._supervisor_numbers()
+
     # ------------------------------------------------------------------ queueing
 
     def restriction_entered(self, number_e164: str, now_ts: float) -> bool:

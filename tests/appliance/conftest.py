@@ -287,6 +287,7 @@ async def open_bench(
     modem_setup: Callable[[VirtualModem], None] | None = None,
     wait_idle: bool = True,
     desk_poll_s: float | None = None,
+    rule_poll_s: float | None = None,
     **line_options: Any,
 ) -> AsyncIterator[Bench]:
     """Start a modem and the service on one line; yield once the line is idle.
@@ -325,7 +326,7 @@ async def open_bench(
         clock=clock,
         lines=[line_config],
         health_interval_s=health_interval_s,
-        rule_poll_s=None,
+        rule_poll_s=rule_poll_s,
         desk_poll_s=desk_poll_s,
     )
     line = service.lines["line1"]

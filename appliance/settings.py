@@ -1,0 +1,69 @@
+"""Screening settings changed at run time: the web UI's overrides over the file.
+
+The configuration file stays the technician's base; what supervisors and technicians
+change in the web UI is stored per section in the `settings` table (migration 0011) and
+deep-merged over it. Only sections that can change under running lines are accepted
+(`LIVE_SECTIONS`): thresholds, the ladder, the challenge, prompts and SMS. Lines, ports
+and the database need a restart and stay in the file.
+
+`effective_config` is the one place that merges and validates, used by the web UI before
+it stores an override and by the line service when it applies one, so both always agree
+on what a setting means.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from appliance.config import Config, ConfigError, parse_config
+
+logger = logging.getLogger(__name__)
+
+LIVE_SECTIONS: tuple[str, ...] = ("policy", "challenge", "prompts", "sms")
+
+
+def effective_config(base: Config, overrides: Mapping[str, Any]) -> Config:
+    """`base` with `overrides` ({section: {key: value, ...}}) merged in and validated.
+
+    Raises ConfigError naming each bad key (as `siaga config check` does), and for a
+    section that cannot change at run time.
+    """
+    unknown = sorted(set(overrides) - set(LIVE_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            "settings", [f"{section}: cannot be changed while running" for section in unknown]
+        )
+    merged = base.model_dump(mode="json")
+    for section, value in overrides.items():
+        merged[section] = _deep_merge(merged.get(section), value)
+    return parse_config(merged, source="settings")
+
+
+def _deep_merge(base: Any, change: Any) -> Any:
+    if isinstance(base, dict) and isinstance(change, dict):
+        out = dict(base)
+        for key, value in change.items():
+            out[key] = _deep_merge(base.get(key), value)
+        return out
+    return change
+
+
+def read_overrides(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The stored overrides by section; a row that is not JSON is skipped and logged."""
+    overrides: dict[str, Any] = {}
+    for section, value in conn.execute("SELECT section, value FROM settings ORDER BY section"):
+        try:
+            overrides[str(section)] = json.loads(value)
+        except (TypeError, ValueError):
+            logger.error("settings: section %r is not JSON; ignored", section)
+    return overrides
+
+
+def settings_version(conn: sqlite3.Connection) -> int:
+    """The change counter (bumped by a trigger on every change); 0 before any."""
+    found = conn.execute("SELECT version FROM settings_version WHERE id = 1").fetchone()
+    return int(found[0]) if found else 0
