@@ -82,6 +82,14 @@ class LineConfig(StrictModel):
             "it for a voice during a challenge"
         ),
     )
+    imei: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{15}$",
+        description=(
+            "the modem expected on this port (AT+CGSN); another one raises an alarm at "
+            "start (modems swapped between USB slots) and screening goes on"
+        ),
+    )
     listen: bool = Field(
         default=True,
         description="listen for a voice on `voice_port` while challenging (where it exists)",

@@ -404,11 +404,33 @@ class Line:
         self.health.manufacturer = await self._query(channel, "AT+CGMI")
         self.health.model = await self._query(channel, "AT+CGMM")
         self.health.imei = await self._query(channel, "AT+CGSN")
+        self._check_identity()
         if self.config.family == "auto":
             self.family = detect_family(self.health.manufacturer or "", self.health.model or "")
         else:
             self.family = family_by_name(self.config.family)
         self.health.family = self.family.name
+
+    def _check_identity(self) -> None:
+        """The modem on this port should be the one configured (`imei`): the stable port
+        names follow USB slots, so swapped modems swap lines. That is worth an alarm, not
+        a dead line: screening goes on with whatever modem answers."""
+        expected, found = self.config.imei, self.health.imei
+        if expected is None or found is None or expected in found:
+            return
+        logger.warning(
+            "ALARM modem_changed: line %s expected IMEI %s, found %s (modems swapped between "
+            "USB slots?); screening goes on",
+            self.name,
+            expected,
+            printable(found),
+        )
+        self._recorder.add_event(
+            "modem_changed",
+            line=self.name,
+            detail={"expected": expected, "found": found},
+            ts=self._clock.timestamp(),
+        )
 
     async def _query(self, channel: ATChannel, command: str) -> str | None:
         try:

@@ -1211,3 +1211,27 @@ def test_the_call_log_line_cannot_be_forged_by_caller_id_text() -> None:
     assert "\n" not in text and "\x1b" not in text
     assert text.startswith("line1 call 7 0812?line2")
     assert text.endswith("challenge/unparseable -> caller_hung_up")
+
+
+def test_a_different_modem_on_the_port_raises_an_alarm_and_screening_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "sim800", imei="490154203237518") as bench:
+            [event] = bench.events("modem_changed")
+            assert "490154203237518" in event["detail"] and event["line"] == "line1"
+            virtual = bench.ring()
+            await bench.wait_state(LineState.CHALLENGING)  # still screening
+            await hang_up_and_settle(bench, virtual)
+
+    with caplog.at_level(logging.WARNING, logger="appliance.line"):
+        run_virtual(scenario)
+    assert any("ALARM modem_changed" in record.message for record in caplog.records)
+
+
+def test_the_configured_modem_raises_no_alarm(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "ec25", imei="356938035643809") as bench:
+            assert bench.events("modem_changed") == []
+
+    run_virtual(scenario)
