@@ -142,8 +142,20 @@ def _setup_logging(verbose: int) -> None:
 # ------------------------------------------------------------------------- run
 
 
+def _toggle_raw_at_log(_signum: int = 0, _frame: object = None) -> None:
+    """SIGUSR1: the raw AT traffic of every line on (DEBUG, `firmware.at.raw`) or off,
+    for a technician chasing a modem problem in the field, with no restart."""
+    raw = logging.getLogger("firmware.at.raw")
+    turning_on = raw.level != logging.DEBUG
+    raw.setLevel(logging.DEBUG if turning_on else logging.NOTSET)
+    logger.warning("raw AT traffic logging %s (SIGUSR1 toggles it)", "on" if turning_on else "off")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the appliance on the configured (real) modems."""
+    signal.signal(signal.SIGUSR1, _toggle_raw_at_log)
+    if args.raw_at:
+        _toggle_raw_at_log()
     config = _config(args)
     if not config.lines:
         raise UsageError("the configuration has no [[lines]]: nothing to run (see `siaga demo`)")
@@ -757,6 +769,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="screen calls on the modems in the configuration")
+    run.add_argument(
+        "--raw-at", action="store_true", help="log raw AT traffic from the start (SIGUSR1 toggles)"
+    )
     _add_common(run)
     run.set_defaults(func=cmd_run)
 

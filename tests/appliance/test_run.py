@@ -224,3 +224,42 @@ def event_kinds(db: Path) -> list[str]:
         return []  # the service has not created the table yet
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("modem", ["sim800"], indirect=True)
+def test_sigusr1_turns_the_raw_at_log_on_and_off_while_running(
+    modem: ModemThread, tmp_path: Path
+) -> None:
+    config = tmp_path / "siaga.toml"
+    log = tmp_path / "siaga.log"
+    config.write_text(
+        f'[database]\npath = "{tmp_path / "calls.db"}"\n\n'
+        f'[[lines]]\nname = "line1"\nport = "{modem.modem.port}"\nfamily = "sim800"\n'
+    )
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: any("AT+CLIP=1" in line for _, _, line in list(modem.modem.transcript)),
+            "the line to initialise the modem",
+        )
+        assert "firmware.at.raw" not in log.read_text()  # off by default
+        process.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "raw AT traffic logging on" in log.read_text(), "logging on")
+        call = place_call(modem, "081234567890")
+        wait_for(lambda: "firmware.at.raw" in log.read_text(), "raw AT lines in the log")
+        assert "+CLIP" in log.read_text()
+        modem.call(lambda: modem.modem.caller_hangs_up(call))
+        process.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "raw AT traffic logging off" in log.read_text(), "logging off")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
