@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How long the event loop may go without running a heartbeat tick before the service
-# counts as stuck (see LoopHeartbeat); well under the unit's WatchdogSec=30.
+# The event loop records a heartbeat tick this often (see LoopHeartbeat)...
 HEARTBEAT_TICK_S = 1.0
+# ...and a loop without a tick for this long counts as stuck: well under WatchdogSec=30.
 STALE_AFTER_S = 10.0
 
 

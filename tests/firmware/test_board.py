@@ -429,3 +429,27 @@ def test_usb_reset_refuses_bad_port_names_and_reports_missing_devices(tmp_path: 
             await resetter.reset("2-1")
 
     run_virtual(scenario)
+
+
+def test_usb_reset_falls_back_to_the_device_node_when_sysfs_is_read_only(
+    tmp_path: Path,
+) -> None:
+    """Under the hardened unit /sys is read-only: the reset goes to /dev/bus/usb/BBB/DDD.
+    Here the node is a plain file, so the ioctl itself is refused (ENOTTY): the error
+    names both ways tried, with the node found from busnum and devnum."""
+    sysfs, dev = tmp_path / "sys", tmp_path / "dev"
+    device = sysfs / "1-1.3"
+    device.mkdir(parents=True)
+    (device / "busnum").write_text("1\n")
+    (device / "devnum").write_text("7\n")
+    (device / "authorized").mkdir()  # writing to it fails, as on a read-only /sys
+    (dev / "001").mkdir(parents=True)
+    (dev / "001" / "007").write_text("")
+    resetter = UsbPortReset(sysfs, dev)
+    assert resetter.device_node("1-1.3") == dev / "001" / "007"
+
+    async def scenario() -> None:
+        with pytest.raises(UsbResetError, match=r"cannot write 0.*USBDEVFS_RESET on .*001/007"):
+            await resetter.reset("1-1.3")
+
+    run_virtual(scenario)

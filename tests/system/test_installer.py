@@ -1,0 +1,169 @@
+"""install.sh in a Debian 12 root made for the test: install, again (no change), uninstall.
+
+The root comes from debian_root.py (debootstrap once, then a cached tarball), the project
+as wheels built here (rootfs.py) passed with --wheels, so the root needs no PyPI. /proc
+and /dev are mounted inside it for the duration and always unmounted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.system.debian_root import REPO_ROOT
+from tests.system.rootfs import in_root
+
+pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
+
+# What install.sh touches, and so what must be identical after a second run.
+WATCHED = (
+    "opt/siaga",
+    "etc/siaga",
+    "var/lib/siaga",
+    "etc/systemd/system",
+    "etc/systemd/journald.conf.d",
+    "etc/udev/rules.d",
+    "etc/passwd",
+    "etc/group",
+    "etc/shadow",
+    "etc/gshadow",
+)
+
+
+def install(root: Path, *args: str) -> str:
+    started = time.monotonic()
+    result = in_root(root, "bash", "/src/siaga/install.sh", *args)
+    logger.warning("install.sh %s: %.0f s", " ".join(args), time.monotonic() - started)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
+    """Path -> (type, mode, uid, gid, sha256 or link target) of everything install.sh owns."""
+    found: dict[str, tuple[object, ...]] = {}
+    for watched in WATCHED:
+        top = root / watched
+        paths = [top, *top.rglob("*")] if top.is_dir() else [top]
+        for path in paths:
+            if not path.exists() and not path.is_symlink():
+                continue
+            status = path.lstat()
+            if path.is_symlink():
+                content: object = os.readlink(path)
+            elif path.is_file():
+                content = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                content = None
+            found[str(path.relative_to(root))] = (
+                status.st_mode,
+                status.st_uid,
+                status.st_gid,
+                content,
+            )
+    return found
+
+
+def test_install_twice_changes_nothing_the_second_time_and_uninstall_keeps_the_data(
+    debian_root: Path,
+) -> None:
+    root = debian_root
+    first = install(root, "--wheels", "/src/wheels")
+    assert "created system user siaga" in first
+    assert "enabled siaga.service" in first and "enabled siaga-web.service" in first
+    assert "systemd is not running here" in first
+    assert "no gpio group" in first
+    assert_installed(root)
+    before = snapshot(root)
+
+    second = install(root, "--wheels", "/src/wheels")
+    assert "nothing to change" in second, second
+    assert snapshot(root) == before
+
+    # On Raspberry Pi OS there is a gpio group: the user joins it, the GPIO drop-in comes.
+    assert in_root(root, "groupadd", "--system", "gpio").returncode == 0
+    third = install(root, "--wheels", "/src/wheels")
+    assert "added siaga to group gpio" in third
+    assert (root / "etc/systemd/system/siaga.service.d/gpio.conf").is_file()
+    assert "nothing to change" in install(root, "--wheels", "/src/wheels")
+
+    # The installed program works as the siaga user and writes only its data directory.
+    added = in_root(
+        root,
+        "/opt/siaga/venv/bin/siaga",
+        "block",
+        "add",
+        "081234567890",
+        "--reason",
+        "installer test",
+        "--config",
+        "/etc/siaga/config.toml",
+        user="siaga",
+    )
+    assert added.returncode == 0, added.stderr
+    assert (root / "var/lib/siaga/siaga.db").is_file()
+
+    removed = install(root, "--uninstall")
+    assert "removed user siaga" in removed
+    for gone in (
+        "opt/siaga",
+        "etc/systemd/system/siaga.service",
+        "etc/udev/rules.d/99-siaga-modems.rules",
+    ):
+        assert not (root / gone).exists(), gone
+    assert not (root / "etc/systemd/system/multi-user.target.wants/siaga.service").is_symlink()
+    assert "siaga:" not in (root / "etc/passwd").read_text()
+    assert (root / "etc/siaga/config.toml").is_file()
+    assert (root / "var/lib/siaga/siaga.db").is_file()
+
+    purged = install(root, "--uninstall", "--purge")
+    assert "removed /var/lib/siaga" in purged
+    assert not (root / "etc/siaga").exists() and not (root / "var/lib/siaga").exists()
+
+
+def assert_installed(root: Path) -> None:
+    """What the first run must leave: user, venv, config, directories, rules, units."""
+    assert "siaga:" in (root / "etc/passwd").read_text()
+    groups = in_root(root, "id", "-nG", "siaga").stdout.split()
+    assert "dialout" in groups
+    config = root / "etc/siaga/config.toml"
+    assert config.read_text() == (REPO_ROOT / "docs/config-template.toml").read_text()
+    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    data = (root / "var/lib/siaga").stat()
+    assert (oct(data.st_mode & 0o777), data.st_uid) == ("0o750", owner_uid(root, "siaga"))
+    assert (root / "etc/siaga/prompts").is_dir()
+    for unit in ("siaga.service", "siaga-web.service"):
+        installed = root / "etc/systemd/system" / unit
+        assert installed.read_text() == (REPO_ROOT / "systemd" / unit).read_text()
+        assert (root / "etc/systemd/system/multi-user.target.wants" / unit).is_symlink()
+    rules = root / "etc/udev/rules.d/99-siaga-modems.rules"
+    assert rules.read_text() == (REPO_ROOT / "udev/99-siaga-modems.rules").read_text()
+    assert (root / "etc/systemd/journald.conf.d/siaga.conf").is_file()
+    assert not (root / "etc/systemd/system/siaga.service.d").exists()  # no gpio group
+    check = in_root(
+        root, "/opt/siaga/venv/bin/siaga", "config", "check", "/etc/siaga/config.toml", user="siaga"
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    # The installed units, unchanged, where their ExecStart exists.
+    verify = in_root(
+        root,
+        "systemd-analyze",
+        "verify",
+        "/etc/systemd/system/siaga.service",
+        "/etc/systemd/system/siaga-web.service",
+    )
+    output = verify.stdout + verify.stderr
+    assert verify.returncode == 0 and not output, output
+
+
+def owner_uid(root: Path, user: str) -> int:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2])
+    raise AssertionError(f"no user {user}")
