@@ -191,6 +191,7 @@ class ActiveCall:
 
     call_id: int
     started_ts: float
+    started_mono: float = field(default_factory=time.monotonic)  # for its duration
     caller_id: CallerId | None = None
     caller: CallerNumber | None = None
     decision: Decision | None = None
@@ -587,7 +588,11 @@ class Line:
     # ----------------------------------------------------------------- one call
 
     def _start_call(self, first: Urc) -> None:
-        call = ActiveCall(call_id=self._recorder.new_call_id(), started_ts=self._clock.timestamp())
+        call = ActiveCall(
+            call_id=self._recorder.new_call_id(),
+            started_ts=self._clock.timestamp(),
+            started_mono=asyncio.get_running_loop().time(),
+        )
         if self._scenario_ref is not None:
             call.scenario_ref = self._scenario_ref(self.name)
         self.call = call
@@ -1111,7 +1116,9 @@ class Line:
     def _finish_call(self, call: ActiveCall, cause: str) -> None:
         if call.ended_ts is not None:
             return
-        call.ended_ts = self._clock.timestamp()
+        # On the call's own timeline: a wall clock stepped back mid-call (NTP correcting
+        # a Pi's saved time) must not end it before it started.
+        call.ended_ts = call.started_ts + self._elapsed_since(call.started_mono)
         call.end_cause = cause
         self._cancel_host_prompt()
         if call.voice_listener is not None:
@@ -1137,6 +1144,35 @@ class Line:
         self._report_finished_when_committed(call)
         if self.state in CALL_STATES:
             self._set_state(LineState.IDLE)
+        self._start_call_that_rang_meanwhile(call)
+
+    @staticmethod
+    def _elapsed_since(started_mono: float) -> float:
+        """Seconds since `started_mono` on the loop's monotonic clock (never negative)."""
+        return max(0.0, asyncio.get_running_loop().time() - started_mono)
+
+    def _start_call_that_rang_meanwhile(self, ended: ActiveCall) -> None:
+        """A new caller's RING/+CLIP can arrive in the same read as the OK of the command
+        that released the last call: the reader hands them to the call still in progress,
+        which is ending. Left in its queue they would be lost, and the caller seen only at
+        the next ring, 5 s later, or never if they give up first. Start that call now.
+        (The ending call's own RINGs are consumed while it is screened and answered, so
+        what is left after its end is a new caller's.)"""
+        if self.call is not None or self.state is not LineState.IDLE:
+            return
+        leftovers: list[Urc] = []
+        while not ended.events.empty():
+            urc = ended.events.get_nowait()
+            if isinstance(urc, Ring | Clip):
+                leftovers.append(urc)
+        if not leftovers:
+            return
+        logger.info("line %s: a new call rang as the last one ended", self.name)
+        first, *rest = leftovers
+        self._start_call(first)
+        if self.call is not None:
+            for urc in rest:
+                self.call.events.put_nowait(urc)
 
     def _report_finished_when_committed(self, call: ActiveCall) -> None:
         """Tell the listener a call ended once its row is on disk.

@@ -176,6 +176,12 @@ class FloodMonitor:
         self._last_hot_at: float | None = None
         self._active_since: float | None = None
 
+    def clock_stepped(self, now: float) -> None:
+        """The wall clock jumped (NTP, a manual set): saturation restarts its timing from
+        `now`, so a step made while every line is busy is not taken for hours of it."""
+        if self._saturated_since is not None:
+            self._saturated_since = now
+
     @property
     def active(self) -> bool:
         """True while in flood mode."""
@@ -582,14 +588,17 @@ class PolicyState:
         )
 
     def _is_stale(self, record: _CallerRecord, now: float) -> bool:
+        # Activity stamped after `now` is recent, not stale: the wall clock was stepped
+        # back (NTP correcting a Pi that booted with a saved time). Forgetting it would
+        # drop the number's throttle count, immunity and junk evidence.
         config = self.config
         return (
-            not _within(record.last_seen, now, config.throttle.window_s)
-            and not _within(record.last_genuine_at, now, config.abuse.immunity_s)
-            and not _within(record.last_passed_at, now, config.good_history_s)
+            not _recent(record.last_seen, now, config.throttle.window_s)
+            and not _recent(record.last_genuine_at, now, config.abuse.immunity_s)
+            and not _recent(record.last_passed_at, now, config.good_history_s)
             and not any(t.until > now for t in record.ladder.values())
-            and not (record.junk and _within(record.junk[-1][0], now, self._junk_retention_s))
-            and not _within(record.last_junk_at, now, config.junk_evidence_s)
+            and not (record.junk and _recent(record.junk[-1][0], now, self._junk_retention_s))
+            and not _recent(record.last_junk_at, now, config.junk_evidence_s)
         )
 
     def _apply_event(self, kind: int, row: HistoryRow) -> None:
@@ -651,6 +660,11 @@ def _disposition_time(row: HistoryRow) -> float:
 def _within(moment: float | None, now: float, window_s: float) -> bool:
     """True when `moment` lies in the half-open window (now - window_s, now]."""
     return moment is not None and now - window_s < moment <= now
+
+
+def _recent(moment: float | None, now: float, window_s: float) -> bool:
+    """True when `moment` is after `now - window_s`, the future included."""
+    return moment is not None and moment > now - window_s
 
 
 def _latest(previous: float | None, now: float) -> float:

@@ -51,6 +51,7 @@ def _health_key(line: Line) -> tuple[Any, ...]:
 
 RULE_POLL_S = 1.0
 FLOOD_TICK_S = 10.0
+CLOCK_STEP_S = 5.0  # a wall-clock jump larger than this (in one flood tick) is a step
 REPLAY_WINDOW_S = 31 * 86_400.0  # longest memory the policy needs (immunity: 30 days)
 RECENT_CALLS_KEPT = 10_000
 FROM_CONFIG: Literal["from_config"] = "from_config"  # the board named in `config.board`
@@ -524,11 +525,24 @@ class LineService:
     # ----------------------------------------------------------------- flood
 
     async def _tick_flood(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_wall, last_mono = self.clock.timestamp(), loop.time()
         while True:
             await asyncio.sleep(FLOOD_TICK_S)
-            now_ts = self.clock.timestamp()
+            now_ts, mono = self.clock.timestamp(), loop.time()
+            self._notice_clock_step((now_ts - last_wall) - (mono - last_mono), now_ts)
+            last_wall, last_mono = now_ts, mono
             self._flood_changes(self.policy.tick(now_ts))
             self.publish_changed_health()
+
+    def _notice_clock_step(self, step_s: float, now_ts: float) -> None:
+        """The wall clock moved unlike the monotonic one: log it, and restart the timing
+        of line saturation so the step is not read as a flood."""
+        if abs(step_s) < CLOCK_STEP_S:
+            return
+        logger.warning("the wall clock stepped by %+.0f s", step_s)
+        self.policy.flood.clock_stepped(now_ts)
+        self.call_log.add_event("clock_step", detail={"step_s": round(step_s, 1)}, ts=now_ts)
 
     def _flood_changes(self, changes: list[FloodChange]) -> None:
         for change in changes:

@@ -25,7 +25,7 @@ from web_ui import db as database
 from web_ui.app_state import SetupToken
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
 from web_ui.i18n import translate
-from web_ui.routers import audit, auth, console, docs, home, profile, users
+from web_ui.routers import audit, auth, calls, console, docs, home, profile, reports, users
 from web_ui.security import add_security_headers, is_api_request
 from web_ui.settings import WebSettings
 from web_ui.templating import Pages
@@ -43,7 +43,17 @@ def _version() -> str:
         return "0+unknown"
 
 
-RESOURCES = (auth, home, console, users, audit, profile, docs)  # each has `pages` and `api` routers
+RESOURCES = (
+    auth,
+    home,
+    console,
+    calls,
+    reports,
+    users,
+    audit,
+    profile,
+    docs,
+)  # each has `pages` and `api` routers
 API_DESCRIPTION = (
     "Siaga's JSON API. Log in with `POST /api/login` (or the login page): the session "
     "cookie authenticates every call. Every call that changes something must send the "

@@ -39,6 +39,8 @@ class NavLink:
 NAV_LINKS = (
     NavLink("/", "nav.home", Role.SUPERVISOR),  # an operator's home is the console
     NavLink("/console", "nav.console", Role.OPERATOR),
+    NavLink("/calls", "nav.calls", Role.SUPERVISOR),
+    NavLink("/reports", "nav.reports", Role.SUPERVISOR),
     NavLink("/users", "nav.users", Role.TECHNICIAN),
     NavLink("/audit", "nav.audit", Role.SUPERVISOR),
     NavLink("/profile", "nav.profile", Role.OPERATOR),

@@ -86,12 +86,6 @@ def test_throttle_windows_and_rule_expiry_follow_a_clock_stepped_forward_then_ba
     run_virtual(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PolicyState.prune treats activity stamped after 'now' as stale (_within needs "
-    "moment <= now): after a backward step it forgets the throttle count, good history, "
-    "immunity and junk evidence of every number seen in the stepped-over minutes",
-)
 def test_a_clock_stepped_forward_then_back_keeps_the_throttle_memory(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with open_bench(tmp_path, "sim800") as bench:
@@ -109,11 +103,6 @@ def test_a_clock_stepped_forward_then_back_keeps_the_throttle_memory(tmp_path: P
     run_virtual(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="durations are wall-clock differences: a call in progress while the clock is "
-    "stepped back gets a negative line_seconds (and ended_ts before started_ts)",
-)
 def test_a_call_in_progress_across_a_backward_step_keeps_a_sane_duration(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with open_bench(tmp_path, "sim800") as bench:
@@ -131,11 +120,6 @@ def test_a_call_in_progress_across_a_backward_step_keeps_a_sane_duration(tmp_pat
     run_virtual(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flood saturation is timed on the wall clock: a forward step while every line "
-    "is busy reads as hours of saturation and enters flood mode",
-)
 def test_a_forward_step_while_every_line_is_busy_raises_no_flood_alarm(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with open_bench(tmp_path, "sim800") as bench:

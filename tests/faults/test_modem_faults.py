@@ -205,12 +205,6 @@ def test_modem_going_silent_mid_call_still_logs_the_call_and_the_line_recovers(
     run_virtual(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a RING/+CLIP arriving in the same read as the OK of the previous call's release "
-    "is queued to the call that is ending and dropped: the new call is seen only at its "
-    "next RING (one ring period later), and not at all if the caller gives up before",
-)
 def test_a_call_ringing_as_the_previous_one_is_released_is_screened_at_once(
     tmp_path: Path,
 ) -> None:

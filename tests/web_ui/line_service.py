@@ -14,12 +14,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from appliance.numbers import normalise
 from appliance.store._sqlite import iso_at
 from tests.web_ui.conftest import LiveServer
 from web_ui import db as web_db
 
 _names = itertools.count(1)
+ZONE = ZoneInfo("Asia/Jakarta")  # the test server's zone
 
 
 def line_name(prefix: str) -> str:
@@ -145,3 +148,35 @@ def wait_until(check: Any, timeout_s: float = 5.0, interval_s: float = 0.05) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout_s} s: {check}")
         time.sleep(interval_s)
+
+
+def call_row(line: str, caller_raw: str | None, started_ts: float, **fields: Any) -> dict[str, Any]:
+    """A finished `calls` row as the call log writes it: `caller` normalised from the raw."""
+    caller = normalise(caller_raw)
+    row: dict[str, Any] = {
+        "line": line,
+        "caller_raw": caller_raw,
+        "caller": caller.e164,
+        "number_class": caller.number_class.value,
+        "started_at": iso_at(started_ts, ZONE),
+        "started_ts": started_ts,
+        "decision": "pass",
+        "reason": "default",
+        "reached_operator": 0,
+        "ended_at": iso_at(started_ts + 30.0, ZONE),
+        "ended_ts": started_ts + 30.0,
+        "end_cause": "caller_hung_up",
+        "line_seconds": 30.0,
+    }
+    row.update(fields)
+    return row
+
+
+def add_calls(server: LiveServer, rows: list[dict[str, Any]]) -> list[int]:
+    """Many `calls` rows in one transaction (as the call log's batched writer); their ids."""
+    ids: list[int] = []
+    with database(server) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        ids = [_insert(conn, "calls", row) for row in rows]
+        conn.execute("COMMIT")
+    return ids

@@ -63,7 +63,14 @@ def test_login_works_and_a_wrong_password_shows_an_error(
     screenshot("wrong-password")
     browser_login(browser, server, user)
     assert text_of(browser, "#welcome") == "Selamat datang, Dewi Lestari."
-    assert nav_labels(browser) == ["Beranda", "Konsol", "Log audit", "Profil"]
+    assert nav_labels(browser) == [
+        "Beranda",
+        "Konsol",
+        "Log panggilan",
+        "Laporan",
+        "Log audit",
+        "Profil",
+    ]
     assert "WIB" in text_of(browser, "#now")
     screenshot("home")
     browser.find_element(By.ID, "logout").click()
@@ -88,7 +95,16 @@ def test_the_language_switch_changes_the_page_text(
     wait_for(browser, "html[lang=en]")
     assert browser.current_url == server.url + "/users"
     assert text_of(browser, "h1") == "Users"
-    assert nav_labels(browser) == ["Home", "Console", "Users", "Audit log", "Profile", "API"]
+    assert nav_labels(browser) == [
+        "Home",
+        "Console",
+        "Call log",
+        "Reports",
+        "Users",
+        "Audit log",
+        "Profile",
+        "API",
+    ]
     assert "Add a user" in browser.page_source
     screenshot("english")
     browser.get(server.url + "/profile")

@@ -1,0 +1,299 @@
+"""The call log: filters, numbers in any form, keyset paging, the CSV export, escaping.
+
+The tests write `calls` rows into the live server's database as the line service's call
+log does, each test on lines of its own (and days of its own in 2013, which no other test
+uses), and read them back through `GET /api/calls`, `GET /calls.csv` and the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
+from tests.web_ui.line_service import add_calls, call_row, line_name
+from web_ui.calllog import COLUMNS
+from web_ui.users import Role
+
+ZONE = ZoneInfo("Asia/Jakarta")
+_days = itertools.count()
+_subscribers = itertools.count(1)
+
+
+def fresh_day() -> date:
+    """A local day no other test writes calls on."""
+    return date(2013, 1, 1) + timedelta(days=3 * next(_days))
+
+
+def at(day: date, hour: int, minute: int = 0) -> float:
+    """POSIX seconds of a local (WIB) time on `day`."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).timestamp()
+
+
+def fresh_number() -> str:
+    """A national mobile number (0812...) no other test uses."""
+    return f"0812{77000000 + next(_subscribers):08d}"
+
+
+@pytest.fixture
+def supervisor(api_session: Callable[..., ApiSession]) -> ApiSession:
+    """A logged-in supervisor (the least role that reads the call log)."""
+    return api_session(Role.SUPERVISOR)
+
+
+def ids(session: ApiSession, **params: Any) -> list[int]:
+    """The ids `GET /api/calls` lists for `params`, all pages followed."""
+    found: list[int] = []
+    query: dict[str, Any] = {"limit": 500, **params}
+    while True:
+        answer = session.client.get("/api/calls", params=query)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        found += [call["id"] for call in body["calls"]]
+        if body["older"] is None:
+            return found
+        query["before"] = body["older"]
+
+
+def newest_first(rows: list[tuple[int, dict[str, Any]]]) -> list[int]:
+    """Ids ordered as the log lists them: started_ts, then id, descending."""
+    return [i for i, _ in sorted(rows, key=lambda pair: (pair[1]["started_ts"], pair[0]))][::-1]
+
+
+def test_each_filter_narrows_the_calls_to_the_matching_ones(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    line, other_line = line_name("log"), line_name("log")
+    day = fresh_day()
+    specs: list[dict[str, Any]] = [
+        call_row(line, fresh_number(), at(day, 8), disposition="genuine:fire"),
+        call_row(line, fresh_number(), at(day, 9), decision="challenge", reason="throttle"),
+        call_row(line, fresh_number(), at(day, 10), disposition="prank", reached_operator=1),
+        call_row(line, None, at(day, 11), decision="challenge", reason="withheld"),
+        call_row(
+            line,
+            fresh_number(),
+            at(day + timedelta(days=1), 7),
+            decision="reject",
+            reason="blocklist",
+        ),
+        call_row(
+            line, fresh_number(), at(day + timedelta(days=1), 23, 30), disposition="genuine:health"
+        ),
+        call_row(other_line, fresh_number(), at(day, 12), decision="challenge", reason="throttle"),
+    ]
+    made = add_calls(server, specs)
+    rows = list(zip(made, specs, strict=True))
+
+    def expect(keep: Callable[[dict[str, Any]], bool], on: str = line) -> list[int]:
+        return newest_first([(i, r) for i, r in rows if r["line"] == on and keep(r)])
+
+    assert ids(supervisor, line=line) == expect(lambda r: True)
+    assert ids(supervisor, line=other_line) == expect(lambda r: True, other_line)
+    assert ids(supervisor, line=line, decision="challenge") == expect(
+        lambda r: r["decision"] == "challenge"
+    )
+    assert ids(supervisor, line=line, reason="throttle") == expect(
+        lambda r: r["reason"] == "throttle"
+    )
+    assert ids(supervisor, line=line, disposition="prank") == expect(
+        lambda r: r.get("disposition") == "prank"
+    )
+    assert ids(supervisor, line=line, disposition="genuine") == expect(
+        lambda r: str(r.get("disposition", "")).startswith("genuine:")
+    )
+    assert ids(supervisor, line=line, disposition="genuine:health") == expect(
+        lambda r: r.get("disposition") == "genuine:health"
+    )
+    assert ids(supervisor, line=line, disposition="none") == expect(
+        lambda r: r.get("disposition") is None
+    )
+    # Local days in WIB, `until` inclusive: 23:30 WIB is still that day.
+    second = day + timedelta(days=1)
+    assert ids(supervisor, line=line, since=second.isoformat()) == expect(
+        lambda r: r["started_ts"] >= at(second, 0)
+    )
+    assert ids(supervisor, line=line, until=day.isoformat()) == expect(
+        lambda r: r["started_ts"] < at(second, 0)
+    )
+    assert ids(supervisor, line=line, since=second.isoformat(), until=second.isoformat()) == (
+        expect(lambda r: r["started_ts"] >= at(second, 0))
+    )
+    assert len(ids(supervisor, line=line, since=second.isoformat())) == 2
+
+
+def test_a_bad_filter_is_refused_with_its_reason(supervisor: ApiSession) -> None:
+    for params, code in (
+        ({"since": "2024-13-01"}, "error.bad_date"),
+        ({"since": "2024-05-02", "until": "2024-05-01"}, "error.bad_range"),
+        ({"decision": "maybe"}, "error.invalid_input"),
+        ({"before": "yesterday"}, "error.bad_cursor"),
+        ({"number": "08", "number_prefix": "1"}, "error.bad_number_prefix"),
+    ):
+        answer = supervisor.client.get("/api/calls", params=params)
+        assert answer.status_code == 422, params
+        assert answer.json()["detail"] == code
+    page = supervisor.client.get("/calls", params={"since": "2024-13-01"})
+    assert page.status_code == 200
+    assert "Tanggal tidak sah" in page.text
+
+
+def test_a_number_in_any_indonesian_form_finds_the_same_calls(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    line, day = line_name("num"), fresh_day()
+    national = fresh_number()  # 0812 7700 00nn
+    digits = national[1:]
+    forms = [national, "62" + digits, "+62 " + digits[:3] + " " + digits[3:7] + " " + digits[7:]]
+    made = add_calls(
+        server,
+        [call_row(line, raw, at(day, 9 + index)) for index, raw in enumerate(forms)]
+        + [call_row(line, fresh_number(), at(day, 15))],
+    )
+    mine = made[:3][::-1]
+    dashed = f"{national[:4]}-{national[4:8]}-{national[8:]}"
+    for typed in (dashed, "62" + digits, f"+62 {digits[:3]} {digits[3:]}"):
+        assert ids(supervisor, number=typed) == mine, typed
+    # A partial number is matched only as an explicit prefix.
+    partial = national[:-2]
+    assert ids(supervisor, number=partial, line=line) == []
+    prefixed = ids(supervisor, number=partial, number_prefix="1", line=line)
+    assert set(mine) <= set(prefixed)
+    page = supervisor.client.get("/calls", params={"number": partial, "number_prefix": "1"})
+    assert "+62" + partial[1:] in page.text  # the page says which prefix it searched
+
+
+def test_keyset_paging_returns_every_row_once_in_order(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    line, day = line_name("page"), fresh_day()
+    # 25 calls, several sharing one start time: the id breaks the tie.
+    specs = [call_row(line, fresh_number(), at(day, 10, n // 3)) for n in range(25)]
+    made = add_calls(server, specs)
+    expected = newest_first(list(zip(made, specs, strict=True)))
+    pages: list[list[int]] = []
+    cursors: list[str | None] = []
+    params: dict[str, Any] = {"line": line, "limit": 10}
+    while True:
+        body = supervisor.client.get("/api/calls", params=params).json()
+        pages.append([call["id"] for call in body["calls"]])
+        cursors.append(body["newer"])
+        if body["older"] is None:
+            break
+        params["before"] = body["older"]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [i for p in pages for i in p] == expected
+    assert cursors[0] is None and cursors[1] is not None
+    # "Newer" from the last page gives the middle page back.
+    back = supervisor.client.get(
+        "/api/calls", params={"line": line, "limit": 10, "after": cursors[2]}
+    ).json()
+    assert [call["id"] for call in back["calls"]] == pages[1]
+    # The page's own links walk the same way.
+    html = supervisor.client.get("/calls", params={"line": line}).text
+    assert 'id="older"' not in html  # 25 rows fit one page of 50
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    assert text.startswith("\ufeff"), "the export starts with a BOM for Excel"
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_the_csv_export_holds_every_filtered_row_streamed_in_batches(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    line, day = line_name("csv"), fresh_day()
+    specs = [
+        call_row(
+            line, fresh_number(), at(day, 0) + 40.0 * n, disposition="prank" if n % 4 else None
+        )
+        for n in range(1_030)  # more than one export batch (1,000)
+    ]
+    add_calls(server, specs)
+    answer = supervisor.client.get("/calls.csv", params={"line": line, "disposition": "prank"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = _csv_rows(answer.content.decode("utf-8"))
+    assert list(rows[0]) == list(COLUMNS)
+    expected = ids(supervisor, line=line, disposition="prank")
+    assert [int(row["id"]) for row in rows] == expected
+    assert len(expected) == sum(1 for spec in specs if spec.get("disposition") == "prank")
+    first = supervisor.client.get("/api/calls", params={"line": line, "limit": 1}).json()
+    assert rows[0]["started_at"] == first["calls"][0]["started_at"]
+    assert rows[0]["started_at"].endswith("+07:00")
+
+
+def test_caller_id_text_is_escaped_on_the_page_and_defused_in_the_csv(
+    server: LiveServer,
+    browser: webdriver.Chrome,
+    make_user: Callable[..., Account],
+    screenshot: Callable[[str], Path],
+) -> None:
+    line, day = line_name("xss"), fresh_day()
+    hostile = [
+        "<script>window.pwned=1</script>\"'<b>",
+        '=HYPERLINK("http://evil.example","klik")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1:A2)",
+    ]
+    made = add_calls(
+        server,
+        [
+            call_row(line, raw, at(day, 9, n), time_trusted=int(n != 0))
+            for n, raw in enumerate(hostile)
+        ],
+    )
+    browser_login(browser, server, make_user(Role.SUPERVISOR))
+    browser.get(f"{server.url}/calls?line={line}")
+    cell = browser.find_element(By.CSS_SELECTOR, f"#call-{made[0]} td.number .raw")
+    assert cell.text == hostile[0]
+    assert browser.execute_script("return window.pwned === undefined")
+    assert browser.find_elements(By.CSS_SELECTOR, f"#call-{made[0]} .badge.untrusted")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"#call-{made[1]} .badge.untrusted")
+    screenshot("call-log")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    with httpx.Client(base_url=server.url, cookies=cookies) as client:
+        text = client.get("/calls.csv", params={"line": line}).content.decode("utf-8")
+    by_id = {int(row["id"]): row for row in _csv_rows(text)}
+    assert by_id[made[0]]["caller_raw"] == hostile[0]  # quotes survive CSV quoting
+    for call_id, raw in zip(made[1:], hostile[1:], strict=True):
+        assert by_id[call_id]["caller_raw"] == "'" + raw
+    assert by_id[made[0]]["time_trusted"] == "0"
+
+
+def shown_ids(driver: webdriver.Chrome) -> list[int]:
+    """The call ids in the page's table, top to bottom."""
+    rows = driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")
+    return [int(row.get_attribute("data-id") or 0) for row in rows]
+
+
+def test_the_call_log_page_pages_with_older_and_newer_links(
+    server: LiveServer, browser: webdriver.Chrome, make_user: Callable[..., Account]
+) -> None:
+    line, day = line_name("links"), fresh_day()
+    made = add_calls(
+        server, [call_row(line, fresh_number(), at(day, 6) + 60.0 * n) for n in range(60)]
+    )
+    browser_login(browser, server, make_user(Role.TECHNICIAN))
+    browser.get(f"{server.url}/calls?line={line}")
+    first = shown_ids(browser)
+    browser.find_element(By.ID, "older").click()
+    second = shown_ids(browser)
+    assert first + second == made[::-1]
+    assert not browser.find_elements(By.ID, "older")
+    browser.find_element(By.ID, "newer").click()
+    assert shown_ids(browser) == first
+    assert not browser.find_elements(By.ID, "newer")

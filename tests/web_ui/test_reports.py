@@ -1,0 +1,200 @@
+"""The reports page: `appliance.report`'s figures, server-drawn charts, CSV, print view.
+
+Calls are written into the live server's database as the line service's call log does,
+in months of 2012 that no other test uses; the page, the CSV and the API must show what
+`appliance.report` computes from the same database for the same period.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from appliance.report import report, report_csv
+from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
+from tests.web_ui.line_service import add_calls, call_row, database, line_name
+from web_ui.users import Role
+
+ZONE = ZoneInfo("Asia/Jakarta")
+_months = itertools.count(1)
+DISPOSITIONS = ("genuine:fire", "prank", "ghost", "prank", "info", None, "genuine:accident")
+
+
+def fresh_month() -> date:
+    """The first day of a month no other test writes calls in."""
+    return date(2012, next(_months), 1)
+
+
+def at(day: date, hour: int, minute: int = 0) -> float:
+    """POSIX seconds of a local (WIB) time."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).timestamp()
+
+
+def fill_month(server: LiveServer, month: date) -> int:
+    """A mix of calls over days 1, 2, 5 and the last evening of `month`; how many."""
+    line = line_name("rep")
+    specs: list[dict[str, Any]] = []
+    for day_number, count in ((1, 7), (2, 3), (5, 9)):
+        day = month.replace(day=day_number)
+        for n in range(count):
+            disposition = DISPOSITIONS[n % len(DISPOSITIONS)]
+            decision, reason = ("challenge", "throttle") if n % 3 == 0 else ("pass", "default")
+            specs.append(
+                call_row(
+                    line,
+                    f"0813{month.month:02d}{day_number:02d}{n % 4:04d}",
+                    at(day, 8, n),
+                    decision=decision,
+                    reason=reason,
+                    disposition=disposition,
+                    reached_operator=int(disposition is not None),
+                    challenge_result="passed" if decision == "challenge" else None,
+                )
+            )
+    # 23:30 WIB on the month's last day: still this month locally (16:30 UTC).
+    last = month.replace(day=28)
+    specs.append(call_row(line, "081300000001", at(last, 23, 30), disposition="ghost"))
+    add_calls(server, specs)
+    return len(specs)
+
+
+def expected_report(server: LiveServer, month: date, period: str = "day") -> Any:
+    since = at(month, 0)
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    with database(server) as conn:
+        return report(
+            conn,
+            since_ts=since,
+            until_ts=at(following, 0),
+            period=period,  # type: ignore[arg-type]
+            timezone="Asia/Jakarta",
+        )
+
+
+@pytest.fixture
+def supervisor(api_session: Callable[..., ApiSession]) -> ApiSession:
+    """A logged-in supervisor."""
+    return api_session(Role.SUPERVISOR)
+
+
+def test_the_api_gives_appliance_reports_figures_for_the_period(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    month = fresh_month()
+    added = fill_month(server, month)
+    expected = expected_report(server, month)
+    answer = supervisor.client.get(
+        "/api/reports", params={"period": "day", "month": month.isoformat()[:7]}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["totals"]["figures"] == expected.totals.figures
+    assert body["totals"]["figures"]["calls"] == added
+    assert [row["period"] for row in body["rows"]] == [row.label for row in expected.rows]
+    assert body["rows"][0]["figures"]["valid"] == expected.rows[0]["valid"]
+    assert body["top_repeaters"][0]["calls"] >= 2
+    monthly = supervisor.client.get(
+        "/api/reports",
+        params={"period": "month", "since": month.isoformat(), "until": f"{month:%Y-%m}-28"},
+    ).json()
+    assert len(monthly["rows"]) == 1
+    assert monthly["rows"][0]["figures"]["calls"] == added
+    bad = supervisor.client.get(
+        "/api/reports", params={"since": "2012-05-02", "until": "2012-05-01"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == "error.bad_range"
+
+
+def test_the_csv_is_appliance_reports_csv_with_a_bom(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    month = fresh_month()
+    fill_month(server, month)
+    answer = supervisor.client.get("/reports.csv", params={"month": month.isoformat()[:7]})
+    assert answer.status_code == 200
+    assert "attachment" in answer.headers["content-disposition"]
+    assert answer.content.decode("utf-8") == "\ufeff" + report_csv(expected_report(server, month))
+
+
+def test_the_reports_page_shows_the_totals_and_one_bar_per_day(
+    server: LiveServer,
+    browser: webdriver.Chrome,
+    make_user: Callable[..., Account],
+    screenshot: Callable[[str], Path],
+) -> None:
+    month = fresh_month()
+    fill_month(server, month)
+    expected = expected_report(server, month)
+    browser_login(browser, server, make_user(Role.SUPERVISOR))
+    browser.get(f"{server.url}/reports?month={month:%Y-%m}")
+    for column in ("calls", "valid", "prank", "ghost", "screened"):
+        shown = browser.find_element(By.ID, f"total-{column}").text
+        assert shown == str(int(expected.totals[column])), column
+    totals = browser.find_element(By.ID, "report-totals")
+    for column in (
+        "calls",
+        "valid",
+        "info",
+        "prank",
+        "ghost",
+        "no_disposition",
+        "reached_operator",
+    ):
+        cell = totals.find_element(By.CSS_SELECTOR, f'td[data-column="{column}"]')
+        assert cell.text == str(int(expected.totals[column])), column
+    # Days 1 to 28, quiet days included: one bar each, in both charts.
+    assert len(expected.rows) == 28
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-calls svg g.bar")
+    assert len(bars) == 28
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-junk svg g.bar")) == 28
+    first = bars[0]
+    assert first.get_attribute("data-total") == str(int(expected.rows[0]["calls"]))
+    assert browser.find_element(By.CSS_SELECTOR, "#chart-calls svg title").get_attribute(
+        "textContent"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "#chart-calls svg desc").get_attribute(
+        "textContent"
+    )
+    browser.execute_script("document.getElementById('chart-calls').scrollIntoView()")
+    screenshot("report")
+
+
+def test_the_printable_view_hides_the_navigation_and_names_the_centre(
+    server: LiveServer,
+    browser: webdriver.Chrome,
+    make_user: Callable[..., Account],
+    screenshot: Callable[[str], Path],
+) -> None:
+    month = fresh_month()
+    fill_month(server, month)
+    css = httpx.get(server.url + "/static/siaga.css").text
+    assert "@media print" in css and "@page { size: A4" in css
+    browser_login(browser, server, make_user(Role.SUPERVISOR, language="en"))
+    browser.get(f"{server.url}/reports?month={month:%Y-%m}")
+    assert browser.find_element(By.CSS_SELECTOR, "header.top nav").is_displayed()
+    assert not browser.find_element(By.ID, "print-head").is_displayed()
+    # The browser's own print rendering (Chrome DevTools' emulated print media).
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+        assert not browser.find_element(By.ID, "report-period").is_displayed()
+        assert browser.find_element(By.ID, "print-head").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    browser.find_element(By.ID, "report-print").click()
+    head = browser.find_element(By.ID, "print-head")
+    assert head.is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+    assert "Siaga Uji" in head.text
+    assert f"{month:%Y-%m}-01" in head.text and "Generated" in head.text and "WIB" in head.text
+    screenshot("print")

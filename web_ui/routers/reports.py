@@ -1,0 +1,123 @@
+"""The centre's figures: `GET /reports` (page; `?print=1` the printable view),
+`GET /reports.csv` and `GET /api/reports`, for supervisors and technicians.
+
+All three take the same period fields (`period`, `month` or `since`/`until`), read by
+`web_ui.reports.parse_request`, and show `appliance.report`'s figures for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from appliance.report import report_csv
+from web_ui import reports
+from web_ui.app_state import pages_of
+from web_ui.calllog import UTF8_BOM
+from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser
+from web_ui.i18n import translate
+from web_ui.models import ErrorPublic
+from web_ui.reports import ReportPublic, ReportRequest, ReportRequestError
+from web_ui.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+pages = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
+api = APIRouter(
+    prefix="/api/reports",
+    tags=["reports"],
+    dependencies=[CsrfChecked],
+    responses={401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}},
+)
+
+
+def _today(settings: WebSettings) -> datetime:
+    return datetime.now(settings.zone)
+
+
+def report_request(
+    settings: SettingsDep,
+    period: Annotated[str, Query(max_length=5, description="day or month")] = "",
+    month: Annotated[str, Query(max_length=7, description="YYYY-MM: that month by day")] = "",
+    since: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, local day")] = "",
+    until: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, inclusive")] = "",
+) -> ReportRequest:
+    """The period asked for (this month by day when nothing is given)."""
+    return reports.parse_request(
+        period=period, month=month, since=since, until=until, today=_today(settings).date()
+    )
+
+
+Period = Annotated[ReportRequest, Depends(report_request)]
+
+
+@pages.get("/reports")
+def reports_page(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    session: SessionDep,
+    print_view: Annotated[bool, Query(alias="print")] = False,
+) -> Response:
+    """Tables, charts and top repeaters of one period; a bad period shows this month."""
+    params = request.query_params
+    error: str | None = None
+    try:
+        asked = report_request(
+            settings,
+            period=params.get("period", ""),
+            month=params.get("month", "")[:7],
+            since=params.get("since", "")[:10],
+            until=params.get("until", "")[:10],
+        )
+    except ReportRequestError as bad:
+        error = translate(user.language, bad.code)
+        asked = report_request(settings)
+    view = reports.build_view(db, asked, settings)
+    query = urlencode(asked.query())
+    context = {
+        "view": view,
+        "asked": asked,
+        "calls_chart": reports.calls_chart(view, user.language),
+        "junk_chart": reports.junk_chart(view, user.language),
+        "call_columns": reports.CALL_COLUMNS,
+        "kind_of": reports.kind_of,
+        "hours": reports.hours,
+        "other_calls": reports.other_calls,
+        "junk_share": reports.junk_share_pct,
+        "csv_href": f"/reports.csv?{query}",
+        "print_href": f"/reports?{query}&print=1",
+        "api_href": f"/api/reports?{query}",
+        "print_view": print_view,
+        "back_query": query,
+        "generated_ts": time.time(),
+        "error": error,
+    }
+    return pages_of(request).render(request, "reports.html", context, session=session)
+
+
+@pages.get("/reports.csv")
+def reports_csv(db: DbDep, settings: SettingsDep, user: SupervisorUser, asked: Period) -> Response:
+    """The period's table as `siaga report --csv` writes it, with a BOM for Excel."""
+    view = reports.build_view(db, asked, settings)
+    name = f"siaga-report-{asked.period}-{asked.since.isoformat()}-{asked.until.isoformat()}.csv"
+    return Response(
+        (UTF8_BOM + report_csv(view.report)).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@api.get("", response_model=ReportPublic, responses={422: {"model": ErrorPublic}})
+def api_reports(
+    db: DbDep, settings: SettingsDep, user: SupervisorUser, asked: Period
+) -> ReportPublic:
+    """Figures per local day or month of the period, totals and the top 20 repeat numbers."""
+    view = reports.build_view(db, asked, settings)
+    return ReportPublic.of(view, settings.zone)
