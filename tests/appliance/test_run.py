@@ -251,8 +251,10 @@ def test_sigusr1_turns_the_raw_at_log_on_and_off_while_running(
         process.send_signal(signal.SIGUSR1)
         wait_for(lambda: "raw AT traffic logging on" in log.read_text(), "logging on")
         call = place_call(modem, "081234567890")
-        wait_for(lambda: "firmware.at.raw" in log.read_text(), "raw AT lines in the log")
-        assert "+CLIP" in log.read_text()
+        wait_for(
+            lambda: "firmware.at.raw" in log.read_text() and "+CLIP" in log.read_text(),
+            "the call's raw AT lines in the log",
+        )
         modem.call(lambda: modem.modem.caller_hangs_up(call))
         process.send_signal(signal.SIGUSR1)
         wait_for(lambda: "raw AT traffic logging off" in log.read_text(), "logging off")
