@@ -37,6 +37,7 @@ from web_ui.deps import (
     CsrfChecked,
     CurrentUser,
     DbDep,
+    RowId,
     SessionDep,
     SettingsDep,
     SupervisorUser,
@@ -148,7 +149,7 @@ def api_snapshot(db: DbDep, settings: SettingsDep, user: CurrentUser) -> Console
 
 @api.get("/requests/{request_id}", response_model=DeskRequestPublic)
 def api_request(
-    db: DbDep, settings: SettingsDep, user: CurrentUser, request_id: int
+    db: DbDep, settings: SettingsDep, user: CurrentUser, request_id: RowId
 ) -> DeskRequestPublic:
     """One request: `result` is null until the line service has carried it out."""
     row = console.get_request(db, request_id)

@@ -16,6 +16,7 @@ from web_ui.app_state import pages_of
 from web_ui.deps import (
     CsrfChecked,
     DbDep,
+    RowId,
     SessionDep,
     SettingsDep,
     TechnicianUser,
@@ -129,7 +130,7 @@ def change_role_form(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     role: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Give an account another role."""
@@ -145,7 +146,7 @@ def _set_disabled(
     db: DbDep,
     settings: SettingsDep,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     flag: bool,
 ) -> Response:
     try:
@@ -162,7 +163,7 @@ def disable_form(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
 ) -> Response:
     """Disable an account: it can no longer log in, and its sessions end now."""
     return _set_disabled(request, db, settings, session, user_id, True)
@@ -175,7 +176,7 @@ def enable_form(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
 ) -> Response:
     """Enable a disabled account again."""
     return _set_disabled(request, db, settings, session, user_id, False)
@@ -188,7 +189,7 @@ def reset_password_form(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     new_password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Set someone's password (they are logged out everywhere)."""
@@ -204,7 +205,7 @@ def _reset_password(
     db: DbDep,
     settings: SettingsDep,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     new_password: str,
 ) -> None:
     target = _existing(db, user_id)
@@ -250,7 +251,7 @@ def api_create_user(
 
 @api.get("/{user_id}", response_model=UserPublic)
 def api_get_user(
-    db: DbDep, settings: SettingsDep, user: TechnicianUser, user_id: int
+    db: DbDep, settings: SettingsDep, user: TechnicianUser, user_id: RowId
 ) -> UserPublic:
     """One account."""
     return UserPublic.of(_existing(db, user_id), settings.zone)
@@ -263,7 +264,7 @@ def api_update_user(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     body: UserUpdate,
 ) -> UserPublic:
     """Change an account's role, disabled flag or display name."""
@@ -286,7 +287,7 @@ def api_reset_password(
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    user_id: int,
+    user_id: RowId,
     body: PasswordReset,
 ) -> Response:
     """Set an account's password; its sessions end."""
