@@ -108,12 +108,17 @@ def running(modem: ModemThread, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         )
         yield config, db
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Stop `siaga run` as systemd does (SIGINT), or kill it if it will not go."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def place_call(modem: ModemThread, number: str) -> VirtualCall:
@@ -259,9 +264,4 @@ def test_sigusr1_turns_the_raw_at_log_on_and_off_while_running(
         process.send_signal(signal.SIGUSR1)
         wait_for(lambda: "raw AT traffic logging off" in log.read_text(), "logging off")
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
