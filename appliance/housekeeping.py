@@ -30,6 +30,8 @@ DISK_CHECK_S = 600.0
 RETENTION_CHECK_S = 6 * 3600.0
 DISK_LOW_FRACTION = 0.05  # free space below 5 % ...
 DISK_LOW_BYTES = 200 * 1024 * 1024  # ... or below 200 MB raises the alarm
+NETWORK_TIME_TOLERANCE_S = 120.0  # the system clock agrees with the network's this closely
+NETWORK_TIME_FRESH_S = 3600.0  # a line's network time is this fresh to count
 
 
 class Housekeeping:
@@ -52,13 +54,40 @@ class Housekeeping:
             config.sms, lines=lines, call_log=call_log, clock=clock, region=config.site.region
         )
         # No probe (simulation, tests): a virtual clock has no kernel state to ask about.
-        self.clock_watch = ClockWatch(probe=clock_probe) if clock_probe is not None else None
+        self._kernel_probe = clock_probe
+        self._lines = lines
+        self.clock_watch = (
+            ClockWatch(probe=self._clock_trusted) if clock_probe is not None else None
+        )
         self._disk_low = False
 
     def reconfigure(self, config: Config) -> None:
         """New settings (the web UI): SMS and retention follow them."""
         self.config = config
         self.sms.reconfigure(config.sms)
+
+    def _clock_trusted(self) -> bool | None:
+        """NTP first; without it, the network's time (AT+CCLK? on the lines): a box with
+        no internet still knows its clock is right when the network agrees with it, and
+        knows it is wrong when the network disagrees."""
+        kernel = self._kernel_probe() if self._kernel_probe is not None else None
+        if kernel:
+            return True
+        network = self._network_clock_agrees()
+        return network if network is not None else kernel
+
+    def _network_clock_agrees(self) -> bool | None:
+        now_ts = self._clock.timestamp()
+        offsets = [
+            line.health.network_clock_offset_s
+            for line in self._lines.values()
+            if line.health.network_clock_offset_s is not None
+            and line.health.network_clock_at_ts is not None
+            and now_ts - line.health.network_clock_at_ts < NETWORK_TIME_FRESH_S
+        ]
+        if not offsets:
+            return None
+        return any(abs(offset) <= NETWORK_TIME_TOLERANCE_S for offset in offsets)
 
     # ------------------------------------------------------------------ alarms
 

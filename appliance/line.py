@@ -28,9 +28,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -254,6 +256,10 @@ class LineHealth:
     registration: str | None = None
     last_error: str | None = None
     connected_since_ts: float | None = None
+    # The network's time (AT+CCLK? once the network has set the module's clock) minus the
+    # system clock, in seconds, and when it was read; None: no network time.
+    network_clock_offset_s: float | None = None
+    network_clock_at_ts: float | None = None
 
 
 class Line:
@@ -466,7 +472,24 @@ class Line:
             return False
         self.health.signal = _parse_csq(signal)
         self.health.registration = _parse_creg(registration)
+        await self._read_network_clock(channel)
         return True
+
+    async def _read_network_clock(self, channel: ATChannel) -> None:
+        """Compare the system clock with the network's (AT+CCLK?). A module whose clock
+        the network never set reports its power-on default (2004, 1980): no network time.
+        Optional: an error here is not a health failure."""
+        try:
+            reply = await channel.command("AT+CCLK?", timeout_s=COMMAND_TIMEOUT_S)
+        except (ATTimeoutError, ATCommandError):
+            return
+        network_ts = parse_cclk(reply)
+        now_ts = self._clock.timestamp()
+        if network_ts is None:
+            self.health.network_clock_offset_s = None
+            return
+        self.health.network_clock_offset_s = round(network_ts - now_ts, 1)
+        self.health.network_clock_at_ts = now_ts
 
     def _on_lost(self, exc: BaseException) -> None:
         self.health.last_error = f"port lost: {exc}"
@@ -1214,6 +1237,30 @@ class Line:
         if self.family is None:
             raise RuntimeError(f"line {self.name} is not initialised")
         return self.family
+
+
+_CCLK = re.compile(r'\+CCLK:\s*"(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d+)"')
+NETWORK_TIME_FROM_YEAR = 2020  # older: the module's RTC default, not the network's time
+
+
+def parse_cclk(lines: list[str]) -> float | None:
+    """POSIX time from `+CCLK: "yy/MM/dd,hh:mm:ss±zz"` (local time, zone in quarter hours);
+    None when absent, malformed or before NETWORK_TIME_FROM_YEAR."""
+    for line in lines:
+        match = _CCLK.search(line)
+        if match is None:
+            continue
+        yy, month, day, hour, minute, second, quarters = (int(g) for g in match.groups())
+        year = 1900 + yy if yy >= 70 else 2000 + yy  # "80/01/06": a 1980 RTC default
+        if year < NETWORK_TIME_FROM_YEAR:
+            return None
+        try:
+            zone = timezone(timedelta(minutes=15 * quarters))
+            moment = datetime(year, month, day, hour, minute, second, tzinfo=zone)
+        except ValueError:
+            return None
+        return moment.timestamp()
+    return None
 
 
 def _parse_csq(lines: list[str]) -> int | None:

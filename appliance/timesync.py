@@ -6,7 +6,9 @@ a report built on them puts calls on the wrong day. So the appliance asks the ke
 whether the clock is synchronised (adjtimex(2): the kernel's NTP state, set by
 systemd-timesyncd, chrony or ntpd alike), marks call rows started while it is not with
 `time_trusted = 0` (the column has been in the call log from the start, default 1), and
-raises an alarm when the clock stays unsynchronised.
+raises an alarm when the clock stays unsynchronised. Without NTP (no internet), the
+network's time read from the modems (`AT+CCLK?`, see `appliance.housekeeping`) vouches
+for the clock instead.
 """
 
 from __future__ import annotations

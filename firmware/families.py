@@ -173,6 +173,8 @@ class Sim800Family(ModemFamily):
     description = "SIMCom SIM800/SIM900"
     # AT+CVHU=0 makes ATH release voice calls; DDET report mode 0 gives `+DTMF: <key>`.
     _late_init = ("AT+CVHU=0", "AT+DDET=1,0,0,0")
+    # Let the network set the module's clock (read with AT+CCLK?: is the Pi's clock right?).
+    _optional_init = ("AT+CLTS=1",)
 
     def play_command(self, prompt: Prompt) -> str | None:
         """Recorded file (mode 4 = play, channel 0 = into the call, volume 90) or TTS."""
@@ -195,6 +197,7 @@ class Sim7600Family(ModemFamily):
     _hangup = "AT+CHUP"
     # AT+CDTAM=1 sends TTS to the remote party instead of the local speaker.
     _late_init = ("AT+DDET=1", "AT+CDTAM=1")
+    _optional_init = ("AT+CTZU=1",)  # the network's time sets the clock (AT+CCLK?)
 
     def play_command(self, prompt: Prompt) -> str | None:
         """Recorded file to the remote path (1), no repeat (0), or TTS."""
@@ -232,6 +235,7 @@ class Ec25Family(ModemFamily):
     _early_init: tuple[str, ...] = ('AT+QURCCFG="urcport","usbat"',)
     # QTONEDET is not saved and reverts on reset: init re-sends it after every boot.
     _late_init = ("AT+QTONEDET=1",)
+    _optional_init = ("AT+CTZU=3",)  # the network's time, as local time, sets the clock
 
     def play_command(self, prompt: Prompt) -> str | None:
         """File with uplink/downlink unmuted so the caller hears it, else in-call TTS.

@@ -186,6 +186,20 @@ def _csq(modem: VirtualModem, command: Command) -> Reply:
     return _lines(f"+CSQ: {modem.signal},0")
 
 
+def _cclk(modem: VirtualModem, command: Command) -> Reply:
+    """AT+CCLK?: the module's clock, local time and the zone in quarter hours. Without
+    network time (`modem.network_time` False, or no clock) it is the RTC's power-on
+    default, as on a SIM800 whose network sends no time."""
+    if command.op != "?":
+        return Reply()
+    now = modem.clock() if modem.clock is not None and modem.network_time else None
+    if now is None:
+        return _lines('+CCLK: "04/01/01,00:00:00+00"')
+    offset = now.utcoffset()
+    quarters = round(offset.total_seconds() / 900) if offset is not None else 0
+    return _lines(f'+CCLK: "{now:%y/%m/%d,%H:%M:%S}{quarters:+03d}"')
+
+
 def _creg(modem: VirtualModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines(f"+CREG: {modem.settings.creg_n},{modem.registration}")
@@ -416,6 +430,8 @@ _COMMON: dict[str, Handler] = {
     "+GCAP": _info("+GCAP: +CGSM"),
     "+CLAC": _clac,
     "+CSQ": _csq,
+    "+CCLK": _cclk,
+    "+CTZU": _ok,  # network time zone updates (SIMCom LTE, Quectel)
     "+CREG": _creg,
     "+CGREG": _cgreg,
     "+COPS": _cops,
@@ -448,6 +464,7 @@ _VENDOR: dict[str, Handler] = {
     # SIMCom
     "+DDET": _ddet,
     "+GSMBUSY": _setting("gsmbusy", "+GSMBUSY: {}"),
+    "+CLTS": _ok,  # network time updates (SIMCom 2G)
     "+CDTAM": _ok,
     "+CCMXSTOP": _stop_prompt,
     "+CPCMREG": _host_audio,

@@ -152,6 +152,7 @@ class VirtualModem:
         self.on_prompt_finished: CallCallback | None = None
         self.on_ended: CallCallback | None = None
         self.clock: Callable[[], datetime] | None = None  # wall clock for MISSED_CALL lines
+        self.network_time = True  # the network sends its time (AT+CCLK? reports `clock`)
         # Records for tests and the simulator.
         self.transcript: deque[tuple[float, str, str]] = deque(maxlen=TRANSCRIPT_MAX)
         self.calls: deque[VirtualCall] = deque(maxlen=CALL_HISTORY_MAX)

@@ -105,7 +105,7 @@ FAMILIES: dict[str, FamilyProfile] = {
             "+CREC": PromptCommand("file", 1, "+CREC: 0", start_mode="4", stop_mode="5"),
             "+CTTS": PromptCommand("tts", 1, "+CTTS: 0", start_mode="2", stop_mode="0"),
         },
-        extra_commands=frozenset({"+DDET", "+GSMBUSY", "+CREC", "+CTTS"}),
+        extra_commands=frozenset({"+DDET", "+GSMBUSY", "+CREC", "+CTTS", "+CLTS"}),
         boot_lines=_SIMCOM_2G_BOOT,
     ),
     "sim7600": FamilyProfile(

@@ -98,10 +98,15 @@ def test_answer_hangup_and_reject_commands(name: str, hangup: str) -> None:
         family.reject_command("drop")  # type: ignore[arg-type]
 
 
-def test_only_generic_tries_optional_dtmf_reports() -> None:
+def test_optional_init_tries_dtmf_on_generic_and_network_time_where_known() -> None:
+    """Commands whose ERROR is tolerable: DTMF reports on unknown modems, and letting the
+    network set the module's clock (AT+CCLK? then tells whether the Pi's clock is right)."""
     assert family_by_name("generic").optional_init_commands() == ["AT+DDET=1"]
-    for name in ("sim800", "sim7600", "ec25", "m95", "huawei"):
-        assert family_by_name(name).optional_init_commands() == []
+    assert family_by_name("sim800").optional_init_commands() == ["AT+CLTS=1"]
+    assert family_by_name("sim7600").optional_init_commands() == ["AT+CTZU=1"]
+    assert family_by_name("ec25").optional_init_commands() == ["AT+CTZU=3"]
+    assert family_by_name("m95").optional_init_commands() == ["AT+CTZU=3"]
+    assert family_by_name("huawei").optional_init_commands() == []
 
 
 def test_only_huawei_needs_audio_routing_after_answer_and_host_audio() -> None:
