@@ -25,7 +25,18 @@ from web_ui import db as database
 from web_ui.app_state import SetupToken
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
 from web_ui.i18n import translate
-from web_ui.routers import audit, auth, calls, console, docs, home, profile, reports, users
+from web_ui.routers import (
+    audit,
+    auth,
+    calls,
+    console,
+    docs,
+    home,
+    profile,
+    reports,
+    rules,
+    users,
+)
 from web_ui.security import add_security_headers, is_api_request
 from web_ui.settings import WebSettings
 from web_ui.templating import Pages
@@ -49,6 +60,7 @@ RESOURCES = (
     console,
     calls,
     reports,
+    rules,
     users,
     audit,
     profile,

@@ -561,6 +561,134 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Print with the browser's Print menu (Ctrl+P), A4 paper.",
     ),
     "reports.last": ("Terakhir", "Last"),
+    "nav.rules": ("Aturan", "Rules"),
+    "done.rule_added": ("Aturan ditambahkan.", "Rule added."),
+    "done.rule_removed": ("Aturan dihapus.", "Rule removed."),
+    "done.rules_imported": ("Aturan diimpor.", "Rules imported."),
+    "error.rule_not_found": (
+        "Aturan tidak ditemukan atau sudah dihapus.",
+        "Rule not found or already removed.",
+    ),
+    "error.import_too_large": (
+        "Berkas terlalu besar (paling banyak 256 KB).",
+        "The file is too large (at most 256 KB).",
+    ),
+    "action.rules.add": ("Aturan ditambahkan", "Rule added"),
+    "action.rules.remove": ("Aturan dihapus", "Rule removed"),
+    "action.rules.import": ("Aturan diimpor (CSV)", "Rule imported (CSV)"),
+    "rules.title": ("Aturan izin dan blokir", "Allow and block rules"),
+    "rules.allow": ("Izin", "Allow"),
+    "rules.block": ("Blokir", "Block"),
+    "rules.none": ("Tidak ada aturan yang berlaku.", "No rules in force."),
+    "rules.add": ("Tambah aturan", "Add a rule"),
+    "rules.add_submit": ("Tambah", "Add"),
+    "rules.kind": ("Jenis", "Kind"),
+    "rules.number": ("Nomor", "Number"),
+    "rules.number_help": (
+        "Nomor dalam bentuk apa pun (0812-3456-7890, +62 812...); untuk awalan pilih awalan.",
+        "A number in any form (0812-3456-7890, +62 812...); for a prefix choose prefix.",
+    ),
+    "rules.match": ("Cocok", "Match"),
+    "rules.match.exact": ("persis", "exact"),
+    "rules.match.prefix": ("awalan", "prefix"),
+    "rules.action": ("Tindakan", "Action"),
+    "rules.action_default": ("(bawaan)", "(default)"),
+    "rules.reason": ("Alasan", "Reason"),
+    "rules.expires": ("Kedaluwarsa", "Expires"),
+    "rules.expires_help": (
+        "YYYY-MM-DD (berlaku sampai akhir hari itu, WIB), 24h, 7d, atau kosong (tidak pernah).",
+        "YYYY-MM-DD (in force through that day, WIB), 24h, 7d, or empty (never).",
+    ),
+    "rules.never": ("tidak pernah", "never"),
+    "rules.who": ("Oleh", "By"),
+    "rules.when": ("Dibuat", "Created"),
+    "rules.remove": ("Hapus", "Remove"),
+    "rules.csv": ("Unduh CSV", "Download CSV"),
+    "rules.import": ("Impor CSV", "Import CSV"),
+    "rules.import_help": (
+        "Kolom: kind,number,match,action,reason,expires. Pratinjau dulu; belum ada yang disimpan.",
+        "Columns: kind,number,match,action,reason,expires. You see a preview first; nothing is"
+        " stored yet.",
+    ),
+    "rules.import_file": ("Berkas CSV", "CSV file"),
+    "rules.import_preview": ("Pratinjau", "Preview"),
+    "rules.preview_title": ("Pratinjau impor", "Import preview"),
+    "rules.preview_adds": ("Akan ditambahkan: {count} aturan.", "Would be added: {count} rules."),
+    "rules.preview_errors": (
+        "Baris yang salah (tidak diimpor): {count}.",
+        "Bad rows (not imported): {count}.",
+    ),
+    "rules.preview_changed": (
+        "Isi impor berubah sejak pratinjau; periksa lagi.",
+        "The import changed since the preview; check it again.",
+    ),
+    "rules.row": ("Baris", "Row"),
+    "rules.error": ("Kesalahan", "Error"),
+    "rules.import_submit": ("Impor {count} aturan", "Import {count} rules"),
+    "rules.import_nothing": ("Tidak ada aturan untuk diimpor.", "No rules to import."),
+    "rules.cancel": ("Batal", "Cancel"),
+    "rules_csv.header_missing": (
+        "Baris pertama harus judul kolom ({columns}); tidak ada: {missing}.",
+        "The first line must be the column header ({columns}); missing: {missing}.",
+    ),
+    "rules_csv.header_unknown": (
+        "Kolom tidak dikenal atau ganda: {unknown}. Kolom yang dikenal: {columns}.",
+        "Unknown or repeated columns: {unknown}. Known columns: {columns}.",
+    ),
+    "rules_csv.too_many_rows": (
+        "Terlalu banyak baris (paling banyak {max}).",
+        "Too many rows (at most {max}).",
+    ),
+    "rules_csv.bad_cells": (
+        "Baris ini punya lebih dari {count} sel, atau sel yang terlalu panjang.",
+        "This row has more than {count} cells, or a cell that is too long.",
+    ),
+    "rules_csv.bad_row": ("Baris ini tidak dapat dibaca.", "This row cannot be read."),
+    "rules_csv.bad_kind": (
+        "Jenis \u201c{value}\u201d tidak dikenal: tulis allow atau block.",
+        "Unknown kind \u201c{value}\u201d: write allow or block.",
+    ),
+    "rules_csv.bad_match": (
+        "Cocok \u201c{value}\u201d tidak dikenal: tulis exact, prefix, atau kosongkan.",
+        "Unknown match \u201c{value}\u201d: write exact, prefix, or leave it empty.",
+    ),
+    "rules_csv.number_missing": ("Nomor kosong.", "The number is empty."),
+    "rules_csv.bad_number": (
+        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan tulis prefix di kolom match.",
+        "\u201c{value}\u201d is not a whole number; for a prefix write prefix in the match column.",
+    ),
+    "rules_csv.bad_prefix": (
+        "\u201c{value}\u201d bukan awalan nomor yang sah (contoh: 0812 atau +62812).",
+        "\u201c{value}\u201d is not a valid number prefix (e.g. 0812 or +62812).",
+    ),
+    "rules_csv.bad_action_allow": (
+        "Tindakan \u201c{value}\u201d tidak berlaku untuk izin: tulis pass atau kosongkan.",
+        "Action \u201c{value}\u201d does not apply to allow: write pass or leave it empty.",
+    ),
+    "rules_csv.bad_action_block": (
+        "Tindakan \u201c{value}\u201d tidak dikenal: tulis challenge, announce atau reject.",
+        "Unknown action \u201c{value}\u201d: write challenge, announce or reject.",
+    ),
+    "rules_csv.reason_long": (
+        "Alasan terlalu panjang (paling banyak {max} karakter).",
+        "The reason is too long (at most {max} characters).",
+    ),
+    "rules_csv.bad_expires": (
+        "Kedaluwarsa \u201c{value}\u201d tidak sah: tulis YYYY-MM-DD, 24h, 7d, atau kosongkan.",
+        "Expiry \u201c{value}\u201d is not valid: write YYYY-MM-DD, 24h, 7d, or leave it empty.",
+    ),
+    "rules_csv.expires_past": (
+        "Tanggal kedaluwarsa {value} sudah lewat.",
+        "The expiry date {value} has passed.",
+    ),
+    "rules_csv.reason_required": (
+        "Blokir tanpa kedaluwarsa memerlukan alasan.",
+        "A block without expiry needs a reason.",
+    ),
+    "rules_csv.duplicate": (
+        "Aturan yang sama sudah ada di baris {other}.",
+        "The same rule is already on row {other}.",
+    ),
 }
 
 _ID_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")

@@ -41,6 +41,7 @@ NAV_LINKS = (
     NavLink("/console", "nav.console", Role.OPERATOR),
     NavLink("/calls", "nav.calls", Role.SUPERVISOR),
     NavLink("/reports", "nav.reports", Role.SUPERVISOR),
+    NavLink("/rules", "nav.rules", Role.SUPERVISOR),
     NavLink("/users", "nav.users", Role.TECHNICIAN),
     NavLink("/audit", "nav.audit", Role.SUPERVISOR),
     NavLink("/profile", "nav.profile", Role.OPERATOR),

@@ -35,7 +35,8 @@ class Route:
 
     def url(self, user_id: int) -> str:
         """The path with its parameter filled in."""
-        return self.path.replace("{user_id}", str(user_id)).replace("{request_id}", "1")
+        path = self.path.replace("{user_id}", str(user_id)).replace("{request_id}", "1")
+        return path.replace("{rule_id}", "b-unknown")
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -65,6 +66,15 @@ ROUTES = [
     Route("GET", "/reports", SUPERVISOR),
     Route("GET", "/reports.csv", SUPERVISOR),
     Route("GET", "/api/reports", SUPERVISOR),
+    Route("GET", "/rules", SUPERVISOR),
+    Route("POST", "/rules", SUPERVISOR),
+    Route("GET", "/rules.csv", SUPERVISOR),
+    Route("POST", "/rules/{rule_id}/remove", SUPERVISOR),
+    Route("POST", "/rules/import", SUPERVISOR),
+    Route("POST", "/rules/import/confirm", SUPERVISOR),
+    Route("GET", "/api/rules", SUPERVISOR),
+    Route("POST", "/api/rules", SUPERVISOR),
+    Route("DELETE", "/api/rules/{rule_id}", SUPERVISOR),
     Route("GET", "/users", TECHNICIAN),
     Route("POST", "/users", TECHNICIAN),
     Route("POST", "/users/{user_id}/role", TECHNICIAN),

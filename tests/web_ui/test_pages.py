@@ -68,6 +68,7 @@ def test_login_works_and_a_wrong_password_shows_an_error(
         "Konsol",
         "Log panggilan",
         "Laporan",
+        "Aturan",
         "Log audit",
         "Profil",
     ]
@@ -100,6 +101,7 @@ def test_the_language_switch_changes_the_page_text(
         "Console",
         "Call log",
         "Reports",
+        "Rules",
         "Users",
         "Audit log",
         "Profile",

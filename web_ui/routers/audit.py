@@ -51,7 +51,7 @@ def audit_page(
     db: DbDep,
     user: SupervisorUser,
     session: SessionDep,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     """One page of entries; `before` pages back by id."""
     entries = audit.latest(db, before_id=before, limit=AUDIT_PAGE_SIZE)
@@ -73,7 +73,9 @@ def api_audit(
     db: DbDep,
     settings: SettingsDep,
     user: SupervisorUser,
-    before: Annotated[int | None, Query(ge=1, description="entries older than this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="entries older than this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = AUDIT_PAGE_SIZE,
 ) -> list[AuditPublic]:
     """Entries, newest first."""

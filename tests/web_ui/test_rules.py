@@ -1,0 +1,186 @@
+"""Rules: the API, the page, the CSV export, and the CSV import with its preview."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, wait_for
+from web_ui.users import Role
+
+_subscribers = itertools.count(1)
+
+
+def fresh_number() -> tuple[str, str]:
+    """(national form, E.164) of a number no other test uses."""
+    n = 55000000 + next(_subscribers)
+    return f"0819-{n // 10000:04d}-{n % 10000:04d}", f"+62819{n:08d}"
+
+
+def rows(server: LiveServer, sql: str, params: list[Any]) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(server.db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def listed(session: ApiSession) -> dict[str, dict[str, Any]]:
+    answer = session.client.get("/api/rules")
+    assert answer.status_code == 200, answer.text
+    return {rule["pattern"]: rule for rule in answer.json()}
+
+
+@pytest.fixture
+def supervisor(api_session: Callable[..., ApiSession]) -> ApiSession:
+    return api_session(Role.SUPERVISOR)
+
+
+def test_add_list_remove_through_the_api_each_audited(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    national, e164 = fresh_number()
+    body = {"kind": "block", "number": national, "action": "reject", "reason": "prank"}
+    answer = supervisor.client.post("/api/rules", json=body, headers=supervisor.headers())
+    assert answer.status_code == 201, answer.text
+    rule = answer.json()
+    assert (rule["pattern"], rule["match"], rule["action"]) == (e164, "exact", "reject")
+    assert rule["created_by"] == supervisor.user.username
+    assert listed(supervisor)[e164]["id"] == rule["id"]
+
+    gone = supervisor.client.delete(f"/api/rules/{rule['id']}", headers=supervisor.headers())
+    assert gone.status_code == 204
+    assert e164 not in listed(supervisor)
+    again = supervisor.client.delete(f"/api/rules/{rule['id']}", headers=supervisor.headers())
+    assert again.status_code == 404
+    [stored] = rows(server, "SELECT * FROM rules WHERE id = ?", [rule["id"]])
+    assert stored["removed_by"] == supervisor.user.username  # soft delete: the row stays
+    actions = rows(server, "SELECT action FROM audit_log WHERE target = ? ORDER BY id", [e164])
+    assert [row["action"] for row in actions] == ["rules.add", "rules.remove"]
+    events = rows(server, "SELECT kind FROM events WHERE detail LIKE ?", [f"%{rule['id']}%"])
+    assert [row["kind"] for row in events] == ["rule_added", "rule_removed"]
+
+
+def test_bad_rules_are_refused_with_the_reason(supervisor: ApiSession) -> None:
+    national, _ = fresh_number()
+    for body, key in [
+        ({"kind": "block", "number": national}, "rules_csv.reason_required"),
+        ({"kind": "block", "number": "0819", "reason": "x"}, "rules_csv.bad_number"),
+        ({"kind": "allow", "number": national, "action": "reject"}, "rules_csv.bad_action_allow"),
+    ]:
+        answer = supervisor.client.post("/api/rules", json=body, headers=supervisor.headers())
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == key
+
+
+def test_operators_and_missing_csrf_are_refused(
+    api_session: Callable[..., ApiSession], supervisor: ApiSession
+) -> None:
+    operator = api_session(Role.OPERATOR)
+    assert operator.client.get("/api/rules").status_code == 403
+    assert operator.client.get("/rules").status_code == 403
+    body = {"kind": "allow", "number": fresh_number()[0]}
+    assert (
+        operator.client.post("/api/rules", json=body, headers=operator.headers()).status_code == 403
+    )
+    assert supervisor.client.post("/api/rules", json=body).status_code == 403
+    assert supervisor.client.delete("/api/rules/a-1").status_code == 403
+
+
+def test_csv_export_neutralises_formulas(supervisor: ApiSession) -> None:
+    national, e164 = fresh_number()
+    body = {"kind": "block", "number": national, "reason": "=HYPERLINK(1)", "expires": "7d"}
+    assert supervisor.client.post("/api/rules", json=body, headers=supervisor.headers()).is_success
+    answer = supervisor.client.get("/rules.csv")
+    assert answer.status_code == 200
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    found = [row for row in csv.DictReader(io.StringIO(text[1:])) if row["pattern"] == "'" + e164]
+    assert found and found[0]["reason"] == "'=HYPERLINK(1)"
+
+
+def _import_csv(lines: list[str]) -> str:
+    return "kind,number,match,action,reason,expires\n" + "\n".join(lines) + "\n"
+
+
+def test_import_preview_stores_nothing_until_confirmed(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    (a, a164), (b, b164) = fresh_number(), fresh_number()
+    text = _import_csv([f"block,{a},,,imported,", "block,12,,,x,", f"allow,{b},,,,"])
+    preview = supervisor.client.post(
+        "/rules/import",
+        data={"csrf_token": supervisor.csrf},
+        files={"file": ("rules.csv", text.encode(), "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    assert "Baris 3" in preview.text or 'data-row="3"' in preview.text
+    assert a164 not in listed(supervisor)
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert digest
+    tampered = supervisor.client.post(
+        "/rules/import/confirm",
+        data={
+            "csrf_token": supervisor.csrf,
+            "text": text + f"block,{a}9,,,,7d\n",
+            "digest": digest[1],
+        },
+    )
+    assert tampered.status_code == 200 and 'id="preview-changed"' in tampered.text
+    assert a164 not in listed(supervisor)
+    done = supervisor.client.post(
+        "/rules/import/confirm",
+        data={"csrf_token": supervisor.csrf, "text": text, "digest": digest[1]},
+    )
+    assert done.status_code == 303
+    now = listed(supervisor)
+    assert now[a164]["reason"] == "imported" and now[b164]["kind"] == "allow"
+    audit = rows(server, "SELECT target FROM audit_log WHERE action = 'rules.import'", [])
+    assert {a164, b164} <= {row["target"] for row in audit}
+
+
+def test_import_in_the_browser_shows_the_bad_row_then_adds_the_good_ones(
+    server: LiveServer,
+    make_user: Callable[..., Any],
+    browser: webdriver.Chrome,
+    tmp_path: Path,
+    screenshot: Callable[[str], Path],
+) -> None:
+    user = make_user(Role.SUPERVISOR, language="en")
+    (a, a164), (b, b164) = fresh_number(), fresh_number()
+    upload = tmp_path / "rules.csv"
+    upload.write_text(
+        _import_csv(
+            [f"block,{a},,reject,browser import,", "block,0819,,,x,", f"block,{b},prefix,,,24h"]
+        )
+    )
+    browser_login(browser, server, user)
+    browser.get(server.url + "/rules")
+    wait_for(browser, "#import-file")
+    browser.find_element(By.ID, "import-file").send_keys(str(upload))
+    browser.find_element(By.ID, "import-preview").click()
+    wait_for(browser, "#preview-error-rows")
+    screenshot("rules-import-preview")
+    bad = browser.find_element(By.CSS_SELECTOR, '#preview-error-rows tr[data-row="3"]')
+    assert "not a whole number" in bad.text
+    assert "Would be added: 2 rules." in browser.find_element(By.ID, "preview-adds").text
+    assert not rows(server, "SELECT id FROM rules WHERE pattern = ?", [a164])  # nothing yet
+    browser.find_element(By.ID, "import-submit").click()
+    wait_for(browser, "#done")
+    patterns = [
+        row.get_attribute("data-pattern")
+        for row in browser.find_elements(By.CSS_SELECTOR, "#block-rules tbody tr")
+    ]
+    assert a164 in patterns and b164 in patterns
+    screenshot("rules-after-import")

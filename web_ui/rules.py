@@ -1,0 +1,197 @@
+"""Allow and block rules as the web UI manages them: list, add, import, remove, export.
+
+Rows are written here, not through `RuleStore`, for the reason `web_ui.console` gives: the
+audit row must commit with the rule or not at all, and `RuleStore` opens its own
+connection. The rows have exactly `RuleStore`'s shape and validation (`web_ui.rules_csv`
+checks what `RuleStore._new_row` checks, on patterns `appliance.numbers` normalised), with
+the same `rule_added` / `rule_removed` events; removal is the same soft delete
+(`removed_*` filled in, the row kept). The `rules_version` trigger tells the running line
+service to reload. An import is one transaction: every rule and its audit row, or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from appliance.store._sqlite import event_row, iso_at
+from web_ui import audit
+from web_ui.audit import Actor
+from web_ui.calllog import UTF8_BOM, local_iso, neutralise
+from web_ui.db import transaction
+from web_ui.rules_csv import RuleDraft
+from web_ui.users import UserError
+
+logger = logging.getLogger(__name__)
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "kind",
+    "pattern",
+    "match",
+    "action",
+    "reason",
+    "created_by",
+    "created_at",
+    "expires_at",
+)
+
+
+class RuleListed(BaseModel):
+    """A rule in force, as the page, the API and the CSV give it (times in the site's zone)."""
+
+    id: str
+    kind: str
+    pattern: str
+    match: str
+    action: str
+    reason: str
+    created_by: str
+    created_at: str
+    created_ts: float
+    expires_at: str | None
+    expires_ts: float | None
+
+    @classmethod
+    def of(cls, row: sqlite3.Row | dict[str, Any], zone: ZoneInfo) -> RuleListed:
+        """The public view of a `rules` row."""
+        expires_ts = row["expires_ts"]
+        return cls(
+            id=str(row["id"]),
+            kind=str(row["kind"]),
+            pattern=str(row["pattern"]),
+            match=str(row["match"]),
+            action=str(row["action"]),
+            reason=str(row["reason"] or ""),
+            created_by=str(row["created_by"] or ""),
+            created_at=local_iso(float(row["created_ts"]), zone) or "",
+            created_ts=float(row["created_ts"]),
+            expires_at=local_iso(expires_ts, zone),
+            expires_ts=None if expires_ts is None else float(expires_ts),
+        )
+
+
+def active(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> list[RuleListed]:
+    """Rules in force at `now_ts` (not removed, not expired), allow first, newest first."""
+    rows = conn.execute(
+        "SELECT * FROM rules WHERE removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
+        " ORDER BY kind, created_ts DESC, id",
+        [now_ts],
+    ).fetchall()
+    return [RuleListed.of(row, zone) for row in rows]
+
+
+def _row(draft: RuleDraft, by: str, now_ts: float, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        # RuleStore's id form: the kind's initial and 64 random bits.
+        "id": f"{draft.kind[0]}-{secrets.token_hex(8)}",
+        "kind": draft.kind,
+        "pattern": draft.pattern,
+        "match": draft.match,
+        "action": draft.action,
+        "reason": draft.reason,
+        "created_by": by,
+        "created_at": iso_at(now_ts, zone),
+        "created_ts": now_ts,
+        "expires_at": None if draft.expires_ts is None else iso_at(draft.expires_ts, zone),
+        "expires_ts": draft.expires_ts,
+        "note": None,
+    }
+
+
+def _event(conn: sqlite3.Connection, kind: str, ts: float, zone: ZoneInfo, detail: Any) -> None:
+    event = event_row(kind, ts, zone, line=None, detail=detail)
+    conn.execute(
+        "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
+        [event["at"], event["ts"], event["kind"], event["line"], event["detail"]],
+    )
+
+
+def add_rules(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    drafts: Iterable[RuleDraft],
+    zone: ZoneInfo,
+    *,
+    action: str = "rules.add",
+) -> list[RuleListed]:
+    """Insert the rules, each with its event and audit row, in one transaction."""
+    now_ts = time.time()
+    added: list[dict[str, Any]] = []
+    with transaction(conn):
+        for draft in drafts:
+            row = _row(draft, actor.name, now_ts, zone)
+            columns = list(row)
+            marks = ", ".join("?" * len(columns))
+            conn.execute(
+                f"INSERT INTO rules ({', '.join(columns)}) VALUES ({marks})",
+                [row[column] for column in columns],
+            )
+            _event(conn, "rule_added", now_ts, zone, row)
+            audit.record(
+                conn,
+                actor,
+                action,
+                target=row["pattern"],
+                before=None,
+                after=row,
+                zone=zone,
+                now_ts=now_ts,
+            )
+            added.append(row)
+    logger.info("%d rule(s) added by %s (%s)", len(added), actor.name, action)
+    return [RuleListed.of(row, zone) for row in added]
+
+
+def remove_rule(conn: sqlite3.Connection, actor: Actor, rule_id: str, zone: ZoneInfo) -> None:
+    """Soft-delete a rule in force or not yet removed; 404 if unknown or already removed."""
+    now_ts = time.time()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM rules WHERE id = ?", [rule_id]).fetchone()
+        if row is None or row["removed_ts"] is not None:
+            raise UserError("error.rule_not_found", status=404)
+        conn.execute(
+            "UPDATE rules SET removed_at = ?, removed_ts = ?, removed_by = ?, removed_reason = ?"
+            " WHERE id = ?",
+            [iso_at(now_ts, zone), now_ts, actor.name, "web", rule_id],
+        )
+        _event(
+            conn, "rule_removed", now_ts, zone, {"id": rule_id, "by": actor.name, "reason": "web"}
+        )
+        audit.record(
+            conn,
+            actor,
+            "rules.remove",
+            target=str(row["pattern"]),
+            before=dict(row),
+            after=None,
+            zone=zone,
+            now_ts=now_ts,
+        )
+    logger.info("rule %s removed by %s", rule_id, actor.name)
+
+
+def csv_text(rules: list[RuleListed]) -> Iterator[str]:
+    """The export: a BOM, the header, one line per rule; formula-looking cells neutralised."""
+    out = io.StringIO()
+    out.write(UTF8_BOM)
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for rule in rules:
+        public = rule.model_dump()
+        writer.writerow(
+            [
+                "" if public[column] is None else neutralise(str(public[column]))
+                for column in EXPORT_COLUMNS
+            ]
+        )
+    yield out.getvalue()

@@ -1,0 +1,274 @@
+"""Allow and block rules from a CSV file: a pure parser, for the import's preview and commit.
+
+`parse_rules_csv` never raises and never touches the database: it turns text into rule
+drafts (validated as `RuleStore.add` validates, patterns in E.164 as `siaga block add`
+stores them) and one error per bad row, each a message catalogue key (`rules_csv.*`) with
+its values, so the preview shows it in the user's language. The caller decodes the
+upload (UTF-8, `errors="replace"`); a leading BOM is dropped.
+
+Columns (the first non-blank line is the header, any order, case-insensitive):
+`kind,number,match,action,reason,expires`; `kind` and `number` are required, the rest may
+be left out. A missing header or unknown/duplicated columns is one error for the file
+(row 1) and nothing is imported.
+
+- `kind`: allow or block. `match`: exact (default) or prefix. `number`: for exact, a whole
+  number in any Indonesian form (`0812-3456-7890`, `62812...`, `+62 812...`); for prefix,
+  a partial number (`0812`, `+62812`, `0812*`), as `appliance.numbers.normalise_pattern`.
+- `action`: allow: pass (or empty); block: challenge (the default), announce or reject.
+- `expires`: empty (never), `24h` / `7d` (hours or days from now), or `YYYY-MM-DD`, a local
+  day in the site's zone: the rule is in force through that day (it ends at the next
+  midnight, as the call log's `until` is inclusive). It must be in the future.
+- `reason`: free text (at most `MAX_REASON_CHARS`); required for a block without expiry.
+- The same kind, match and pattern twice in one file: the second is an error.
+
+Accounting: every non-blank data record gives exactly one draft or one error
+(`rows + errors + blank == records` when the header is good); records past
+`MAX_ROWS` are errors too, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from appliance.model import NumberClass
+from appliance.numbers import MAX_RAW_CHARS, normalise, normalise_pattern
+
+COLUMNS: tuple[str, ...] = ("kind", "number", "match", "action", "reason", "expires")
+REQUIRED_COLUMNS: tuple[str, ...] = ("kind", "number")
+KINDS: tuple[str, ...] = ("allow", "block")
+MATCHES: tuple[str, ...] = ("exact", "prefix")
+ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "allow": ("pass",),
+    "block": ("challenge", "announce", "reject"),
+}
+MAX_ROWS = 5000
+MAX_REASON_CHARS = 200
+MAX_CELL_CHARS = 1000  # longer cells are junk; shown shortened in a message
+MAX_EXPIRY_DAYS = 3660
+DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
+_RELATIVE = re.compile(r"([0-9]{1,6})\s*([hd])", re.IGNORECASE)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SHOWN_CHARS = 40
+
+
+@dataclass(frozen=True)
+class RuleDraft:
+    """A valid row: what `RuleStore.add` would be given (without who and when)."""
+
+    row: int
+    kind: str
+    pattern: str
+    match: str
+    action: str
+    reason: str
+    expires_ts: float | None
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A bad row (or the header, row 1): a message key and the values to fill in."""
+
+    row: int
+    key: str
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RulesImport:
+    """The parse: valid drafts, errors, and how many data records there were."""
+
+    rows: tuple[RuleDraft, ...]
+    errors: tuple[RowError, ...]
+    records: int  # data records after the header, blank ones included
+    blank: int  # data records with every cell empty (skipped, not errors)
+    header_ok: bool
+
+
+class _Bad(Exception):
+    def __init__(self, key: str, **values: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def _shown(text: str) -> str:
+    """A cell for a message: one line, at most `_SHOWN_CHARS` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SHOWN_CHARS else flat[: _SHOWN_CHARS - 1] + "…"
+
+
+def _records(text: str) -> list[tuple[int, list[str]]]:
+    """(first line number, cells) of every CSV record; stops quietly at unreadable input."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    found: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            found.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error:
+        # A field past csv's size limit: the rest is one cell; report it as one bad row.
+        found.append((start, ["\x00unreadable"]))
+    return found
+
+
+def _header(cells: list[str]) -> tuple[dict[str, int], RowError | None]:
+    names = [cell.strip().lower() for cell in cells]
+    if not set(REQUIRED_COLUMNS) <= set(names):
+        missing = [name for name in REQUIRED_COLUMNS if name not in names]
+        return {}, RowError(
+            1,
+            "rules_csv.header_missing",
+            {"missing": ", ".join(missing), "columns": ",".join(COLUMNS)},
+        )
+    unknown = [_shown(name) or '""' for name in names if name not in COLUMNS]
+    duplicated = sorted({name for name in names if names.count(name) > 1 and name in COLUMNS})
+    if unknown or duplicated:
+        return {}, RowError(
+            1,
+            "rules_csv.header_unknown",
+            {
+                "unknown": ", ".join(unknown + duplicated),
+                "columns": ",".join(COLUMNS),
+            },
+        )
+    return {name: index for index, name in enumerate(names)}, None
+
+
+def _expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
+    value = text.strip()
+    if not value:
+        return None
+    relative = _RELATIVE.fullmatch(value)
+    if relative:
+        amount = int(relative.group(1))
+        hours = amount if relative.group(2).lower() == "h" else amount * 24
+        if not 1 <= hours <= MAX_EXPIRY_DAYS * 24:
+            raise _Bad("rules_csv.bad_expires", value=_shown(value))
+        return now_ts + hours * 3600.0
+    if _DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise _Bad("rules_csv.bad_expires", value=_shown(value)) from None
+        if day.year < 1970 or day.year > 9000:
+            raise _Bad("rules_csv.bad_expires", value=_shown(value))
+        end = datetime.combine(day + timedelta(days=1), time(0), zone).timestamp()
+        if end <= now_ts:
+            raise _Bad("rules_csv.expires_past", value=value)
+        if end > now_ts + MAX_EXPIRY_DAYS * 86400.0:
+            raise _Bad("rules_csv.bad_expires", value=value)
+        return end
+    raise _Bad("rules_csv.bad_expires", value=_shown(value))
+
+
+def _pattern(number: str, match: str, region: str) -> str:
+    if not number.strip():
+        raise _Bad("rules_csv.number_missing")
+    if len(number) > MAX_RAW_CHARS:
+        raise _Bad("rules_csv.bad_number", value=_shown(number))
+    if match == "exact":
+        found = normalise(number, region)
+        if found.number_class is not NumberClass.NUMBER or found.e164 is None:
+            raise _Bad("rules_csv.bad_number", value=_shown(number))
+        return found.e164
+    try:
+        return normalise_pattern(number, region)
+    except ValueError:
+        raise _Bad("rules_csv.bad_prefix", value=_shown(number)) from None
+
+
+def _draft(
+    row: int, cell: dict[str, str], *, region: str, now_ts: float, zone: ZoneInfo
+) -> RuleDraft:
+    kind = cell["kind"].strip().lower()
+    if kind not in KINDS:
+        raise _Bad("rules_csv.bad_kind", value=_shown(cell["kind"]))
+    match = cell["match"].strip().lower() or "exact"
+    if match not in MATCHES:
+        raise _Bad("rules_csv.bad_match", value=_shown(cell["match"]))
+    pattern = _pattern(cell["number"], match, region)
+    allowed = ACTIONS_BY_KIND[kind]
+    action = cell["action"].strip().lower() or allowed[0]
+    if action not in allowed:
+        key = "rules_csv.bad_action_allow" if kind == "allow" else "rules_csv.bad_action_block"
+        raise _Bad(key, value=_shown(cell["action"]))
+    reason = " ".join(cell["reason"].split())
+    if len(reason) > MAX_REASON_CHARS:
+        raise _Bad("rules_csv.reason_long", max=str(MAX_REASON_CHARS))
+    expires_ts = _expiry(cell["expires"], now_ts, zone)
+    if kind == "block" and expires_ts is None and not reason:
+        raise _Bad("rules_csv.reason_required")
+    return RuleDraft(row, kind, pattern, match, action, reason, expires_ts)
+
+
+def parse_rules_csv(
+    text: str, *, region: str, now_ts: float, zone: ZoneInfo = DEFAULT_ZONE
+) -> RulesImport:
+    """Rule drafts and row errors from CSV text; never raises (see the module docstring)."""
+    text = text.removeprefix("\ufeff")
+    records = _records(text)
+    while records and not any(cell.strip() for cell in records[0][1]):
+        records.pop(0)  # blank lines before the header
+    if not records:
+        error = RowError(1, "rules_csv.header_missing", {"missing": "kind, number"})
+        error.values["columns"] = ",".join(COLUMNS)
+        return RulesImport((), (error,), 0, 0, header_ok=False)
+    header_row, header_cells = records[0]
+    columns, header_error = _header(header_cells)
+    data = records[1:]
+    if header_error is not None:
+        moved = RowError(header_row, header_error.key, header_error.values)
+        return RulesImport((), (moved,), len(data), 0, header_ok=False)
+    drafts: list[RuleDraft] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    blank = 0
+    for row, cells in data:
+        if not any(cell.strip() for cell in cells):
+            blank += 1
+            continue
+        if len(drafts) + len(errors) >= MAX_ROWS:
+            errors.append(RowError(row, "rules_csv.too_many_rows", {"max": str(MAX_ROWS)}))
+            continue
+        if len(cells) > len(columns) or any(len(cell) > MAX_CELL_CHARS for cell in cells):
+            errors.append(RowError(row, "rules_csv.bad_cells", {"count": str(len(columns))}))
+            continue
+        cell = {
+            name: (cells[index] if index < len(cells) else "") for name, index in columns.items()
+        }
+        for name in COLUMNS:
+            cell.setdefault(name, "")
+        try:
+            draft = _draft(row, cell, region=region, now_ts=now_ts, zone=zone)
+        except _Bad as bad:
+            errors.append(RowError(row, bad.key, bad.values))
+            continue
+        except Exception:  # never raise on any input: a surprise is this row's error
+            errors.append(RowError(row, "rules_csv.bad_row"))
+            continue
+        key = (draft.kind, draft.match, draft.pattern)
+        if key in seen:
+            errors.append(RowError(row, "rules_csv.duplicate", {"other": str(seen[key])}))
+            continue
+        seen[key] = row
+        drafts.append(draft)
+    return RulesImport(tuple(drafts), tuple(errors), len(data), blank, header_ok=True)
+
+
+def parse_rule_fields(
+    fields: dict[str, str], *, region: str, now_ts: float, zone: ZoneInfo = DEFAULT_ZONE
+) -> RuleDraft | RowError:
+    """One rule from the add form or the API (the CSV's columns as keys); never raises."""
+    cell = {name: str(fields.get(name) or "")[:MAX_CELL_CHARS] for name in COLUMNS}
+    try:
+        return _draft(1, cell, region=region, now_ts=now_ts, zone=zone)
+    except _Bad as bad:
+        return RowError(1, bad.key, bad.values)
+    except Exception:
+        return RowError(1, "rules_csv.bad_row")
