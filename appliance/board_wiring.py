@@ -12,6 +12,7 @@ Status LED patterns (on/off seconds):
 | a call before an operator has it (ringing ... waiting for an operator) | fast blink, 0.1 / 0.1 |
 | connected to an operator | on with a short wink, 1.9 / 0.1 |
 | initialising, failed, or idle but not registered | slow blink, 1.0 / 1.0 |
+| disabled by a technician (the lines page: modem or SIM may be out) | short flash, 0.1 / 1.9 |
 | down (the service stopped) | off |
 
 The desk lamp (or buzzer) is on while a call waits for an operator (`operator_ringing`)
@@ -49,6 +50,7 @@ LED_OFF = LedPattern(0.0, 1.0)
 LED_FAST = LedPattern(0.1, 0.1)
 LED_IN_CALL = LedPattern(1.9, 0.1)
 LED_SLOW = LedPattern(1.0, 1.0)
+LED_DISABLED = LedPattern(0.1, 1.9)
 REGISTERED = frozenset({None, "home", "roaming"})  # None: not polled yet
 
 _PATTERNS: dict[LineState, LedPattern] = {
@@ -57,6 +59,7 @@ _PATTERNS: dict[LineState, LedPattern] = {
     LineState.IDLE: LED_ON,
     LineState.CONNECTED: LED_IN_CALL,
     LineState.FAILED: LED_SLOW,
+    LineState.DISABLED: LED_DISABLED,
 }
 
 

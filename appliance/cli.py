@@ -151,6 +151,11 @@ def _toggle_raw_at_log(_signum: int = 0, _frame: object = None) -> None:
     logger.warning("raw AT traffic logging %s (SIGUSR1 toggles it)", "on" if turning_on else "off")
 
 
+# `siaga run` stopped because the database was restored from a backup under it; systemd's
+# Restart=always starts it again on the restored data (EX_TEMPFAIL: try again).
+EXIT_RESTORED = 75
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the appliance on the configured (real) modems."""
     signal.signal(signal.SIGUSR1, _toggle_raw_at_log)
@@ -180,6 +185,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         logger.warning("stopped")
     finally:
         call_log.close()
+    if service.restored:
+        logger.warning("stopped after a restore: start again (systemd does) to use its data")
+        return EXIT_RESTORED
     return 0
 
 

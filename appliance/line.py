@@ -20,6 +20,10 @@ Design points:
   growing back-off; a modem that reboots is initialised again. A modem that stays dead
   climbs the recovery ladder (`appliance/recovery.py`): re-initialisation, a power-key
   cycle, a USB port reset, each an ALARM and a `recovery` event.
+- A technician can take a line out of service (`take_out_of_service`, from the web UI's
+  lines page through `appliance/line_admin.py`): it lets go of its port, rests in
+  DISABLED (no reconnecting, no recovery ladder, no alarms) until `return_to_service`,
+  and `query` sends one read-only AT command for a technician's test while it is idle.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class LineState(StrEnum):
     OPERATOR_RINGING = "operator_ringing"  # waiting for an operator to answer
     CONNECTED = "connected"  # an operator is talking to the caller
     FAILED = "failed"
+    DISABLED = "disabled"  # a technician took the line out of service: its port is free
 
 
 CALL_STATES = frozenset(
@@ -244,6 +249,16 @@ def describe_call(line_name: str, call: ActiveCall) -> str:
     return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class QueryAnswer:
+    """The outcome of a technician's AT command: `ok` (the modem's reply lines and OK),
+    `error` (its error result, or no answer in time) or `not_ready` (the line is not
+    idle: busy with a call, initialising, failed or disabled)."""
+
+    result: str
+    lines: tuple[str, ...] = ()
+
+
 @dataclass
 class LineHealth:
     """The latest answers to the modem's health questions."""
@@ -308,7 +323,10 @@ class Line:
         self._outage_logged = False  # a line_failed event was logged for this outage
         self._host_prompt_task: asyncio.Task[None] | None = None
         self._recordings: dict[str, bytes | None] = {}  # host-side prompt recordings by file
+        self._recovery = recovery
         self._ladder = RecoveryLadder(self.name, recorder, clock, recovery)  # appliance/recovery
+        self._disabled = False  # taken out of service by a technician
+        self._running = False  # inside `run()`
 
     def reconfigure(self, *, prompts: PromptText, challenge: ChallengeConfig) -> None:
         """New prompts and challenge settings: from the next prompt and the next call on
@@ -321,6 +339,7 @@ class Line:
     async def run(self) -> None:
         """Keep the line connected until `stop()`: connect, serve, reconnect with back-off."""
         delay_s = BACKOFF_FIRST_S
+        self._running = True
         try:
             while not self._stopping:
                 try:
@@ -341,15 +360,70 @@ class Line:
         finally:
             # Also when cancelled (the service stops its lines that way, possibly mid-
             # initialisation): the port and its exclusive lock must not outlive the line.
+            self._running = False
             self._close_channel()
-            if self.state is not LineState.DOWN:
-                self._recorder.add_event("line_down", line=self.name, ts=self._clock.timestamp())
-            self._set_state(LineState.DOWN)
+            self._rest()
+
+    def _rest(self) -> None:
+        """`run()` is over: DISABLED (the owner logs who disabled it), else DOWN."""
+        if self._disabled:
+            self._set_state(LineState.DISABLED)
+            return
+        if self.state not in (LineState.DOWN, LineState.DISABLED):
+            self._recorder.add_event("line_down", line=self.name, ts=self._clock.timestamp())
+        self._set_state(LineState.DOWN)
 
     def stop(self) -> None:
         """Ask `run()` to finish; the current call, if any, is released by the modem's owner."""
         self._stopping = True
         self._lost.set()
+
+    @property
+    def disabled(self) -> bool:
+        """True while a technician has the line out of service."""
+        return self._disabled
+
+    def take_out_of_service(self) -> None:
+        """A technician disabled the line: close its port now (a new SIM or modem can go
+        in) and let `run()` end in DISABLED, where it stays, without reconnecting or
+        climbing the recovery ladder, until `return_to_service()`.
+
+        The owner checks first that the line holds no call, and cancels `run()` if it is
+        waiting in a back-off or a recovery step; a line not running rests at once.
+        """
+        self._disabled = True
+        self.stop()
+        self._close_channel()
+        if not self._running:
+            self._set_state(LineState.DISABLED)
+
+    def return_to_service(self) -> None:
+        """A technician enabled the line again: the owner runs `run()` anew, which opens
+        the port and initialises the modem (perhaps another one) with a fresh recovery
+        ladder."""
+        self._disabled = False
+        self._stopping = False
+        self._ladder = RecoveryLadder(self.name, self._recorder, self._clock, self._recovery)
+
+    async def query(self, command: str, timeout_s: float) -> QueryAnswer:
+        """Send one AT command for a technician's test, only while the line is idle.
+
+        The caller vouches that `command` is harmless (a read-only query from a fixed
+        list). It queues behind the line's own commands like a health poll; a call that
+        rings meanwhile is handled as usual, its commands waiting at most `timeout_s`.
+        """
+        channel = self.channel
+        if self.state is not LineState.IDLE or channel is None or self._disabled:
+            return QueryAnswer("not_ready")
+        try:
+            lines = await channel.command(command, timeout_s=timeout_s)
+        except ATCommandError as exc:
+            return QueryAnswer("error", (*exc.lines, exc.final_line))
+        except ATTimeoutError as exc:
+            return QueryAnswer("error", (str(exc),))
+        except ChannelClosedError:
+            return QueryAnswer("not_ready")
+        return QueryAnswer("ok", (*lines, "OK"))
 
     async def _connect(self) -> None:
         self._set_state(LineState.INITIALISING)

@@ -403,3 +403,62 @@ def add_line_index(db: Database) -> None:
     """The call log page filters by line, newest first: without this index a line that
     took few calls meant reading the whole log (4.3 s cold at 2 million rows)."""
     db.execute("CREATE INDEX idx_calls_line_started ON calls (line, started_ts)")
+
+
+@migration(name="0013_service_and_line_admin")
+def create_service_and_line_admin(db: Database) -> None:
+    """What the web UI's dashboard, lines and system pages read from the line service, and
+    what technicians ask of its lines. The two processes still meet only in the database.
+
+    `service_state`: one row, written by the line service at start and as things change:
+    its process, version and start time, the configuration file it runs on (`base_config`,
+    JSON: the base the screening settings page validates its overrides against, with the
+    same `appliance.settings.effective_config`), flood mode, and a heartbeat.
+
+    `line_admin`: a technician's choice per line, kept across restarts of either process:
+    `enabled = 0` takes the line out of service (the service lets go of its modem) until
+    it is enabled again. A line with no row is as its configuration says.
+
+    `line_requests`: a technician's test of a line (`at_test`: one read-only AT command
+    from a fixed list), carried out by the line service on the modem's own channel; it
+    fills `done_ts`, `result` (`ok`, `error`, `no_such_line`, `not_ready`, `refused`,
+    `expired`) and `answer` (the modem's reply lines).
+    """
+    statements = [
+        """CREATE TABLE service_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            version TEXT,
+            started_ts REAL,
+            started_at TEXT,
+            base_config TEXT,
+            flood_active INTEGER NOT NULL DEFAULT 0,
+            flood_since_ts REAL,
+            flood_reason TEXT,
+            heartbeat_ts REAL,
+            updated_ts REAL NOT NULL
+        )""",
+        """CREATE TABLE line_admin (
+            line TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+            updated_ts REAL NOT NULL,
+            updated_at TEXT,
+            updated_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE line_requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('at_test')),
+            line TEXT NOT NULL,
+            command TEXT,
+            requested_by TEXT NOT NULL,
+            requested_ts REAL NOT NULL,
+            requested_at TEXT,
+            done_ts REAL,
+            done_at TEXT,
+            result TEXT,
+            answer TEXT
+        )""",
+        "CREATE INDEX line_requests_pending ON line_requests (id) WHERE done_ts IS NULL",
+    ]
+    for statement in statements:
+        db.execute(statement)

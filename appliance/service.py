@@ -6,26 +6,30 @@ keeps line occupancy for flood detection, and offers the operator-side API: answ
 waiting call, hang up, record a disposition. It shows each line on the board (status LED,
 desk lamp, answer button: `appliance/board_wiring.py`) and takes the recovery ladder's
 steps a line cannot take itself (power key, USB reset: `appliance/recovery.py`).
+Technicians take lines out of service and test them from the web UI's lines page
+(`appliance/line_admin.py`): a disabled line lets go of its modem until enabled again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
+import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol
 
+from appliance import package_version
 from appliance.board_wiring import BoardWiring
 from appliance.clock import Clock
 from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
 from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
+from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
 from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
 from appliance.policy import (
     FloodChange,
@@ -36,7 +40,12 @@ from appliance.policy import (
 )
 from appliance.recovery import RecoverySkipped
 from appliance.rules import Rule
-from appliance.settings import effective_config, read_overrides, settings_version
+from appliance.settings import (
+    config_digest,
+    effective_config,
+    read_overrides,
+    settings_version,
+)
 from appliance.store import CallLog, RuleStore, open_readonly, rule_from_row
 from firmware.board import Board, UsbPortReset, open_board
 
@@ -83,6 +92,7 @@ class LineService:
         health_interval_s: float = 60.0,
         rule_poll_s: float | None = RULE_POLL_S,
         desk_poll_s: float | None = DESK_POLL_S,
+        line_admin_poll_s: float | None = None,
         scenario_ref: Callable[[str], str | None] | None = None,
         board: Board | Literal["from_config"] | None = FROM_CONFIG,
         usb: UsbPortReset | None = None,
@@ -92,10 +102,16 @@ class LineService:
         `config.board` names (the service then owns and closes it); None: no board (the
         simulator, which must never touch a Pi's pins). `usb`: the USB port resetter
         (a fake sysfs root in tests). `clock_probe`: says whether the system clock is
-        synchronised (`appliance.timesync`); None on a virtual clock."""
+        synchronised (`appliance.timesync`); None on a virtual clock. `line_admin_poll_s`:
+        how often the lines page's choices and tests are looked for; by default as often
+        as `LINE_ADMIN_POLL_S` is to `DESK_POLL_S` (once a second at the desk's default,
+        and in real time under the demo's faster clock); never when the desk is not polled
+        (the simulator and benchmarks run without the web UI)."""
         self.config = config  # in force: the file's, with the web UI's settings over it
         self.base_config = config  # the file's
         self._settings_version: int | None = None
+        self._restore_marker = 0
+        self.restored = False  # the data was restored from a backup while running: restart
         self.clock = clock
         self.call_log = call_log
         self.rule_store = rule_store
@@ -103,6 +119,11 @@ class LineService:
         self.desks: list[OperatorDesk] = []
         self._rule_poll_s = rule_poll_s
         self._desk_poll_s = desk_poll_s
+        if line_admin_poll_s is None and desk_poll_s is not None:
+            line_admin_poll_s = desk_poll_s * LINE_ADMIN_POLL_S / DESK_POLL_S
+        self._line_admin_poll_s = line_admin_poll_s
+        self.line_admin = LineAdmin(self, call_log.path) if line_admin_poll_s else None
+        self._line_tasks: dict[str, asyncio.Task[None]] = {}
         self._rule_marker: object = None
         self._state_since: dict[str, float] = {}  # line -> when it entered its state
         self._published_health: dict[str, tuple[Any, ...]] = {}
@@ -151,14 +172,34 @@ class LineService:
             logger.warning("ALARM flood_on: still in flood mode after a restart")
             self.call_log.add_event("flood_on", detail={"reason": "restart"}, ts=now_ts)
         self.reload_settings()
+        self._restore_marker = self._latest_restore()
         self._record_configuration(now_ts)
+        self._publish_service_state(now_ts)
         self.reload_rules()
         self.housekeeping.prepare()
+        if self.line_admin is not None:  # before any line opens its port
+            self.line_admin.apply_at_start()
+            self.line_admin.close()
+
+    def _publish_service_state(self, now_ts: float) -> None:
+        """The service's row for the web UI: who runs, since when, on which configuration
+        file (the base the settings page validates against) and whether a flood is on."""
+        self.call_log.set_service_state(
+            {
+                "pid": os.getpid(),
+                "version": package_version(),
+                "started_ts": now_ts,
+                "base_config": json.dumps(self.base_config.model_dump(mode="json")),
+                "flood_active": int(self.policy.flood_active),
+                "heartbeat_ts": now_ts,
+            },
+            now_ts,
+        )
 
     def _record_configuration(self, now_ts: float) -> None:
         """Log a `config_change` event when the configuration differs from the last run's."""
         settings = self.config.model_dump(mode="json")
-        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        digest = config_digest(self.config)
         last = self.call_log.last_event("config_change")
         if last is not None and last["detail"].get("digest") == digest:
             return
@@ -172,11 +213,10 @@ class LineService:
 
     async def run(self) -> None:
         """Run every line until `stop()`."""
-        tasks = [
-            asyncio.create_task(self._supervise(line), name=f"line-{name}")
-            for name, line in self.lines.items()
-        ]
-        tasks.append(asyncio.create_task(self._tick_flood(), name="flood"))
+        for name, line in self.lines.items():
+            if not line.disabled:
+                self._start_line(name)
+        tasks = [asyncio.create_task(self._tick_flood(), name="flood")]
         tasks.append(asyncio.create_task(self.housekeeping.run(), name="housekeeping"))
         if self._rule_poll_s is not None and self.rule_store is not None:
             tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
@@ -185,6 +225,13 @@ class LineService:
             )
         if self._desk_poll_s is not None:
             tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
+        if self.line_admin is not None and self._line_admin_poll_s is not None:
+            tasks.append(
+                asyncio.create_task(
+                    self._serve_line_admin(self.line_admin, self._line_admin_poll_s),
+                    name="line-admin",
+                )
+            )
         if self.board_wiring is not None:
             self.board_wiring.start()
         try:
@@ -192,6 +239,7 @@ class LineService:
         finally:
             for line in self.lines.values():
                 line.stop()
+            tasks += self._line_tasks.values()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -202,6 +250,43 @@ class LineService:
     def stop(self) -> None:
         """Ask `run()` to stop."""
         self._stop.set()
+
+    def _start_line(self, name: str) -> None:
+        line = self.lines[name]
+        self._line_tasks[name] = asyncio.create_task(self._supervise(line), name=f"line-{name}")
+
+    async def disable_line(self, name: str, *, by: str | None) -> bool:
+        """Take a line out of service (a technician's choice on the lines page): its port
+        is closed and it rests in DISABLED. False, changing nothing, while it holds a
+        call: a call in progress is never cut, the caller asks again later."""
+        line = self.lines[name]
+        if line.disabled:
+            return True
+        if line.call is not None or line.state in CALL_STATES:
+            return False
+        line.take_out_of_service()
+        task = self._line_tasks.get(name)
+        if task is not None and not task.done():
+            task.cancel()  # it may wait in a back-off or a recovery step
+            await asyncio.wait({task})
+        self._line_tasks.pop(name, None)
+        logger.warning("line %s disabled by %s: out of service, port released", name, by)
+        self.call_log.add_event(
+            "line_disabled", line=name, detail={"by": by}, ts=self.clock.timestamp()
+        )
+        return True
+
+    def enable_line(self, name: str, *, by: str | None) -> None:
+        """Put a disabled line back in service: it opens its port and initialises again."""
+        line = self.lines[name]
+        if not line.disabled:
+            return
+        line.return_to_service()
+        self._start_line(name)
+        logger.warning("line %s enabled by %s: back in service", name, by)
+        self.call_log.add_event(
+            "line_enabled", line=name, detail={"by": by}, ts=self.clock.timestamp()
+        )
 
     async def _supervise(self, line: Line) -> None:
         """Run a line; if it crashes (a bug, not a modem fault), log, alarm and restart it.
@@ -240,6 +325,19 @@ class LineService:
             await requests.run(interval_s)
         finally:
             requests.close()
+
+    async def _serve_line_admin(self, line_admin: LineAdmin, interval_s: float) -> None:
+        """Apply the lines page's choices and carry out its tests (appliance/line_admin.py)."""
+        try:
+            expired = line_admin.expire_stale()
+            if expired:
+                logger.info("line admin: %d test(s) from before the start expired", expired)
+        except sqlite3.Error as exc:
+            logger.warning("line requests: %s", exc)
+        try:
+            await line_admin.run(interval_s)
+        finally:
+            line_admin.close()
 
     # ----------------------------------------------------------------- rules
 
@@ -315,8 +413,38 @@ class LineService:
             await asyncio.sleep(interval_s)
             try:
                 self.reload_settings()
+                self._notice_restore()
             except Exception:  # a locked or broken database must not stop the lines
                 logger.exception("settings reload failed; keeping the settings in force")
+
+    # ----------------------------------------------------------------- restore
+
+    def _latest_restore(self) -> int:
+        """The id of the newest `database_restored` event (the web UI's restore writes
+        one into the restored data); 0 when the database was never restored."""
+        conn = open_readonly(self.call_log.path)
+        try:
+            found = conn.execute(
+                "SELECT max(id) FROM events WHERE kind = 'database_restored'"
+            ).fetchone()
+        finally:
+            conn.close()
+        return int(found[0] or 0)
+
+    def _notice_restore(self) -> None:
+        """A restore from a backup replaced the data under the running service: what it
+        keeps in memory (the policy's history, SMS caps, the next call id) came from the
+        data that is gone, so it stops, to start again on the restored data (systemd's
+        Restart=always; `siaga run` exits with status 75 to say so)."""
+        latest = self._latest_restore()
+        if latest == self._restore_marker:
+            return
+        logger.warning(
+            "ALARM the database was restored from a backup: the line service stops to start "
+            "again on the restored data"
+        )
+        self.restored = True
+        self.stop()
 
     # ----------------------------------------------------------------- Screener
 
@@ -388,7 +516,8 @@ class LineService:
         if (old in CALL_STATES) == (new in CALL_STATES):
             return
         busy = sum(1 for each in self.lines.values() if each.state in CALL_STATES)
-        available = sum(1 for each in self.lines.values() if each.state is not LineState.FAILED)
+        out = (LineState.FAILED, LineState.DISABLED)
+        available = sum(1 for each in self.lines.values() if each.state not in out)
         now_ts = self.clock.timestamp()
         self._flood_changes(self.policy.record_line_occupancy(busy, max(available, 1), now_ts))
 
@@ -534,6 +663,7 @@ class LineService:
             last_wall, last_mono = now_ts, mono
             self._flood_changes(self.policy.tick(now_ts))
             self.publish_changed_health()
+            self.call_log.set_service_state({"heartbeat_ts": now_ts}, now_ts)
 
     def _notice_clock_step(self, step_s: float, now_ts: float) -> None:
         """The wall clock moved unlike the monotonic one: log it, and restart the timing
@@ -552,8 +682,17 @@ class LineService:
                 self.housekeeping.text_supervisors(
                     "flood_on", f"flood mode: {change.reason}; hot prefix {change.hot_prefix}"
                 )
+            now_ts = self.clock.timestamp()
             self.call_log.add_event(
                 kind,
                 detail={"reason": change.reason, "hot_prefix": change.hot_prefix},
-                ts=self.clock.timestamp(),
+                ts=now_ts,
+            )
+            self.call_log.set_service_state(
+                {
+                    "flood_active": int(change.entered),
+                    "flood_since_ts": now_ts if change.entered else None,
+                    "flood_reason": change.reason if change.entered else None,
+                },
+                now_ts,
             )

@@ -13,6 +13,7 @@ on what a setting means.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -50,6 +51,14 @@ def _deep_merge(base: Any, change: Any) -> Any:
             out[key] = _deep_merge(base.get(key), value)
         return out
     return change
+
+
+def config_digest(config: Config) -> str:
+    """A short digest of a whole configuration: the line service writes the one in force
+    in its `config_change` events, and the web UI compares it to tell whether its
+    settings were applied."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def read_overrides(conn: sqlite3.Connection) -> dict[str, Any]:

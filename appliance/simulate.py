@@ -27,10 +27,11 @@ from typing import Any
 
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
+from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line, LineState
 from appliance.scenario import ScenarioCall
 from appliance.score import CallOutcome, score
-from appliance.service import LineService, OperatorDesk
+from appliance.service import RULE_POLL_S, LineService, OperatorDesk
 from appliance.store import CallLog, RuleStore, open_readonly
 from firmware.virtual_modem import CallerSound, ModemState, VirtualCall, VirtualModem
 
@@ -343,7 +344,10 @@ async def build_centre(
         clock=clock,
         lines=line_configs,
         health_interval_s=health_interval_s,
-        rule_poll_s=None,
+        # With a desk (the demo: the web UI is there), rules and settings changed on its
+        # pages apply as on the box, once a second of real time; a bare simulation reads
+        # them once, at start.
+        rule_poll_s=None if desk_poll_s is None else desk_poll_s * RULE_POLL_S / DESK_POLL_S,
         desk_poll_s=desk_poll_s,
         scenario_ref=driver.scenario_ref,
         board=None,  # a simulation never touches a board: on a Pi it would pulse power keys
@@ -450,7 +454,10 @@ async def play_scenario(
     try:
         await wait_until_idle(centre.service, STARTUP_TIMEOUT_S)
         centre.driver.schedule(calls)
-        await centre.driver.finished.wait()
+        finished = asyncio.create_task(centre.driver.finished.wait())
+        # The service stops early only when told to (a restore under the demo's web UI).
+        await asyncio.wait({finished, runner}, return_when=asyncio.FIRST_COMPLETED)
+        finished.cancel()
         await asyncio.sleep(1.0)  # let the last rows and dispositions settle
     finally:
         centre.service.stop()

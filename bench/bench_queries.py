@@ -315,7 +315,7 @@ def _summary(timings: Sequence[float]) -> dict[str, float]:
     }
 
 
-def _heavy_and_typical(conn: sqlite3.Connection) -> tuple[str, str]:
+def heavy_and_typical(conn: sqlite3.Connection) -> tuple[str, str]:
     """The number with the most calls in the last month, and one with a few."""
     since = SPAN_END.timestamp() - 30 * 86_400
     heavy = conn.execute(
@@ -439,7 +439,7 @@ def run(rows: int, repeat: int, *, rebuild: bool = False) -> dict[str, Any]:
     rng = random.Random(rows)
     conn = open_readonly(path)
     try:
-        heavy, typical = _heavy_and_typical(conn)
+        heavy, typical = heavy_and_typical(conn)
         search: dict[str, dict[str, float]] = {}
         everything: list[float] = []
         for name, action in _search_sets(conn, rng, heavy).items():

@@ -14,6 +14,7 @@ so one benchmark's memory, threads or garbage never weigh on the next one. In or
 | bench_decision.py | the decision alone with 1 thousand, 100 thousand and 1 million rules |
 | bench_calllog.py | call-log throughput and commit latency (WAL, synchronous=FULL) |
 | bench_queries.py | call search, monthly report, console snapshot at 1 M (and 10 M) rows |
+| bench_web_pages.py | call log, report and console pages over HTTP at 2 M rows, p95 |
 | bench_simulation.py | simulated days per wall second on the default scenario |
 | bench_memory.py | RSS of the line service (8 lines, 100,000 rules) and of `siaga web` |
 
@@ -66,11 +67,12 @@ class Sizes:
     latency_calls: int
     query_rows: tuple[int, ...]
     query_repeat: int
+    web_repeat: int
     sim_days: int
 
 
-QUICK = Sizes(50, 20_000, 5_000, 100, (1_000_000,), 5, 7)
-FULL = Sizes(200, 100_000, 20_000, 300, (1_000_000, 10_000_000), 10, 30)
+QUICK = Sizes(50, 20_000, 5_000, 100, (1_000_000,), 5, 10, 7)
+FULL = Sizes(200, 100_000, 20_000, 300, (1_000_000, 10_000_000), 10, 40, 30)
 
 
 def run_script(script: str, *args: str) -> list[dict[str, Any]]:
@@ -271,6 +273,35 @@ def memory_rows(result: dict[str, Any]) -> list[Row]:
     ]
 
 
+def web_page_rows(result: dict[str, Any]) -> list[Row]:
+    """p95 of each web page as a browser gets it, beside the target."""
+    rows: list[Row] = []
+    size = _rows_label(result["rows"])
+    for page, figures in result["pages"].items():
+        met = figures["p95_ms"] < result["target_p95_ms"]
+        rows.append(
+            (
+                f"web page: {page} ({len(figures['variants'])} views), {size} rows",
+                f"p50 {_ms(figures['p50_ms'])} / p95 {_ms(figures['p95_ms'])} ms",
+                f"p95 < {result['target_p95_ms']:g} ms: {_verdict(met)}",
+                "-",
+                "-",
+            )
+        )
+    year = result["pages"]["report"]["variants"].get("2024 by month")
+    if year is not None:
+        rows.append(
+            (
+                f"web page: report of a whole year by month, {size} rows (no target)",
+                f"p50 {_ms(year['p50_ms'])} / p95 {_ms(year['p95_ms'])} ms",
+                "-",
+                "-",
+                "-",
+            )
+        )
+    return rows
+
+
 def run_all(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
     """Every benchmark, in order; the table rows and the raw figures."""
     rounds = str(sizes.rounds)
@@ -293,6 +324,7 @@ def run_all(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
         "bench_queries.py", "--rows", *map(str, sizes.query_rows),
         "--repeat", str(sizes.query_repeat),
     )  # fmt: skip
+    raw["web"] = run_script("bench_web_pages.py", "--repeat", str(sizes.web_repeat))[0]
     raw["simulation"] = run_script("bench_simulation.py", "--days", str(sizes.sim_days))[0]
     raw["memory"] = run_script("bench_memory.py")[0]
     rows = [
@@ -300,6 +332,7 @@ def run_all(sizes: Sizes) -> tuple[list[Row], dict[str, Any]]:
         *decision_rows(raw["decision"]),
         *calllog_rows(raw["calllog"]),
         *query_rows(raw["queries"]),
+        *web_page_rows(raw["web"]),
         *simulation_rows(raw["simulation"]),
         *memory_rows(raw["memory"]),
     ]

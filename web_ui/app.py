@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from appliance import package_version
 from web_ui import db as database
 from web_ui.app_state import SetupToken
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
@@ -32,9 +32,12 @@ from web_ui.routers import (
     console,
     docs,
     home,
+    lines,
     profile,
     reports,
     rules,
+    screening,
+    system,
     users,
 )
 from web_ui.security import add_security_headers, is_api_request
@@ -47,13 +50,6 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def _version() -> str:
-    try:
-        return metadata.version("siaga")
-    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
-        return "0+unknown"
-
-
 RESOURCES = (
     auth,
     home,
@@ -61,8 +57,11 @@ RESOURCES = (
     calls,
     reports,
     rules,
+    screening,
+    lines,
     users,
     audit,
+    system,
     profile,
     docs,
 )  # each has `pages` and `api` routers
@@ -102,7 +101,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     """The web application for `settings` (a new one on every call)."""
     app = FastAPI(
         title="Siaga",
-        version=_version(),
+        version=package_version(),
         description=API_DESCRIPTION,
         docs_url=None,  # served by `routers.docs` with local assets, behind login
         redoc_url=None,

@@ -69,6 +69,7 @@ STATE_TONES: dict[str, str] = {
     "operator_ringing": "waiting",
     "connected": "live",
     "failed": "bad",
+    "disabled": "quiet",  # a technician took it out of service (the lines page)
 }
 LINE_STATES: tuple[str, ...] = tuple(STATE_TONES)
 WAITING = "operator_ringing"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from web_ui.messages import dashboard, lines, screening, system
 from web_ui.passwords import MIN_PASSWORD_CHARS
 from web_ui.users import Language
 
@@ -27,7 +28,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lang.en": ("English", "English"),
     "nav.label": ("Navigasi utama", "Main navigation"),
     "nav.skip": ("Lewati ke isi", "Skip to content"),
-    "nav.home": ("Beranda", "Home"),
+    "nav.home": ("Dasbor", "Dashboard"),
+    "nav.settings": ("Pengaturan penyaringan", "Screening settings"),
+    "nav.lines": ("Saluran", "Lines"),
+    "nav.system": ("Sistem", "System"),
     "nav.console": ("Konsol", "Console"),
     "nav.users": ("Pengguna", "Users"),
     "nav.calls": ("Log panggilan", "Call log"),
@@ -92,17 +96,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "help.password": (
         f"Minimal {MIN_PASSWORD_CHARS} karakter.",
         f"At least {MIN_PASSWORD_CHARS} characters.",
-    ),
-    # home
-    "home.title": ("Beranda", "Home"),
-    "home.welcome": ("Selamat datang, {name}.", "Welcome, {name}."),
-    "home.role": ("Peran Anda: {role}.", "Your role: {role}."),
-    "home.now": ("Waktu sekarang: {time}", "The time now: {time}"),
-    "home.pending": (
-        "Dasbor, log panggilan, aturan, dan laporan hadir di versi berikutnya. "
-        "Penyaringan panggilan berjalan terpisah dari halaman ini.",
-        "The dashboard, call log, rules and reports come in a later version. "
-        "Call screening runs separately from these pages.",
     ),
     # users
     "users.title": ("Pengguna", "Users"),
@@ -313,6 +306,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "challenge.timeout": ("tidak menekan tombol", "no key pressed"),
     "challenge.caller_hung_up": ("penelepon menutup", "caller hung up"),
     "challenge.none": ("tidak ditantang", "not challenged"),
+    "end_cause.announced": ("pesan diputar, lalu ditutup", "message played, then released"),
+    "end_cause.caller_hung_up": ("penelepon menutup", "caller hung up"),
+    "end_cause.challenge_passed": ("tantangan lulus", "challenge passed"),
+    "end_cause.challenge_failed": ("tantangan gagal", "challenge failed"),
+    "end_cause.challenge_timeout": ("tidak menekan tombol", "no key pressed"),
+    "end_cause.challenge_caller_hung_up": (
+        "penelepon menutup saat tantangan",
+        "caller hung up during the challenge",
+    ),
+    "end_cause.deflected": ("dialihkan", "deflected"),
+    "end_cause.error": ("kesalahan internal", "internal error"),
+    "end_cause.line_failed": ("saluran gagal", "line failed"),
+    "end_cause.modem_rebooted": ("modem memulai ulang", "modem rebooted"),
+    "end_cause.operator_hung_up": ("operator menutup", "operator hung up"),
+    "end_cause.rejected": ("ditolak sebelum dijawab", "rejected before answering"),
+    "end_cause.interrupted": (
+        "terputus: layanan berhenti saat panggilan",
+        "interrupted: the service stopped during the call",
+    ),
     "rule_kind.block": ("Blokir", "Block"),
     "rule_kind.allow": ("Izin", "Allow"),
     "disposition.genuine.electrical": ("Korsleting listrik", "Electrical short"),
@@ -690,6 +702,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The same rule is already on row {other}.",
     ),
 }
+
+
+def _merge_page_catalogues() -> None:
+    for catalogue in (dashboard, lines, screening, system):
+        twice = sorted(set(catalogue.MESSAGES) & set(MESSAGES))
+        if twice:
+            raise RuntimeError(f"{catalogue.__name__}: keys defined twice: {twice}")
+        MESSAGES.update(catalogue.MESSAGES)
+
+
+_merge_page_catalogues()
 
 _ID_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 _EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

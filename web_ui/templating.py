@@ -42,8 +42,11 @@ NAV_LINKS = (
     NavLink("/calls", "nav.calls", Role.SUPERVISOR),
     NavLink("/reports", "nav.reports", Role.SUPERVISOR),
     NavLink("/rules", "nav.rules", Role.SUPERVISOR),
+    NavLink("/settings", "nav.settings", Role.SUPERVISOR),
+    NavLink("/lines", "nav.lines", Role.TECHNICIAN),
     NavLink("/users", "nav.users", Role.TECHNICIAN),
     NavLink("/audit", "nav.audit", Role.SUPERVISOR),
+    NavLink("/system", "nav.system", Role.TECHNICIAN),
     NavLink("/profile", "nav.profile", Role.OPERATOR),
     NavLink("/docs", "nav.api", Role.TECHNICIAN),
 )

@@ -66,6 +66,14 @@ _LINE_STATUS_COLUMNS = frozenset(
     }
 )  # fmt: skip
 
+# Columns of `service_state` (migration 0013) the service may set; others are ignored.
+_SERVICE_STATE_COLUMNS = frozenset(
+    {
+        "pid", "version", "started_ts", "base_config", "flood_active", "flood_since_ts",
+        "flood_reason", "heartbeat_ts",
+    }
+)  # fmt: skip
+
 
 def _plain(value: Any) -> Any:
     """Enum members as their values, bools as 0/1, for SQLite."""
@@ -129,6 +137,20 @@ class _DeskRequestDone:
 
 
 @dataclass(frozen=True, slots=True)
+class _LineRequestDone:
+    request_id: int
+    result: str
+    answer: str | None
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceStateWrite:
+    fields: dict[str, Any]
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
 class _SmsWrite:
     sms_id: str
     fields: dict[str, Any]
@@ -148,6 +170,8 @@ _Item = (
     | _EventWrite
     | _LineStatusWrite
     | _DeskRequestDone
+    | _LineRequestDone
+    | _ServiceStateWrite
     | _SmsWrite
     | _ArchiveMonth
 )
@@ -336,6 +360,22 @@ class CallLog:
     def desk_request_done(self, request_id: int, result: str, ts: float) -> None:
         """Queue the outcome of a console request (`desk_requests.result`). Never raises."""
         self._submit(lambda: _DeskRequestDone(int(request_id), str(result), ts))
+
+    def line_request_done(
+        self, request_id: int, result: str, answer: str | None, ts: float
+    ) -> None:
+        """Queue the outcome of a technician's line request (`line_requests.result` and
+        `answer`, the modem's reply lines). Never raises."""
+        self._submit(
+            lambda: _LineRequestDone(
+                int(request_id), str(result), None if answer is None else str(answer), ts
+            )
+        )
+
+    def set_service_state(self, fields: Mapping[str, Any], ts: float) -> None:
+        """Queue changes to the service's own row (`service_state`, read by the web UI's
+        dashboard and system pages): only the columns in `fields` change. Never raises."""
+        self._submit(lambda: _ServiceStateWrite(dict(fields), ts))
 
     def archive_month(self, month: str, from_ts: float, to_ts: float, ts: float) -> None:
         """Queue the retention of one local month: its report figures go to
@@ -566,8 +606,17 @@ class CallLog:
             return self._apply_line_status(db, item)
         if isinstance(item, _SmsWrite):
             return self._apply_sms(db, item)
+        if isinstance(item, _ServiceStateWrite):
+            return self._apply_service_state(db, item)
         if isinstance(item, _ArchiveMonth):
             return self._apply_archive(db, item)
+        if isinstance(item, _LineRequestDone):
+            cursor = db.execute(
+                "UPDATE line_requests SET done_ts = ?, done_at = ?, result = ?, answer = ?"
+                " WHERE id = ? AND done_ts IS NULL",
+                [item.ts, iso_at(item.ts, self._zone), item.result, item.answer, item.request_id],
+            )
+            return cursor.rowcount
         if isinstance(item, _DeskRequestDone):
             cursor = db.execute(
                 "UPDATE desk_requests SET done_ts = ?, done_at = ?, result = ?"
@@ -608,6 +657,25 @@ class CallLog:
             f"INSERT OR REPLACE INTO line_status ({', '.join(columns)})"
             f" VALUES ({', '.join('?' * len(columns))})",
             [_plain(row[name]) for name in columns],
+        )
+        return 1
+
+    def _apply_service_state(self, db: Database, item: _ServiceStateWrite) -> int:
+        row = {
+            name: _plain(value)
+            for name, value in item.fields.items()
+            if name in _SERVICE_STATE_COLUMNS
+        }
+        if row.get("started_ts") is not None:
+            row["started_at"] = iso_at(float(row["started_ts"]), self._zone)
+        row.update(id=1, updated_ts=item.ts)
+        columns = list(row)
+        assignments = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "id")
+        db.execute(
+            f"INSERT INTO service_state ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT(id) DO UPDATE SET {assignments}",
+            [row[name] for name in columns],
         )
         return 1
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +126,41 @@ def test_a_restart_during_a_flood_raises_the_alarm_again(tmp_path: Path) -> None
         assert service.policy.flood_active
         assert log.flush()
         assert [row["ts"] for row in events(db, "flood_on")] == [NOW]
+        assert service_state(db)["flood_active"] == 1
+    finally:
+        log.close()
+
+
+def service_state(db: Path) -> sqlite3.Row:
+    connection = sqlite3.connect(db)
+    connection.row_factory = sqlite3.Row
+    try:
+        [row] = connection.execute("SELECT * FROM service_state").fetchall()
+        return row
+    finally:
+        connection.close()
+
+
+def test_the_service_publishes_its_process_and_base_configuration(tmp_path: Path) -> None:
+    """What the web UI's dashboard and settings page read: the file's configuration, not
+    the one with the web UI's overrides over it."""
+    db = tmp_path / "calls.db"
+    base = Config.model_validate({"challenge": {"key": "55"}})
+    write_calls(db, [])  # a migrated database
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "INSERT INTO settings (section, value, updated_ts, updated_by)"
+            """ VALUES ('challenge', '{"key": "77"}', 0, 'tech1')"""
+        )
+    service, log = start_service(db, base)
+    try:
+        assert service.config.challenge.key == "77"
+        assert log.flush()
+        row = service_state(db)
+        assert row["pid"] == os.getpid()
+        assert row["started_ts"] == NOW and row["started_at"].startswith("2024-04-0")
+        assert row["flood_active"] == 0
+        assert Config.model_validate(json.loads(row["base_config"])) == base
     finally:
         log.close()
 
@@ -205,3 +242,42 @@ def test_a_number_reaching_the_flagged_step_is_listed_once_for_the_supervisor(
     assert len(flags) == 1
     assert '"caller": "+6281234567890"' in flags[0]["detail"]
     assert '"level": 3' in flags[0]["detail"] and '"junk_24h": 10' in flags[0]["detail"]
+
+
+def test_a_restore_under_the_running_service_stops_it_to_start_on_the_restored_data(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "calls.db"
+    write_calls(db, [])
+    service, log = start_service(db)
+    try:
+
+        async def poll_twice() -> None:
+            poller = asyncio.create_task(service._poll_settings(0.01))
+            await asyncio.sleep(0.05)
+            assert not service.restored  # nothing restored yet: it goes on
+            log.add_event("database_restored", detail={"by": "tech1"}, ts=NOW)
+            assert log.flush()
+            await asyncio.wait_for(service._stop.wait(), timeout=5.0)
+            poller.cancel()
+
+        asyncio.run(poll_twice())
+        assert service.restored
+    finally:
+        log.close()
+
+
+def test_a_restore_before_the_start_is_no_reason_to_stop(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    write_calls(db, [])
+    log = CallLog(db)
+    log.open()
+    log.add_event("database_restored", detail={"by": "tech1"}, ts=NOW)
+    assert log.flush()
+    log.close()
+    service, log = start_service(db)
+    try:
+        service._notice_restore()
+        assert not service.restored and not service._stop.is_set()
+    finally:
+        log.close()

@@ -36,7 +36,7 @@ class Route:
     def url(self, user_id: int) -> str:
         """The path with its parameter filled in."""
         path = self.path.replace("{user_id}", str(user_id)).replace("{request_id}", "1")
-        return path.replace("{rule_id}", "b-unknown")
+        return path.replace("{rule_id}", "b-unknown").replace("{line}", "no-such-line")
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -45,6 +45,7 @@ class Route:
 OPERATOR, SUPERVISOR, TECHNICIAN = Role.OPERATOR, Role.SUPERVISOR, Role.TECHNICIAN
 ROUTES = [
     Route("GET", "/", OPERATOR),
+    Route("GET", "/api/dashboard", SUPERVISOR),
     Route("GET", "/profile", OPERATOR),
     Route("POST", "/profile/language", OPERATOR),
     Route("POST", "/profile/password", OPERATOR),
@@ -75,6 +76,19 @@ ROUTES = [
     Route("GET", "/api/rules", SUPERVISOR),
     Route("POST", "/api/rules", SUPERVISOR),
     Route("DELETE", "/api/rules/{rule_id}", SUPERVISOR),
+    Route("GET", "/settings", SUPERVISOR),
+    Route("POST", "/settings", SUPERVISOR),
+    Route("POST", "/settings/reset", SUPERVISOR),
+    Route("GET", "/api/settings", SUPERVISOR),
+    Route("PATCH", "/api/settings", SUPERVISOR),
+    Route("GET", "/lines", TECHNICIAN),
+    Route("POST", "/lines/{line}/enable", TECHNICIAN),
+    Route("POST", "/lines/{line}/disable", TECHNICIAN),
+    Route("POST", "/lines/{line}/test", TECHNICIAN),
+    Route("GET", "/api/lines", TECHNICIAN),
+    Route("PUT", "/api/lines/{line}/enabled", TECHNICIAN),
+    Route("POST", "/api/lines/{line}/test", TECHNICIAN),
+    Route("GET", "/api/lines/requests/{request_id}", TECHNICIAN),
     Route("GET", "/users", TECHNICIAN),
     Route("POST", "/users", TECHNICIAN),
     Route("POST", "/users/{user_id}/role", TECHNICIAN),
@@ -91,6 +105,11 @@ ROUTES = [
     Route("GET", "/api/users/{user_id}", TECHNICIAN),
     Route("PATCH", "/api/users/{user_id}", TECHNICIAN),
     Route("POST", "/api/users/{user_id}/password", TECHNICIAN),
+    Route("GET", "/system", TECHNICIAN),
+    Route("GET", "/system/backup", TECHNICIAN),
+    Route("POST", "/system/restore", TECHNICIAN),
+    Route("POST", "/system/restore/confirm", TECHNICIAN),
+    Route("GET", "/api/system", TECHNICIAN),
 ]
 # Reachable without a session, on purpose.
 PUBLIC = {"GET /login", "POST /login", "GET /setup", "POST /setup", "POST /api/login"}

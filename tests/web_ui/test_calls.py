@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,11 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from appliance.model import ChallengeResult
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
 from tests.web_ui.line_service import add_calls, call_row, line_name
 from web_ui.calllog import COLUMNS
+from web_ui.i18n import has_message
 from web_ui.users import Role
 
 ZONE = ZoneInfo("Asia/Jakarta")
@@ -297,3 +300,28 @@ def test_the_call_log_page_pages_with_older_and_newer_links(
     browser.find_element(By.ID, "newer").click()
     assert shown_ids(browser) == first
     assert not browser.find_elements(By.ID, "newer")
+
+
+def end_causes_the_lines_write() -> set[str]:
+    """Every end cause `appliance/line.py` and the call log's restart recovery write."""
+    source = (Path(__file__).resolve().parents[2] / "appliance" / "line.py").read_text()
+    literal = set(re.findall(r'_finish_call\([^,]+, "([a-z_]+)"\)', source))
+    challenged = {f"challenge_{result.value}" for result in ChallengeResult}
+    return literal | challenged | {"interrupted"}
+
+
+def test_every_end_cause_is_shown_in_words_in_both_languages(
+    server: LiveServer, api_session: Callable[..., ApiSession]
+) -> None:
+    causes = end_causes_the_lines_write()
+    assert {"operator_hung_up", "rejected", "line_failed", "challenge_timeout"} <= causes
+    missing = [cause for cause in sorted(causes) if not has_message(f"end_cause.{cause}")]
+    assert missing == []
+    line, day = line_name("ends"), fresh_day()
+    [made] = add_calls(server, [call_row(line, fresh_number(), at(day, 8), end_cause="rejected")])
+    for language, words in (("id", "ditolak sebelum dijawab"), ("en", "rejected before answering")):
+        page = api_session(Role.SUPERVISOR, language=language).client.get(
+            "/calls", params={"line": line}
+        )
+        assert page.status_code == 200
+        assert words in page.text and f'id="call-{made}"' in page.text

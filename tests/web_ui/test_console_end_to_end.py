@@ -5,30 +5,28 @@ one SIM7600 line on a virtual modem over a real pseudo-terminal, in real time in
 of its own (the process boundary is the database, not the thread), and the real web UI
 serves a real Chromium. A caller rings and presses 5; the operator watches the call
 arrive, answers it on the console, records a verdict by key and hangs up; the verdict
-reaches the call log and the policy.
+reaches the call log and the policy; a supervisor then finds the call in the call log
+and counts it in today's report.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from appliance.clock import SystemClock
-from appliance.config import Config, LineConfig
-from appliance.service import LineService
-from appliance.store import CallLog, RuleStore
-from firmware.virtual_modem import CallerSound, VirtualModem
-from tests.web_ui.conftest import Account, LiveServer
+from appliance.config import Config
+from firmware.virtual_modem import CallerSound
+from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
+from tests.web_ui.real_centre import RealCentre, running_centre
 from tests.web_ui.test_console_pages import card, open_console, press
 from web_ui.console import disposition_choices
 from web_ui.users import Role
@@ -37,19 +35,6 @@ LINE = "e2e1"
 CALLER = "081299990001"
 PROMPT_S = 1.0
 STEP_S = 15.0  # each step waits at most this long (real time, a shared machine)
-
-
-@dataclass
-class RealCentre:
-    """The line service and its modem, running on a loop in another thread."""
-
-    loop: asyncio.AbstractEventLoop
-    modem: VirtualModem
-    service: LineService
-
-    def do(self, action: Callable[[], Any]) -> None:
-        """Run `action` on the service's loop (the modem's network side is not threadsafe)."""
-        self.loop.call_soon_threadsafe(action)
 
 
 def _config() -> Config:
@@ -65,43 +50,9 @@ def _config() -> Config:
 
 @pytest.fixture
 def centre(server: LiveServer) -> Iterator[RealCentre]:
-    ready: Future[RealCentre] = Future()
-    stop = threading.Event()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        modem = VirtualModem("sim7600", name=LINE)
-        await modem.start()
-        config = _config()
-        call_log = CallLog(server.db_path, timezone=config.site.timezone)
-        call_log.open()
-        service = LineService(
-            config,
-            call_log=call_log,
-            rule_store=RuleStore(server.db_path, timezone=config.site.timezone),
-            clock=SystemClock(),
-            lines=[LineConfig(name=LINE, port=modem.port, family="sim7600", desk="desk1",
-                              voice_port=modem.voice_port)],
-            desk_poll_s=0.1,
-        )  # fmt: skip
-        service.prepare()
-        runner = asyncio.create_task(service.run())
-        ready.set_result(RealCentre(loop, modem, service))
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
-        service.stop()
-        await runner
-        modem.close()
-        call_log.flush(5.0)
-        call_log.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    try:
-        yield ready.result(timeout=STEP_S)
-    finally:
-        stop.set()
-        thread.join(timeout=STEP_S)
+    """The line service on one SIM7600 line that hears the caller."""
+    with running_centre(server, _config(), line=LINE, listen=True) as centre:
+        yield centre
 
 
 def _call_row(server: LiveServer, call_id: int) -> dict[str, Any]:
@@ -114,12 +65,29 @@ def _call_row(server: LiveServer, call_id: int) -> dict[str, Any]:
         conn.close()
 
 
+def today(zone: ZoneInfo) -> str:
+    """Today's local date, YYYY-MM-DD."""
+    return datetime.now(zone).date().isoformat()
+
+
+def today_figures(session: ApiSession, zone: ZoneInfo) -> dict[str, float]:
+    """Today's report totals, as the report API gives them."""
+    day = today(zone)
+    answer = session.client.get("/api/reports", params={"since": day, "until": day})
+    assert answer.status_code == 200, answer.text
+    figures: dict[str, float] = answer.json()["totals"]["figures"]
+    return figures
+
+
 def test_a_real_call_is_answered_recorded_and_ended_from_the_console(
     browser: webdriver.Chrome,
     server: LiveServer,
     make_user: Callable[..., Account],
+    api_session: Callable[..., ApiSession],
+    screenshot: Callable[[str], Path],
     centre: RealCentre,
 ) -> None:
+    before = today_figures(api_session(Role.SUPERVISOR), server.settings.zone)
     operator = make_user(Role.OPERATOR, language="en")
     open_console(browser, server, operator)
     card(browser, LINE, "idle", timeout_s=STEP_S)  # the line came up and said so
@@ -152,3 +120,20 @@ def test_a_real_call_is_answered_recorded_and_ended_from_the_console(
     assert row["end_cause"] == "operator_hung_up"
     # The verdict reached the policy: this number is immune from screening now.
     assert centre.service.policy.has_good_history("+6281299990001", row["ended_ts"] + 1)
+    screenshot("console")
+
+    # A supervisor finds the call in the call log and counts it in today's report.
+    browser.find_element(By.ID, "logout").click()
+    browser_login(browser, server, make_user(Role.SUPERVISOR, language="en"))
+    browser.get(f"{server.url}/calls?number={CALLER}")
+    shown = browser.find_element(By.ID, f"call-{call_id}")
+    for words in ("081299990001", "Fire", "operator hung up", operator.username):
+        assert words in shown.text, (words, shown.text)
+    screenshot("call-log")
+    day = today(server.settings.zone)
+    browser.get(f"{server.url}/reports?since={day}&until={day}")
+    totals = browser.find_element(By.ID, "report-totals")
+    shown_fire = totals.find_element(By.CSS_SELECTOR, 'td[data-column="valid_fire"]').text
+    assert int(shown_fire) == before.get("valid_fire", 0) + 1
+    assert int(browser.find_element(By.ID, "total-valid").text) == before["valid"] + 1
+    screenshot("report")

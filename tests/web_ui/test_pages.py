@@ -64,11 +64,12 @@ def test_login_works_and_a_wrong_password_shows_an_error(
     browser_login(browser, server, user)
     assert text_of(browser, "#welcome") == "Selamat datang, Dewi Lestari."
     assert nav_labels(browser) == [
-        "Beranda",
+        "Dasbor",
         "Konsol",
         "Log panggilan",
         "Laporan",
         "Aturan",
+        "Pengaturan penyaringan",
         "Log audit",
         "Profil",
     ]
@@ -97,13 +98,16 @@ def test_the_language_switch_changes_the_page_text(
     assert browser.current_url == server.url + "/users"
     assert text_of(browser, "h1") == "Users"
     assert nav_labels(browser) == [
-        "Home",
+        "Dashboard",
         "Console",
         "Call log",
         "Reports",
         "Rules",
+        "Screening settings",
+        "Lines",
         "Users",
         "Audit log",
+        "System",
         "Profile",
         "API",
     ]

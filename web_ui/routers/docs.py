@@ -34,8 +34,47 @@ def swagger_ui(user: CurrentUser) -> Response:
     )
 
 
+# The error answers the app's handlers give (`web_ui.app`), documented on every operation
+# they can come from, so a client (and the schema tests) can rely on the document listing
+# every status an operation answers: 404 where a path names an item that may not exist;
+# 400 and 409 where a change is refused for a reason no schema can express (a user name
+# already taken, a call no longer on its line).
+ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
+ERROR_ANSWERS = {
+    "400": "Refused: the request breaks a rule its schema cannot express.",
+    "404": "No such item (or no longer there).",
+    "409": "Refused in the current state (the message says why).",
+}
+CHANGING_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+def _error_statuses(method: str, operation: dict[str, Any]) -> list[str]:
+    statuses = []
+    if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
+        statuses.append("404")
+    if method in CHANGING_METHODS:
+        statuses += ["400", "409"]
+    return statuses
+
+
+def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with the error answers of `ERROR_ANSWERS` added where they apply."""
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            for status in _error_statuses(method, operation):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": ERROR_ANSWERS[status],
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    },
+                )
+    return document
+
+
 @api.get("/openapi.json")
 def openapi_document(request: Request, user: CurrentUser) -> JSONResponse:
-    """The API's OpenAPI description."""
-    document: dict[str, Any] = request.app.openapi()
-    return JSONResponse(document)
+    """The API's OpenAPI description, with every error answer an operation can give."""
+    document: dict[str, Any] = request.app.openapi()  # built once, then kept by the app
+    return JSONResponse(document_errors(document))  # adds only what is missing

@@ -1,4 +1,10 @@
-"""The home page: operators go straight on to the console, other roles land here."""
+"""The home page is the dashboard (`GET /`, `GET /api/dashboard`); an operator's is the console.
+
+Operators are sent on to `/console`; supervisors and technicians see today's calls, the
+alarms of the last 24 hours, flood mode, the line service and each line's health
+(`web_ui.dashboard`, whose docstring says what each figure means). The page reloads
+itself every `REFRESH_S` seconds through `/static/refresh.js`.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,51 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from web_ui import dashboard
 from web_ui.app_state import pages_of
-from web_ui.deps import CurrentUser, SessionDep
+from web_ui.deps import CsrfChecked, CurrentUser, DbDep, SessionDep, SettingsDep, SupervisorUser
+from web_ui.models import ErrorPublic
 from web_ui.users import Role
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api", tags=["home"])
+pages = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
+api = APIRouter(
+    prefix="/api",
+    tags=["dashboard"],
+    dependencies=[CsrfChecked],
+    responses={401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}},
+)
 
 
 @pages.get("/")
-def home_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    """Welcome, role, and the time in the site's zone; an operator's home is the console."""
+def dashboard_page(
+    request: Request, db: DbDep, settings: SettingsDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The dashboard; an operator's home is the console."""
     if user.role is Role.OPERATOR:
         return RedirectResponse("/console", status_code=303)
-    return pages_of(request).render(request, "home.html", {"now_ts": time.time()}, session=session)
+    view = dashboard.build(db, zone=settings.zone, timezone=settings.timezone, now_ts=time.time())
+    language = user.language
+    context = {
+        "view": view,
+        "refresh_s": dashboard.REFRESH_S,
+        "count": lambda value: dashboard.format_count(value, language),
+        "percent": lambda value: dashboard.format_percent(value, language),
+        "duration": lambda seconds: dashboard.format_duration(seconds, language),
+        "alarm_label": lambda alarm: dashboard.alarm_label(language, alarm),
+        "reason_label": lambda reason: dashboard.reason_label(language, reason),
+        "registration_label": lambda value: dashboard.registration_label(language, value),
+        "state_label": lambda state: dashboard.state_label(language, state),
+        "today_text": dashboard.format_day(
+            view.today.since_at.timestamp(), settings.zone, language
+        ),
+    }
+    return pages_of(request).render(request, "dashboard.html", context, session=session)
+
+
+@api.get("/dashboard", response_model=dashboard.DashboardPublic)
+def api_dashboard(
+    db: DbDep, settings: SettingsDep, user: SupervisorUser
+) -> dashboard.DashboardPublic:
+    """Today's calls and screening, alarms of the last 24 h, flood mode, the line service
+    and each line's health: the dashboard's figures (times in the site's zone)."""
+    return dashboard.build(db, zone=settings.zone, timezone=settings.timezone, now_ts=time.time())

@@ -1,0 +1,248 @@
+"""The line service's side of the web UI's lines page: technicians' choices and tests in.
+
+Like the operator console (`appliance/desk.py`), the web UI is another process and the
+two meet only in the database (migration `0013_service_and_line_admin`); `LineAdmin`
+polls it on a read-only connection and writes nothing itself: results go through the
+call log's single writer.
+
+- `line_admin` (line, enabled 0/1, who, when) is a technician's choice per line, kept
+  across restarts of either process. A disabled line is taken out of service: the
+  service stops that `Line`, which closes its serial port (a technician can swap the SIM
+  or the modem), rests in `LineState.DISABLED` (published to `line_status` as
+  `disabled`; a short-flash LED on the board) and neither reconnects nor climbs the
+  recovery ladder, so it raises no alarms. Enabling it starts the line again. The choice
+  is applied at start, before any port is opened (`apply_at_start`), and polled every
+  `LINE_ADMIN_POLL_S` while the service runs. A line with no row is as its configuration
+  says; lines disabled in the configuration file are never built and are not affected.
+- A call in progress is never cut: a disable that finds the line holding a call (from
+  the first ring to the operator's hang-up) waits, and is applied at the first poll
+  that finds the line free. The web UI also refuses, with 409, to disable a line its
+  `line_status` shows in a call; this wait covers the call that rings in between.
+- `line_requests` of kind `at_test` carry one AT command, which must be one of
+  `AT_TEST_COMMANDS`, fixed read-only queries (anything else is `refused`: a test must
+  never dial, hang up or switch the radio off). It is sent on the line's own AT channel
+  only while the line is idle (else `not_ready`, as for a disabled line), with a
+  `AT_TEST_TIMEOUT_S` timeout; `done_ts`, `result` (`ok`, `error`, `no_such_line`,
+  `not_ready`, `refused`, `expired`) and `answer` (the reply lines, newline-joined, at
+  most `ANSWER_MAX_CHARS`) are filled in. Requests found pending at start that are
+  older than `STALE_REQUEST_S` are `expired`: nobody is waiting for them any more.
+
+Fail open: a locked or broken database is logged and the poll tried again later; nothing
+here raises into the lines or stalls screening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from appliance.store import open_readonly
+
+if TYPE_CHECKING:
+    from appliance.service import LineService
+
+logger = logging.getLogger(__name__)
+
+LINE_ADMIN_POLL_S = 1.0
+# The AT commands a technician may send from the lines page: read-only queries only.
+AT_TEST_COMMANDS: tuple[str, ...] = (
+    "AT",  # does the modem answer at all
+    "ATI",  # identification
+    "AT+CGMR",  # firmware revision
+    "AT+CGSN",  # IMEI
+    "AT+CPIN?",  # SIM status
+    "AT+CCID",  # SIM serial (ICCID); some firmware answers ERROR
+    "AT+CIMI",  # subscriber identity (IMSI)
+    "AT+CSQ",  # signal quality
+    "AT+CREG?",  # network registration
+    "AT+COPS?",  # the network operator
+    "AT+CCLK?",  # the module's clock (set by the network)
+)
+LINE_REQUEST_RESULTS: tuple[str, ...] = (
+    "ok",
+    "error",
+    "no_such_line",
+    "not_ready",
+    "refused",
+    "expired",
+)
+AT_TEST_TIMEOUT_S = 3.0
+ANSWER_MAX_CHARS = 2000
+STALE_REQUEST_S = 10.0
+_BATCH = 20
+
+
+@dataclass(frozen=True)
+class AdminChoice:
+    """A technician's choice for one line (a `line_admin` row)."""
+
+    line: str
+    enabled: bool
+    updated_by: str
+
+
+def read_choices(conn: sqlite3.Connection) -> dict[str, AdminChoice]:
+    """Every `line_admin` row, by line."""
+    rows = conn.execute("SELECT line, enabled, updated_by FROM line_admin").fetchall()
+    return {str(row[0]): AdminChoice(str(row[0]), bool(row[1]), str(row[2] or "")) for row in rows}
+
+
+def truncated_answer(lines: tuple[str, ...]) -> str:
+    """The reply lines joined with newlines, cut to `ANSWER_MAX_CHARS`."""
+    text = "\n".join(lines)
+    if len(text) <= ANSWER_MAX_CHARS:
+        return text
+    return text[: ANSWER_MAX_CHARS - 3] + "..."
+
+
+class LineAdmin:
+    """Applies `line_admin` to the service's lines and carries out `line_requests`."""
+
+    def __init__(self, service: LineService, db_path: Path) -> None:
+        self._service = service
+        self._db_path = db_path
+        self._conn: sqlite3.Connection | None = None
+        self._handled: set[int] = set()  # done, but perhaps not yet committed
+        self._waiting_for_call_end: set[str] = set()  # disables put off by a call
+
+    def apply_at_start(self) -> int:
+        """Before the lines open their ports: take the disabled ones out of service.
+
+        Returns how many were disabled; a database error is logged and leaves every line
+        enabled (the poll applies the choices once the database answers).
+        """
+        try:
+            choices = self._choices()
+        except sqlite3.Error as exc:
+            logger.warning("line admin: cannot read line_admin at start: %s", exc)
+            self.close()
+            return 0
+        disabled = 0
+        for name, choice in choices.items():
+            line = self._service.lines.get(name)
+            if line is not None and not choice.enabled and not line.disabled:
+                logger.warning("line %s is disabled by %s (web UI)", name, choice.updated_by)
+                line.take_out_of_service()
+                disabled += 1
+        return disabled
+
+    def expire_stale(self) -> int:
+        """At start: tests left from before `STALE_REQUEST_S` have nobody waiting."""
+        now_ts = self._service.clock.timestamp()
+        stale = [
+            row for row in self._pending() if float(row["requested_ts"]) < now_ts - STALE_REQUEST_S
+        ]
+        for row in stale:
+            self._done(int(row["id"]), "expired", None)
+        return len(stale)
+
+    async def poll_once(self) -> None:
+        """Apply the choices, then carry out every pending request once."""
+        await self.apply_choices()
+        await self.serve_requests()
+
+    async def run(self, interval_s: float = LINE_ADMIN_POLL_S) -> None:
+        """Poll until cancelled; a locked or broken database is logged, never fatal."""
+        while True:
+            try:
+                await self.poll_once()
+            except sqlite3.Error as exc:
+                logger.warning("line admin: %s", exc)
+                self.close()
+            except Exception:
+                logger.exception("line admin: unexpected error")
+            await asyncio.sleep(interval_s)
+
+    def close(self) -> None:
+        """Close the read-only connection (it is reopened on the next poll)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ enable/disable
+
+    async def apply_choices(self) -> None:
+        """Bring every line in step with its `line_admin` row."""
+        choices = self._choices()
+        for name, line in self._service.lines.items():
+            choice = choices.get(name)
+            wanted_enabled = choice is None or choice.enabled
+            by = choice.updated_by if choice is not None else None
+            if wanted_enabled:
+                self._waiting_for_call_end.discard(name)
+                if line.disabled:
+                    self._service.enable_line(name, by=by)
+            elif not line.disabled:
+                await self._disable(name, by)
+
+    async def _disable(self, name: str, by: str | None) -> None:
+        if await self._service.disable_line(name, by=by):
+            self._waiting_for_call_end.discard(name)
+        elif name not in self._waiting_for_call_end:
+            self._waiting_for_call_end.add(name)
+            logger.warning("line %s: disabled by %s once its call ends", name, by)
+
+    # ------------------------------------------------------------------ requests
+
+    async def serve_requests(self) -> int:
+        """Carry out every pending request once; returns how many were handled."""
+        handled = 0
+        for row in self._pending():
+            request_id = int(row["id"])
+            if request_id in self._handled:
+                continue
+            result, answer = await self._carry_out(row)
+            self._done(request_id, result, answer)
+            handled += 1
+        return handled
+
+    async def _carry_out(self, row: sqlite3.Row) -> tuple[str, str | None]:
+        name, command = str(row["line"]), row["command"]
+        logger.info(
+            "line request %d: %s %r on line %s by %s",
+            row["id"], row["kind"], command, name, row["requested_by"],
+        )  # fmt: skip
+        if row["kind"] != "at_test" or command not in AT_TEST_COMMANDS:
+            return "refused", None
+        line = self._service.lines.get(name)
+        if line is None:
+            return "no_such_line", None
+        answer = await line.query(str(command), AT_TEST_TIMEOUT_S)
+        if answer.result == "not_ready":
+            return "not_ready", None
+        return answer.result, truncated_answer(answer.lines)
+
+    # ------------------------------------------------------------------ internals
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_readonly(self._db_path)
+        return self._conn
+
+    def _choices(self) -> dict[str, AdminChoice]:
+        conn = self._connection()
+        choices = read_choices(conn)
+        conn.commit()  # end the read transaction: the next poll sees new rows
+        return choices
+
+    def _pending(self) -> list[sqlite3.Row]:
+        conn = self._connection()
+        rows = conn.execute(
+            "SELECT id, kind, line, command, requested_by, requested_ts FROM line_requests"
+            " WHERE done_ts IS NULL ORDER BY id LIMIT ?",
+            (_BATCH,),
+        ).fetchall()
+        conn.commit()
+        return rows
+
+    def _done(self, request_id: int, result: str, answer: str | None) -> None:
+        self._handled.add(request_id)
+        self._service.call_log.line_request_done(
+            request_id, result, answer, self._service.clock.timestamp()
+        )
+        if len(self._handled) > 10 * _BATCH:  # committed long ago: forget them
+            self._handled = set(sorted(self._handled)[-_BATCH:])
