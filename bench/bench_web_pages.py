@@ -253,7 +253,8 @@ def measure(base_url: str, heavy: str, repeat: int) -> dict[str, dict[str, Any]]
                 if name not in BEYOND_TARGET:
                     every += timings
                 variants[name] = summary(timings)
-            results[page] = {**summary(every), "variants": variants}
+            counted = sum(1 for name in paths if name not in BEYOND_TARGET)
+            results[page] = {**summary(every), "views": counted, "variants": variants}
     return results
 
 

@@ -20,8 +20,8 @@ so one benchmark's memory, threads or garbage never weigh on the next one. In or
 
 `--quick` runs reduced sizes (50 rounds instead of 200, 1 M rows only, 7 simulated days
 instead of 30, fewer repetitions) as a smoke run of 1-2 minutes once the 1 M-row
-database is cached in var/bench/ (building it takes about 20 s). The full run took 4.4
-minutes with both databases cached and about 10 the first time (the 10 M-row database
+database is cached in var/bench/ (building it takes about 20 s). The full run took 6.3
+minutes with the databases cached and about 12 the first time (the 10 M-row database
 takes 3-4 minutes to build and 4.2 GB of disk), on a 2-core VM.
 
 `--out FILE` also writes the table, with the machine, Python and SQLite versions, the
@@ -281,7 +281,8 @@ def web_page_rows(result: dict[str, Any]) -> list[Row]:
         met = figures["p95_ms"] < result["target_p95_ms"]
         rows.append(
             (
-                f"web page: {page} ({len(figures['variants'])} views), {size} rows",
+                f"web page: {page} ({figures.get('views', len(figures['variants']))} views), "
+                f"{size} rows",
                 f"p50 {_ms(figures['p50_ms'])} / p95 {_ms(figures['p95_ms'])} ms",
                 f"p95 < {result['target_p95_ms']:g} ms: {_verdict(met)}",
                 "-",
