@@ -80,6 +80,7 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 HEALTH_FAILURES_BEFORE_RESET = 2
 HOLD_REPEAT_S = 20.0  # a caller waiting for an operator hears 'please hold' this often
+MISSED_CALLERS_KEPT = 16  # distinct callers remembered while a line initialises
 COMMIT_WAIT_S = 2.0  # longest a call's end report waits for its row to be committed
 
 
@@ -249,6 +250,17 @@ def describe_call(line_name: str, call: ActiveCall) -> str:
     return " ".join(parts)
 
 
+@dataclass
+class MissedRinging:
+    """A caller heard ringing while the line could not take calls (INITIALISING)."""
+
+    caller_id: CallerId | None  # None: RING without +CLIP (caller ID not enabled yet)
+    first_ts: float
+    last_ts: float
+    rings: int = 1
+    reported: bool = False  # its `missed_call` event is written
+
+
 @dataclass(frozen=True)
 class QueryAnswer:
     """The outcome of a technician's AT command: `ok` (the modem's reply lines and OK),
@@ -326,6 +338,8 @@ class Line:
         self._recovery = recovery
         self._ladder = RecoveryLadder(self.name, recorder, clock, recovery)  # appliance/recovery
         self._disabled = False  # taken out of service by a technician
+        # Callers heard ringing while INITIALISING, by raw number (None: RING only).
+        self._missed: dict[str | None, MissedRinging] = {}
         self._running = False  # inside `run()`
 
     def reconfigure(self, *, prompts: PromptText, challenge: ChallengeConfig) -> None:
@@ -609,8 +623,64 @@ class Line:
             return
         if isinstance(urc, Ring | Clip) and self.state is LineState.IDLE:
             self._start_call(urc)
+        elif isinstance(urc, Ring | Clip) and self.state is LineState.INITIALISING:
+            self._note_missed_ringing(urc)
         elif not isinstance(urc, CallEnded | PromptFinished | Dtmf):
             logger.debug("line %s: ignored %r in state %s", self.name, urc, self.state)
+
+    def _note_missed_ringing(self, urc: Ring | Clip) -> None:
+        """A call rings while the line is initialising (a modem being reset, a line
+        starting): it cannot be answered, but it must not go unnoticed. Kept here, and
+        logged as a `missed_call` event when the line leaves INITIALISING."""
+        now_ts = self._clock.timestamp()
+        caller_id = urc.caller if isinstance(urc, Clip) else None
+        key = None  # a RING: whose, the +CLIP that follows it says
+        if caller_id is not None:  # a withheld number has no raw text, but a validity
+            key = caller_id.raw if caller_id.raw is not None else f"<{caller_id.validity}>"
+        if key is not None and None in self._missed:  # the RING before this +CLIP
+            ring_only = self._missed.pop(None)
+            self._missed[key] = MissedRinging(caller_id, ring_only.first_ts, now_ts, 1)
+            return
+        if key is None and self._missed:  # a RING of the caller already heard
+            latest = max(self._missed.values(), key=lambda missed: missed.last_ts)
+            latest.last_ts, latest.rings = now_ts, latest.rings + 1
+            return
+        found = self._missed.get(key)
+        if found is None:
+            if len(self._missed) < MISSED_CALLERS_KEPT:
+                self._missed[key] = MissedRinging(caller_id, now_ts, now_ts)
+            return
+        found.last_ts = now_ts
+
+    def _report_missed_ringing(self) -> None:
+        """Log each caller heard ringing while the line was initialising, once: an ALARM
+        and a `missed_call` event (the web UI's dashboard lists it among the alarms), so
+        that a supervisor can call back. Called as the line leaves INITIALISING; a caller
+        who keeps ringing through several attempts is reported once, and one still
+        ringing reaches the line once it is idle, as a call of its own."""
+        for ringing in self._missed.values():
+            if ringing.reported:
+                continue
+            ringing.reported = True
+            caller = normalise(ringing.caller_id, self._region) if ringing.caller_id else None
+            shown = ringing.caller_id.raw if ringing.caller_id else None
+            logger.warning(
+                "ALARM line %s: a call from %s rang while the line was initialising "
+                "and could not be answered",
+                self.name,
+                shown or "an unknown number",
+            )
+            self._recorder.add_event(
+                "missed_call",
+                line=self.name,
+                detail={
+                    "caller_raw": shown,
+                    "caller": caller.e164 if caller else None,
+                    "rings": ringing.rings,
+                    "while": LineState.INITIALISING.value,
+                },
+                ts=ringing.first_ts,
+            )
 
     @staticmethod
     def _ends_another_call(call: ActiveCall, urc: Urc) -> bool:
@@ -1300,6 +1370,10 @@ class Line:
             return
         self.state = new
         logger.debug("line %s: %s -> %s", self.name, old, new)
+        if old is LineState.INITIALISING and self._missed:
+            self._report_missed_ringing()
+        if new not in (LineState.INITIALISING, LineState.FAILED):
+            self._missed.clear()  # up (or stopped): the next caller is a call of its own
         self._listener.line_state_changed(self, old, new)
 
     def _require_channel(self) -> ATChannel:

@@ -14,10 +14,12 @@ there); nothing here writes.
   `detail.kind` names which), `flood_on` (flood mode entered, or still on after a
   restart), `line_crashed` (a line's task died and was restarted), `supervisor_flag` (a
   number climbed to a flagged step of the abuse ladder), `modem_changed` (a modem with
-  another IMEI than configured) and `recovery` (a step of a silent line's recovery ladder:
-  re-initialise, power cycle, USB reset). The dashboard shows those of the last 24 hours,
-  newest first. `line_failed`, `line_down` and `flood_off` are not alarms: a failing line
-  is followed by `recovery` events, and its state shows in the lines table.
+  another IMEI than configured), `recovery` (a step of a silent line's recovery ladder:
+  re-initialise, power cycle, USB reset) and `missed_call` (a caller rang while a line
+  was initialising and could not answer: the number, to call back). The dashboard shows
+  those of the last 24 hours, newest first. `line_failed`, `line_down` and `flood_off`
+  are not alarms: a failing line is followed by `recovery` events, and its state shows in
+  the lines table.
 - **The line service** is running when its heartbeat (`service_state.heartbeat_ts`,
   written every 10 s) is at most `HEARTBEAT_FRESH_S` old. Its flood mode, version and start
   time are those of its `service_state` row; with no fresh heartbeat they are what it
@@ -65,6 +67,7 @@ ALARM_KINDS: tuple[str, ...] = (
     "supervisor_flag",
     "modem_changed",
     "recovery",
+    "missed_call",
 )
 ALARM_WINDOW_S = 24 * 3600.0
 ALARMS_SHOWN = 50

@@ -16,6 +16,7 @@ that plays prompts on the modem and cannot listen, one that hands audio to the h
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,38 @@ def test_modem_going_silent_mid_call_still_logs_the_call_and_the_line_recovers(
             await next_call_is_screened(bench)
             assert_log_consistent(bench, calls=2)
             assert len(bench.events("line_failed")) == 1
+
+    run_virtual(scenario)
+
+
+MISSED_CALLER = "081311112222"
+
+
+@pytest.mark.parametrize("family", FAULT_FAMILIES)
+def test_a_call_ringing_while_the_line_initialises_is_logged_for_a_call_back(
+    tmp_path: Path, family: str
+) -> None:
+    """The line cannot answer while it initialises (here: its modem stopped answering and
+    it is being set up again), but the caller who rang must not go unnoticed."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, family, health_interval_s=10.0) as bench:
+            bench.modem.silent = True  # firmware hang: commands vanish, URCs still flow
+            await bench.wait_state(LineState.INITIALISING, timeout_s=180.0)
+            virtual = bench.ring(MISSED_CALLER)
+            await bench.sleep(12.0)  # a few rings while the line waits for its modem
+            bench.modem.caller_hangs_up(virtual)  # the caller gives up
+            bench.modem.silent = False
+            await bench.wait_state(LineState.IDLE, timeout_s=BACKOFF_MAX_S + 60.0)
+
+            [missed] = bench.events("missed_call")
+            detail = json.loads(missed["detail"])
+            assert detail["caller_raw"] == MISSED_CALLER
+            assert detail["caller"] == "+62" + MISSED_CALLER[1:]
+            assert detail["rings"] >= 2 and detail["while"] == "initialising"
+            assert bench.rows() == []  # never answered: an event to call back, not a call
+            await next_call_is_screened(bench)
+            assert len(bench.events("missed_call")) == 1
 
     run_virtual(scenario)
 

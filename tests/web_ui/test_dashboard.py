@@ -196,17 +196,23 @@ def test_alarms_are_the_alarm_kinds_of_the_last_day_newest_first(own: LiveServer
     add_event(own, "alarm", now - 300, {"kind": "disk_low", "message": "150 MB free"})
     add_event(own, "modem_changed", now - 200, {"expected": "86", "found": MARKUP}, line=line)
     add_event(own, "supervisor_flag", now - 100, {"caller": MARKUP, "level": 3})
+    missed = {"caller_raw": "081311112222", "caller": "+6281311112222", "rings": 3}
+    add_event(own, "missed_call", now - 60, missed, line=line)
     add_event(own, "line_up", now - 50, {"family": "sim7600"}, line=line)  # not an alarm
     add_event(own, "flood_on", now - 90_000, {"reason": "old"})  # more than a day ago
     session = logged_in(own, Role.SUPERVISOR, language="en")
     alarms = session.client.get("/api/dashboard").json()["alarms"]
     mine = [alarm for alarm in alarms if alarm["ts"] >= now - 400]
-    assert [alarm["alarm"] for alarm in mine] == ["supervisor_flag", "modem_changed", "disk_low"]
-    assert mine[2]["text"] == "150 MB free"
-    assert mine[1]["line"] == line
+    assert [alarm["alarm"] for alarm in mine] == [
+        "missed_call", "supervisor_flag", "modem_changed", "disk_low"
+    ]  # fmt: skip
+    assert mine[3]["text"] == "150 MB free"
+    assert mine[2]["line"] == line
+    assert "081311112222" in mine[0]["text"]  # the number to call back
     assert all(alarm["kind"] != "flood_on" or alarm["ts"] > now - 86_400 for alarm in alarms)
     page = page_text(session)
     assert "Disk space low" in page and "Number flagged for a supervisor" in page
+    assert "Missed call: the line was starting up" in page
     assert MARKUP not in page
     assert str(escape(MARKUP)) in page
 

@@ -118,6 +118,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "dashboard.alarm.modem_changed": ("Modem tertukar (IMEI lain)", "Modem changed (other IMEI)"),
     "dashboard.alarm.recovery": ("Pemulihan saluran", "Line recovery"),
+    "dashboard.alarm.missed_call": (
+        "Panggilan tak terjawab: saluran sedang dinyalakan",
+        "Missed call: the line was starting up",
+    ),
     "dashboard.alarm.clock_unsynced": ("Jam sistem tidak sinkron", "System clock not synchronised"),
     "dashboard.alarm.disk_low": ("Ruang disk hampir habis", "Disk space low"),
     # durations
