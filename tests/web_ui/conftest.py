@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +79,9 @@ def free_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The web UI served by uvicorn in a thread, for the whole test session."""
-    db_path = tmp_path_factory.mktemp("web") / "siaga.db"
+@contextmanager
+def serve(db_path: Path) -> Iterator[LiveServer]:
+    """The web UI on `db_path`, served by uvicorn in a thread until the block ends."""
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = settings_for(
@@ -104,6 +104,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         uv.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The web UI served by uvicorn in a thread, for the whole test session."""
+    with serve(tmp_path_factory.mktemp("web") / "siaga.db") as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from appliance.store._sqlite import iso_at
-from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, wait_for
+from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, serve, wait_for
 from tests.web_ui.line_service import ZONE, add_calls, call_row, database, line_name, set_line
-from tests.web_ui.own_server import add_account, logged_in, serve
+from tests.web_ui.own_server import add_account, logged_in
 from web_ui import dashboard, system
 from web_ui import db as web_db
 from web_ui.users import Role

@@ -28,10 +28,11 @@ from tests.web_ui.conftest import (
     LiveServer,
     api_login,
     browser_login,
+    serve,
     wait_for,
 )
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
-from tests.web_ui.own_server import add_account, serve
+from tests.web_ui.own_server import add_account
 from web_ui import system
 from web_ui.settings import secret_path_for
 from web_ui.users import Role
