@@ -501,6 +501,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             until_ts=until_ts,
             period=args.period,
             timezone=config.site.timezone,
+            kinds=config.site.genuine_kinds,
         )
     finally:
         connection.close()

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from appliance.model import DEFAULT_GENUINE_KINDS, is_kind
+
 logger = logging.getLogger(__name__)
 
 FamilyName = Literal["auto", "sim800", "sim7600", "ec25", "m95", "huawei", "generic"]
@@ -32,8 +34,14 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_GENUINE_KINDS = 20  # a console row of buttons an operator can still read at a glance
+MAX_KIND_LABEL_CHARS = 40
+KIND_RULE = "a lowercase letter, then up to 31 lowercase letters, digits or _"
+
+
 class SiteConfig(StrictModel):
-    """Where the appliance is: its name, region (for numbers), time zone and language."""
+    """Where the appliance is: its name, region (for numbers), time zone and language, and
+    the kinds of genuine call its operators record."""
 
     name: str = "Siaga 112"
     region: str = Field(default="ID", description="ISO 3166 region for national numbers")
@@ -46,6 +54,48 @@ class SiteConfig(StrictModel):
             "without a player of their own (Huawei): `*_file` names a file in it"
         ),
     )
+
+    genuine_kinds: tuple[str, ...] = Field(
+        default=DEFAULT_GENUINE_KINDS,
+        min_length=1,
+        max_length=MAX_GENUINE_KINDS,
+        description=(
+            "the kinds of genuine call the console offers (`genuine:<kind>`), in the order "
+            "of its buttons and of the report's columns; keys 1-9 go to the first nine"
+        ),
+    )
+    kind_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "kind -> the name the web UI shows for it in every language; a kind without one "
+            "shows the catalogue's name, or its slug with spaces for underscores"
+        ),
+    )
+
+    @field_validator("genuine_kinds")
+    @classmethod
+    def _kind_slugs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kind in value:
+            if not is_kind(kind):
+                raise ValueError(f"{kind!r} is not a kind ({KIND_RULE})")
+        duplicates = sorted({kind for kind in value if value.count(kind) > 1})
+        if duplicates:
+            raise ValueError(f"kinds must be unique: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("kind_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        # A label may name a kind no longer offered: older calls still carry it.
+        labels = {}
+        for kind, label in value.items():
+            if not is_kind(kind):
+                raise ValueError(f"{kind!r} is not a kind ({KIND_RULE})")
+            text = label.strip()
+            if not text or len(text) > MAX_KIND_LABEL_CHARS:
+                raise ValueError(f"{kind}: a label has 1 to {MAX_KIND_LABEL_CHARS} characters")
+            labels[kind] = text
+        return labels
 
     @field_validator("timezone")
     @classmethod
@@ -141,6 +191,18 @@ class AbuseConfig(StrictModel):
     ladder: tuple[LadderStep, ...] = Field(default_factory=_default_ladder)
     action: RestrictAction = "challenge"
     immunity_s: PositiveSeconds = 30 * 86_400.0
+    reputation_half_life_s: PositiveSeconds = Field(
+        default=10 * 86_400.0,
+        description=(
+            "each prank or ghost verdict counts 1, halving every this long (memory over "
+            "weeks, not a count per day); the sum is the number's reputation"
+        ),
+    )
+    reputation_threshold: float = Field(
+        default=3.0,
+        ge=0,
+        description="a reputation this high restricts the number like the ladder (0: off)",
+    )
 
     @model_validator(mode="after")
     def _ladder_ascends(self) -> AbuseConfig:
@@ -151,14 +213,53 @@ class AbuseConfig(StrictModel):
 
 
 class FloodConfig(StrictModel):
-    """Flood (TDoS) mode: entered on a high arrival rate or sustained line saturation."""
+    """Flood (TDoS) mode: the signals that start it, what it sheds, when it ends.
 
+    The signals are explained in `appliance.policy.FloodMonitor`; docs/floods.md has the
+    measurements behind the defaults.
+    """
+
+    enabled: bool = Field(default=True, description="detect floods at all")
     rate_window_s: PositiveSeconds = 300.0
     max_calls_in_window: int = Field(default=60, gt=0)
-    saturation_s: PositiveSeconds = 60.0
+    saturation_s: PositiveSeconds = Field(
+        default=30.0, description="window of the saturation and waiting signals"
+    )
+    saturation_occupancy: float = Field(
+        default=0.9, gt=0, le=1, description="busy share of the lines over saturation_s"
+    )
+    reseize_s: PositiveSeconds = Field(
+        default=1.0, description="a line seized again this soon after a release"
+    )
+    reseize_min: int = Field(default=2, ge=0, description="quick re-seizures within saturation_s")
+    waiting_min_calls: int = Field(
+        default=3, gt=0, description="callers seen waiting on busy lines within saturation_s"
+    )
+    new_numbers_min: int = Field(
+        default=20, gt=0, description="arrivals from unknown numbers within rate_window_s"
+    )
+    number_min_calls: int = Field(
+        default=30, gt=0, description="calls from one number within rate_window_s"
+    )
     block_prefix_digits: int = Field(default=4, ge=1, le=10, description="digits of E.164 dropped")
     block_min_share: float = Field(default=0.5, gt=0, le=1)
     block_min_calls: int = Field(default=10, gt=0)
+    block_min_numbers: int = Field(
+        default=6, ge=2, description="numbers calling from one block that start flood mode"
+    )
+    withheld_min_calls: int = Field(default=10, gt=0)
+    withheld_min_share: float = Field(default=0.5, gt=0, le=1)
+    reserve_lines: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "in flood mode, lines kept free for callers who try again: a first attempt that "
+            "would take one of them is released (and goes on the call-back list)"
+        ),
+    )
+    redial_window_s: PositiveSeconds = Field(
+        default=900.0, description="a caller who called or waited this recently tries again"
+    )
     quiet_s: PositiveSeconds = 300.0
 
 
@@ -171,6 +272,13 @@ class ChallengeConfig(StrictModel):
     key: str = Field(default="5", pattern=r"^[0-9*#]{1,4}$")
     attempts: int = Field(default=2, ge=1, le=5, description="prompt plays (1 + repeats)")
     wait_after_prompt_s: PositiveSeconds = 6.0
+    flood_wait_s: PositiveSeconds = Field(
+        default=5.0,
+        description=(
+            "in flood mode the challenge is one short prompt (`flood_challenge`), then this "
+            "long for the key or a voice; a caller who gives neither is released"
+        ),
+    )
     hang_up_unverified_for: tuple[str, ...] = Field(
         default=("abuse", "blocklist", "flood"),
         description=(
@@ -243,19 +351,30 @@ class PromptText(StrictModel):
     announce: str
     silent_goodbye: str
     reported: str
+    flood_challenge: str = Field(
+        default="Darurat 112: tekan 5, atau bicaralah.",
+        description="the short challenge of flood mode (a few seconds)",
+    )
     challenge_file: str | None = None
+    flood_challenge_file: str | None = None
     connecting_file: str | None = None
     announce_file: str | None = None
     goodbye_file: str | None = None
     reported_file: str | None = None
     challenge_seconds: PositiveSeconds = 12.0
+    flood_challenge_seconds: PositiveSeconds = 3.0
     connecting_seconds: PositiveSeconds = 3.0
     announce_seconds: PositiveSeconds = 10.0
     goodbye_seconds: PositiveSeconds = 8.0
     reported_seconds: PositiveSeconds = 10.0
 
     @field_validator(
-        "challenge_file", "connecting_file", "announce_file", "goodbye_file", "reported_file"
+        "challenge_file",
+        "flood_challenge_file",
+        "connecting_file",
+        "announce_file",
+        "goodbye_file",
+        "reported_file",
     )
     @classmethod
     def _bare_file_name(cls, value: str | None) -> str | None:
@@ -291,6 +410,7 @@ def _default_prompts() -> dict[Language, PromptText]:
                 "You are connected to the 112 emergency service. If this is an emergency, "
                 "press 5, or stay on the line and speak."
             ),
+            flood_challenge="Emergency 112: press 5, or speak.",
             connecting="Please hold, you are being connected to an operator.",
             announce=(
                 "This number is restricted because of prank calls. In an emergency, "

@@ -166,7 +166,9 @@ class DeskRequests:
     def _disposition(self, call_id: object, disposition: object, operator: str) -> str:
         if not isinstance(call_id, int) or not isinstance(disposition, str):
             return "invalid"
-        if not is_valid_disposition(disposition):
+        # The kinds the console offers: it reads them from the configuration this service
+        # published (`service_state.base_config`), so both agree on what an operator may pick.
+        if not is_valid_disposition(disposition, self._service.config.site.genuine_kinds):
             return "invalid"
         found = (
             self._connection()

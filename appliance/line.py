@@ -127,6 +127,10 @@ class Screener(Protocol):
         """Record a challenge's outcome."""
         ...
 
+    def note_waiting(self, caller: CallerNumber, now_ts: float) -> None:
+        """A caller was seen waiting on this busy line (`+CCWA`); never raises."""
+        ...
+
     def note_operator_contact(self, caller: CallerNumber, now_ts: float) -> None:
         """Record that an operator answered this caller."""
         ...
@@ -186,6 +190,10 @@ class LineListener(Protocol):
 
     def call_finished(self, line: Line, call: ActiveCall) -> None:
         """A call ended (its row is enqueued)."""
+        ...
+
+    def caller_missed(self, line: Line, caller: CallerNumber, ts: float) -> None:
+        """A caller rang while the line could not take calls (it was starting)."""
         ...
 
 
@@ -670,6 +678,8 @@ class Line:
                 self.name,
                 shown or "an unknown number",
             )
+            if caller is not None:
+                self._listener.caller_missed(self, caller, ringing.first_ts)
             self._recorder.add_event(
                 "missed_call",
                 line=self.name,
@@ -720,12 +730,18 @@ class Line:
 
     def _on_call_waiting(self, urc: CallWaiting) -> None:
         # +CCWA repeats with every ring of the waiting call: log each waiting caller once
-        # per call in progress, or one caller who waited 30 s counts as six.
+        # per call in progress, or one caller who waited 30 s counts as six. A line that
+        # releases waiting callers at once sees each +CCWA from a new caller: each one
+        # counts for flood detection (the callers a flood hides behind busy lines).
+        rejecting = self.config.call_waiting == "reject"
         reported = self.call.waiting_reported if self.call is not None else set()
+        if rejecting or urc.caller.raw not in reported:
+            caller = normalise(urc.caller, self._region)
+            self._screener.note_waiting(caller, self._clock.timestamp())
         if urc.caller.raw not in reported:
             reported.add(urc.caller.raw)
             self._log_call_waiting(urc)
-        if self.config.call_waiting == "reject" and self.channel is not None:
+        if rejecting and self.channel is not None:
             # AT+CHLD=0 releases the waiting call as "user busy"; the caller can redial
             # and may land on a free line.
             asyncio.get_running_loop().create_task(self._quiet_command("AT+CHLD=0"))
@@ -858,7 +874,9 @@ class Line:
             await self._fall_back_to_operator(call, "challenge_unavailable")
             return
         await self._start_listening(call)
-        result = await self._run_challenge(call)
+        assert call.decision is not None
+        flood = call.decision.reason is Reason.FLOOD
+        result = await (self._run_flood_challenge(call) if flood else self._run_challenge(call))
         await self._stop_listening(call)
         call.challenge_result = result
         assert call.caller is not None
@@ -875,6 +893,8 @@ class Line:
         if result is ChallengeResult.PASSED:
             await self._warn_reported_caller(call)
             await self._connect_to_operator(call)
+        elif flood:
+            await self._end_flood_challenge(call, result)
         elif self._hang_up_unverified(call):
             await self._play_and_wait(call, self._prompt("silent_goodbye"))
             await self._hang_up()
@@ -882,6 +902,17 @@ class Line:
         else:
             call.unverified = True
             await self._connect_to_operator(call)
+
+    async def _end_flood_challenge(self, call: ActiveCall, result: ChallengeResult) -> None:
+        """No key in flood mode: a caller heard speaking goes to an operator, the rest are
+        released at once, with no goodbye: in a flood every second of a line counts, and the
+        call-back list keeps whoever had no junk record (the service's `call_finished`)."""
+        if call.voice_heard:
+            call.unverified = True
+            await self._connect_to_operator(call)
+            return
+        await self._hang_up()
+        self._finish_call(call, "challenge_" + result.value)
 
     async def _warn_reported_caller(self, call: ActiveCall) -> None:
         """A number operators reported for pranks reaches them later, after a warning.
@@ -974,9 +1005,23 @@ class Line:
             pressed_wrong = pressed_wrong or bool(call.keys)
         return ChallengeResult.FAILED if pressed_wrong else ChallengeResult.TIMEOUT
 
-    async def _prompt_collecting_keys(self, call: ActiveCall, prompt: Prompt, key: str) -> bool:
-        """Play `prompt`, then wait; True as soon as the keys pressed end with `key`."""
+    async def _run_flood_challenge(self, call: ActiveCall) -> ChallengeResult:
+        """Flood mode: one short prompt, then `flood_wait_s` for the key."""
+        call.keys = ""
+        prompt = self._prompt("flood_challenge")
+        wait_s = self._challenge.flood_wait_s
+        if await self._prompt_collecting_keys(call, prompt, self._challenge.key, wait_s):
+            return ChallengeResult.PASSED
+        return ChallengeResult.FAILED if call.keys else ChallengeResult.TIMEOUT
+
+    async def _prompt_collecting_keys(
+        self, call: ActiveCall, prompt: Prompt, key: str, wait_s: float | None = None
+    ) -> bool:
+        """Play `prompt`, then wait `wait_s` (default `wait_after_prompt_s`); True as soon
+        as the keys pressed end with `key`."""
         loop = asyncio.get_running_loop()
+        if wait_s is None:
+            wait_s = self._challenge.wait_after_prompt_s
         playing = await self._start_prompt(prompt)
         deadline = loop.time() + prompt.duration_s + PROMPT_GRACE_S
         while True:
@@ -984,7 +1029,7 @@ class Line:
             if urc is None:
                 if playing:  # the finished-URC never came: treat the prompt as over
                     playing = False
-                    deadline = loop.time() + self._challenge.wait_after_prompt_s
+                    deadline = loop.time() + wait_s
                     continue
                 return False
             if isinstance(urc, Dtmf):
@@ -995,7 +1040,7 @@ class Line:
                     return True
             elif isinstance(urc, PromptFinished) and playing:
                 playing = False
-                deadline = loop.time() + self._challenge.wait_after_prompt_s
+                deadline = loop.time() + wait_s
 
     async def _connect_to_operator(self, call: ActiveCall) -> None:
         """A caller already answered by the challenge hears 'connecting' while we alert."""
@@ -1224,6 +1269,11 @@ class Line:
         texts = self._prompts
         text, seconds, file = {
             "challenge": (texts.challenge, texts.challenge_seconds, texts.challenge_file),
+            "flood_challenge": (
+                texts.flood_challenge,
+                texts.flood_challenge_seconds,
+                texts.flood_challenge_file,
+            ),
             "connecting": (texts.connecting, texts.connecting_seconds, texts.connecting_file),
             "announce": (texts.announce, texts.announce_seconds, texts.announce_file),
             "silent_goodbye": (texts.silent_goodbye, texts.goodbye_seconds, texts.goodbye_file),

@@ -462,3 +462,50 @@ def create_service_and_line_admin(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration(name="0014_callbacks")
+def create_callbacks(db: Database) -> None:
+    """The call-back list: callers the appliance let go without an operator and without a
+    junk verdict (silent after the challenge, hung up during the prompt, rang while a line
+    was starting, seen waiting on a busy line during a flood), to be called back.
+
+    Written by the line service's call log (`CallLog.add_callback`); operators mark an
+    entry `done` or `unreachable` from the web UI (`appliance.store.callbacks`), with an
+    audit row. Only a caller with a number can be called back: `caller` is E.164, never
+    NULL. One OPEN entry per caller (the unique partial index): a further release of a
+    caller already on the list updates that entry (`attempts` + 1) instead of adding one;
+    once it is marked, the next release opens a new entry. `detail` is JSON: what the line
+    heard (`voice_heard`, `keys`, `listened_s`, ...). `call_id` is the latest `calls.id`
+    behind the entry, NULL when the caller was only seen ringing or waiting.
+    """
+    statements = [
+        """CREATE TABLE callbacks (
+            id INTEGER PRIMARY KEY,
+            caller TEXT NOT NULL CHECK (
+                length(caller) BETWEEN 2 AND 16 AND substr(caller, 1, 1) = '+'
+                AND substr(caller, 2) NOT GLOB '*[^0-9]*'
+            ),
+            caller_raw TEXT,
+            line TEXT,
+            call_id INTEGER,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            first_ts REAL NOT NULL,
+            first_at TEXT,
+            last_ts REAL NOT NULL,
+            last_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'done', 'unreachable')),
+            status_ts REAL,
+            status_at TEXT,
+            status_by TEXT,
+            note TEXT
+        )""",
+        "CREATE UNIQUE INDEX callbacks_open_caller ON callbacks (caller) WHERE status = 'open'",
+        "CREATE INDEX callbacks_status_last ON callbacks (status, last_ts)",
+        "CREATE INDEX callbacks_caller ON callbacks (caller, last_ts)",
+    ]
+    for statement in statements:
+        db.execute(statement)

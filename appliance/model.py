@@ -5,6 +5,8 @@ Plain immutable data with no I/O, so the screening policy can import it freely.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -78,8 +80,11 @@ class Decision:
     rule: str | None = None
 
 
-# Operator dispositions. `genuine:<kind>` for valid calls; the rest are junk or neutral.
-GENUINE_KINDS: tuple[str, ...] = (
+# Operator dispositions: `genuine:<kind>` for valid calls; the rest are junk or neutral.
+# A centre names its own kinds (`site.genuine_kinds`); these, the kinds the centre's
+# monthly report has always used, are the default.
+GENUINE_PREFIX = "genuine:"
+DEFAULT_GENUINE_KINDS: tuple[str, ...] = (
     "electrical",  # korsleting listrik / PLN
     "accident",  # kecelakaan
     "fire",  # kebakaran
@@ -90,17 +95,45 @@ GENUINE_KINDS: tuple[str, ...] = (
     "crime",  # kriminal
     "other",  # lainnya
 )
+# A kind is a slug, so it can name a report column and a message key as it is.
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+_KIND = re.compile(KIND_PATTERN)
 JUNK_DISPOSITIONS: frozenset[str] = frozenset({"prank", "ghost"})
 NEUTRAL_DISPOSITIONS: frozenset[str] = frozenset({"info", "wrong_number"})
 
 
 def is_genuine(disposition: str | None) -> bool:
     """True for `genuine:<kind>` dispositions."""
-    return disposition is not None and disposition.startswith("genuine:")
+    return disposition is not None and disposition.startswith(GENUINE_PREFIX)
 
 
-def is_valid_disposition(disposition: str) -> bool:
-    """True for a disposition an operator may record."""
-    if disposition.startswith("genuine:"):
-        return disposition.removeprefix("genuine:") in GENUINE_KINDS
+def is_kind(kind: str) -> bool:
+    """True for a well-formed kind slug (`fire`, `fallen_tree`, `flood`)."""
+    return _KIND.fullmatch(kind) is not None
+
+
+def genuine_kind(disposition: str | None) -> str | None:
+    """The kind of a `genuine:<kind>` disposition (as written, slug or not); else None."""
+    if disposition is None or not disposition.startswith(GENUINE_PREFIX):
+        return None
+    return disposition.removeprefix(GENUINE_PREFIX)
+
+
+def is_well_formed_disposition(disposition: str) -> bool:
+    """True for `genuine:<slug>` with any slug, or a junk or neutral disposition.
+
+    What the scenario loader and the line service accept, and so what reaches the call
+    log: a kind the configuration lacks is still a genuine call of that kind.
+    """
+    kind = genuine_kind(disposition)
+    if kind is not None:
+        return is_kind(kind)
     return disposition in JUNK_DISPOSITIONS or disposition in NEUTRAL_DISPOSITIONS
+
+
+def is_valid_disposition(disposition: str, kinds: Collection[str] = DEFAULT_GENUINE_KINDS) -> bool:
+    """True for a disposition an operator may record at a desk configured with `kinds`."""
+    if not is_well_formed_disposition(disposition):
+        return False
+    kind = genuine_kind(disposition)
+    return kind is None or kind in kinds

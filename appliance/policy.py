@@ -12,25 +12,27 @@ all of it from the call log, so a restart forgets nothing.
 Decision order (first match wins; see `decide`):
 1. allowlist -> pass. Hospitals, Damkar, police, PLN are never screened.
 2. no number (withheld, unavailable, unparseable) -> the configured action (challenge by
-   default). Such callers are a class, never a key for rules or counters (R10). During a
-   flood a class configured to `pass` is challenged instead: an attack with withheld
-   numbers must not walk past the flood screen.
+   default). Such callers are a class, never a key for rules or counters. In flood mode
+   they are rejected when the flood is made of them (the withheld class is hot), kept
+   off the last free line (trunk reservation, below), or given the short challenge.
 3. explicit block rule -> its action. It comes *before* immunity on purpose: a block rule
    is a supervisor's decision with a reason, and only a supervisor lifts it.
-4. immune (a genuine disposition within `abuse.immunity_s`) -> pass. Lifts every automatic
-   restriction: flood, ladder, throttle (R5).
+4. immune (a genuine disposition within `abuse.immunity_s`, and no prank or ghost
+   verdict since) -> pass. Lifts every automatic restriction: flood, ladder, throttle.
 5. flood mode, for a number without good history (a challenge passed within
-   `good_history_s`): in a hot prefix -> reject (pattern-matched flood traffic, logged with
-   the prefix as evidence); otherwise -> challenge. A number *with* good history has shown
-   a human behind it, so it is not rejected even if its block is hot; it goes on to 6-8.
-   A prefix is only hot if at least `MIN_HOT_PREFIX_NUMBERS` different numbers in it
-   called: one number redialling is the throttle's and ladder's business, and may be a
-   desperate genuine caller during a saturation flood, who must hear the challenge.
-6. abuse ladder restriction -> `abuse.action`.
+   `good_history_s`): a hot number or number block -> reject (pattern-matched flood
+   traffic, logged with the block as evidence); a first attempt that would take the last
+   free line (`flood.reserve_lines`) -> reject, `flood:reserve` (the caller goes on the
+   call-back list; a caller who tries again, or was seen waiting, gets the line);
+   otherwise -> challenge, which the line plays as the short flood challenge. A number
+   *with* good history has shown a human behind it: it goes on to 6-8.
+6. abuse: a ladder restriction, or a reputation (junk verdicts decaying over weeks) at
+   `abuse.reputation_threshold` -> `abuse.action`.
 7. throttle: more than `throttle.max_calls` calls within `throttle.window_s` since the last
    operator contact -> `throttle.action`.
-8. pass.
-Any exception inside `decide_safely` gives pass/fail_open (R3).
+8. pass (or challenge a number with no good history, `challenge_unknown`).
+Any exception inside `decide_safely` gives pass/fail_open. docs/floods.md has the flood
+signals, the reservation and the measurements behind them.
 
 Only operator dispositions move the ladder (R6): raw call counts only ever earn a
 challenge through the throttle, never a listing.
@@ -64,6 +66,8 @@ GHOST_RETENTION_S = DAY_S  # ghost_count() sees at least the last 24 h
 PRUNE_INTERVAL_S = 60.0  # tick() sweeps stale callers at most this often
 MIN_JUNK_KEPT = 64  # junk dispositions kept per number (>= the highest ladder count)
 MIN_ARRIVALS_KEPT = 32  # arrival times kept per number (>= throttle.max_calls + 1)
+# Junk verdicts are remembered this long for the reputation (the call log replays 31 days).
+REPUTATION_HORIZON_S = 30 * DAY_S
 MIN_HOT_PREFIX_NUMBERS = 2  # distinct numbers a number block needs before it can be hot
 
 _NO_NUMBER_REASON = {
@@ -145,6 +149,9 @@ class _CallerRecord:
     last_genuine_at: float | None = None
     last_passed_at: float | None = None
     last_junk_at: float | None = None
+    last_waiting_at: float | None = None  # seen waiting on a busy line (+CCWA)
+    last_arrival_at: float | None = None
+    prior_arrival_at: float | None = None  # the arrival before the last one
     junk: deque[tuple[float, bool]] | None = None  # (disposition time, is_ghost)
     ladder: dict[int, _LadderTrigger] = field(default_factory=dict)  # by level, active only
 
@@ -153,69 +160,147 @@ class _CallerRecord:
 
 
 class FloodMonitor:
-    """Flood (TDoS) detection from the arrival rate and line saturation (R8).
+    """Flood (TDoS) detection from signals a flood cannot hide.
 
-    Enters flood mode when more than `max_calls_in_window` calls arrive within
-    `rate_window_s`, or when every line has been busy for `saturation_s` without a break.
-    Leaves it once neither has held for `quiet_s` and the lines are not all busy. While
-    active, a number block (E.164 minus its last `block_prefix_digits` digits) is *hot* when
-    it carries at least `block_min_calls` calls and `block_min_share` of the numbered
-    arrivals in the window, from at least `MIN_HOT_PREFIX_NUMBERS` different numbers.
-    Times passed in must not run backwards (a clock stepped back only makes the window
+    A call that finds every line busy never reaches a modem, so a flood shows the
+    appliance only a trickle of its calls; counting arrivals alone misses it. Flood mode is
+    entered when any of these holds (each one's words go into the alarm and the dashboard):
+
+    - **rate**: more than `max_calls_in_window` arrivals within `rate_window_s`;
+    - **saturation**: over the last `saturation_s`, the lines were busy at least
+      `saturation_occupancy` of the time *and* lines were seized again within `reseize_s`
+      of a release at least `reseize_min` times (a line freed for half a second between
+      two junk calls no longer hides the flood; one long call on a one-line site, with no
+      quick re-seizures, is not a flood);
+    - **waiting**: at least `waiting_min_calls` callers seen waiting on a busy line
+      (`+CCWA`, call waiting enabled on the SIM) within `saturation_s`: each is a caller
+      who found the lines busy;
+    - **new numbers**: at least `new_numbers_min` arrivals from numbers the policy has no
+      memory of within `rate_window_s` (a month of ordinary traffic brings a few a hour);
+    - **concentration**: within `rate_window_s`, one number with at least
+      `number_min_calls` calls, or one number block (the number without its last 2 digits,
+      and without its last `block_prefix_digits`) with at least `block_min_calls` calls
+      from at least `block_min_numbers` numbers, in either case at least `block_min_share`
+      of the numbered arrivals;
+    - **withheld**: at least `withheld_min_calls` arrivals without a number within
+      `rate_window_s`, at least `withheld_min_share` of all arrivals.
+
+    It is left once none has held for `quiet_s`. While active, what the flood comes from
+    is *hot*, and the policy rejects it: a number or block with at least `block_min_calls`
+    calls and `block_min_share` of the numbered arrivals (a block only from at least
+    `MIN_HOT_PREFIX_NUMBERS` numbers, so one caller redialling is never a block), and the
+    withheld class when its share holds. Callers seen waiting count as arrivals. Times
+    passed in must not run backwards (a clock stepped back only makes the windows
     approximate until time catches up).
     """
 
     def __init__(self, config: FloodConfig) -> None:
         self.config = config
-        self._arrivals: deque[tuple[float, str | None]] = deque()  # (time, E.164 or None)
-        self._prefix_counts: Counter[str] = Counter()  # calls per block in the window
+        self._arrivals: deque[tuple[float, str | None, bool]] = deque()  # (t, E.164, new)
         self._number_counts: Counter[str] = Counter()  # calls per number in the window
-        self._prefix_numbers: Counter[str] = Counter()  # distinct numbers per block
+        self._block_calls: dict[int, Counter[str]] = {}  # digits dropped -> block -> calls
+        self._block_numbers: dict[int, Counter[str]] = {}  # digits dropped -> distinct numbers
         self._numbered = 0
-        self._saturated_since: float | None = None
+        self._withheld = 0
+        self._new_numbers = 0
+        self._waiting: deque[float] = deque()
+        self._occupancy: deque[tuple[float, float]] = deque()  # (since, busy fraction)
+        self._released_at: float | None = None
+        self._busy = 0
+        self._total = 0
+        self._screening = 0
+        self._reseizures: deque[float] = deque()
         self._last_hot_at: float | None = None
         self._active_since: float | None = None
+        self._concentrated: str | None = None  # the block that started flood mode, if one did
+        self._reset_levels()
+
+    def _reset_levels(self) -> None:
+        levels = self.levels()
+        self._block_calls = {digits: Counter() for digits in levels}
+        self._block_numbers = {digits: Counter() for digits in levels}
+        for e164, calls in self._number_counts.items():
+            for digits in levels:
+                block = self.block_of(e164, digits)
+                self._block_calls[digits][block] += calls
+                self._block_numbers[digits][block] += 1
+
+    def reconfigure(self, config: FloodConfig) -> None:
+        """New thresholds; what is in the windows stays."""
+        self.config = config
+        self._reset_levels()
+
+    def levels(self) -> tuple[int, ...]:
+        """How many trailing digits each watched number block drops (narrowest first)."""
+        return tuple(sorted({2, self.config.block_prefix_digits}))
 
     def clock_stepped(self, now: float) -> None:
-        """The wall clock jumped (NTP, a manual set): saturation restarts its timing from
+        """The wall clock jumped (NTP, a manual set): occupancy restarts its timing from
         `now`, so a step made while every line is busy is not taken for hours of it."""
-        if self._saturated_since is not None:
-            self._saturated_since = now
+        last = self._occupancy[-1][1] if self._occupancy else 0.0
+        self._occupancy.clear()
+        self._occupancy.append((now, last))
+        self._reseizures.clear()
+        self._released_at = None
 
     @property
     def active(self) -> bool:
         """True while in flood mode."""
         return self._active_since is not None
 
+    @staticmethod
+    def block_of(e164: str, digits: int) -> str:
+        """The number block of an E.164 number without its last `digits` digits."""
+        return e164[: max(2, len(e164) - digits)]
+
     def prefix_of(self, e164: str) -> str:
-        """The number block an E.164 number belongs to."""
-        return e164[: max(2, len(e164) - self.config.block_prefix_digits)]
+        """The widest number block watched (`block_prefix_digits`) an E.164 number is in."""
+        return self.block_of(e164, self.config.block_prefix_digits)
 
     def arrivals_in_window(self) -> int:
-        """Arrivals (numbered or not) in the rate window as of the last update."""
+        """Arrivals (numbered or not, waiting callers included) in the rate window."""
         return len(self._arrivals)
 
-    def record_arrival(self, e164: str | None, now: float) -> list[FloodChange]:
-        """Count one arrival; `e164` None for callers without a number."""
-        self._arrivals.append((now, e164))
-        if e164 is not None:
-            prefix = self.prefix_of(e164)
-            self._prefix_counts[prefix] += 1
-            self._numbered += 1
-            self._number_counts[e164] += 1
-            if self._number_counts[e164] == 1:
-                self._prefix_numbers[prefix] += 1
+    def record_arrival(
+        self, e164: str | None, now: float, *, new_number: bool = False
+    ) -> list[FloodChange]:
+        """Count one arrival; `e164` None for callers without a number; `new_number` when
+        the policy had no memory of the number."""
+        new = new_number and e164 is not None
+        self._arrivals.append((now, e164, new))
+        self._new_numbers += new
+        if e164 is None:
+            self._withheld += 1
+        else:
+            self._count_number(e164, +1)
         return self._evaluate(now)
 
-    def record_line_occupancy(self, busy: int, total: int, now: float) -> list[FloodChange]:
-        """Report how many of the lines are busy (call on every change)."""
-        saturated = total > 0 and busy >= total
-        if saturated and self._saturated_since is None:
-            self._saturated_since = now
-        elif not saturated and self._saturated_since is not None:
-            if now - self._saturated_since >= self.config.saturation_s:
-                self._last_hot_at = now  # saturation held until this moment
-            self._saturated_since = None
+    def record_waiting(
+        self, e164: str | None, now: float, *, new_number: bool
+    ) -> list[FloodChange]:
+        """A caller seen waiting on a busy line (`+CCWA`): an arrival that found no line."""
+        self._waiting.append(now)
+        return self.record_arrival(e164, now, new_number=new_number)
+
+    def record_line_occupancy(
+        self, busy: int, total: int, now: float, *, screening: int | None = None
+    ) -> list[FloodChange]:
+        """Report how many of the lines are busy (call on every change), and how many of
+        those are still being screened (ringing, challenging, releasing: not yet with an
+        operator; default: all of them)."""
+        self._screening = busy if screening is None else screening
+        fraction = min(1.0, busy / total) if total > 0 else 0.0
+        if busy < self._busy:
+            self._released_at = now
+        elif busy > self._busy and self._released_at is not None:
+            if now - self._released_at <= self.config.reseize_s:
+                self._reseizures.append(now)
+            self._released_at = None
+        self._busy = busy
+        self._total = total
+        if self._occupancy and self._occupancy[-1][0] == now:
+            self._occupancy.pop()
+        self._occupancy.append((now, fraction))
         return self._evaluate(now)
 
     def tick(self, now: float) -> list[FloodChange]:
@@ -223,27 +308,84 @@ class FloodMonitor:
         return self._evaluate(now)
 
     def is_hot(self, e164: str) -> str | None:
-        """The hot prefix containing `e164` while flood mode is active, else None."""
+        """The hot number or block containing `e164` while flood mode is active, else None."""
         if not self.active:
             return None
-        prefix = self.prefix_of(e164)
-        return prefix if self._prefix_is_hot(prefix) else None
+        if self._number_is_hot(e164):
+            return e164
+        for digits in self.levels():
+            block = self.block_of(e164, digits)
+            if self._block_is_hot(digits, block, MIN_HOT_PREFIX_NUMBERS):
+                return block
+        return None
+
+    def must_keep_line_free(self) -> bool:
+        """True while flood mode is on, taking this call leaves fewer than `reserve_lines`
+        lines free (never all of them: a one-line site reserves none), and another line is
+        busy screening: lines taken by operators' conversations are not the flood's."""
+        reserve = min(self.config.reserve_lines, self._total - 1)
+        others_screening = self._screening - 1  # the call being decided is one
+        return self.active and self._total - self._busy < reserve and others_screening >= 1
+
+    def withheld_is_hot(self) -> bool:
+        """True while flood mode is on and callers without a number carry it."""
+        return self.active and self._withheld_dominates()
 
     def hot_prefixes(self) -> list[str]:
-        """Every hot prefix right now (empty outside flood mode), busiest first."""
+        """Every hot number and block right now (empty outside flood mode), busiest first."""
         if not self.active:
             return []
-        return [p for p, _ in self._prefix_counts.most_common() if self._prefix_is_hot(p)]
+        hot = [
+            (calls, block)
+            for digits in self.levels()
+            for block, calls in self._block_calls[digits].items()
+            if self._block_is_hot(digits, block, MIN_HOT_PREFIX_NUMBERS)
+        ]
+        hot += [(c, n) for n, c in self._number_counts.items() if self._number_is_hot(n)]
+        return [name for _, name in sorted(hot, key=lambda item: (-item[0], item[1]))]
 
-    def _prefix_is_hot(self, prefix: str) -> bool:
-        calls = self._prefix_counts.get(prefix, 0)
+    # ---- internals ------------------------------------------------------------------
+
+    def _count_number(self, e164: str, step: int) -> None:
+        self._numbered += step
+        before = self._number_counts[e164]
+        after = before + step
+        if after > 0:
+            self._number_counts[e164] = after
+        else:
+            del self._number_counts[e164]
+        for digits in self.levels():
+            block = self.block_of(e164, digits)
+            _adjust(self._block_calls[digits], block, step)
+            if before == 0 or after == 0:
+                _adjust(self._block_numbers[digits], block, step)
+
+    def _share_holds(self, calls: int) -> bool:
+        return calls >= self.config.block_min_share * self._numbered
+
+    def _number_is_hot(self, e164: str) -> bool:
+        # One number needs far more calls than a block: a desperate caller whose calls
+        # keep dropping redials every 20 s or so, and must never be taken for a flood.
+        calls = self._number_counts.get(e164, 0)
+        return calls >= self.config.number_min_calls and self._share_holds(calls)
+
+    def _block_is_hot(self, digits: int, block: str, min_numbers: int, min_calls: int = 0) -> bool:
+        calls = self._block_calls[digits].get(block, 0)
         return (
-            calls >= self.config.block_min_calls
-            and calls >= self.config.block_min_share * self._numbered
-            and self._prefix_numbers.get(prefix, 0) >= MIN_HOT_PREFIX_NUMBERS
+            calls >= (min_calls or self.config.block_min_calls)
+            and self._share_holds(calls)
+            and self._block_numbers[digits].get(block, 0) >= min_numbers
+        )
+
+    def _withheld_dominates(self) -> bool:
+        return (
+            self._withheld >= self.config.withheld_min_calls
+            and self._withheld >= self.config.withheld_min_share * len(self._arrivals)
         )
 
     def _evaluate(self, now: float) -> list[FloodChange]:
+        if not self.config.enabled:
+            return self._leave(now, "flood detection switched off") if self.active else []
         self._expire(now)
         reason = self._hot_reason(now)
         if reason is not None:
@@ -252,13 +394,16 @@ class FloodMonitor:
                 return [self._enter(now, reason)]
             return []
         if self.active and self._is_quiet(now):
-            self._active_since = None
-            logger.warning("flood mode left at %.0f", now)
-            return [FloodChange("left", now, f"quiet for {self.config.quiet_s:.0f} s")]
+            return self._leave(now, f"quiet for {self.config.quiet_s:.0f} s")
         return []
 
+    def _leave(self, now: float, why: str) -> list[FloodChange]:
+        self._active_since = None
+        logger.warning("flood mode left at %.0f: %s", now, why)
+        return [FloodChange("left", now, why)]
+
     def _expire(self, now: float) -> None:
-        """Drop arrivals older than the rate window, noting when the rate stopped being hot."""
+        """Drop what is older than each signal's window."""
         horizon = now - self.config.rate_window_s
         arrivals = self._arrivals
         limit = self.config.max_calls_in_window
@@ -269,51 +414,93 @@ class FloodMonitor:
             if self._last_hot_at is None or aged_out_at > self._last_hot_at:
                 self._last_hot_at = aged_out_at
         while arrivals and arrivals[0][0] <= horizon:
-            _, e164 = arrivals.popleft()
-            if e164 is not None:
-                self._forget(e164)
+            _, e164, new = arrivals.popleft()
+            self._new_numbers -= new
+            if e164 is None:
+                self._withheld -= 1
+            else:
+                self._count_number(e164, -1)
+        short_horizon = now - self.config.saturation_s
+        for times in (self._waiting, self._reseizures):
+            while times and times[0] <= short_horizon:
+                times.popleft()
+        occupancy = self._occupancy
+        while len(occupancy) > 1 and occupancy[1][0] <= short_horizon:
+            occupancy.popleft()
 
-    def _forget(self, e164: str) -> None:
-        """Take one aged-out arrival of `e164` off the window's counters."""
-        prefix = self.prefix_of(e164)
-        self._numbered -= 1
-        _decrement(self._prefix_counts, prefix)
-        if _decrement(self._number_counts, e164) == 0:
-            _decrement(self._prefix_numbers, prefix)
+    def _busy_fraction(self, now: float) -> float:
+        """The lines' busy share of the last `saturation_s` (0 before any report)."""
+        window_s = self.config.saturation_s
+        start = now - window_s
+        busy_s = 0.0
+        points = list(self._occupancy)
+        for index, (since, fraction) in enumerate(points):
+            until = points[index + 1][0] if index + 1 < len(points) else now
+            busy_s += fraction * max(0.0, min(until, now) - max(since, start))
+        return busy_s / window_s
 
     def _hot_reason(self, now: float) -> str | None:
         """Why the flood condition holds right now, or None."""
+        config = self.config
         calls = len(self._arrivals)
-        if calls > self.config.max_calls_in_window:
+        window = f"{config.rate_window_s:.0f} s"
+        if calls > config.max_calls_in_window:
+            return f"rate: {calls} calls in {window} (limit {config.max_calls_in_window})"
+        if len(self._waiting) >= config.waiting_min_calls:
             return (
-                f"rate: {calls} calls in {self.config.rate_window_s:.0f} s "
-                f"(limit {self.config.max_calls_in_window})"
+                f"waiting: {len(self._waiting)} callers found the lines busy in "
+                f"{config.saturation_s:.0f} s"
             )
-        since = self._saturated_since
-        if since is not None and now - since >= self.config.saturation_s:
-            return f"saturation: all lines busy for {now - since:.0f} s"
+        if len(self._reseizures) >= config.reseize_min:
+            busy = self._busy_fraction(now)
+            if busy >= config.saturation_occupancy:
+                return (
+                    f"saturation: lines {busy:.0%} busy over {config.saturation_s:.0f} s, "
+                    f"{len(self._reseizures)} seized again within {config.reseize_s:g} s"
+                )
+        if self._new_numbers >= config.new_numbers_min:
+            return f"new numbers: {self._new_numbers} unknown numbers in {window}"
+        if self._withheld_dominates():
+            return f"withheld: {self._withheld} of {calls} calls without a number in {window}"
+        return self._concentration_reason(window)
+
+    def _concentration_reason(self, window: str) -> str | None:
+        config = self.config
+        for e164, calls in self._number_counts.items():
+            if calls >= config.number_min_calls and self._share_holds(calls):
+                return f"one number: {calls} calls from {e164} in {window}"
+        for digits in self.levels():
+            for block, calls in self._block_calls[digits].items():
+                least = config.block_min_numbers
+                if self._block_is_hot(digits, block, least, min_calls=least):
+                    numbers = self._block_numbers[digits][block]
+                    self._concentrated = block
+                    shown = f"{block}{'x' * digits}"
+                    return f"number block {shown}: {calls} calls from {numbers} numbers in {window}"
         return None
 
     def _is_quiet(self, now: float) -> bool:
         last_hot = self._last_hot_at if self._last_hot_at is not None else now
-        return self._saturated_since is None and now - last_hot >= self.config.quiet_s
+        return now - last_hot >= self.config.quiet_s
 
     def _enter(self, now: float, reason: str) -> FloodChange:
         self._active_since = now
         hot = self.hot_prefixes()
-        hot_prefix = hot[0] if hot else None
-        logger.warning("flood mode entered at %.0f: %s (hot prefix %s)", now, reason, hot_prefix)
+        hot_prefix = hot[0] if hot else self._concentrated
+        if hot_prefix is None and self._withheld_dominates():
+            hot_prefix = "withheld"
+        self._concentrated = None
+        logger.warning("flood mode entered at %.0f: %s (hot %s)", now, reason, hot_prefix)
         return FloodChange("entered", now, reason, hot_prefix)
 
 
-def _decrement(counter: Counter[str], key: str) -> int:
-    """Lower a count by one, deleting it at zero (keeps the counters bounded); the new count."""
-    remaining = counter[key] - 1
-    if remaining > 0:
-        counter[key] = remaining
+def _adjust(counter: Counter[str], key: str, step: int) -> None:
+    """Add `step` to a count, deleting it at zero (keeps the counters bounded)."""
+    value = counter[key] + step
+    if value > 0:
+        counter[key] = value
     else:
         del counter[key]
-    return remaining
 
 
 # --------------------------------------------------------------------------- state
@@ -343,7 +530,9 @@ class PolicyState:
         self.flood = FloodMonitor(self.config.flood)
         self._callers: dict[str, _CallerRecord] = {}
         ladder = self.config.abuse.ladder
-        self._junk_retention_s = max([GHOST_RETENTION_S, *(step.within_s for step in ladder)])
+        self._junk_retention_s = max(
+            [GHOST_RETENTION_S, REPUTATION_HORIZON_S, *(step.within_s for step in ladder)]
+        )
         self._junk_kept = max([MIN_JUNK_KEPT, *(step.count for step in ladder)])
         self._arrivals_kept = max(MIN_ARRIVALS_KEPT, self.config.throttle.max_calls + 1)
         self._last_prune_at: float | None = None
@@ -352,9 +541,11 @@ class PolicyState:
         """New thresholds for a running policy (settings changed in the web UI): what it
         remembers of each number stays, the windows and the ladder apply from now on."""
         self.config = config
-        self.flood.config = config.flood
+        self.flood.reconfigure(config.flood)
         ladder = config.abuse.ladder
-        self._junk_retention_s = max([GHOST_RETENTION_S, *(step.within_s for step in ladder)])
+        self._junk_retention_s = max(
+            [GHOST_RETENTION_S, REPUTATION_HORIZON_S, *(step.within_s for step in ladder)]
+        )
         self._junk_kept = max([MIN_JUNK_KEPT, *(step.count for step in ladder)])
         self._arrivals_kept = max(MIN_ARRIVALS_KEPT, config.throttle.max_calls + 1)
 
@@ -396,6 +587,19 @@ class PolicyState:
         top = max(active, key=lambda trigger: trigger.level)  # higher levels override
         return LadderStatus(top.level, top.at, top.until, top.flag_supervisor)
 
+    def reputation(self, e164: str, now: float, half_life_s: float | None = None) -> float:
+        """The number's junk reputation: each prank or ghost verdict of the last 30 days
+        counts 1, halved every `abuse.reputation_half_life_s` since it was recorded."""
+        if half_life_s is None:
+            half_life_s = self.config.abuse.reputation_half_life_s
+        record = self._callers.get(e164)
+        if record is None or not record.junk:
+            return 0.0
+        horizon = now - REPUTATION_HORIZON_S
+        return float(
+            sum(0.5 ** ((now - at) / half_life_s) for at, _ in record.junk if horizon < at <= now)
+        )
+
     def junk_count(self, e164: str, now: float, window_s: float) -> int:
         """Prank and ghost dispositions of a number within `window_s` before `now`."""
         return self._count_junk(e164, now, window_s, ghosts_only=False)
@@ -431,6 +635,16 @@ class PolicyState:
         junk = record.last_junk_at
         return junk is None or passed - junk > config.junk_evidence_s
 
+    def tried_recently(self, e164: str, now: float, window_s: float) -> bool:
+        """True when the number called before this call, or was seen waiting, within
+        `window_s`: a caller who found the lines busy, or was released, and tries again."""
+        record = self._callers.get(e164)
+        if record is None:
+            return False
+        return _within(record.last_waiting_at, now, window_s) or _within(
+            record.prior_arrival_at, now, window_s
+        )
+
     def has_junk_evidence(self, e164: str, now: float, window_s: float) -> bool:
         """True when the number had a prank or ghost disposition within `window_s`."""
         record = self._callers.get(e164)
@@ -441,11 +655,28 @@ class PolicyState:
     def record_arrival(self, caller: CallerNumber, now: float) -> list[FloodChange]:
         """A call arrived (caller ID known). Call before `decide` for that call."""
         e164 = caller.e164 if caller.is_number else None
+        new_number = False
         if e164 is not None:
+            new_number = e164 not in self._callers
             record = self._record(e164, now)
             record.arrivals.append(now)
+            record.prior_arrival_at, record.last_arrival_at = record.last_arrival_at, now
             self._purge_arrivals(record, now)
-        return self.flood.record_arrival(e164, now)
+        return self.flood.record_arrival(e164, now, new_number=new_number)
+
+    def record_waiting(self, caller: CallerNumber, now: float) -> list[FloodChange]:
+        """A caller seen waiting on a busy line and released busy: a flood signal only.
+
+        The number's own counters (throttle, history) do not move: the caller never
+        reached the appliance, and a desperate genuine caller redialling into a flood must
+        not be throttled for calls that found the lines busy.
+        """
+        e164 = caller.e164 if caller.is_number else None
+        new_number = e164 is not None and e164 not in self._callers
+        if e164 is not None:
+            record = self._record(e164, now)
+            record.last_waiting_at = _latest(record.last_waiting_at, now)
+        return self.flood.record_waiting(e164, now, new_number=new_number)
 
     def record_operator_contact(self, caller: CallerNumber, now: float) -> None:
         """An operator answered this caller: the throttle window starts again."""
@@ -470,9 +701,12 @@ class PolicyState:
             record = self._record(caller.e164, now)
             record.last_passed_at = _latest(record.last_passed_at, now)
 
-    def record_line_occupancy(self, busy: int, total: int, now: float) -> list[FloodChange]:
-        """How many lines are busy, reported on every change; may enter or leave flood mode."""
-        return self.flood.record_line_occupancy(busy, total, now)
+    def record_line_occupancy(
+        self, busy: int, total: int, now: float, *, screening: int | None = None
+    ) -> list[FloodChange]:
+        """How many lines are busy (and how many of them screening), reported on every
+        change; may enter or leave flood mode."""
+        return self.flood.record_line_occupancy(busy, total, now, screening=screening)
 
     def tick(self, now: float) -> list[FloodChange]:
         """Periodic call (about once a second): flood entry/exit and an occasional prune."""
@@ -548,6 +782,13 @@ class PolicyState:
 
     def _record_junk(self, e164: str, is_ghost: bool, now: float) -> None:
         record = self._record(e164, now)
+        if record.last_genuine_at is not None and record.last_genuine_at <= now:
+            # A prank after a genuine call revokes the immunity it gave: one real emergency
+            # must not shield the next ten pranks from the same phone for a month.
+            logger.info(
+                "%s: immunity revoked by a %s verdict", e164, "ghost" if is_ghost else "prank"
+            )
+            record.last_genuine_at = None
         record.last_junk_at = _latest(record.last_junk_at, now)
         if record.junk is None:
             record.junk = deque(maxlen=self._junk_kept)
@@ -594,6 +835,8 @@ class PolicyState:
         config = self.config
         return (
             not _recent(record.last_seen, now, config.throttle.window_s)
+            and not _recent(record.last_arrival_at, now, config.flood.redial_window_s)
+            and not _recent(record.last_waiting_at, now, config.flood.redial_window_s)
             and not _recent(record.last_genuine_at, now, config.abuse.immunity_s)
             and not _recent(record.last_passed_at, now, config.good_history_s)
             and not any(t.until > now for t in record.ladder.values())
@@ -700,6 +943,12 @@ def decide(caller: CallerNumber, state: PolicyState, config: PolicyConfig, now: 
     ladder = state.ladder_status(e164, now)
     if ladder is not None:
         return Decision(Action(config.abuse.action), Reason.ABUSE, f"ladder:{ladder.level}")
+    threshold = config.abuse.reputation_threshold
+    if (
+        threshold > 0
+        and state.reputation(e164, now, config.abuse.reputation_half_life_s) >= threshold
+    ):
+        return Decision(Action(config.abuse.action), Reason.ABUSE, "reputation")
     if state.calls_in_window(e164, now, config.throttle.window_s) > config.throttle.max_calls:
         return Decision(Action(config.throttle.action), Reason.THROTTLE, "throttle")
     if config.challenge_unknown and not state.has_good_history(e164, now, config):
@@ -764,10 +1013,15 @@ def _decide_no_number(
         Reason.UNAVAILABLE: config.unavailable_action,
         Reason.UNPARSEABLE: config.unparseable_action,
     }[reason]
-    action = Action(configured)
-    if action is Action.PASS and state.flood_active:
+    if state.flood.withheld_is_hot():
+        # A flood of calls without a number: the class the flood comes from is released
+        # before answering; callers with a number still get through.
+        return Decision(Action.REJECT, Reason.FLOOD, "flood:no_number")
+    if state.flood.must_keep_line_free():
+        return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
+    if state.flood_active:
         return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")
-    return Decision(action, reason)
+    return Decision(Action(configured), reason)
 
 
 def _decide_flood(
@@ -778,4 +1032,11 @@ def _decide_flood(
     hot_prefix = state.flood.is_hot(e164)
     if hot_prefix is not None:
         return Decision(Action.REJECT, Reason.FLOOD, f"flood:{hot_prefix}")
+    window_s = config.flood.redial_window_s
+    if state.flood.must_keep_line_free() and not state.tried_recently(e164, now, window_s):
+        # Trunk reservation: a flood without a signature takes every line it is given, so
+        # the last one is kept for callers who try again (a genuine caller redials; a
+        # dialer spreading over fresh numbers does not). The caller released here is
+        # remembered, and goes on the call-back list.
+        return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
     return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")

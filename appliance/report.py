@@ -6,6 +6,11 @@ valid and junk counts (Serang's own reports leave junk out). Periods are local d
 months (WIB by default), so a call at 2024-04-30T23:30+07:00 belongs to April and one at
 2024-04-30T17:30Z to 1 May.
 
+The kinds are the centre's own (`site.genuine_kinds`): one `valid_<kind>` column each, in
+the configured order, then one for every other kind the period's calls carry (a kind
+since dropped from the configuration, a replayed scenario's), sorted. A kind is reported
+as itself, never folded into `other`, and the `valid` total counts every genuine call.
+
 Every function only reads. Each period is one `GROUP BY` query restricted by a range on
 `started_ts` (indexed), so a report touches only the rows of its range and returns a few
 groups per period, whatever the size of the log. Period boundaries are computed with
@@ -25,7 +30,16 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.model import GENUINE_KINDS, JUNK_DISPOSITIONS, Action, ChallengeResult, Reason
+from appliance.model import (
+    DEFAULT_GENUINE_KINDS,
+    GENUINE_PREFIX,
+    JUNK_DISPOSITIONS,
+    Action,
+    ChallengeResult,
+    Reason,
+    genuine_kind,
+    is_kind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,22 +48,34 @@ DEFAULT_TIMEZONE = "Asia/Jakarta"
 TOTAL_LABEL = "total"
 TOP_REPEATERS_LIMIT = 20  # domain.md R16 and M6: top-20 repeat numbers
 
-GENUINE_PREFIX = "genuine:"
 PLAIN_DISPOSITIONS: tuple[str, ...] = ("info", "prank", "ghost", "wrong_number")
 SCREEN_ACTIONS: tuple[str, ...] = (Action.CHALLENGE, Action.ANNOUNCE, Action.REJECT)
 REASONS: frozenset[str] = frozenset(reason.value for reason in Reason)
 OTHER = "other"  # a reason, action or disposition this version does not know
+KIND_COLUMN_PREFIX = "valid_"
 
-# Column order is part of the CSV format: append new columns, never reorder.
-KIND_COLUMNS: tuple[str, ...] = tuple(f"valid_{kind}" for kind in GENUINE_KINDS)
+
+def kind_columns(kinds: Sequence[str]) -> tuple[str, ...]:
+    """`valid_<kind>` for each kind, in order."""
+    return tuple(f"{KIND_COLUMN_PREFIX}{kind}" for kind in kinds)
+
+
+def kind_of_column(column: str) -> str | None:
+    """The kind a `valid_<kind>` column counts; None for any other column."""
+    if not column.startswith(KIND_COLUMN_PREFIX):
+        return None
+    kind = column.removeprefix(KIND_COLUMN_PREFIX)
+    return kind if is_kind(kind) else None
+
+
+# Column order is part of the CSV format: append new columns, never reorder. The kind
+# columns sit after `valid`; these are the default configuration's.
+KIND_COLUMNS: tuple[str, ...] = kind_columns(DEFAULT_GENUINE_KINDS)
 SCREEN_COLUMNS: tuple[str, ...] = tuple(
     f"{action}_{reason}" for action in SCREEN_ACTIONS for reason in (*Reason, OTHER)
 )
 CHALLENGE_COLUMNS: tuple[str, ...] = tuple(f"challenge_{result}" for result in ChallengeResult)
-COUNT_COLUMNS: tuple[str, ...] = (
-    "calls",
-    "valid",
-    *KIND_COLUMNS,
+_FIXED_COUNT_COLUMNS: tuple[str, ...] = (
     *PLAIN_DISPOSITIONS,
     "other_disposition",
     "no_disposition",
@@ -60,7 +86,20 @@ COUNT_COLUMNS: tuple[str, ...] = (
     *CHALLENGE_COLUMNS,
 )
 SECONDS_COLUMNS: tuple[str, ...] = ("line_s_genuine", "line_s_junk", "line_s_other")
-COLUMNS: tuple[str, ...] = ("period", *COUNT_COLUMNS, *SECONDS_COLUMNS)
+
+
+def count_columns(kinds: Sequence[str] = DEFAULT_GENUINE_KINDS) -> tuple[str, ...]:
+    """Every count column of a report on `kinds`, in CSV order."""
+    return ("calls", "valid", *kind_columns(kinds), *_FIXED_COUNT_COLUMNS)
+
+
+def report_columns(kinds: Sequence[str] = DEFAULT_GENUINE_KINDS) -> tuple[str, ...]:
+    """The CSV header of a report on `kinds`: `period`, the counts, the seconds."""
+    return ("period", *count_columns(kinds), *SECONDS_COLUMNS)
+
+
+COUNT_COLUMNS: tuple[str, ...] = count_columns()
+COLUMNS: tuple[str, ...] = report_columns()
 # Columns a terminal table always shows; the rest only when the totals are non-zero.
 TABLE_CORE_COLUMNS: frozenset[str] = frozenset(
     {"calls", "valid", "info", "prank", "ghost", "reached_operator", "screened", *SECONDS_COLUMNS}
@@ -92,8 +131,8 @@ _REPEATERS_QUERY = """
 """
 
 
-def _zero_figures() -> dict[str, float]:
-    figures: dict[str, float] = dict.fromkeys(COUNT_COLUMNS, 0)
+def _zero_figures(kinds: Sequence[str] = DEFAULT_GENUINE_KINDS) -> dict[str, float]:
+    figures: dict[str, float] = dict.fromkeys(count_columns(kinds), 0)
     figures.update(dict.fromkeys(SECONDS_COLUMNS, 0.0))
     return figures
 
@@ -102,7 +141,8 @@ def _zero_figures() -> dict[str, float]:
 class ReportRow:
     """One period (or the totals): `figures` maps every column but `period` to its value.
 
-    Counts are ints, `line_s_*` columns are seconds (floats).
+    Counts are ints, `line_s_*` columns are seconds (floats). A row of a `Report` holds
+    the same columns as every other row of it (`Report.columns`).
     """
 
     label: str
@@ -114,12 +154,28 @@ class ReportRow:
     def add(self, other: ReportRow) -> None:
         """Add another row's figures to this one (for totals)."""
         for column, value in other.figures.items():
-            self.figures[column] += value
+            self.figures[column] = self.figures.get(column, 0) + value
+
+    def found_kinds(self) -> set[str]:
+        """The kinds this row counts at least one call of."""
+        found = set()
+        for column, value in self.figures.items():
+            kind = kind_of_column(column)
+            if kind is not None and value:
+                found.add(kind)
+        return found
+
+    def keep_only(self, columns: Sequence[str]) -> None:
+        """Exactly `columns` (the report's, `period` aside): missing ones are zero."""
+        self.figures = {column: self.figures.get(column, 0) for column in columns}
 
 
 @dataclass(frozen=True)
 class Report:
-    """A call report: one row per local period in [since_ts, until_ts), plus totals."""
+    """A call report: one row per local period in [since_ts, until_ts), plus totals.
+
+    `kinds`: the configured kinds, then any other kind the rows count (sorted).
+    """
 
     period: Period
     timezone: str
@@ -127,6 +183,17 @@ class Report:
     until_ts: float
     rows: list[ReportRow]
     totals: ReportRow
+    kinds: tuple[str, ...] = DEFAULT_GENUINE_KINDS
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The CSV header: `period`, then every column of the rows' figures."""
+        return report_columns(self.kinds)
+
+    @property
+    def kind_column_names(self) -> tuple[str, ...]:
+        """`valid_<kind>` for each of `kinds`."""
+        return kind_columns(self.kinds)
 
 
 @dataclass(frozen=True)
@@ -183,10 +250,11 @@ def _disposition_column(disposition: str | None) -> tuple[str, str | None]:
     """(disposition column, valid-kind column or None) for one disposition value."""
     if disposition is None:
         return "no_disposition", None
-    if disposition.startswith(GENUINE_PREFIX):
-        kind = disposition.removeprefix(GENUINE_PREFIX)
-        # An unknown kind still counts as valid; it is filed under "other" (lainnya).
-        return "valid", f"valid_{kind if kind in GENUINE_KINDS else OTHER}"
+    kind = genuine_kind(disposition)
+    if kind is not None:
+        # Every kind has a column of its own, configured or not. A kind that is no slug
+        # (nothing writes one) cannot name a column: it is counted under "other".
+        return "valid", f"{KIND_COLUMN_PREFIX}{kind if is_kind(kind) else OTHER}"
     if disposition in PLAIN_DISPOSITIONS:
         return disposition, None
     return "other_disposition", None
@@ -216,7 +284,7 @@ def _fold_group(
     column, kind_column = _disposition_column(disposition)
     figures[column] += calls
     if kind_column is not None:
-        figures[kind_column] += calls
+        figures[kind_column] = figures.get(kind_column, 0) + calls
     figures["reached_operator"] += int(reached)
     if decision is not None and decision != Action.PASS:
         figures["screened"] += calls
@@ -230,11 +298,25 @@ def _fold_group(
     figures[_line_class_column(disposition)] += line_s
 
 
-def _period_row(conn: sqlite3.Connection, label: str, from_ts: float, to_ts: float) -> ReportRow:
-    row = ReportRow(label)
+def _period_row(
+    conn: sqlite3.Connection,
+    label: str,
+    from_ts: float,
+    to_ts: float,
+    kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+) -> ReportRow:
+    row = ReportRow(label, _zero_figures(kinds))
     for group in conn.execute(_PERIOD_QUERY, (from_ts, to_ts)):
         _fold_group(row.figures, group)
     return row
+
+
+def report_kinds(configured: Sequence[str], rows: Sequence[ReportRow]) -> tuple[str, ...]:
+    """The configured kinds in order, then every other kind the rows count, sorted."""
+    found: set[str] = set()
+    for row in rows:
+        found |= row.found_kinds()
+    return (*configured, *sorted(found - set(configured)))
 
 
 def _call_extent(
@@ -255,12 +337,14 @@ def report(
     until_ts: float,
     period: Period,
     timezone: str = DEFAULT_TIMEZONE,
+    kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
 ) -> Report:
     """Figures per local day or month for calls started in [since_ts, until_ts).
 
     Rows run from the period of the first call in the range to the period of the last,
     every period in between included, so a daily report shows the quiet days too; an
     open-ended range (since 1970, until 2100) costs no empty rows. No calls: no rows.
+    `kinds` are the configured kinds of genuine call (`site.genuine_kinds`).
     """
     if period not in ("day", "month"):
         raise ValueError(f"period must be 'day' or 'month', got {period!r}")
@@ -281,13 +365,19 @@ def report(
     if extent is not None:
         first_ts, last_ts = extent
         rows = [
-            archived[label].row if label in archived else _period_row(conn, label, from_ts, to_ts)
+            archived[label].row
+            if label in archived
+            else _period_row(conn, label, from_ts, to_ts, kinds)
             for label, from_ts, to_ts in period_bounds(first_ts, last_ts, period, zone)
         ]
-    totals = ReportRow(TOTAL_LABEL)
+    all_kinds = report_kinds(kinds, rows)
+    columns = count_columns(all_kinds) + SECONDS_COLUMNS
+    totals = ReportRow(TOTAL_LABEL, _zero_figures(all_kinds))
     for row in rows:
+        # An archived month carries the kinds of its day (zero ones too): same columns.
+        row.keep_only(columns)
         totals.add(row)
-    return Report(period, timezone, since_ts, until_ts, rows, totals)
+    return Report(period, timezone, since_ts, until_ts, rows, totals, all_kinds)
 
 
 @dataclass(frozen=True)
@@ -314,14 +404,17 @@ def archived_months(
         return {}
     months = {}
     for month, from_ts, to_ts, figures in found:
-        row = ReportRow(month)
+        # Figures archived by any version read: a column it lacks is zero, and its kind
+        # columns (the kinds configured then) join the report's like any found kind.
+        row = ReportRow(month, _zero_figures(()))
         row.figures.update({key: value for key, value in json.loads(figures).items()})
         months[month] = ArchivedMonth(month, float(from_ts), float(to_ts), row)
     return months
 
 
 def month_figures(conn: sqlite3.Connection, month: str, from_ts: float, to_ts: float) -> ReportRow:
-    """The report row of one month from its call rows (what retention archives)."""
+    """The report row of one month from its call rows (what retention archives): the
+    default kinds' columns, and one for every other kind its calls carry."""
     return _period_row(conn, month, from_ts, to_ts)
 
 
@@ -351,16 +444,17 @@ def report_csv(report: Report) -> str:
     """The report as CSV text (encode as UTF-8): a header row, the periods, then totals."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    columns = report.columns
+    writer.writerow(columns)
     for row in [*report.rows, report.totals]:
-        writer.writerow(_cells(row, COLUMNS))
+        writer.writerow(_cells(row, columns))
     return out.getvalue()
 
 
 def _table_columns(report: Report) -> list[str]:
     shown = [
         column
-        for column in COLUMNS[1:]
+        for column in report.columns[1:]
         if column in TABLE_CORE_COLUMNS or report.totals.figures[column]
     ]
     return ["period", *shown]
@@ -389,8 +483,10 @@ __all__ = [
     "Report",
     "ReportRow",
     "format_table",
+    "kind_columns",
     "period_bounds",
     "report",
+    "report_columns",
     "report_csv",
     "top_repeaters",
 ]

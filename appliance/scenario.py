@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.model import JUNK_DISPOSITIONS, is_genuine, is_valid_disposition
+from appliance.model import JUNK_DISPOSITIONS, is_genuine, is_well_formed_disposition
 
 logger = logging.getLogger(__name__)
 
@@ -310,8 +310,13 @@ class CallerAction:
     press: str | None
     after_s: float
     sound: Sound = DEFAULT_SOUND
+    # `answer.call_back`, an extension: whether the caller picks up when an operator
+    # calls back from the call-back list (absent: yes).
+    call_back: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.call_back, bool):
+            raise ValueError(f"answer.call_back must be true or false, got {self.call_back!r}")
         _check_press(self.press)
         _check_seconds("answer.after_s", self.after_s)
         if self.sound not in SOUNDS:
@@ -330,8 +335,13 @@ class ScenarioCall:
     talk_s: float
     disposition: str
     truth: Truth
+    # `redial_of`, an extension: this call is a redial, made only if the call with that id
+    # ended without reaching an operator (a caller who got through does not call again).
+    redial_of: str | None = None
 
     def __post_init__(self) -> None:
+        if self.redial_of is not None and not isinstance(self.redial_of, str):
+            raise ValueError(f"redial_of must be a call id or null, got {self.redial_of!r}")
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"id must be a non-empty string, got {self.id!r}")
         if not isinstance(self.at, datetime) or self.at.utcoffset() is None:
@@ -340,7 +350,10 @@ class ScenarioCall:
             raise ValueError(f"caller must be a string or null, got {self.caller!r}")
         _check_seconds("hangup_after_s", self.hangup_after_s, positive=True)
         _check_seconds("talk_s", self.talk_s)
-        if not isinstance(self.disposition, str) or not is_valid_disposition(self.disposition):
+        # `genuine:<kind>` with any kind: a centre names its own kinds (the contract).
+        if not isinstance(self.disposition, str) or not is_well_formed_disposition(
+            self.disposition
+        ):
             raise ValueError(f"unknown disposition {self.disposition!r}")
         if self.truth not in TRUTHS:
             raise ValueError(f"truth must be one of {', '.join(TRUTHS)}, got {self.truth!r}")
@@ -361,7 +374,7 @@ def _json_seconds(value: float) -> int | float:
 
 def to_json(call: ScenarioCall) -> dict[str, Any]:
     """The contract's JSON object for one call (keys in contract order)."""
-    return {
+    out = {
         "id": call.id,
         "at": call.at.isoformat(),
         "caller": call.caller,
@@ -371,6 +384,9 @@ def to_json(call: ScenarioCall) -> dict[str, Any]:
         "disposition": call.disposition,
         "truth": call.truth,
     }
+    if call.redial_of is not None:
+        out["redial_of"] = call.redial_of
+    return out
 
 
 def _answer_json(answer: CallerAction) -> dict[str, Any]:
@@ -379,6 +395,8 @@ def _answer_json(answer: CallerAction) -> dict[str, Any]:
     out: dict[str, Any] = {"press": answer.press, "after_s": float(answer.after_s)}
     if answer.sound != DEFAULT_SOUND:
         out["sound"] = answer.sound
+    if not answer.call_back:
+        out["call_back"] = False
     return out
 
 
@@ -401,7 +419,10 @@ def _parse_answer(value: object) -> CallerAction:
     if missing:
         raise ValueError(f"answer is missing {', '.join(missing)}")
     return CallerAction(
-        press=value["press"], after_s=value["after_s"], sound=value.get("sound", DEFAULT_SOUND)
+        press=value["press"],
+        after_s=value["after_s"],
+        sound=value.get("sound", DEFAULT_SOUND),
+        call_back=value.get("call_back", True),
     )
 
 
@@ -424,6 +445,7 @@ def from_json(obj: object) -> ScenarioCall:
         talk_s=obj["talk_s"],
         disposition=obj["disposition"],
         truth=obj["truth"],
+        redial_of=obj.get("redial_of"),
     )
 
 

@@ -30,7 +30,14 @@ from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
 from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
 from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
-from appliance.model import CallerNumber, ChallengeResult, Decision, is_valid_disposition
+from appliance.model import (
+    Action,
+    CallerNumber,
+    ChallengeResult,
+    Decision,
+    Reason,
+    is_well_formed_disposition,
+)
 from appliance.policy import (
     FloodChange,
     HistoryRow,
@@ -460,6 +467,16 @@ class LineService:
         """Record a challenge outcome in the policy's memory."""
         self.policy.record_challenge_result(caller, result, now_ts)
 
+    def note_waiting(self, caller: CallerNumber, now_ts: float) -> None:
+        """A caller seen waiting on a busy line and released busy: a flood signal, and a
+        caller for the call-back list (never raises)."""
+        try:
+            self._flood_changes(self.policy.record_waiting(caller, now_ts))
+            reason = "waiting_during_flood" if self.policy.flood_active else "found_lines_busy"
+            self._list_for_call_back(caller, None, None, reason, {}, now_ts)
+        except Exception:
+            logger.exception("recording a waiting caller failed")
+
     def note_operator_contact(self, caller: CallerNumber, now_ts: float) -> None:
         """Record that an operator answered this caller."""
         self.policy.record_operator_contact(caller, now_ts)
@@ -513,13 +530,18 @@ class LineService:
             )
         self._state_since[line.name] = self.clock.timestamp()
         self._publish_status(line)
-        if (old in CALL_STATES) == (new in CALL_STATES):
+        if (old in SCREENING_STATES) == (new in SCREENING_STATES) and (old in CALL_STATES) == (
+            new in CALL_STATES
+        ):
             return
         busy = sum(1 for each in self.lines.values() if each.state in CALL_STATES)
+        screening = sum(1 for each in self.lines.values() if each.state in SCREENING_STATES)
         out = (LineState.FAILED, LineState.DISABLED)
         available = sum(1 for each in self.lines.values() if each.state not in out)
         now_ts = self.clock.timestamp()
-        self._flood_changes(self.policy.record_line_occupancy(busy, max(available, 1), now_ts))
+        self._flood_changes(
+            self.policy.record_line_occupancy(busy, max(available, 1), now_ts, screening=screening)
+        )
 
     def call_needs_operator(self, line: Line, call: ActiveCall) -> None:
         """Tell every desk a call is waiting."""
@@ -530,12 +552,77 @@ class LineService:
             desk.call_waiting(line, call)
 
     def call_finished(self, line: Line, call: ActiveCall) -> None:
-        """Log the call in one line and tell every desk it ended."""
+        """Log the call in one line, list an unserved caller for a call-back and tell
+        every desk it ended."""
         logger.info("%s", describe_call(line.name, call))
         if call.caller is not None:
             self._remember(call.call_id, call.caller)
+            try:
+                self._call_back_if_unserved(line, call)
+            except Exception:
+                logger.exception("call %d: the call-back list could not be updated", call.call_id)
         for desk in self.desks:
             desk.call_ended(line, call)
+
+    def caller_missed(self, line: Line, caller: CallerNumber, ts: float) -> None:
+        """A caller rang while the line was starting: on the call-back list."""
+        try:
+            self._list_for_call_back(caller, line.name, None, "rang_while_starting", {}, ts)
+        except Exception:
+            logger.exception("line %s: the call-back list could not be updated", line.name)
+
+    def _call_back_if_unserved(self, line: Line, call: ActiveCall) -> None:
+        assert call.caller is not None
+        reason = call_back_reason(call)
+        if reason is None:
+            return
+        detail = {
+            "decision": str(call.decision.action) if call.decision else None,
+            "challenge_result": call.challenge_result,
+            "voice_heard": call.voice_heard,
+            "keys": call.keys,
+            "end_cause": call.end_cause,
+            "held_s": round((call.ended_ts or call.started_ts) - call.started_ts, 1),
+        }
+        ended_ts = call.ended_ts if call.ended_ts is not None else self.clock.timestamp()
+        self._list_for_call_back(call.caller, line.name, call.call_id, reason, detail, ended_ts)
+
+    def _list_for_call_back(
+        self,
+        caller: CallerNumber,
+        line_name: str | None,
+        call_id: int | None,
+        reason: str,
+        detail: dict[str, Any],
+        ts: float,
+    ) -> None:
+        """Put a caller released without an operator on the call-back list, unless the
+        number has a junk record (a prank or ghost verdict within `junk_evidence_s`, or a
+        reputation at the restriction threshold). No number, no call-back."""
+        if not caller.is_number or caller.e164 is None:
+            return
+        if self._has_junk_record(caller.e164, ts):
+            return
+        self.call_log.add_callback(
+            caller=caller.e164,
+            caller_raw=caller.raw,
+            line=line_name,
+            call_id=call_id,
+            reason=reason,
+            detail=detail,
+            ts=ts,
+        )
+        for desk in self.desks:
+            listed = getattr(desk, "call_back_listed", None)
+            if listed is not None:
+                listed(caller, reason, ts)
+
+    def _has_junk_record(self, e164: str, now_ts: float) -> bool:
+        policy_config = self.config.policy
+        threshold = policy_config.abuse.reputation_threshold
+        return self.policy.has_junk_evidence(e164, now_ts, policy_config.junk_evidence_s) or (
+            threshold > 0 and self.policy.reputation(e164, now_ts) >= threshold
+        )
 
     # ----------------------------------------------------------------- ModemRecovery
 
@@ -587,7 +674,9 @@ class LineService:
         `caller` is needed only for calls this process did not see end (the console may
         record a verdict after a restart); calls seen lately are remembered.
         """
-        if not is_valid_disposition(disposition):
+        # Any well-formed kind: the desk checks the configured ones, while a replayed
+        # scenario or a verdict from before a configuration change may name another.
+        if not is_well_formed_disposition(disposition):
             raise ValueError(f"unknown disposition {disposition!r}")
         now_ts = self.clock.timestamp()
         caller = self._recent.get(call_id) or caller
@@ -696,3 +785,46 @@ class LineService:
                 },
                 now_ts,
             )
+
+
+# A line in one of these holds a call no operator has taken yet (flood trunk reservation).
+SCREENING_STATES = frozenset(
+    {
+        LineState.RINGING,
+        LineState.SCREENING,
+        LineState.REJECTING,
+        LineState.ANNOUNCING,
+        LineState.CHALLENGING,
+    }
+)
+
+# Restrictions that rest on a junk record: a caller released under one is not called back.
+_JUNK_RECORD_REASONS = frozenset({Reason.BLOCKLIST, Reason.ABUSE})
+_CHALLENGE_CALL_BACK_REASONS = {
+    ChallengeResult.TIMEOUT: "silent_after_challenge",
+    ChallengeResult.CALLER_HUNG_UP: "hung_up_during_prompt",
+    ChallengeResult.FAILED: "wrong_keys",
+}
+
+
+def call_back_reason(call: ActiveCall) -> str | None:
+    """Why an ended call's caller belongs on the call-back list, or None.
+
+    Every caller who never reached an operator is listed, except those released on a junk
+    record: a block rule, the abuse ladder or reputation, or a flood signature (a hot
+    number, block or the withheld class). The caller's own junk evidence is checked by
+    the service. `flood:reserve` releases (a first attempt kept off the last free line
+    in a flood) are listed: nothing is known against them.
+    """
+    decision = call.decision
+    if call.operator_ts is not None or decision is None:
+        return None
+    if decision.reason in _JUNK_RECORD_REASONS:
+        return None
+    if decision.action is Action.REJECT:
+        return "released_in_flood" if decision.rule == "flood:reserve" else None
+    if call.end_cause in ("line_failed", "modem_rebooted"):
+        return "line_fault"
+    if call.challenge_result is not None:
+        return _CHALLENGE_CALL_BACK_REASONS.get(call.challenge_result, "hung_up_waiting")
+    return "hung_up_waiting"

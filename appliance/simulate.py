@@ -13,7 +13,9 @@ line is busy is lost (the caller hears busy) and never reaches the appliance.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import selectors
 import sqlite3
 import time
@@ -29,8 +31,9 @@ from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
 from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line, LineState
-from appliance.scenario import ScenarioCall
-from appliance.score import CallOutcome, score
+from appliance.model import CallerNumber
+from appliance.scenario import ScenarioCall, subscriber_key
+from appliance.score import CallOutcome, incident_key, score
 from appliance.service import RULE_POLL_S, LineService, OperatorDesk
 from appliance.store import CallLog, RuleStore, open_readonly
 from firmware.virtual_modem import CallerSound, ModemState, VirtualCall, VirtualModem
@@ -48,6 +51,11 @@ STARTUP_TIMEOUT_S = 120.0  # loop seconds to wait for every line to become idle
 # Virtual modems send call audio in 250 ms chunks, not a real modem's 20 ms frames: the
 # listener is indifferent to chunk size and a simulated month runs several times faster.
 SIMULATED_AUDIO_CHUNK_S = 0.5
+WAITING_PATIENCE_S = 20.0
+CALL_BACK_TALK_S = 60.0  # an operator's call-back that is answered: ring, ask, note
+CALL_BACK_NO_ANSWER_S = (
+    30.0  # one that rings out  # a caller left waiting on a busy line gives up after this
+)
 # Callers' voices range from a low adult voice to a child's (pitch in Hz).
 VOICE_PITCH_HZ = (95, 320)
 
@@ -61,6 +69,10 @@ class SimulationOptions:
     operator_answer_s: float = 5.0
     family: str = "mixed"
     config: Config = field(default_factory=Config)
+    # The SIMs have call waiting: a caller who finds every line busy is presented as
+    # waiting (+CCWA) on a line in conversation, which releases it busy. The caller is
+    # lost all the same (the contract's "lost busy"), but the appliance sees the attempt.
+    call_waiting: bool = True
 
     def family_of(self, index: int) -> str:
         """The modem family of line `index` (0-based)."""
@@ -89,14 +101,24 @@ class ScenarioDriver:
     """Plays scenario calls as their callers would, on the virtual modems."""
 
     def __init__(
-        self, modems: dict[str, VirtualModem], clock: LoopClock, challenge_key: str
+        self,
+        modems: dict[str, VirtualModem],
+        clock: LoopClock,
+        challenge_key: str,
+        *,
+        call_waiting: bool = False,
     ) -> None:
         self._modems = modems
         self._clock = clock
         self._challenge_key = challenge_key
+        self._call_waiting = call_waiting
+        self.presented_waiting = 0
+        self._by_subscriber: dict[str, list[ScenarioCall]] = {}
         self._playing: dict[str, _CallInPlay] = {}  # line name -> call
         self.lost_busy: set[str] = set()
         self.ended: set[str] = set()
+        self.reached: set[str] = set()  # scenario calls an operator answered
+        self.skipped: set[str] = set()  # redials not made: the first call got through
         self.by_id: dict[str, ScenarioCall] = {}
         self._expected = 0
         self.finished = asyncio.Event()
@@ -110,9 +132,21 @@ class ScenarioDriver:
         self._expected = len(calls)
         for call in calls:
             self.by_id[call.id] = call
+            subscriber = subscriber_key(call.caller)
+            if subscriber is not None:
+                self._by_subscriber.setdefault(subscriber, []).append(call)
             loop.call_at(self._clock.to_loop_time(call.at), self._arrive, call)
         if not calls:
             self.finished.set()
+
+    def latest_call_of(self, subscriber: str, at_ts: float) -> ScenarioCall | None:
+        """The subscriber's latest scenario call at or before `at_ts`."""
+        found = None
+        for call in self._by_subscriber.get(subscriber, ()):
+            if call.at.timestamp() > at_ts:
+                break
+            found = call
+        return found
 
     def scenario_ref(self, line_name: str) -> str | None:
         """The scenario id of the call ringing on `line_name` (for the call log)."""
@@ -125,6 +159,7 @@ class ScenarioDriver:
         if playing is None or playing.connected:
             return
         playing.connected = True
+        self.reached.add(playing.scenario.id)
         playing.cancel_timers()
         loop = asyncio.get_running_loop()
         playing.timers.append(
@@ -132,6 +167,10 @@ class ScenarioDriver:
         )
 
     def _arrive(self, call: ScenarioCall) -> None:
+        if self._redial_needless(call):
+            self.skipped.add(call.id)
+            self._check_finished()
+            return
         name = next(
             (
                 n
@@ -143,6 +182,8 @@ class ScenarioDriver:
         if name is None:
             logger.debug("scenario %s: every line busy, lost", call.id)
             self.lost_busy.add(call.id)
+            if self._call_waiting:
+                self._present_waiting(call)
             self._check_finished()
             return
         modem = self._modems[name]
@@ -153,6 +194,31 @@ class ScenarioDriver:
         self._playing[name] = playing
         loop = asyncio.get_running_loop()
         playing.timers.append(loop.call_later(call.hangup_after_s, self._caller_gives_up, name))
+
+    def _redial_needless(self, call: ScenarioCall) -> bool:
+        """A redial whose first call reached an operator, or is still on the line."""
+        first = call.redial_of
+        if first is None or first not in self.by_id:
+            return False
+        still_on = any(p.scenario.id == first for p in self._playing.values())
+        return first in self.reached or first in self.skipped or still_on
+
+    def _present_waiting(self, call: ScenarioCall) -> None:
+        """Knock on the first line in conversation that has no waiting call yet: the
+        network's call waiting. The caller hangs up after `WAITING_PATIENCE_S` at most."""
+        number, number_type = _caller_fields(call.caller)
+        validity = 1 if call.caller is None else 0
+        for modem in self._modems.values():
+            if not modem.is_up or modem.state is not ModemState.ACTIVE:
+                continue
+            try:
+                virtual = modem.incoming_call(number, number_type, validity)
+            except RuntimeError:  # already a waiting call there, or call waiting is off
+                continue
+            self.presented_waiting += 1
+            patience_s = min(call.hangup_after_s, WAITING_PATIENCE_S)
+            asyncio.get_running_loop().call_later(patience_s, _give_up_waiting, modem, virtual)
+            return
 
     def _answered(self, line_name: str, virtual: VirtualCall) -> None:
         playing = self._playing.get(line_name)
@@ -192,7 +258,7 @@ class ScenarioDriver:
         self._check_finished()
 
     def _check_finished(self) -> None:
-        if len(self.ended) + len(self.lost_busy) >= self._expected:
+        if len(self.ended) + len(self.lost_busy) + len(self.skipped) >= self._expected:
             self.finished.set()
 
     def _callback(
@@ -201,8 +267,20 @@ class ScenarioDriver:
         return lambda virtual: handler(line_name, virtual)
 
 
+@dataclass(frozen=True)
+class CallBack:
+    """An operator called a listed caller back: `subscriber` as `subscriber_key` gives it."""
+
+    subscriber: str
+    listed_ts: float
+    called_ts: float
+    answered: bool
+
+
 class SimulatedOperators:
-    """A pool of operators: each answers a waiting call `answer_s` after becoming free."""
+    """A pool of operators: each answers a waiting call `answer_s` after becoming free, and
+    an operator with no call waiting calls back the oldest caller on the call-back list
+    (answered or not as the caller's latest scenario call says, `answer.call_back`)."""
 
     def __init__(
         self, service: LineService, driver: ScenarioDriver, count: int, answer_s: float
@@ -213,6 +291,15 @@ class SimulatedOperators:
         self._answer_s = answer_s
         self._waiting: deque[tuple[Line, ActiveCall]] = deque()
         self._talking: dict[int, str] = {}  # call id -> operator
+        self._call_back_list: dict[str, float] = {}  # subscriber -> listed at (POSIX s)
+        self.call_backs: list[CallBack] = []
+
+    def call_back_listed(self, caller: CallerNumber, reason: str, ts: float) -> None:
+        """The service put a caller on the call-back list (one entry per subscriber)."""
+        subscriber = subscriber_key(caller.e164)
+        if subscriber is not None and subscriber not in self._call_back_list:
+            self._call_back_list[subscriber] = ts
+            self._dispatch()
 
     def call_waiting(self, line: Line, call: ActiveCall) -> None:
         """Queue the call; a free operator picks it up."""
@@ -238,6 +325,23 @@ class SimulatedOperators:
                 continue
             operator = self._free.pop(0)
             loop.call_later(self._answer_s, self._pick_up, operator, line, call)
+        while self._free and self._call_back_list and not self._waiting:
+            subscriber, listed_ts = next(iter(self._call_back_list.items()))
+            del self._call_back_list[subscriber]
+            self._call_back(self._free.pop(0), subscriber, listed_ts)
+
+    def _call_back(self, operator: str, subscriber: str, listed_ts: float) -> None:
+        """Ring the caller back from the desk's own phone (not an incoming line)."""
+        now_ts = self._service.clock.timestamp()
+        latest = self._driver.latest_call_of(subscriber, now_ts)
+        answered = latest is not None and latest.answer.call_back
+        self.call_backs.append(CallBack(subscriber, listed_ts, now_ts, answered))
+        busy_s = CALL_BACK_TALK_S if answered else CALL_BACK_NO_ANSWER_S
+        asyncio.get_running_loop().call_later(busy_s, self._free_again, operator)
+
+    def _free_again(self, operator: str) -> None:
+        self._free.append(operator)
+        self._dispatch()
 
     def _pick_up(self, operator: str, line: Line, call: ActiveCall) -> None:
         if line.call is call and self._service.answer(line.name, operator):
@@ -246,6 +350,12 @@ class SimulatedOperators:
             return
         self._free.append(operator)
         self._dispatch()
+
+
+def _give_up_waiting(modem: VirtualModem, virtual: VirtualCall) -> None:
+    """A waiting caller nobody took hangs up."""
+    if virtual.live:
+        modem.caller_hangs_up(virtual)
 
 
 def _caller_sound(call: ScenarioCall) -> CallerSound:
@@ -336,7 +446,7 @@ async def build_centre(
         )
     call_log = CallLog(db_path, timezone=config.site.timezone)
     call_log.open()
-    driver = ScenarioDriver(modems, clock, config.challenge.key)
+    driver = ScenarioDriver(modems, clock, config.challenge.key, call_waiting=options.call_waiting)
     service = LineService(
         config,
         call_log=call_log,
@@ -486,8 +596,14 @@ def run_simulation(
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+    # Redials that were never made (their first call got through) did not happen.
+    calls = [call for call in calls if call.id not in centre.driver.skipped]
     outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
     result = score(calls, outcomes)
+    result["redials_not_made"] = len(centre.driver.skipped)
+    result["presented_waiting"] = centre.driver.presented_waiting
+    result |= call_back_figures(calls, outcomes, centre.operators.call_backs)
+    result |= _flood_figures(db_path, centre.first_row_id)
     result["wall_seconds"] = round(wall_s, 2)
     days = (calls[-1].at - calls[0].at).total_seconds() / 86_400
     result["simulated_days"] = round(days, 2)
@@ -552,3 +668,66 @@ def _outcome_from_row(call: ScenarioCall, row: dict[str, Any]) -> CallOutcome:
         reason=row["reason"],
         challenge_result=row["challenge_result"],
     )
+
+
+def _flood_figures(db_path: Path, after_row_id: int) -> dict[str, Any]:
+    """When this run's flood mode came on and went off, and why (from the events)."""
+    connection = open_readonly(db_path)
+    try:
+        first_call = connection.execute(
+            "select min(started_ts) from calls where id > ?", [after_row_id]
+        ).fetchone()[0]
+        rows = connection.execute(
+            "select kind, ts, detail from events where kind in ('flood_on', 'flood_off') "
+            "and ts >= ? order by ts",
+            [first_call if first_call is not None else 0.0],
+        ).fetchall()
+    finally:
+        connection.close()
+    periods: list[dict[str, Any]] = []
+    for kind, ts, detail in rows:
+        if kind == "flood_on":
+            reason = json.loads(detail).get("reason") if detail else None
+            periods.append({"on_ts": ts, "off_ts": None, "reason": reason})
+        elif periods and periods[-1]["off_ts"] is None:
+            periods[-1]["off_ts"] = ts
+    return {"flood_periods": periods}
+
+
+def call_back_figures(
+    calls: Sequence[ScenarioCall],
+    outcomes: dict[str, CallOutcome],
+    call_backs: Sequence[CallBack],
+) -> dict[str, Any]:
+    """Incidents reached only by an operator's call-back, apart from those reached live.
+
+    An incident no call of which reached an operator is reached by call-back when an
+    answered call-back rang its caller after the incident's first call.
+    """
+    first_call: dict[tuple[str, str], float] = {}
+    reached_live: set[tuple[str, str]] = set()
+    for call in calls:
+        if call.truth != "genuine":
+            continue
+        key = incident_key(call)
+        first_call[key] = min(first_call.get(key, math.inf), call.at.timestamp())
+        if outcomes[call.id].reached_operator:
+            reached_live.add(key)
+    answered: dict[str, list[float]] = {}
+    for back in call_backs:
+        if back.answered:
+            answered.setdefault(back.subscriber, []).append(back.called_ts)
+    delays = []
+    for key, started in first_call.items():
+        if key in reached_live:
+            continue
+        after = [ts for ts in answered.get(key[0], []) if ts >= started]
+        if after:
+            delays.append(min(after) - started)
+    return {
+        "incidents_reached_live": len(reached_live),
+        "incidents_called_back": len(delays),
+        "call_back_delay_max_s": round(max(delays), 1) if delays else None,
+        "call_backs_made": len(call_backs),
+        "call_backs_answered": sum(1 for back in call_backs if back.answered),
+    }

@@ -24,7 +24,7 @@ import pytest
 from pydantic import BaseModel
 
 from appliance.cli import build_parser
-from appliance.config import Config, LineConfig, load_config, parse_config
+from appliance.config import Config, ConfigError, LineConfig, load_config, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
@@ -205,3 +205,30 @@ def test_every_reference_policy_file_is_a_valid_configuration() -> None:
     ]
     for path in policies:
         load_config(path)
+
+
+def test_the_kinds_of_genuine_call_are_checked_as_the_example_documents() -> None:
+    """`site.genuine_kinds`: 1 to 20 unique slugs; `site.kind_labels`: slug -> a name."""
+    text = CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    example = re.search(r"e\.g\. (kind_labels = \{[^}]*\})", text)
+    assert example is not None, "the example shows a kind_labels table"
+    site = tomllib.loads(example.group(1)) | {"genuine_kinds": ["flood", "landslide", "fire"]}
+    config = parse_config({"site": site})
+    assert config.site.kind_labels == {"flood": "Banjir", "landslide": "Tanah longsor"}
+    assert config.site.genuine_kinds == ("flood", "landslide", "fire")
+    twenty = [f"kind_{n}" for n in range(20)]
+    assert parse_config({"site": {"genuine_kinds": twenty}}).site.genuine_kinds == tuple(twenty)
+    refused = [
+        {"genuine_kinds": []},
+        {"genuine_kinds": [*twenty, "one_more"]},
+        {"genuine_kinds": ["fire", "fire"]},
+        {"genuine_kinds": ["Fire"]},
+        {"genuine_kinds": ["1st"]},
+        {"genuine_kinds": ["x" * 33]},
+        {"kind_labels": {"Flood": "Banjir"}},
+        {"kind_labels": {"flood": "  "}},
+        {"kind_labels": {"flood": "x" * 41}},
+    ]
+    for site in refused:
+        with pytest.raises(ConfigError, match=r"site\.(genuine_kinds|kind_labels)"):
+            parse_config({"site": site})

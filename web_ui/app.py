@@ -28,6 +28,7 @@ from web_ui.i18n import translate
 from web_ui.routers import (
     audit,
     auth,
+    callbacks,
     calls,
     console,
     docs,
@@ -54,6 +55,7 @@ RESOURCES = (
     auth,
     home,
     console,
+    callbacks,
     calls,
     reports,
     rules,

@@ -9,6 +9,11 @@ started_ts)` and `(decision, started_ts)`. Where two indexes could serve, the on
 does not also give the order is switched off with a unary `+` (a `reason` filter would
 otherwise pick `(decision, reason)` and sort every matching row before returning 50).
 
+A disposition filter takes `genuine` (every kind), `none`, or any well-formed disposition:
+`genuine:<kind>` of a kind the configuration lacks finds the calls that carry it (a
+kind dropped since, a replayed scenario's). The page's list offers the configured kinds
+(`web_ui.kinds`), in their order.
+
 Numbers are matched as `siaga calls` matches them: any Indonesian form is normalised to
 E.164 with `appliance.numbers` and compared with `caller`; a string that is no number is
 compared exactly with `caller_raw`. A prefix search is only done when asked for
@@ -34,9 +39,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from appliance.model import GENUINE_KINDS, Action, ChallengeResult, NumberClass, Reason
+from appliance.model import (
+    DEFAULT_GENUINE_KINDS,
+    GENUINE_PREFIX,
+    Action,
+    ChallengeResult,
+    NumberClass,
+    Reason,
+    is_genuine,
+    is_well_formed_disposition,
+)
 from appliance.numbers import normalise, normalise_pattern
 from web_ui.i18n import has_message, translate
+from web_ui.kinds import DEFAULT_CATALOGUE, KindCatalogue
 from web_ui.users import Language, UserError
 
 logger = logging.getLogger(__name__)
@@ -53,15 +68,22 @@ UTF8_BOM = "\ufeff"
 
 DECISIONS: tuple[str, ...] = tuple(action.value for action in Action)
 REASONS: tuple[str, ...] = tuple(reason.value for reason in Reason)
-DISPOSITIONS: tuple[str, ...] = (
-    GENUINE_ANY,
-    *(f"genuine:{kind}" for kind in GENUINE_KINDS),
-    "info",
-    "prank",
-    "ghost",
-    "wrong_number",
-    NO_DISPOSITION,
-)
+OTHER_DISPOSITIONS: tuple[str, ...] = ("info", "prank", "ghost", "wrong_number")
+
+
+def disposition_filters(kinds: Sequence[str], chosen: str = "") -> tuple[str, ...]:
+    """The disposition filter's list: every genuine call, each of `kinds`, the others.
+
+    A `chosen` genuine kind outside `kinds` is listed too, so the page shows the filter
+    it was asked for.
+    """
+    genuine = [GENUINE_PREFIX + kind for kind in kinds]
+    if is_genuine(chosen) and is_well_formed_disposition(chosen) and chosen not in genuine:
+        genuine.append(chosen)
+    return (GENUINE_ANY, *genuine, *OTHER_DISPOSITIONS, NO_DISPOSITION)
+
+
+DISPOSITIONS: tuple[str, ...] = disposition_filters(DEFAULT_GENUINE_KINDS)
 CHALLENGE_RESULTS: tuple[str, ...] = tuple(result.value for result in ChallengeResult)
 
 # The columns of the page, the API and the CSV, in this order.
@@ -223,6 +245,13 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _disposition_choice(value: str) -> str:
+    """`genuine`, `none` or any well-formed disposition, configured kind or not."""
+    if value in (GENUINE_ANY, NO_DISPOSITION) or is_well_formed_disposition(value):
+        return value
+    raise CallSearchError("error.invalid_input")
+
+
 def build_search(filters: CallFilters, zone: ZoneInfo, region: str = DEFAULT_REGION) -> Search:
     """The SQL of `filters`; `CallSearchError` for a value outside the known ones."""
     clauses: list[str] = []
@@ -245,7 +274,7 @@ def build_search(filters: CallFilters, zone: ZoneInfo, region: str = DEFAULT_REG
         clauses.append("+reason = ?")  # see the module docstring
         params.append(_choice(filters.reason, REASONS))
     if filters.disposition:
-        more_clauses, more_params = _disposition_clauses(_choice(filters.disposition, DISPOSITIONS))
+        more_clauses, more_params = _disposition_clauses(_disposition_choice(filters.disposition))
         clauses += more_clauses
         params += more_params
     if filters.line.strip():
@@ -406,10 +435,21 @@ class CallPagePublic(BaseModel):
     newer: str | None
 
 
-def label(language: Language, prefix: str, value: str | None) -> str:
-    """A stored machine word in words (`decision.pass` -> "lolos"); unknown words as they are."""
+def label(
+    language: Language,
+    prefix: str,
+    value: str | None,
+    kinds: KindCatalogue = DEFAULT_CATALOGUE,
+) -> str:
+    """A stored machine word in words (`decision.pass` -> "lolos"); unknown words as they are.
+
+    A disposition is named as `kinds` names it (`site.kind_labels`, the catalogue, or a
+    kind's slug in words).
+    """
     if value is None:
         return ""
+    if prefix == "disposition":
+        return kinds.disposition_label(value, language)
     key = f"{prefix}.{value.replace(':', '.')}"
     return translate(language, key) if has_message(key) else value
 

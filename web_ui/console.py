@@ -23,17 +23,18 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from appliance.model import (
-    GENUINE_KINDS,
+    DEFAULT_GENUINE_KINDS,
     JUNK_DISPOSITIONS,
     NEUTRAL_DISPOSITIONS,
     NumberClass,
+    is_genuine,
     is_valid_disposition,
 )
 from appliance.store._sqlite import event_row, iso_at
@@ -41,6 +42,7 @@ from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.db import transaction
 from web_ui.i18n import format_time
+from web_ui.kinds import configured_kinds
 from web_ui.models import (
     CallerHistory,
     ConsoleSnapshot,
@@ -90,6 +92,9 @@ SAME_BLOCK_SLACK_S = 60.0  # a block ending this much earlier still counts as th
 _E164 = re.compile(r"\+[0-9]{1,15}")
 # Keys the console keeps for itself: A answers, H hangs up.
 RESERVED_KEYS = frozenset({"A", "H"})
+# Genuine kinds take the digit keys in order; a tenth kind and beyond (a centre may
+# configure up to 20) has a button but no key: operators click it.
+DIGIT_KEYS = 9
 
 
 RowLike = sqlite3.Row | Mapping[str, Any]
@@ -113,22 +118,39 @@ class DispositionChoice:
         return "disposition." + self.value.replace(":", ".")
 
 
-def disposition_choices() -> tuple[DispositionChoice, ...]:
-    """Every disposition `appliance.model` allows: genuine kinds on 1-9, the rest on a letter.
+def disposition_choices(
+    kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+) -> tuple[DispositionChoice, ...]:
+    """Every disposition an operator may record: the genuine `kinds` in their order, the
+    first nine on keys 1-9 (the rest click only), then the others on a letter.
 
     Junk first (prank, ghost), then neutral (info, wrong number); a letter is the word's
     first, unless another choice or the console already uses it.
     """
     choices = [
-        DispositionChoice(f"genuine:{kind}", str(number) if number <= 9 else None)
-        for number, kind in enumerate(GENUINE_KINDS, start=1)
+        DispositionChoice(f"genuine:{kind}", str(number) if number <= DIGIT_KEYS else None)
+        for number, kind in enumerate(kinds, start=1)
     ]
     taken = set(RESERVED_KEYS)
     for value in sorted(JUNK_DISPOSITIONS) + sorted(NEUTRAL_DISPOSITIONS):
         letter = value[0].upper()
         choices.append(DispositionChoice(value, None if letter in taken else letter))
         taken.add(letter)
-    return tuple(choice for choice in choices if is_valid_disposition(choice.value))
+    return tuple(choice for choice in choices if is_valid_disposition(choice.value, kinds))
+
+
+def choices_public(conn: sqlite3.Connection, language: Language) -> list[dict[str, Any]]:
+    """The console's buttons for the configured kinds, named in `language`."""
+    catalogue = configured_kinds(conn)
+    return [
+        {
+            "value": choice.value,
+            "key": choice.key,
+            "label": catalogue.disposition_label(choice.value, language),
+            "genuine": is_genuine(choice.value),
+        }
+        for choice in disposition_choices(catalogue.kinds)
+    ]
 
 
 # ------------------------------------------------------------------ reading
@@ -533,7 +555,7 @@ def request_disposition(
     zone: ZoneInfo,
 ) -> int:
     """Record the operator's verdict on a call taken on `line` (the service applies it)."""
-    if not is_valid_disposition(disposition):
+    if not is_valid_disposition(disposition, configured_kinds(conn).kinds):
         raise ConsoleError("error.bad_disposition", status=422)
     now_ts = time.time()
     with transaction(conn):

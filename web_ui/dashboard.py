@@ -24,6 +24,10 @@ there); nothing here writes.
   written every 10 s) is at most `HEARTBEAT_FRESH_S` old. Its flood mode, version and start
   time are those of its `service_state` row; with no fresh heartbeat they are what it
   last reported, and the page says so.
+- **Call-backs** are the open entries of the call-back list (`appliance.store.callbacks`:
+  callers released without an operator and without a junk verdict): how many, and the
+  one whose caller has waited longest since their first release. Operators call them
+  back and mark them from the console.
 - **Each line's health** is its `line_status` row: state, signal (`AT+CSQ`, 0-31, shown
   with its dBm and a word), network registration (`AT+CREG?`: home, roaming, searching,
   denied, idle, unknown), modem model and IMEI, and the last error. **SIM**: the line
@@ -35,7 +39,8 @@ there); nothing here writes.
 
 Speed: every query on `calls` is bounded by a range on `started_ts` and answered from its
 index (one local day: a few thousand rows at most, about 4 ms at 2 million rows); alarms
-read `events` through its `(kind, ts)` index; `line_status` and `service_state` hold a
+read `events` through its `(kind, ts)` index; call-backs read the open entries through
+`callbacks (status, last_ts)`; `line_status` and `service_state` hold a
 row per line and one row. A test runs `EXPLAIN QUERY PLAN` on every statement the
 dashboard sends.
 
@@ -56,6 +61,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from appliance.report import SCREEN_COLUMNS, report
+from appliance.store import callbacks
 from web_ui.console import STATE_TONES
 from web_ui.i18n import format_time, has_message, translate
 from web_ui.users import Language
@@ -156,6 +162,27 @@ class LineHealthPublic(BaseModel):
     last_error: str | None
 
 
+class CallbackOldestPublic(BaseModel):
+    """The open call-back entry whose caller has waited longest."""
+
+    id: int
+    caller: str
+    caller_raw: str | None
+    line: str | None
+    reason: str
+    attempts: int
+    first_ts: float
+    first_at: datetime
+    waiting_s: float  # since the caller's first release
+
+
+class CallbacksPublic(BaseModel):
+    """The call-back list at a glance: open entries, and the oldest of them."""
+
+    open_count: int
+    oldest: CallbackOldestPublic | None
+
+
 class DashboardPublic(BaseModel):
     """`GET /api/dashboard`: everything the dashboard shows, times in the site's zone."""
 
@@ -168,6 +195,7 @@ class DashboardPublic(BaseModel):
     alarm_kinds: list[str]
     alarms: list[AlarmPublic]
     lines: list[LineHealthPublic]
+    callbacks: CallbacksPublic
 
 
 # ------------------------------------------------------------------ reading
@@ -381,6 +409,28 @@ def line_health(conn: sqlite3.Connection, zone: ZoneInfo) -> list[LineHealthPubl
     return lines
 
 
+def callback_summary(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> CallbacksPublic:
+    """How many call-back entries are open, and the one waiting longest."""
+    oldest = callbacks.oldest_open(conn)
+    if oldest is None:
+        return CallbacksPublic(open_count=0, oldest=None)
+    first_ts = float(oldest["first_ts"])
+    return CallbacksPublic(
+        open_count=callbacks.open_count(conn),
+        oldest=CallbackOldestPublic(
+            id=int(oldest["id"]),
+            caller=str(oldest["caller"]),
+            caller_raw=oldest["caller_raw"],
+            line=oldest["line"],
+            reason=str(oldest["reason"]),
+            attempts=int(oldest["attempts"]),
+            first_ts=first_ts,
+            first_at=_local(first_ts, zone),
+            waiting_s=max(0.0, now_ts - first_ts),
+        ),
+    )
+
+
 def build(
     conn: sqlite3.Connection, *, zone: ZoneInfo, timezone: str, now_ts: float
 ) -> DashboardPublic:
@@ -396,6 +446,7 @@ def build(
         alarm_kinds=list(ALARM_KINDS),
         alarms=recent_alarms(conn, now_ts, zone),
         lines=line_health(conn, zone),
+        callbacks=callback_summary(conn, now_ts, zone),
     )
 
 
@@ -440,6 +491,12 @@ def alarm_label(language: Language, alarm: str) -> str:
 def reason_label(language: Language, reason: str) -> str:
     """A screening reason in words (`reason.*`); an unknown one, as it is."""
     key = "dashboard.reason_other" if reason == "other" else f"reason.{reason}"
+    return translate(language, key) if has_message(key) else reason
+
+
+def callback_reason_label(language: Language, reason: str) -> str:
+    """Why a caller is on the call-back list, in words; an unknown reason, as it is."""
+    key = f"callbacks.reason.{reason}"
     return translate(language, key) if has_message(key) else reason
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from web_ui.messages import dashboard, lines, screening, system
+from web_ui.messages import callbacks, dashboard, lines, screening, system
 from web_ui.passwords import MIN_PASSWORD_CHARS
 from web_ui.users import Language
 
@@ -177,6 +177,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "answer the call waiting longest",
     ),
     "console.keys_hang_up": ("tutup panggilan", "hang up"),
+    "console.keys_click_only": (
+        "Tanpa tombol pintas (klik tombolnya): {kinds}.",
+        "No keyboard shortcut (click the button): {kinds}.",
+    ),
     "console.keys_target": (
         "Penilaian dan tutup berlaku untuk saluran yang Anda angkat terakhir, atau yang Anda klik.",
         "Dispositions and hang-up apply to the line you answered last, or the one you click.",
@@ -705,7 +709,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 def _merge_page_catalogues() -> None:
-    for catalogue in (dashboard, lines, screening, system):
+    for catalogue in (callbacks, dashboard, lines, screening, system):
         twice = sorted(set(catalogue.MESSAGES) & set(MESSAGES))
         if twice:
             raise RuntimeError(f"{catalogue.__name__}: keys defined twice: {twice}")

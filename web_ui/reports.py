@@ -5,6 +5,10 @@ same the `siaga report` command prints, archived months (`monthly_figures`) incl
 web UI adds no arithmetic of its own beyond "other" (calls that are neither valid, prank
 nor ghost) and shares for the charts. A period is a range of local days in the site's
 zone, `until` inclusive, shown by day or by month.
+
+The kinds of genuine call are the line service's (`web_ui.kinds`): the configured ones
+in their order, then any other kind the period's calls carry, each named as the console
+names it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from appliance.model import GENUINE_KINDS
 from appliance.report import (
     CHALLENGE_COLUMNS,
-    COUNT_COLUMNS,
-    KIND_COLUMNS,
+    KIND_COLUMN_PREFIX,
     SCREEN_COLUMNS,
-    SECONDS_COLUMNS,
     Repeater,
     Report,
     ReportRow,
@@ -35,6 +36,7 @@ from web_ui.calllog import day_range_ts, local_iso
 from web_ui.charts import BarChart, stacked_bars
 from web_ui.db import connect_readonly
 from web_ui.i18n import translate
+from web_ui.kinds import DEFAULT_CATALOGUE, KindCatalogue, configured_kinds
 from web_ui.settings import WebSettings
 from web_ui.users import Language, UserError
 
@@ -131,6 +133,11 @@ class ReportView:
     kind_columns: list[str]
     screen_columns: list[str]
     challenge_columns: list[str]
+    kinds: KindCatalogue = DEFAULT_CATALOGUE
+
+    def kind_label(self, column: str, language: Language) -> str:
+        """The heading of a `valid_<kind>` column: the kind's name."""
+        return self.kinds.label(kind_of(column), language)
 
 
 def _non_zero(columns: tuple[str, ...], totals: ReportRow) -> list[str]:
@@ -155,6 +162,7 @@ def build_view(
     connections (it releases the GIL while it works), which nearly halves the page's time.
     """
     since_ts, until_ts = request.range_ts(settings.zone)
+    kinds = configured_kinds(conn)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report") as pool:
         repeaters = pool.submit(_repeaters, settings, since_ts, until_ts)
         result = report(
@@ -163,14 +171,17 @@ def build_view(
             until_ts=until_ts,
             period=request.period,
             timezone=settings.timezone,
+            kinds=kinds.kinds,
         )
         return ReportView(
             request=request,
             report=result,
             repeaters=repeaters.result(),
-            kind_columns=_non_zero(KIND_COLUMNS, result.totals),
+            # The page shows the kinds that occur; the CSV and the API every column.
+            kind_columns=_non_zero(result.kind_column_names, result.totals),
             screen_columns=_non_zero(SCREEN_COLUMNS, result.totals),
             challenge_columns=_non_zero(CHALLENGE_COLUMNS, result.totals),
+            kinds=kinds,
         )
 
 
@@ -210,9 +221,8 @@ def hours(seconds: float) -> str:
 
 
 def kind_of(column: str) -> str:
-    """`valid_fire` -> `fire` (for the label `disposition.genuine.fire`)."""
-    kind = column.removeprefix("valid_")
-    return kind if kind in GENUINE_KINDS else "other"
+    """`valid_fire` -> `fire`: every kind is its own, configured or not."""
+    return column.removeprefix(KIND_COLUMN_PREFIX)
 
 
 # ------------------------------------------------------------------ the API's view
@@ -261,7 +271,7 @@ class ReportPublic(BaseModel):
             timezone=view.report.timezone,
             since=view.request.since,
             until=view.request.until,
-            columns=[*COUNT_COLUMNS, *SECONDS_COLUMNS],
+            columns=list(view.report.columns[1:]),
             rows=[row(source) for source in view.report.rows],
             totals=row(view.report.totals),
             top_repeaters=[

@@ -44,6 +44,12 @@ from appliance.store._sqlite import (
     iso_at,
     open_readonly,
 )
+from appliance.store.callbacks import (
+    CallbackRelease,
+    callback_release,
+    is_callable_number,
+    upsert_release,
+)
 from appliance.store.queries import read_history
 
 logger = logging.getLogger(__name__)
@@ -174,6 +180,7 @@ _Item = (
     | _ServiceStateWrite
     | _SmsWrite
     | _ArchiveMonth
+    | CallbackRelease
 )
 
 
@@ -382,6 +389,36 @@ class CallLog:
         `monthly_figures` and its call rows (with their dispositions) are deleted, in one
         transaction. Figures already archived for the month are added to."""
         self._submit(lambda: _ArchiveMonth(month, from_ts, to_ts, ts))
+
+    def add_callback(
+        self,
+        *,
+        caller: str,
+        caller_raw: str | None,
+        line: str | None,
+        call_id: int | None,
+        reason: str,
+        detail: Mapping[str, Any],
+        ts: float,
+    ) -> None:
+        """Queue a caller released without an operator for the call-back list (`callbacks`,
+        `appliance.store.callbacks`): a new open entry, or one attempt more on the caller's
+        open entry. A caller with no E.164 number cannot be called back: logged, not
+        listed. Never raises."""
+        if not is_callable_number(caller):
+            logger.info("call-back not listed: %r (as given %r) is no number", caller, caller_raw)
+            return
+        self._submit(
+            lambda: callback_release(
+                caller=caller,
+                caller_raw=caller_raw,
+                line=line,
+                call_id=call_id,
+                reason=reason,
+                detail=detail,
+                ts=ts,
+            )
+        )
 
     def sms_saved(self, sms_id: str, fields: Mapping[str, Any]) -> None:
         """Queue an `sms_outbox` row's columns (insert or update; `*_ts` get `*_at`)."""
@@ -608,6 +645,8 @@ class CallLog:
             return self._apply_sms(db, item)
         if isinstance(item, _ServiceStateWrite):
             return self._apply_service_state(db, item)
+        if isinstance(item, CallbackRelease):
+            return upsert_release(db.conn, item, self._zone)
         if isinstance(item, _ArchiveMonth):
             return self._apply_archive(db, item)
         if isinstance(item, _LineRequestDone):

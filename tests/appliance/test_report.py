@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -138,7 +139,7 @@ def test_dispositions_kinds_screening_and_line_seconds(conn: sqlite3.Connection)
         reason="throttle",
         challenge_result="passed",
     )
-    _insert(conn, day, disposition="genuine:hearse", reached=True)  # unknown kind -> other
+    _insert(conn, day, disposition="genuine:hearse", reached=True)  # a kind of its own
     _insert(conn, day, disposition="info", reached=True)
     _insert(conn, day, disposition="wrong_number", reached=True)
     _insert(conn, day, disposition="pocket", reached=True)  # a newer code: other_disposition
@@ -170,7 +171,8 @@ def test_dispositions_kinds_screening_and_line_seconds(conn: sqlite3.Connection)
         "valid": 4,
         "valid_fire": 2,
         "valid_electrical": 1,
-        "valid_other": 1,
+        "valid_hearse": 1,  # not configured: its own column, never "other"
+        "valid_other": 0,
         "valid_accident": 0,
         "info": 1,
         "wrong_number": 1,
@@ -266,3 +268,94 @@ def test_bad_arguments_are_refused(conn: sqlite3.Connection) -> None:
         report(conn, since_ts=APRIL_1, until_ts=JUNE_1, period="week")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         report(conn, since_ts=APRIL_1, until_ts=JUNE_1, period="day", timezone="Nowhere/City")
+
+
+# ------------------------------------------------------------------ the centre's own kinds
+
+CENTRE_KINDS = ("flood", "fire", "landslide")
+
+
+def _fill_kinds(conn: sqlite3.Connection) -> None:
+    day = datetime(2024, 4, 3, 10, 0, tzinfo=WIB)
+    for disposition in ("genuine:flood", "genuine:flood", "genuine:fire", "genuine:hearse"):
+        _insert(conn, day, disposition=disposition, reached=True)
+    _insert(conn, day, disposition="genuine:accident", reached=True)  # a default kind, dropped
+    _insert(conn, day, disposition="prank")
+
+
+def test_configured_kinds_come_first_in_their_order_then_found_ones_sorted(
+    conn: sqlite3.Connection,
+) -> None:
+    _fill_kinds(conn)
+    result = report(conn, since_ts=APRIL_1, until_ts=JUNE_1, period="month", kinds=CENTRE_KINDS)
+    assert result.kinds == ("flood", "fire", "landslide", "accident", "hearse")
+    totals = result.totals
+    assert (totals["valid_flood"], totals["valid_fire"], totals["valid_landslide"]) == (2, 1, 0)
+    assert (totals["valid_accident"], totals["valid_hearse"]) == (1, 1)
+    assert totals["valid"] == 5  # every genuine kind, configured or not
+    assert "valid_other" not in totals.figures and "valid_electrical" not in totals.figures
+    rows = list(csv.reader(io.StringIO(report_csv(result))))
+    assert rows[0][:8] == [
+        "period",
+        "calls",
+        "valid",
+        "valid_flood",
+        "valid_fire",
+        "valid_landslide",
+        "valid_accident",
+        "valid_hearse",
+    ]
+    assert rows[0][8:] == list(COLUMNS[12:])  # the rest as with the default kinds
+    assert all(len(row) == len(rows[0]) for row in rows)
+    table = format_table(result)
+    assert "valid_hearse" in table and "valid_landslide" not in table  # zero: left out
+
+
+def test_the_default_kinds_give_the_same_columns_as_before(conn: sqlite3.Connection) -> None:
+    _fill_month_edge(conn)
+    result = report(conn, since_ts=APRIL_1, until_ts=JUNE_1, period="day")
+    assert result.columns == COLUMNS
+    assert COLUMNS[2:12] == (
+        "valid",
+        "valid_electrical",
+        "valid_accident",
+        "valid_fire",
+        "valid_ambulance",
+        "valid_fallen_tree",
+        "valid_flood_disaster",
+        "valid_health",
+        "valid_crime",
+        "valid_other",
+    )
+    assert all(set(row.figures) == set(COLUMNS[1:]) for row in [*result.rows, result.totals])
+
+
+def test_archived_months_of_any_version_still_read(conn: sqlite3.Connection) -> None:
+    """Figures archived before kinds were configurable (default kinds, unknown ones folded
+    into `other`) read alongside live months on other kinds."""
+    conn.execute(
+        "CREATE TABLE monthly_figures (month TEXT PRIMARY KEY, from_ts REAL, to_ts REAL,"
+        " figures TEXT, calls_removed INTEGER, archived_ts REAL, archived_at TEXT)"
+    )
+    old = dict.fromkeys(COLUMNS[1:], 0) | {
+        "calls": 4,
+        "valid": 3,
+        "valid_fire": 1,
+        "valid_electrical": 1,
+        "valid_other": 1,
+        "prank": 1,
+    }
+    march_1 = datetime(2024, 3, 1, tzinfo=WIB).timestamp()
+    conn.execute(
+        "INSERT INTO monthly_figures VALUES ('2024-03', ?, ?, ?, 4, ?, NULL)",
+        (march_1, APRIL_1, json.dumps(old), APRIL_1),
+    )
+    _fill_kinds(conn)
+    result = report(conn, since_ts=0, until_ts=JUNE_1, period="month", kinds=CENTRE_KINDS)
+    assert [row.label for row in result.rows] == ["2024-03", "2024-04"]
+    assert result.kinds == (*CENTRE_KINDS, "accident", "electrical", "hearse", "other")
+    march, april = result.rows
+    assert [march[c] for c in ("calls", "valid", "valid_fire", "valid_other")] == [4, 3, 1, 1]
+    assert march["valid_flood"] == 0 and april["valid_electrical"] == 0
+    assert result.totals["valid"] == 8 and result.totals["valid_fire"] == 2
+    assert set(march.figures) == set(april.figures) == set(result.columns[1:])

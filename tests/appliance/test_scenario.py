@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.model import is_genuine
+from appliance.report import report
 from appliance.scenario import (
     CallerAction,
     Population,
@@ -25,6 +26,8 @@ from appliance.scenario import (
     summarise,
     to_json,
 )
+from appliance.simulate import SimulationOptions, run_simulation
+from appliance.store import open_readonly
 
 WIB = timezone(timedelta(hours=7))
 CONTRACT_EXAMPLE = {
@@ -91,7 +94,7 @@ def test_every_bad_line_is_named_and_nothing_is_loaded(tmp_path: Path) -> None:
         _line(id="ok-1"),
         _line(id="neg", hangup_after_s=-1),
         _line(id="mismatch", truth="prank"),
-        _line(id="kind", disposition="genuine:alien"),
+        _line(id="kind", disposition="genuine:Alien Attack"),  # any kind, but as a slug
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ScenarioError) as caught:
@@ -104,7 +107,7 @@ def test_every_bad_line_is_named_and_nothing_is_loaded(tmp_path: Path) -> None:
     assert f"{path}:4: at has no UTC offset" in message
     assert f"{path}:5: answer.press" in message
     assert f"{path}:7: duplicate id 'ok-1' (first on line 1)" in message
-    assert "hangup_after_s" in message and "genuine:alien" in message
+    assert "hangup_after_s" in message and "genuine:Alien Attack" in message
 
 
 def test_answer_press_accepts_prompt_key_dtmf_string_or_silence() -> None:
@@ -310,3 +313,53 @@ def test_junk_has_a_heavy_tail_and_bursts(
     assert summary["genuine_incidents"] < summary["by_truth"]["genuine"]  # redials
     assert len(summary["top_repeaters"]) == 20
     json.dumps(summary)  # printable by the CLI as is
+
+
+# ------------------------------------------------------------------ the centre's own kinds
+
+KINDS = ("flood", "fire", "landslide_2", "x" * 32)
+
+
+def test_a_genuine_call_of_any_kind_loads(tmp_path: Path) -> None:
+    """`genuine:<kind>` with any kind (the contract): a centre names its own kinds."""
+    path = tmp_path / "kinds.jsonl"
+    lines = [_line(id=f"k{n}", disposition=f"genuine:{kind}") for n, kind in enumerate(KINDS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    calls = load_scenario(path)
+    assert [call.disposition for call in calls] == [f"genuine:{kind}" for kind in KINDS]
+    assert all(is_genuine(call.disposition) for call in calls)
+    for bad in ("genuine:", "genuine:Flood", "genuine:flood relief", "genuine:" + "x" * 33):
+        with pytest.raises(ValueError, match="unknown disposition"):
+            from_json(CONTRACT_EXAMPLE | {"disposition": bad})
+
+
+def test_a_scenario_with_a_kind_the_configuration_lacks_replays(tmp_path: Path) -> None:
+    """`siaga simulate` on default kinds: the flood call reaches an operator, who records
+    it as `genuine:flood`, and the report counts it in a column of its own."""
+    path = tmp_path / "flood.jsonl"
+    flood = _line(id="flood-1", disposition="genuine:flood", talk_s=20)
+    prank = _line(
+        id="prank-1",
+        at="2024-04-03T19:10:00+07:00",
+        caller="081299998888",
+        answer={"press": "?", "after_s": 2.0},
+        talk_s=5,
+        disposition="prank",
+        truth="prank",
+    )
+    path.write_text(f"{flood}\n{prank}\n", encoding="utf-8")
+    calls = load_scenario(path)
+    db_path = tmp_path / "sim.db"
+    score = run_simulation(calls, db_path, SimulationOptions(lines=1, operators=1, family="ec25"))
+    assert (score["genuine_reached"], score["genuine_lost"]) == (1, [])
+    connection = open_readonly(db_path)
+    try:
+        found = connection.execute(
+            "SELECT scenario_ref, disposition FROM calls WHERE scenario_ref IS NOT NULL"
+        ).fetchall()
+        assert dict(found) == {"flood-1": "genuine:flood", "prank-1": "prank"}
+        figures = report(connection, since_ts=0, until_ts=4_102_444_800, period="month")
+    finally:
+        connection.close()
+    assert figures.kinds[-1] == "flood" and figures.totals["valid_flood"] == 1
+    assert figures.totals["valid"] == 1 and figures.totals["valid_other"] == 0

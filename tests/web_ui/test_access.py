@@ -36,6 +36,7 @@ class Route:
     def url(self, user_id: int) -> str:
         """The path with its parameter filled in."""
         path = self.path.replace("{user_id}", str(user_id)).replace("{request_id}", "1")
+        path = path.replace("{callback_id}", "1")
         return path.replace("{rule_id}", "b-unknown").replace("{line}", "no-such-line")
 
     def __str__(self) -> str:
@@ -60,6 +61,8 @@ ROUTES = [
     Route("POST", "/api/console/hang_up", OPERATOR),
     Route("POST", "/api/console/disposition", OPERATOR),
     Route("POST", "/api/console/block", SUPERVISOR),
+    Route("GET", "/api/callbacks", OPERATOR),
+    Route("POST", "/api/callbacks/{callback_id}", OPERATOR),
     Route("GET", "/audit", SUPERVISOR),
     Route("GET", "/calls", SUPERVISOR),
     Route("GET", "/calls.csv", SUPERVISOR),

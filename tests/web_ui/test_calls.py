@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import re
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,9 +24,11 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from appliance.model import ChallengeResult
-from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
-from tests.web_ui.line_service import add_calls, call_row, line_name
+from appliance.config import Config
+from appliance.model import DEFAULT_GENUINE_KINDS, ChallengeResult
+from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
+from tests.web_ui.line_service import add_calls, call_row, database, line_name
+from tests.web_ui.own_server import logged_in
 from web_ui.calllog import COLUMNS
 from web_ui.i18n import has_message
 from web_ui.users import Role
@@ -325,3 +329,63 @@ def test_every_end_cause_is_shown_in_words_in_both_languages(
         )
         assert page.status_code == 200
         assert words in page.text and f'id="call-{made}"' in page.text
+
+
+# ------------------------------------------------------------------ the centre's own kinds
+
+
+def _options(page: str) -> list[tuple[str, str]]:
+    """(value, text) of the disposition filter's options, in order."""
+    select = page.split('<select id="disposition" name="disposition">', 1)[1].split("</select>")[0]
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+def test_any_well_formed_kind_is_a_filter_and_is_named_in_words(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    line, day = line_name("kind"), fresh_day()
+    dispositions = ("genuine:landslide", "genuine:fire", "genuine:landslide")
+    specs = [
+        call_row(line, fresh_number(), at(day, 9, n), disposition=disposition)
+        for n, disposition in enumerate(dispositions)
+    ]
+    first, _, third = add_calls(server, specs)
+    query = {"line": line, "disposition": "genuine:landslide"}
+    assert ids(supervisor, **query) == [third, first]
+    assert len(ids(supervisor, line=line, disposition="genuine")) == 3
+    rows = _csv_rows(supervisor.client.get("/calls.csv", params=query).content.decode("utf-8"))
+    assert [row["disposition"] for row in rows] == ["genuine:landslide"] * 2
+    page = supervisor.client.get("/calls", params=query).text
+    assert page.count("<td>Landslide</td>") == 2
+    options = _options(page)
+    assert [value for value, _ in options[2:11]] == [
+        f"genuine:{kind}" for kind in DEFAULT_GENUINE_KINDS
+    ]
+    assert options[11] == ("genuine:landslide", "Landslide")  # the filter asked for, listed
+    for bad in ("genuine:Landslide", "genuine:", "genuine:land slide", "landslide"):
+        answer = supervisor.client.get("/api/calls", params={"disposition": bad})
+        assert answer.status_code == 422, bad
+        assert answer.json()["detail"] == "error.invalid_input"
+
+
+def test_the_filter_lists_the_configured_kinds_with_their_names(tmp_path: Path) -> None:
+    with serve(tmp_path / "siaga.db") as own:
+        site = {"genuine_kinds": ["flood", "fire", "landslide"], "kind_labels": {"flood": "Banjir"}}
+        base = Config.model_validate({"site": site}).model_dump(mode="json")
+        with database(own) as conn:
+            conn.execute(
+                "INSERT INTO service_state (id, base_config, updated_ts) VALUES (1, ?, ?)",
+                [json.dumps(base), time.time()],
+            )
+        line, day = line_name("kind"), fresh_day()
+        add_calls(own, [call_row(line, fresh_number(), at(day, 9), disposition="genuine:flood")])
+        supervisor = logged_in(own, Role.SUPERVISOR)
+        page = supervisor.client.get("/calls", params={"line": line}).text
+        assert _options(page)[1:6] == [
+            ("genuine", "Asli (semua jenis)"),
+            ("genuine:flood", "Banjir"),
+            ("genuine:fire", "Kebakaran"),
+            ("genuine:landslide", "Landslide"),
+            ("info", "Informasi"),
+        ]
+        assert "<td>Banjir</td>" in page

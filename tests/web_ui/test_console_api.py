@@ -7,16 +7,20 @@ The tests write `line_status`, `calls` and `dispositions` as the line service do
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from appliance.config import Config
 from appliance.line import LineState
 from appliance.model import (
-    GENUINE_KINDS,
+    DEFAULT_GENUINE_KINDS,
     JUNK_DISPOSITIONS,
     NEUTRAL_DISPOSITIONS,
     Action,
@@ -24,7 +28,7 @@ from appliance.model import (
     NumberClass,
     Reason,
 )
-from tests.web_ui.conftest import ApiSession, LiveServer
+from tests.web_ui.conftest import ApiSession, LiveServer, serve
 from tests.web_ui.line_service import (
     add_call,
     add_disposition,
@@ -36,7 +40,10 @@ from tests.web_ui.line_service import (
     line_name,
     remove_line,
     set_line,
+    wait_until,
 )
+from tests.web_ui.own_server import logged_in
+from tests.web_ui.real_centre import running_centre
 from web_ui.console import LINE_STATES, REQUEST_RESULTS, disposition_choices
 from web_ui.i18n import MESSAGES
 from web_ui.routers import console as console_router
@@ -101,12 +108,12 @@ def test_every_word_the_console_shows_exists_in_both_languages() -> None:
 
 def test_every_disposition_of_the_model_has_one_button_and_a_unique_key() -> None:
     choices = disposition_choices()
-    expected = {f"genuine:{kind}" for kind in GENUINE_KINDS} | JUNK_DISPOSITIONS
+    expected = {f"genuine:{kind}" for kind in DEFAULT_GENUINE_KINDS} | JUNK_DISPOSITIONS
     assert {choice.value for choice in choices} == expected | NEUTRAL_DISPOSITIONS
     keys = [choice.key for choice in choices if choice.key]
     assert len(keys) == len(set(keys)) == len(choices)
-    assert [c.key for c in choices[: len(GENUINE_KINDS)]] == [
-        str(n) for n in range(1, len(GENUINE_KINDS) + 1)
+    assert [c.key for c in choices[: len(DEFAULT_GENUINE_KINDS)]] == [
+        str(n) for n in range(1, len(DEFAULT_GENUINE_KINDS) + 1)
     ]
     by_value = {choice.value: choice.key for choice in choices}
     assert (by_value["prank"], by_value["ghost"], by_value["info"]) == ("P", "G", "I")
@@ -354,3 +361,139 @@ def test_blocking_is_refused_for_operators_and_withheld_callers(
     finally:
         remove_line(server, withheld_line)
     assert rules_for(server, number) == []
+
+
+# ------------------------------------------------------------------ the centre's own kinds
+
+KIND_LINE = "kinds1"
+KIND_CALLER = "081299990077"
+# Eleven kinds: a kind of the default list (fire), new ones, and two beyond the ninth key.
+CENTRE_KINDS = (
+    "flood",
+    "fire",
+    "landslide",
+    "tsunami",
+    "volcano",
+    "drowning",
+    "snake_bite",
+    "gas_leak",
+    "power_cut",
+    "missing_person",
+    "fallen_rock",
+)
+STEP_S = 15.0  # real time on a shared machine
+
+
+def test_choices_follow_the_kinds_given_with_keys_for_the_first_nine() -> None:
+    choices = disposition_choices(CENTRE_KINDS)
+    genuine = [choice for choice in choices if choice.value.startswith("genuine:")]
+    assert [choice.value for choice in genuine] == [f"genuine:{kind}" for kind in CENTRE_KINDS]
+    assert [choice.key for choice in genuine] == [*"123456789", None, None]
+    assert {choice.value: choice.key for choice in choices[len(CENTRE_KINDS) :]} == {
+        "ghost": "G",
+        "prank": "P",
+        "info": "I",
+        "wrong_number": "W",
+    }
+
+
+def test_on_the_default_configuration_the_console_offers_the_default_kinds(
+    api_session: Callable[..., ApiSession],
+) -> None:
+    boot = _boot(api_session(Role.OPERATOR, language="en"))
+    offered = [choice for choice in boot["dispositions"] if choice["genuine"]]
+    assert [c["value"] for c in offered] == [f"genuine:{k}" for k in DEFAULT_GENUINE_KINDS]
+    assert [c["key"] for c in offered] == [*"123456789"]
+    assert [c["label"] for c in offered] == [
+        MESSAGES[f"disposition.genuine.{kind}"][1] for kind in DEFAULT_GENUINE_KINDS
+    ]
+    assert 'id="keys-click-only"' not in boot["page"]
+
+
+def _centre_config() -> Config:
+    """English prompts a second long, and the centre's own kinds with one label."""
+    site = {"language": "en", "genuine_kinds": list(CENTRE_KINDS)}
+    config = Config.model_validate({"site": site | {"kind_labels": {"flood": "Banjir bandang"}}})
+    short = {
+        f"{name}_seconds": 1.0
+        for name in ("challenge", "connecting", "announce", "goodbye", "reported")
+    }
+    prompts = {"en": config.prompts["en"].model_copy(update=short)}
+    challenge = config.challenge.model_copy(update={"wait_after_prompt_s": 2.0})
+    return config.model_copy(update={"prompts": prompts, "challenge": challenge})
+
+
+def _boot(session: ApiSession) -> dict[str, Any]:
+    """The console page's boot data (what its script starts from)."""
+    page = session.client.get("/console")
+    assert page.status_code == 200, page.text
+    found = re.search(
+        r'<script type="application/json" id="console-boot">(.*?)</script>', page.text
+    )
+    assert found is not None
+    boot: dict[str, Any] = json.loads(found.group(1))
+    boot["page"] = page.text
+    return boot
+
+
+def _line_now(session: ApiSession) -> dict[str, Any]:
+    lines = session.client.get("/api/console").json()["lines"]
+    return next((each for each in lines if each["line"] == KIND_LINE), {})
+
+
+def _disposition_of(server: LiveServer, call_id: int) -> str | None:
+    with database(server) as conn:
+        row = conn.execute("SELECT disposition FROM calls WHERE id = ?", [call_id]).fetchone()
+    return None if row is None else row["disposition"]
+
+
+def test_the_console_offers_the_services_kinds_and_the_service_records_them(
+    tmp_path: Path,
+) -> None:
+    """The real line service runs on eleven kinds of its own; the web UI takes them from
+    what the service published, offers them, and a kind past the ninth key is recorded."""
+    with (
+        serve(tmp_path / "siaga.db") as own,
+        running_centre(own, _centre_config(), line=KIND_LINE) as centre,
+    ):
+        operator = logged_in(own, Role.OPERATOR)
+        wait_until(lambda: _line_now(operator).get("state") == "idle", STEP_S)
+        boot = _boot(operator)
+        offered = [c for c in boot["dispositions"] if c["genuine"]]
+        assert [c["value"] for c in offered] == [f"genuine:{kind}" for kind in CENTRE_KINDS]
+        assert [c["key"] for c in offered] == [*"123456789", None, None]
+        labels = {c["value"]: c["label"] for c in offered}
+        assert labels["genuine:flood"] == "Banjir bandang"  # site.kind_labels
+        assert labels["genuine:fire"] == "Kebakaran"  # the catalogue, in Bahasa Indonesia
+        assert labels["genuine:fallen_rock"] == "Fallen rock"  # the slug in words
+        assert "Missing person, Fallen rock" in boot["page"]  # the keys list: click only
+
+        centre.do(lambda: centre.modem.incoming_call(KIND_CALLER))
+        wait_until(lambda: _line_now(operator).get("state") == "challenging", STEP_S)
+        centre.do(lambda: centre.modem.caller_presses("5"))
+        waiting = wait_until(
+            lambda: (line := _line_now(operator)).get("state") == "operator_ringing" and line,
+            STEP_S,
+        )
+        call_id = waiting["call_id"]
+        target = {"line": KIND_LINE, "call_id": call_id}
+        assert post(operator, "answer", target).status_code == 201
+        wait_until(lambda: _line_now(operator).get("state") == "connected", STEP_S)
+
+        dropped = post(operator, "disposition", target | {"disposition": "genuine:electrical"})
+        assert dropped.status_code == 422  # a default kind this centre does not use
+        assert dropped.json()["detail"] == "error.bad_disposition"
+        recorded = post(operator, "disposition", target | {"disposition": "genuine:fallen_rock"})
+        assert recorded.status_code == 201, recorded.text
+        wait_until(lambda: _disposition_of(own, call_id) == "genuine:fallen_rock", STEP_S)
+        assert post(operator, "hang_up", target).status_code == 201
+        wait_until(lambda: _line_now(operator).get("state") == "idle", STEP_S)
+        assert centre.service.policy.has_good_history("+6281299990077", time.time())
+
+        supervisor = logged_in(own, Role.SUPERVISOR)
+        today = datetime.now(own.settings.zone).date().isoformat()
+        figures = supervisor.client.get("/api/reports", params={"since": today, "until": today})
+        body = figures.json()
+        assert body["columns"][2:13] == [f"valid_{kind}" for kind in CENTRE_KINDS]
+        assert body["totals"]["figures"]["valid_fallen_rock"] == 1
+        assert "valid_electrical" not in body["columns"]

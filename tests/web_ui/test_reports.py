@@ -7,8 +7,13 @@ in months of 2012 that no other test uses; the page, the CSV and the API must sh
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
-from collections.abc import Callable
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +24,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from appliance.config import Config
+from appliance.model import DEFAULT_GENUINE_KINDS
 from appliance.report import report, report_csv
-from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
+from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
+from tests.web_ui.own_server import logged_in
 from web_ui.users import Role
 
 ZONE = ZoneInfo("Asia/Jakarta")
@@ -198,3 +206,76 @@ def test_the_printable_view_hides_the_navigation_and_names_the_centre(
     assert "Siaga Uji" in head.text
     assert f"{month:%Y-%m}-01" in head.text and "Generated" in head.text and "WIB" in head.text
     screenshot("print")
+
+
+# ------------------------------------------------------------------ the centre's own kinds
+
+
+def _kind_calls(server: LiveServer, month: date, dispositions: tuple[str, ...]) -> None:
+    line = line_name("kind")
+    add_calls(
+        server,
+        [
+            call_row(line, f"0814{month.month:02d}{n:06d}", at(month, 9, n), disposition=d)
+            for n, d in enumerate(dispositions)
+        ],
+    )
+
+
+def test_a_kind_the_configuration_lacks_has_its_own_column(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    month = fresh_month()
+    _kind_calls(server, month, ("genuine:landslide", "genuine:landslide", "genuine:fire"))
+    query = {"month": month.isoformat()[:7]}
+    body = supervisor.client.get("/api/reports", params=query).json()
+    kind_columns = [c for c in body["columns"] if c.startswith("valid_")]
+    assert kind_columns == [f"valid_{kind}" for kind in DEFAULT_GENUINE_KINDS] + ["valid_landslide"]
+    totals = body["totals"]["figures"]
+    assert (totals["valid_landslide"], totals["valid_fire"], totals["valid_other"]) == (2, 1, 0)
+    assert totals["valid"] == 3
+    text = supervisor.client.get("/reports.csv", params=query).content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[-1]["period"] == "total" and rows[-1]["valid_landslide"] == "2"
+    page = supervisor.client.get("/reports", params=query).text
+    assert '<th scope="col" class="kind" data-column="valid_landslide">Landslide</th>' in page
+    assert '<th scope="col" class="kind" data-column="valid_fire">Kebakaran</th>' in page
+
+
+@pytest.fixture(scope="module")
+def centre_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A web UI whose line service published a configuration with kinds of its own."""
+    with serve(tmp_path_factory.mktemp("kinds") / "siaga.db") as own:
+        site = {"genuine_kinds": ["flood", "fire"], "kind_labels": {"flood": "Banjir"}}
+        base = Config.model_validate({"site": site}).model_dump(mode="json")
+        with database(own) as conn:
+            conn.execute(
+                "INSERT INTO service_state (id, base_config, updated_ts) VALUES (1, ?, ?)",
+                [json.dumps(base), time.time()],
+            )
+        yield own
+
+
+def test_reports_follow_the_configured_kinds_then_the_others_found(
+    centre_server: LiveServer,
+) -> None:
+    month = date(2012, 6, 1)
+    dispositions = ("genuine:fire", "genuine:flood", "genuine:crime", "genuine:accident", "prank")
+    _kind_calls(centre_server, month, dispositions)
+    supervisor = logged_in(centre_server, Role.SUPERVISOR)
+    query = {"month": month.isoformat()[:7]}
+    body = supervisor.client.get("/api/reports", params=query).json()
+    kind_columns = [c for c in body["columns"] if c.startswith("valid_")]
+    assert kind_columns == ["valid_flood", "valid_fire", "valid_accident", "valid_crime"]
+    assert body["totals"]["figures"]["valid"] == 4
+    assert set(body["totals"]["figures"]) == set(body["columns"])
+    page = supervisor.client.get("/reports", params=query).text
+    headings = re.findall(r'<th scope="col" class="kind" data-column="(\w+)">([^<]*)</th>', page)
+    assert headings == [
+        ("valid_flood", "Banjir"),
+        ("valid_fire", "Kebakaran"),
+        ("valid_accident", "Kecelakaan"),
+        ("valid_crime", "Kriminal"),
+    ]
+    csv_text = supervisor.client.get("/reports.csv", params=query).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("period,calls,valid,valid_flood,valid_fire,")

@@ -34,6 +34,7 @@ from web_ui.calllog import (
 from web_ui.db import connect_readonly
 from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser
 from web_ui.i18n import translate
+from web_ui.kinds import configured_kinds
 from web_ui.models import ErrorPublic
 from web_ui.settings import WebSettings
 
@@ -140,6 +141,7 @@ def calls_page(
         except CallSearchError as bad:
             error = bad.code
     query = filters.query()
+    kinds = configured_kinds(db)  # the filter lists the centre's kinds, named its way
     context = {
         "filters": filters,
         "rows": [CallPublic.of(row, settings.zone) for row in found.rows] if found else [],
@@ -152,8 +154,8 @@ def calls_page(
         "lines": calllog.known_lines(db),
         "decisions": calllog.DECISIONS,
         "reasons": calllog.REASONS,
-        "dispositions": calllog.DISPOSITIONS,
-        "label": lambda prefix, value: calllog.label(user.language, prefix, value),
+        "dispositions": calllog.disposition_filters(kinds.kinds, filters.disposition),
+        "label": lambda prefix, value: calllog.label(user.language, prefix, value, kinds),
         "error": translate(user.language, error) if error else None,
     }
     return pages_of(request).render(request, "calls.html", context, session=session)

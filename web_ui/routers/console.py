@@ -28,8 +28,6 @@ from web_ui.console import (
     BLOCK_DURATIONS_S,
     NOT_ANSWERING_S,
     RECENT_CALL_S,
-    DispositionChoice,
-    disposition_choices,
 )
 from web_ui.db import connect, connect_readonly
 from web_ui.deps import (
@@ -53,6 +51,7 @@ from web_ui.models import (
     DispositionCreate,
     ErrorPublic,
 )
+from web_ui.routers.callbacks import POLL_S as CALLBACKS_POLL_S
 from web_ui.sessions import load_session
 from web_ui.settings import WebSettings
 from web_ui.users import Language, Role, User
@@ -88,6 +87,7 @@ SCRIPT_MESSAGE_PREFIXES = (
     "result.",
     "rule_kind.",
     "error.",
+    "callbacks.",
 )
 
 
@@ -95,18 +95,6 @@ def _script_messages(language: Language) -> dict[str, str]:
     return {
         key: translate(language, key) for key in MESSAGES if key.startswith(SCRIPT_MESSAGE_PREFIXES)
     }
-
-
-def _choices_public(language: Language) -> list[dict[str, Any]]:
-    return [
-        {
-            "value": choice.value,
-            "key": choice.key,
-            "label": translate(language, choice.label_key),
-            "genuine": choice.value.startswith("genuine:"),
-        }
-        for choice in disposition_choices()
-    ]
 
 
 def _snapshot(db: sqlite3.Connection, settings: WebSettings, user: User) -> ConsoleSnapshot:
@@ -120,8 +108,9 @@ def _snapshot(db: sqlite3.Connection, settings: WebSettings, user: User) -> Cons
 def console_page(
     request: Request, db: DbDep, settings: SettingsDep, user: CurrentUser, session: SessionDep
 ) -> Response:
-    """The console; its script takes the first snapshot from the page, then listens."""
-    choices: list[DispositionChoice] = list(disposition_choices())
+    """The console; its script takes the first snapshot from the page, then listens.
+
+    Its buttons are the configured kinds of genuine call (`web_ui.kinds`)."""
     boot = {
         "me": user.username,
         "can_block": user.role.at_least(Role.SUPERVISOR),
@@ -129,13 +118,12 @@ def console_page(
         "not_answering_s": NOT_ANSWERING_S,
         "recent_call_s": RECENT_CALL_S,
         "block_durations": list(BLOCK_DURATIONS_S),
-        "dispositions": _choices_public(user.language),
+        "callbacks_poll_s": CALLBACKS_POLL_S,
+        "dispositions": console.choices_public(db, user.language),
         "messages": _script_messages(user.language),
         "snapshot": _snapshot(db, settings, user).model_dump(mode="json"),
     }
-    return pages_of(request).render(
-        request, "console.html", {"boot": boot, "choices": choices}, session=session
-    )
+    return pages_of(request).render(request, "console.html", {"boot": boot}, session=session)
 
 
 # ------------------------------------------------------------------ reading

@@ -1,9 +1,9 @@
 """The home page is the dashboard (`GET /`, `GET /api/dashboard`); an operator's is the console.
 
 Operators are sent on to `/console`; supervisors and technicians see today's calls, the
-alarms of the last 24 hours, flood mode, the line service and each line's health
-(`web_ui.dashboard`, whose docstring says what each figure means). The page reloads
-itself every `REFRESH_S` seconds through `/static/refresh.js`.
+alarms of the last 24 hours, flood mode, the line service, each line's health and the
+open call-backs (`web_ui.dashboard`, whose docstring says what each figure means). The
+page reloads itself every `REFRESH_S` seconds through `/static/refresh.js`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def dashboard_page(
         "reason_label": lambda reason: dashboard.reason_label(language, reason),
         "registration_label": lambda value: dashboard.registration_label(language, value),
         "state_label": lambda state: dashboard.state_label(language, state),
+        "callback_reason": lambda reason: dashboard.callback_reason_label(language, reason),
         "today_text": dashboard.format_day(
             view.today.since_at.timestamp(), settings.zone, language
         ),
@@ -58,6 +59,7 @@ def dashboard_page(
 def api_dashboard(
     db: DbDep, settings: SettingsDep, user: SupervisorUser
 ) -> dashboard.DashboardPublic:
-    """Today's calls and screening, alarms of the last 24 h, flood mode, the line service
-    and each line's health: the dashboard's figures (times in the site's zone)."""
+    """Today's calls and screening, alarms of the last 24 h, flood mode, the line service,
+    each line's health and the open call-backs: the dashboard's figures (times in the
+    site's zone)."""
     return dashboard.build(db, zone=settings.zone, timezone=settings.timezone, now_ts=time.time())

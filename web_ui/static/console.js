@@ -1,6 +1,8 @@
 /* Siaga operator console: draws every line from the server's snapshot, keeps it live
  * through Server-Sent Events (/api/console/events, EventSource reconnects by itself),
  * and sends the operator's actions to the JSON API with the session's CSRF token.
+ * Below the lines, the call-back list (/api/callbacks): polled every few seconds and
+ * whenever a line changes, each entry marked done or unreachable with one click.
  *
  * Caller ID text comes from whoever dials 112: every value reaches the page through
  * textContent or an attribute set by the DOM API, never through innerHTML.
@@ -513,6 +515,173 @@
     recordDisposition(line.line, callOf(line), choice.value);
   }
 
+  // ---------------------------------------------------------------- the call-back list
+
+  const callbackList = document.getElementById("callbacks-list");
+  const callbackTable = document.getElementById("callbacks-table");
+  const callbackEmpty = document.getElementById("callbacks-empty");
+  const callbackCount = document.getElementById("callbacks-count");
+  const callbackMore = document.getElementById("callbacks-more");
+  const callbackMessage = document.getElementById("callbacks-message");
+  const callbackRows = new Map(); // entry id -> {key, element}
+  const markedCallbacks = new Map(); // entry id -> when marked here (a late poll must not bring it back)
+  const MARKED_KEPT_MS = 30000;
+  let callbacksLoading = false;
+  let callbacksLoadedAt = 0;
+  let callbackMessageTimer = null;
+
+  function sayAboutCallbacks(text, error) {
+    callbackMessage.textContent = text;
+    callbackMessage.classList.toggle("error", error);
+    callbackMessage.hidden = false;
+    clearTimeout(callbackMessageTimer);
+    callbackMessageTimer = setTimeout(() => { callbackMessage.hidden = true; }, NOTE_SHOWN_MS);
+  }
+
+  function callbackCell(row, className, text) {
+    const cell = el("td", className, text);
+    row.append(cell);
+    return cell;
+  }
+
+  function callbackRow(entry) {
+    const row = el("tr", "callback");
+    row.dataset.callback = String(entry.id);
+    row.dataset.reason = entry.reason;
+    const number = callbackCell(row, "number", entry.caller);
+    if (entry.caller_raw !== null && entry.caller_raw !== entry.caller) {
+      number.append(el("br"), el("small", "raw muted", t("callbacks.as_given", { raw: entry.caller_raw })));
+    }
+    const time = callbackCell(row, "nowrap when", entry.last_text);
+    if (entry.attempts > 1) time.append(el("br"), el("small", "muted", t("callbacks.first", { time: entry.first_text })));
+    callbackCell(row, "line", entry.line || "-");
+    callbackCell(row, "reason", entry.reason_text);
+    callbackCell(row, "heard", entry.heard_text);
+    callbackCell(row, "attempts", entry.attempts);
+    callbackCell(row, "past-calls", entry.history_text || "-");
+    const mark = callbackCell(row, "callback-actions");
+    const note = el("input", "callback-note");
+    note.type = "text";
+    note.maxLength = 500;
+    note.placeholder = t("callbacks.note");
+    note.setAttribute("aria-label", t("callbacks.note_for", { number: entry.caller }));
+    const done = button(t("callbacks.done"), null, "primary callback-done", () => markCallback(entry, "done", row));
+    const unreachable = button(t("callbacks.unreachable"), null, "callback-unreachable", () => markCallback(entry, "unreachable", row));
+    const buttons = el("div", "actions");
+    buttons.append(done, unreachable);
+    mark.append(note, buttons);
+    return row;
+  }
+
+  function renderCallbacks(data) {
+    for (const [id, at] of markedCallbacks) {
+      if (Date.now() - at > MARKED_KEPT_MS) markedCallbacks.delete(id);
+    }
+    const entries = data.entries.filter((entry) => !markedCallbacks.has(entry.id));
+    const seen = new Set();
+    let index = 0;
+    for (const entry of entries) {
+      seen.add(entry.id);
+      const key = canonical(entry);
+      let shown = callbackRows.get(entry.id);
+      if (!shown || shown.key !== key) {
+        const element = callbackRow(entry);
+        if (shown) {
+          // Keep what the operator was typing: a poll must never wipe a note.
+          const before = shown.element.querySelector(".callback-note");
+          const after = element.querySelector(".callback-note");
+          after.value = before.value;
+          const focused = document.activeElement === before;
+          shown.element.replaceWith(element);
+          if (focused) after.focus();
+        }
+        shown = { key: key, element: element };
+        callbackRows.set(entry.id, shown);
+      }
+      if (callbackList.children[index] !== shown.element) {
+        callbackList.insertBefore(shown.element, callbackList.children[index] || null);
+      }
+      index += 1;
+    }
+    for (const [id, shown] of callbackRows) {
+      if (!seen.has(id)) {
+        shown.element.remove();
+        callbackRows.delete(id);
+      }
+    }
+    const open = Math.max(0, data.open_count - (data.entries.length - entries.length));
+    callbackCount.textContent = t("callbacks.count", { count: open });
+    callbackCount.className = "pill " + (open ? "bad" : "ok");
+    callbackTable.hidden = entries.length === 0;
+    callbackEmpty.hidden = entries.length > 0;
+    callbackMore.hidden = open <= entries.length;
+    callbackMore.textContent = t("callbacks.more", { shown: entries.length, count: open });
+  }
+
+  async function loadCallbacks() {
+    if (callbacksLoading) return;
+    callbacksLoading = true;
+    try {
+      const response = await fetch("/api/callbacks", { credentials: "same-origin" });
+      if (response.status === 401) {
+        window.location.href = "/login?next=%2Fconsole";
+        return;
+      }
+      if (response.ok) renderCallbacks(await response.json());
+    } catch (error) {
+      // The next poll tries again; the line cards say whether the server is reachable.
+    } finally {
+      callbacksLoading = false;
+      callbacksLoadedAt = Date.now();
+    }
+  }
+
+  async function markCallback(entry, status, row) {
+    const note = row.querySelector(".callback-note").value;
+    const buttons = row.querySelectorAll("button");
+    for (const node of buttons) node.disabled = true;
+    let response;
+    try {
+      response = await fetch("/api/callbacks/" + entry.id, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
+        body: JSON.stringify({ status: status, note: note }),
+      });
+    } catch (error) {
+      for (const node of buttons) node.disabled = false;
+      sayAboutCallbacks(t("error.network"), true);
+      return;
+    }
+    if (response.status === 401) {
+      window.location.href = "/login?next=%2Fconsole";
+      return;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      for (const node of buttons) node.disabled = false;
+      sayAboutCallbacks(refusal(data), true);
+      loadCallbacks(); // marked by someone else meanwhile: it leaves the list
+      return;
+    }
+    markedCallbacks.set(entry.id, Date.now());
+    const shown = callbackRows.get(entry.id);
+    if (shown) shown.element.remove();
+    callbackRows.delete(entry.id);
+    sayAboutCallbacks(t("callbacks.marked_" + status, { number: entry.caller }), false);
+    loadCallbacks();
+  }
+
+  function callbacksMayBeStale() {
+    // A line changing state is when callers are released: look again, at most once a second.
+    if (Date.now() - callbacksLoadedAt > 1000) loadCallbacks();
+  }
+
   // ---------------------------------------------------------------- live updates
 
   let source = null;
@@ -532,6 +701,7 @@
     source.addEventListener("snapshot", (event) => {
       apply(JSON.parse(event.data));
       setLive("live");
+      callbacksMayBeStale();
     });
     source.addEventListener("logout", () => {
       source.close();
@@ -569,4 +739,7 @@
   render();
   setInterval(tick, 1000);
   connect();
+  loadCallbacks();
+  setInterval(() => { if (!document.hidden) loadCallbacks(); }, boot.callbacks_poll_s * 1000);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) loadCallbacks(); });
 })();

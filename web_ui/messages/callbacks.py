@@ -1,0 +1,113 @@
+"""The words of the call-back list (console, dashboard, API errors), in Bahasa Indonesia
+and English (see `web_ui.i18n`). The console's script gets every `callbacks.*` key."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "callbacks.title": ("Daftar telepon balik", "Call-back list"),
+    "callbacks.intro": (
+        "Penelepon yang dilepas tanpa sampai ke operator. Telepon balik, lalu tandai "
+        "hasilnya; setiap tanda tercatat di log audit.",
+        "Callers released without reaching an operator. Call them back, then mark the "
+        "outcome; every mark is recorded in the audit log.",
+    ),
+    "callbacks.empty": ("Tidak ada yang perlu ditelepon balik.", "Nobody to call back."),
+    "callbacks.count": ("{count} terbuka", "{count} open"),
+    "callbacks.more": (
+        "Ditampilkan {shown} terbaru dari {count}.",
+        "Showing the newest {shown} of {count}.",
+    ),
+    "callbacks.col.number": ("Nomor", "Number"),
+    "callbacks.col.time": ("Waktu", "Time"),
+    "callbacks.col.line": ("Saluran", "Line"),
+    "callbacks.col.reason": ("Alasan", "Reason"),
+    "callbacks.col.heard": ("Yang terdengar", "What was heard"),
+    "callbacks.col.attempts": ("Kali", "Times"),
+    "callbacks.col.history": ("Riwayat", "History"),
+    "callbacks.col.mark": ("Catatan dan tanda", "Note and mark"),
+    "callbacks.as_given": ("seperti diterima: {raw}", "as given: {raw}"),
+    "callbacks.first": ("pertama {time}", "first {time}"),
+    "callbacks.note": ("Catatan (opsional)", "Note (optional)"),
+    "callbacks.note_for": ("Catatan untuk {number}", "Note for {number}"),
+    "callbacks.done": ("Selesai", "Done"),
+    "callbacks.unreachable": ("Tak dapat dihubungi", "Unreachable"),
+    "callbacks.marked_done": ("{number} ditandai selesai.", "{number} marked done."),
+    "callbacks.marked_unreachable": (
+        "{number} ditandai tidak dapat dihubungi.",
+        "{number} marked unreachable.",
+    ),
+    "callbacks.calls_30d": ("{count} panggilan dalam 30 hari", "{count} calls in 30 days"),
+    "callbacks.last_verdict": ("penilaian terakhir: {disposition}", "last verdict: {disposition}"),
+    "callbacks.status.open": ("terbuka", "open"),
+    "callbacks.status.done": ("selesai", "done"),
+    "callbacks.status.unreachable": ("tidak dapat dihubungi", "unreachable"),
+    # why a caller is on the list (`appliance.store.callbacks.CALLBACK_REASONS`)
+    "callbacks.reason.silent_after_challenge": (
+        "diam setelah tantangan",
+        "silent after the challenge",
+    ),
+    "callbacks.reason.hung_up_during_prompt": (
+        "menutup saat pesan diputar",
+        "hung up during the prompt",
+    ),
+    "callbacks.reason.rang_while_starting": (
+        "berdering saat saluran sedang dinyalakan",
+        "rang while the line was starting",
+    ),
+    "callbacks.reason.waiting_during_flood": (
+        "menunggu di saluran sibuk saat banjir panggilan",
+        "waiting on a busy line during a flood",
+    ),
+    "callbacks.reason.found_lines_busy": (
+        "menunggu di saluran sibuk, ditolak sibuk",
+        "found the lines busy (seen waiting)",
+    ),
+    "callbacks.reason.released_in_flood": (
+        "dilepas saat banjir panggilan (saluran terakhir disimpan)",
+        "released in a flood (last line kept free)",
+    ),
+    "callbacks.reason.wrong_keys": ("menekan tombol yang salah", "pressed the wrong keys"),
+    "callbacks.reason.hung_up_waiting": (
+        "menutup sebelum petugas menjawab",
+        "hung up before an operator answered",
+    ),
+    "callbacks.reason.line_fault": ("gangguan saluran", "line fault"),
+    # what the line heard (the entry's detail)
+    "callbacks.heard.voice": ("suara terdengar", "voice heard"),
+    "callbacks.heard.no_voice": ("tidak ada suara", "no voice"),
+    "callbacks.heard.keys": ("tombol ditekan: {keys}", "keys pressed: {keys}"),
+    "callbacks.heard.no_keys": ("tidak menekan tombol", "no key pressed"),
+    "callbacks.heard.listened": ("didengarkan {seconds} detik", "listened for {seconds} s"),
+    "callbacks.heard.rings": ("berdering {count} kali", "rang {count} times"),
+    "callbacks.heard.nothing": ("tidak ada catatan", "nothing recorded"),
+    # the dashboard
+    "callbacks.open": ("Terbuka", "Open"),
+    "callbacks.oldest": ("Terlama", "Oldest"),
+    "callbacks.oldest_text": (
+        "{number} ({reason}), sejak {time}, menunggu {age}",
+        "{number} ({reason}), since {time}, waiting {age}",
+    ),
+    "callbacks.none_open": (
+        "Tidak ada telepon balik yang terbuka.",
+        "No call-back is open.",
+    ),
+    "callbacks.to_console": (
+        "Telepon balik dan tandai dari konsol",
+        "Call back and mark from the console",
+    ),
+    # errors and the audit log
+    "error.callback_not_found": (
+        "Entri telepon balik itu tidak ada.",
+        "There is no such call-back entry.",
+    ),
+    "error.callback_not_open": (
+        "Entri ini sudah ditandai (oleh orang lain, atau klik ganda) dan tidak terbuka lagi.",
+        "This call-back entry is already marked (by someone else, or a double click): "
+        "it is no longer open.",
+    ),
+    "action.callback.done": ("Telepon balik: selesai", "Call-back: done"),
+    "action.callback.unreachable": (
+        "Telepon balik: tidak dapat dihubungi",
+        "Call-back: unreachable",
+    ),
+}
