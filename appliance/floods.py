@@ -231,13 +231,19 @@ def _numbered(drafts: list[dict[str, Any]], prefix: str = "f") -> list[ScenarioC
     return calls
 
 
+def _to_millisecond(moment: datetime) -> datetime:
+    """Arrival times keep their milliseconds: a flood of 2 calls/s rounded to whole seconds
+    would make callers arrive in the same instant, a collision no real network makes."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def flood_scenario(world: FloodWorld) -> list[ScenarioCall]:
     """A flood alone: `lead_in_s` of quiet, then the flood; ids `f-00001`, ... in order."""
     zone = ZoneInfo(world.timezone)
     start = datetime(*FLOOD_START_LOCAL, tzinfo=zone) + timedelta(seconds=world.lead_in_s)
     drafts = flood_drafts(world, start.replace(microsecond=0))
     for draft in drafts:
-        draft["at"] = draft["at"].replace(microsecond=0)
+        draft["at"] = _to_millisecond(draft["at"])
     return _numbered(drafts)
 
 
@@ -253,7 +259,7 @@ def flood_in_month(
         del draft["id"]
     flood = flood_drafts(world, start)
     for draft in flood:
-        draft["at"] = draft["at"].replace(microsecond=0)
+        draft["at"] = _to_millisecond(draft["at"])
     return _numbered(drafts + flood, prefix="c")
 
 

@@ -10,16 +10,51 @@ do not share is a voice.
 Why voicing and not a general voice-activity detector: we tried WebRTC's VAD
 (`webrtcvad`); on telephone-band noise it calls most rustle and even faint hiss "speech",
 because it is tuned never to clip a talker, whereas here noise must *not* count. Voiced
-speech (vowels: "halo?", "tolong") is periodic at the speaker's pitch, 70-400 Hz for
-men, women and children; fabric rustle, street noise and hiss are not. So a frame counts
-as voice when it is loud enough to be speech aimed at the phone and its normalised
-autocorrelation has a strong peak at a pitch lag. A caller is "heard" after
-`min_voice_s` of such frames. Whispering is unvoiced and is not heard: a caller who can
-only whisper is in the same place as one who cannot speak, and the challenge key, not
-this detector, is their way through.
+speech (vowels: "halo?", "tolong") is periodic at the speaker's pitch, 55-400 Hz for deep
+men's voices to children's; rustle, street noise and hiss are not. Whispering is
+unvoiced and is not heard: a caller who can only whisper is in the same place as one who
+cannot speak, and the challenge key, not this detector, is their way through.
 
-The analysis is vectorised with NumPy: about 1 ms of CPU for a second of audio on a Pi 4
-class core, and nearly nothing for quiet frames, which are rejected on level alone.
+How a 20 ms frame counts as voiced (all of it on the 40 ms that end with the frame):
+
+1. Loud enough: its level in the 400-3400 Hz band is at least `level_dbfs`. A voice aimed
+   at the phone has its vowel formants there; a voice through cloth or across the room has
+   lost them, and rumble below 400 Hz is not speech.
+2. Not a tone: a 10th-order linear predictor must not predict the window almost perfectly
+   (prediction gain at most `MAX_PREDICTION_GAIN_DB`). Up to five steady sines (dial,
+   busy and ringback tones, DTMF digits, mains hum) are predicted to within 40-75 dB;
+   speech, whose source is a train of glottal pulses, only to within 5-32 dB.
+3. Periodic after whitening: the residual of a 4th-order predictor (the spectral tilt and
+   the formants taken out, the pitch pulses left), correlated (normalised) over the frame
+   with itself 20-145 samples earlier, peaks at `voicing` or more. Whitening first is
+   what matters: any strongly low-pass sound (brown noise, a pocket rubbing the
+   microphone) is correlated with itself at every short lag, so the raw signal looks
+   "periodic" at 400 Hz; its residual is white and does not.
+
+Speech comes in runs of 60 ms to 2 s (syllables, words). A run starts on a frame at
+`voicing` and goes on while each next frame has a correlation of `voicing_hold` within
+`LAG_TOLERANCE` of the previous frame's pitch lag: a voice's pitch glides, so street noise
+can dent the correlation of a vowel without breaking the run, while the chance peaks of
+noise land at any lag and do not chain. A run counts once it has ended, and only if it
+lasted `MIN_RUN_FRAMES` to `MAX_RUN_FRAMES`: a lone periodic blip is chance, and a
+periodic sound that never stops (a buzz) is not a voice. Counting on the run's end, not
+on its way, matters because `VoiceListener` stops feeding once `heard`: a count that was
+to be taken back later never would be. The caller is "heard" after `min_voice_s`.
+
+A pitch detector cannot tell a voice from other periodic sounds that come and go: music,
+a ringtone, a buzz in bursts are heard. That errs towards passing a pocket dial to an
+operator, the safe side for an emergency line.
+
+Why this design replaces the one before it, which took the autocorrelation of the raw
+audio and gated frames at -38 dBFS broadband: on audio made by other tools (espeak-ng
+speech, sox noises; docs/voice-detector.md, tests/firmware/test_audio_external.py) it
+heard brown noise from -30 dBFS up (the raw-signal problem of point 3), heard busy,
+ringback and DTMF tones (periodic, in runs shorter than 2 s), heard none of the sentences
+spoken at -45 dBFS active level and only 25 of 35 at -40 (a broadband frame gate sits
+above the quieter vowels of a quiet talker). The level, the predictors and the
+correlation are vectorised NumPy over every frame a chunk brings, and quiet frames stop
+after the level: about 2 ms of one x86 core per second of speech fed 100 ms at a time
+(docs/voice-detector.md, `bench/bench_voice.py`).
 """
 
 from __future__ import annotations
@@ -39,30 +74,51 @@ PCM_RATE_HZ = 8000
 SAMPLE_BYTES = 2  # s16le mono
 FRAME_SAMPLES = 160  # 20 ms, the frame every one of these modems uses
 FRAME_S = FRAME_SAMPLES / PCM_RATE_HZ
-PITCH_MIN_HZ = 70
+WINDOW_SAMPLES = 2 * FRAME_SAMPLES  # each frame is analysed with the one before it: 40 ms
+PITCH_MIN_HZ = 55
 PITCH_MAX_HZ = 400
 _LAG_MIN = PCM_RATE_HZ // PITCH_MAX_HZ  # 20 samples
-_LAG_MAX = PCM_RATE_HZ // PITCH_MIN_HZ  # 114 samples
-WINDOW_SAMPLES = 2 * FRAME_SAMPLES  # pitch is measured over 40 ms: two periods of 70 Hz
+_LAG_MAX = PCM_RATE_HZ // PITCH_MIN_HZ  # 145 samples, within the frame before
+BAND_HZ = (400.0, 3400.0)
+LPC_ORDER = 4  # whitening: flattens spectral tilt and formants, keeps the pitch pulses
+TONE_ORDER = 10  # the tone check: predicts up to five steady sines
+MAX_PREDICTION_GAIN_DB = 36.0  # speech reaches about 32 dB at order 10, tones 40 and more
+LAG_TOLERANCE = 0.1  # how far (relative) the pitch lag may move from one frame to the next
 MIN_RUN_FRAMES = 3  # 60 ms
 MAX_RUN_FRAMES = 100  # 2 s
 _FULL_SCALE = 32768.0
 _READ_BYTES = 4096
+_FEED_BYTES = 5 * FRAME_SAMPLES * SAMPLE_BYTES  # the listener analyses 100 ms at a time
+
+_HANN = np.hanning(WINDOW_SAMPLES + 2)[1:-1]
+_SPECTRUM_SIZE = 512  # zero-padded past WINDOW_SAMPLES + TONE_ORDER: linear autocorrelation
+_BAND_BINS = slice(
+    int(np.ceil(BAND_HZ[0] * _SPECTRUM_SIZE / PCM_RATE_HZ)),
+    int(BAND_HZ[1] * _SPECTRUM_SIZE / PCM_RATE_HZ) + 1,
+)
+# Mean square in the band from the Hann-windowed spectrum: one-sided bins count twice, and
+# the window's own energy is divided out (Parseval).
+_BAND_SCALE = 2.0 / (_SPECTRUM_SIZE * float(np.sum(_HANN**2)) * _FULL_SCALE**2)
+_LAGS = np.arange(_LAG_MIN, _LAG_MAX + 1)
 
 
 @dataclass(frozen=True)
 class VoiceSettings:
     """What counts as a voice.
 
-    `level_dbfs`: quietest frame (RMS, dB below full scale) that can be speech aimed at
-    the phone; telephone speech sits around -25 to -15 dBFS, a voice muffled by a pocket
-    or from across a room well below -40. `voicing`: the autocorrelation peak (0..1) a
-    frame needs at a pitch lag. `min_voice_s`: voiced audio needed to call it a voice
-    (a short "halo?" has about 0.3 s of vowels).
+    `level_dbfs`: quietest frame that can be speech aimed at the phone, as the RMS in the
+    400-3400 Hz band over 40 ms, dB below full scale. Telephone speech is quoted at an
+    active level (ITU-T P.56) of about -26 dBFS; speech at -40 dBFS active level (a quiet
+    or distant talker) must still be heard, and its vowels sit around -50 to -35 dBFS
+    here. `voicing`: the correlation (0..1) of the whitened frame with itself one pitch
+    period earlier that starts a run of voice; `voicing_hold`: what keeps a run going.
+    `min_voice_s`: voiced audio needed to call it a voice (a short "halo?" has about
+    0.3 s of vowels).
     """
 
-    level_dbfs: float = -38.0
-    voicing: float = 0.5
+    level_dbfs: float = -48.0
+    voicing: float = 0.4
+    voicing_hold: float = 0.25
     min_voice_s: float = 0.3
 
 
@@ -71,16 +127,17 @@ class VoiceDetector:
 
     def __init__(self, settings: VoiceSettings | None = None) -> None:
         self.settings = settings or VoiceSettings()
-        self._level_rms = _FULL_SCALE * 10 ** (self.settings.level_dbfs / 20)
+        self._level_mean_square = 10 ** (self.settings.level_dbfs / 10)
         self._pending = b""
         self._previous = np.zeros(FRAME_SAMPLES)  # the frame before the next one fed
         self.frames = 0  # frames analysed
         self.voiced_frames = 0  # voiced frames in runs that count as speech
         self._run = 0  # voiced frames in the run going on
+        self._previous_lag = 0  # pitch lag of the last frame analysed (0: none)
 
     @property
     def heard_s(self) -> float:
-        """Seconds of voiced audio so far."""
+        """Seconds of voiced audio so far (in runs that have ended)."""
         return self.voiced_frames * FRAME_S
 
     @property
@@ -103,57 +160,117 @@ class VoiceDetector:
         samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float64)
         frames = samples.reshape(-1, FRAME_SAMPLES)
         self.frames += len(frames)
-        for voiced in self._voiced(frames).tolist():
-            self._count(voiced)
-        self._previous = frames[-1]
-
-    def _count(self, voiced: bool) -> None:
-        """Speech comes in runs of 60 ms to 2 s (syllables, words); a lone periodic frame
-        in noise is chance, and a periodic sound that never stops (mains hum, a tone) is
-        not a voice. Frames count once their run reaches `MIN_RUN_FRAMES`; a run that
-        outlasts `MAX_RUN_FRAMES` is taken back."""
-        if not voiced:
-            self._run = 0
-            return
-        self._run += 1
-        if self._run == MIN_RUN_FRAMES:
-            self.voiced_frames += MIN_RUN_FRAMES
-        elif MIN_RUN_FRAMES < self._run <= MAX_RUN_FRAMES:
-            self.voiced_frames += 1
-        elif self._run == MAX_RUN_FRAMES + 1:
-            self.voiced_frames -= MAX_RUN_FRAMES
-
-    def _voiced(self, frames: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Per frame: loud enough, and periodic over the 40 ms that end with it."""
-        centred = frames - frames.mean(axis=1, keepdims=True)
-        rms = np.sqrt(np.mean(centred**2, axis=1))
-        loud = rms >= self._level_rms
-        voiced = np.zeros(len(frames), dtype=bool)
-        if not loud.any():
-            return voiced
         before = np.vstack([self._previous[np.newaxis, :], frames[:-1]])
-        windows = np.hstack([before, frames])[loud]
-        windows = windows - windows.mean(axis=1, keepdims=True)
-        voiced[loud] = _periodicity(windows) >= self.settings.voicing
-        return voiced
+        self._previous = frames[-1].copy()
+        for strength in self._strengths(np.hstack([before, frames])).tolist():
+            self._count(strength)
+
+    def _count(self, strength: int) -> None:
+        """Follow runs: 2 starts or extends one, 1 only extends one, 0 ends it."""
+        if strength == 2 or (strength == 1 and self._run > 0):
+            self._run += 1
+            return
+        if MIN_RUN_FRAMES <= self._run <= MAX_RUN_FRAMES:
+            self.voiced_frames += self._run
+        self._run = 0
+
+    def _strengths(self, windows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Per frame: 2 if it can start a run of voice, 1 if it can only extend one, 0."""
+        count = len(windows)
+        centred = windows - windows.mean(axis=1, keepdims=True)
+        strengths = np.zeros(count, dtype=np.int64)
+        best_lags = np.zeros(count, dtype=np.int64)  # 0: no pitch (quiet, tonal)
+        power = _tapered_power(centred)
+        band_mean_square = power[:, _BAND_BINS].sum(axis=1) * _BAND_SCALE
+        loud = np.flatnonzero(band_mean_square >= self._level_mean_square)
+        if len(loud):
+            correlation = _whitened_correlation(centred[loud], power[loud])
+            peak = correlation.max(axis=1)
+            best_lags[loud] = np.where(peak > 0, _LAGS[correlation.argmax(axis=1)], 0)
+            previous_lags = np.concatenate([[self._previous_lag], best_lags[:-1]])[loud]
+            kept = _near_lag(correlation, previous_lags)
+            strengths[loud] = np.where(
+                peak >= self.settings.voicing,
+                2,
+                np.where(kept >= self.settings.voicing_hold, 1, 0),
+            )
+        self._previous_lag = int(best_lags[-1])
+        return strengths
 
 
-# A lag-k autocorrelation sums WINDOW_SAMPLES - k products; this undoes that shrinkage so
-# a low voice (long lag) scores like a high one.
-_LAG_WEIGHTS = WINDOW_SAMPLES / (WINDOW_SAMPLES - np.arange(_LAG_MIN, _LAG_MAX + 1))
+def _near_lag(
+    correlation: np.ndarray[Any, Any], previous_lags: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Per row, the highest correlation within `LAG_TOLERANCE` of the previous frame's
+    pitch lag (-1 where there was none). A voice's pitch glides, chance peaks in noise
+    land anywhere: holding a run only near the last pitch is what keeps noise out."""
+    tolerance = np.maximum(2.0, LAG_TOLERANCE * previous_lags)[:, np.newaxis]
+    near = np.abs(_LAGS[np.newaxis, :] - previous_lags[:, np.newaxis]) <= tolerance
+    near &= previous_lags[:, np.newaxis] > 0
+    return np.asarray(np.where(near, correlation, -1.0).max(axis=1))
 
 
-def _periodicity(windows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Per window, the highest normalised autocorrelation over pitch lags (about 0..1)."""
-    size = 2 * WINDOW_SAMPLES  # zero-padded: linear, not circular, correlation
-    spectrum = np.fft.rfft(windows, n=size, axis=1)
-    autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum), n=size, axis=1)
-    energy = autocorrelation[:, 0]
-    lags = autocorrelation[:, _LAG_MIN : _LAG_MAX + 1] * _LAG_WEIGHTS
-    peak = lags.max(axis=1)
+def _tapered_power(windows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Per window, the power spectrum of the Hann-windowed window (`_SPECTRUM_SIZE`)."""
+    spectrum = np.fft.rfft(windows * _HANN, n=_SPECTRUM_SIZE, axis=1)
+    return np.asarray(spectrum.real**2 + spectrum.imag**2)
+
+
+def _levinson(
+    r: np.ndarray[Any, Any], order: int, keep_order: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Levinson-Durbin per row of autocorrelations `r` (lags 0..order): the predictor of
+    `keep_order` on the way (a[0] = 1), and the residual power at `order`."""
+    a = np.zeros((len(r), order + 1))
+    a[:, 0] = 1.0
+    kept = a[:, : keep_order + 1]
+    error = r[:, 0].copy()
+    for i in range(1, order + 1):
+        reflection = -(r[:, i] + (a[:, 1:i] * r[:, i - 1 : 0 : -1]).sum(axis=1)) / error
+        a[:, 1:i] += reflection[:, np.newaxis] * a[:, i - 1 : 0 : -1]
+        a[:, i] = reflection
+        error *= 1 - reflection**2
+        if i == keep_order:
+            kept = a[:, : keep_order + 1].copy()
+    return kept, error
+
+
+def _whitener(power: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """From each window's tapered power spectrum: the LPC_ORDER whitening filter (a[0] =
+    1), and whether the window is a tone: predicted to within `MAX_PREDICTION_GAIN_DB` by
+    a TONE_ORDER predictor."""
+    r = np.fft.irfft(power, n=_SPECTRUM_SIZE, axis=1)[:, : TONE_ORDER + 1]
+    # A whisker of white noise (-90 dB) keeps the recursion stable on a pure tone.
+    r[:, 0] = r[:, 0] * (1 + 1e-9) + 1e-9
+    whitening, error = _levinson(r, TONE_ORDER, LPC_ORDER)
+    gain_db = 10 * np.log10(r[:, 0] / np.maximum(error, 1e-12))
+    return whitening, gain_db > MAX_PREDICTION_GAIN_DB
+
+
+def _whitened_correlation(
+    windows: np.ndarray[Any, Any], power: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Per window and pitch lag (`_LAGS`), the normalised correlation (about -1..1) of the
+    whitened last frame with the whitened signal that lag earlier; all 0 for a tone."""
+    a, tonal = _whitener(power)
+    residual = windows.copy()
+    for k in range(1, LPC_ORDER + 1):
+        residual[:, k:] += a[:, k : k + 1] * windows[:, :-k]
+    residual[:, :LPC_ORDER] = 0.0
+    frame = np.zeros_like(residual)
+    frame[:, :FRAME_SAMPLES] = residual[:, FRAME_SAMPLES:]
+    # Circular correlation of length WINDOW_SAMPLES is linear here: frame sample n meets
+    # residual sample n + FRAME_SAMPLES - lag < WINDOW_SAMPLES, with no wrap.
+    spectrum = np.fft.rfft(residual, axis=1) * np.conj(np.fft.rfft(frame, axis=1))
+    correlation = np.fft.irfft(spectrum, n=WINDOW_SAMPLES, axis=1)[:, FRAME_SAMPLES - _LAGS]
+    energy = np.concatenate([np.zeros((len(windows), 1)), np.cumsum(residual**2, axis=1)], axis=1)
+    frame_energy = energy[:, WINDOW_SAMPLES] - energy[:, FRAME_SAMPLES]
+    lagged_energy = energy[:, WINDOW_SAMPLES - _LAGS] - energy[:, FRAME_SAMPLES - _LAGS]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(energy > 0, peak / energy, 0.0)
-    return np.asarray(ratio, dtype=np.float64)
+        normalised = correlation / np.sqrt(frame_energy[:, np.newaxis] * lagged_energy)
+    normalised = np.nan_to_num(normalised, nan=0.0, posinf=0.0, neginf=0.0)
+    normalised[tonal] = 0.0
+    return np.asarray(normalised)
 
 
 class VoiceListener:
@@ -163,7 +280,8 @@ class VoiceListener:
     read errors later (an unplugged stick) stop the listener quietly with a warning, since
     screening goes on without it. Once `analyse` is switched off the listener keeps
     draining the port (a modem streams audio for the whole call and a full buffer stalls
-    it) without analysing.
+    it) without analysing. Reads arrive a 20 ms frame at a time; they are analysed 100 ms
+    at a time, since NumPy's cost is mostly per call, not per frame.
     """
 
     def __init__(self, port: str, settings: VoiceSettings | None = None) -> None:
@@ -171,6 +289,7 @@ class VoiceListener:
         self.detector = VoiceDetector(settings)
         self.analyse = True
         self.bytes_read = 0
+        self._unfed = b""  # read but not yet analysed: less than _FEED_BYTES
         self._serial: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -223,5 +342,10 @@ class VoiceListener:
             self.close()
             return
         self.bytes_read += len(data)
-        if self.analyse and not self.detector.heard:
-            self.detector.feed(data)
+        if not self.analyse or self.detector.heard:
+            self._unfed = b""
+            return
+        self._unfed += data
+        if len(self._unfed) >= _FEED_BYTES:
+            self.detector.feed(self._unfed)
+            self._unfed = b""

@@ -67,14 +67,39 @@ def test_a_tone_that_never_stops_is_not_a_voice() -> None:
 
 
 def test_a_faint_voice_below_the_level_is_not_heard() -> None:
-    """Speech some 30 dB down (across a room, through cloth) is not a caller speaking."""
+    """Speech 30 dB down (-50 dBFS: across a room, through cloth) is not a caller speaking;
+    20 dB down (-40 dBFS, a quiet caller) still is."""
     speech = np.frombuffer(CallerSound("voice", start_s=0.0).next_chunk(6.0), dtype="<i2")
+    for down_db, heard in ((30, False), (20, True), (0, True)):
+        detector = VoiceDetector()
+        detector.feed(pcm(speech.astype(float) / 32768 * 10 ** (-down_db / 20)))
+        assert detector.heard is heard, f"{down_db} dB down"
+
+
+def test_a_buzz_that_never_stops_is_never_heard_even_for_a_moment() -> None:
+    """Periodic like a vowel, but one run with no end: it must not count on its way, since
+    the listener stops analysing the moment `heard` holds."""
+    t = np.arange(RATE * 10) / RATE
+    # 28 harmonics of 120 Hz up to 3.4 kHz: a pulse train, too rich to predict as a tone.
+    buzz = sum(np.sin(2 * np.pi * 120 * k * t + k * k) / k for k in range(1, 29))
+    audio = pcm(0.1 * buzz / np.max(np.abs(buzz)))
     detector = VoiceDetector()
-    detector.feed(pcm(speech.astype(float) / 32768 * 10 ** (-30 / 20)))
-    assert not detector.heard
+    for start in range(0, len(audio), 1600):
+        detector.feed(audio[start : start + 1600])
+        assert not detector.heard
+    assert detector.voiced_frames == 0
+    assert detector._run == detector.frames  # voiced all along: one run with no end
+
+
+def test_a_run_of_voice_counts_once_it_has_ended() -> None:
+    """A vowel still going on is not yet counted; the pause after it counts it."""
+    audio = CallerSound("voice", start_s=0.0, pitch_hz=150).next_chunk(6.0)
+    first_pause = 0.2 + 0.26 + 0.12 + 0.26  # lead-in and the first two syllables, at most
     detector = VoiceDetector()
-    detector.feed(pcm(speech.astype(float) / 32768))  # the same speech at its own level
-    assert detector.heard
+    detector.feed(audio[: round(0.3 * RATE) * 2])  # into the first syllable
+    assert detector.voiced_frames == 0
+    detector.feed(audio[round(0.3 * RATE) * 2 : round((first_pause + 0.2) * RATE) * 2])
+    assert detector.voiced_frames > 0
 
 
 def test_chunk_size_does_not_change_what_is_heard() -> None:

@@ -1,0 +1,306 @@
+"""Benchmark: the voice detector on audio other tools made, as a confusion table, and its cost.
+
+Usage:
+    .venv/bin/python bench/bench_voice.py [--quick] [--noise-s 36] [--json-only]
+
+Needs Debian's `espeak-ng` and `sox` (and `alsa-utils` for the recorded words); `./dev
+test` installs them. The audio is made in memory by `tests/firmware/external_audio.py`,
+the same helper the tests use: Indonesian sentences spoken by espeak-ng in 7 voices, the
+words a real person recorded for alsa-utils, sox's noises and tones, street noise. Each
+clip goes through a fresh `VoiceDetector` fed 100 ms at a time, as `VoiceListener` feeds
+it on a line. Levels are active levels (ITU-T P.56 method B), in dBFS.
+
+Prints Markdown tables:
+
+- speech by level: how many clips were heard, the seconds of voice counted (least and
+  median), and the listening time from the start of the sentence until `heard` (median
+  and most), with the worst clip;
+- recorded words by level, whispered speech, speech over street noise by SNR;
+- every noise class, as made and through the telephone band, by level: the seconds of
+  "voice" counted in `--noise-s` of it (36 s by default: as long as the default challenge
+  listens, two 12 s prompts each followed by 6 s of waiting); a class is *heard* when
+  that reaches `min_voice_s`;
+- the CPU time (process time, one core) the detector takes per second of audio, fed in
+  20 ms chunks (a frame per call), 100 ms (what `VoiceListener` does) and whole.
+
+The last line is one JSON object with the summary figures. `--quick`: 3 voices x 2
+sentences, 10 s of each noise. The exit status is 1 when a target is missed: speech at
+-40 dBFS or louder not heard, or any noise class heard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from firmware.audio import VoiceDetector, VoiceSettings
+from tests.firmware import external_audio as audio
+
+TARGET_SPEECH_DBFS = -40.0
+LINES = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One clip through the detector."""
+
+    clip: audio.Clip
+    heard: audio.Heard
+
+    @property
+    def found_after_s(self) -> float | None:
+        """Listening time from the start of the utterance until `heard`."""
+        after = self.heard.heard_after_s
+        return None if after is None else max(0.0, after - audio.LEAD_S)
+
+
+def run(clips: Sequence[audio.Clip]) -> list[Outcome]:
+    """Each clip through a fresh detector."""
+    return [Outcome(clip, audio.listen(clip.pcm)) for clip in clips]
+
+
+def speech_row(label: str, outcomes: list[Outcome]) -> str:
+    """One Markdown row summarising a group of voice clips."""
+    heard = [o for o in outcomes if o.heard.heard]
+    seconds = [o.heard.heard_s for o in outcomes]
+    found = [o.found_after_s for o in heard if o.found_after_s is not None]
+    worst = min(outcomes, key=lambda o: o.heard.heard_s)
+    found_cells = f"{statistics.median(found):.1f} | {max(found):.1f}" if found else "- | -"
+    return (
+        f"| {label} | {len(heard)}/{len(outcomes)} | {min(seconds):.2f} | "
+        f"{statistics.median(seconds):.2f} | {found_cells} | {worst.clip.detail} |"
+    )
+
+
+SPEECH_HEADER = (
+    "| {what} | heard | voice s (least) | voice s (median) | heard after s (median) "
+    "| heard after s (most) | fewest seconds heard |\n| --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+Table = tuple[list[str], dict[str, object]]  # Markdown lines, summary figures
+
+
+def heard_count(outcomes: list[Outcome]) -> str:
+    """'heard/total'."""
+    return f"{sum(o.heard.heard for o in outcomes)}/{len(outcomes)}"
+
+
+def speech_by_level(
+    library: audio.Library, talkers: Sequence[audio.Talker], sentences: Sequence[str]
+) -> Table:
+    """Every voice and sentence at every speech level."""
+    lines = ["### Speech (espeak-ng, Indonesian, telephone band)", ""]
+    lines.append(SPEECH_HEADER.format(what="active level dBFS"))
+    figures: dict[str, object] = {}
+    missed = 0
+    for level in audio.SPEECH_LEVELS_DBFS:
+        outcomes = run([library.speech_clip(s, t, level) for t in talkers for s in sentences])
+        lines.append(speech_row(f"{level:g}", outcomes))
+        figures[f"speech_heard_{level:g}dBFS"] = heard_count(outcomes)
+        if level >= TARGET_SPEECH_DBFS:
+            missed += sum(not o.heard.heard for o in outcomes)
+        if level == TARGET_SPEECH_DBFS:
+            least = min(o.heard.heard_s for o in outcomes)
+            found = [o.found_after_s for o in outcomes if o.found_after_s is not None]
+            figures["speech_-40dBFS_least_voice_s"] = round(least, 2)
+            figures["speech_-40dBFS_heard_after_s_max"] = round(max(found), 2) if found else None
+    figures["speech_target_missed"] = missed
+    return lines, figures
+
+
+def recorded_and_whispered(library: audio.Library, sentences: Sequence[str]) -> Table:
+    """alsa-utils' recorded words by level, then espeak-ng's whisper."""
+    lines = ["### Recorded words (alsa-utils, one speaker), each word alone", ""]
+    lines.append(SPEECH_HEADER.format(what="active level dBFS"))
+    figures: dict[str, object] = {}
+    for level in (-45.0, -40.0, -30.0, -20.0):
+        outcomes = run(list(library.recorded_words(level)))
+        if outcomes:
+            lines.append(speech_row(f"{level:g}", outcomes))
+            figures[f"recorded_heard_{level:g}dBFS"] = heard_count(outcomes)
+    lines += ["", "### Whispered speech (espeak-ng `id+whisper`): unvoiced, not heard by design"]
+    lines += ["", SPEECH_HEADER.format(what="active level dBFS")]
+    for level in (-30.0, -20.0):
+        outcomes = run([library.speech_clip(s, audio.WHISPER, level) for s in sentences])
+        lines.append(speech_row(f"{level:g}", outcomes))
+        figures[f"whisper_heard_{level:g}dBFS"] = heard_count(outcomes)
+    return lines, figures
+
+
+def street(
+    library: audio.Library, talkers: Sequence[audio.Talker], sentences: Sequence[str]
+) -> Table:
+    """Every voice and sentence over street noise at every SNR."""
+    lines = [f"### Speech at {audio.STREET_SPEECH_LEVEL_DBFS:g} dBFS over street noise", ""]
+    lines.append(SPEECH_HEADER.format(what="SNR dB"))
+    figures: dict[str, object] = {}
+    for snr in audio.SNRS_DB:
+        outcomes = run([library.street_clip(s, t, snr) for t in talkers for s in sentences])
+        lines.append(speech_row(f"{snr:+g}", outcomes))
+        figures[f"street_heard_{snr:+g}dB"] = heard_count(outcomes)
+    return lines, figures
+
+
+def level_header(title: str) -> list[str]:
+    """A table heading and the header rows of a class x level table."""
+    levels = audio.NOISE_LEVELS_DBFS
+    return [
+        title,
+        "",
+        "| class | " + " | ".join(f"{level:g} dBFS" for level in levels) + " |",
+        "| --- | " + " | ".join("---" for _ in levels) + " |",
+    ]
+
+
+def noise_row(
+    library: audio.Library, kind: str, noise_s: float, phone_band: bool
+) -> tuple[str, list[tuple[float, str, bool]]]:
+    """One class through the detector at every level: its row and (seconds, where,
+    heard) per cell. Silence has no level to set: one cell, with its level as made."""
+    levels = audio.NOISE_LEVELS_DBFS if kind != audio.SILENCE else audio.NOISE_LEVELS_DBFS[:1]
+    label = f"{kind} (phone band)" if phone_band else kind
+    results = []
+    cells = []
+    for level in levels:
+        heard = audio.listen(library.noise_clip(kind, level, noise_s, phone_band).pcm)
+        results.append((heard.heard_s, f"{label} at {level:g} dBFS", heard.heard))
+        cells.append(f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}")
+    if kind == audio.SILENCE:
+        made_dbfs = audio.rms_dbfs(library.noise(kind, noise_s))
+        cells = [f"{cells[0]} (as made: {made_dbfs:.0f} dBFS)"]
+        cells += [""] * (len(audio.NOISE_LEVELS_DBFS) - 1)
+    return f"| {label} | " + " | ".join(cells) + " |", results
+
+
+def noise_table(library: audio.Library, noise_s: float) -> Table:
+    """The confusion table of the noise classes: seconds of 'voice' counted per level."""
+    min_voice_s = VoiceSettings().min_voice_s
+    title = (
+        f"### Noise ({noise_s:g} s each): seconds counted as voice; **heard** at {min_voice_s:g} s"
+    )
+    lines = level_header(title)
+    results: list[tuple[float, str, bool]] = []
+    for phone_band in (False, True):
+        for kind in audio.NOISES:
+            if not (phone_band and kind == audio.SILENCE):
+                row, cells = noise_row(library, kind, noise_s, phone_band)
+                lines.append(row)
+                results += cells
+    lines += ["", *level_header("Beyond the targets (not a class the detector is held to):")]
+    for kind in audio.BEYOND_TARGETS:
+        lines.append(noise_row(library, kind, noise_s, False)[0].replace("**", ""))
+    most = max(results)
+    figures: dict[str, object] = {
+        "noise_s": noise_s,
+        "noise_heard": [where for _, where, heard in results if heard],
+        "noise_most_voice_s": round(most[0], 2),
+        "noise_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+    return lines, figures
+
+
+def cpu_ms_per_audio_s(pcm: bytes, chunk_s: float | None, repeat: int) -> float:
+    """Process time per second of audio for one detector fed `chunk_s` pieces."""
+    step = len(pcm) if chunk_s is None else round(chunk_s * audio.RATE_HZ) * 2
+    best = float("inf")
+    for _ in range(repeat):
+        detector = VoiceDetector()
+        started = time.process_time()
+        for start in range(0, len(pcm), step):
+            detector.feed(pcm[start : start + step])
+        best = min(best, time.process_time() - started)
+    return 1000 * best / (len(pcm) / 2 / audio.RATE_HZ)
+
+
+def cost_table(
+    library: audio.Library, talkers: Sequence[audio.Talker], sentences: Sequence[str]
+) -> Table:
+    """CPU cost per second of audio: continuous loud speech (every frame analysed in
+    full) and a quiet line (frames stop at the level check)."""
+    clips = [library.speech_clip(s, t, -20).samples for t in talkers[:2] for s in sentences]
+    speech = np.concatenate(clips)
+    loud = audio.to_pcm(np.tile(speech, max(1, int(np.ceil(30 * audio.RATE_HZ / len(speech))))))
+    quiet = audio.to_pcm(library.noise_clip(audio.SILENCE, 0.0, 30.0).samples)
+    lines = [
+        "### Cost: CPU ms per second of audio (one core, best of 3)",
+        "",
+        "| audio | fed 20 ms at a time | fed 100 ms (VoiceListener) | fed whole |",
+        "| --- | --- | --- | --- |",
+    ]
+    figures: dict[str, object] = {}
+    speech_100ms = 0.0
+    for key, name, pcm in (
+        ("speech", "speech (every frame loud)", loud),
+        ("quiet", "quiet line", quiet),
+    ):
+        costs = [cpu_ms_per_audio_s(pcm, chunk, 3) for chunk in (0.02, 0.1, None)]
+        lines.append(f"| {name} | " + " | ".join(f"{c:.2f}" for c in costs) + " |")
+        for chunk_name, cost in zip(("20ms", "100ms", "whole"), costs, strict=True):
+            figures[f"cpu_ms_per_audio_s_{key}_{chunk_name}"] = round(cost, 2)
+        if key == "speech":
+            speech_100ms = costs[1]
+    share = LINES * speech_100ms / 10  # ms per 1000 ms, as a percentage
+    lines += [
+        "",
+        f"{LINES} lines listening to speech at once, fed 100 ms: {share:.1f} % of one core.",
+    ]
+    figures[f"cpu_percent_core_{LINES}_lines"] = round(share, 1)
+    return lines, figures
+
+
+def timed(what: str, make: Callable[[], Table]) -> Table:
+    """Run one part, adding its wall time to its figures."""
+    started = time.perf_counter()
+    lines, figures = make()
+    figures[f"{what}_wall_s"] = round(time.perf_counter() - started, 1)
+    return lines, figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sweep; print the tables and the JSON line; 1 if a target was missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 voices x 2 sentences, 10 s noise")
+    parser.add_argument("--noise-s", type=float, default=None, help="seconds of each noise")
+    parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    args = parser.parse_args(argv)
+    missing = audio.missing_tools()
+    if missing:
+        print(f"missing {', '.join(missing)}: apt-get install them (./dev test does)")
+        return 2
+    talkers = audio.TALKERS[:3] if args.quick else audio.TALKERS
+    sentences = audio.SENTENCES[:2] if args.quick else audio.SENTENCES
+    noise_s = args.noise_s or (audio.NOISE_S if args.quick else 36.0)
+    library = audio.Library()
+    started = time.perf_counter()
+    parts = [
+        timed("speech", lambda: speech_by_level(library, talkers, sentences)),
+        timed("recorded", lambda: recorded_and_whispered(library, sentences)),
+        timed("street", lambda: street(library, talkers, sentences)),
+        timed("noise", lambda: noise_table(library, noise_s)),
+        timed("cost", lambda: cost_table(library, talkers, sentences)),
+    ]
+    figures: dict[str, object] = {"benchmark": "voice", "quick": args.quick}
+    for lines, part_figures in parts:
+        if not args.json_only:
+            print("\n".join(lines) + "\n")
+        figures.update(part_figures)
+    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    missed = figures["speech_target_missed"] != 0 or bool(figures["noise_heard"])
+    figures["targets_met"] = not missed
+    print(json.dumps(figures))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""Call audio made by tools this project did not write, to test the voice detector on.
+
+The detector in `firmware/audio.py` must not be judged only on the audio the project
+synthesises itself (`firmware/virtual_modem/sound.py`): a detector and a test signal
+written by the same hands share the same blind spots. So this module makes its test audio
+with Debian's tools, at test time, in memory (no audio file is committed or kept):
+
+- speech: `espeak-ng` speaking Indonesian sentences an emergency caller would say, in
+  several voices (`id+m3`, `id+f2`, `id+f4`, ...), speeds and pitches, converted by `sox`
+  to 8 kHz mono 16-bit and band-limited to the telephone band (300-3400 Hz);
+- recorded speech: the words a real person speaks in the WAV files Debian's `alsa-utils`
+  ships in /usr/share/sounds/alsa ("Front left", "Rear center", ...; its `Noise.wav` is
+  noise, not speech, and is left out), converted the same way;
+- noises made by `sox synth`: brown, pink and white noise, each also with tremolo (cloth
+  rubbing a microphone in bursts), hiss, mains hum (50 Hz and harmonics) and buzz, single
+  and dual tones (Indonesia's 425 Hz dial, busy and ringback tones, the DTMF digit "5",
+  a 1 kHz tone), and silence; each as made or through the telephone band;
+- street noise (brown plus pink noise swelling slowly, telephone band) to mix speech into.
+
+Every level here is an *active level* in dBFS (0 dBFS: the RMS of a full-scale square
+wave), measured by `active_level_dbfs`: ITU-T P.56 method B, the way telephone speech
+levels are quoted. For a steady noise or tone it equals the plain RMS level; for speech,
+a tremolo or a cadenced tone it is the level while the sound is on, not diluted by its
+pauses. A signal-to-noise ratio is the speech's active level over the noise's RMS level.
+
+`tests/firmware/test_audio_external.py` asserts the detector's targets on a subset of
+this audio; `bench/bench_voice.py` sweeps all of it and prints the confusion table.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware.audio import VoiceDetector, VoiceSettings
+
+RATE_HZ = 8000
+FULL_SCALE = 32768.0
+TOOLS = ("espeak-ng", "sox")
+RECORDED_SPEECH_DIR = Path("/usr/share/sounds/alsa")  # Debian package alsa-utils
+RECORDED_NOT_SPEECH = ("Noise",)
+NOISE_S = 10.0
+LEAD_S = 0.5  # silence before an utterance, as a caller draws breath after the prompt
+TAIL_S = 0.5  # and after it: a run of voice counts once it has ended
+
+# What someone calling 112 says first, in Indonesian.
+SENTENCES = (
+    "Halo? Halo, tolong saya.",
+    "Tolong, ada kecelakaan di jalan tol, cepat kirim ambulans.",
+    "Rumah saya kebakaran, di Jalan Merdeka nomor dua belas.",
+    "Pak, ada orang pingsan di sini, dia tidak bernapas.",
+    "Saya dirampok, tolong kirim polisi sekarang juga.",
+)
+
+Signal = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Talker:
+    """An espeak-ng voice: `voice` (language+variant), words per minute, pitch 0-99."""
+
+    voice: str
+    speed_wpm: int
+    pitch: int
+
+    @property
+    def name(self) -> str:
+        """A short label for tables and test ids."""
+        return f"{self.voice}/s{self.speed_wpm}/p{self.pitch}"
+
+
+# Deep to high voices (median pitch measured: id+m1 at p15 71 Hz, id+f3 at p70 251 Hz),
+# slow to hurried, and espeak-ng's two synthesisers (the default and klatt).
+TALKERS = (
+    Talker("id+m3", 150, 40),
+    Talker("id+f2", 170, 60),
+    Talker("id+f4", 130, 80),
+    Talker("id", 190, 30),
+    Talker("id+m1", 140, 15),
+    Talker("id+f3", 210, 70),
+    Talker("id+klatt2", 160, 50),
+)
+WHISPER = Talker("id+whisper", 150, 50)  # unvoiced: by design not heard
+
+SILENCE = "silence"
+
+
+def _noise_chain(kind: str, duration_s: float) -> tuple[str, ...]:
+    """The `sox` synth effect chain that makes `duration_s` of noise class `kind`."""
+    seconds = f"{duration_s:g}"
+    cycles = {  # cadenced tones: (cycle length, the chain for one cycle)
+        # Indonesia's busy (0.5 s on, 0.5 s off) and ringback (1 s on, 4 s off) tones.
+        "busy-425": (1.0, ("synth", "0.5", "sine", "425", "pad", "0", "0.5")),
+        "ringback-425": (5.0, ("synth", "1", "sine", "425", "pad", "0", "4")),
+        # The caller pressing the challenge key: DTMF "5" (770 + 1336 Hz), 100 ms on/off.
+        "dtmf": (0.2, ("synth", "0.1", "sine", "770", "sine", "mix", "1336", "pad", "0", "0.1")),
+        # Beyond the targets: a GSM handset's 217 Hz interference buzz in 0.5 s bursts.
+        "buzz-217-bursts": (1.0, ("synth", "0.5", "square", "217", "pad", "0", "0.5")),
+    }
+    if kind in cycles:
+        cycle_s, chain = cycles[kind]
+        return (*chain, "repeat", str(max(0, round(duration_s / cycle_s) - 1)))
+    # Tremolo at 1.5-4 Hz and full depth is cloth rubbing a microphone in bursts, at about
+    # the rate syllables come: the hardest rhythm for a speech detector.
+    chains: dict[str, tuple[str, ...]] = {
+        "brown": ("synth", seconds, "brownnoise"),
+        "pink": ("synth", seconds, "pinknoise"),
+        "white": ("synth", seconds, "whitenoise"),
+        "brown-tremolo": ("synth", seconds, "brownnoise", "tremolo", "3", "100"),
+        "pink-tremolo": ("synth", seconds, "pinknoise", "tremolo", "4", "100"),
+        "white-tremolo": ("synth", seconds, "whitenoise", "tremolo", "1.5", "90"),
+        "hiss": ("synth", seconds, "whitenoise", "highpass", "2500"),
+        "hum": ("synth", seconds, "sine", "50", "sine", "mix", "100", "sine", "mix", "150"),
+        "buzz": ("synth", seconds, "sawtooth", "50", "lowpass", "1000"),
+        "tone-1k": ("synth", seconds, "sine", "1000"),
+        "dial-425": ("synth", seconds, "sine", "425"),
+        "dual-tone": ("synth", seconds, "sine", "697", "sine", "mix", "1209"),
+        SILENCE: ("trim", "0", seconds, "dither"),
+    }
+    return chains[kind]
+
+
+NOISES = (
+    "brown",
+    "pink",
+    "white",
+    "brown-tremolo",
+    "pink-tremolo",
+    "white-tremolo",
+    "hiss",
+    "hum",
+    "buzz",
+    "tone-1k",
+    "dial-425",
+    "busy-425",
+    "ringback-425",
+    "dtmf",
+    "dual-tone",
+    SILENCE,
+)
+# Sounds a pitch detector cannot tell from a voice, reported apart (docs/voice-detector.md).
+BEYOND_TARGETS = ("buzz-217-bursts",)
+NOISE_LEVELS_DBFS = (-60.0, -50.0, -40.0, -30.0, -22.0, -15.0)
+SPEECH_LEVELS_DBFS = (-55.0, -50.0, -45.0, -40.0, -35.0, -30.0, -20.0, -10.0)
+SNRS_DB = (20.0, 10.0, 5.0, 0.0)
+STREET_SPEECH_LEVEL_DBFS = -26.0  # a caller speaking into the phone, a typical level
+
+
+class ToolMissing(RuntimeError):
+    """`espeak-ng` or `sox` is not installed (`./dev test` installs both)."""
+
+
+def missing_tools() -> list[str]:
+    """The external commands this module needs that are not on PATH."""
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def recorded_speech_files() -> list[Path]:
+    """The recorded spoken words shipped by alsa-utils ([] when it is not installed)."""
+    if not RECORDED_SPEECH_DIR.is_dir():
+        return []
+    return [
+        path
+        for path in sorted(RECORDED_SPEECH_DIR.glob("*.wav"))
+        if path.stem not in RECORDED_NOT_SPEECH
+    ]
+
+
+def _run(command: list[str], stdin: bytes | None = None) -> bytes:
+    missing = missing_tools()
+    if missing:
+        raise ToolMissing(f"missing {', '.join(missing)}: apt-get install them (./dev test)")
+    done = subprocess.run(command, input=stdin, capture_output=True, check=False, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed: {done.stderr.decode(errors='replace')}")
+    return done.stdout
+
+
+# `-R`: sox's noise generators start from the same seed every run, so every figure in the
+# docs and every test result is reproducible.
+_SOX = ("sox", "-R")
+_RAW_OUT = (
+    "-t",
+    "raw",
+    "-r",
+    str(RATE_HZ),
+    "-c",
+    "1",
+    "-b",
+    "16",
+    "-e",
+    "signed-integer",
+    "-L",
+    "-",
+)
+_TELEPHONE_BAND = ("sinc", "300-3400")
+
+
+def _from_raw(raw: bytes) -> Signal:
+    """s16le bytes as float samples, full scale 1.0."""
+    return np.frombuffer(raw, dtype="<i2").astype(np.float64) / FULL_SCALE
+
+
+def to_pcm(signal: Signal) -> bytes:
+    """Float samples (full scale 1.0) as the s16le bytes a modem's voice port carries;
+    anything beyond full scale clips, as it would in the phone."""
+    clipped = np.clip(np.round(signal * FULL_SCALE), -32768, 32767)
+    return bytes(clipped.astype("<i2").tobytes())
+
+
+def telephone_wav(wav: bytes) -> Signal:
+    """Any WAV as 8 kHz mono telephone-band samples (sox's resampler and sinc filter)."""
+    return _from_raw(_run([*_SOX, "-t", "wav", "-", *_RAW_OUT, *_TELEPHONE_BAND], wav))
+
+
+def spoken(sentence: str, talker: Talker) -> Signal:
+    """`sentence` spoken by espeak-ng as `talker`, telephone band, unscaled."""
+    speed, pitch = str(talker.speed_wpm), str(talker.pitch)
+    wav = _run(["espeak-ng", "-v", talker.voice, "-s", speed, "-p", pitch, "--stdout", sentence])
+    return telephone_wav(wav)
+
+
+def recorded(path: Path) -> Signal:
+    """A recorded speech file as telephone-band samples, unscaled."""
+    return telephone_wav(path.read_bytes())
+
+
+def noise(kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> Signal:
+    """`duration_s` of noise class `kind` (one of NOISES), unscaled; as made at 8 kHz (a
+    modem's own audio path is not always band-limited, and rumble is the harder case) or
+    through the telephone band."""
+    band = _TELEPHONE_BAND if phone_band else ()
+    return _from_raw(_run([*_SOX, "-n", *_RAW_OUT, *_noise_chain(kind, duration_s), *band]))
+
+
+def street_noise(duration_s: float) -> Signal:
+    """Traffic heard through a phone: brown and pink noise swelling slowly, phone band."""
+    seconds = f"{duration_s:.3f}"
+    rumble = _run([*_SOX, "-n", *_RAW_OUT, "synth", seconds, "brownnoise", *_TELEPHONE_BAND])
+    swell = ("synth", seconds, "pinknoise", "tremolo", "0.3", "40", *_TELEPHONE_BAND)
+    traffic = _run([*_SOX, "-n", *_RAW_OUT, *swell])
+    brown, pink = _from_raw(rumble), _from_raw(traffic)
+    size = min(len(brown), len(pink))
+    return np.asarray(brown[:size] + 0.7 * pink[:size])
+
+
+# ---------------------------------------------------------------------------------------
+# Active level, ITU-T P.56 method B.
+
+_P56_TIME_CONSTANT_S = 0.03  # envelope smoothing
+_P56_HANGOVER_S = 0.2  # a sample stays active this long after the envelope drops
+_P56_MARGIN_DB = 15.9  # the threshold used sits this far below the active level
+_P56_THRESHOLDS = 2.0 ** np.arange(16) / FULL_SCALE  # 1 LSB to full scale, 6 dB apart
+
+
+def _envelope(magnitude: Signal) -> Signal:
+    """P.56's envelope: |x| through two first-order smoothers of 30 ms, by FFT."""
+    decay = math.exp(-1 / (_P56_TIME_CONSTANT_S * RATE_HZ))
+    taps = np.arange(int(12 * _P56_TIME_CONSTANT_S * RATE_HZ))
+    # Two identical one-pole smoothers in a row: impulse response (1-g)^2 (n+1) g^n.
+    kernel = (1 - decay) ** 2 * (taps + 1) * decay**taps
+    size = len(magnitude) + len(kernel) - 1
+    n_fft = 1 << (size - 1).bit_length()
+    smoothed = np.fft.irfft(np.fft.rfft(magnitude, n_fft) * np.fft.rfft(kernel, n_fft), n_fft)
+    return np.asarray(smoothed[: len(magnitude)])
+
+
+def _active_counts(envelope: Signal) -> Signal:
+    """Per P.56 threshold, how many samples are active (envelope above it, or hangover)."""
+    hangover = int(_P56_HANGOVER_S * RATE_HZ)
+    index = np.arange(len(envelope))
+    counts = np.zeros(len(_P56_THRESHOLDS))
+    for j, threshold in enumerate(_P56_THRESHOLDS):
+        above = np.where(envelope >= threshold, index, -(10**9))
+        last_above = np.maximum.accumulate(above)
+        counts[j] = np.count_nonzero(index - last_above <= hangover)
+    return counts
+
+
+def active_level_dbfs(signal: Signal) -> float:
+    """The active level of `signal` (float, full scale 1.0) in dBFS, ITU-T P.56 method B.
+
+    The mean square over the samples counted active, where a sample is active when the
+    envelope of |x| (two 30 ms smoothers) is above a threshold c, or was within the last
+    200 ms. Of the thresholds 2^j LSB (6 dB apart) the one used sits 15.9 dB below the
+    resulting level, interpolated linearly (in dB) between the two thresholds that
+    straddle that margin. -inf for digital silence.
+    """
+    energy = float(np.sum(signal**2))
+    if energy == 0.0:
+        return -math.inf
+    counts = _active_counts(_envelope(np.abs(signal)))
+    with np.errstate(divide="ignore"):
+        levels_db = 10 * np.log10(energy / np.maximum(counts, 1))
+    thresholds_db = 20 * np.log10(_P56_THRESHOLDS)
+    margins_db = np.where(counts > 0, levels_db - thresholds_db, -np.inf)
+    below = np.flatnonzero(margins_db <= _P56_MARGIN_DB)
+    if len(below) == 0:
+        return float(levels_db[-1])
+    j = int(below[0])
+    if j == 0:
+        return float(levels_db[0])
+    over, under = margins_db[j - 1], margins_db[j]
+    fraction = (over - _P56_MARGIN_DB) / (over - under)
+    return float(levels_db[j - 1] + fraction * (levels_db[j] - levels_db[j - 1]))
+
+
+def rms_dbfs(signal: Signal) -> float:
+    """Plain long-term RMS level in dBFS."""
+    mean_square = float(np.mean(signal**2)) if len(signal) else 0.0
+    return 10 * math.log10(mean_square) if mean_square > 0 else -math.inf
+
+
+def at_level(signal: Signal, dbfs: float) -> Signal:
+    """`signal` scaled so that its active level is `dbfs` (to 0.01 dB: P.56 is not quite
+    scale-free at its 6 dB thresholds, so the gain is refined)."""
+    scaled = signal
+    for _ in range(4):
+        level = active_level_dbfs(scaled)
+        if not math.isfinite(level) or abs(level - dbfs) < 0.01:
+            break
+        scaled = scaled * 10 ** ((dbfs - level) / 20)
+    return np.asarray(scaled)
+
+
+def framed(speech: Signal) -> Signal:
+    """`speech` with LEAD_S of silence before it and TAIL_S after it."""
+    return np.concatenate(
+        [np.zeros(round(LEAD_S * RATE_HZ)), speech, np.zeros(round(TAIL_S * RATE_HZ))]
+    )
+
+
+def over_noise(speech: Signal, background: Signal, snr_db: float) -> Signal:
+    """`speech` (framed by LEAD_S and TAIL_S) over `background`, the background's RMS
+    `snr_db` below the speech's active level and running for the whole clip."""
+    clip = framed(speech)
+    if len(background) < len(clip):
+        raise ValueError("background shorter than the framed speech")
+    gain_db = active_level_dbfs(speech) - snr_db - rms_dbfs(background)
+    return np.asarray(clip + background[: len(clip)] * 10 ** (gain_db / 20))
+
+
+# ---------------------------------------------------------------------------------------
+# Clips and listening.
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One piece of test audio: its class, level (or SNR), whether it is a voice."""
+
+    kind: str
+    level_db: float
+    is_voice: bool
+    samples: Signal
+    detail: str = ""
+
+    @property
+    def pcm(self) -> bytes:
+        """The samples as s16le bytes."""
+        return to_pcm(self.samples)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the clip."""
+        return len(self.samples) / RATE_HZ
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What a fresh detector made of a clip fed in `chunk_s` pieces."""
+
+    heard: bool
+    heard_s: float
+    listened_s: float
+    heard_after_s: float | None  # listening time when `heard` first held
+
+
+def listen(pcm: bytes, settings: VoiceSettings | None = None, chunk_s: float = 0.1) -> Heard:
+    """Feed `pcm` to a new `VoiceDetector` in chunks, as `VoiceListener` does (100 ms)."""
+    detector = VoiceDetector(settings)
+    step = round(chunk_s * RATE_HZ) * 2
+    heard_after_s = None
+    for start in range(0, len(pcm), step):
+        detector.feed(pcm[start : start + step])
+        if heard_after_s is None and detector.heard:
+            heard_after_s = detector.listened_s
+    return Heard(detector.heard, detector.heard_s, detector.listened_s, heard_after_s)
+
+
+class Library:
+    """Makes the sounds once (cached, unscaled); scaled clips are made on demand."""
+
+    def __init__(self) -> None:
+        self._speech: dict[tuple[str, Talker], Signal] = {}
+        self._noise: dict[tuple[str, float, bool], Signal] = {}
+        self._recorded: dict[Path, Signal] = {}
+
+    def speech(self, sentence: str, talker: Talker) -> Signal:
+        """The sentence spoken by the talker, unscaled."""
+        key = (sentence, talker)
+        if key not in self._speech:
+            self._speech[key] = spoken(sentence, talker)
+        return self._speech[key]
+
+    def noise(self, kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> Signal:
+        """A noise class, unscaled."""
+        key = (kind, duration_s, phone_band)
+        if key not in self._noise:
+            self._noise[key] = noise(kind, duration_s, phone_band)
+        return self._noise[key]
+
+    def speech_clip(self, sentence: str, talker: Talker, dbfs: float) -> Clip:
+        """A sentence at an active level, framed by silence."""
+        samples = framed(at_level(self.speech(sentence, talker), dbfs))
+        return Clip("speech", dbfs, True, samples, f"{talker.name}: {sentence}")
+
+    def noise_clip(
+        self, kind: str, dbfs: float, duration_s: float = NOISE_S, phone_band: bool = False
+    ) -> Clip:
+        """A noise class at an active level (silence as made, whatever `dbfs` says)."""
+        samples = self.noise(kind, duration_s, phone_band)
+        if kind != SILENCE:
+            samples = at_level(samples, dbfs)
+        name = f"{kind} (phone band)" if phone_band else kind
+        return Clip(name, dbfs, False, samples)
+
+    def street_clip(self, sentence: str, talker: Talker, snr_db: float) -> Clip:
+        """A sentence at a typical level over street noise at `snr_db`."""
+        speech = at_level(self.speech(sentence, talker), STREET_SPEECH_LEVEL_DBFS)
+        background = street_noise(len(speech) / RATE_HZ + LEAD_S + TAIL_S + 0.1)
+        samples = over_noise(speech, background, snr_db)
+        return Clip("street", snr_db, True, samples, f"{talker.name}: {sentence}")
+
+    def recorded_word(self, path: Path, dbfs: float) -> Clip:
+        """One recorded word of alsa-utils at an active level, framed by silence."""
+        if path not in self._recorded:
+            self._recorded[path] = recorded(path)
+        samples = framed(at_level(self._recorded[path], dbfs))
+        return Clip("recorded", dbfs, True, samples, path.stem)
+
+    def recorded_words(self, dbfs: float) -> Iterator[Clip]:
+        """Every recorded word of alsa-utils at an active level."""
+        for path in recorded_speech_files():
+            yield self.recorded_word(path, dbfs)
