@@ -336,6 +336,38 @@ def cmd_scenario_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def cmd_scenario_flood(args: argparse.Namespace) -> int:
+    """Write a flood scenario of one shape (appliance/floods.py); its summary on stdout."""
+    from appliance.floods import FloodShape, FloodWorld, flood_in_month, flood_scenario
+
+    world = FloodWorld(
+        shape=FloodShape(args.shape),
+        rate_per_s=args.rate,
+        duration_s=args.minutes * 60.0,
+        seed=args.seed,
+        genuine_callers=args.genuine,
+        genuine_redials=args.redials,
+        junk_press_share=args.junk_press_share,
+        junk_sound=args.junk_sound,
+    )
+    calls = flood_in_month(world) if args.in_month else flood_scenario(world)
+    dump_scenario(calls, Path(args.out))
+    json.dump(summarise(calls), sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
 # ------------------------------------------------------------------------- rules
 
 
@@ -813,6 +845,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--calls-per-day", type=float, default=173.0)
     gen.add_argument("--start", help="ISO start time with offset (default 2024-04-01T00:00+07:00)")
     gen.set_defaults(func=cmd_scenario_generate)
+    flood = scenario_sub.add_parser("flood", help="a flood of one shape (docs/floods.md)")
+    flood.add_argument("--out", required=True)
+    flood.add_argument(
+        "--shape", choices=["block", "spread", "withheld", "crew", "hammer"], default="block"
+    )
+    flood.add_argument("--rate", type=_positive_float, default=2.0, help="junk calls a second")
+    flood.add_argument("--minutes", type=_positive_float, default=15.0)
+    flood.add_argument("--seed", type=int, default=1)
+    flood.add_argument("--genuine", type=int, default=8, help="genuine callers in the flood")
+    flood.add_argument("--redials", type=int, default=1, help="retries of a genuine caller")
+    flood.add_argument("--junk-press-share", type=float, default=0.0)
+    flood.add_argument("--junk-sound", choices=["silence", "noise", "voice"], default="silence")
+    flood.add_argument("--in-month", action="store_true", help="inside a generated month")
+    flood.set_defaults(func=cmd_scenario_flood)
 
     _add_rule_commands(sub, "block")
     _add_rule_commands(sub, "allow")

@@ -257,6 +257,14 @@ class FloodConfig(StrictModel):
             "would take one of them is released (and goes on the call-back list)"
         ),
     )
+    short_challenge_free_lines: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "in flood mode the challenge is the short one when taking the call leaves at "
+            "most this many lines free; with more free, the full challenge"
+        ),
+    )
     redial_window_s: PositiveSeconds = Field(
         default=900.0, description="a caller who called or waited this recently tries again"
     )

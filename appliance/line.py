@@ -45,6 +45,7 @@ from appliance.clock import Clock
 from appliance.config import ChallengeConfig, LineConfig, PromptText
 from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Reason
 from appliance.numbers import normalise
+from appliance.policy import FLOOD_SHORT_RULE
 from appliance.recovery import ModemRecovery, RecoveryLadder
 from firmware.at.channel import ATChannel, ATCommandError, ATTimeoutError, ChannelClosedError
 from firmware.at.urc import (
@@ -876,7 +877,8 @@ class Line:
         await self._start_listening(call)
         assert call.decision is not None
         flood = call.decision.reason is Reason.FLOOD
-        result = await (self._run_flood_challenge(call) if flood else self._run_challenge(call))
+        short = call.decision.rule == FLOOD_SHORT_RULE
+        result = await (self._run_flood_challenge(call) if short else self._run_challenge(call))
         await self._stop_listening(call)
         call.challenge_result = result
         assert call.caller is not None
@@ -894,7 +896,7 @@ class Line:
             await self._warn_reported_caller(call)
             await self._connect_to_operator(call)
         elif flood:
-            await self._end_flood_challenge(call, result)
+            await self._end_flood_challenge(call, result, goodbye=not short)
         elif self._hang_up_unverified(call):
             await self._play_and_wait(call, self._prompt("silent_goodbye"))
             await self._hang_up()
@@ -903,14 +905,19 @@ class Line:
             call.unverified = True
             await self._connect_to_operator(call)
 
-    async def _end_flood_challenge(self, call: ActiveCall, result: ChallengeResult) -> None:
+    async def _end_flood_challenge(
+        self, call: ActiveCall, result: ChallengeResult, *, goodbye: bool
+    ) -> None:
         """No key in flood mode: a caller heard speaking goes to an operator, the rest are
-        released at once, with no goodbye: in a flood every second of a line counts, and the
-        call-back list keeps whoever had no junk record (the service's `call_finished`)."""
+        released; after the short challenge at once, with no goodbye: every second of a
+        line counts, and the call-back list keeps whoever had no junk record (the
+        service's `call_finished`)."""
         if call.voice_heard:
             call.unverified = True
             await self._connect_to_operator(call)
             return
+        if goodbye:
+            await self._play_and_wait(call, self._prompt("silent_goodbye"))
         await self._hang_up()
         self._finish_call(call, "challenge_" + result.value)
 

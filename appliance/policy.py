@@ -69,6 +69,7 @@ MIN_ARRIVALS_KEPT = 32  # arrival times kept per number (>= throttle.max_calls +
 # Junk verdicts are remembered this long for the reputation (the call log replays 31 days).
 REPUTATION_HORIZON_S = 30 * DAY_S
 MIN_HOT_PREFIX_NUMBERS = 2  # distinct numbers a number block needs before it can be hot
+FLOOD_SHORT_RULE = "flood:short"  # a flood challenge the line plays short
 
 _NO_NUMBER_REASON = {
     NumberClass.WITHHELD: Reason.WITHHELD,
@@ -326,6 +327,12 @@ class FloodMonitor:
         reserve = min(self.config.reserve_lines, self._total - 1)
         others_screening = self._screening - 1  # the call being decided is one
         return self.active and self._total - self._busy < reserve and others_screening >= 1
+
+    def lines_scarce(self) -> bool:
+        """True when taking this call leaves at most `short_challenge_free_lines` free: the
+        moment to make a challenge short."""
+        free = self._total - self._busy
+        return self._total > 0 and free <= self.config.short_challenge_free_lines
 
     def withheld_is_hot(self) -> bool:
         """True while flood mode is on and callers without a number carry it."""
@@ -1020,7 +1027,7 @@ def _decide_no_number(
     if state.flood.must_keep_line_free():
         return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
     if state.flood_active:
-        return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")
+        return _flood_challenge(state)
     return Decision(Action(configured), reason)
 
 
@@ -1039,4 +1046,11 @@ def _decide_flood(
         # dialer spreading over fresh numbers does not). The caller released here is
         # remembered, and goes on the call-back list.
         return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
-    return Decision(Action.CHALLENGE, Reason.FLOOD, "flood")
+    return _flood_challenge(state)
+
+
+def _flood_challenge(state: PolicyState) -> Decision:
+    """The flood's challenge: short (`flood:short`) while lines are scarce, the full one
+    while they are not, so that a slow caller is not hurried for nothing."""
+    rule = FLOOD_SHORT_RULE if state.flood.lines_scarce() else "flood"
+    return Decision(Action.CHALLENGE, Reason.FLOOD, rule)

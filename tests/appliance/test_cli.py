@@ -146,6 +146,28 @@ def test_scenario_generate_is_reproducible_for_a_seed(tmp_path: Path) -> None:
     assert first.read_bytes() == second.read_bytes()
 
 
+def test_scenario_flood_writes_a_flood_that_simulates_into_flood_mode(tmp_path: Path) -> None:
+    out = tmp_path / "flood.jsonl"
+    summary = json.loads(
+        ok(
+            siaga(
+                "scenario", "flood", "--out", out, "--shape", "withheld", "--rate", "1",
+                "--minutes", "3", "--genuine", "2", "--seed", "4", cwd=tmp_path,
+            )
+        )
+    )  # fmt: skip
+    assert summary["withheld_calls"] > 120
+    score = json.loads(ok(siaga("simulate", "--scenario", out, "--db", "f.db", cwd=tmp_path)))
+    assert score["flood_periods"] and score["incidents_reached"] == 2
+    assert score["decisions_by_reason"]["reject"]["flood"] > 0
+
+
+def test_scenario_flood_refuses_a_rate_below_zero(tmp_path: Path) -> None:
+    result = siaga("scenario", "flood", "--out", "f.jsonl", "--rate", "-1", cwd=tmp_path)
+    assert result.returncode == 2 and "must be above 0" in result.stderr
+    assert not (tmp_path / "f.jsonl").exists()
+
+
 def test_simulate_prints_a_json_score_with_every_contract_key(simulated: Simulated) -> None:
     score = simulated.score
     assert set(score) >= SCORE_KEYS

@@ -592,12 +592,32 @@ def test_the_last_free_line_is_kept_for_callers_who_try_again() -> None:
         Action.REJECT, Reason.FLOOD, "flood:reserve"
     )
     assert call(state, number(stranger), T0 + 50) == Decision(
-        Action.CHALLENGE, Reason.FLOOD, "flood"
-    )  # the same caller, trying again
+        Action.CHALLENGE, Reason.FLOOD, "flood:short"
+    )  # the same caller, trying again: the short challenge, as lines are scarce
     state.record_waiting(number(redialler), T0 + 60)
     assert call(state, number(redialler), T0 + 80).action is Action.CHALLENGE
     state.record_line_occupancy(3, 4, T0 + 90)  # a line stays free: no reservation
     assert call(state, number("+6289900000001"), T0 + 91).action is Action.CHALLENGE
+
+
+def test_the_flood_challenge_is_short_only_while_lines_are_scarce() -> None:
+    """A slow caller is hurried only when the lines are needed for others."""
+    state = PolicyState(BASE)
+    for i, caller in enumerate(spread_numbers(3)):
+        state.record_waiting(number(caller), T0 + i)
+    state.record_line_occupancy(1, 4, T0 + 10, screening=1)  # three lines free
+    assert call(state, number(), T0 + 11).rule == "flood"
+    state.record_line_occupancy(3, 4, T0 + 20, screening=3)  # one left after this call
+    assert call(state, number("+6289900000001"), T0 + 21).rule == "flood:short"
+
+
+def test_lines_held_by_operators_are_not_kept_from_first_attempts() -> None:
+    """The reservation is against the flood: three operators' conversations are not it."""
+    state = PolicyState(BASE)
+    for i, caller in enumerate(spread_numbers(3)):
+        state.record_waiting(number(caller), T0 + i)
+    state.record_line_occupancy(4, 4, T0 + 10, screening=1)  # only this call is screening
+    assert call(state, number("+6289900000001"), T0 + 11).action is Action.CHALLENGE
 
 
 def test_a_one_line_site_reserves_no_line() -> None:
