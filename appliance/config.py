@@ -306,6 +306,14 @@ class ChallengeConfig(StrictModel):
     reported_hold_s: float = Field(
         default=30.0, ge=0, le=300, description="the extra wait after the warning (0: none)"
     )
+    silent_to_idle_operator: bool = Field(
+        default=False,
+        description=(
+            "a caller 'listen' would release (no key, no voice heard, no junk evidence) is "
+            "passed instead while no other call waits for an operator; off by default: "
+            "docs/floods.md has the measurements (such callers go on the call-back list)"
+        ),
+    )
     unverified_without_evidence: UnverifiedHandling = Field(
         default="listen",
         description=(

@@ -91,6 +91,7 @@ class Population(StrEnum):
     GENUINE_WITHHELD = "genuine_withheld"  # an emergency from a withheld number
     GENUINE_EX_PRANKSTER = "genuine_ex_prankster"  # the parent's phone the child pranked with
     GENUINE_FIXED_LINE = "genuine_fixed_line"  # an emergency from a Serang land line
+    GENUINE_SILENT_STAYS = "genuine_silent_stays"  # neither presses nor speaks, stays on
 
 
 GENUINE_POPULATIONS: frozenset[Population] = frozenset(
@@ -264,6 +265,53 @@ FIXED_LINE_SUBSCRIBER_DIGITS = 7
 # The mix depends on the network and modem [bg]; all three must be recognised as one
 # subscriber (DESIGN: number normalisation).
 CLI_FORMAT_WEIGHTS: dict[str, float] = {"national": 0.60, "62": 0.15, "+62": 0.25}
+
+
+@dataclass(frozen=True)
+class MonthAssumptions:
+    """The behavioural assumptions of a generated month, each a parameter to sweep
+    (`bench/bench_worlds.py --months`); the defaults are the named constants above.
+
+    `genuine_silent_stays_share`: genuine callers who neither press nor speak and stay on
+    the line 60-120 s (a victim who cannot talk, a caller who did not understand): none in
+    the default month, the hardest population a sweep adds.
+    """
+
+    prank_presses_prompt_key: float = PRANK_PRESSES_PROMPT_KEY
+    prank_presses_wrong_keys: float = PRANK_PRESSES_WRONG_KEYS
+    pocket_voice_share: float = POCKET_VOICE_SHARE
+    genuine_redial_share: float = GENUINE_REDIAL_SHARE
+    genuine_silent_share: float = GENUINE_SILENT_SHARE
+    genuine_no_key_share: float = GENUINE_NO_KEY_SHARE
+    genuine_withheld_share: float = GENUINE_WITHHELD_SHARE
+    genuine_ex_prankster_share: float = GENUINE_EX_PRANKSTER_SHARE
+    genuine_fixed_line_share: float = GENUINE_FIXED_LINE_SHARE
+    genuine_silent_stays_share: float = 0.0
+    genuine_patience_s: tuple[float, float] = GENUINE_HANGUP_S
+    genuine_key_after_s: tuple[float, float] = GENUINE_KEY_AFTER_S
+
+    def __post_init__(self) -> None:
+        for name in (
+            "prank_presses_prompt_key",
+            "prank_presses_wrong_keys",
+            "pocket_voice_share",
+            "genuine_redial_share",
+            "genuine_silent_share",
+            "genuine_no_key_share",
+            "genuine_withheld_share",
+            "genuine_ex_prankster_share",
+            "genuine_fixed_line_share",
+            "genuine_silent_stays_share",
+        ):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if self.prank_presses_prompt_key + self.prank_presses_wrong_keys > 1:
+            raise ValueError("prankster key shares add up to more than 1")
+
+
+DEFAULT_ASSUMPTIONS = MonthAssumptions()
+GENUINE_SILENT_STAYS_HANGUP_S = (60.0, 120.0)
 
 
 class ScenarioError(ValueError):
@@ -590,14 +638,14 @@ def _poisson(rng: random.Random, mean: float) -> int:
 # ---------------------------------------------------------------------------------------
 # Behaviour of each population on the line
 # ---------------------------------------------------------------------------------------
-def _prank_behaviour(rng: random.Random) -> _Behaviour:
+def _prank_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     talk_s = _uniform(rng, PRANK_TALK_S, 0)
     roll = rng.random()
-    if roll < PRANK_PRESSES_PROMPT_KEY:
+    if roll < a.prank_presses_prompt_key:
         after_s = _uniform(rng, PRANK_PROMPT_KEY_AFTER_S)
         hangup_s = round(after_s + _uniform(rng, PRANK_WAIT_AFTER_KEY_S), 1)
         return _Behaviour(CallerAction(PROMPT_KEY, after_s, "voice"), hangup_s, talk_s)
-    if roll < PRANK_PRESSES_PROMPT_KEY + PRANK_PRESSES_WRONG_KEYS:
+    if roll < a.prank_presses_prompt_key + a.prank_presses_wrong_keys:
         keys = "".join(
             rng.choice("0123456789*#") for _ in range(rng.randint(*PRANK_KEY_STRING_LEN))
         )
@@ -606,8 +654,8 @@ def _prank_behaviour(rng: random.Random) -> _Behaviour:
     return _Behaviour(CallerAction(None, 0.0, "voice"), _uniform(rng, PRANK_HANGUP_S), talk_s)
 
 
-def _ghost_behaviour(rng: random.Random) -> _Behaviour:
-    sound: Sound = "voice" if rng.random() < POCKET_VOICE_SHARE else "noise"
+def _ghost_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
+    sound: Sound = "voice" if rng.random() < a.pocket_voice_share else "noise"
     return _Behaviour(
         CallerAction(None, 0.0, sound),
         _uniform(rng, GHOST_HANGUP_S, 0),
@@ -615,11 +663,11 @@ def _ghost_behaviour(rng: random.Random) -> _Behaviour:
     )
 
 
-def _ring_once_behaviour(rng: random.Random) -> _Behaviour:
+def _ring_once_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     return _Behaviour(CallerAction(None, 0.0), _uniform(rng, RING_ONCE_HANGUP_S), 0.0)
 
 
-def _sim_test_behaviour(rng: random.Random) -> _Behaviour:
+def _sim_test_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     return _Behaviour(
         CallerAction(None, 0.0, "voice"),
         _uniform(rng, SIM_TEST_HANGUP_S),
@@ -627,24 +675,32 @@ def _sim_test_behaviour(rng: random.Random) -> _Behaviour:
     )
 
 
-def _genuine_behaviour(rng: random.Random) -> _Behaviour:
-    answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S), "voice")
-    return _Behaviour(answer, _uniform(rng, GENUINE_HANGUP_S, 0), _uniform(rng, GENUINE_TALK_S, 0))
+def _genuine_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
+    answer = CallerAction(PROMPT_KEY, _uniform(rng, a.genuine_key_after_s), "voice")
+    patience_s = _uniform(rng, a.genuine_patience_s, 0)
+    return _Behaviour(answer, patience_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
-def _genuine_silent_behaviour(rng: random.Random) -> _Behaviour:
+def _genuine_silent_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_SILENT_KEY_AFTER_S), "silence")
     hangup_s = _uniform(rng, GENUINE_SILENT_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
-def _genuine_no_key_behaviour(rng: random.Random) -> _Behaviour:
+def _genuine_silent_stays_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
+    hangup_s = _uniform(rng, GENUINE_SILENT_STAYS_HANGUP_S, 0)
+    return _Behaviour(
+        CallerAction(None, 0.0, "silence"), hangup_s, _uniform(rng, GENUINE_TALK_S, 0)
+    )
+
+
+def _genuine_no_key_behaviour(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     answer = CallerAction(None, _uniform(rng, GENUINE_SPEAKS_AFTER_S), "voice")
     hangup_s = _uniform(rng, GENUINE_SILENT_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_TALK_S, 0))
 
 
-def _genuine_redial_attempt(rng: random.Random) -> _Behaviour:
+def _genuine_redial_attempt(rng: random.Random, a: MonthAssumptions) -> _Behaviour:
     answer = CallerAction(PROMPT_KEY, _uniform(rng, GENUINE_KEY_AFTER_S), "voice")
     hangup_s = _uniform(rng, GENUINE_REDIAL_HANGUP_S, 0)
     return _Behaviour(answer, hangup_s, _uniform(rng, GENUINE_REDIAL_TALK_S, 0))
@@ -663,7 +719,7 @@ class _Activity:
     run_extra_calls_base: float
     run_extra_calls_per_intensity: float
     gap_s: tuple[int, int]
-    behaviour: Callable[[random.Random], _Behaviour]
+    behaviour: Callable[[random.Random, MonthAssumptions], _Behaviour]
     disposition: str
     truth: Truth
 
@@ -715,8 +771,15 @@ RING_ONCE_ACTIVITY = _Activity(
 class _Generator:
     """Builds drafts population by population; one `random.Random` drives everything."""
 
-    def __init__(self, rng: random.Random, start: datetime, days: int) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        start: datetime,
+        days: int,
+        assumptions: MonthAssumptions = DEFAULT_ASSUMPTIONS,
+    ) -> None:
         self.rng = rng
+        self.a = assumptions
         self.start = start
         self.days = days
         self.end = start + timedelta(days=days)
@@ -822,7 +885,7 @@ class _Generator:
             for _ in range(1 + _geometric(rng, extra_mean)):
                 if made >= budget or at >= self.end:
                     break
-                behaviour = activity.behaviour(rng)
+                behaviour = activity.behaviour(rng, self.a)
                 draft = self.add(
                     at, caller, behaviour, activity.disposition, activity.truth, activity.population
                 )
@@ -842,18 +905,18 @@ class _Generator:
     def fill_sim_tests(self, budget: int) -> None:
         for _ in range(budget):
             at = self.time_on_day(self.random_day(), SIM_TEST_HOURLY)
-            behaviour = _sim_test_behaviour(self.rng)
+            behaviour = _sim_test_behaviour(self.rng, self.a)
             self.add(at, self.new_mobile(), behaviour, "prank", "prank", Population.SIM_TEST)
 
     def fill_withheld_junk(self, budget: int) -> None:
         for _ in range(budget):
             if self.rng.random() < WITHHELD_JUNK_PRANK_SHARE:
                 at = self.time_on_day(self.random_day(), PRANK_HOURLY)
-                behaviour = _prank_behaviour(self.rng)
+                behaviour = _prank_behaviour(self.rng, self.a)
                 self.add(at, None, behaviour, "prank", "prank", Population.WITHHELD_JUNK)
             else:
                 at = self.time_on_day(self.random_day(), POCKET_HOURLY)
-                behaviour = _ghost_behaviour(self.rng)
+                behaviour = _ghost_behaviour(self.rng, self.a)
                 self.add(at, None, behaviour, "ghost", "ghost", Population.WITHHELD_JUNK)
 
     # Genuine -------------------------------------------------------------------------
@@ -886,11 +949,13 @@ class _Generator:
             latest_start = self.end - timedelta(seconds=GENUINE_REDIAL_WINDOW_S)
             return self.redials(caller, max(self.start, min(at, latest_start)), disposition, budget)
         if population is Population.GENUINE_SILENT:
-            behaviour = _genuine_silent_behaviour(rng)
+            behaviour = _genuine_silent_behaviour(rng, self.a)
         elif population is Population.GENUINE_NO_KEY:
-            behaviour = _genuine_no_key_behaviour(rng)
+            behaviour = _genuine_no_key_behaviour(rng, self.a)
+        elif population is Population.GENUINE_SILENT_STAYS:
+            behaviour = _genuine_silent_stays_behaviour(rng, self.a)
         else:
-            behaviour = _genuine_behaviour(rng)
+            behaviour = _genuine_behaviour(rng, self.a)
         self.add(at, caller, behaviour, disposition, "genuine", population)
         return 1
 
@@ -899,7 +964,11 @@ class _Generator:
         calls = min(budget, self.rng.randint(*GENUINE_REDIAL_CALLS))
         for index in range(calls):
             last = index == calls - 1
-            behaviour = _genuine_behaviour(self.rng) if last else _genuine_redial_attempt(self.rng)
+            behaviour = (
+                _genuine_behaviour(self.rng, self.a)
+                if last
+                else _genuine_redial_attempt(self.rng, self.a)
+            )
             population = Population.GENUINE_REDIAL
             draft = self.add(at, caller, behaviour, disposition, "genuine", population)
             at = draft.latest_end() + timedelta(seconds=self.rng.randint(*GENUINE_REDIAL_GAP_S))
@@ -921,19 +990,22 @@ class _Generator:
         return caller, earliest + timedelta(seconds=self.rng.randint(0, spread_s))
 
     def fill_genuine(self, budget: int) -> None:
-        incidents_estimate = budget / (1 + GENUINE_REDIAL_SHARE * 2)  # redials average 3 calls
+        a = self.a
+        incidents_estimate = budget / (1 + a.genuine_redial_share * 2)  # redials: 3 calls
         shapes = {
-            Population.GENUINE_WITHHELD: GENUINE_WITHHELD_SHARE,
-            Population.GENUINE_SILENT: GENUINE_SILENT_SHARE,
-            Population.GENUINE_NO_KEY: GENUINE_NO_KEY_SHARE,
-            Population.GENUINE_EX_PRANKSTER: GENUINE_EX_PRANKSTER_SHARE,
-            Population.GENUINE_FIXED_LINE: GENUINE_FIXED_LINE_SHARE,
-            Population.GENUINE_REDIAL: GENUINE_REDIAL_SHARE,
+            Population.GENUINE_WITHHELD: a.genuine_withheld_share,
+            Population.GENUINE_SILENT: a.genuine_silent_share,
+            Population.GENUINE_NO_KEY: a.genuine_no_key_share,
+            Population.GENUINE_EX_PRANKSTER: a.genuine_ex_prankster_share,
+            Population.GENUINE_FIXED_LINE: a.genuine_fixed_line_share,
+            Population.GENUINE_REDIAL: a.genuine_redial_share,
+            Population.GENUINE_SILENT_STAYS: a.genuine_silent_stays_share,
         }
+        # Each shape with a share appears at least once (a share of 0 means none).
         planned = [
             shape
             for shape, share in shapes.items()
-            for _ in range(max(1, round(share * incidents_estimate)))
+            for _ in range(max(1, round(share * incidents_estimate)) if share > 0 else 0)
         ]
         made = 0
         while made < budget:
@@ -971,6 +1043,7 @@ def generate_with_populations(
     calls_per_day: float = DEFAULT_CALLS_PER_DAY,
     genuine_share: float = DEFAULT_GENUINE_SHARE,
     timezone: str = DEFAULT_TIMEZONE,
+    assumptions: MonthAssumptions = DEFAULT_ASSUMPTIONS,
 ) -> tuple[list[ScenarioCall], dict[str, Population]]:
     """Like `generate`, also returning which population made each call (by call id)."""
     if days < 1:
@@ -988,7 +1061,7 @@ def generate_with_populations(
 
     total = round(days * calls_per_day)
     genuine, junk = _budgets(total, genuine_share)
-    generator = _Generator(random.Random(seed), start, days)
+    generator = _Generator(random.Random(seed), start, days, assumptions)
     # Pranksters come before genuine calls: the parent's phone needs the child's history.
     generator.fill_repeat_population(PRANKSTER_ACTIVITY, junk[Population.PRANKSTER])
     generator.fill_repeat_population(POCKET_ACTIVITY, junk[Population.POCKET])
@@ -1034,6 +1107,7 @@ def generate(
     calls_per_day: float = DEFAULT_CALLS_PER_DAY,
     genuine_share: float = DEFAULT_GENUINE_SHARE,
     timezone: str = DEFAULT_TIMEZONE,
+    assumptions: MonthAssumptions = DEFAULT_ASSUMPTIONS,
 ) -> list[ScenarioCall]:
     """Synthetic Serang-like traffic: `round(days x calls_per_day)` calls, sorted by time.
 
@@ -1047,6 +1121,7 @@ def generate(
         calls_per_day=calls_per_day,
         genuine_share=genuine_share,
         timezone=timezone,
+        assumptions=assumptions,
     )
     return calls
 

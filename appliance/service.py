@@ -503,19 +503,38 @@ class LineService:
         """Release a challenged caller who never pressed the key on junk evidence, or (by
         default) when the line listened and heard no voice."""
         try:
-            return release_unverified(
+            challenge = self.config.challenge
+            release = release_unverified(
                 caller,
                 decision,
                 self.policy,
                 self.config.policy,
-                self.config.challenge.hang_up_unverified_for,
+                challenge.hang_up_unverified_for,
                 now_ts,
-                without_evidence=self.config.challenge.unverified_without_evidence,
+                without_evidence=challenge.unverified_without_evidence,
                 voice_heard=voice_heard,
             )
+            if release and challenge.silent_to_idle_operator and self._operators_idle():
+                # Released only for silence (no evidence): an idle operator can afford it.
+                return release_unverified(
+                    caller,
+                    decision,
+                    self.policy,
+                    self.config.policy,
+                    challenge.hang_up_unverified_for,
+                    now_ts,
+                    without_evidence="operator",
+                )
+            return release
         except Exception:
             logger.exception("release decision failed; passing the caller to an operator")
             return False
+
+    def _operators_idle(self) -> bool:
+        """No call is waiting for an operator (the service cannot see the operators
+        themselves, only the calls that wait for one)."""
+        waiting = (LineState.OPERATOR_RINGING, LineState.HOLDING)
+        return not any(line.state in waiting for line in self.lines.values())
 
     # ----------------------------------------------------------------- LineListener
 

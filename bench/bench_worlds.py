@@ -9,8 +9,13 @@ Markdown row per world (genuine callers reaching an operator, incidents, line-se
 per junk call, when flood mode came on) and a summary with the worst case of each shape
 beside its median; `--json FILE` keeps every figure.
 
-    .venv/bin/python bench/bench_worlds.py            # the sweep, about 3 minutes
+    .venv/bin/python bench/bench_worlds.py            # the flood sweep, about 8 minutes
     .venv/bin/python bench/bench_worlds.py --quick    # one world per shape
+    .venv/bin/python bench/bench_worlds.py --months   # months of other populations, ~30 min
+
+`--months` runs generated months (`appliance.scenario.MonthAssumptions`) with one
+assumption moved at a time, and a month with a flood inside it: incidents reached live
+and by an operator's call-back (apart), and junk reaching operators.
 
 What is timed: nothing; the figures are outcomes, the same on any machine for a seed
 (within the jitter of pseudo-terminal delivery, which can move a call by a few ms).
@@ -31,7 +36,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from appliance.config import load_config  # noqa: E402
-from appliance.floods import FloodShape, FloodWorld, expected_floor, flood_scenario  # noqa: E402
+from appliance.floods import (  # noqa: E402
+    FloodShape,
+    FloodWorld,
+    expected_floor,
+    flood_in_month,
+    flood_scenario,
+)
+from appliance.scenario import MonthAssumptions, ScenarioCall, generate  # noqa: E402
 from appliance.simulate import SimulationOptions, run_simulation  # noqa: E402
 
 NO_SCREENING = REPO_ROOT / "docs" / "policies" / "no-screening.toml"
@@ -53,6 +65,83 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "a quarter of genuine only speak": {"genuine_no_key_share": 0.25},
     "impatient genuine": {"genuine_patience_s": (20.0, 45.0)},
 }
+
+
+MONTHS: dict[str, MonthAssumptions] = {
+    "default month": MonthAssumptions(),
+    "10 % of incidents silent and staying on": MonthAssumptions(genuine_silent_stays_share=0.1),
+    "pranksters press the key 40 %": MonthAssumptions(prank_presses_prompt_key=0.4),
+    "pocket dials with a voice 30 %": MonthAssumptions(pocket_voice_share=0.3),
+    "genuine callers slow to press": MonthAssumptions(genuine_key_after_s=(6.0, 14.0)),
+    "genuine callers impatient": MonthAssumptions(genuine_patience_s=(30.0, 60.0)),
+    "a quarter of incidents only speak": MonthAssumptions(genuine_no_key_share=0.25),
+}
+MONTH_JUNK_TARGET_PCT = 10.0
+
+
+def month_calls(label: str) -> list[ScenarioCall]:
+    """The calls of one month of the sweep (or the month with a spread flood inside)."""
+    if label == "flood inside the month":
+        return flood_in_month(FloodWorld(shape=FloodShape.SPREAD, rate_per_s=1.0, seed=11))
+    return generate(assumptions=MONTHS[label])
+
+
+def run_month(label: str) -> dict[str, Any]:
+    """Both policies on one month; the figures a row needs."""
+    calls = month_calls(label)
+    figures: dict[str, Any] = {"month": label}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, options in (
+            ("none", SimulationOptions(config=load_config(NO_SCREENING))),
+            ("siaga", SimulationOptions()),
+        ):
+            result = run_simulation(calls, Path(folder) / f"{name}.db", options)
+            figures[name] = {
+                key: result.get(key)
+                for key in (
+                    "incidents",
+                    "incidents_reached",
+                    "incidents_called_back",
+                    "junk_reached_pct",
+                    "call_backs_made",
+                )
+            }
+    return figures
+
+
+def months_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| month | incidents: Siaga live | + by call-back | no screening | junk reaching "
+        "operators: Siaga | no screening | call-backs made |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        siaga, none = row["siaga"], row["none"]
+        lines.append(
+            f"| {row['month']} | {siaga['incidents_reached']}/{siaga['incidents']} | "
+            f"{siaga['incidents_called_back']} | {none['incidents_reached']}/{none['incidents']} | "
+            f"{siaga['junk_reached_pct']} % | {none['junk_reached_pct']} % | "
+            f"{siaga['call_backs_made']} |"
+        )
+    return lines
+
+
+def run_months(jobs: int) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    labels = [*MONTHS, "flood inside the month"]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        rows = list(pool.map(run_month, labels))
+    print("\n".join(months_table(rows)))
+    failures = 0
+    for row in rows:
+        siaga, none = row["siaga"], row["none"]
+        reached = siaga["incidents_reached"] + siaga["incidents_called_back"]
+        if reached < siaga["incidents"] or siaga["incidents_reached"] < none["incidents_reached"]:
+            failures += 1
+        if siaga["junk_reached_pct"] >= MONTH_JUNK_TARGET_PCT:
+            failures += 1
+    return 1 if failures else 0
 
 
 def worlds(quick: bool) -> list[tuple[str, FloodWorld]]:
@@ -152,8 +241,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one world per shape")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--months", action="store_true", help="the month family instead")
+    parser.add_argument("--jobs", type=int, default=2, help="months simulated at once")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.months:
+        return run_months(args.jobs)
     rows: list[tuple[str, FloodWorld, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as folder:
         for label, world in worlds(args.quick):

@@ -202,8 +202,28 @@ def test_month_ids_follow_time_order_in_wib(month: list[ScenarioCall]) -> None:
 def test_month_contains_every_population(
     month: list[ScenarioCall], populations: dict[str, Population]
 ) -> None:
-    assert set(populations.values()) == set(Population)
+    # Every population but the silent stayers, which the default month leaves out.
+    assert set(populations.values()) == set(Population) - {Population.GENUINE_SILENT_STAYS}
     assert set(populations) == {call.id for call in month}
+
+
+def test_assumptions_change_the_month_they_name() -> None:
+    from appliance.scenario import MonthAssumptions, generate_with_populations
+
+    calls, populations = generate_with_populations(
+        days=10,
+        seed=3,
+        assumptions=MonthAssumptions(genuine_silent_stays_share=0.3, pocket_voice_share=0.9),
+    )
+    stayers = [c for c in calls if populations[c.id] is Population.GENUINE_SILENT_STAYS]
+    assert stayers and all(
+        c.answer.press is None and c.answer.sound == "silence" and 60 <= c.hangup_after_s <= 120
+        for c in stayers
+    )
+    pockets = [c for c in calls if populations[c.id] is Population.POCKET]
+    assert sum(c.answer.sound == "voice" for c in pockets) > 0.8 * len(pockets)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        MonthAssumptions(pocket_voice_share=1.5)
 
 
 def test_redialers_call_two_to_four_times_within_ten_minutes(
