@@ -15,6 +15,7 @@ Numbers are read the way people type them:
 - Durations are seconds; a unit may follow: `10 menit`, `2 jam`, `7 hari`, `10 min`,
   `2 h`, `7 d`. The page shows seconds, with the duration in words beside them.
 - A share may be written `0,5` or `50 %`.
+- A `number` (a threshold such as the reputation's) need not be whole: `2,5`.
 
 Each value is checked against the configuration model's own bounds (and a few of the
 page's: durations up to ten years, texts of a sensible length) only when it differs from
@@ -39,7 +40,17 @@ from web_ui.screening import Problem, SettingsView, lookup, normalise_numbers
 from web_ui.users import Language
 
 FieldKind = Literal[
-    "count", "share", "seconds", "flag", "choice", "key", "text", "numbers", "reasons", "ladder"
+    "count",
+    "number",
+    "share",
+    "seconds",
+    "flag",
+    "choice",
+    "key",
+    "text",
+    "numbers",
+    "reasons",
+    "ladder",
 ]
 LADDER = "policy.abuse.ladder"
 LADDER_COLUMNS = ("count", "within_s", "restrict_s", "flag_supervisor")
@@ -49,9 +60,19 @@ MAX_COUNT = 1_000_000
 MAX_PROMPT_CHARS = 500
 MAX_INPUT_CHARS = 2_000  # any one submitted value; longer is refused before it is read
 PROMPT_LANGUAGES: tuple[Language, ...] = ("id", "en")
-PROMPT_TEXTS = ("challenge", "connecting", "announce", "silent_goodbye", "reported")
+# The recordings (`*_file`) are not offered: they name files on the modem's flash, which
+# the technician who stores them names in the configuration file.
+PROMPT_TEXTS = (
+    "challenge",
+    "flood_challenge",
+    "connecting",
+    "announce",
+    "silent_goodbye",
+    "reported",
+)
 PROMPT_SECONDS = tuple(
-    f"{name}_seconds" for name in ("challenge", "connecting", "announce", "goodbye", "reported")
+    f"{name}_seconds"
+    for name in ("challenge", "flood_challenge", "connecting", "announce", "goodbye", "reported")
 )
 HANG_UP_REASONS = (
     "abuse",
@@ -183,6 +204,9 @@ def _groups() -> tuple[FieldGroup, ...]:
                 SettingField(LADDER, "ladder"),  # a table; its cells are read one by one
                 _choice("policy.abuse.action", "decision."),
                 SettingField("policy.abuse.immunity_s", "seconds"),
+                # The reputation restricts like the ladder, with the same action: one card.
+                SettingField("policy.abuse.reputation_threshold", "number"),
+                SettingField("policy.abuse.reputation_half_life_s", "seconds"),
             ),
         ),
         FieldGroup(
@@ -207,22 +231,53 @@ def _groups() -> tuple[FieldGroup, ...]:
                 SettingField("challenge.warn_reported", "flag"),
                 SettingField("challenge.reported_hold_s", "seconds"),
                 _choice("challenge.unverified_without_evidence", "settings.unverified."),
+                SettingField("challenge.silent_to_idle_operator", "flag"),
                 SettingField(
                     "challenge.hang_up_unverified_for", "reasons", HANG_UP_REASONS, "reason."
                 ),
             ),
         ),
+        # Flood mode in three cards, as docs/floods.md tells it: the signals that start
+        # it; the numbers it comes from (each a signal too, and what flood mode rejects);
+        # how it keeps lines free for genuine callers.
         FieldGroup(
             "flood",
             "settings.group.flood",
             (
+                SettingField("policy.flood.enabled", "flag"),
                 SettingField("policy.flood.rate_window_s", "seconds"),
                 SettingField("policy.flood.max_calls_in_window", "count"),
+                SettingField("policy.flood.new_numbers_min", "count"),
                 SettingField("policy.flood.saturation_s", "seconds"),
-                SettingField("policy.flood.block_min_share", "share"),
-                SettingField("policy.flood.block_min_calls", "count"),
-                SettingField("policy.flood.block_prefix_digits", "count"),
+                SettingField("policy.flood.saturation_occupancy", "share"),
+                SettingField("policy.flood.reseize_s", "seconds"),
+                SettingField("policy.flood.reseize_min", "count"),
+                SettingField("policy.flood.waiting_min_calls", "count"),
                 SettingField("policy.flood.quiet_s", "seconds"),
+            ),
+        ),
+        FieldGroup(
+            "flood_sources",
+            "settings.group.flood_sources",
+            (
+                SettingField("policy.flood.number_min_calls", "count"),
+                SettingField("policy.flood.block_prefix_digits", "count"),
+                SettingField("policy.flood.block_min_numbers", "count"),
+                SettingField("policy.flood.block_min_calls", "count"),
+                SettingField("policy.flood.block_min_share", "share"),
+                SettingField("policy.flood.withheld_min_calls", "count"),
+                SettingField("policy.flood.withheld_min_share", "share"),
+            ),
+        ),
+        FieldGroup(
+            "flood_lines",
+            "settings.group.flood_lines",
+            (
+                SettingField("policy.flood.reserve_lines", "count"),
+                SettingField("policy.flood.redial_window_s", "seconds"),
+                SettingField("policy.flood.short_challenge_free_lines", "count"),
+                # A `challenge` setting, but only flood mode's short challenge uses it.
+                SettingField("challenge.flood_wait_s", "seconds"),
             ),
         ),
         *(_prompt_group(language) for language in PROMPT_LANGUAGES),
@@ -341,7 +396,7 @@ def duration_words(seconds: float, language: Language) -> str:
 def _page_limits(kind: FieldKind) -> tuple[Any, ...]:
     if kind == "seconds":
         return (annotated_types.Le(MAX_SECONDS),)
-    if kind == "count":
+    if kind in ("count", "number"):
         return (annotated_types.Le(MAX_COUNT),)
     if kind == "text":
         return (annotated_types.MaxLen(MAX_PROMPT_CHARS), annotated_types.MinLen(1))
@@ -414,6 +469,7 @@ def _parse(
     text = last_value(values).strip()
     readers = {
         "count": parse_count,
+        "number": parse_number,
         "seconds": parse_seconds,
         "share": parse_share,
     }
@@ -441,7 +497,7 @@ def _parse(
 
 def _same(setting: SettingField, value: Any, current: Any, region: str) -> bool:
     """True when `value` is what is in force already (so nothing is checked or stored)."""
-    if setting.kind in ("count", "seconds", "share"):
+    if setting.kind in ("count", "number", "seconds", "share"):
         return isinstance(current, int | float) and float(value) == float(current)
     if setting.kind == "reasons":
         return isinstance(current, list) and set(value) == {str(reason) for reason in current}

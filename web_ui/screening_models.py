@@ -23,6 +23,8 @@ from web_ui.screening_form import MAX_COUNT, MAX_LADDER_STEPS, MAX_PROMPT_CHARS,
 
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, description="seconds")]
 Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
+CountOrZero = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Share = Annotated[float, Field(gt=0, le=1, description="a share of 1 (0.5: half)")]
 PromptWords = Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
 HangUpReason = Literal[
     "abuse",
@@ -69,22 +71,39 @@ class LadderStepIn(PatchModel):
 
 
 class AbusePatch(PatchModel):
-    """`policy.abuse`: the ladder (replaced whole), its action and the immunity."""
+    """`policy.abuse`: the ladder (replaced whole), its action, the immunity and the
+    reputation (0 as its threshold switches it off)."""
 
     ladder: list[LadderStepIn] | None = Field(default=None, max_length=MAX_LADDER_STEPS)
     action: RestrictAction | None = None
     immunity_s: Seconds | None = None
+    reputation_half_life_s: Seconds | None = None
+    reputation_threshold: Annotated[float, Field(ge=0, le=MAX_COUNT)] | None = None
 
 
 class FloodPatch(PatchModel):
-    """`policy.flood`: when flood mode starts, what it blocks, when it ends."""
+    """`policy.flood`: when flood mode starts, what it blocks, which lines it keeps free,
+    when it ends."""
 
+    enabled: bool | None = None
     rate_window_s: Seconds | None = None
     max_calls_in_window: Count | None = None
     saturation_s: Seconds | None = None
+    saturation_occupancy: Share | None = None
+    reseize_s: Seconds | None = None
+    reseize_min: CountOrZero | None = None
+    waiting_min_calls: Count | None = None
+    new_numbers_min: Count | None = None
+    number_min_calls: Count | None = None
     block_prefix_digits: Annotated[int, Field(ge=1, le=10)] | None = None
-    block_min_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    block_min_share: Share | None = None
     block_min_calls: Count | None = None
+    block_min_numbers: Annotated[int, Field(ge=2, le=MAX_COUNT)] | None = None
+    withheld_min_calls: Count | None = None
+    withheld_min_share: Share | None = None
+    reserve_lines: CountOrZero | None = None
+    redial_window_s: Seconds | None = None
+    short_challenge_free_lines: CountOrZero | None = None
     quiet_s: Seconds | None = None
 
 
@@ -108,21 +127,26 @@ class ChallengePatch(PatchModel):
     key: Annotated[str, Field(pattern=r"^[0-9*#]{1,4}$", max_length=4)] | None = None
     attempts: Annotated[int, Field(ge=1, le=5)] | None = None
     wait_after_prompt_s: Seconds | None = None
+    flood_wait_s: Seconds | None = None
     hang_up_unverified_for: list[HangUpReason] | None = Field(default=None, max_length=8)
     warn_reported: bool | None = None
     reported_hold_s: Annotated[float, Field(ge=0, le=300)] | None = None
     unverified_without_evidence: UnverifiedHandling | None = None
+    silent_to_idle_operator: bool | None = None
 
 
 class PromptPatch(PatchModel):
-    """The words played to callers in one language, and how long each plays."""
+    """The words played to callers in one language, and how long each plays (recordings,
+    `*_file`, are named in the configuration file)."""
 
     challenge: PromptWords | None = None
+    flood_challenge: PromptWords | None = None
     connecting: PromptWords | None = None
     announce: PromptWords | None = None
     silent_goodbye: PromptWords | None = None
     reported: PromptWords | None = None
     challenge_seconds: Seconds | None = None
+    flood_challenge_seconds: Seconds | None = None
     connecting_seconds: Seconds | None = None
     announce_seconds: Seconds | None = None
     goodbye_seconds: Seconds | None = None

@@ -90,7 +90,7 @@ class GroupView:
 
 def _text_of(setting: SettingField, value: Any, language: Language) -> str:
     """A value in force as the input shows it."""
-    if setting.kind in ("count", "seconds", "share") and isinstance(value, int | float):
+    if setting.kind in ("count", "number", "seconds", "share") and isinstance(value, int | float):
         return format_number(value, language)
     if setting.kind == "numbers" and isinstance(value, list):
         return "\n".join(str(number) for number in value)

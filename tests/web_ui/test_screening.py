@@ -3,6 +3,7 @@ made in the browser screening the next call of a real line service."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import sqlite3
@@ -32,6 +33,7 @@ from web_ui.screening_form import (
     LADDER_COLUMNS,
     duration_words,
     format_number,
+    html_id,
     parse_count,
     parse_number,
     parse_seconds,
@@ -330,6 +332,96 @@ def test_the_api_refuses_bad_values_by_field_and_stores_nothing(
     assert rows(server, "SELECT * FROM settings") == []
 
 
+@pytest.mark.usefixtures("clean_settings")
+def test_the_flood_reputation_and_flood_challenge_settings_are_stored_over_the_api(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    base = current(supervisor)["base"]
+    flood, abuse = base["policy"]["flood"], base["policy"]["abuse"]
+    language = sorted(base["prompts"])[0]
+    # Every value differs from the file's, whatever file the line service started on.
+    body = {
+        "policy": {
+            "flood": {
+                "enabled": not flood["enabled"],
+                "saturation_occupancy": 0.75 if flood["saturation_occupancy"] != 0.75 else 0.8,
+                "reseize_s": flood["reseize_s"] + 1,
+                "reseize_min": flood["reseize_min"] + 1,
+                "waiting_min_calls": flood["waiting_min_calls"] + 1,
+                "new_numbers_min": flood["new_numbers_min"] + 1,
+                "number_min_calls": flood["number_min_calls"] + 1,
+                "block_min_numbers": flood["block_min_numbers"] + 1,
+                "withheld_min_calls": flood["withheld_min_calls"] + 1,
+                "withheld_min_share": 0.6 if flood["withheld_min_share"] != 0.6 else 0.7,
+                "reserve_lines": flood["reserve_lines"] + 1,
+                "redial_window_s": flood["redial_window_s"] + 60,
+                "short_challenge_free_lines": flood["short_challenge_free_lines"] + 1,
+            },
+            "abuse": {
+                "reputation_half_life_s": abuse["reputation_half_life_s"] + 86_400,
+                "reputation_threshold": abuse["reputation_threshold"] + 0.5,
+            },
+        },
+        "challenge": {
+            "flood_wait_s": base["challenge"]["flood_wait_s"] + 1,
+            "silent_to_idle_operator": not base["challenge"]["silent_to_idle_operator"],
+        },
+        "prompts": {
+            language: {
+                "flood_challenge": "Darurat 112: tekan 5 sekarang.",
+                "flood_challenge_seconds": base["prompts"][language]["flood_challenge_seconds"] + 1,
+            }
+        },
+    }
+    answer = patch(supervisor, body)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    names = sorted(screening.leaves(body))
+    assert found["changed"] == names
+    assert found["overrides"] == body  # each differs from the file's: each is stored
+    in_force = screening.leaves(found["values"])
+    assert {name: in_force[name] for name in names} == screening.leaves(body)
+    [entry] = rows(
+        server,
+        "SELECT * FROM audit_log WHERE action = 'settings.change' AND actor = ?",
+        [supervisor.user.username],
+    )
+    assert json.loads(entry["after"]) == screening.leaves(body)
+    assert json.loads(entry["before"]) == {
+        name: value for name, value in screening.leaves(base).items() if name in names
+    }
+
+
+@pytest.mark.usefixtures("clean_settings")
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"policy": {"flood": {"saturation_occupancy": 1.5}}}, "policy.flood.saturation_occupancy"),
+        ({"policy": {"flood": {"withheld_min_share": 0}}}, "policy.flood.withheld_min_share"),
+        ({"policy": {"flood": {"reserve_lines": -1}}}, "policy.flood.reserve_lines"),
+        ({"policy": {"flood": {"block_min_numbers": 1}}}, "policy.flood.block_min_numbers"),
+        ({"policy": {"flood": {"redial_window_s": 0}}}, "policy.flood.redial_window_s"),
+        ({"policy": {"flood": {"enabled": "perhaps"}}}, "policy.flood.enabled"),
+        ({"policy": {"abuse": {"reputation_threshold": -1}}}, "policy.abuse.reputation_threshold"),
+        (
+            {"policy": {"abuse": {"reputation_half_life_s": 0}}},
+            "policy.abuse.reputation_half_life_s",
+        ),
+        ({"challenge": {"flood_wait_s": -5}}, "challenge.flood_wait_s"),
+        ({"prompts": {"id": {"flood_challenge": ""}}}, "prompts.id.flood_challenge"),
+    ],
+)
+def test_the_api_refuses_a_bad_flood_or_reputation_value_naming_it(
+    server: LiveServer, supervisor: ApiSession, body: dict[str, Any], loc: str
+) -> None:
+    before = version(server), audit_count(server)
+    answer = patch(supervisor, body)
+    assert answer.status_code == 422, answer.text
+    assert [error["loc"] for error in answer.json()["errors"]] == [["body", *loc.split(".")]]
+    assert (version(server), audit_count(server)) == before
+    assert rows(server, "SELECT * FROM settings") == []
+
+
 # ------------------------------------------------------------------ the page
 
 
@@ -434,6 +526,125 @@ def test_the_form_shows_each_problem_beside_its_field_and_stores_nothing(
         assert words in page[start : start + 200], field_id
     assert 'value="banyak"' in page  # what was typed is shown again
     assert (version(server), audit_count(server)) == before
+
+
+@pytest.mark.usefixtures("clean_settings")
+def test_the_page_shows_the_flood_reputation_and_flood_challenge_settings(
+    api_session: Callable[..., ApiSession],
+) -> None:
+    supervisor = api_session(Role.SUPERVISOR)
+    values = current(supervisor)["values"]
+    indonesian = supervisor.client.get("/settings").text
+    english = api_session(Role.TECHNICIAN, language="en").client.get("/settings").text
+    for card in ("flood", "flood_sources", "flood_lines"):
+        assert f'id="group-{card}"' in indonesian and f'id="group-{card}"' in english
+    assert "Mode banjir panggilan: nomor asal banjir" in indonesian
+    assert "Flood mode: spare lines and the short challenge" in english
+    assert "Batas reputasi iseng" in indonesian and "Prank reputation limit" in english
+    for name in (
+        "policy.flood.enabled",
+        "policy.flood.saturation_occupancy",
+        "policy.flood.reserve_lines",
+        "policy.abuse.reputation_half_life_s",
+        "policy.abuse.reputation_threshold",
+        "challenge.flood_wait_s",
+        "challenge.silent_to_idle_operator",
+    ):
+        assert f'name="{name}"' in indonesian, name
+    # A yes/no is a checkbox after its hidden "0", ticked as the value in force says.
+    enabled = values["policy"]["flood"]["enabled"]
+    checkbox = indonesian[indonesian.index('id="f-policy-flood-enabled"') :][:120]
+    assert (" checked" in checkbox) is enabled
+    share = format_number(values["policy"]["flood"]["saturation_occupancy"], "id")
+    assert f'name="policy.flood.saturation_occupancy" value="{share}"' in indonesian
+    half_life = values["policy"]["abuse"]["reputation_half_life_s"]
+    assert f"({duration_words(half_life, 'id')})" in indonesian
+    for language, prompt in values["prompts"].items():
+        assert f'name="prompts.{language}.flood_challenge_seconds"' in english
+        textarea = english.index(f'name="prompts.{language}.flood_challenge"')
+        assert html.escape(prompt["flood_challenge"]) in english[textarea : textarea + 600]
+
+
+@pytest.mark.usefixtures("clean_settings")
+def test_the_form_reads_the_flood_and_reputation_settings(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    values = current(supervisor)["values"]
+    language = sorted(values["prompts"])[0]
+    reserve = values["policy"]["flood"]["reserve_lines"]
+    answer = supervisor.client.post(
+        "/settings",
+        data=form(
+            supervisor,
+            **{
+                "policy.flood.enabled": "0",  # the hidden 0 of an unticked box
+                "policy.flood.saturation_occupancy": "75 %",
+                "policy.flood.withheld_min_share": "0,6",
+                "policy.flood.reserve_lines": str(reserve + 1),
+                "policy.abuse.reputation_half_life_s": "14 hari",
+                "policy.abuse.reputation_threshold": "2,5",
+                "challenge.flood_wait_s": "4",
+                "challenge.silent_to_idle_operator": ["0", "1"],  # a ticked box
+                f"prompts.{language}.flood_challenge": "Darurat 112: tekan 5.\r\n",
+            },
+        ),
+    )
+    assert answer.status_code == 303, answer.text
+    after = current(supervisor)["values"]
+    flood, abuse = after["policy"]["flood"], after["policy"]["abuse"]
+    assert flood["enabled"] is False
+    assert (flood["saturation_occupancy"], flood["withheld_min_share"]) == (0.75, 0.6)
+    assert flood["reserve_lines"] == reserve + 1
+    assert (abuse["reputation_half_life_s"], abuse["reputation_threshold"]) == (1_209_600.0, 2.5)
+    assert after["challenge"]["flood_wait_s"] == 4.0
+    assert after["challenge"]["silent_to_idle_operator"] is True
+    assert after["prompts"][language]["flood_challenge"] == "Darurat 112: tekan 5."
+
+    page = supervisor.client.get("/settings").text
+    assert 'name="policy.flood.saturation_occupancy" value="0,75"' in page
+    assert 'name="policy.abuse.reputation_threshold" value="2,5"' in page
+    assert "(14 hari)" in page
+    assert 'id="f-policy-flood-enabled-reset"' in page  # changed: it can be reset
+    reset = supervisor.client.post("/settings/reset", data=form(supervisor, target="flood"))
+    assert reset.headers["location"] == "/settings?done=done.settings_reset"
+    overrides = current(supervisor)["overrides"]["policy"]
+    assert set(overrides["flood"]) == {"withheld_min_share", "reserve_lines"}  # other cards
+    assert set(overrides["abuse"]) == {"reputation_half_life_s", "reputation_threshold"}
+
+
+@pytest.mark.usefixtures("clean_settings")
+def test_a_bad_flood_or_reputation_value_is_shown_beside_its_field_as_typed(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    before = version(server), audit_count(server)
+    typed = {
+        "policy.flood.saturation_occupancy": "150 %",
+        "policy.flood.block_min_numbers": "1",
+        "policy.flood.reserve_lines": "-1",
+        "policy.abuse.reputation_threshold": "banyak",
+        "policy.abuse.reputation_half_life_s": "0 hari",
+        "challenge.flood_wait_s": "2 tahun",
+    }
+    answer = supervisor.client.post("/settings", data=form(supervisor, **typed))
+    assert answer.status_code == 422
+    page = answer.text
+    assert "Tidak disimpan: 6 isian perlu diperbaiki." in page
+    for name, words in [
+        ("policy.flood.saturation_occupancy", "Paling banyak 1."),
+        ("policy.flood.block_min_numbers", "Paling sedikit 2."),
+        ("policy.flood.reserve_lines", "Paling sedikit 0."),
+        ("policy.abuse.reputation_threshold", "\u201cbanyak\u201d bukan angka"),
+        ("policy.abuse.reputation_half_life_s", "Harus lebih dari 0."),
+        ("challenge.flood_wait_s", "\u201c2 tahun\u201d bukan angka"),
+    ]:
+        field_id = html_id(name)
+        start = page.index(f'id="{field_id}-error"')
+        assert words in page[start : start + 200], name
+        assert f'name="{name}" value="{typed[name]}"' in page, name  # kept as typed
+        summary = page[page.index('id="error-summary"') :]
+        assert f'href="#{field_id}"' in summary[: summary.index("</ul>")], name
+    assert (version(server), audit_count(server)) == before
+    assert rows(server, "SELECT * FROM settings") == []
 
 
 @pytest.mark.usefixtures("clean_settings")

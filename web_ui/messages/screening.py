@@ -63,13 +63,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.none": ("(tidak ada)", "(none)"),
     # the cards
     "settings.group.throttle": ("Panggilan berulang", "Repeat calls"),
-    "settings.group.abuse": ("Tangga penyalahgunaan", "Abuse ladder"),
+    "settings.group.abuse": (
+        "Tangga penyalahgunaan dan reputasi",
+        "Abuse ladder and reputation",
+    ),
     "settings.group.callers": (
         "Nomor tersembunyi dan nomor tak dikenal",
         "Withheld and unknown numbers",
     ),
     "settings.group.challenge": ("Tantangan (tekan tombol)", "Challenge (press a key)"),
-    "settings.group.flood": ("Mode banjir panggilan", "Flood mode"),
+    "settings.group.flood": (
+        "Mode banjir panggilan: kapan mulai dan berakhir",
+        "Flood mode: when it starts and ends",
+    ),
+    "settings.group.flood_sources": (
+        "Mode banjir panggilan: nomor asal banjir",
+        "Flood mode: the numbers it comes from",
+    ),
+    "settings.group.flood_lines": (
+        "Mode banjir panggilan: saluran cadangan dan tantangan singkat",
+        "Flood mode: spare lines and the short challenge",
+    ),
     "settings.group.prompts_id": (
         "Pesan suara: Bahasa Indonesia",
         "Voice prompts: Bahasa Indonesia",
@@ -125,6 +139,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.help.policy.abuse.immunity_s": (
         "Selama ini sesudah panggilan asli, nomor itu tidak disaring sama sekali.",
         "For this long after a genuine call, the number is not screened at all.",
+    ),
+    "settings.field.policy.abuse.reputation_threshold": (
+        "Batas reputasi iseng",
+        "Prank reputation limit",
+    ),
+    "settings.help.policy.abuse.reputation_threshold": (
+        "Tiap penilaian iseng/diam bernilai 1 dan menyusut seiring waktu. Nomor yang "
+        "jumlahnya mencapai batas ini dibatasi seperti oleh tangga. 0: mati.",
+        "Each prank or ghost disposition counts 1 and fades with time. A number whose sum "
+        "reaches this limit is restricted as by the ladder. 0: off.",
+    ),
+    "settings.field.policy.abuse.reputation_half_life_s": (
+        "Nilai penilaian menyusut separuh tiap (detik)",
+        "A disposition's weight halves every (seconds)",
+    ),
+    "settings.help.policy.abuse.reputation_half_life_s": (
+        "Reputasi mengingat berminggu-minggu: setelah sekian lama, satu penilaian bernilai "
+        "separuh.",
+        "The reputation remembers for weeks: after this long, one disposition counts half.",
     ),
     # withheld and unknown numbers
     "settings.field.policy.withheld_action": ("Nomor disembunyikan", "Withheld number"),
@@ -215,6 +248,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "settings.unverified.operator": ("selalu teruskan ke petugas", "always pass to an operator"),
     "settings.unverified.release": ("selalu putuskan", "always release"),
+    "settings.field.challenge.silent_to_idle_operator": (
+        "Penelepon diam ke petugas yang luang",
+        "Silent callers to an idle operator",
+    ),
+    "settings.help.challenge.silent_to_idle_operator": (
+        "Penelepon yang akan diputus oleh \u201cdengarkan\u201d diteruskan bila tidak ada "
+        "panggilan lain yang menunggu petugas. Tanpa centang, mereka diputus dan masuk "
+        "daftar telepon balik.",
+        "Callers \u201clisten\u201d would release are passed while no other call waits for "
+        "an operator. Unticked, they are released and put on the call-back list.",
+    ),
     "settings.field.challenge.hang_up_unverified_for": (
         "Putuskan yang tidak menekan tombol, bila ditantang karena",
         "Release callers who never press the key, when challenged for",
@@ -223,59 +267,201 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Mereka mendengar pesan perpisahan; penelepon lain yang tetap di saluran diteruskan.",
         "They hear the goodbye message; other callers who stay on the line are passed.",
     ),
-    # flood
+    # flood: when it starts and ends (any one signal starts it)
+    "settings.field.policy.flood.enabled": (
+        "Deteksi banjir panggilan",
+        "Detect call floods",
+    ),
+    "settings.help.policy.flood.enabled": (
+        "Tanpa centang, mode banjir panggilan tidak pernah mulai.",
+        "Unticked, flood mode never starts.",
+    ),
     "settings.field.policy.flood.rate_window_s": (
         "Jangka hitung (detik)",
         "Count window (seconds)",
     ),
     "settings.help.policy.flood.rate_window_s": (
-        "Jangka penghitungan panggilan masuk.",
-        "How far back arriving calls are counted.",
+        "Jangka penghitungan panggilan masuk, nomor baru, panggilan dari satu nomor atau "
+        "blok, dan nomor tersembunyi.",
+        "How far back arriving calls, new numbers, calls from one number or block and "
+        "withheld calls are counted.",
     ),
     "settings.field.policy.flood.max_calls_in_window": (
         "Panggilan paling banyak dalam jangka itu",
         "Most calls in that window",
     ),
     "settings.help.policy.flood.max_calls_in_window": (
-        "Lebih dari ini memulai mode banjir panggilan.",
-        "More than this starts flood mode.",
+        "Lebih dari ini memulai mode banjir panggilan. Penelepon yang menunggu karena "
+        "saluran sibuk ikut dihitung.",
+        "More than this starts flood mode. Callers seen waiting on a busy line count too.",
+    ),
+    "settings.field.policy.flood.new_numbers_min": (
+        "Panggilan dari nomor baru",
+        "Calls from new numbers",
+    ),
+    "settings.help.policy.flood.new_numbers_min": (
+        "Sekian panggilan dari nomor yang belum dikenal, dalam jangka hitung, memulai mode "
+        "banjir panggilan.",
+        "This many calls from numbers not seen before, within the count window, start flood mode.",
     ),
     "settings.field.policy.flood.saturation_s": (
-        "Semua saluran sibuk selama (detik)",
-        "Every line busy for (seconds)",
+        "Jangka saluran penuh (detik)",
+        "Busy-lines window (seconds)",
     ),
     "settings.help.policy.flood.saturation_s": (
-        "Semua saluran sibuk selama ini juga memulai mode banjir panggilan.",
-        "Every line busy this long also starts flood mode.",
+        "Jangka pemeriksaan saluran sibuk, saluran yang cepat terisi lagi, dan penelepon "
+        "yang menunggu.",
+        "How far back busy lines, lines taken again quickly and waiting callers are looked at.",
     ),
-    "settings.field.policy.flood.block_min_share": (
-        "Bagian minimum satu blok nomor",
-        "Least share of one number block",
+    "settings.field.policy.flood.saturation_occupancy": (
+        "Bagian waktu saluran sibuk",
+        "Share of the time lines are busy",
     ),
-    "settings.help.policy.flood.block_min_share": (
-        "Blok nomor dengan bagian panggilan sebesar ini (0,5 atau 50 %) ditolak saat banjir.",
-        "A number block with this share of the calls (0.5 or 50 %) is rejected in a flood.",
+    "settings.help.policy.flood.saturation_occupancy": (
+        "Saluran sibuk sebesar ini (0,9 atau 90 %) dari jangka saluran penuh, dan cukup "
+        "sering terisi lagi dengan cepat, memulai mode banjir panggilan.",
+        "Lines busy this share (0.9 or 90 %) of the busy-lines window, and taken again "
+        "quickly often enough, start flood mode.",
     ),
-    "settings.field.policy.flood.block_min_calls": (
-        "Panggilan minimum satu blok nomor",
-        "Least calls from one number block",
+    "settings.field.policy.flood.reseize_s": (
+        "Terisi lagi dengan cepat: dalam (detik)",
+        "Taken again quickly: within (seconds)",
     ),
-    "settings.help.policy.flood.block_min_calls": (
-        "Blok nomor perlu sekian panggilan sebelum dapat ditolak.",
-        "A number block needs this many calls before it can be rejected.",
+    "settings.help.policy.flood.reseize_s": (
+        "Saluran yang menerima panggilan baru secepat ini setelah panggilan sebelumnya "
+        "berakhir: tanda banjir.",
+        "A line that takes a new call this soon after the last one ended: a sign of a flood.",
+    ),
+    "settings.field.policy.flood.reseize_min": (
+        "Terisi lagi dengan cepat, paling sedikit",
+        "Taken again quickly, at least",
+    ),
+    "settings.help.policy.flood.reseize_min": (
+        "Berapa kali dalam jangka saluran penuh, bersama bagian waktu sibuk di atas. "
+        "0: bagian waktu sibuk saja.",
+        "How many times within the busy-lines window, together with the busy share above. "
+        "0: the busy share alone.",
+    ),
+    "settings.field.policy.flood.waiting_min_calls": (
+        "Penelepon menunggu di saluran sibuk",
+        "Callers waiting on busy lines",
+    ),
+    "settings.help.policy.flood.waiting_min_calls": (
+        "Sekian penelepon yang mendapati saluran sibuk, dalam jangka saluran penuh, memulai "
+        "mode banjir panggilan. Layanan panggilan tunggu harus aktif di kartu SIM.",
+        "This many callers who find the lines busy, within the busy-lines window, start "
+        "flood mode. Call waiting must be on for the SIMs.",
+    ),
+    "settings.field.policy.flood.quiet_s": ("Tenang selama (detik)", "Quiet for (seconds)"),
+    "settings.help.policy.flood.quiet_s": (
+        "Mode banjir panggilan berakhir setelah sekian lama tanpa tanda banjir.",
+        "Flood mode ends after this long with no sign of a flood.",
+    ),
+    # flood: where it comes from (these start flood mode too, and are rejected in it)
+    "settings.field.policy.flood.number_min_calls": (
+        "Panggilan dari satu nomor",
+        "Calls from one number",
+    ),
+    "settings.help.policy.flood.number_min_calls": (
+        "Satu nomor dengan sekian panggilan dalam jangka hitung (dan bagian di bawah) memulai "
+        "mode banjir panggilan, dan ditolak selama banjir.",
+        "One number with this many calls in the count window (and the share below) starts "
+        "flood mode, and is rejected during it.",
     ),
     "settings.field.policy.flood.block_prefix_digits": (
         "Digit yang dibuang untuk blok nomor",
         "Digits dropped for a number block",
     ),
     "settings.help.policy.flood.block_prefix_digits": (
-        "1 sampai 10: digit terakhir nomor E.164 yang dibuang untuk membentuk blok.",
-        "1 to 10: last digits of the E.164 number dropped to form the block.",
+        "1 sampai 10: digit terakhir nomor yang dibuang untuk membentuk blok (blok dengan 2 "
+        "digit terakhir dibuang selalu diperiksa juga).",
+        "1 to 10: last digits of the number dropped to form a block (the block without the "
+        "last 2 digits is always looked at too).",
     ),
-    "settings.field.policy.flood.quiet_s": ("Tenang selama (detik)", "Quiet for (seconds)"),
-    "settings.help.policy.flood.quiet_s": (
-        "Mode banjir panggilan berakhir setelah tenang selama ini.",
-        "Flood mode ends after this long of quiet.",
+    "settings.field.policy.flood.block_min_numbers": (
+        "Nomor berbeda dari satu blok",
+        "Different numbers from one block",
+    ),
+    "settings.help.policy.flood.block_min_numbers": (
+        "Panggilan dari sekian nomor berbeda dalam satu blok, dalam jangka hitung (dan "
+        "bagian di bawah), memulai mode banjir panggilan. Paling sedikit 2.",
+        "Calls from this many different numbers of one block, in the count window (and the "
+        "share below), start flood mode. At least 2.",
+    ),
+    "settings.field.policy.flood.block_min_calls": (
+        "Panggilan minimum satu blok nomor",
+        "Least calls from one number block",
+    ),
+    "settings.help.policy.flood.block_min_calls": (
+        "Selama banjir, blok nomor dengan sekian panggilan (dan bagian di bawah) ditolak.",
+        "During a flood, a number block with this many calls (and the share below) is rejected.",
+    ),
+    "settings.field.policy.flood.block_min_share": (
+        "Bagian minimum satu nomor atau blok",
+        "Least share of one number or block",
+    ),
+    "settings.help.policy.flood.block_min_share": (
+        "Bagian dari panggilan bernomor (0,5 atau 50 %) yang harus dimiliki satu nomor atau "
+        "blok untuk memulai mode banjir, atau untuk ditolak selama banjir.",
+        "The share of calls with a number (0.5 or 50 %) one number or block must have to "
+        "start flood mode, or to be rejected during it.",
+    ),
+    "settings.field.policy.flood.withheld_min_calls": (
+        "Panggilan nomor tersembunyi",
+        "Withheld calls",
+    ),
+    "settings.help.policy.flood.withheld_min_calls": (
+        "Sekian panggilan tanpa nomor dalam jangka hitung (dan bagian di bawah) memulai mode "
+        "banjir panggilan; selama itu, panggilan tanpa nomor ditolak.",
+        "This many calls without a number in the count window (and the share below) start "
+        "flood mode; while it holds, calls without a number are rejected.",
+    ),
+    "settings.field.policy.flood.withheld_min_share": (
+        "Bagian minimum nomor tersembunyi",
+        "Least share of withheld calls",
+    ),
+    "settings.help.policy.flood.withheld_min_share": (
+        "Bagian dari semua panggilan (0,5 atau 50 %) yang harus tanpa nomor.",
+        "The share of all calls (0.5 or 50 %) that must come without a number.",
+    ),
+    # flood: spare lines and the short challenge
+    "settings.field.policy.flood.reserve_lines": (
+        "Saluran cadangan untuk yang menelepon ulang",
+        "Lines kept for callers who try again",
+    ),
+    "settings.help.policy.flood.reserve_lines": (
+        "Selama banjir, panggilan pertama yang akan memakai saluran terakhir ini diputus dan "
+        "masuk daftar telepon balik. 0: tanpa cadangan.",
+        "During a flood, a first call that would take one of these last lines is released "
+        "and put on the call-back list. 0: none kept.",
+    ),
+    "settings.field.policy.flood.redial_window_s": (
+        "Dianggap menelepon ulang dalam (detik)",
+        "Counts as trying again within (seconds)",
+    ),
+    "settings.help.policy.flood.redial_window_s": (
+        "Penelepon yang menelepon atau menunggu dalam waktu ini bukan panggilan pertama: "
+        "ia boleh memakai saluran cadangan.",
+        "A caller who called or waited this recently is not a first call: they may take a "
+        "kept line.",
+    ),
+    "settings.field.policy.flood.short_challenge_free_lines": (
+        "Tantangan singkat bila saluran bebas paling banyak",
+        "Short challenge when free lines are at most",
+    ),
+    "settings.help.policy.flood.short_challenge_free_lines": (
+        "Selama banjir, tantangan singkat dipakai bila menerima panggilan menyisakan "
+        "sekian saluran bebas atau kurang; selain itu tantangan biasa.",
+        "During a flood, the short challenge is used when taking the call leaves this many "
+        "free lines or fewer; otherwise the full challenge.",
+    ),
+    "settings.field.challenge.flood_wait_s": (
+        "Tunggu setelah tantangan singkat (detik)",
+        "Wait after the short challenge (seconds)",
+    ),
+    "settings.help.challenge.flood_wait_s": (
+        "Waktu menekan tombol atau bicara; yang tidak melakukan keduanya langsung diputus.",
+        "Time to press the key or speak; a caller who does neither is released at once.",
     ),
     # prompts (per language)
     "settings.field.prompts.challenge": ("Pesan tantangan", "Challenge prompt"),
@@ -284,6 +470,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "diutamakan daripada teks ini.",
         "Must name the challenge key. A recording named in the configuration file wins over "
         "this text.",
+    ),
+    "settings.field.prompts.flood_challenge": (
+        "Pesan tantangan singkat (banjir panggilan)",
+        "Short challenge prompt (flood mode)",
+    ),
+    "settings.help.prompts.flood_challenge": (
+        "Beberapa detik saja, saat banjir panggilan. Harus menyebut tombol tantangan. "
+        "Rekaman yang disebut di berkas konfigurasi lebih diutamakan daripada teks ini.",
+        "A few seconds only, in flood mode. Must name the challenge key. A recording named "
+        "in the configuration file wins over this text.",
     ),
     "settings.field.prompts.connecting": ("Pesan menyambungkan", "Connecting prompt"),
     "settings.help.prompts.connecting": (
@@ -310,6 +506,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Challenge prompt length (seconds)",
     ),
     "settings.help.prompts.challenge_seconds": (
+        "Perkiraan lama pesan diputar.",
+        "About how long the prompt plays.",
+    ),
+    "settings.field.prompts.flood_challenge_seconds": (
+        "Lama pesan tantangan singkat (detik)",
+        "Short challenge prompt length (seconds)",
+    ),
+    "settings.help.prompts.flood_challenge_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
