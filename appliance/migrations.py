@@ -32,7 +32,7 @@ migration = _SiagaMigrations(MIGRATION_SET)
 
 @migration(name="0001_calls")
 def create_calls(db: Database) -> None:
-    """One row per call attempt; the DESIGN.md contract columns plus reporting extras."""
+    """One row per call attempt; the contract in docs/contracts.md columns plus reporting extras."""
     calls = db.table("calls")
     calls.create(
         {

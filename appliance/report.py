@@ -1,10 +1,9 @@
 """The centre's figures from the call log: daily or monthly tables, CSV, top repeaters.
 
-The centre reports total, valid, valid by kind, prank and ghost per month (context/
-README.md); domain.md R16 adds screening outcomes and line-seconds by class, with both
-valid and junk counts (Serang's own reports leave junk out). Periods are local days or
-months (WIB by default), so a call at 2024-04-30T23:30+07:00 belongs to April and one at
-2024-04-30T17:30Z to 1 May.
+The centre reports total, valid, valid by kind, prank and ghost per month; docs/domain.md
+(R16) adds screening outcomes and line-seconds by class, with both valid and junk counts
+(Serang's own reports leave junk out). Periods are local days or months (WIB by default),
+so a call at 2024-04-30T23:30+07:00 belongs to April and one at 2024-04-30T17:30Z to 1 May.
 
 The kinds are the centre's own (`site.genuine_kinds`): one `valid_<kind>` column each, in
 the configured order, then one for every other kind the period's calls carry (a kind
@@ -46,7 +45,7 @@ logger = logging.getLogger(__name__)
 Period = Literal["day", "month"]
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 TOTAL_LABEL = "total"
-TOP_REPEATERS_LIMIT = 20  # domain.md R16 and M6: top-20 repeat numbers
+TOP_REPEATERS_LIMIT = 20  # docs/domain.md R16 and M6: top-20 repeat numbers
 
 PLAIN_DISPOSITIONS: tuple[str, ...] = ("info", "prank", "ghost", "wrong_number")
 SCREEN_ACTIONS: tuple[str, ...] = (Action.CHALLENGE, Action.ANNOUNCE, Action.REJECT)

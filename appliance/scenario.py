@@ -1,12 +1,12 @@
 """Scenario files for `siaga simulate`, and a synthetic generator of Serang-like traffic.
 
-A scenario is a JSON Lines file, one call attempt per line, in the format fixed by the
-DESIGN contract (`to_json` / `from_json`). `load_scenario` reads and validates a file and
+A scenario is a JSON Lines file, one call attempt per line, in the format fixed by
+docs/contracts.md (`to_json` / `from_json`). `load_scenario` reads and validates a file and
 either returns every call or raises one `ScenarioError` that names each bad line: a
 scenario is never half-loaded.
 
 `generate` builds a month of synthetic traffic from the caller populations the customer
-describes (see /work/shared/reference/domain.md and context/README.md): prankster children
+describes (see docs/domain.md): prankster children
 calling in bursts, pocket ("ghost") dialers, ring-once callers, people testing a new SIM,
 withheld junk, and under 1 % genuine callers, including the hard cases a screening policy
 must not lose (redialers, callers who cannot speak, withheld genuine callers, and the
@@ -66,7 +66,7 @@ MAX_PROBLEMS_IN_MESSAGE = 20  # a ScenarioError lists every problem in `.problem
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 112
-# DESIGN.md "Reference figures": a month of Serang-like traffic is about 5,200 calls
+# docs/contracts.md, "Reference figures": a month of Serang-like traffic is about 5,200 calls
 # (173/day x 30). Serang April-13 May 2024 had >8,500 calls (about 200/day); Jan-Sep
 # 2020 had 23,734 in 274 days (about 87/day). 173/day sits between the two.
 DEFAULT_CALLS_PER_DAY = 173.0
@@ -103,7 +103,7 @@ GENUINE_POPULATIONS: frozenset[Population] = frozenset(
 # ring-once, SIM tests, half the withheld junk: 50.5 %) and ghost-like (pocket dials, half
 # the withheld junk: 49.5 %). Ring-once callers are Banyuwangi's pattern (17,111 of 17,257
 # calls "ring once, hang up when answered"); "Test SIM" is one of the centre's disposition
-# codes (domain.md R14); withheld junk is "a few" (project brief) since 112 calls carry a CLI.
+# codes (docs/domain.md R14); withheld junk is "a few" (project brief) since 112 calls carry a CLI.
 JUNK_MIX: dict[Population, float] = {
     Population.PRANKSTER: 0.385,
     Population.RING_ONCE: 0.08,
@@ -130,7 +130,7 @@ GENUINE_KIND_WEIGHTS: dict[str, int] = {
 
 # Shares of genuine *incidents* with a special shape. Each shape appears at least once
 # whenever the genuine budget allows, so every generated month exercises it.
-# Redialers: a redial after an abandoned call is not abuse (domain.md R6; Lithuania 112).
+# Redialers: a redial after an abandoned call is not abuse (docs/domain.md R6; Lithuania 112).
 GENUINE_REDIAL_SHARE = 0.20
 GENUINE_REDIAL_CALLS = (2, 4)  # calls per redialing incident, all within 10 minutes
 # Silent genuine callers: EENA, silent calls "may be genuine" (unconscious, robbery).
@@ -263,7 +263,7 @@ SERANG_AREA_CODE = "0254"  # Serang, Banten
 FIXED_LINE_SUBSCRIBER_DIGITS = 7
 # How a modem delivers the CLI (+CLIP): national, international without or with "+".
 # The mix depends on the network and modem [bg]; all three must be recognised as one
-# subscriber (DESIGN: number normalisation).
+# subscriber (docs/domain.md R13).
 CLI_FORMAT_WEIGHTS: dict[str, float] = {"national": 0.60, "62": 0.15, "+62": 0.25}
 
 
@@ -373,7 +373,7 @@ class CallerAction:
 
 @dataclass(frozen=True)
 class ScenarioCall:
-    """One call attempt of a scenario (DESIGN contract); `truth` is for scoring only."""
+    """One call attempt of a scenario (docs/contracts.md); `truth` is for scoring only."""
 
     id: str
     at: datetime

@@ -2,7 +2,8 @@
 
 `siaga simulate` replays a scenario through the real appliance, records one `CallOutcome`
 per scenario call, and prints `score(calls, outcomes)` as JSON. The keys required by the
-DESIGN contract are always present with those exact names; extra keys add detail.
+contract (docs/contracts.md) are always
+present with those exact names; extra keys add detail.
 
 Definitions:
 - junk is every call whose `truth` is not `genuine` (prank and ghost);
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 PERCENT_DIGITS = 2
 SECONDS_DIGITS = 2
 MISSING_IDS_SHOWN = 10
-# The keys `siaga simulate` must print (DESIGN contract), in the order they are printed.
+# The keys `siaga simulate` must print (docs/contracts.md), in the order they are printed.
 CONTRACT_KEYS: tuple[str, ...] = (
     "genuine_calls",
     "genuine_reached",
@@ -195,7 +196,7 @@ def _genuine_figures(genuine: Sequence[tuple[ScenarioCall, CallOutcome]]) -> dic
 
 
 def score(calls: Sequence[ScenarioCall], outcomes: Mapping[str, CallOutcome]) -> dict[str, Any]:
-    """The simulation score (JSON-ready dict) with every DESIGN contract key.
+    """The simulation score (JSON-ready dict) with every key of docs/contracts.md.
 
     Raises ScoreError if a scenario call has no outcome or an outcome matches no call:
     every call must be accounted for.

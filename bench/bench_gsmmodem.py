@@ -26,7 +26,7 @@ How the library is driven, and why:
 - The library's reader thread calls `serial.read(1)` per byte (a `select` per byte, not a
   timed poll) and hands each notification to a new thread, which runs the callback;
   `call.hangup()` then writes `ATH` and waits for `OK`.
-- Pitfall 1 of modems.md shows up: when `RING` (here `+CRING: VOICE`, the library turns on
+- Pitfall 1 of docs/modems.md shows up: when `RING` (here `+CRING: VOICE`, the library turns on
   AT+CRC=1) is read before `+CLIP` has arrived, the notification is handed over without
   the number (`call.number is None`) and the late `+CLIP` is dropped as unhandled. The
   callback still rejects, so the timing stands; the count of calls that lost their number

@@ -2,7 +2,7 @@
 
 Some modems hand the call's audio to the host as 8 kHz signed 16-bit little-endian mono
 PCM on a second USB serial port: SIMCom SIM7600 after `AT+CPCMREG=1`, Quectel EC25 after
-`AT+QPCMV=1,0`, Huawei E1550/E173 after `AT^DDSETEX=2` (../reference modems.md). Siaga
+`AT+QPCMV=1,0`, Huawei E1550/E173 after `AT^DDSETEX=2` (docs/modems.md). Siaga
 listens while it challenges a caller, to tell a person on the line from a phone in a
 pocket: the one thing a first pocket dial and a genuine caller who never presses the key
 do not share is a voice.

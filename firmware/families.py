@@ -4,7 +4,7 @@ A family turns an intent (initialise, reject, answer, play a prompt, deflect) in
 command string that family understands; the line layer sends it on its `ATChannel`.
 Families hold no state and do no I/O, except `stream_pcm_prompt`, the host-side player
 for Huawei sticks, which have no on-modem player. Dialects follow
-`/work/shared/reference/modems.md` (§a dialogues, §b profile table); choices that are
+`docs/modems.md` (§a dialogues, §b timing); choices that are
 inferred rather than documented are marked "unverified" where they are made.
 """
 
@@ -266,7 +266,7 @@ class Ec25Family(ModemFamily):
 class M95Family(Ec25Family):
     """Quectel M95/M66 (2G): same call URCs and QTONEDET as EC25.
 
-    In-call playback on M95 is not verified (modems.md §a): we use the Quectel
+    In-call playback on M95 is not verified (docs/modems.md §a): we use the Quectel
     QPSND/QWTTS dialect of the EC25 family; check `AT+QWTTS=?` on the bench. No
     AT+QURCCFG (single UART) and ATH for hang-up, as in the profile table.
     """

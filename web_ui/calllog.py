@@ -1,6 +1,6 @@
 """The call log as the web UI searches it: filters, keyset paging, and the CSV export.
 
-Read-only SQL on the line service's `calls` table (the DESIGN.md contract), newest first
+Read-only SQL on the line service's `calls` table (the contract in docs/contracts.md), newest first
 by `(started_ts, id)`. Paging is keyset, never OFFSET: a page starts just past a cursor
 (the last row's `started_ts` and `id`), so page 1,000 costs what page 1 costs. Each
 filter is written so that SQLite can walk one of the call log's indexes in time order

@@ -7,7 +7,7 @@ the very same code against pseudo-terminals.
 
 Why not python-gsmmodem-new's reader (GsmModem/SerialComms): as released (0.13.0) it
 - groups lines into notifications whenever the input buffer momentarily empties, so RING
-  and +CLIP in separate reads lose the number (modems.md §c pitfall 1);
+  and +CLIP in separate reads lose the number (docs/modems.md §d pitfall 1);
 - appends URCs that arrive while a command is pending to that command's reply: a RING
   during a signal poll is swallowed (pitfall 2);
 - handles only the first recognised line of a burst, and assumes the line before +CLIP is

@@ -1,7 +1,7 @@
 """Pure functions that turn one AT line into meaning: URC events, final results, caller IDs.
 
 Nothing here does I/O, keeps state or reads a clock, so every modem dialect in
-`/work/shared/reference/modems.md` can be pinned down by plain unit tests. The channel
+`docs/modems.md` can be pinned down by plain unit tests. The channel
 (`firmware.at.channel`) frames bytes into lines and asks these functions what each line is.
 
 Robustness rule: a malformed line never raises. A payload we cannot make sense of becomes

@@ -1,4 +1,4 @@
-"""Per-family AT dialect data for the virtual modem (see shared/reference/modems.md).
+"""Per-family AT dialect data for the virtual modem (see docs/modems.md).
 
 Everything that differs between SIM800, SIM7600, Quectel EC25/M95, Huawei E173 and a
 plain 27.007 "generic" modem lives here as data: identification strings, +CLIP field
@@ -6,7 +6,7 @@ layout, DTMF URC, call-state URCs, prompt commands, boot lines. The command hand
 `dialect` and the call logic in `modem` read it; they hold no family `if`s beyond
 the `EndStyle` switch.
 
-Decisions where the reference leaves a choice (marked [I] in modems.md):
+Decisions where the reference leaves a choice (marked *inferred* in docs/modems.md):
 - generic: a 2G module that follows 27.007 plus SIMCom-style `AT+DDET=1` -> `+DTMF: 5`
   (most unbranded modules are SIMCom clones), no on-modem player, no boot lines.
 - huawei: DTMF `^DDTMF: 5` needs no enabling command; no on-modem player (the host writes

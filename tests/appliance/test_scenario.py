@@ -1,4 +1,4 @@
-"""Scenario files (the DESIGN contract) and the synthetic Serang-like traffic generator."""
+"""Scenario files (docs/contracts.md) and the synthetic Serang-like traffic generator."""
 
 from __future__ import annotations
 
