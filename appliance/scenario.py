@@ -222,7 +222,7 @@ GHOST_TALK_S = (10.0, 40.0)
 # What a ghost call carries (`answer.sound`): a phone in a pocket or bag gives rustle and
 # voices muffled by cloth ("noise"); now and then it is in a hand, an SOS shortcut pressed
 # by accident, with its owner talking to someone else ("voice") [bg: no source measures
-# this share; README shows how the month's figures move with it].
+# this share; docs/screening.md shows how the month's figures move with it].
 POCKET_VOICE_SHARE = 0.10
 # Ring-once: Banyuwangi callers ring and hang up before anyone answers.
 RING_ONCE_HANGUP_S = (1.0, 4.0)

@@ -1,9 +1,10 @@
 """Docs are tested: a test fails when a CLI command or a setting is undocumented.
 
 - Every `siaga` subcommand (walked from `appliance.cli.build_parser()`) appears in
-  README.md as its full path, e.g. `siaga block add`.
-- Every option of those commands appears in README.md, except the known gaps listed
+  docs/cli.md (the command reference) as its full path, e.g. `siaga block add`.
+- Every option of those commands appears in docs/cli.md, except the known gaps listed
   below (a ratchet: a new undocumented option fails, and so does a stale entry).
+- README.md stays the front door: under 9,000 bytes, and it links every docs/*.md file.
 - Every configuration key (walked from the pydantic models of `appliance.config.Config`,
   e.g. `policy.throttle.max_calls`) appears in docs/config-example.toml under its table,
   and that file loads to exactly the built-in defaults.
@@ -28,9 +29,11 @@ from appliance.config import Config, ConfigError, LineConfig, load_config, parse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
+CLI_DOC = REPO_ROOT / "docs" / "cli.md"
+README_MAX_BYTES = 9_000
 CONFIG_EXAMPLE = REPO_ROOT / "docs" / "config-example.toml"
 
-# Options README.md does not mention yet. Document one, then remove it from here.
+# Options docs/cli.md does not mention yet. Document one, then remove it from here.
 KNOWN_UNDOCUMENTED_OPTIONS: frozenset[str] = frozenset()
 
 # `[table]` / `[[array.of.tables]]` and `key = value`, each possibly commented out ("# ").
@@ -79,17 +82,34 @@ def test_the_command_tree_is_walked() -> None:
 
 
 @pytest.mark.parametrize("command", leaf_commands())
-def test_every_command_is_in_the_readme(command: str) -> None:
-    assert command in README.read_text(encoding="utf-8"), f"README.md does not mention `{command}`"
+def test_every_command_is_in_the_cli_doc(command: str) -> None:
+    text = CLI_DOC.read_text(encoding="utf-8")
+    assert command in text, f"docs/cli.md does not mention `{command}`"
 
 
-def test_every_option_is_in_the_readme_or_a_known_gap() -> None:
-    readme = README.read_text(encoding="utf-8")
-    undocumented = {option for option in option_strings() if option not in readme}
+def test_every_option_is_in_the_cli_doc_or_a_known_gap() -> None:
+    text = CLI_DOC.read_text(encoding="utf-8")
+    undocumented = {option for option in option_strings() if option not in text}
     new_gaps = sorted(undocumented - KNOWN_UNDOCUMENTED_OPTIONS)
-    assert not new_gaps, f"options missing from README.md: {new_gaps}"
+    assert not new_gaps, f"options missing from docs/cli.md: {new_gaps}"
     closed = sorted(KNOWN_UNDOCUMENTED_OPTIONS - undocumented)
     assert not closed, f"now documented: remove {closed} from KNOWN_UNDOCUMENTED_OPTIONS"
+
+
+# ------------------------------------------------------------------ the README
+
+
+def test_the_readme_is_a_short_front_door() -> None:
+    size = len(README.read_bytes())
+    assert size < README_MAX_BYTES, f"README.md is {size} bytes: move text into docs/"
+
+
+def test_the_readme_links_every_doc() -> None:
+    readme = README.read_text(encoding="utf-8")
+    docs = sorted(path.name for path in (REPO_ROOT / "docs").glob("*.md"))
+    assert docs, "docs/ holds Markdown files"
+    unlinked = [name for name in docs if f"](docs/{name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"
 
 
 # ------------------------------------------------------------------ the configuration

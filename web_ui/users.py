@@ -1,6 +1,6 @@
 """Web UI accounts: roles, validation, and every change to a user (each one audited).
 
-Roles (a decision, also in README.md) form a ladder; each role can do everything the
+Roles (a decision, also in docs/web-ui.md) form a ladder; each role can do everything the
 roles below it can:
 
 - `operator`: the operator console (answer screened calls, record dispositions), their
