@@ -274,7 +274,7 @@ class FloodMonitor:
             self._withheld += 1
         else:
             self._count_number(e164, +1)
-        return self._evaluate(now)
+        return self._evaluate(now, arrived=e164)
 
     def record_waiting(
         self, e164: str | None, now: float, *, new_number: bool
@@ -305,8 +305,11 @@ class FloodMonitor:
         return self._evaluate(now)
 
     def tick(self, now: float) -> list[FloodChange]:
-        """Advance time: enter on sustained saturation, leave after a quiet spell."""
-        return self._evaluate(now)
+        """Advance time: enter on sustained saturation, leave after a quiet spell; look
+        for concentration everywhere (an arrival looks only at its own number and blocks,
+        so the call path stays short; a share raised by older calls ageing out is seen
+        here, within a tick)."""
+        return self._evaluate(now, scan_all=True)
 
     def is_hot(self, e164: str) -> str | None:
         """The hot number or block containing `e164` while flood mode is active, else None."""
@@ -390,11 +393,13 @@ class FloodMonitor:
             and self._withheld >= self.config.withheld_min_share * len(self._arrivals)
         )
 
-    def _evaluate(self, now: float) -> list[FloodChange]:
+    def _evaluate(
+        self, now: float, arrived: str | None = None, *, scan_all: bool = False
+    ) -> list[FloodChange]:
         if not self.config.enabled:
             return self._leave(now, "flood detection switched off") if self.active else []
         self._expire(now)
-        reason = self._hot_reason(now)
+        reason = self._hot_reason(now, arrived, scan_all)
         if reason is not None:
             self._last_hot_at = now
             if not self.active:
@@ -446,7 +451,7 @@ class FloodMonitor:
             busy_s += fraction * max(0.0, min(until, now) - max(since, start))
         return busy_s / window_s
 
-    def _hot_reason(self, now: float) -> str | None:
+    def _hot_reason(self, now: float, arrived: str | None, scan_all: bool) -> str | None:
         """Why the flood condition holds right now, or None."""
         config = self.config
         calls = len(self._arrivals)
@@ -469,21 +474,27 @@ class FloodMonitor:
             return f"new numbers: {self._new_numbers} unknown numbers in {window}"
         if self._withheld_dominates():
             return f"withheld: {self._withheld} of {calls} calls without a number in {window}"
-        return self._concentration_reason(window)
+        if scan_all:
+            return self._concentration_reason(window, list(self._number_counts))
+        return self._concentration_reason(window, [arrived] if arrived else [])
 
-    def _concentration_reason(self, window: str) -> str | None:
+    def _concentration_reason(self, window: str, numbers: list[str]) -> str | None:
+        """Concentration on any of `numbers` or on the blocks they are in."""
         config = self.config
-        for e164, calls in self._number_counts.items():
+        for e164 in numbers:
+            calls = self._number_counts.get(e164, 0)
             if calls >= config.number_min_calls and self._share_holds(calls):
                 return f"one number: {calls} calls from {e164} in {window}"
         for digits in self.levels():
-            for block, calls in self._block_calls[digits].items():
+            blocks = dict.fromkeys(self.block_of(e164, digits) for e164 in numbers)
+            for block in blocks:
+                calls = self._block_calls[digits].get(block, 0)
                 least = config.block_min_numbers
                 if self._block_is_hot(digits, block, least, min_calls=least):
-                    numbers = self._block_numbers[digits][block]
+                    callers = self._block_numbers[digits][block]
                     self._concentrated = block
                     shown = f"{block}{'x' * digits}"
-                    return f"number block {shown}: {calls} calls from {numbers} numbers in {window}"
+                    return f"number block {shown}: {calls} calls from {callers} numbers in {window}"
         return None
 
     def _is_quiet(self, now: float) -> bool:

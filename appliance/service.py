@@ -84,6 +84,10 @@ class OperatorDesk(Protocol):
         """A call on `line` ended."""
         ...
 
+    def call_back_listed(self, caller: CallerNumber, reason: str, ts: float) -> None:
+        """A caller went on the call-back list (a desk that calls back may take it)."""
+        return None
+
 
 class LineService:
     """Runs every configured line and the policy they share."""
@@ -504,28 +508,20 @@ class LineService:
         default) when the line listened and heard no voice."""
         try:
             challenge = self.config.challenge
-            release = release_unverified(
+            without_evidence = challenge.unverified_without_evidence
+            if challenge.silent_to_idle_operator and self._operators_idle():
+                # With no evidence against the caller, an idle operator can take the call.
+                without_evidence = "operator"
+            return release_unverified(
                 caller,
                 decision,
                 self.policy,
                 self.config.policy,
                 challenge.hang_up_unverified_for,
                 now_ts,
-                without_evidence=challenge.unverified_without_evidence,
+                without_evidence=without_evidence,
                 voice_heard=voice_heard,
             )
-            if release and challenge.silent_to_idle_operator and self._operators_idle():
-                # Released only for silence (no evidence): an idle operator can afford it.
-                return release_unverified(
-                    caller,
-                    decision,
-                    self.policy,
-                    self.config.policy,
-                    challenge.hang_up_unverified_for,
-                    now_ts,
-                    without_evidence="operator",
-                )
-            return release
         except Exception:
             logger.exception("release decision failed; passing the caller to an operator")
             return False
@@ -632,9 +628,7 @@ class LineService:
             ts=ts,
         )
         for desk in self.desks:
-            listed = getattr(desk, "call_back_listed", None)
-            if listed is not None:
-                listed(caller, reason, ts)
+            desk.call_back_listed(caller, reason, ts)
 
     def _has_junk_record(self, e164: str, now_ts: float) -> bool:
         policy_config = self.config.policy

@@ -52,7 +52,6 @@ is shown again, so a dashboard left open in a background tab costs the box nothi
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -304,16 +303,6 @@ def flood_status(conn: sqlite3.Connection, running: bool, zone: ZoneInfo) -> Flo
     )
 
 
-def _detail(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"text": text}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def _alarm_name(kind: str, detail: dict[str, Any]) -> str:
     named = detail.get("kind")
     return named if kind == "alarm" and isinstance(named, str) and named else kind
@@ -343,7 +332,7 @@ def recent_alarms(
     ).fetchall()
     alarms = []
     for row in rows:
-        kind, detail = str(row["kind"]), _detail(row["detail"])
+        kind, detail = str(row["kind"]), callbacks.decode_detail(row["detail"])
         alarms.append(
             AlarmPublic(
                 id=int(row["id"]),

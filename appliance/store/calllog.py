@@ -47,7 +47,6 @@ from appliance.store._sqlite import (
 from appliance.store.callbacks import (
     CallbackRelease,
     callback_release,
-    is_callable_number,
     upsert_release,
 )
 from appliance.store.queries import read_history
@@ -405,11 +404,8 @@ class CallLog:
         `appliance.store.callbacks`): a new open entry, or one attempt more on the caller's
         open entry. A caller with no E.164 number cannot be called back: logged, not
         listed. Never raises."""
-        if not is_callable_number(caller):
-            logger.info("call-back not listed: %r (as given %r) is no number", caller, caller_raw)
-            return
-        self._submit(
-            lambda: callback_release(
+        try:
+            release = callback_release(
                 caller=caller,
                 caller_raw=caller_raw,
                 line=line,
@@ -418,7 +414,10 @@ class CallLog:
                 detail=detail,
                 ts=ts,
             )
-        )
+        except ValueError as exc:  # no number to call, or not a reason word
+            logger.info("call-back not listed (as given %r): %s", caller_raw, exc)
+            return
+        self._submit(lambda: release)
 
     def sms_saved(self, sms_id: str, fields: Mapping[str, Any]) -> None:
         """Queue an `sms_outbox` row's columns (insert or update; `*_ts` get `*_at`)."""

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig, PromptText
 from appliance.line import ActiveCall, Line, LineState
-from appliance.service import LineService
+from appliance.service import LineService, OperatorDesk
 from appliance.simulate import InFlightProbe
 from appliance.store import CallLog, RuleStore
 from firmware.virtual_modem import CallerSound, VirtualCall, VirtualModem
@@ -93,7 +93,7 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
 
 
 @dataclass
-class RecordingDesk:
+class RecordingDesk(OperatorDesk):
     """An operator desk (the `OperatorDesk` protocol) that remembers what it was told."""
 
     waiting: list[ActiveCall] = field(default_factory=list)

@@ -30,6 +30,7 @@ from appliance.line import (
     describe_call,
 )
 from appliance.model import Action, CallerNumber, Decision, NumberClass, Reason
+from appliance.service import OperatorDesk
 from firmware.virtual_modem import CallerSound, CallState, EndedBy, VirtualCall, VirtualModem
 from tests.appliance.conftest import (
     AUDIO_FAMILIES,
@@ -1114,7 +1115,7 @@ def test_every_call_ends_in_exactly_one_row_with_its_decision_time(
     run_virtual(scenario)
 
 
-class DiskCheckingDesk:
+class DiskCheckingDesk(OperatorDesk):
     """A desk that, when told a call ended, reads that call's row from the file."""
 
     def __init__(self, db_path: Path) -> None:
