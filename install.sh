@@ -9,9 +9,12 @@
 # offline from the wheels in DIR: `pip wheel --no-deps . -w DIR && pip download -d DIR .`
 # on a machine with the same Python version and architecture), /etc/siaga/config.toml
 # from a commented template (an existing one is never overwritten), /etc/siaga/prompts/,
-# /var/lib/siaga, the udev rules (udev/), the systemd units and a journald drop-in
-# (systemd/), then reloads systemd and enables both units. Outside a running systemd (a
-# chroot, an image build) the units are enabled but nothing is started or reloaded.
+# /var/lib/siaga, the web UI's certificate authority and server certificate in
+# /etc/siaga/tls/ (made with openssl: the CA is kept, the certificate renewed when the
+# box's names or addresses change or it nears its end), the udev rules (udev/), the
+# systemd units and a journald drop-in (systemd/), then reloads systemd and enables both
+# units. Outside a running systemd (a chroot, an image build) the units are enabled but
+# nothing is started or reloaded.
 # Running it again changes nothing unless something differs; it says what it did.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) stops the script too
@@ -27,10 +30,15 @@ UNIT_DIR=/etc/systemd/system
 RULES=/etc/udev/rules.d/99-siaga-modems.rules
 JOURNALD_CONF=/etc/systemd/journald.conf.d/siaga.conf
 UNITS=(siaga.service siaga-web.service)
+TLS_DIR=$ETC/tls
+CA_DAYS=7300     # the box's own certificate authority: 20 years (the desks import it once)
+SERVER_DAYS=825  # the web UI's certificate: the longest validity every browser accepts
+RENEW_DAYS=60    # a certificate with fewer days left is renewed by the next run
 
 changes=0
 units_changed=0
 code_changed=0
+tls_changed=0
 wheels=""
 
 say() { echo "install.sh: $*"; }
@@ -145,6 +153,131 @@ ensure_config() {
     did "created $config from docs/config-template.toml: add your [[lines]] there"
 }
 
+# ------------------------------------------------------------------ the web UI's certificates
+# The tls_* functions take a directory and change no owner: the tests source this script
+# and make their certificates with them, exactly as the installer does.
+
+# tls_openssl_config CN SANS: openssl's configuration for the CA and the server certificate.
+tls_openssl_config() {
+    cat <<EOF
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+O = Siaga
+CN = $1
+[ca]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = $2
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+}
+
+# quietly COMMAND...: run it, showing its output only when it fails.
+quietly() {
+    local output
+    if ! output=$("$@" 2>&1); then
+        echo "$output" >&2
+        return 1
+    fi
+}
+
+# tls_new_key FILE: a new P-256 private key, readable by its owner only.
+tls_new_key() {
+    (umask 077 && quietly openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1")
+}
+
+# tls_make_ca DIR LABEL: a new certificate authority, DIR/siaga-ca.key and DIR/siaga-ca.crt.
+tls_make_ca() {
+    local dir=$1 label=$2
+    tls_new_key "$dir/siaga-ca.key"
+    quietly openssl req -x509 -new -config <(tls_openssl_config "$label" "DNS:localhost") \
+        -extensions ca -key "$dir/siaga-ca.key" -sha256 -days "$CA_DAYS" -out "$dir/siaga-ca.crt"
+}
+
+# tls_make_server_cert DIR SANS CN: a new key and certificate for SANS ("DNS:a,IP:b"),
+# signed by DIR's CA: DIR/server.key, DIR/server.crt, and DIR/server.names (the SANS).
+tls_make_server_cert() {
+    local dir=$1 sans=$2 cn=$3
+    tls_new_key "$dir/server.key.new"
+    openssl req -new -config <(tls_openssl_config "$cn" "$sans") -key "$dir/server.key.new" \
+        | quietly openssl x509 -req -CA "$dir/siaga-ca.crt" -CAkey "$dir/siaga-ca.key" \
+            -set_serial "0x$(openssl rand -hex 16)" -days "$SERVER_DAYS" -sha256 \
+            -extfile <(tls_openssl_config "$cn" "$sans") -extensions server \
+            -out "$dir/server.crt.new"
+    mv "$dir/server.key.new" "$dir/server.key"
+    mv "$dir/server.crt.new" "$dir/server.crt"
+    echo "$sans" >"$dir/server.names"
+}
+
+# tls_server_cert_current DIR SANS: true when DIR/server.crt is for exactly SANS, signed by
+# DIR's CA, made for DIR/server.key, and valid for more than RENEW_DAYS.
+tls_server_cert_current() {
+    local dir=$1 sans=$2
+    [ -f "$dir/server.crt" ] && [ -f "$dir/server.key" ] && [ -f "$dir/server.names" ] \
+        && [ "$(cat "$dir/server.names")" = "$sans" ] \
+        && openssl x509 -noout -checkend $((RENEW_DAYS * 86400)) -in "$dir/server.crt" >/dev/null \
+        && openssl verify -CAfile "$dir/siaga-ca.crt" "$dir/server.crt" >/dev/null 2>&1 \
+        && [ "$(openssl x509 -noout -pubkey -in "$dir/server.crt")" \
+            = "$(openssl pkey -pubout -in "$dir/server.key")" ]
+}
+
+# tls_wanted_sans: what the server certificate must name, sorted: the host name, NAME.local
+# (mDNS), localhost, 127.0.0.1, ::1, every address of the box (hostname -I), and each line
+# of $TLS_DIR/extra-names (more names or addresses; # starts a comment).
+tls_wanted_sans() {
+    local host entry entries=()
+    host=$(hostname)
+    host=${host,,}
+    entries+=("DNS:$host" "DNS:$host.local" "DNS:localhost" "IP:127.0.0.1" "IP:::1")
+    for entry in $(hostname -I 2>/dev/null || true); do
+        entries+=("IP:$entry")
+    done
+    if [ -f "$TLS_DIR/extra-names" ]; then
+        while read -r entry; do
+            entry=${entry%%#*}
+            entry=${entry//[[:space:]]/}
+            [ -n "$entry" ] || continue
+            if [[ $entry =~ ^[0-9.]+$ || $entry == *:* ]]; then
+                entries+=("IP:$entry")
+            else
+                entries+=("DNS:${entry,,}")
+            fi
+        done <"$TLS_DIR/extra-names"
+    fi
+    printf '%s\n' "${entries[@]}" | sort -u | paste -sd, -
+}
+
+ensure_tls() {
+    have openssl || die "openssl is missing: apt-get install openssl"
+    ensure_dir "$TLS_DIR" root "$USER_NAME" 0750
+    if [ ! -f "$TLS_DIR/siaga-ca.key" ] || [ ! -f "$TLS_DIR/siaga-ca.crt" ]; then
+        tls_make_ca "$TLS_DIR" "Siaga CA $(hostname) $(date +%Y-%m-%d)"
+        did "made the web UI's certificate authority $TLS_DIR/siaga-ca.crt: import it in" \
+            "the desks' browsers (docs/operations.md); its" \
+            "$(openssl x509 -noout -fingerprint -sha256 -in "$TLS_DIR/siaga-ca.crt")"
+    fi
+    local sans
+    sans=$(tls_wanted_sans)
+    if ! tls_server_cert_current "$TLS_DIR" "$sans"; then
+        tls_make_server_cert "$TLS_DIR" "$sans" "$(hostname)"
+        tls_changed=1
+        did "made the web UI's certificate $TLS_DIR/server.crt for $sans"
+    fi
+    ensure_owner_mode "$TLS_DIR/siaga-ca.key" root root 0600
+    ensure_owner_mode "$TLS_DIR/siaga-ca.crt" root root 0644
+    ensure_owner_mode "$TLS_DIR/server.key" root "$USER_NAME" 0640
+    ensure_owner_mode "$TLS_DIR/server.crt" root root 0644
+    ensure_owner_mode "$TLS_DIR/server.names" root root 0644
+}
+
 # What the venv should hold: the wheel's hash with --wheels, else the checkout's sources.
 wanted_stamp() {
     if [ -n "$wheels" ]; then
@@ -248,6 +381,8 @@ enable_units() {
     fi
     if [ "$code_changed" = 1 ] || [ "$units_changed" = 1 ]; then
         systemctl try-restart "${UNITS[@]}"
+    elif [ "$tls_changed" = 1 ]; then
+        systemctl try-restart siaga-web.service # it reads its certificate when it starts
     fi
     start_unit siaga-web.service
     if has_lines; then
@@ -270,6 +405,7 @@ install_all() {
     ensure_user
     ensure_directories
     ensure_config
+    ensure_tls
     ensure_venv
     ensure_system_files
     enable_units
@@ -308,7 +444,8 @@ uninstall_all() {
     if [ "$purge" = 1 ]; then
         remove "$ETC" "$DATA"
     else
-        say "kept $ETC and $DATA (the configuration and the call log): --purge removes them"
+        say "kept $ETC and $DATA (the configuration, the web UI's certificate authority and" \
+            "the call log): --purge removes them"
     fi
     say "uninstalled: $changes change(s)"
 }
@@ -339,4 +476,7 @@ main() {
     fi
 }
 
-main "$@"
+# Sourced (the tests make their certificates with the tls_* functions): define, do not run.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
+fi

@@ -11,20 +11,22 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import errno
 import io
 import json
 import logging
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time as time_module
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from appliance import systemd
@@ -33,9 +35,10 @@ from appliance.config import Config, ConfigError, load_config
 from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
+from appliance.month import generate, summarise
 from appliance.numbers import normalise, normalise_pattern
 from appliance.report import flagged_numbers, format_table, report, report_csv
-from appliance.scenario import ScenarioError, dump_scenario, generate, load_scenario, summarise
+from appliance.scenario import ScenarioError, dump_scenario, load_scenario
 from appliance.score import score
 from appliance.service import LineService, OperatorDesk
 from appliance.simulate import (
@@ -47,7 +50,11 @@ from appliance.simulate import (
     run_simulation,
 )
 from appliance.store import CallLog, CallLogBusyError, RuleStore, open_readonly, search_calls
+from appliance.store.rules import DuplicateRuleError
 from appliance.timesync import kernel_clock_synchronised
+
+if TYPE_CHECKING:  # the web stack is imported only by the commands that run it
+    from web_ui.server import TlsFiles
 
 logger = logging.getLogger("siaga")
 
@@ -217,6 +224,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the appliance on virtual modems with generated traffic, in accelerated time."""
     config = _config(args)
     db_path = Path(args.db) if args.db else DEMO_DB
+    web_port = args.port or config.web.port
+    if not args.no_web:
+        _check_port_free(config.web.host, web_port)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     start = datetime.now(UTC) + timedelta(seconds=LEAD_IN_S / args.speed * 2)
     calls = generate(days=args.days, seed=args.seed, start=start, timezone=config.site.timezone)
@@ -235,10 +245,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     loop = ScaledTimeLoop(args.speed)
     asyncio.set_event_loop(loop)
     clock = LoopClock(loop, datetime.now(UTC))
-    web = None if args.no_web else _start_demo_web(args, db_path)
+    web = None if args.no_web else _start_demo_web(args, db_path, web_port)
 
     try:
-        centre, _ = loop.run_until_complete(
+        played = _run_until_interrupted(
+            loop,
             play_scenario(
                 calls,
                 db_path,
@@ -247,15 +258,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 health_interval_s=60.0,
                 desks=[_DemoNarrator(clock, _zone(config))],
                 desk_poll_s=DESK_POLL_S / args.speed,  # 0.25 s of real time
-            )
+            ),
         )
-    except KeyboardInterrupt:
-        logger.warning("demo stopped; the calls so far are in %s", db_path)
-        return 0
     finally:
         asyncio.set_event_loop(None)
         loop.close()
         _stop_demo_web(web)
+    if played is None:
+        logger.warning("demo stopped; the calls so far are in %s", db_path)
+        return 0
+    centre, _ = played
     outcomes = collect_outcomes(calls, db_path, centre.driver.lost_busy, centre.first_row_id)
     sys.stdout.write("score of the demo day (as siaga simulate prints it):\n")
     json.dump(score(calls, outcomes), sys.stdout, indent=2)
@@ -263,14 +275,75 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_demo_web(args: argparse.Namespace, db_path: Path) -> subprocess.Popen[bytes] | None:
+_Played = TypeVar("_Played")
+
+
+def _run_until_interrupted(
+    loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, _Played]
+) -> _Played | None:
+    """Run `main` on `loop`; Ctrl-C (SIGINT) or SIGTERM cancels it, so it cleans up as it
+    would after an error (the lines stop, the call log is flushed and closed), and the
+    result is None. Every other task left is cancelled and awaited: no traceback, no
+    "Task was destroyed but it is pending"."""
+    task = loop.create_task(main)
+    stopping: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not stopping:  # a second Ctrl-C must not cut the clean-up short
+            stopping.append(signum)
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+        return None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        _cancel_leftover_tasks(loop)
+
+
+def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await every task still pending on `loop` (as `asyncio.run` does)."""
+    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse to start the demo when its web UI's port is taken: its setup link would lead
+    to whatever holds the port, not to this demo."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            problem = "is already in use" if exc.errno == errno.EADDRINUSE else "cannot be used"
+            raise UsageError(
+                f"port {port} on {host} {problem} ({exc.strerror}), perhaps by another"
+                " `siaga demo` or `siaga web`: give another with --port N, stop the other"
+                " program, or run without the web UI (--no-web)"
+            ) from None
+
+
+def _start_demo_web(
+    args: argparse.Namespace, db_path: Path, port: int
+) -> subprocess.Popen[bytes] | None:
     """`siaga web` on the demo's database, as its own process (as on the box): a web crash
-    never touches screening. It dies with the demo, even after a kill -9 of the demo."""
+    never touches screening. It dies with the demo, even after a kill -9 of the demo; it has
+    its own session, so Ctrl-C reaches the demo alone, which then stops it."""
     command = [sys.executable, "-m", "appliance.cli", "web", "--db", str(db_path)]
+    command += ["--port", str(port)]
     if args.config:
         command += ["--config", args.config]
     try:
-        return subprocess.Popen(command, preexec_fn=_die_with_parent)
+        return subprocess.Popen(command, preexec_fn=_die_with_parent, start_new_session=True)
     except OSError as exc:
         logger.warning("demo: the web UI could not start (%s); screening goes on", exc)
         return None
@@ -347,6 +420,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, got {text}")
+    return value
+
+
 def cmd_scenario_flood(args: argparse.Namespace) -> int:
     """Write a flood scenario of one shape (appliance/floods.py); its summary on stdout."""
     from appliance.floods import FloodShape, FloodWorld, flood_in_month, flood_scenario
@@ -388,7 +472,26 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
     if args.kind == "block" and expires_s is None and not args.reason:
         raise UsageError("a permanent block needs --reason (it is a supervisor's decision)")
     store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
-    rule_id = store.add(
+    try:
+        rule_id = _add_rule(store, args, pattern, now_ts, expires_s)
+    except DuplicateRuleError as exc:
+        raise UsageError(
+            f"{pattern}{'*' if args.prefix else ''}: the same {args.kind} rule is already in"
+            f" force (id {exc.existing_id}); see `siaga {args.kind} list`"
+        ) from None
+    sys.stdout.write(f"{args.kind} rule {rule_id}: {pattern}{'*' if args.prefix else ''}\n")
+    return 0
+
+
+def _add_rule(
+    store: RuleStore,
+    args: argparse.Namespace,
+    pattern: str,
+    now_ts: float,
+    expires_s: float | None,
+) -> str:
+    """Store the rule `siaga block add` / `allow add` was given; returns its id."""
+    return store.add(
         {
             "id": uuid.uuid4().hex[:12],
             "kind": args.kind,
@@ -401,8 +504,6 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
             "expires_ts": None if expires_s is None else now_ts + expires_s,
         }
     )
-    sys.stdout.write(f"{args.kind} rule {rule_id}: {pattern}{'*' if args.prefix else ''}\n")
-    return 0
 
 
 def cmd_rule_remove(args: argparse.Namespace) -> int:
@@ -450,6 +551,8 @@ def cmd_calls(args: argparse.Namespace) -> int:
     db_path = _db_path(args, config)
     connection = _read_only(db_path)
     try:
+        if args.follow:
+            connection.execute("BEGIN")  # one snapshot for the latest calls and the history
         rows = search_calls(
             connection,
             number=number,
@@ -458,8 +561,11 @@ def cmd_calls(args: argparse.Namespace) -> int:
             decision=args.decision,
             reason=args.reason,
             disposition=args.disposition,
-            limit=args.limit,
+            limit=args.last if args.follow else args.limit,
         )
+        # Read with the rows above, before they are printed: a call that ends after this
+        # is news, whenever the follower gets to it.
+        watermark, history = _follow_start(connection) if args.follow else (0.0, set())
     finally:
         connection.close()
     columns = [
@@ -478,23 +584,38 @@ def cmd_calls(args: argparse.Namespace) -> int:
     ]
     _print_rows(list(reversed(rows)), columns, args.csv)
     if args.follow:
-        _follow_calls(db_path, columns, args.csv, {int(row["id"]) for row in rows})
+        sys.stdout.flush()  # the latest calls now, not when the first new one ends
+        _follow_calls(db_path, columns, args.csv, history, watermark)
     return 0
 
 
 FOLLOW_INTERVAL_S = 1.0
+FOLLOW_LATE_COMMIT_S = 60.0  # a call that ended this much earlier may still be committed
 
 
-def _follow_calls(path: Path, columns: Sequence[str], as_csv: bool, shown: set[int]) -> None:
-    """Print each call as it ends, until interrupted (`siaga calls --follow`)."""
-    watermark = 0.0
+def _follow_start(connection: sqlite3.Connection) -> tuple[float, set[int]]:
+    """Where `--follow` starts: when the last call in the log ended (0 if none), and the
+    ids of every call in the follower's first window (history, never printed as news)."""
+    found = connection.execute("SELECT max(ended_ts) FROM calls").fetchone()
+    watermark = float(found[0]) if found and found[0] is not None else 0.0
+    rows = connection.execute(
+        "SELECT id FROM calls WHERE ended_ts >= ?", [watermark - FOLLOW_LATE_COMMIT_S]
+    ).fetchall()
+    return watermark, {int(row[0]) for row in rows}
+
+
+def _follow_calls(
+    path: Path, columns: Sequence[str], as_csv: bool, shown: set[int], watermark: float
+) -> None:
+    """Print each call that ends from now on, until interrupted (`siaga calls --follow`),
+    like `tail -f`: calls that had ended before it started are never printed here."""
     try:
         while True:
             connection = open_readonly(path)
             try:
                 found = connection.execute(
                     "SELECT * FROM calls WHERE ended_ts >= ? ORDER BY ended_ts, id",
-                    [watermark - 60.0],  # late commits of calls that ended a little earlier
+                    [watermark - FOLLOW_LATE_COMMIT_S],  # late commits of earlier calls
                 ).fetchall()
             finally:
                 connection.close()
@@ -563,39 +684,58 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the web UI in this process (the line service runs without it)."""
-    import uvicorn
-
     from web_ui.app import create_app
+    from web_ui.server import serve_forever, tls_options
     from web_ui.settings import SettingsError, settings_for
 
     config = _config(args)
     host = args.host or config.web.host
     port = args.port or config.web.port
+    tls = _web_tls(args, host)
+    scheme = "https" if tls is not None else "http"
     db_path = _db_path(args, config)
     try:
         settings = settings_for(
             db_path,
             timezone=config.site.timezone,
             site_name=config.site.name,
-            cookie_secure=args.secure_cookies,
-            base_url=f"http://{host}:{port}",
+            cookie_secure=args.secure_cookies or tls is not None,  # Secure under TLS
+            base_url=f"{scheme}://{host}:{port}",
         )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     root = logging.getLogger()
     root.setLevel(min(root.level, logging.INFO))  # a service: its start belongs in the journal
-    logger.warning("siaga web on http://%s:%d; database %s", host, port, db_path)
-    uvicorn.run(
+    logger.warning("siaga web on %s://%s:%d; database %s", scheme, host, port, db_path)
+    serve_forever(  # timeouts, trusted headers and TLS: web_ui.server
         create_app(settings),
+        settings,
         host=host,
         port=port,
         log_config=None,
         access_log=args.verbose > 0,
-        server_header=False,
-        # An open console's event stream would otherwise hold a stop for up to a minute.
-        timeout_graceful_shutdown=2,
+        **tls_options(tls),
     )
     return 0
+
+
+def _web_tls(args: argparse.Namespace, host: str) -> TlsFiles | None:
+    """The certificate and key to serve HTTPS with (checked), or None for plain HTTP, which
+    only loopback gets without --insecure-http."""
+    from web_ui.server import ListenError, TlsFiles, check_listening, check_tls_files
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
+    tls = None
+    if args.tls_cert is not None:
+        tls = TlsFiles(certificate=Path(args.tls_cert), key=Path(args.tls_key))
+    try:
+        check_listening(host, tls, insecure_http=args.insecure_http)
+        if tls is not None:
+            check_tls_files(tls)
+    except ListenError as exc:
+        raise UsageError(str(exc)) from None
+    return tls
 
 
 def _user_db(args: argparse.Namespace) -> tuple[sqlite3.Connection, ZoneInfo]:
@@ -707,6 +847,44 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    """Enable a disabled web UI account again; audited as `user.update`, like disable."""
+    from web_ui.users import UserError, get_by_username, update_user
+
+    conn, zone = _user_db(args)
+    try:
+        user = get_by_username(conn, args.name)
+        if user is None:
+            raise UsageError(f"no user {args.name!r}")
+        if not user.disabled:
+            sys.stdout.write(f"user {args.name} is already enabled\n")
+            return 0
+        update_user(conn, _cli_actor(), user.id, zone, disabled=False)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"enabled user {args.name}\n")
+    return 0
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> int:
+    """Lift every login lock on a web UI account (from every address); audited."""
+    from web_ui.sessions import unlock
+    from web_ui.users import get_by_username
+
+    conn, zone = _user_db(args)
+    try:
+        user = get_by_username(conn, args.name)
+        if user is None:
+            raise UsageError(f"no user {args.name!r}")
+        removed = unlock(conn, zone, _cli_actor(), user)
+    finally:
+        conn.close()
+    sys.stdout.write(f"unlocked user {args.name} ({removed} failed login(s) forgotten)\n")
+    return 0
+
+
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     """Set a web UI account's password; its sessions end."""
     from web_ui.users import UserError, new_password_hash, set_password
@@ -772,7 +950,17 @@ def _add_web_commands(sub: Any) -> None:
     web.add_argument(
         "--secure-cookies",
         action="store_true",
-        help="mark cookies Secure (only when the UI is reached over HTTPS)",
+        help="mark cookies Secure (implied by --tls-cert)",
+    )
+    web.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
+    )
+    web.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    web.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="allow plain HTTP on an address beyond loopback (passwords cross the network"
+        " in clear)",
     )
     web.set_defaults(func=cmd_web)
 
@@ -794,6 +982,14 @@ def _add_web_commands(sub: Any) -> None:
     _add_common(disable)
     disable.add_argument("name")
     disable.set_defaults(func=cmd_user_disable)
+    enable = actions.add_parser("enable", help="enable a disabled account again")
+    _add_common(enable)
+    enable.add_argument("name")
+    enable.set_defaults(func=cmd_user_enable)
+    unlock = actions.add_parser("unlock", help="lift an account's login locks (every address)")
+    _add_common(unlock)
+    unlock.add_argument("name")
+    unlock.set_defaults(func=cmd_user_unlock)
     passwd = actions.add_parser("passwd", help="set an account's password (ends its sessions)")
     _add_common(passwd)
     passwd.add_argument("name")
@@ -824,6 +1020,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--operators", type=int, default=4)
     demo.add_argument("--seed", type=int, default=112)
     demo.add_argument("--no-web", action="store_true", help="do not start the web UI")
+    demo.add_argument(
+        "--port", type=_port, help="the web UI's port (default: the config's web.port, 8112)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     simulate = sub.add_parser("simulate", help="replay a scenario on a virtual clock; JSON score")
@@ -876,6 +1075,13 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument(
         "--follow", action="store_true", help="then print every call as it ends (Ctrl-C stops)"
     )
+    calls.add_argument(
+        "--last",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --follow: the N latest calls first (default 10), then the new ones",
+    )
     calls.set_defaults(func=cmd_calls)
 
     rep = sub.add_parser("report", help="the centre's figures per day or month")
@@ -922,6 +1128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, PermissionError) as exc:
         sys.stderr.write(f"siaga: {exc}\n")
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before a command's own clean stop is in place
+        sys.stderr.write("siaga: stopped\n")
+        return 130
     with contextlib.suppress(BrokenPipeError):
         sys.stdout.flush()
     return result

@@ -326,6 +326,43 @@ class ChallengeConfig(StrictModel):
     )
 
 
+WatchdogAction = Literal["alarm", "end"]
+
+
+class WatchdogConfig(StrictModel):
+    """How long a call may stay in one state before a line's watchdog acts (docs/faults.md).
+
+    The line's own steps (ringing to the decision, the challenge) have their own timeouts:
+    a call still there after these limits is stuck, and is ended. A call waiting for or
+    talking to an operator involves people: past its limit it raises an alarm, or is ended
+    where the centre chooses `end`.
+    """
+
+    ringing_s: PositiveSeconds = Field(
+        default=60.0, description="ringing, screening or rejecting: the call is ended after"
+    )
+    challenge_s: PositiveSeconds = Field(
+        default=300.0,
+        description="announcing, challenging or holding (the warning's wait): ended after",
+    )
+    operator_ringing_s: PositiveSeconds = Field(
+        default=600.0, description="a call waiting this long for an operator: `operator_ringing`"
+    )
+    operator_ringing: WatchdogAction = Field(
+        default="alarm", description="alarm (once per call) or end the call"
+    )
+    connected_s: PositiveSeconds = Field(
+        default=3_600.0,
+        description=(
+            "an operator's call this long: `connected` (on analogue-audio lines the host "
+            "cannot hear whether anyone still speaks, so the limit is on time alone)"
+        ),
+    )
+    connected: WatchdogAction = Field(
+        default="alarm", description="alarm (once per call) or end the call"
+    )
+
+
 class PolicyConfig(StrictModel):
     """Every threshold the screening policy uses."""
 
@@ -497,7 +534,15 @@ class SmsConfig(StrictModel):
         default=(), description="numbers that receive alarms (any Indonesian form)"
     )
     alarms: tuple[str, ...] = Field(
-        default=("line_down", "flood_on", "supervisor_flag", "disk_low", "clock_unsynced"),
+        default=(
+            "line_down",
+            "line_degraded",
+            "call_watchdog",
+            "flood_on",
+            "supervisor_flag",
+            "disk_low",
+            "clock_unsynced",
+        ),
         description="which alarms are sent to the supervisors",
     )
     alarm_repeat_s: PositiveSeconds = Field(
@@ -547,10 +592,28 @@ class Config(StrictModel):
     lines: tuple[LineConfig, ...] = ()
     policy: PolicyConfig = PolicyConfig()
     challenge: ChallengeConfig = ChallengeConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
     prompts: dict[Language, PromptText] = Field(default_factory=_default_prompts)
     web: WebConfig = WebConfig()
     sms: SmsConfig = SmsConfig()
     board: BoardConfig = BoardConfig()
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _prompts_over_defaults(cls, value: Any) -> Any:
+        """Every prompt key has a default: a `[prompts.id]` table that sets only durations
+        (or one file) keeps the built-in words for the rest, and a language left out keeps
+        its built-in prompts."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[Any, Any] = dict(_default_prompts())
+        for language, given in value.items():
+            default = merged.get(language)
+            if isinstance(given, dict) and isinstance(default, PromptText):
+                merged[language] = {**default.model_dump(), **given}
+            else:
+                merged[language] = given
+        return merged
 
     @model_validator(mode="after")
     def _lines_unique(self) -> Config:

@@ -47,6 +47,7 @@ def line_status_fields(line: Line, since_ts: float) -> dict[str, Any]:
         "signal": health.signal,
         "registration": health.registration,
         "last_error": health.last_error,
+        "degraded": ",".join(health.degraded) or None,
     }
     call = line.call
     if call is not None and line.state is not LineState.IDLE:

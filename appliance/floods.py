@@ -1,6 +1,6 @@
 """Flood worlds: scenarios of a telephony denial-of-service, shape by shape.
 
-The month generator (`appliance.scenario.generate`) draws ordinary Serang-like traffic.
+The month generator (`appliance.month.generate`) draws ordinary Serang-like traffic.
 Floods are another family: for `duration_s`, junk callers arrive at `rate_per_s` in one
 of several shapes, while `genuine_callers` real emergencies try to get through. Every
 behavioural assumption is a field of `FloodWorld`, so a benchmark can sweep it
@@ -32,17 +32,14 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance.scenario import (
+from appliance.month import (
     DEFAULT_TIMEZONE,
     GENUINE_KIND_WEIGHTS,
     MOBILE_LENGTH_WEIGHTS,
     MOBILE_PREFIXES,
-    PROMPT_KEY,
-    CallerAction,
-    ScenarioCall,
-    Sound,
     generate,
 )
+from appliance.scenario import PROMPT_KEY, CallerAction, ScenarioCall, Sound
 
 FLOOD_START_LOCAL = (2024, 4, 3, 20, 0)  # a weekday evening, in the generator's zone
 

@@ -20,6 +20,20 @@ Design points:
   growing back-off; a modem that reboots is initialised again. A modem that stays dead
   climbs the recovery ladder (`appliance/recovery.py`): re-initialisation, a power-key
   cycle, a USB port reset, each an ALARM and a `recovery` event.
+- A line proves all the time that it can see callers: every health poll, and a check
+  right after anything that smells of a reset (a plain RING where +CRING was asked for,
+  a call without +CLIP, the echo back after ATE0, a lone boot line, an ERROR), reads back
+  the settings screening depends on (`ModemFamily.setting_checks`: caller ID, key
+  detection, the voice path) and sends the initialisation again when one is lost: an
+  ALARM and a `settings_lost` event. A setting the modem refuses is retried with a growing
+  back-off while the line shows "degraded" (`LineHealth.degraded`, an ALARM and a
+  `line_degraded` event, SMS included). A reboot is recognised only from a boot sequence
+  (two boot lines), and one boot gives one re-initialisation.
+- No call outlives the service or a hung modem: at start a line asks the modem for its
+  calls (`AT+CLCC`) and releases one left off-hook; while a call waits for or talks to an
+  operator the line asks every `CALL_POLL_S` (`AT+CLCC`, never during its own prompts and
+  keys), so a modem that stops answering or lost the call is noticed within seconds; a
+  watchdog per state (`[watchdog]`) ends or alarms a call held past sane limits.
 - A technician can take a line out of service (`take_out_of_service`, from the web UI's
   lines page through `appliance/line_admin.py`): it lets go of its port, rests in
   DISABLED (no reconnecting, no recovery ladder, no alarms) until `return_to_service`,
@@ -39,24 +53,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from appliance.caller_data import PhantomRings, RingingCall, ringing_call
 from appliance.clock import Clock
-from appliance.config import ChallengeConfig, LineConfig, PromptText
+from appliance.config import ChallengeConfig, LineConfig, PromptText, WatchdogConfig
 from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Reason
 from appliance.numbers import normalise
-from appliance.policy import FLOOD_SHORT_RULE
+from appliance.policy import FLOOD_RETRY_RULE, FLOOD_SHORT_RULE
 from appliance.recovery import ModemRecovery, RecoveryLadder
 from firmware.at.channel import ATChannel, ATCommandError, ATTimeoutError, ChannelClosedError
+from firmware.at.parser import parse_line
 from firmware.at.urc import (
     CallConnected,
     CallEnded,
     CallerId,
+    CallStatus,
     CallWaiting,
     Clip,
     CliValidity,
     Dtmf,
     ModemBooted,
+    OtherUrc,
     PromptFinished,
     Ring,
     Urc,
@@ -65,12 +83,16 @@ from firmware.audio import VoiceListener
 from firmware.families import (
     ModemFamily,
     Prompt,
+    SettingCheck,
     detect_family,
     family_by_name,
     read_pcm_recording,
     stream_pcm_prompt,
     stream_pcm_prompt_to,
 )
+
+if TYPE_CHECKING:
+    from appliance.store.calllog import InterruptedCall
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +105,25 @@ HEALTH_FAILURES_BEFORE_RESET = 2
 HOLD_REPEAT_S = 20.0  # a caller waiting for an operator hears 'please hold' this often
 MISSED_CALLERS_KEPT = 16  # distinct callers remembered while a line initialises
 COMMIT_WAIT_S = 2.0  # longest a call's end report waits for its row to be committed
+# A call's row is committed before the command that carries its decision out (ATH or
+# AT+CHUP, ATA, AT+CTFR), so a kill -9 or a power cut after that command never leaves a
+# call without its row. A stalled disk delays the command at most this long; the call then
+# goes on and its row follows when the disk can be written (docs/faults.md, durability).
+ROW_BEFORE_ACTION_MAX_S = 0.5
+CLCC_CHECK_TIMEOUT_S = 2.0  # "does a call ring?" (AT+CLCC) when RING or NO CARRIER is doubtful
+# While a call waits for or talks to an operator the modem is asked for its calls this often
+# (AT+CLCC): a hung modem is noticed after CALL_POLL_FAILURES unanswered polls in a row.
+CALL_POLL_S = 3.0
+CALL_POLL_TIMEOUT_S = 2.0
+CALL_POLL_FAILURES = 2
+CALL_GONE_POLLS = 2  # polls in a row without our call: the modem lost it (a silent reset)
+SETTINGS_RETRY_FIRST_S = 5.0  # a refused setting is tried again after this, doubling ...
+SETTINGS_RETRY_MAX_S = 300.0  # ... up to this
+BOOT_SEQUENCE_S = 30.0  # boot lines less than this apart belong to one boot
+BOOT_LINES_FOR_REBOOT = 2  # distinct boot lines that make a reboot (one alone: a check)
+LONE_BOOT_LINE_WAIT_S = 5.0  # a boot line still alone after this: check the settings
+REBOOT_LOOKBACK_S = 5.0  # a call that ended this shortly before a reboot ended by it
+_DUE_SLACK_S = 0.01  # a poll this close to due is due (loop times are floats)
 
 
 class LineState(StrEnum):
@@ -103,6 +144,10 @@ class LineState(StrEnum):
     DISABLED = "disabled"  # a technician took the line out of service: its port is free
 
 
+# The end cause of a call released in the challenge once its flood was recognised
+# (`Line.release_in_flood`): a junk record, so its caller is not called back.
+FLOOD_RELEASED_CAUSE = "flood_released"
+
 CALL_STATES = frozenset(
     {
         LineState.RINGING,
@@ -115,6 +160,10 @@ CALL_STATES = frozenset(
         LineState.CONNECTED,
     }
 )
+# States in which the line waits for people and sends the modem nothing of its own: there
+# the in-call poll (AT+CLCC) runs. In the others the line's own commands, each with its
+# timeout, would notice a hung modem, and a poll could only come between them.
+POLLED_CALL_STATES = frozenset({LineState.HOLDING, LineState.OPERATOR_RINGING, LineState.CONNECTED})
 
 
 class Screener(Protocol):
@@ -122,6 +171,11 @@ class Screener(Protocol):
 
     def screen(self, caller: CallerNumber, now_ts: float) -> Decision:
         """Record the arrival and decide; never raises (fails open)."""
+        ...
+
+    def decide_again(self, caller: CallerNumber, now_ts: float) -> Decision:
+        """Decide for a caller whose arrival is already counted (a call that rang on
+        through a restart of the service); never raises."""
         ...
 
     def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
@@ -157,6 +211,12 @@ class CallRecorder(Protocol):
 
     def new_call_id(self) -> int:
         """A fresh call id."""
+        ...
+
+    def claim_interrupted_call(
+        self, line: str, caller_raw: str | None, now_ts: float
+    ) -> InterruptedCall | None:
+        """The call the last run left in flight on `line` from `caller_raw`, once."""
         ...
 
     def call_started(self, call_id: int, fields: dict[str, Any]) -> None:
@@ -197,9 +257,31 @@ class LineListener(Protocol):
         """A caller rang while the line could not take calls (it was starting)."""
         ...
 
+    def line_alarm(self, line: Line, kind: str, message: str) -> None:
+        """An alarm the line logged and stored as an event (`line_degraded`,
+        `call_watchdog`, ...): publish the line's health and text the supervisors."""
+        ...
+
 
 class CallerGone(Exception):
     """The caller hung up (or the network ended the call)."""
+
+
+class NoCallRinging(Exception):
+    """RING heard, but the modem lists no ringing call (AT+CLCC): noise, not a call."""
+
+
+class DecisionChanged(Exception):
+    """A late number changed the decision of a call still ringing for an operator."""
+
+
+class ModemErrorReplies(ATCommandError):
+    """The modem answers an error even to a plain `AT`: it answers errors to everything
+    (a firmware fault, a wrong port), which is what the line reports at once."""
+
+    def __init__(self, final_line: str) -> None:
+        super().__init__("AT", final_line, [])
+        self.args = (f"the modem answers {final_line} to every command, even AT",)
 
 
 @dataclass
@@ -227,6 +309,14 @@ class ActiveCall:
     scenario_ref: str | None = None
     modem_call_id: int | None = None  # Huawei ^CONN:<id>, to tell our ^CEND from others
     waiting_reported: set[str | None] = field(default_factory=set)  # +CCWA callers logged
+    rings: int = 0  # RINGs heard for this call
+    first_clip: CallerId | None = None  # the first +CLIP heard for this call
+    other_caller_id: CallerId | None = None  # a second, different number in its ring cycle
+    released: bool = False  # its release was sent: a RING/+CLIP now is another caller's
+    late_clip: bool = False  # a +CLIP came after a decision taken without a number
+    resumed: bool = False  # it rang on through a restart of the service: its row is reused
+    clip_seen: bool = False  # a +CLIP came for this call (else its number is 'unavailable')
+    blind_reported: bool = False  # its `caller_id_lost` alarm is logged
     events: asyncio.Queue[Urc] = field(default_factory=asyncio.Queue)
 
 
@@ -236,6 +326,29 @@ def printable(text: object) -> str:
     if text is None:
         return "-"
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def _same_caller(one: CallerId | None, other: CallerId | None) -> bool:
+    """The same caller ID (number and validity); a missing one matches nothing."""
+    if one is None or other is None:
+        return False
+    return (one.raw, one.validity) == (other.raw, other.validity)
+
+
+def _resumed_fields(call: ActiveCall) -> dict[str, Any]:
+    """A call that rang on through a restart opens its row again: the last run marked it
+    ended (interrupted, which stays 1 as a trace); the restarted service ends it."""
+    if not call.resumed:
+        return {}
+    return {"ended_ts": None, "end_cause": None, "line_seconds": None}
+
+
+def _drain(queue: asyncio.Queue[Urc]) -> list[Urc]:
+    """Everything waiting in `queue`, taken out."""
+    taken = []
+    while not queue.empty():
+        taken.append(queue.get_nowait())
+    return taken
 
 
 def describe_call(line_name: str, call: ActiveCall) -> str:
@@ -291,7 +404,9 @@ class LineHealth:
     signal: int | None = None
     registration: str | None = None
     last_error: str | None = None
-    connected_since_ts: float | None = None
+    # What the line cannot do although it answers (`no_caller_id`, `no_key_detection`,
+    # `no_voice_port`): settings the modem refuses; () while it can do everything.
+    degraded: tuple[str, ...] = ()
     # The network's time (AT+CCLK? once the network has set the module's clock) minus the
     # system clock, in seconds, and when it was read; None: no network time.
     network_clock_offset_s: float | None = None
@@ -316,6 +431,7 @@ class Line:
         scenario_ref: Callable[[str], str | None] | None = None,
         recordings_dir: Path | None = None,
         recovery: ModemRecovery | None = None,
+        watchdog: WatchdogConfig | None = None,
     ) -> None:
         self.config = config
         self._recordings_dir = recordings_dir
@@ -350,12 +466,41 @@ class Line:
         # Callers heard ringing while INITIALISING, by raw number (None: RING only).
         self._missed: dict[str | None, MissedRinging] = {}
         self._running = False  # inside `run()`
+        self._phantoms = PhantomRings()  # bare RINGs with no call behind them
+        # Callers the modem listed ringing when the line came up (AT+CLCC): one of them may
+        # be a call the last run of the service left in flight, to finish in its row.
+        self._ringing_at_start: set[str | None] = set()
+        self._watchdog = watchdog or WatchdogConfig()
+        self._state_mono = 0.0  # loop time the line entered its state (the watchdog's start)
+        self._watchdog_fired: set[tuple[int, LineState]] = set()  # (call id, state) alarmed
+        self._check_task: asyncio.Task[None] | None = None  # a settings check under way
+        self._settings_lock = asyncio.Lock()
+        self._crc_on = False  # AT+CRC=1 was accepted: a plain RING means a reset
+        self._echo_off = False  # ATE0 was accepted: an echo means a reset
+        self._settings_retry_s = SETTINGS_RETRY_FIRST_S
+        self._settings_retry_at: float | None = None  # loop time of the next retry
+        self._boot_seen: set[str] = set()  # boot lines of the boot under way
+        self._boot_last = float("-inf")  # loop time of the last boot line
+        self._boot_first = float("-inf")  # ... and of the first of its boot
+        self._reboot_handled = False  # the boot under way was acted on
+        self._last_ended: tuple[ActiveCall, float] | None = None  # and its loop time
+        self._call_polls_failed = 0  # in-call polls unanswered in a row
+        self._call_polls_without_call = 0  # in-call polls in a row listing no call
+        self._clip_lost_at: float | None = None  # loop time a check last found +CLIP off
 
-    def reconfigure(self, *, prompts: PromptText, challenge: ChallengeConfig) -> None:
+    def reconfigure(
+        self,
+        *,
+        prompts: PromptText,
+        challenge: ChallengeConfig,
+        watchdog: WatchdogConfig | None = None,
+    ) -> None:
         """New prompts and challenge settings: from the next prompt and the next call on
         (a call in progress keeps the key it was asked for)."""
         self._prompts = prompts
         self._challenge = challenge
+        if watchdog is not None:
+            self._watchdog = watchdog
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -369,6 +514,7 @@ class Line:
                     await self._connect()
                     delay_s = BACKOFF_FIRST_S
                     self._ladder.recovered()
+                    self.health.last_error = None  # the line answers again: nothing wrong now
                     await self._serve_until_lost()
                 except (OSError, ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
                     self.health.last_error = f"{type(exc).__name__}: {exc}"
@@ -458,11 +604,12 @@ class Line:
             rtscts=self.config.rtscts,
             on_urc=self._on_urc,
             on_lost=self._on_lost,
+            on_echo=self._on_echo,
         )
         await channel.open()
         self.channel = channel
         await self._initialise()
-        self.health.connected_since_ts = self._clock.timestamp()
+        await self._release_calls_left_up(channel)
         self._outage_logged = False
         self._recorder.add_event(
             "line_up",
@@ -474,17 +621,16 @@ class Line:
 
     async def _initialise(self) -> None:
         channel = self._require_channel()
+        self._echo_off = False
         await self._wake(channel)
         await channel.command("ATE0")
+        self._echo_off = True
         await self._identify(channel)
         family = self._require_family()
-        for command in family.init_commands() + family.optional_init_commands():
-            try:
-                await channel.command(command, timeout_s=COMMAND_TIMEOUT_S)
-            except ATCommandError as exc:
-                # Optional features (DTMF detection, call waiting) differ between firmware
-                # versions; the line still works without them, so only log it.
-                logger.warning("line %s: %s refused: %s", self.name, command, exc)
+        await self._send_init_commands(channel)
+        # The boot under way, if any, is covered: its later lines start no second round.
+        self._reboot_handled = bool(self._boot_seen)
+        self._set_degraded(await self._missing_settings(channel), "initialisation")
         logger.info(
             "line %s: %s %s ready (family %s, IMEI %s)",
             self.name,
@@ -494,13 +640,48 @@ class Line:
             self.health.imei,
         )
 
+    async def _send_init_commands(self, channel: ATChannel) -> None:
+        """The family's initialisation; a refusal is logged, and what screening needs is
+        read back afterwards (`_missing_settings`): the line then shows it degraded."""
+        self._crc_on = False
+        family = self._require_family()
+        for command in family.init_commands() + family.optional_init_commands():
+            try:
+                await channel.command(command, timeout_s=COMMAND_TIMEOUT_S)
+            except ATCommandError as exc:
+                # Optional features (call waiting, network time) differ between firmware
+                # versions; the line still works without them, so only log it.
+                logger.warning("line %s: %s refused: %s", self.name, command, exc)
+                continue
+            self._crc_on = self._crc_on or command == "AT+CRC=1"
+
+    async def _missing_settings(self, channel: ATChannel) -> list[str]:
+        """What the line lacks now (`SettingCheck.missing`), read back from the modem; a
+        query the modem refuses counts as the setting off. Raises ATTimeoutError."""
+        missing = []
+        for check in self._require_family().setting_checks():
+            if not await self._setting_on(channel, check):
+                missing.append(check.missing)
+        return missing
+
+    @staticmethod
+    async def _setting_on(channel: ATChannel, check: SettingCheck) -> bool:
+        try:
+            lines = await channel.command(check.query, timeout_s=COMMAND_TIMEOUT_S)
+        except ATCommandError:
+            return False
+        return check.is_on(lines)
+
     async def _wake(self, channel: ATChannel) -> None:
         """A modem that just powered up may miss the first commands: try a few times."""
         for attempt in range(3):
             try:
                 await channel.command("AT", timeout_s=2.0)
                 return
-            except (ATTimeoutError, ATCommandError):
+            except ATCommandError as exc:
+                if attempt == 2:
+                    raise ModemErrorReplies(exc.final_line) from exc
+            except ATTimeoutError:
                 if attempt == 2:
                     raise
 
@@ -544,33 +725,357 @@ class Line:
         return lines[0].strip() if lines else None
 
     async def _serve_until_lost(self) -> None:
+        """Idle: the health poll every `health_interval_s` (and the retry of a refused
+        setting when due); a call up: the watchdog and the in-call poll every CALL_POLL_S."""
         failures = 0
+        loop = asyncio.get_running_loop()
+        next_health = loop.time() + self._health_interval_s
         while not self._lost.is_set():
+            wait_s = CALL_POLL_S
+            if self.state is LineState.IDLE:
+                wait_s = min(wait_s, next_health - loop.time())
+                if self._settings_retry_at is not None:
+                    wait_s = min(wait_s, self._settings_retry_at - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), self._health_interval_s)
-            if self._lost.is_set() or self.state not in (LineState.IDLE,):
+                # Never a zero wait: a timer a rounding error away would spin the loop.
+                await asyncio.wait_for(self._lost.wait(), max(wait_s, _DUE_SLACK_S))
+            if self._lost.is_set():
                 continue
-            failures = 0 if await self._poll_health() else failures + 1
-            if failures >= HEALTH_FAILURES_BEFORE_RESET:
-                raise ATTimeoutError("AT+CSQ (health poll)", COMMAND_TIMEOUT_S)
+            if self.state in CALL_STATES:
+                await self._watch_call()
+                continue
+            self._call_polls_failed = self._call_polls_without_call = 0
+            if self.state is not LineState.IDLE:
+                continue
+            now = loop.time() + _DUE_SLACK_S
+            if now >= next_health:
+                next_health = loop.time() + self._health_interval_s
+                failures = 0 if await self._poll_health() else failures + 1
+                if failures >= HEALTH_FAILURES_BEFORE_RESET:
+                    raise ATTimeoutError("AT+CSQ (health poll)", COMMAND_TIMEOUT_S)
+            elif self._settings_retry_at is not None and now >= self._settings_retry_at:
+                await self._check_settings("retry")
 
     async def _poll_health(self) -> bool:
+        """Signal, registration, the network's clock, and the settings screening needs.
+
+        An error to AT+CSQ is followed by a plain AT: a modem that answers ERROR to that
+        too is reported as such at once (ModemErrorReplies), not as a timeout later."""
         channel = self.channel
         if channel is None:
             return False
         try:
             signal = await channel.command("AT+CSQ", timeout_s=COMMAND_TIMEOUT_S)
             registration = await channel.command("AT+CREG?", timeout_s=COMMAND_TIMEOUT_S)
-        except (ATTimeoutError, ATCommandError) as exc:
-            self.health.last_error = f"health poll: {exc}"
-            logger.warning("line %s: health poll failed: %s", self.name, exc)
-            return False
+        except ATCommandError as exc:
+            await self._expect_answers_to_at(channel)
+            return self._poll_failed(exc)
+        except ATTimeoutError as exc:
+            return self._poll_failed(exc)
         except ChannelClosedError:
             return False
         self.health.signal = _parse_csq(signal)
         self.health.registration = _parse_creg(registration)
+        if (self.health.last_error or "").startswith("health poll"):
+            self.health.last_error = None  # the modem answers again
         await self._read_network_clock(channel)
+        with contextlib.suppress(ChannelClosedError):
+            await self._check_settings("health poll")
         return True
+
+    def _poll_failed(self, exc: Exception) -> bool:
+        self.health.last_error = f"health poll: {exc}"
+        logger.warning("line %s: health poll failed: %s", self.name, exc)
+        return False
+
+    async def _expect_answers_to_at(self, channel: ATChannel) -> None:
+        """Raise ModemErrorReplies if the modem answers an error to a plain AT."""
+        try:
+            await channel.command("AT", timeout_s=COMMAND_TIMEOUT_S)
+        except ATCommandError as exc:
+            error = ModemErrorReplies(exc.final_line)
+            self.health.last_error = str(error)
+            logger.warning("ALARM line %s: %s", self.name, error)
+            raise error from exc
+
+    # ----------------------------------------------------------------- settings
+
+    def _request_check(self, why: str, delay_s: float = 0.0) -> None:
+        """Check the settings soon (something smelled of a reset): one check at a time,
+        never while the line initialises, never blocking the call in progress."""
+        if self.channel is None or (self._check_task is not None and not self._check_task.done()):
+            return
+        self._check_task = asyncio.get_running_loop().create_task(self._run_check(why, delay_s))
+
+    async def _run_check(self, why: str, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        if self.state not in CALL_STATES and self.state is not LineState.IDLE:
+            return  # initialising (which reads the settings back itself), failed or down
+        channel = self.channel
+        if channel is None:
+            return
+        try:
+            await self._expect_answers_to_at(channel)
+            await self._check_settings(why)
+        except ModemErrorReplies:
+            self._lost.set()  # FAILED, then the recovery ladder
+        except ATTimeoutError as exc:
+            logger.warning("line %s: settings check (%s): %s", self.name, why, exc)
+        except (ATCommandError, ChannelClosedError) as exc:
+            logger.info("line %s: settings check (%s): %s", self.name, why, exc)
+
+    async def _check_settings(self, why: str) -> None:
+        """Read back what screening depends on; if something is off, send the
+        initialisation again and read back once more. A setting found off that was on
+        (a silent reset) is an ALARM and a `settings_lost` event; one that stays off
+        leaves the line degraded and is retried with a back-off."""
+        async with self._settings_lock:  # two smells at once: one check, one report
+            await self._check_settings_now(why)
+
+    async def _check_settings_now(self, why: str) -> None:
+        channel = self._require_channel()
+        missing = await self._missing_settings(channel)
+        if not missing:
+            self._set_degraded([], why)
+            return
+        with contextlib.suppress(ATCommandError):
+            await channel.command("ATE0", timeout_s=COMMAND_TIMEOUT_S)
+            self._echo_off = True
+        await self._send_init_commands(channel)
+        still = await self._missing_settings(channel)
+        lost = [name for name in missing if name not in self.health.degraded]
+        if lost:
+            self._report_settings_lost(lost, still, why)
+        self._set_degraded(still, why)
+
+    def _report_settings_lost(self, lost: list[str], still: list[str], why: str) -> None:
+        restored = [name for name in lost if name not in still]
+        logger.warning(
+            "ALARM settings_lost: line %s: the modem lost %s (found on %s; it reset without "
+            "a word?); %s",
+            self.name, ", ".join(lost), why,
+            f"restored: {', '.join(restored)}" if restored else "not restored",
+        )  # fmt: skip
+        self._recorder.add_event(
+            "settings_lost",
+            line=self.name,
+            detail={"lost": lost, "restored": restored, "found_on": why},
+            ts=self._clock.timestamp(),
+        )
+        if "no_caller_id" in lost:
+            self._clip_lost_at = asyncio.get_running_loop().time()
+            call = self.call
+            caller_id = call.caller_id if call is not None else None
+            if call is not None and caller_id is not None and caller_id.raw is None:
+                self._report_blind_call(call)
+
+    def _set_degraded(self, missing: list[str], why: str) -> None:
+        """Show what the line cannot do (an ALARM, an event and the SMS path when it
+        starts), retry with a growing back-off while it lasts, and say when it ends."""
+        loop = asyncio.get_running_loop()
+        before, now = self.health.degraded, tuple(missing)
+        if not now:
+            self._settings_retry_at, self._settings_retry_s = None, SETTINGS_RETRY_FIRST_S
+            if before:
+                self.health.degraded = ()
+                logger.warning("line %s: no longer degraded (%s)", self.name, why)
+                self._recorder.add_event(
+                    "line_restored",
+                    line=self.name,
+                    detail={"restored": list(before), "found_on": why},
+                    ts=self._clock.timestamp(),
+                )
+                self._listener.line_alarm(
+                    self, "line_restored", f"line {self.name} sees callers again"
+                )
+            return
+        self._settings_retry_at = loop.time() + self._settings_retry_s
+        retry_s = self._settings_retry_s
+        self._settings_retry_s = min(self._settings_retry_s * 2, SETTINGS_RETRY_MAX_S)
+        if now == before:
+            logger.info("line %s: still degraded (%s); next try in %.0f s", self.name,
+                        ", ".join(now), retry_s)  # fmt: skip
+            return
+        self.health.degraded = now
+        message = (
+            f"line {self.name} is degraded: {', '.join(now).replace('_', ' ')} (the modem "
+            f"refused its settings, {why}); retrying in {retry_s:.0f} s"
+        )
+        logger.warning("ALARM line_degraded: %s", message)
+        self._recorder.add_event(
+            "line_degraded",
+            line=self.name,
+            detail={"missing": list(now), "found_on": why, "retry_s": retry_s},
+            ts=self._clock.timestamp(),
+        )
+        self._listener.line_alarm(self, "line_degraded", message)
+
+    def _report_blind_call(self, call: ActiveCall) -> None:
+        """A call came without a number on a line that had lost caller ID: an ALARM and a
+        `caller_id_lost` event naming the call (once)."""
+        if call.blind_reported:
+            return
+        call.blind_reported = True
+        logger.warning(
+            "ALARM caller_id_lost: line %s: call %d arrived without a number because the "
+            "modem had lost caller ID (restored for the next call)",
+            self.name,
+            call.call_id,
+        )
+        self._recorder.add_event(
+            "caller_id_lost",
+            line=self.name,
+            detail={"call_id": call.call_id},
+            ts=self._clock.timestamp(),
+        )
+
+    def _on_echo(self) -> None:
+        """The modem echoed a command after ATE0 was accepted: it reset."""
+        if self._echo_off:
+            self._echo_off = False
+            self._request_check("the echo back after ATE0")
+
+    # ----------------------------------------------------------------- calls left up
+
+    async def _release_calls_left_up(self, channel: ATChannel) -> None:
+        """At start: a call the modem still holds (the service was killed or restarted
+        mid-call, a pocket dial that never hung up) is released and logged: an ALARM
+        and a `call_left_up` event. A call still ringing is left alone: its next RING
+        makes it a call of its own."""
+        try:
+            lines = await channel.command("AT+CLCC", timeout_s=COMMAND_TIMEOUT_S)
+        except ATCommandError as exc:
+            logger.info("line %s: cannot list the modem's calls: %s", self.name, exc)
+            return
+        for status in _call_statuses(lines):
+            if status.direction == 1 and status.state in (CLCC_INCOMING, CLCC_WAITING):
+                self._ringing_at_start.add(status.number)  # it may have rung through a restart
+                continue
+            released = True
+            try:
+                await channel.command(self._require_family().hangup_command())
+            except ATCommandError:
+                released = False
+            logger.warning(
+                "ALARM call_left_up: line %s: the modem still held a call from %s (%s) at "
+                "start; %s",
+                self.name, printable(status.number), _CLCC_STATES.get(status.state, "?"),
+                "released" if released else "it refused to release it",
+            )  # fmt: skip
+            self._recorder.add_event(
+                "call_left_up",
+                line=self.name,
+                detail={
+                    "caller_raw": status.number,
+                    "state": _CLCC_STATES.get(status.state, str(status.state)),
+                    "released": released,
+                },
+                ts=self._clock.timestamp(),
+            )
+
+    # ----------------------------------------------------------------- a call up
+
+    async def _watch_call(self) -> None:
+        """The watchdog, then (where the line waits for people) the in-call poll."""
+        call = self.call
+        if call is None or self._watchdog_ends(call):
+            return
+        if self.state not in POLLED_CALL_STATES:
+            return  # the line's own commands would time out on a hung modem
+        await self._poll_in_call(call)
+
+    async def _poll_in_call(self, call: ActiveCall) -> None:
+        """AT+CLCC: a modem that does not answer twice in a row is hung; one that lists no
+        call twice in a row lost ours (it reset without a word)."""
+        channel = self.channel
+        if channel is None:
+            return
+        try:
+            lines = await channel.command("AT+CLCC", timeout_s=CALL_POLL_TIMEOUT_S)
+        except ATTimeoutError:
+            self._call_polls_failed += 1
+            if self._call_polls_failed >= CALL_POLL_FAILURES and self.call is call:
+                self._modem_hung_in_call(call)
+            return
+        except ATCommandError as exc:
+            self._request_check(f"AT+CLCC answered {exc.final_line}")
+            return
+        except ChannelClosedError:
+            return
+        self._call_polls_failed = 0
+        if _call_statuses(lines) or self.call is not call:
+            self._call_polls_without_call = 0
+            return
+        self._call_polls_without_call += 1
+        if self._call_polls_without_call >= CALL_GONE_POLLS:
+            logger.warning(
+                "ALARM line %s: the modem lists no call while call %d is up: it reset",
+                self.name,
+                call.call_id,
+            )
+            self._end_call_now(call, "modem_reset")
+            self._request_check("a call the modem lost")
+
+    def _modem_hung_in_call(self, call: ActiveCall) -> None:
+        self.health.last_error = (
+            f"the modem stopped answering during call {call.call_id} "
+            f"({CALL_POLL_FAILURES} polls unanswered)"
+        )
+        logger.warning("ALARM line %s: %s", self.name, self.health.last_error)
+        self._end_call_now(call, "modem_not_answering")
+        self._lost.set()  # FAILED, then the recovery ladder
+
+    def _end_call_now(self, call: ActiveCall, cause: str) -> None:
+        """End the call from outside its coroutine (the modem failed it, the watchdog)."""
+        if self._call_task is not None and not self._call_task.done():
+            self._call_task.cancel()
+        self._finish_call(call, cause)
+
+    def _watchdog_ends(self, call: ActiveCall) -> bool:
+        """A call held past its state's limit (`[watchdog]`): an ALARM and an event, once
+        per call and state; ended where the limit says so. True if it was ended."""
+        state = self.state
+        limit_s, action = self._watchdog_limit(state)
+        held_s = asyncio.get_running_loop().time() - self._state_mono
+        if held_s < limit_s or (call.call_id, state) in self._watchdog_fired:
+            return False
+        self._watchdog_fired.add((call.call_id, state))
+        ends = action == "end"
+        message = (
+            f"line {self.name}: call {call.call_id} {state.value.replace('_', ' ')} for "
+            f"{held_s:.0f} s (limit {limit_s:.0f} s): {'ended' if ends else 'still up'}"
+        )
+        logger.warning("ALARM call_watchdog: %s", message)
+        self._recorder.add_event(
+            "call_watchdog",
+            line=self.name,
+            detail={
+                "call_id": call.call_id,
+                "state": state.value,
+                "held_s": round(held_s, 1),
+                "limit_s": limit_s,
+                "action": action,
+            },
+            ts=self._clock.timestamp(),
+        )
+        self._listener.line_alarm(self, "call_watchdog", message)
+        if not ends:
+            return False
+        self._end_call_now(call, f"watchdog_{state.value}")
+        asyncio.get_running_loop().create_task(
+            self._quiet_command(self._require_family().hangup_command())
+        )
+        return True
+
+    def _watchdog_limit(self, state: LineState) -> tuple[float, str]:
+        limits = self._watchdog
+        if state in (LineState.OPERATOR_RINGING,):
+            return limits.operator_ringing_s, limits.operator_ringing
+        if state is LineState.CONNECTED:
+            return limits.connected_s, limits.connected
+        if state in (LineState.ANNOUNCING, LineState.CHALLENGING, LineState.HOLDING):
+            return limits.challenge_s, "end"
+        return limits.ringing_s, "end"
 
     async def _read_network_clock(self, channel: ATChannel) -> None:
         """Compare the system clock with the network's (AT+CCLK?). A module whose clock
@@ -621,6 +1126,10 @@ class Line:
         if isinstance(urc, ModemBooted):
             self._on_modem_booted(urc)
             return
+        if isinstance(urc, Ring) and not urc.extended and self._crc_on:
+            self._request_check("a plain RING where +CRING was set")
+        elif isinstance(urc, Clip) and self.call is not None:
+            self.call.clip_seen = True
         if isinstance(urc, CallWaiting):
             self._on_call_waiting(urc)
             return
@@ -628,7 +1137,11 @@ class Line:
             if self._ends_another_call(self.call, urc):
                 logger.info("line %s: %r ends another call, not ours", self.name, urc.text)
                 return
+            if isinstance(urc, Clip) and self._clip_taken(self.call, urc):
+                return
             self.call.events.put_nowait(urc)
+            return
+        if isinstance(urc, Ring) and self.state is LineState.IDLE and self._ring_is_noise():
             return
         if isinstance(urc, Ring | Clip) and self.state is LineState.IDLE:
             self._start_call(urc)
@@ -709,14 +1222,53 @@ class Line:
         return urc.call_id is not None and urc.call_id != call.modem_call_id
 
     def _on_modem_booted(self, urc: ModemBooted) -> None:
+        """A reboot is a boot *sequence*: BOOT_LINES_FOR_REBOOT distinct boot lines less
+        than BOOT_SEQUENCE_S apart, acted on once (one re-initialisation, one event). A
+        lone `+CPIN: READY` or `+CFUN: 1` (a SIM refresh, a network event) only has the
+        settings checked, without touching the call in progress."""
+        now = asyncio.get_running_loop().time()
+        if now - self._boot_last > BOOT_SEQUENCE_S:
+            self._boot_seen.clear()
+            self._boot_first = now
+            self._reboot_handled = False
+        self._boot_last = now
+        self._boot_seen.add(urc.text)
         if self.state in (LineState.INITIALISING, LineState.DOWN, LineState.FAILED):
             return
-        logger.warning("line %s: modem rebooted (%s): initialising again", self.name, urc.text)
+        if self._reboot_handled:
+            return  # a later line of the boot already acted on
+        if len(self._boot_seen) < BOOT_LINES_FOR_REBOOT:
+            # Wait a moment: the next line of a real boot makes it a reboot instead.
+            self._request_check(f"a lone {urc.text!r}", delay_s=LONE_BOOT_LINE_WAIT_S)
+            return
+        self._reboot_handled = True
+        if self._check_task is not None:
+            self._check_task.cancel()  # the re-initialisation reads the settings back
+        logger.warning("line %s: modem rebooted (%s): initialising again", self.name,
+                       ", ".join(sorted(self._boot_seen)))  # fmt: skip
         if self.call is not None and self._call_task is not None:
             self._call_task.cancel()
             self._finish_call(self.call, "modem_rebooted")
+        else:
+            self._blame_reboot_for_last_call()
         if self._reinit_task is None or self._reinit_task.done():
             self._reinit_task = asyncio.get_running_loop().create_task(self._reinitialise())
+
+    def _blame_reboot_for_last_call(self) -> None:
+        """A call that 'hung up' just before the boot lines (the modem dropped it with a
+        NO CARRIER as it reset) ended because of the reboot: its row says so."""
+        if self._last_ended is None:
+            return
+        call, ended_at = self._last_ended
+        if call.end_cause != "caller_hung_up" or self._boot_first - ended_at > REBOOT_LOOKBACK_S:
+            return
+        call.end_cause = "modem_rebooted"
+        fields: dict[str, Any] = {"end_cause": "modem_rebooted"}
+        if call.challenge_result is ChallengeResult.CALLER_HUNG_UP:
+            call.challenge_result = None  # the caller did not hang up: no result
+            fields["challenge_result"] = None
+        logger.warning("line %s: call %d ended by the modem's reboot", self.name, call.call_id)
+        self._recorder.call_updated(call.call_id, fields)
 
     async def _reinitialise(self) -> None:
         self._set_state(LineState.INITIALISING)
@@ -726,6 +1278,7 @@ class Line:
             self.health.last_error = f"re-initialisation: {exc}"
             self._lost.set()
             return
+        self.health.last_error = None
         self._recorder.add_event("line_reinitialised", line=self.name, ts=self._clock.timestamp())
         self._set_state(LineState.IDLE)
 
@@ -780,6 +1333,7 @@ class Line:
         if self._scenario_ref is not None:
             call.scenario_ref = self._scenario_ref(self.name)
         self.call = call
+        self._watchdog_fired.clear()
         self._operator_answered = asyncio.Event()
         self._operator_hung_up = asyncio.Event()
         self._set_state(LineState.RINGING)
@@ -790,10 +1344,20 @@ class Line:
         try:
             await self._screen(call)
             await self._carry_out(call)
+        except NoCallRinging:
+            self._drop_phantom(call)
         except CallerGone as gone:
             self._finish_call(call, str(gone) or "caller_hung_up")
         except ChannelClosedError:
             self._finish_call(call, "line_failed")
+        except ATTimeoutError as exc:
+            # The modem stopped answering mid-call: nothing more can be done on it. The
+            # row says why; the line then checks whether it answers a plain AT at all.
+            logger.warning("ALARM line %s: call %d: the modem stopped answering (%s)",
+                           self.name, call.call_id, exc)  # fmt: skip
+            self.health.last_error = f"the modem stopped answering during call {call.call_id}"
+            self._finish_call(call, "modem_not_answering")
+            self._request_check("a command unanswered during a call")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -808,22 +1372,242 @@ class Line:
     async def _screen(self, call: ActiveCall) -> None:
         caller_id = await self._await_caller_id(call)
         known_ns = time.perf_counter_ns()
+        if not call.clip_seen:
+            self._note_call_without_clip(call, blind=caller_id.raw is None)
         call.caller_id = caller_id
         call.caller = normalise(caller_id, self._region)
         self._set_state(LineState.SCREENING)
-        call.decision = self._screener.screen(call.caller, self._clock.timestamp())
+        call.decision = self._decide(call)
         call.decision_us = (time.perf_counter_ns() - known_ns) // 1000
         self._recorder.call_started(call.call_id, self._start_fields(call))
 
     async def _await_caller_id(self, call: ActiveCall) -> CallerId:
-        """The first +CLIP of the call, or 'unavailable' if none comes within CLIP_WAIT_S."""
+        """The first +CLIP of the call. Without one within CLIP_WAIT_S the modem is asked
+        for its calls (AT+CLCC): the number it lists, else 'unavailable'; when it lists no
+        ringing call at all the RINGs were noise (`NoCallRinging`: no row). A NO CARRIER
+        before the caller ID is checked the same way: a stale one is ignored."""
         deadline = asyncio.get_running_loop().time() + CLIP_WAIT_S
         while True:
-            urc = await self._next_event(call, deadline)
+            try:
+                urc = await self._next_event(call, deadline)
+            except CallerGone:
+                asked, ringing = await self._modem_ringing_call()
+                if not asked or ringing is None:
+                    raise
+                logger.warning(
+                    "line %s: a stale NO CARRIER before the caller ID (the call still rings): "
+                    "ignored",
+                    self.name,
+                )
+                continue
             if urc is None:
-                return CallerId(None, None, CliValidity.UNAVAILABLE)
+                return await self._caller_id_from_modem(call)
             if isinstance(urc, Clip):
                 return urc.caller
+
+    async def _caller_id_from_modem(self, call: ActiveCall) -> CallerId:
+        """No +CLIP in time: the caller ID AT+CLCC lists, 'unavailable' when it lists the
+        call without a number or cannot say; `NoCallRinging` when no call rings."""
+        unavailable = CallerId(None, None, CliValidity.UNAVAILABLE)
+        asked, ringing = await self._modem_ringing_call()
+        if call.first_clip is not None:  # the +CLIP came while the modem was asked
+            return call.first_clip
+        if not asked:
+            return unavailable
+        if ringing is None:
+            raise NoCallRinging
+        if ringing.caller_id.raw is not None:
+            logger.warning(
+                "line %s: no +CLIP for a ringing call; its number %s is taken from AT+CLCC",
+                self.name,
+                printable(ringing.caller_id.raw),
+            )
+        return ringing.caller_id
+
+    async def _modem_ringing_call(self) -> tuple[bool, RingingCall | None]:
+        """Ask the modem whether a call rings (AT+CLCC): (asked, the ringing call or None).
+        `asked` is False when the modem refused or did not answer: nobody can tell."""
+        try:
+            lines = await self._require_channel().command("AT+CLCC", timeout_s=CLCC_CHECK_TIMEOUT_S)
+        except (ATCommandError, ATTimeoutError) as exc:
+            logger.info("line %s: AT+CLCC: %s", self.name, exc)
+            return False, None
+        return True, ringing_call(lines)
+
+    def _decide(self, call: ActiveCall) -> Decision:
+        """Decide the call; one that rang on through a restart of the service is finished
+        in the row the last run gave it (its arrival is already counted)."""
+        assert call.caller is not None
+        now_ts = self._clock.timestamp()
+        if self._resume_interrupted_call(call, now_ts):
+            return self._screener.decide_again(call.caller, now_ts)
+        return self._screener.screen(call.caller, now_ts)
+
+    def _resume_interrupted_call(self, call: ActiveCall, now_ts: float) -> bool:
+        """True when `call` is one the last run left in flight and the modem listed ringing
+        as the line came up: it takes that call's id, start and row (interrupted stays 1,
+        the restarted service writes the rest: one call, one row)."""
+        candidates, self._ringing_at_start = self._ringing_at_start, set()
+        raw = call.caller_id.raw if call.caller_id is not None else None
+        if raw not in candidates and None not in candidates:
+            return False
+        found = self._recorder.claim_interrupted_call(self.name, raw, now_ts)
+        if found is None:
+            return False
+        shift_s = max(0.0, now_ts - found.started_ts)
+        call.call_id, call.started_ts, call.resumed = found.call_id, found.started_ts, True
+        call.started_mono -= shift_s
+        logger.warning(
+            "line %s: call %d from %s rang on through a restart of the service: "
+            "finished in its own row",
+            self.name,
+            call.call_id,
+            printable(raw),
+        )
+        self._recorder.add_event(
+            "call_resumed",
+            line=self.name,
+            detail={"call_id": call.call_id, "caller_raw": raw, "rang_s": round(shift_s, 1)},
+            ts=now_ts,
+        )
+        return True
+
+    # ----------------------------------------------------------------- caller data
+
+    def _ring_is_noise(self) -> bool:
+        """A bare RING while idle, in a burst of RINGs with no call behind them."""
+        return self._phantoms.is_noise(asyncio.get_running_loop().time())
+
+    def _drop_phantom(self, call: ActiveCall) -> None:
+        """The modem lists no call behind the RINGs that started `call`: no row, no
+        report; the first of a burst is a WARNING and a `phantom_ring` event."""
+        rings = max(1, call.rings) + sum(1 for urc in _drain(call.events) if isinstance(urc, Ring))
+        new_burst = self._phantoms.confirmed(rings, asyncio.get_running_loop().time())
+        self.call = None
+        if self.state in CALL_STATES:
+            self._set_state(LineState.IDLE)
+        if not new_burst:
+            logger.debug("line %s: %d more RING(s) with no call behind them", self.name, rings)
+            return
+        logger.warning(
+            "line %s: RING with no call behind it (AT+CLCC lists none): a burst of bare "
+            "RINGs is counted, not logged as calls",
+            self.name,
+        )
+        self._recorder.add_event(
+            "phantom_ring",
+            line=self.name,
+            detail={"rings": rings, "rings_before": self._phantoms.total - rings},
+            ts=self._clock.timestamp(),
+        )
+
+    def _clip_taken(self, call: ActiveCall, urc: Clip) -> bool:
+        """A +CLIP during `call`: True when it is handled here (a repeat, a second number,
+        a late number), False to queue it to the call (its first, or the next caller's)."""
+        caller = urc.caller
+        if call.released or call.answered:
+            return False  # the next caller's (it rang as this call was released)
+        if call.first_clip is None:
+            call.first_clip = caller
+            if call.decision is None:
+                return False  # the number `_await_caller_id` waits for
+        if _same_caller(caller, call.first_clip) and call.decision is None:
+            return True  # a repeat within the ring cycle
+        if call.decision is not None and _same_caller(caller, call.caller_id):
+            return True  # a repeat, or the number AT+CLCC gave
+        decided_blind = call.caller_id is not None and call.caller_id.raw is None
+        if call.decision is not None and decided_blind and not call.late_clip and caller.raw:
+            self._take_late_caller_id(call, caller)
+            return True
+        self._note_other_number(call, caller)
+        return True
+
+    def _note_other_number(self, call: ActiveCall, caller: CallerId) -> None:
+        """A second, different number in the call's ring cycle: kept in the row beside the
+        one it was screened on (`other_caller_raw`), and logged."""
+        kept = call.other_caller_id
+        if kept is not None:
+            if not _same_caller(kept, caller):
+                logger.warning(
+                    "line %s: a third number %s for one call: logged, not kept",
+                    self.name,
+                    printable(caller.raw),
+                )
+            return
+        call.other_caller_id = caller
+        first = call.first_clip.raw if call.first_clip is not None else None
+        logger.warning(
+            "line %s: call %d: a second number %s in one ring cycle (screened on %s); "
+            "both are kept in its row",
+            self.name,
+            call.call_id,
+            printable(caller.raw),
+            printable(first),
+        )
+        if call.decision is not None:  # the row exists: add it now
+            self._recorder.call_updated(call.call_id, self._other_caller_fields(call))
+
+    def _other_caller_fields(self, call: ActiveCall) -> dict[str, Any]:
+        other = call.other_caller_id
+        if other is None:
+            return {}
+        return {
+            "other_caller_raw": other.raw,
+            "other_caller": normalise(other, self._region).e164,
+        }
+
+    def _take_late_caller_id(self, call: ActiveCall, caller: CallerId) -> None:
+        """The number came (+CLIP with a later RING) after the call was decided without
+        one, while it still rings: the row and the decision follow it. A decision that no
+        longer passes the call is carried out (`_pass_to_operator` hears of it)."""
+        before = call.decision
+        assert before is not None
+        call.late_clip = True
+        call.caller_id = caller
+        call.caller = normalise(caller, self._region)
+        now_ts = self._clock.timestamp()
+        call.decision = self._screener.screen(call.caller, now_ts)
+        logger.warning(
+            "line %s: call %d: its number %s came only with a later RING (decided %s/%s "
+            "without it); now %s/%s",
+            self.name,
+            call.call_id,
+            printable(caller.raw),
+            before.action,
+            before.reason,
+            call.decision.action,
+            call.decision.reason,
+        )
+        self._recorder.call_updated(
+            call.call_id,
+            {
+                "caller_raw": call.caller.raw,
+                "caller": call.caller.e164,
+                "number_class": call.caller.number_class.value,
+                "decision": call.decision.action.value,
+                "reason": call.decision.reason.value,
+                "rule": call.decision.rule,
+            },
+        )
+        call.events.put_nowait(OtherUrc(text="late caller ID"))  # wakes a waiting coroutine
+
+    def _decision_changed_while_ringing(self, call: ActiveCall) -> bool:
+        """A late number turned a call waiting unanswered for an operator into one to
+        restrict: True once, then the new decision is carried out."""
+        decision = call.decision
+        if not call.late_clip or call.answered or decision is None:
+            return False
+        return decision.action is not Action.PASS and self.state is LineState.OPERATOR_RINGING
+
+    def _note_call_without_clip(self, call: ActiveCall, *, blind: bool) -> None:
+        """No +CLIP came for this call: if a check during its ring found caller ID lost
+        and no number came another way (`blind`), the call is blind because of it (an
+        ALARM); otherwise check now (in the background: the call goes on)."""
+        lost_at = self._clip_lost_at
+        if blind and lost_at is not None and lost_at >= call.started_mono - CLIP_WAIT_S:
+            self._report_blind_call(call)
+        else:
+            self._request_check("a call without caller ID")
 
     def _start_fields(self, call: ActiveCall) -> dict[str, Any]:
         assert call.caller is not None and call.decision is not None
@@ -840,11 +1624,15 @@ class Line:
             "decision_us": call.decision_us,
             "reached_operator": 0,
             "scenario_ref": call.scenario_ref,
+            **self._other_caller_fields(call),
+            **_resumed_fields(call),
         }
 
     async def _carry_out(self, call: ActiveCall) -> None:
         assert call.decision is not None
         action = call.decision.action
+        if action is not Action.PASS or self.config.deflect_to:
+            await self._row_on_disk_before_action(call)
         if action is Action.REJECT:
             await self._reject(call)
         elif action is Action.ANNOUNCE:
@@ -854,9 +1642,26 @@ class Line:
         else:
             await self._pass_to_operator(call)
 
+    async def _row_on_disk_before_action(self, call: ActiveCall) -> None:
+        """Wait until the call's row is committed (one fsync), at most
+        ROW_BEFORE_ACTION_MAX_S: the command that follows (ATH, ATA, AT+CTFR) then never
+        leaves a call without its row, whenever the process dies or the power goes."""
+        committed = asyncio.wrap_future(self._recorder.when_committed())
+        try:
+            await asyncio.wait_for(committed, ROW_BEFORE_ACTION_MAX_S)
+        except TimeoutError:
+            logger.warning(
+                "line %s: call %d's row is not on disk after %.1f s (call log stalled); "
+                "carrying the decision out all the same",
+                self.name,
+                call.call_id,
+                ROW_BEFORE_ACTION_MAX_S,
+            )
+
     async def _reject(self, call: ActiveCall) -> None:
         self._set_state(LineState.REJECTING)
         family = self._require_family()
+        call.released = True
         await self._command(family.reject_command(self.config.reject_method))
         self._finish_call(call, "rejected")
 
@@ -911,8 +1716,16 @@ class Line:
         """No key in flood mode: a caller heard speaking goes to an operator, the rest are
         released; after the short challenge at once, with no goodbye: every second of a
         line counts, and the call-back list keeps whoever had no junk record (the
-        service's `call_finished`)."""
-        if call.voice_heard:
+        service's `call_finished`).
+
+        A line that cannot listen cannot tell a caller who only speaks from a silent one.
+        A first attempt is released all the same (the flood's callers would otherwise
+        reach operators on every such line); a caller trying again (`flood:retry`) who
+        stayed on through the whole challenge goes to an operator: a flood spread over
+        fresh numbers does not try again, a person who must speak does."""
+        assert call.decision is not None
+        retry_unheard = call.voice_heard is None and call.decision.rule == FLOOD_RETRY_RULE
+        if call.voice_heard or retry_unheard:
             call.unverified = True
             await self._connect_to_operator(call)
             return
@@ -1063,7 +1876,11 @@ class Line:
         self._listener.call_needs_operator(self, call)
         # A caller we already answered (the challenge) must not wait in silence.
         hold = self._prompt("connecting") if call.answered else None
-        await self._wait_for(call, self._operator_answered, hold=hold)
+        try:
+            await self._wait_for(call, self._operator_answered, hold=hold)
+        except DecisionChanged:
+            await self._carry_out(call)  # the late number's decision
+            return
         if hold is not None:
             await self._stop_prompt(hold)  # the operator speaks, not the recording
         if not call.answered:
@@ -1086,10 +1903,12 @@ class Line:
         deflecting again.
         """
         family = self._require_family()
+        call.released = True
         try:
             await self._command(family.deflect_command(number))
         except ATCommandError as exc:
             logger.warning("line %s: deflection refused (%s); alerting the desk", self.name, exc)
+            call.released = False
             return False
         self._finish_call(call, "deflected")
         return True
@@ -1151,6 +1970,25 @@ class Line:
             call.call_id,
             {"reached_operator": 1, "operator_ts": call.operator_ts, "operator": call.operator},
         )
+
+    def release_in_flood(self, rule: str) -> bool:
+        """Release the call this line is challenging: flood mode now rejects its caller on
+        a flood signature (`rule`, e.g. `flood:+6281234567`). False when the line is no
+        longer challenging (the caller pressed the key, or hung up, meanwhile)."""
+        call = self.call
+        if call is None or self.state is not LineState.CHALLENGING:
+            return False
+        logger.info(
+            "line %s: call %d released in the challenge: the flood's signature (%s)",
+            self.name,
+            call.call_id,
+            rule,
+        )
+        self._end_call_now(call, FLOOD_RELEASED_CAUSE)
+        asyncio.get_running_loop().create_task(
+            self._quiet_command(self._require_family().hangup_command())
+        )
+        return True
 
     def operator_hang_up(self) -> bool:
         """The operator ends the connected call; False if no call is connected."""
@@ -1270,7 +2108,12 @@ class Line:
                 return
 
     async def _command(self, command: str) -> list[str]:
-        return await self._require_channel().command(command, timeout_s=COMMAND_TIMEOUT_S)
+        try:
+            return await self._require_channel().command(command, timeout_s=COMMAND_TIMEOUT_S)
+        except ATCommandError as exc:
+            if exc.final_line == "ERROR":  # not a reasoned refusal (+CME ERROR: ...)
+                self._request_check(f"{command} answered ERROR")
+            raise
 
     def _prompt(self, name: str) -> Prompt:
         texts = self._prompts
@@ -1304,6 +2147,7 @@ class Line:
             if isinstance(urc, CallEnded):
                 raise CallerGone("caller_hung_up")
             if isinstance(urc, Ring):
+                call.rings += 1
                 continue  # RING repeats every few seconds until the call is answered
             return urc
 
@@ -1327,6 +2171,9 @@ class Line:
                 if getter in done:
                     if isinstance(getter.result(), CallEnded):
                         raise CallerGone("caller_hung_up")
+                    if self._decision_changed_while_ringing(call):
+                        call.late_clip = False
+                        raise DecisionChanged
                     continue
                 getter.cancel()
                 if not done and hold is not None:
@@ -1347,7 +2194,9 @@ class Line:
         self._cancel_host_prompt()
         if call.voice_listener is not None:
             call.voice_listener.close()
-        if call.challenge_result is None and self.state is LineState.CHALLENGING:
+        self._last_ended = (call, asyncio.get_running_loop().time())
+        hung_up = cause == "caller_hung_up"
+        if call.challenge_result is None and self.state is LineState.CHALLENGING and hung_up:
             call.challenge_result = ChallengeResult.CALLER_HUNG_UP
             if call.caller is not None:
                 self._screener.note_challenge(call.caller, call.challenge_result, call.ended_ts)
@@ -1391,6 +2240,10 @@ class Line:
                 leftovers.append(urc)
         if not leftovers:
             return
+        now = asyncio.get_running_loop().time()
+        if self._phantoms.in_burst(now) and not any(isinstance(u, Clip) for u in leftovers):
+            self._phantoms.count(len(leftovers), now)  # bare RINGs of the burst: noise
+            return
         logger.info("line %s: a new call rang as the last one ended", self.name)
         first, *rest = leftovers
         self._start_call(first)
@@ -1426,6 +2279,7 @@ class Line:
         if old is new:
             return
         self.state = new
+        self._state_mono = _loop_time()
         logger.debug("line %s: %s -> %s", self.name, old, new)
         if old is LineState.INITIALISING and self._missed:
             self._report_missed_ringing()
@@ -1466,6 +2320,24 @@ def parse_cclk(lines: list[str]) -> float | None:
             return None
         return moment.timestamp()
     return None
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the watchdog's); 0 outside a loop (a line set up early)."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return 0.0
+
+
+CLCC_INCOMING, CLCC_WAITING = 4, 5
+_CLCC_STATES = {0: "active", 1: "held", 2: "dialing", 3: "alerting", 4: "incoming", 5: "waiting"}
+
+
+def _call_statuses(lines: list[str]) -> list[CallStatus]:
+    """The calls an AT+CLCC reply lists (a disconnecting one, state 6, is none)."""
+    statuses = (parse_line(line) for line in lines)
+    return [s for s in statuses if isinstance(s, CallStatus) and s.state in _CLCC_STATES]
 
 
 def _parse_csq(lines: list[str]) -> int | None:

@@ -509,3 +509,22 @@ def create_callbacks(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration(name="0015_other_caller")
+def add_other_caller(db: Database) -> None:
+    """`other_caller_raw`, `other_caller`: a second, different number the modem reported
+    for the same call (a second `+CLIP` in one ring cycle), exactly as given and in E.164
+    (NULL when it is not a number). The call was screened on the first number; the second
+    is kept so that a supervisor sees both (appliance/caller_data.py). NULL for almost
+    every call."""
+    db.table("calls").add_column("other_caller_raw", str)
+    db.table("calls").add_column("other_caller", str)
+
+
+@migration(name="0016_line_degraded")
+def add_line_degraded(db: Database) -> None:
+    """`line_status.degraded`: what a line cannot do although it answers (comma-separated
+    `no_caller_id`, `no_key_detection`, `no_voice_port`: settings its modem refuses), NULL
+    while it can do everything. The dashboard, lines page and console show it."""
+    db.execute("ALTER TABLE line_status ADD COLUMN degraded TEXT")

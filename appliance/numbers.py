@@ -28,9 +28,14 @@ Decisions (see also the tests in `tests/appliance/test_numbers.py`):
 - Caller-ID validity from `+CLIP` wins over the digits: withheld (1) is WITHHELD;
   unavailable (2), payphone (3) and other (4) are UNAVAILABLE. Words some networks put in
   the number field (`PRIVATE`, `Restricted`, `Anonymous`, `Unknown`, ...) are mapped the
-  same way, case-insensitively.
+  same way, case-insensitively; a field that contains one of the withheld words
+  (`PRIVATE NUMBER`) is WITHHELD.
 - Anything else that is not a phone number (letters, control characters, HTML, fewer than
-  `MIN_DIGITS` or more than 15 digits) is UNPARSEABLE with the raw string kept.
+  `MIN_DIGITS` or more than 15 digits) is UNPARSEABLE with the raw string kept. That is
+  the one rule for **alphanumeric caller IDs** too, with or without digits: `TELKOMSEL`
+  and `BANK1` (an operator's or a bank's sender name, type of address 208) are both
+  UNPARSEABLE, never a number and never "no caller ID". The AT parser only reports what
+  the modem sent; this module alone decides what a label means.
 - `normalise` never raises: it runs on the hot path of every call and fails to
   UNPARSEABLE, which the policy challenges by default.
 
@@ -67,6 +72,8 @@ _TON_NATIONAL = 0x20
 _WITHHELD_WORDS = frozenset(
     {"private", "restricted", "anonymous", "withheld", "hidden", "p", "r", "clir"}
 )
+# Withheld words that also count inside a longer label ("PRIVATE NUMBER").
+_WITHHELD_INSIDE = ("private", "restricted", "anonymous", "withheld", "hidden")
 _UNAVAILABLE_WORDS = frozenset(
     {
         "unknown",
@@ -165,6 +172,8 @@ def _word_class(raw: str) -> NumberClass | None:
         return NumberClass.WITHHELD
     if word in _UNAVAILABLE_WORDS:
         return NumberClass.UNAVAILABLE
+    if not any(ch.isdigit() for ch in word) and any(w in word for w in _WITHHELD_INSIDE):
+        return NumberClass.WITHHELD
     return None
 
 

@@ -70,6 +70,20 @@ MIN_ARRIVALS_KEPT = 32  # arrival times kept per number (>= throttle.max_calls +
 REPUTATION_HORIZON_S = 30 * DAY_S
 MIN_HOT_PREFIX_NUMBERS = 2  # distinct numbers a number block needs before it can be hot
 FLOOD_SHORT_RULE = "flood:short"  # a flood challenge the line plays short
+# A flood challenge for a caller who tries again within `flood.redial_window_s`: the full
+# challenge, and on a line that cannot listen, staying on through it is enough (see
+# `appliance.line.Line._end_flood_challenge`).
+FLOOD_RETRY_RULE = "flood:retry"
+FLOOD_RESERVE_RULE = "flood:reserve"  # a first attempt kept off the last free line
+
+
+def is_flood_signature_rule(rule: str | None) -> bool:
+    """True for a flood decision on what the flood comes from: `flood:<number or block>`
+    or `flood:no_number` (not the reservation, the short or the retry challenge)."""
+    if rule is None or not rule.startswith("flood:"):
+        return False
+    return rule not in (FLOOD_SHORT_RULE, FLOOD_RETRY_RULE, FLOOD_RESERVE_RULE)
+
 
 _NO_NUMBER_REASON = {
     NumberClass.WITHHELD: Reason.WITHHELD,
@@ -1036,7 +1050,7 @@ def _decide_no_number(
         # before answering; callers with a number still get through.
         return Decision(Action.REJECT, Reason.FLOOD, "flood:no_number")
     if state.flood.must_keep_line_free():
-        return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
+        return Decision(Action.REJECT, Reason.FLOOD, FLOOD_RESERVE_RULE)
     if state.flood_active:
         return _flood_challenge(state)
     return Decision(Action(configured), reason)
@@ -1050,18 +1064,22 @@ def _decide_flood(
     hot_prefix = state.flood.is_hot(e164)
     if hot_prefix is not None:
         return Decision(Action.REJECT, Reason.FLOOD, f"flood:{hot_prefix}")
-    window_s = config.flood.redial_window_s
-    if state.flood.must_keep_line_free() and not state.tried_recently(e164, now, window_s):
+    tried_again = state.tried_recently(e164, now, config.flood.redial_window_s)
+    if state.flood.must_keep_line_free() and not tried_again:
         # Trunk reservation: a flood without a signature takes every line it is given, so
         # the last one is kept for callers who try again (a genuine caller redials; a
         # dialer spreading over fresh numbers does not). The caller released here is
         # remembered, and goes on the call-back list.
-        return Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
-    return _flood_challenge(state)
+        return Decision(Action.REJECT, Reason.FLOOD, FLOOD_RESERVE_RULE)
+    return _flood_challenge(state, tried_again=tried_again)
 
 
-def _flood_challenge(state: PolicyState) -> Decision:
+def _flood_challenge(state: PolicyState, *, tried_again: bool = False) -> Decision:
     """The flood's challenge: short (`flood:short`) while lines are scarce, the full one
-    while they are not, so that a slow caller is not hurried for nothing."""
+    while they are not, so that a slow caller is not hurried for nothing. A caller who
+    tries again gets the full one: whoever the short one released (slow to find the
+    keypad, or released on the reserved line) is not hurried twice."""
+    if tried_again:
+        return Decision(Action.CHALLENGE, Reason.FLOOD, FLOOD_RETRY_RULE)
     rule = FLOOD_SHORT_RULE if state.flood.lines_scarce() else "flood"
     return Decision(Action.CHALLENGE, Reason.FLOOD, rule)

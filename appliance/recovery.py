@@ -77,11 +77,6 @@ class RecoveryLadder:
         self._taken: list[str] = []
         self._exhausted_at: float | None = None
 
-    @property
-    def steps_taken(self) -> list[str]:
-        """The steps taken in this outage, in order."""
-        return list(self._taken)
-
     async def climb(self, line: Line) -> None:
         """After a failed (re)connection: take the next step when it is due."""
         now = asyncio.get_running_loop().time()

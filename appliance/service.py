@@ -28,7 +28,14 @@ from appliance.clock import Clock
 from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
-from appliance.line import CALL_STATES, ActiveCall, Line, LineState, describe_call
+from appliance.line import (
+    CALL_STATES,
+    FLOOD_RELEASED_CAUSE,
+    ActiveCall,
+    Line,
+    LineState,
+    describe_call,
+)
 from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
 from appliance.model import (
     Action,
@@ -39,14 +46,15 @@ from appliance.model import (
     is_well_formed_disposition,
 )
 from appliance.policy import (
+    FLOOD_RESERVE_RULE,
     FloodChange,
     HistoryRow,
     PolicyState,
     decide_safely,
+    is_flood_signature_rule,
     release_unverified,
 )
 from appliance.recovery import RecoverySkipped
-from appliance.rules import Rule
 from appliance.settings import (
     config_digest,
     effective_config,
@@ -62,7 +70,7 @@ logger = logging.getLogger(__name__)
 def _health_key(line: Line) -> tuple[Any, ...]:
     health = line.health
     return (health.family, health.model, health.imei, health.signal, health.registration,
-            health.last_error)  # fmt: skip
+            health.last_error, health.degraded)  # fmt: skip
 
 
 RULE_POLL_S = 1.0
@@ -157,6 +165,7 @@ class LineService:
                     scenario_ref=scenario_ref,
                     recordings_dir=config.site.recordings_dir,
                     recovery=self,
+                    watchdog=config.watchdog,
                 )
         self.usb = usb or UsbPortReset()
         self._owns_board = board == FROM_CONFIG
@@ -365,11 +374,6 @@ class LineService:
         )
         return len(rules)
 
-    def add_rule(self, rule: Rule) -> None:
-        """Put a rule into effect now (it must already be stored)."""
-        index = self.policy.allow if rule.kind == "allow" else self.policy.block
-        index.add(rule)
-
     async def _poll_rules(self, interval_s: float) -> None:
         assert self.rule_store is not None
         self._rule_marker, _ = self.rule_store.changed_since(None)
@@ -414,7 +418,9 @@ class LineService:
         self.config = config
         self.policy.reconfigure(config.policy)
         for line in self.lines.values():
-            line.reconfigure(prompts=config.prompt_text(), challenge=config.challenge)
+            line.reconfigure(
+                prompts=config.prompt_text(), challenge=config.challenge, watchdog=config.watchdog
+            )
         self.housekeeping.reconfigure(config)
         logger.warning("screening settings changed from the web UI: now in force")
         self._record_configuration(self.clock.timestamp())
@@ -463,8 +469,30 @@ class LineService:
         """Record the arrival, then decide (fails open inside `decide_safely`)."""
         try:
             self._flood_changes(self.policy.record_arrival(caller, now_ts))
+            self._release_flood_callers(now_ts)
         except Exception:
             logger.exception("recording an arrival failed; deciding anyway")
+        return decide_safely(caller, self.policy, self.config.policy, now_ts)
+
+    def _release_flood_callers(self, now_ts: float) -> None:
+        """Release the calls still in the challenge that flood mode would now reject on a
+        flood signature (a hot number or block, or the withheld class): the first calls
+        of a flood arrive before anything can recognise it, and each holds a line through
+        the challenge. The policy's own exemptions (allowlist, immunity, good history)
+        stand; a caller who pressed the key has left the challenge."""
+        if not self.policy.flood_active:
+            return
+        for line in self.lines.values():
+            call = line.call
+            if line.state is not LineState.CHALLENGING or call is None or call.caller is None:
+                continue
+            now = decide_safely(call.caller, self.policy, self.config.policy, now_ts)
+            if now.action is Action.REJECT and is_flood_signature_rule(now.rule):
+                line.release_in_flood(now.rule or "flood")
+
+    def decide_again(self, caller: CallerNumber, now_ts: float) -> Decision:
+        """Decide without recording an arrival: a call that rang on through a restart was
+        counted when the policy's memory was rebuilt from its row (fails open)."""
         return decide_safely(caller, self.policy, self.config.policy, now_ts)
 
     def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
@@ -585,6 +613,12 @@ class LineService:
             self._list_for_call_back(caller, line.name, None, "rang_while_starting", {}, ts)
         except Exception:
             logger.exception("line %s: the call-back list could not be updated", line.name)
+
+    def line_alarm(self, line: Line, kind: str, message: str) -> None:
+        """A line's alarm (logged and stored by the line): show the line's health now and
+        text the supervisors (`sms.alarms` says which kinds)."""
+        self._publish_status(line)
+        self.housekeeping.text_supervisors(kind, message, about=line.name)
 
     def _call_back_if_unserved(self, line: Line, call: ActiveCall) -> None:
         assert call.caller is not None
@@ -764,6 +798,7 @@ class LineService:
             self._notice_clock_step((now_ts - last_wall) - (mono - last_mono), now_ts)
             last_wall, last_mono = now_ts, mono
             self._flood_changes(self.policy.tick(now_ts))
+            self._release_flood_callers(now_ts)
             self.publish_changed_health()
             self.call_log.set_service_state({"heartbeat_ts": now_ts}, now_ts)
 
@@ -811,6 +846,11 @@ SCREENING_STATES = frozenset(
     }
 )
 
+# End causes that say the line or its modem failed the call, not the caller.
+LINE_FAULT_CAUSES = frozenset(
+    {"line_failed", "modem_rebooted", "modem_reset", "modem_not_answering"}
+)
+
 # Restrictions that rest on a junk record: a caller released under one is not called back.
 _JUNK_RECORD_REASONS = frozenset({Reason.BLOCKLIST, Reason.ABUSE})
 _CHALLENGE_CALL_BACK_REASONS = {
@@ -835,8 +875,10 @@ def call_back_reason(call: ActiveCall) -> str | None:
     if decision.reason in _JUNK_RECORD_REASONS:
         return None
     if decision.action is Action.REJECT:
-        return "released_in_flood" if decision.rule == "flood:reserve" else None
-    if call.end_cause in ("line_failed", "modem_rebooted"):
+        return "released_in_flood" if decision.rule == FLOOD_RESERVE_RULE else None
+    if call.end_cause == FLOOD_RELEASED_CAUSE:
+        return None  # released on a flood signature, a junk record
+    if call.end_cause in LINE_FAULT_CAUSES or (call.end_cause or "").startswith("watchdog_"):
         return "line_fault"
     if call.challenge_result is not None:
         return _CHALLENGE_CALL_BACK_REASONS.get(call.challenge_result, "hung_up_waiting")

@@ -51,11 +51,10 @@ STARTUP_TIMEOUT_S = 120.0  # loop seconds to wait for every line to become idle
 # Virtual modems send call audio in 250 ms chunks, not a real modem's 20 ms frames: the
 # listener is indifferent to chunk size and a simulated month runs several times faster.
 SIMULATED_AUDIO_CHUNK_S = 0.5
-WAITING_PATIENCE_S = 20.0
+WAITING_PATIENCE_S = 20.0  # a caller left waiting on a busy line gives up after this
 CALL_BACK_TALK_S = 60.0  # an operator's call-back that is answered: ring, ask, note
-CALL_BACK_NO_ANSWER_S = (
-    30.0  # one that rings out  # a caller left waiting on a busy line gives up after this
-)
+CALL_BACK_LOOK_AGAIN_S = 30.0  # operators glance at the list this often in a flood
+CALL_BACK_NO_ANSWER_S = 30.0  # one that rings out
 # Callers' voices range from a low adult voice to a child's (pitch in Hz).
 VOICE_PITCH_HZ = (95, 320)
 
@@ -73,6 +72,12 @@ class SimulationOptions:
     # waiting (+CCWA) on a line in conversation, which releases it busy. The caller is
     # lost all the same (the contract's "lost busy"), but the appliance sees the attempt.
     call_waiting: bool = True
+    # The operators' call-back protocol (docs/web-ui.md, "Call-back list"): an idle
+    # operator calls back only while this many other operators stay free for incoming
+    # calls, and not while flood mode is on (a flood's list is mostly the flood's own
+    # numbers; its genuine callers redial, and the list waits for the flood to end).
+    call_back_spare_operators: int = 1
+    call_backs_in_flood: bool = False
 
     def family_of(self, index: int) -> str:
         """The modem family of line `index` (0-based)."""
@@ -279,11 +284,21 @@ class CallBack:
 
 class SimulatedOperators:
     """A pool of operators: each answers a waiting call `answer_s` after becoming free, and
-    an operator with no call waiting calls back the oldest caller on the call-back list
-    (answered or not as the caller's latest scenario call says, `answer.call_back`)."""
+    an operator with no call waiting calls back the caller at the top of the call-back
+    list (the newest release, as the console shows it; answered or not as the caller's
+    latest scenario call says, `answer.call_back`) while `spare_operators` others stay
+    free and, unless `call_backs_in_flood`, only outside flood mode (the list is looked
+    at again when the flood ends)."""
 
     def __init__(
-        self, service: LineService, driver: ScenarioDriver, count: int, answer_s: float
+        self,
+        service: LineService,
+        driver: ScenarioDriver,
+        count: int,
+        answer_s: float,
+        *,
+        spare_operators: int = 1,
+        call_backs_in_flood: bool = False,
     ) -> None:
         self._service = service
         self._driver = driver
@@ -293,13 +308,20 @@ class SimulatedOperators:
         self._talking: dict[int, str] = {}  # call id -> operator
         self._call_back_list: dict[str, float] = {}  # subscriber -> listed at (POSIX s)
         self.call_backs: list[CallBack] = []
+        # A centre with one operator keeps nobody spare: that operator calls back when idle.
+        self._spare_operators = min(spare_operators, count - 1)
+        self._call_backs_in_flood = call_backs_in_flood
+        self._look_again: asyncio.TimerHandle | None = None
 
     def call_back_listed(self, caller: CallerNumber, reason: str, ts: float) -> None:
         """The service put a caller on the call-back list (one entry per subscriber)."""
         subscriber = subscriber_key(caller.e164)
-        if subscriber is not None and subscriber not in self._call_back_list:
-            self._call_back_list[subscriber] = ts
-            self._dispatch()
+        if subscriber is None:
+            return
+        # The console lists the newest release first, a caller released again moving up.
+        listed_ts = self._call_back_list.pop(subscriber, ts)
+        self._call_back_list[subscriber] = listed_ts
+        self._dispatch()
 
     def call_waiting(self, line: Line, call: ActiveCall) -> None:
         """Queue the call; a free operator picks it up."""
@@ -325,10 +347,32 @@ class SimulatedOperators:
                 continue
             operator = self._free.pop(0)
             loop.call_later(self._answer_s, self._pick_up, operator, line, call)
-        while self._free and self._call_back_list and not self._waiting:
-            subscriber, listed_ts = next(iter(self._call_back_list.items()))
+        while self._may_call_back():
+            subscriber, listed_ts = next(reversed(self._call_back_list.items()))
             del self._call_back_list[subscriber]
             self._call_back(self._free.pop(0), subscriber, listed_ts)
+
+    def _may_call_back(self) -> bool:
+        """An operator is free for a call-back under the protocol (see the class)."""
+        if not self._call_back_list or self._waiting:
+            return False
+        if len(self._free) <= self._spare_operators:
+            return False
+        if self._call_backs_in_flood or not self._service.policy.flood_active:
+            return True
+        self._look_again_later()
+        return False
+
+    def _look_again_later(self) -> None:
+        """Look at the list again in a while (the flood may have ended by then)."""
+        if self._look_again is None:
+            self._look_again = asyncio.get_running_loop().call_later(
+                CALL_BACK_LOOK_AGAIN_S, self._looked_again
+            )
+
+    def _looked_again(self) -> None:
+        self._look_again = None
+        self._dispatch()
 
     def _call_back(self, operator: str, subscriber: str, listed_ts: float) -> None:
         """Ring the caller back from the desk's own phone (not an incoming line)."""
@@ -468,7 +512,14 @@ async def build_centre(
             loop.add_in_flight_probe(InFlightProbe(service.lines[name], modem))
         # A line waiting for its call's row to be committed is not idle either.
         loop.add_in_flight_probe(lambda: call_log.commit_waiters > 0)
-    operators = SimulatedOperators(service, driver, options.operators, options.operator_answer_s)
+    operators = SimulatedOperators(
+        service,
+        driver,
+        options.operators,
+        options.operator_answer_s,
+        spare_operators=options.call_back_spare_operators,
+        call_backs_in_flood=options.call_backs_in_flood,
+    )
     service.desks.append(operators)
     return SimulatedCentre(modems, service, driver, operators, call_log, first_row_id)
 

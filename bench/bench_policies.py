@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Config, load_config
-from appliance.scenario import generate
+from appliance.month import generate
 from appliance.simulate import SimulationOptions, run_simulation
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_simulation.py [--days 30] [--seed 112]
 
-Generates the default scenario (`appliance.scenario.generate`: Serang-like traffic, 173
+Generates the default scenario (`appliance.month.generate`: Serang-like traffic, 173
 calls a day) and runs it through `appliance.simulate.run_simulation` with the default
 options (4 mixed lines, 4 operators answering after 5 s: the real appliance, real AT
 over pseudo-terminals, real SQLite, on a virtual clock), as `siaga simulate` does.
@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance.scenario import generate
+from appliance.month import generate
 from appliance.simulate import SimulationOptions, run_simulation
 
 TARGET_MONTH_S = 60.0

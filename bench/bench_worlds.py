@@ -13,7 +13,7 @@ beside its median; `--json FILE` keeps every figure.
     .venv/bin/python bench/bench_worlds.py --quick    # one world per shape
     .venv/bin/python bench/bench_worlds.py --months   # months of other populations, ~30 min
 
-`--months` runs generated months (`appliance.scenario.MonthAssumptions`) with one
+`--months` runs generated months (`appliance.month.MonthAssumptions`) with one
 assumption moved at a time, and a month with a flood inside it: incidents reached live
 and by an operator's call-back (apart), and junk reaching operators.
 
@@ -43,7 +43,8 @@ from appliance.floods import (  # noqa: E402
     flood_in_month,
     flood_scenario,
 )
-from appliance.scenario import MonthAssumptions, ScenarioCall, generate  # noqa: E402
+from appliance.month import MonthAssumptions, generate  # noqa: E402
+from appliance.scenario import ScenarioCall  # noqa: E402
 from appliance.simulate import SimulationOptions, run_simulation  # noqa: E402
 
 NO_SCREENING = REPO_ROOT / "docs" / "policies" / "no-screening.toml"
@@ -106,14 +107,18 @@ def run_month(label: str) -> dict[str, Any]:
                     "call_backs_made",
                 )
             }
+            figures[name]["junk_line_s_per_call"] = round(
+                result["junk_line_seconds"] / max(1, result["junk_calls"]), 1
+            )
     return figures
 
 
 def months_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| month | incidents: Siaga live | + by call-back | no screening | junk reaching "
-        "operators: Siaga | no screening | call-backs made |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "operators: Siaga | no screening | junk line-s/call: Siaga | no screening | "
+        "call-backs made |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         siaga, none = row["siaga"], row["none"]
@@ -121,6 +126,7 @@ def months_table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {row['month']} | {siaga['incidents_reached']}/{siaga['incidents']} | "
             f"{siaga['incidents_called_back']} | {none['incidents_reached']}/{none['incidents']} | "
             f"{siaga['junk_reached_pct']} % | {none['junk_reached_pct']} % | "
+            f"{siaga['junk_line_s_per_call']} | {none['junk_line_s_per_call']} | "
             f"{siaga['call_backs_made']} |"
         )
     return lines
@@ -162,14 +168,15 @@ def worlds(quick: bool) -> list[tuple[str, FloodWorld]]:
     return found
 
 
-def run_world(world: FloodWorld, folder: Path) -> dict[str, Any]:
-    """Both policies on one world; the figures a row needs."""
+def run_world(world: FloodWorld, folder: Path, siaga_config: Path | None = None) -> dict[str, Any]:
+    """Both policies on one world; the figures a row needs. `siaga_config`: a
+    configuration file for Siaga's side (its defaults without one)."""
     calls = flood_scenario(world)
     start = min(call.at for call in calls if call.truth != "genuine").timestamp()
     figures: dict[str, Any] = {}
     for name, options in (
         ("none", SimulationOptions(config=load_config(NO_SCREENING))),
-        ("siaga", SimulationOptions()),
+        ("siaga", _siaga_options(siaga_config)),
     ):
         db = folder / f"{name}.db"
         for stale in folder.glob(f"{name}.db*"):
@@ -189,6 +196,12 @@ def run_world(world: FloodWorld, folder: Path) -> dict[str, Any]:
         }
     figures["floor"] = expected_floor(world)
     return figures
+
+
+def _siaga_options(config_file: Path | None) -> SimulationOptions:
+    if config_file is None:
+        return SimulationOptions()
+    return SimulationOptions(config=load_config(config_file))
 
 
 def _junk_lost_busy(calls: list[Any], result: dict[str, Any]) -> int:
@@ -243,6 +256,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--months", action="store_true", help="the month family instead")
     parser.add_argument("--jobs", type=int, default=2, help="months simulated at once")
+    parser.add_argument("--only", help="only the worlds whose label contains this text")
+    parser.add_argument(
+        "--config", type=Path, help="Siaga's configuration file (a setting swept by hand)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.months:
@@ -250,7 +267,9 @@ def main() -> int:
     rows: list[tuple[str, FloodWorld, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as folder:
         for label, world in worlds(args.quick):
-            rows.append((label, world, run_world(world, Path(folder))))
+            if args.only and args.only not in label:
+                continue
+            rows.append((label, world, run_world(world, Path(folder), args.config)))
             print(table(rows)[-1], file=sys.stderr, flush=True)
     print("\n".join(summary(rows)))
     print()

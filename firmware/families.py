@@ -68,6 +68,34 @@ def at_text(text: str) -> str:
     return " ".join(cleaned.split())
 
 
+@dataclass(frozen=True)
+class SettingCheck:
+    """A modem setting screening depends on, and how to read it back.
+
+    `query` is answered by a line starting with `prefix` whose first field is `expected`
+    while the setting is on (`AT+CLIP?` -> `+CLIP: 1,1`). A modem that resets forgets
+    these (docs/modems.md §a): the line reads them back on every health poll and after
+    anything that smells of a reset, and sends its initialisation again when one is off.
+    `missing` names what the line lacks without it (shown as "degraded: ...").
+    """
+
+    query: str
+    prefix: str
+    expected: str
+    missing: str
+
+    def is_on(self, lines: list[str]) -> bool:
+        """True when the reply `lines` show the setting on."""
+        for line in lines:
+            if line.startswith(self.prefix):
+                fields = line.removeprefix(self.prefix).split(",")
+                return fields[0].strip() == self.expected
+        return False
+
+
+CALLER_ID_CHECK = SettingCheck("AT+CLIP?", "+CLIP:", "1", "no_caller_id")
+
+
 class ModemFamily:
     """Base adapter: plain 3GPP TS 27.007 / V.250 behaviour.
 
@@ -85,6 +113,8 @@ class ModemFamily:
     _late_init: tuple[str, ...] = ()
     # Tried after init; an ERROR reply is fine (capabilities that vary by firmware).
     _optional_init: tuple[str, ...] = ()
+    # Settings read back besides caller ID (see `setting_checks`).
+    _checks: tuple[SettingCheck, ...] = ()
 
     def __repr__(self) -> str:
         return f"<ModemFamily {self.name}>"
@@ -102,6 +132,11 @@ class ModemFamily:
     def optional_init_commands(self) -> list[str]:
         """Commands worth sending after `init_commands` whose ERROR is tolerable."""
         return list(self._optional_init)
+
+    def setting_checks(self) -> list[SettingCheck]:
+        """The settings screening depends on, to read back: caller ID on every family,
+        key detection where it must be switched on, the voice path on Huawei sticks."""
+        return [CALLER_ID_CHECK, *self._checks]
 
     def answer_command(self) -> str:
         """Answer the alerting call."""
@@ -173,6 +208,7 @@ class Sim800Family(ModemFamily):
     description = "SIMCom SIM800/SIM900"
     # AT+CVHU=0 makes ATH release voice calls; DDET report mode 0 gives `+DTMF: <key>`.
     _late_init = ("AT+CVHU=0", "AT+DDET=1,0,0,0")
+    _checks = (SettingCheck("AT+DDET?", "+DDET:", "1", "no_key_detection"),)
     # Let the network set the module's clock (read with AT+CCLK?: is the Pi's clock right?).
     _optional_init = ("AT+CLTS=1",)
 
@@ -197,6 +233,7 @@ class Sim7600Family(ModemFamily):
     _hangup = "AT+CHUP"
     # AT+CDTAM=1 sends TTS to the remote party instead of the local speaker.
     _late_init = ("AT+DDET=1", "AT+CDTAM=1")
+    _checks = (SettingCheck("AT+DDET?", "+DDET:", "1", "no_key_detection"),)
     _optional_init = ("AT+CTZU=1",)  # the network's time sets the clock (AT+CCLK?)
 
     def play_command(self, prompt: Prompt) -> str | None:
@@ -235,6 +272,7 @@ class Ec25Family(ModemFamily):
     _early_init: tuple[str, ...] = ('AT+QURCCFG="urcport","usbat"',)
     # QTONEDET is not saved and reverts on reset: init re-sends it after every boot.
     _late_init = ("AT+QTONEDET=1",)
+    _checks = (SettingCheck("AT+QTONEDET?", "+QTONEDET:", "1", "no_key_detection"),)
     _optional_init = ("AT+CTZU=3",)  # the network's time, as local time, sets the clock
 
     def play_command(self, prompt: Prompt) -> str | None:
@@ -295,6 +333,8 @@ class HuaweiFamily(ModemFamily):
     _hangup = "AT+CHUP"
     # ^CURC=0 silences the periodic ^RSSI/^MODE/^BOOT/^DSFLOWRPT chatter.
     _early_init = ("AT^CURC=0",)
+    # ^CVOICE: 0 means the stick's voice path (the PCM port) is enabled (docs/modems.md).
+    _checks = (SettingCheck("AT^CVOICE?", "^CVOICE:", "0", "no_voice_port"),)
 
     def after_answer_commands(self) -> list[str]:
         """AT^DDSETEX=2 routes call audio to the voice port (320-byte s16le frames)."""

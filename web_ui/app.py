@@ -1,7 +1,9 @@
 """`create_app(settings)`: the whole web application, built on demand (nothing at import).
 
 At start (the lifespan) the database is migrated; if it holds no account yet, a one-time
-setup token is made and written to the log once, at WARNING, as a `/setup?token=...` link.
+setup token is made and its `/setup?token=...` link written to `<db>.setup-link`, a file
+only the service's user may read, and to the terminal when there is one; the log (the
+journal, which more people may read) names the file, never the token.
 Errors are answered per audience: the JSON API gets JSON with a stable code and 401/403,
 pages get the login page (303) or a translated error page.
 """
@@ -9,6 +11,7 @@ pages get the login page (303) or a translated error page.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,9 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance import package_version
 from web_ui import db as database
-from web_ui.app_state import SetupToken
+from web_ui.app_state import SetupToken, remove_setup_link, write_setup_link
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
 from web_ui.i18n import translate
+from web_ui.login_guard import AddressThrottle
+from web_ui.passwords import HashingBusyError
+from web_ui.request_limits import RequestLimits
 from web_ui.routers import (
     audit,
     auth,
@@ -43,6 +49,7 @@ from web_ui.routers import (
 )
 from web_ui.security import add_security_headers, is_api_request
 from web_ui.settings import WebSettings
+from web_ui.streams import StreamRegistry
 from web_ui.templating import Pages
 from web_ui.users import UserError, count_users
 
@@ -78,17 +85,22 @@ def _announce_setup(app: FastAPI, settings: WebSettings) -> None:
     conn = database.connect(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
     try:
         if count_users(conn) > 0:
+            remove_setup_link(settings.db_path)
             return
     finally:
         conn.close()
     setup: SetupToken = app.state.setup
-    token = setup.issue()
+    link = f"{settings.base_url}/setup?token={setup.issue()}"
+    path = write_setup_link(settings.db_path, link)
     logger.warning(
-        "no web UI account exists yet: create the first technician at %s/setup?token=%s "
-        "(valid once, until this process stops), or run `siaga user add NAME --role technician`",
-        settings.base_url,
-        token,
+        "no web UI account exists yet: the one-time link to create the first technician is "
+        "in %s (readable by this service's user only; valid once, until this process "
+        "stops), or run `siaga user add NAME --role technician`",
+        path,
     )
+    if sys.stderr.isatty():  # someone is watching this terminal: no journal keeps it
+        sys.stderr.write(f"\nCreate the first technician account: {link}\n\n")
+        sys.stderr.flush()
 
 
 @asynccontextmanager
@@ -113,6 +125,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.settings = settings
     app.state.pages = Pages(settings)
     app.state.setup = SetupToken()
+    app.state.streams = StreamRegistry()
+    app.state.login_throttle = AddressThrottle(
+        failures=settings.login_throttle_failures, window_s=settings.login_throttle_window_s
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in RESOURCES:
         app.include_router(module.pages)
@@ -127,6 +143,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         add_security_headers(request, response)
         return response
 
+    # Added last, so outermost: bodies are bounded before anything else reads them.
+    app.add_middleware(RequestLimits, body_idle_s=settings.body_idle_s)
     return app
 
 
@@ -183,6 +201,16 @@ def _add_error_handlers(app: FastAPI) -> None:
             )
         return _error_page(request, "error.invalid_input", 400)
 
+    async def hashing_busy(request: Request, exc: Exception) -> Response:
+        response = (
+            _json_error("login.busy", 429)
+            if is_api_request(request)
+            else _error_page(request, "login.busy", 429)
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    app.add_exception_handler(HashingBusyError, hashing_busy)
     app.add_exception_handler(NotAuthenticatedError, not_authenticated)
     app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(UserError, user_error)

@@ -3,7 +3,9 @@
 `record` is called inside the transaction that makes the change, so a change and its
 audit row are committed together or not at all. The table's triggers (migration
 `0006_web_users`) refuse UPDATE and DELETE. Values are JSON; passwords never appear
-(a password change is recorded as `{"password": "changed"}`).
+(a password change is recorded as `{"password": "changed"}`). Exports of data (the CSV
+downloads) are recorded too (`record_export`): they change nothing, but they take the
+centre's data out of the box.
 """
 
 from __future__ import annotations
@@ -65,6 +67,25 @@ def record(
             actor.remote,
         ],
     )
+
+
+def record_export(
+    conn: sqlite3.Connection,
+    actor: Actor,
+    what: str,
+    *,
+    query: Mapping[str, Any],
+    zone: ZoneInfo,
+) -> None:
+    """The audit row of a CSV export (`export.calls`, `export.report`, `export.rules`):
+    who took which data out of the box, with the filters or period that chose it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        record(conn, actor, f"export.{what}", target=what, before=None, after=query, zone=zone)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 @dataclass(frozen=True)

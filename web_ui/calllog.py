@@ -22,7 +22,8 @@ compared exactly with `caller_raw`. A prefix search is only done when asked for
 The CSV export streams every matching row in keyset batches of `EXPORT_BATCH` rows,
 each batch its own short read, so an export of a million rows never holds a read
 transaction (and so the WAL) open for minutes. Text cells that a spreadsheet would read
-as a formula (starting `=`, `+`, `-`, `@`, a tab or a carriage return) get a leading `'`.
+as a formula (starting `=`, `+`, `-`, `@`, a tab or a carriage return, also after leading
+blanks or in their fullwidth forms, U+FF1D and kin) get a leading `'`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import csv
 import io
 import logging
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -212,6 +214,24 @@ def match_number(text: str, prefix: bool, region: str = DEFAULT_REGION) -> Numbe
 
 def _local_midnight_ts(day: date, zone: ZoneInfo) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+# Days a filter or a report may name: wide enough for any call log, narrow enough that a day
+# after the last one and a month after it still exist (date.max + 1 day would overflow).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def parse_day(text: str) -> date:
+    """A `YYYY-MM-DD` day from 1970 to 2999; `CallSearchError` (a 422 with the reason)
+    for anything else, which the reports turn into their own error."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise CallSearchError("error.bad_date") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise CallSearchError("error.date_out_of_range")
+    return day
 
 
 def day_range_ts(since: date | None, until: date | None, zone: ZoneInfo) -> tuple[float, float]:
@@ -455,8 +475,15 @@ def label(
 
 
 def neutralise(cell: str) -> str:
-    """A text cell a spreadsheet will show as text, never evaluate as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    """A text cell a spreadsheet will show as text, never evaluate as a formula.
+
+    Judged on the cell as a spreadsheet reads it: NFKC-normalised (the fullwidth signs
+    U+FF1D, U+FF0B, U+FF0D, U+FF20 become `=+-@`) and without leading blanks (` =1+1` is
+    a formula too).
+    """
+    seen = unicodedata.normalize("NFKC", cell).lstrip(" \u00a0\u3000")
+    risky = seen.startswith(FORMULA_STARTS) or cell.startswith(FORMULA_STARTS)
+    return "'" + cell if risky else cell
 
 
 def _csv_cell(value: Any) -> str:

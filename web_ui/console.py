@@ -14,11 +14,20 @@ trigger tells the running line service to reload, as for a rule from the CLI.
 
 The web UI never imports the line code (it drives modems): the line states are the
 contract's words, and a test checks them against `appliance.line.LineState`.
+
+**Is the line service alive?** Its `service_state` row carries a heartbeat written every
+10 s and its process id. It is running while the heartbeat is at most
+`HEARTBEAT_FRESH_S` old (the dashboard's test too); sooner than that, a heartbeat older
+than `PID_GONE_AFTER_S` from a process that no longer exists on this machine (killed,
+crashed) counts as stopped. The age guard keeps a service in another PID namespace, whose
+process the web process cannot see, from ever looking dead while it beats. While it is
+not running, `line_status` holds only what it last said, and the console says so.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -45,6 +54,7 @@ from web_ui.i18n import format_time
 from web_ui.kinds import configured_kinds
 from web_ui.models import (
     CallerHistory,
+    ConsoleServicePublic,
     ConsoleSnapshot,
     DeskRequestPublic,
     DispositionPublic,
@@ -74,6 +84,18 @@ STATE_TONES: dict[str, str] = {
     "disabled": "quiet",  # a technician took it out of service (the lines page)
 }
 LINE_STATES: tuple[str, ...] = tuple(STATE_TONES)
+# What a line that answers may still be unable to do (`line_status.degraded`, written by
+# the line service when its modem refuses a setting: appliance.line `_set_degraded`).
+DEGRADED_KINDS: tuple[str, ...] = ("no_caller_id", "no_key_detection", "no_voice_port")
+
+
+def degraded_list(value: object) -> list[str]:
+    """`line_status.degraded` ("no_caller_id,no_key_detection") as a list of known kinds."""
+    if not value:
+        return []
+    return [kind for kind in str(value).split(",") if kind in DEGRADED_KINDS]
+
+
 WAITING = "operator_ringing"
 CONNECTED = "connected"
 REQUEST_RESULTS: tuple[str, ...] = ("ok", "no_such_call", "expired", "invalid")
@@ -96,6 +118,9 @@ RESERVED_KEYS = frozenset({"A", "H"})
 # configure up to 20) has a button but no key: operators click it.
 DIGIT_KEYS = 9
 
+
+HEARTBEAT_FRESH_S = 30.0  # the line service beats every 10 s: three missed beats
+PID_GONE_AFTER_S = 15.0  # a heartbeat this old from a vanished process: stopped
 
 RowLike = sqlite3.Row | Mapping[str, Any]
 RequestStatus = Literal["pending", "done", "not_answering"]
@@ -151,6 +176,48 @@ def choices_public(conn: sqlite3.Connection, language: Language) -> list[dict[st
         }
         for choice in disposition_choices(catalogue.kinds)
     ]
+
+
+# ------------------------------------------------------------------ the service
+
+
+def process_exists(pid: int) -> bool:
+    """True unless this machine certainly has no process `pid` (signal 0 sends nothing)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM), or we cannot tell: assume it lives
+        return True
+    return True
+
+
+def service_running(heartbeat_age_s: float | None, pid: int | None) -> bool:
+    """The line service's liveness from its heartbeat's age and process id (see above)."""
+    if heartbeat_age_s is None or heartbeat_age_s > HEARTBEAT_FRESH_S:
+        return False
+    if pid is not None and heartbeat_age_s > PID_GONE_AFTER_S:
+        return process_exists(int(pid))
+    return True
+
+
+def service_health(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> ConsoleServicePublic:
+    """Whether the line service runs, and when it was last heard from."""
+    row = conn.execute("SELECT pid, heartbeat_ts FROM service_state WHERE id = 1").fetchone()
+    if row is None:
+        return ConsoleServicePublic(
+            running=False, known=False, heartbeat_ts=None, heartbeat_at=None
+        )
+    heartbeat_ts = None if row["heartbeat_ts"] is None else float(row["heartbeat_ts"])
+    age_s = None if heartbeat_ts is None else max(0.0, now_ts - heartbeat_ts)
+    return ConsoleServicePublic(
+        running=service_running(age_s, row["pid"]),
+        known=True,
+        heartbeat_ts=heartbeat_ts,
+        heartbeat_at=None if heartbeat_ts is None else _local(heartbeat_ts, zone),
+    )
 
 
 # ------------------------------------------------------------------ reading
@@ -318,6 +385,7 @@ def _line_public(
         signal=row["signal"],
         registration=row["registration"],
         last_error=row["last_error"],
+        degraded=degraded_list(row["degraded"]),
         updated_ts=float(row["updated_ts"]),
         history=history,
         recent_call=ended,
@@ -382,7 +450,10 @@ def snapshot(
         for row in _line_rows(conn)
     ]
     return ConsoleSnapshot(
-        now_ts=now, lines=lines, requests=_my_requests(conn, username, now, zone)
+        now_ts=now,
+        service=service_health(conn, now, zone),
+        lines=lines,
+        requests=_my_requests(conn, username, now, zone),
     )
 
 

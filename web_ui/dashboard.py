@@ -7,21 +7,31 @@ there); nothing here writes.
   midnight to the next one. The counts are `appliance.report`'s own for that day (the
   same figures as the reports page and `siaga report --period day`): calls, screened (any
   decision other than `pass`), screened by reason (the report's `<action>_<reason>`
-  columns added up over the actions), reached an operator, genuine (`valid`), prank and
-  ghost. The screened share is screened / calls, in percent.
+  columns added up over the actions), reached an operator, genuine (`valid`). Prank and
+  ghost are the centre's categories (`web_ui.report_categories`: operators' verdicts and
+  what Siaga classified itself, as on the reports page), and so is the prank + ghost
+  share over every call, the reports page's share. The screened share is screened /
+  calls, in percent.
 - **Alarms** are the events the line service raises as an ALARM (an `ALARM` log line):
   `alarm` (from `Housekeeping.alarm`: the clock not synchronised, the disk running low;
   `detail.kind` names which), `flood_on` (flood mode entered, or still on after a
   restart), `line_crashed` (a line's task died and was restarted), `supervisor_flag` (a
   number climbed to a flagged step of the abuse ladder), `modem_changed` (a modem with
   another IMEI than configured), `recovery` (a step of a silent line's recovery ladder:
-  re-initialise, power cycle, USB reset) and `missed_call` (a caller rang while a line
-  was initialising and could not answer: the number, to call back). The dashboard shows
+  re-initialise, power cycle, USB reset), `missed_call` (a caller rang while a line
+  was initialising and could not answer: the number, to call back), and what a line
+  finds about its own ability to see callers (docs/faults.md): `settings_lost` (the
+  modem forgot caller ID or key detection in a silent reset; restored), `line_degraded`
+  (the modem refuses such a setting; retried), `caller_id_lost` (a call came without a
+  number because of it), `call_watchdog` (a call held past a `[watchdog]` limit) and
+  `call_left_up` (a call found off-hook at start, released). The dashboard shows
   those of the last 24 hours, newest first. `line_failed`, `line_down` and `flood_off`
   are not alarms: a failing line is followed by `recovery` events, and its state shows in
   the lines table.
 - **The line service** is running when its heartbeat (`service_state.heartbeat_ts`,
-  written every 10 s) is at most `HEARTBEAT_FRESH_S` old. Its flood mode, version and start
+  written every 10 s) is at most `HEARTBEAT_FRESH_S` old, and, once it is over
+  `PID_GONE_AFTER_S` old, its process still exists (`web_ui.console.service_running`,
+  the console's own test). Its flood mode, version and start
   time are those of its `service_state` row; with no fresh heartbeat they are what it
   last reported, and the page says so.
 - **Call-backs** are the open entries of the call-back list (`appliance.store.callbacks`:
@@ -61,8 +71,14 @@ from pydantic import BaseModel
 
 from appliance.report import SCREEN_COLUMNS, report
 from appliance.store import callbacks
-from web_ui.console import STATE_TONES
+from web_ui.console import HEARTBEAT_FRESH_S as HEARTBEAT_FRESH_S  # its readers look here
+from web_ui.console import (
+    STATE_TONES,
+    degraded_list,
+    service_running,
+)
 from web_ui.i18n import format_time, has_message, translate
+from web_ui.report_categories import categorise, junk_share_pct, period_rows
 from web_ui.users import Language
 
 ALARM_KINDS: tuple[str, ...] = (
@@ -73,10 +89,14 @@ ALARM_KINDS: tuple[str, ...] = (
     "modem_changed",
     "recovery",
     "missed_call",
+    "settings_lost",
+    "line_degraded",
+    "caller_id_lost",
+    "call_watchdog",
+    "call_left_up",
 )
 ALARM_WINDOW_S = 24 * 3600.0
 ALARMS_SHOWN = 50
-HEARTBEAT_FRESH_S = 30.0  # the line service beats every 10 s: three missed beats
 REFRESH_S = 20
 ALARM_TEXT_CHARS = 300
 SIGNAL_UNKNOWN = 99  # AT+CSQ's "not known or not detectable"
@@ -98,8 +118,9 @@ class TodayPublic(BaseModel):
     screened_by_reason: dict[str, int]
     reached_operator: int
     genuine: int
-    prank: int
+    prank: int  # operators' verdicts and Siaga's own classification
     ghost: int
+    junk_share_pct: float  # (prank + ghost) / calls, the reports page's share
 
 
 class ServicePublic(BaseModel):
@@ -159,6 +180,7 @@ class LineHealthPublic(BaseModel):
     model: str | None
     imei: str | None
     last_error: str | None
+    degraded: list[str] = []  # no_caller_id, no_key_detection, no_voice_port
 
 
 class CallbackOldestPublic(BaseModel):
@@ -241,9 +263,9 @@ def today_figures(
 ) -> TodayPublic:
     """Today's calls, screened (by reason), reached operators, genuine, prank and ghost."""
     day, since_ts, until_ts = today_range(now_ts, zone)
-    totals = report(
-        conn, since_ts=since_ts, until_ts=until_ts, period="day", timezone=timezone
-    ).totals.figures
+    figures = report(conn, since_ts=since_ts, until_ts=until_ts, period="day", timezone=timezone)
+    totals = figures.totals.figures
+    categories = categorise(figures, period_rows(conn, since_ts, until_ts, "day", zone)).totals
     calls = int(totals["calls"])
     screened = int(totals["screened"])
     return TodayPublic(
@@ -255,8 +277,9 @@ def today_figures(
         screened_by_reason=_screened_by_reason(totals),
         reached_operator=int(totals["reached_operator"]),
         genuine=int(totals["valid"]),
-        prank=int(totals["prank"]),
-        ghost=int(totals["ghost"]),
+        prank=categories.count("prank"),
+        ghost=categories.count("ghost"),
+        junk_share_pct=junk_share_pct(categories),
     )
 
 
@@ -272,7 +295,7 @@ def service_status(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> S
     heartbeat_ts = _optional_float(row["heartbeat_ts"])
     started_ts = _optional_float(row["started_ts"])
     age_s = None if heartbeat_ts is None else max(0.0, now_ts - heartbeat_ts)
-    running = age_s is not None and age_s <= HEARTBEAT_FRESH_S
+    running = service_running(age_s, row["pid"])
     return ServicePublic(
         known=True,
         running=running,
@@ -393,6 +416,7 @@ def line_health(conn: sqlite3.Connection, zone: ZoneInfo) -> list[LineHealthPubl
                 model=row["model"],
                 imei=row["imei"],
                 last_error=row["last_error"],
+                degraded=degraded_list(row["degraded"]),
             )
         )
     return lines

@@ -15,7 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from web_ui.messages import callbacks, dashboard, lines, screening, system
+from web_ui.messages import (
+    callbacks,
+    dashboard,
+    lines,
+    report_categories,
+    screening,
+    security,
+    service_watch,
+    system,
+)
 from web_ui.passwords import MIN_PASSWORD_CHARS
 from web_ui.users import Language
 
@@ -67,9 +76,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "login.no_users": (
         "Belum ada akun. Buat akun pertama dengan perintah `siaga user add`, atau buka "
-        "tautan penyiapan yang ditulis layanan web ke log-nya.",
+        "tautan penyiapan sekali pakai yang ditulis layanan web ke terminalnya atau ke "
+        "berkas `.setup-link` di samping basis data.",
         "There is no account yet. Create the first one with the `siaga user add` command, "
-        "or open the setup link the web service wrote to its log.",
+        "or open the one-time setup link the web service wrote to its terminal or to the "
+        "`.setup-link` file next to the database.",
     ),
     "setup.title": ("Penyiapan awal", "First-time setup"),
     "setup.intro": (
@@ -285,6 +296,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.operator_ringing": ("Menunggu operator", "Waiting for an operator"),
     "state.connected": ("Tersambung", "Connected"),
     "state.failed": ("Gagal", "Failed"),
+    # A line that answers but cannot do everything (line_status.degraded).
+    "state.degraded": ("Terganggu: {what}", "Degraded: {what}"),
+    "state.degraded.no_caller_id": ("tanpa ID penelepon", "no caller ID"),
+    "state.degraded.no_key_detection": ("tombol tidak terdeteksi", "keys not detected"),
+    "state.degraded.no_voice_port": ("tanpa port suara", "no voice port"),
     "decision.pass": ("lolos", "pass"),
     "decision.challenge": ("tantangan", "challenge"),
     "decision.announce": ("pesan", "announce"),
@@ -323,6 +339,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "end_cause.error": ("kesalahan internal", "internal error"),
     "end_cause.line_failed": ("saluran gagal", "line failed"),
     "end_cause.modem_rebooted": ("modem memulai ulang", "modem rebooted"),
+    "end_cause.modem_reset": (
+        "modem hilang panggilan (mulai ulang diam-diam)",
+        "the modem lost the call (a silent reset)",
+    ),
+    "end_cause.modem_not_answering": ("modem tidak menjawab", "the modem stopped answering"),
+    "end_cause.flood_released": (
+        "dilepas saat tantangan: bagian dari banjir panggilan",
+        "released in the challenge: part of a call flood",
+    ),
+    "end_cause.watchdog_ringing": ("batas waktu: berdering", "time limit: ringing"),
+    "end_cause.watchdog_screening": ("batas waktu: menyaring", "time limit: screening"),
+    "end_cause.watchdog_rejecting": ("batas waktu: menolak", "time limit: rejecting"),
+    "end_cause.watchdog_announcing": ("batas waktu: memutar pesan", "time limit: announcing"),
+    "end_cause.watchdog_challenging": ("batas waktu: tantangan", "time limit: challenge"),
+    "end_cause.watchdog_holding": ("batas waktu: ditahan", "time limit: holding"),
+    "end_cause.watchdog_operator_ringing": (
+        "batas waktu: menunggu operator",
+        "time limit: waiting for an operator",
+    ),
+    "end_cause.watchdog_connected": ("batas waktu: tersambung", "time limit: connected"),
     "end_cause.operator_hung_up": ("operator menutup", "operator hung up"),
     "end_cause.rejected": ("ditolak sebelum dijawab", "rejected before answering"),
     "end_cause.interrupted": (
@@ -581,6 +617,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "done.rule_added": ("Aturan ditambahkan.", "Rule added."),
     "done.rule_removed": ("Aturan dihapus.", "Rule removed."),
     "done.rules_imported": ("Aturan diimpor.", "Rules imported."),
+    "error.rule_duplicate": (
+        "Aturan yang sama (jenis, cocok, nomor, tindakan) sudah berlaku; lihat daftar di bawah.",
+        "The same rule (kind, match, number, action) is already in force; see the list below.",
+    ),
     "error.rule_not_found": (
         "Aturan tidak ditemukan atau sudah dihapus.",
         "Rule not found or already removed.",
@@ -619,12 +659,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rules.who": ("Oleh", "By"),
     "rules.when": ("Dibuat", "Created"),
     "rules.remove": ("Hapus", "Remove"),
-    "rules.csv": ("Unduh CSV", "Download CSV"),
+    "rules.csv": ("Unduh CSV (koma, untuk program)", "Download CSV (commas, for programs)"),
+    "rules.csv_excel": (
+        "Unduh CSV untuk Excel (titik koma)",
+        "Download CSV for Excel (semicolons)",
+    ),
     "rules.import": ("Impor CSV", "Import CSV"),
     "rules.import_help": (
-        "Kolom: kind,number,match,action,reason,expires. Pratinjau dulu; belum ada yang disimpan.",
-        "Columns: kind,number,match,action,reason,expires. You see a preview first; nothing is"
-        " stored yet.",
+        "Kolom: kind,number,match,action,reason,expires (atau Jenis;Nomor;Cocok;Tindakan;"
+        "Alasan;Kedaluwarsa); dipisah koma atau titik koma, seperti Excel menyimpannya."
+        " Pratinjau dulu; belum ada yang disimpan.",
+        "Columns: kind,number,match,action,reason,expires (or Kind;Number;Match;Action;"
+        "Reason;Expires); separated by commas or semicolons, as Excel saves them. You see a"
+        " preview first; nothing is stored yet.",
     ),
     "rules.import_file": ("Berkas CSV", "CSV file"),
     "rules.import_preview": ("Pratinjau", "Preview"),
@@ -705,11 +752,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Aturan yang sama sudah ada di baris {other}.",
         "The same rule is already on row {other}.",
     ),
+    "rules_csv.duplicate_active": (
+        "Duplikat: aturan yang sama sudah berlaku (id {id}); baris ini tidak diimpor.",
+        "Duplicate: the same rule is already in force (id {id}); this row is not imported.",
+    ),
 }
 
 
 def _merge_page_catalogues() -> None:
-    for catalogue in (callbacks, dashboard, lines, screening, system):
+    for catalogue in (
+        callbacks,
+        dashboard,
+        lines,
+        report_categories,
+        screening,
+        security,
+        service_watch,
+        system,
+    ):
         twice = sorted(set(catalogue.MESSAGES) & set(MESSAGES))
         if twice:
             raise RuntimeError(f"{catalogue.__name__}: keys defined twice: {twice}")
@@ -765,3 +825,9 @@ class Translator:
     def __call__(self, key: str, /, **values: object) -> str:
         """The message in this translator's language."""
         return translate(self.language, key, **values)
+
+    def known(self, prefix: str, value: str) -> str:
+        """The message `prefix + value`, or `value` itself when there is none (a state or
+        kind newer than this catalogue is shown as it is, never a server error)."""
+        key = prefix + value
+        return translate(self.language, key) if key in MESSAGES else value

@@ -50,7 +50,7 @@ from appliance.line_admin import AT_TEST_COMMANDS
 from appliance.store._sqlite import iso_at
 from web_ui import audit
 from web_ui.audit import Actor
-from web_ui.console import STATE_TONES
+from web_ui.console import STATE_TONES, degraded_list
 from web_ui.db import transaction
 from web_ui.models import InputModel
 from web_ui.users import UserError
@@ -134,6 +134,7 @@ class LineListed(BaseModel):
     signal_percent: int | None
     registration: str | None
     last_error: str | None
+    degraded: list[str]  # no_caller_id, no_key_detection, no_voice_port
     holds_call: bool
     enabled: bool
     enabled_by: str | None
@@ -270,6 +271,7 @@ def _listed(
         signal_percent=signal_percent(csq),
         registration=field("registration"),
         last_error=field("last_error"),
+        degraded=degraded_list(field("degraded")),
         holds_call=state in CALL_STATES,
         enabled=admin is None or bool(admin["enabled"]),
         enabled_by=None if admin is None else str(admin["updated_by"]),

@@ -232,6 +232,11 @@ class LinePublic(BaseModel):
     signal: int | None
     registration: str | None
     last_error: str | None
+    degraded: list[str] = Field(
+        default_factory=list,
+        description="what the line cannot do although it answers: no_caller_id, "
+        "no_key_detection, no_voice_port (settings its modem refuses)",
+    )
     updated_ts: float
     history: CallerHistory | None = Field(
         description="for a call waiting for an operator or connected; else null"
@@ -256,10 +261,24 @@ class DeskRequestPublic(BaseModel):
     status: Literal["pending", "done", "not_answering"]
 
 
+class ConsoleServicePublic(BaseModel):
+    """Whether the line service is alive, as the console judges it (`web_ui.console`)."""
+
+    running: bool = Field(
+        description="a heartbeat at most 30 s old, from a process that still exists"
+    )
+    known: bool = Field(description="false: the line service never ran on this database")
+    heartbeat_ts: float | None = Field(description="its last sign of life, if any")
+    heartbeat_at: datetime | None
+
+
 class ConsoleSnapshot(BaseModel):
-    """Every line, and the caller's own requests of the last two minutes."""
+    """Every line, the line service's health, and the caller's own requests of the last
+    two minutes. While `service.running` is false the lines' states are only what the
+    service last reported before it stopped: the console shows them as not reported."""
 
     now_ts: float
+    service: ConsoleServicePublic
     lines: list[LinePublic]
     requests: list[DeskRequestPublic]
 

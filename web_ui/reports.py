@@ -1,10 +1,11 @@
 """The reports page's figures: a period from the picker, `appliance.report` over it, charts.
 
 The figures are `appliance.report`'s own (`report`, `top_repeaters`, `report_csv`), the
-same the `siaga report` command prints, archived months (`monthly_figures`) included: the
-web UI adds no arithmetic of its own beyond "other" (calls that are neither valid, prank
-nor ghost) and shares for the charts. A period is a range of local days in the site's
-zone, `until` inclusive, shown by day or by month.
+same the `siaga report` command prints, archived months (`monthly_figures`) included;
+beside them, every call in one of the centre's categories with operators' and Siaga's
+classifications apart (`web_ui.report_categories`), which the summary, the first table
+and the charts show, with the prank + ghost share over every call. A period is a range
+of local days in the site's zone, `until` inclusive, shown by day or by month.
 
 The kinds of genuine call are the line service's (`web_ui.kinds`): the configured ones
 in their order, then any other kind the period's calls carry, each named as the console
@@ -32,11 +33,19 @@ from appliance.report import (
     report,
     top_repeaters,
 )
-from web_ui.calllog import day_range_ts, local_iso
+from web_ui.calllog import CallSearchError, day_range_ts, local_iso, parse_day
 from web_ui.charts import BarChart, stacked_bars
 from web_ui.db import connect_readonly
 from web_ui.i18n import translate
 from web_ui.kinds import DEFAULT_CATALOGUE, KindCatalogue, configured_kinds
+from web_ui.report_categories import (
+    SIAGA_CLASSES,
+    Categories,
+    CategoryRow,
+    categorise,
+    junk_share_pct,
+    period_rows,
+)
 from web_ui.settings import WebSettings
 from web_ui.users import Language, UserError
 
@@ -94,9 +103,9 @@ def month_range(month: date) -> tuple[date, date]:
 
 def _parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ReportRequestError("error.bad_date") from None
+        return parse_day(text)
+    except CallSearchError as exc:
+        raise ReportRequestError(exc.code) from None
 
 
 def parse_request(*, period: str, month: str, since: str, until: str, today: date) -> ReportRequest:
@@ -133,6 +142,7 @@ class ReportView:
     kind_columns: list[str]
     screen_columns: list[str]
     challenge_columns: list[str]
+    categories: Categories
     kinds: KindCatalogue = DEFAULT_CATALOGUE
 
     def kind_label(self, column: str, language: Language) -> str:
@@ -152,19 +162,31 @@ def _repeaters(settings: WebSettings, since_ts: float, until_ts: float) -> list[
         conn.close()
 
 
+def _categories(
+    settings: WebSettings, since_ts: float, until_ts: float, period: Period
+) -> dict[str, CategoryRow]:
+    conn = connect_readonly(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
+    try:
+        return period_rows(conn, since_ts, until_ts, period, settings.zone)
+    finally:
+        conn.close()
+
+
 def build_view(
     conn: sqlite3.Connection, request: ReportRequest, settings: WebSettings
 ) -> ReportView:
     """The report and the top repeaters of the request's period.
 
-    The two are independent queries of about the same cost (a month of 2 million rows:
-    about 60 ms each on the benchmark machine); SQLite runs them at once on two
-    connections (it releases the GIL while it works), which nearly halves the page's time.
+    The report, the top repeaters and the centre's categories are independent queries of
+    about the same cost (a month of 2 million rows: about 60 ms each on the benchmark
+    machine); SQLite runs them at once on three connections (it releases the GIL while
+    it works), so the page costs about what the slowest of them costs.
     """
     since_ts, until_ts = request.range_ts(settings.zone)
     kinds = configured_kinds(conn)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
         repeaters = pool.submit(_repeaters, settings, since_ts, until_ts)
+        counted = pool.submit(_categories, settings, since_ts, until_ts, request.period)
         result = report(
             conn,
             since_ts=since_ts,
@@ -181,25 +203,16 @@ def build_view(
             kind_columns=_non_zero(result.kind_column_names, result.totals),
             screen_columns=_non_zero(SCREEN_COLUMNS, result.totals),
             challenge_columns=_non_zero(CHALLENGE_COLUMNS, result.totals),
+            categories=categorise(result, counted.result()),
             kinds=kinds,
         )
 
 
-def other_calls(row: ReportRow) -> float:
-    """Calls that are neither valid, prank nor ghost (info, wrong number, no verdict...)."""
-    return row["calls"] - row["valid"] - row["prank"] - row["ghost"]
-
-
-def junk_share_pct(row: ReportRow) -> float:
-    """Prank and ghost calls as a percentage of all calls (0 when there were none)."""
-    return round(100.0 * (row["prank"] + row["ghost"]) / row["calls"], 1) if row["calls"] else 0.0
-
-
 def calls_chart(view: ReportView, language: Language) -> BarChart:
-    """Calls per period, stacked: valid, prank, ghost, other."""
+    """Calls per period in the centre's categories, stacked: valid, prank, ghost, other."""
     rows = [
-        {"valid": r["valid"], "prank": r["prank"], "ghost": r["ghost"], "other": other_calls(r)}
-        for r in view.report.rows
+        {series: float(row.count(series)) for series in CHART_SERIES}
+        for row in view.categories.rows
     ]
     names = {key: translate(language, f"reports.series.{key}") for key in CHART_SERIES}
     labels = [row.label for row in view.report.rows]
@@ -207,11 +220,21 @@ def calls_chart(view: ReportView, language: Language) -> BarChart:
 
 
 def junk_chart(view: ReportView, language: Language) -> BarChart:
-    """Prank and ghost calls as a share of all calls, per period."""
-    rows = [{"junk": junk_share_pct(row)} for row in view.report.rows]
+    """Prank and ghost calls (operators' and Siaga's) as a share of all calls, per period."""
+    rows = [{"junk": junk_share_pct(row)} for row in view.categories.rows]
     labels = [row.label for row in view.report.rows]
     names = {"junk": translate(language, "reports.series.junk")}
     return stacked_bars(labels, rows, ("junk",), names=names, maximum=100.0, percent=True)
+
+
+def siaga_classes(row: CategoryRow) -> list[tuple[str, str, int]]:
+    """(Siaga's class, its category, calls) for each class with calls, in `SIAGA_CLASSES`
+    order."""
+    return [
+        (name, category, row.by_siaga[name])
+        for name, category in SIAGA_CLASSES.items()
+        if row.by_siaga.get(name)
+    ]
 
 
 def hours(seconds: float) -> str:
@@ -247,8 +270,44 @@ class RepeaterPublic(BaseModel):
     last_at: str
 
 
+class CategoryRowPublic(BaseModel):
+    """One period (or the totals) in the centre's categories: each call counted once."""
+
+    period: str
+    calls: int
+    kinds: dict[str, int]  # genuine calls by kind (operators' verdicts)
+    valid: int
+    prank: int
+    ghost: int
+    other: int
+    by_operators: dict[str, int]  # prank, ghost, other as operators recorded them
+    by_siaga: dict[str, int]  # Siaga's own classes (`web_ui.report_categories`)
+    no_verdict: int  # in `other`: nobody classified them
+    junk_share_pct: float  # (prank + ghost) / calls, in percent
+    archived: bool
+
+    @classmethod
+    def of(cls, row: CategoryRow) -> CategoryRowPublic:
+        """The API's view of one category row."""
+        return cls(
+            period=row.label,
+            calls=row.calls,
+            kinds=dict(row.kinds),
+            valid=row.count("valid"),
+            prank=row.count("prank"),
+            ghost=row.count("ghost"),
+            other=row.count("other"),
+            by_operators=dict(row.by_operators),
+            by_siaga=dict(row.by_siaga),
+            no_verdict=row.no_verdict,
+            junk_share_pct=junk_share_pct(row),
+            archived=row.archived,
+        )
+
+
 class ReportPublic(BaseModel):
-    """`GET /api/reports`: the same figures as the page and `siaga report`."""
+    """`GET /api/reports`: the same figures as the page and `siaga report`, and the
+    centre's categories (`categories`, `category_totals`)."""
 
     period: Period
     timezone: str
@@ -258,6 +317,8 @@ class ReportPublic(BaseModel):
     rows: list[ReportRowPublic]
     totals: ReportRowPublic
     top_repeaters: list[RepeaterPublic]
+    categories: list[CategoryRowPublic]
+    category_totals: CategoryRowPublic
 
     @classmethod
     def of(cls, view: ReportView, zone: ZoneInfo) -> ReportPublic:
@@ -286,4 +347,6 @@ class ReportPublic(BaseModel):
                 )
                 for item in view.repeaters
             ],
+            categories=[CategoryRowPublic.of(row) for row in view.categories.rows],
+            category_totals=CategoryRowPublic.of(view.categories.totals),
         )

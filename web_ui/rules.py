@@ -18,21 +18,33 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from appliance.store._sqlite import event_row, iso_at
+from appliance.store.rules import identical_active_rule
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.calllog import UTF8_BOM, local_iso, neutralise
 from web_ui.db import transaction
-from web_ui.rules_csv import RuleDraft
-from web_ui.users import UserError
+from web_ui.i18n import translate
+from web_ui.rules_csv import HEADING_KEYS, RowError, RuleDraft, RulesImport
+from web_ui.users import Language, UserError
 
 logger = logging.getLogger(__name__)
 
+EXCEL_SEPARATOR = ";"  # the list separator of Windows set to Indonesian
+# The Excel export's headings: the rules page's column names, in the user's language.
+EXPORT_HEADING_KEYS: dict[str, str] = {
+    **HEADING_KEYS,
+    "pattern": "rules.number",
+    "created_by": "rules.who",
+    "created_at": "rules.when",
+    "expires_at": "rules.expires",
+}
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
     "kind",
@@ -80,6 +92,11 @@ class RuleListed(BaseModel):
         )
 
 
+def _heading(column: str, language: Language) -> str:
+    key = EXPORT_HEADING_KEYS.get(column)
+    return column if key is None else translate(language, key)
+
+
 def active(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> list[RuleListed]:
     """Rules in force at `now_ts` (not removed, not expired), allow first, newest first."""
     rows = conn.execute(
@@ -88,6 +105,30 @@ def active(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> list[Rule
         [now_ts],
     ).fetchall()
     return [RuleListed.of(row, zone) for row in rows]
+
+
+def rule_in_force_like(conn: sqlite3.Connection, draft: RuleDraft, now_ts: float) -> str | None:
+    """The id of a rule in force identical to `draft` (kind, match, pattern, action)."""
+    return identical_active_rule(conn, draft.kind, draft.match, draft.pattern, draft.action, now_ts)
+
+
+def without_rules_in_force(
+    conn: sqlite3.Connection, found: RulesImport, now_ts: float
+) -> RulesImport:
+    """An import's parse with every row identical to a rule already in force moved from
+    the rules to add to the errors (`rules_csv.duplicate_active`, naming that rule)."""
+    drafts: list[RuleDraft] = []
+    errors = list(found.errors)
+    for draft in found.rows:
+        existing = rule_in_force_like(conn, draft, now_ts)
+        if existing is None:
+            drafts.append(draft)
+        else:
+            errors.append(RowError(draft.row, "rules_csv.duplicate_active", {"id": existing}))
+    if len(drafts) == len(found.rows):
+        return found
+    errors.sort(key=lambda error: error.row)
+    return replace(found, rows=tuple(drafts), errors=tuple(errors))
 
 
 def _row(draft: RuleDraft, by: str, now_ts: float, zone: ZoneInfo) -> dict[str, Any]:
@@ -124,11 +165,14 @@ def add_rules(
     *,
     action: str = "rules.add",
 ) -> list[RuleListed]:
-    """Insert the rules, each with its event and audit row, in one transaction."""
+    """Insert the rules, each with its event and audit row, in one transaction; none if
+    one is identical to a rule in force (`UserError` `error.rule_duplicate`, 409)."""
     now_ts = time.time()
     added: list[dict[str, Any]] = []
     with transaction(conn):
         for draft in drafts:
+            if rule_in_force_like(conn, draft, now_ts) is not None:
+                raise UserError("error.rule_duplicate", status=409)
             row = _row(draft, actor.name, now_ts, zone)
             columns = list(row)
             marks = ", ".join("?" * len(columns))
@@ -180,12 +224,21 @@ def remove_rule(conn: sqlite3.Connection, actor: Actor, rule_id: str, zone: Zone
     logger.info("rule %s removed by %s", rule_id, actor.name)
 
 
-def csv_text(rules: list[RuleListed]) -> Iterator[str]:
-    """The export: a BOM, the header, one line per rule; formula-looking cells neutralised."""
+def csv_text(rules: list[RuleListed], *, excel_language: Language | None = None) -> Iterator[str]:
+    """The export: a BOM, the header, one line per rule; formula-looking cells neutralised.
+
+    Plain (the default): commas and the column names above, for programs. With
+    `excel_language`, the dialect Excel opens by double-click on a desk set to Indonesian
+    (`/rules.csv?dialect=excel`, as the reports' export): semicolons and the rules page's
+    column names in that language (`Jenis;Nomor;...`)."""
     out = io.StringIO()
     out.write(UTF8_BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    if excel_language is None:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+    else:
+        writer = csv.writer(out, delimiter=EXCEL_SEPARATOR, lineterminator="\r\n")
+        writer.writerow([_heading(column, excel_language) for column in EXPORT_COLUMNS])
     for rule in rules:
         public = rule.model_dump()
         writer.writerow(

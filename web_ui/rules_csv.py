@@ -6,18 +6,25 @@ stores them) and one error per bad row, each a message catalogue key (`rules_csv
 its values, so the preview shows it in the user's language. The caller decodes the
 upload (UTF-8, `errors="replace"`); a leading BOM is dropped.
 
+Dialects: the comma CSV of programs, and the one Excel saves on a desk set to Indonesian,
+whose list separator is the semicolon. The separator is found from the header line (the
+one of `,`, `;` or a tab it holds most of, outside quotes; commas on a tie), or from an
+Excel `sep=;` first line, which is then skipped. Row numbers stay the file's line numbers.
+
 Columns (the first non-blank line is the header, any order, case-insensitive):
-`kind,number,match,action,reason,expires`; `kind` and `number` are required, the rest may
-be left out. A missing header or unknown/duplicated columns is one error for the file
-(row 1) and nothing is imported.
+`kind,number,match,action,reason,expires`, or their names on the rules page in either
+language (`Jenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa`, as the Excel export writes
+them); `kind` and `number` are required, the rest may be left out. A missing header or
+unknown/duplicated columns is one error for the file (row 1) and nothing is imported.
 
 - `kind`: allow or block. `match`: exact (default) or prefix. `number`: for exact, a whole
   number in any Indonesian form (`0812-3456-7890`, `62812...`, `+62 812...`); for prefix,
   a partial number (`0812`, `+62812`, `0812*`), as `appliance.numbers.normalise_pattern`.
 - `action`: allow: pass (or empty); block: challenge (the default), announce or reject.
-- `expires`: empty (never), `24h` / `7d` (hours or days from now), or `YYYY-MM-DD`, a local
-  day in the site's zone: the rule is in force through that day (it ends at the next
-  midnight, as the call log's `until` is inclusive). It must be in the future.
+- `expires`: empty (never), `24h` / `7d` (hours or days from now), or `YYYY-MM-DD` (or
+  `DD/MM/YYYY`, as Excel writes a date in Indonesia), a local day in the site's zone: the
+  rule is in force through that day (it ends at the next midnight, as the call log's
+  `until` is inclusive). It must be in the future.
 - `reason`: free text (at most `MAX_REASON_CHARS`); required for a block without expiry.
 - The same kind, match and pattern twice in one file: the second is an error.
 
@@ -37,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 from appliance.model import NumberClass
 from appliance.numbers import MAX_RAW_CHARS, normalise, normalise_pattern
+from web_ui.i18n import translate
 
 COLUMNS: tuple[str, ...] = ("kind", "number", "match", "action", "reason", "expires")
 REQUIRED_COLUMNS: tuple[str, ...] = ("kind", "number")
@@ -53,6 +61,23 @@ MAX_EXPIRY_DAYS = 3660
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
 _RELATIVE = re.compile(r"([0-9]{1,6})\s*([hd])", re.IGNORECASE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+SEPARATORS: tuple[str, ...] = (",", ";", "\t")
+_EXCEL_SEP_LINE = re.compile(r'"?sep=(.)"?\s*', re.IGNORECASE)
+# The rules page's names of the columns, in both languages, as headers (`Jenis` = kind).
+HEADING_KEYS: dict[str, str] = {
+    "kind": "rules.kind",
+    "number": "rules.number",
+    "match": "rules.match",
+    "action": "rules.action",
+    "reason": "rules.reason",
+    "expires": "rules.expires",
+}
+_HEADER_ALIASES: dict[str, str] = {
+    translate(language, key).lower(): column
+    for column, key in HEADING_KEYS.items()
+    for language in ("id", "en")
+}
 _SHOWN_CHARS = 40
 
 
@@ -102,9 +127,32 @@ def _shown(text: str) -> str:
     return flat if len(flat) <= _SHOWN_CHARS else flat[: _SHOWN_CHARS - 1] + "…"
 
 
-def _records(text: str) -> list[tuple[int, list[str]]]:
+def _first_line(text: str) -> str:
+    """The first non-blank line: the header, or Excel's `sep=` line."""
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
+def _unquoted(line: str) -> str:
+    """`line` without its double-quoted parts (a separator inside quotes is text)."""
+    return "".join(part for index, part in enumerate(line.split('"')) if index % 2 == 0)
+
+
+def detect_separator(text: str) -> tuple[str, str]:
+    """(separator, text to parse): from Excel's `sep=X` line, which becomes a blank line
+    (row numbers stay), else the one of `SEPARATORS` the header line holds most of."""
+    first = _first_line(text)
+    declared = _EXCEL_SEP_LINE.fullmatch(first.strip())
+    if declared and declared.group(1) in SEPARATORS:
+        return declared.group(1), text.replace(first, "", 1)
+    header = _unquoted(first)
+    counts = {separator: header.count(separator) for separator in SEPARATORS}
+    best = max(SEPARATORS, key=lambda separator: counts[separator])  # the first on a tie
+    return (best if counts[best] > 0 else ","), text
+
+
+def _records(text: str, separator: str = ",") -> list[tuple[int, list[str]]]:
     """(first line number, cells) of every CSV record; stops quietly at unreadable input."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False)
     found: list[tuple[int, list[str]]] = []
     start = 1
     try:
@@ -118,7 +166,7 @@ def _records(text: str) -> list[tuple[int, list[str]]]:
 
 
 def _header(cells: list[str]) -> tuple[dict[str, int], RowError | None]:
-    names = [cell.strip().lower() for cell in cells]
+    names = [_HEADER_ALIASES.get(cell.strip().lower(), cell.strip().lower()) for cell in cells]
     if not set(REQUIRED_COLUMNS) <= set(names):
         missing = [name for name in REQUIRED_COLUMNS if name not in names]
         return {}, RowError(
@@ -151,9 +199,9 @@ def _expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
         if not 1 <= hours <= MAX_EXPIRY_DAYS * 24:
             raise _Bad("rules_csv.bad_expires", value=_shown(value))
         return now_ts + hours * 3600.0
-    if _DATE.fullmatch(value):
+    if _DATE.fullmatch(value) or _DAY_MONTH_YEAR.fullmatch(value):
         try:
-            day = date.fromisoformat(value)
+            day = _day(value)
         except ValueError:
             raise _Bad("rules_csv.bad_expires", value=_shown(value)) from None
         if day.year < 1970 or day.year > 9000:
@@ -165,6 +213,14 @@ def _expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
             raise _Bad("rules_csv.bad_expires", value=value)
         return end
     raise _Bad("rules_csv.bad_expires", value=_shown(value))
+
+
+def _day(value: str) -> date:
+    """`YYYY-MM-DD`, or `DD/MM/YYYY` as Excel writes a date in Indonesia."""
+    found = _DAY_MONTH_YEAR.fullmatch(value)
+    if found is None:
+        return date.fromisoformat(value)
+    return date(int(found.group(3)), int(found.group(2)), int(found.group(1)))
 
 
 def _pattern(number: str, match: str, region: str) -> str:
@@ -211,8 +267,8 @@ def parse_rules_csv(
     text: str, *, region: str, now_ts: float, zone: ZoneInfo = DEFAULT_ZONE
 ) -> RulesImport:
     """Rule drafts and row errors from CSV text; never raises (see the module docstring)."""
-    text = text.removeprefix("\ufeff")
-    records = _records(text)
+    separator, text = detect_separator(text.removeprefix("\ufeff"))
+    records = _records(text, separator)
     while records and not any(cell.strip() for cell in records[0][1]):
         records.pop(0)  # blank lines before the header
     if not records:

@@ -44,7 +44,7 @@ from appliance.settings import (
     settings_version,
 )
 from appliance.store._sqlite import iso_at
-from web_ui import audit
+from web_ui import audit, prompt_keys
 from web_ui.audit import Actor
 from web_ui.db import transaction
 
@@ -352,6 +352,20 @@ def _changed_values(
     }
 
 
+def _config_or_none(base: Config, stored: Mapping[str, Any]) -> Config | None:
+    try:
+        return effective_config(base, stored)
+    except ConfigError:
+        return None
+
+
+def _check_prompt_keys(before: Config | None, after: Config) -> None:
+    """Refuse a change that sets the challenge key apart from a prompt (`web_ui.prompt_keys`)."""
+    found = prompt_keys.new_disagreements(before, after)
+    if found:
+        raise SettingsRefusedError([Problem(item.field, item.key, item.values) for item in found])
+
+
 def _before_values(base: Config, stored: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return live_sections(effective_config(base, stored))
@@ -408,7 +422,9 @@ def change_settings(
         if problems:
             raise SettingsRefusedError(problems)
         proposed = _proposed(stored, changes, resets)
-        in_force = live_sections(_validated(base, proposed))
+        validated = _validated(base, proposed)
+        _check_prompt_keys(_config_or_none(base, stored), validated)
+        in_force = live_sections(validated)
         kept = _differences(proposed, in_force, base_values)
         if kept == stored:
             return ChangeOutcome(changed={}, stored=False)

@@ -3,14 +3,27 @@
 Sessions: the browser holds a random 256-bit token in an HttpOnly, SameSite=Strict
 cookie; the database holds only HMAC-SHA256(secret, token) as the session's id, with the
 user, a per-session CSRF token, and three times. A session ends at logout, after
-`session_idle_s` without a request, after `session_absolute_s` whatever happens, when its
-user is disabled, and when the user's password is changed or reset.
+`session_idle_s` without a request, after `session_absolute_s` whatever happens (14 hours:
+a 12-hour night shift with an hour either side, see `web_ui.settings`), when its user is
+disabled, and when the user's password is changed or reset.
 
-Lockout: `lockout_failures` failed logins for one user name within `lockout_window_s`
-lock that name for `lockout_s` from the last of them (defaults: 5 in 15 minutes lock
-for 15 minutes). Names that do not exist are counted and locked the same way and cost the
-same Argon2 time, so neither the answer nor its timing tells which names exist. Attempts
-made while locked are refused without being counted, so the lock does not grow for ever.
+Lockout: `lockout_failures` failed logins for one user name from one client address
+within `lockout_window_s` lock that name, for that address only, for `lockout_s` from
+the last of them (defaults: 5 in 15 minutes lock for 15 minutes). So nobody can lock an
+operator out from another machine: the desk the operator sits at keeps working. Names that
+do not exist are counted and locked the same way and cost the same Argon2 time, so neither
+the answer nor its timing tells which names exist. Attempts made while locked are refused
+without a password check and without being counted, so the lock does not grow for ever.
+Each lock of an existing account is audited (`auth.locked`, with the address); the third
+within 24 hours raises an alarm (an `alarm` event of kind `login_lockouts`, on the
+dashboard). A technician lifts every lock on an account from the users page or with
+`siaga user unlock` (`unlock`, audited as `user.unlock`).
+
+Before all that, `authenticate` asks the address throttle (`web_ui.login_guard`) and the
+hashing pool (`web_ui.passwords.POOL`): a throttled address or a full pool is refused at
+once, at no Argon2 cost. Old failures are deleted through the `(username, ts)` index at
+each failure, and those of every name at most once an hour (`FULL_PRUNE_EVERY_S`), never
+a full-table delete per attempt.
 """
 
 from __future__ import annotations
@@ -23,11 +36,20 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from enum import Enum
+from zoneinfo import ZoneInfo
 
+from appliance.store._sqlite import event_row
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.db import transaction
-from web_ui.passwords import burn_verify_time, hash_password, needs_rehash, verify_password
+from web_ui.login_guard import AddressThrottle, ThrottledError
+from web_ui.passwords import (
+    HashingBusyError,
+    burn_verify_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from web_ui.settings import WebSettings
 from web_ui.users import User, get_by_username, get_user, password_hash_of, rehash_password
 
@@ -35,6 +57,11 @@ logger = logging.getLogger(__name__)
 
 TOKEN_BYTES = 32
 FAILURE_RETENTION_S = 24 * 3600.0
+FULL_PRUNE_EVERY_S = 3600.0
+LOCKOUT_ALARM_AFTER = 3  # lockouts of one account within LOCKOUT_ALARM_WINDOW_S
+LOCKOUT_ALARM_WINDOW_S = 24 * 3600.0
+
+_last_full_prune_ts = 0.0  # when every name's old failures were last removed
 
 
 @dataclass(frozen=True)
@@ -69,8 +96,13 @@ def start_session(
     *,
     remote: str | None,
     user_agent: str | None,
+    previous_token: str | None = None,
 ) -> tuple[str, Session]:
-    """Log `user` in: a fresh session (and audit row); returns the cookie token with it."""
+    """Log `user` in: a fresh session (and audit row); returns the cookie token with it.
+
+    The session this browser held before (`previous_token`, its old cookie), if any, ends
+    in the same transaction: a login always rotates the session id, so an id someone
+    planted or saw before the login is worth nothing after it."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now_ts = time.time()
     session = Session(
@@ -87,6 +119,11 @@ def start_session(
             "DELETE FROM web_sessions WHERE expires_ts < ? OR last_seen_ts < ?",
             [now_ts, now_ts - settings.session_idle_s],
         )
+        if previous_token and len(previous_token) <= 100:
+            conn.execute(
+                "DELETE FROM web_sessions WHERE id = ?",
+                [session_id_for(settings, previous_token)],
+            )
         conn.execute(
             "INSERT INTO web_sessions (id, user_id, csrf_token, created_ts, last_seen_ts,"
             " expires_ts, remote, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,26 +212,34 @@ class LoginOutcome(Enum):
 
     OK = "ok"
     INVALID = "invalid"  # wrong name or password, or a disabled account: one answer
-    LOCKED = "locked"
+    LOCKED = "locked"  # this name, from this address, after repeated failures
+    THROTTLED = "throttled"  # this address, whatever the name (`web_ui.login_guard`)
+    BUSY = "busy"  # every password-hashing slot is taken (`web_ui.passwords.POOL`)
 
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome, the user when it is OK, and until when a locked name stays locked."""
+    """The outcome, the user when it is OK, until when a locked name stays locked, and how
+    long a throttled address waits."""
 
     outcome: LoginOutcome
     user: User | None = None
     locked_until_ts: float | None = None
+    retry_after_s: int = 0
 
 
 def locked_until(
-    conn: sqlite3.Connection, settings: WebSettings, username: str, now_ts: float
+    conn: sqlite3.Connection,
+    settings: WebSettings,
+    username: str,
+    remote: str | None,
+    now_ts: float,
 ) -> float | None:
-    """Until when `username` is locked (POSIX seconds), or None if it is not."""
+    """Until when `username` is locked for attempts from `remote` (POSIX seconds), or None."""
     horizon_ts = now_ts - settings.lockout_window_s - settings.lockout_s
     rows = conn.execute(
-        "SELECT ts FROM login_failures WHERE username = ? AND ts > ? ORDER BY ts",
-        [username.strip(), horizon_ts],
+        "SELECT ts FROM login_failures WHERE username = ? AND remote IS ? AND ts > ? ORDER BY ts",
+        [username.strip(), remote, horizon_ts],
     ).fetchall()
     times = [float(row[0]) for row in rows]
     needed = settings.lockout_failures
@@ -205,6 +250,65 @@ def locked_until(
     return until if until is not None and until > now_ts else None
 
 
+def _prune_failures(conn: sqlite3.Connection, username: str, now_ts: float) -> None:
+    """Old failures of this name go through its index; every name's, at most hourly."""
+    global _last_full_prune_ts
+    cutoff_ts = now_ts - FAILURE_RETENTION_S
+    conn.execute("DELETE FROM login_failures WHERE username = ? AND ts < ?", [username, cutoff_ts])
+    if now_ts - _last_full_prune_ts >= FULL_PRUNE_EVERY_S:
+        _last_full_prune_ts = now_ts
+        conn.execute("DELETE FROM login_failures WHERE ts < ?", [cutoff_ts])
+
+
+def _lockouts_today(conn: sqlite3.Connection, username: str, now_ts: float) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM audit_log WHERE action = 'auth.locked' AND ts > ? AND target = ?",
+        [now_ts - LOCKOUT_ALARM_WINDOW_S, username],
+    ).fetchone()
+    return int(row[0])
+
+
+def _raise_lockout_alarm(
+    conn: sqlite3.Connection, settings: WebSettings, user: User, remote: str | None, count: int
+) -> None:
+    detail = {
+        "kind": "login_lockouts",
+        "message": f"account {user.username} locked {count} times in 24 hours, last from {remote}",
+        "user": user.username,
+        "lockouts": count,
+        "remote": remote,
+    }
+    row = event_row("alarm", time.time(), settings.zone, line=None, detail=detail)
+    columns = ", ".join(row)
+    conn.execute(
+        f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
+    logger.warning("ALARM login_lockouts: %s", detail["message"])
+
+
+def _record_lockout(
+    conn: sqlite3.Connection,
+    settings: WebSettings,
+    user: User,
+    remote: str | None,
+    until: float,
+    now_ts: float,
+) -> None:
+    audit.record(
+        conn,
+        Actor(name="anonymous", remote=remote),  # whoever tried, not the user
+        "auth.locked",
+        target=user.username,
+        before=None,
+        after={"locked_until": until, "remote": remote},
+        zone=settings.zone,
+        now_ts=now_ts,
+    )
+    count = _lockouts_today(conn, user.username, now_ts)
+    if count >= LOCKOUT_ALARM_AFTER:
+        _raise_lockout_alarm(conn, settings, user, remote, count)
+
+
 def record_failure(
     conn: sqlite3.Connection,
     settings: WebSettings,
@@ -212,43 +316,91 @@ def record_failure(
     user: User | None,
     remote: str | None,
 ) -> float | None:
-    """Count a failed login; returns the lock's end if this failure locked the name."""
+    """Count a failed login from `remote`; returns the lock's end if this failure locked
+    the name for that address."""
     now_ts = time.time()
+    username = username.strip()[:64]
     with transaction(conn):
-        conn.execute("DELETE FROM login_failures WHERE ts < ?", [now_ts - FAILURE_RETENTION_S])
+        _prune_failures(conn, username, now_ts)
         conn.execute(
             "INSERT INTO login_failures (username, ts, remote) VALUES (?, ?, ?)",
-            [username.strip()[:64], now_ts, remote],
+            [username, now_ts, remote],
         )
-        until = locked_until(conn, settings, username, now_ts)
+        until = locked_until(conn, settings, username, remote, now_ts)
         if until is not None and user is not None:
-            audit.record(
-                conn,
-                Actor(name="anonymous", remote=remote),  # whoever tried, not the user
-                "auth.locked",
-                target=user.username,
-                before=None,
-                after={"locked_until": until},
-                zone=settings.zone,
-                now_ts=now_ts,
-            )
+            _record_lockout(conn, settings, user, remote, until, now_ts)
     if until is not None:
-        logger.warning("login for %r locked after repeated failures (from %s)", username, remote)
+        logger.warning("login for %r from %s locked after repeated failures", username, remote)
     return until
 
 
+def locked_accounts(
+    conn: sqlite3.Connection, settings: WebSettings, now_ts: float
+) -> dict[str, list[str]]:
+    """Names locked now (lower case), each with the addresses it is locked for."""
+    horizon_ts = now_ts - settings.lockout_window_s - settings.lockout_s
+    candidates = conn.execute(
+        "SELECT username, remote FROM login_failures WHERE ts > ?"
+        " GROUP BY username COLLATE NOCASE, remote HAVING count(*) >= ?",
+        [horizon_ts, settings.lockout_failures],
+    ).fetchall()
+    locked: dict[str, list[str]] = {}
+    for username, remote in candidates:
+        if locked_until(conn, settings, str(username), remote, now_ts) is not None:
+            locked.setdefault(str(username).lower(), []).append(remote or "?")
+    return locked
+
+
+def unlock(conn: sqlite3.Connection, zone: ZoneInfo, actor: Actor, user: User) -> int:
+    """Lift every lock on `user` (from every address); the failures forgotten, audited."""
+    with transaction(conn):
+        removed = conn.execute(
+            "DELETE FROM login_failures WHERE username = ?", [user.username]
+        ).rowcount
+        audit.record(
+            conn,
+            actor,
+            "user.unlock",
+            target=user.username,
+            before={"failures": removed},
+            after=None,
+            zone=zone,
+        )
+    return int(removed)
+
+
 def authenticate(
+    conn: sqlite3.Connection,
+    settings: WebSettings,
+    throttle: AddressThrottle,
+    username: str,
+    password: str,
+    remote: str | None,
+) -> LoginResult:
+    """Check a user name and password, with throttling and lockout; never tells which part
+    was wrong. Refusals before the password check (throttled, locked, busy) cost no Argon2."""
+    try:
+        with throttle.attempt(remote):
+            result = _check_login(conn, settings, username, password, remote)
+    except ThrottledError as exc:
+        return LoginResult(LoginOutcome.THROTTLED, retry_after_s=exc.retry_after_s)
+    except HashingBusyError:
+        return LoginResult(LoginOutcome.BUSY)
+    if result.outcome is LoginOutcome.INVALID or result.outcome is LoginOutcome.LOCKED:
+        throttle.failed(remote)
+    return result
+
+
+def _check_login(
     conn: sqlite3.Connection,
     settings: WebSettings,
     username: str,
     password: str,
     remote: str | None,
 ) -> LoginResult:
-    """Check a user name and password, with lockout; never tells which part was wrong."""
     username = username.strip()[:64]
-    until = locked_until(conn, settings, username, time.time())
+    until = locked_until(conn, settings, username, remote, time.time())
     if until is not None:
-        burn_verify_time(password)
         return LoginResult(LoginOutcome.LOCKED, locked_until_ts=until)
     user = get_by_username(conn, username) if username else None
     stored = password_hash_of(conn, user.id) if user is not None else None
@@ -263,7 +415,9 @@ def authenticate(
             return LoginResult(LoginOutcome.LOCKED, locked_until_ts=until)
         return LoginResult(LoginOutcome.INVALID)
     with transaction(conn):
-        conn.execute("DELETE FROM login_failures WHERE username = ?", [username])
+        conn.execute(
+            "DELETE FROM login_failures WHERE username = ? AND remote IS ?", [username, remote]
+        )
     if stored is not None and needs_rehash(stored):
         rehash_password(conn, user.id, hash_password(password))
     return LoginResult(LoginOutcome.OK, user=user)

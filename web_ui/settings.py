@@ -29,10 +29,14 @@ SECRET_BYTES = 32
 MIN_SECRET_CHARS = 32
 SECRET_SUFFIX = ".web-secret"
 
-# Sessions: an operator's shift is up to 12 hours; a screen left alone for an hour is
-# logged out (the live console will keep its session fresh while it is open).
+# Sessions: a screen left alone for an hour is logged out (the live console keeps its
+# session fresh while it is open). The absolute limit covers a whole shift, not just its
+# nominal length: a 12-hour night shift (19:00-07:00) is logged in before it starts and
+# handed over after it ends, so 12 hours logged operators out in the last hour of the
+# night. 14 hours holds a shift with an hour either side and still ends every session
+# once a day (docs/web-ui.md, "Sessions").
 SESSION_IDLE_S = 60 * 60.0
-SESSION_ABSOLUTE_S = 12 * 60 * 60.0
+SESSION_ABSOLUTE_S = 14 * 60 * 60.0
 # `last_seen` is written at most this often, so reading pages does not compete with the
 # line service for the database's write lock on every request.
 SESSION_TOUCH_S = 60.0
@@ -40,6 +44,13 @@ SESSION_TOUCH_S = 60.0
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW_S = 15 * 60.0
 LOCKOUT_S = 15 * 60.0
+# Per-address throttle (web_ui.login_guard): 30 failed logins from one address within
+# 10 minutes, whatever the names, make it wait.
+LOGIN_THROTTLE_FAILURES = 30
+LOGIN_THROTTLE_WINDOW_S = 10 * 60.0
+# Stalled connections (web_ui.request_limits, web_ui.server).
+BODY_IDLE_S = 20.0
+HEADER_TIMEOUT_S = 10.0
 
 
 class SettingsError(Exception):
@@ -63,7 +74,13 @@ class WebSettings(BaseModel):
     lockout_failures: int = Field(default=LOCKOUT_FAILURES, ge=1)
     lockout_window_s: float = Field(default=LOCKOUT_WINDOW_S, gt=0)
     lockout_s: float = Field(default=LOCKOUT_S, gt=0)
+    login_throttle_failures: int = Field(default=LOGIN_THROTTLE_FAILURES, ge=1)
+    login_throttle_window_s: float = Field(default=LOGIN_THROTTLE_WINDOW_S, gt=0)
     busy_timeout_s: float = Field(default=5.0, gt=0)
+    # A request whose body stops arriving for this long is answered 408 and closed; one
+    # whose headers do not arrive whole within `header_timeout_s` is closed unanswered.
+    body_idle_s: float = Field(default=BODY_IDLE_S, gt=0)
+    header_timeout_s: float = Field(default=HEADER_TIMEOUT_S, gt=0)
 
     @field_validator("secret")
     @classmethod

@@ -21,15 +21,18 @@ settings, users with their password hashes, the audit log; it never holds the we
 (`*.web-secret`, a separate file), so sessions stored in it are useless to whoever
 holds it. Each download is audited (`system.backup`).
 
-**Restore** is two steps. `receive_upload` streams the upload to a temporary file next to
-the database in 1 MB chunks (at most `MAX_RESTORE_BYTES`, 2 GB; the router refuses a
-larger `Content-Length` before reading the body) and `inspect_upload` checks it before
+**Restore** is two steps. `web_ui.restore_upload` streams the upload, after the login
+check, straight from the request to a temporary file next to the database (`start_upload`;
+at most `MAX_RESTORE_BYTES`, 2 GB, counted while it is read; a larger `Content-Length` is
+refused before the body is read, by `web_ui.request_limits`) and `inspect_upload` checks it before
 anything else is touched: the SQLite header, `PRAGMA integrity_check` = ok, Siaga's
 tables (`_migrations`, `calls`, `dispositions`, `events`, `rules`), no migration this
 version does not know (a backup from a newer Siaga is refused, naming the migrations),
 then it migrates the copy to the current schema and checks that the result holds exactly
-the tables, indexes and triggers this version makes, and at least one enabled technician
-account (else nobody could log in to manage the box afterwards). The page then shows
+the tables, indexes, triggers and views this version makes, each with the very SQL this
+version creates it with (`_check_schema`: blanks normalised, nothing else), and at
+least one enabled technician account (else nobody could log in to manage the box
+afterwards). The page then shows
 what the backup holds and asks the technician to type RESTORE. `restore` then:
 
 1. takes the database's write lock (every writer waits, the line service's call log
@@ -391,7 +394,7 @@ def sweep_temporary_files(folder: Path, now_ts: float) -> int:
     return removed
 
 
-def _require_free_space(folder: Path, needed: int) -> None:
+def require_free_space(folder: Path, needed: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed + FREE_SPACE_MARGIN_BYTES:
         raise RestoreError(
@@ -437,7 +440,7 @@ def make_backup(settings: WebSettings, now_ts: float) -> BackupFile:
     """A backup of the live database in a temporary file next to it (see the module doc)."""
     folder = _folder(settings)
     sweep_temporary_files(folder, now_ts)
-    _require_free_space(folder, sum(database_bytes(settings.db_path)))
+    require_free_space(folder, sum(database_bytes(settings.db_path)))
     handle, name = tempfile.mkstemp(prefix=BACKUP_PREFIX, suffix=".db", dir=folder)
     os.close(handle)
     path = Path(name)
@@ -490,28 +493,22 @@ def upload_path(settings: WebSettings, token: str) -> Path:
     return _folder(settings) / f"{UPLOAD_PREFIX}{token}.db"
 
 
-def receive_upload(source: BinaryIO, settings: WebSettings, *, expected_bytes: int) -> str:
-    """Copy an upload next to the database in chunks; its token. Refused above 2 GB."""
+def start_upload(settings: WebSettings, *, expected_bytes: int) -> tuple[str, Path]:
+    """A new, empty, owner-only file next to the database for an upload: (token, path).
+
+    Refused at once when `expected_bytes` (the request's declared size, 0 when unknown)
+    is over `MAX_RESTORE_BYTES` or more than the disk has free; the writer
+    (`web_ui.restore_upload`) counts the bytes again as they arrive.
+    """
     folder = _folder(settings)
-    now_ts = time.time()
-    sweep_temporary_files(folder, now_ts)
-    if expected_bytes > MAX_RESTORE_BYTES:
+    sweep_temporary_files(folder, time.time())
+    if expected_bytes > MAX_RESTORE_BYTES + MULTIPART_SLACK_BYTES:
         raise RestoreError("system.restore.too_large", 413)
-    _require_free_space(folder, expected_bytes)
+    require_free_space(folder, expected_bytes)
     token = secrets.token_urlsafe(18)
     path = upload_path(settings, token)
-    try:
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-            total = 0
-            while chunk := source.read(COPY_CHUNK_BYTES):
-                total += len(chunk)
-                if total > MAX_RESTORE_BYTES:
-                    raise RestoreError("system.restore.too_large", 413)
-                out.write(chunk)
-    except BaseException:
-        remove_with_siblings(path)
-        raise
-    return token
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return token, path
 
 
 @functools.cache
@@ -520,19 +517,32 @@ def known_migrations() -> frozenset[str]:
     return frozenset(pending_migrations(Database(memory=True, execute_plugins=False)))
 
 
+SchemaObject = tuple[str, str, str, str]  # type, name, table, normalised SQL
+
+
 @functools.cache
-def reference_schema() -> frozenset[tuple[str, str]]:
-    """(type, name) of every table, index and trigger a new database of this version has."""
+def reference_schema() -> frozenset[SchemaObject]:
+    """Every table, index, trigger and view a new database of this version has, with its
+    SQL (normalised): what a restored database must hold, exactly."""
     db = Database(memory=True, execute_plugins=False)
     apply_migrations(db)
     return frozenset(_schema_objects(db.conn))
 
 
-def _schema_objects(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+def normalise_sql(sql: str | None) -> str:
+    """A schema object's SQL with each run of blanks made one space (SQLite keeps the text
+    as it was written); nothing else is changed, so any other difference is a change."""
+    return " ".join((sql or "").split())
+
+
+def _schema_objects(conn: sqlite3.Connection) -> set[SchemaObject]:
     rows = conn.execute(
-        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        "SELECT type, name, tbl_name, sql FROM sqlite_master"
+        " WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
     )
-    return {(str(kind), str(name)) for kind, name in rows}
+    return {
+        (str(kind), str(name), str(table), normalise_sql(sql)) for kind, name, table, sql in rows
+    }
 
 
 def _check_header(path: Path) -> None:
@@ -602,10 +612,13 @@ def _migrate(path: Path, busy_timeout_s: float) -> list[str]:
 
 
 def _check_schema(conn: sqlite3.Connection) -> None:
+    """Refuse a database whose schema is not, object for object and SQL for SQL, the one
+    this version makes: a changed trigger would run in the live database after the restore
+    (an audit trigger made a no-op, a trigger that plants rules)."""
     found = _schema_objects(conn)
-    odd = sorted(found - reference_schema()) + sorted(reference_schema() - found)
+    odd = {(kind, name) for kind, name, _, _ in found ^ reference_schema()}
     if odd:
-        names = ", ".join(f"{kind} {name}" for kind, name in odd[:10])
+        names = ", ".join(f"{kind} {name}" for kind, name in sorted(odd)[:10])
         raise RestoreError("system.restore.unexpected_schema", names=names)
 
 
@@ -860,7 +873,7 @@ def restore(
     summary = summarize(path, token, [])
     _, live_max_call_id = _live_facts(settings)
     _check_call_ids(summary, live_max_call_id, service_running)
-    _require_free_space(_folder(settings), sum(database_bytes(settings.db_path)) + summary.size)
+    require_free_space(_folder(settings), sum(database_bytes(settings.db_path)) + summary.size)
     conn = sqlite3.connect(path)
     try:
         _check_known(_applied_migrations(conn))

@@ -11,7 +11,10 @@ everything queued (up to `_BATCH_MAX` items), writes it in ONE transaction and c
 `flush()` returns True, every item enqueued before the call survives kill -9 and power
 loss; without a flush an item is committed one fsync (a few ms) after it is enqueued, as
 long as the database is writable. Calls still in flight when the process dies are marked
-`interrupted` at the next `open()`.
+`interrupted` at the next `open()`; one of them that still rings when the restarted line
+hears it is finished in the same row (`claim_interrupted_call`), not given a second one.
+The line commits a call's first row before it carries the decision out (appliance/line.py,
+`ROW_BEFORE_ACTION_MAX_S`), so a call that was acted on always has its row.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ _LINE_STATUS_COLUMNS = frozenset(
         "state", "since_ts", "call_id", "caller_raw", "caller", "number_class", "decision",
         "reason", "rule", "challenge_result", "voice_heard", "unverified", "waiting_since_ts",
         "operator", "desk", "family", "model", "imei", "signal", "registration", "last_error",
+        "degraded",
     }
 )  # fmt: skip
 
@@ -183,6 +187,21 @@ _Item = (
 )
 
 
+# The longest a call rings before the network gives up (no-reply timers are 30-180 s):
+# a call left in flight by the last run is taken over only this soon after it started.
+RESUME_WINDOW_S = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedCall:
+    """A call the last run left in flight before an operator took it: it may still ring."""
+
+    call_id: int
+    line: str
+    caller_raw: str | None
+    started_ts: float
+
+
 class CallLogBusyError(RuntimeError):
     """Another process already writes this call log (ids would collide)."""
 
@@ -230,6 +249,9 @@ class CallLog:
         self._last_id = 0
         self._state = "new"  # new -> open -> closed (-> open again)
         self._warned_keys: set[str] = set()
+        # Calls the last run left in flight that may still ring (no operator took them):
+        # a line that finds one ringing takes it over in its row (`claim_interrupted_call`).
+        self._resumable: list[InterruptedCall] = []
 
         self._rows_written = 0
         self._commits = 0
@@ -326,6 +348,20 @@ class CallLog:
         with self._lock:
             self._last_id += 1
             return self._last_id
+
+    def claim_interrupted_call(
+        self, line: str, caller_raw: str | None, now_ts: float
+    ) -> InterruptedCall | None:
+        """The call the last run left in flight on `line` from `caller_raw`, if it started
+        at most `RESUME_WINDOW_S` ago and nobody claimed it yet: a call that rang on
+        through a restart of the service, to be finished in its own row rather than get a
+        second one. Claimed once; None when there is no such call."""
+        with self._lock:
+            for index, found in enumerate(self._resumable):
+                recent = 0.0 <= now_ts - found.started_ts <= RESUME_WINDOW_S
+                if found.line == line and found.caller_raw == caller_raw and recent:
+                    return self._resumable.pop(index)
+        return None
 
     def call_started(self, call_id: int, fields: Mapping[str, Any]) -> None:
         """Queue the first row of a call. Never blocks, never raises.
@@ -811,12 +847,16 @@ class CallLog:
         """Close out calls a previous run left in flight: interrupted=1, ended at last sign."""
         with immediate(db):
             rows = db.execute(
-                "SELECT id, started_ts, operator_ts, started_at FROM calls"
+                "SELECT id, started_ts, operator_ts, started_at, line, caller_raw FROM calls"
                 " WHERE ended_at IS NULL ORDER BY id"
             ).fetchall()
-            for call_id, started_ts, operator_ts, started_at in rows:
+            for call_id, started_ts, operator_ts, started_at, line, caller_raw in rows:
                 update = _interrupted_update(started_ts, operator_ts, started_at, now_ts)
                 db.table("calls").update(call_id, _with_iso(update, self._zone))
+                if operator_ts is None and started_ts is not None and line is not None:
+                    self._resumable.append(
+                        InterruptedCall(call_id, line, caller_raw, float(started_ts))
+                    )
             if rows:
                 ids = [row[0] for row in rows]
                 detail = {"count": len(ids), "call_ids": ids[:100]}

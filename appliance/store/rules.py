@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -63,6 +64,28 @@ _INPUT_KEYS = frozenset(
 )
 
 
+class DuplicateRuleError(ValueError):
+    """An identical rule (same kind, match, pattern and action) is already in force."""
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__(f"an identical rule is already in force: {existing_id}")
+        self.existing_id = existing_id
+
+
+def identical_active_rule(
+    conn: sqlite3.Connection, kind: str, match: str, pattern: str, action: str, now_ts: float
+) -> str | None:
+    """The id of a rule in force at `now_ts` identical to this one (same kind, match,
+    pattern and action), or None. `conn` is any SQLite connection on the database."""
+    found = conn.execute(
+        "SELECT id FROM rules WHERE kind = ? AND match = ? AND pattern = ? AND action = ?"
+        " AND removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
+        " ORDER BY created_ts LIMIT 1",
+        [kind, match, pattern, action, now_ts],
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
 class RuleStore:
     """Read and change the rules; safe to use from several processes at once.
 
@@ -104,7 +127,8 @@ class RuleStore:
     # ------------------------------------------------------------------- writes
 
     def add(self, rule: Mapping[str, Any]) -> str:
-        """Add a rule; return its id. Raises ValueError naming the first bad field.
+        """Add a rule; return its id. Raises ValueError naming the first bad field, and
+        `DuplicateRuleError` (a ValueError) when an identical rule is already in force.
 
         Keys: kind (allow|block), pattern (E.164 number or prefix), match (exact|prefix,
         default exact), action (allow: pass; block: challenge (default), announce, reject),
@@ -118,6 +142,16 @@ class RuleStore:
             with immediate(db):
                 if db.execute("SELECT 1 FROM rules WHERE id = ?", [row["id"]]).fetchone():
                     raise ValueError(f"id: a rule {row['id']!r} already exists")
+                existing = identical_active_rule(
+                    db.conn,
+                    row["kind"],
+                    row["match"],
+                    row["pattern"],
+                    row["action"],
+                    row["created_ts"],
+                )
+                if existing is not None:
+                    raise DuplicateRuleError(existing)
                 db.table("rules").insert(row)
                 db.table("events").insert(
                     event_row("rule_added", row["created_ts"], self._zone, line=None, detail=row)

@@ -60,6 +60,12 @@ _GARBAGE_WARN_FIRST = 10
 _GARBAGE_WARN_EVERY = 100
 
 
+def worth_a_warning(count: int) -> bool:
+    """Whether the `count`-th repeat of a fault is logged as a WARNING (with its count):
+    the first _GARBAGE_WARN_FIRST, then every _GARBAGE_WARN_EVERY-th; the rest at DEBUG."""
+    return count <= _GARBAGE_WARN_FIRST or count % _GARBAGE_WARN_EVERY == 0
+
+
 class ATError(Exception):
     """Base of every error the AT channel raises."""
 
@@ -98,15 +104,20 @@ class LineFramer:
     empty pieces between consecutive terminators are dropped.
     """
 
-    def __init__(self, max_line_bytes: int = _MAX_LINE_BYTES) -> None:
+    def __init__(self, max_line_bytes: int = _MAX_LINE_BYTES, name: str = "") -> None:
         self._partial = b""
         self._max_line_bytes = max_line_bytes
+        self._name = name
+        self.dropped = 0  # over-long unterminated runs dropped so far
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add `data`; return the complete, non-empty lines it finished (without terminators)."""
         *complete, self._partial = _LINE_BREAK.split(self._partial + data)
         if len(self._partial) > self._max_line_bytes:
-            logger.warning("dropping %d bytes without a line end", len(self._partial))
+            self.dropped += 1
+            level = logging.WARNING if worth_a_warning(self.dropped) else logging.DEBUG
+            logger.log(level, "%s: dropping %d bytes without a line end (%d times so far)",
+                       self._name, len(self._partial), self.dropped)  # fmt: skip
             self._partial = b""
         return [line for line in complete if line]
 
@@ -142,8 +153,9 @@ class ATChannel:
     """An AT command channel on one serial port, with URCs delivered as events.
 
     `on_urc` is called synchronously from the reader for every URC, in arrival order;
-    `on_lost` is called once if the port disappears (not on `close()`). Reconnecting is the
-    owner's job: build a new channel.
+    `on_lost` is called once if the port disappears (not on `close()`); `on_echo`, if
+    given, for every command echoed back. Reconnecting is the owner's job: build a new
+    channel.
 
     Public counters: `bytes_sent`/`bytes_received` count raw bytes written to and read from
     the port (the simulator compares them with the virtual modem's to know when bytes are
@@ -159,6 +171,7 @@ class ATChannel:
         rtscts: bool = False,
         on_urc: Callable[[Urc], None],
         on_lost: Callable[[BaseException], None],
+        on_echo: Callable[[], None] | None = None,
     ) -> None:
         self.port = port
         self.name = name
@@ -168,15 +181,17 @@ class ATChannel:
         self.bytes_sent = 0
         self._on_urc = on_urc
         self._on_lost = on_lost
+        self._on_echo = on_echo
         self._serial: Any = None
         self._fd = -1
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
-        self._framer = LineFramer()
+        self._framer = LineFramer(name=name)
         self._pending: _Pending | None = None
         self._out = bytearray()
         self._writer_registered = False
         self.garbage_lines = 0
+        self.recovered_lines = 0  # known lines kept out of noisy ones
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -221,7 +236,7 @@ class ATChannel:
         self._serial = port
         self._fd = port.fileno()
         self._loop = loop
-        self._framer = LineFramer()
+        self._framer = LineFramer(name=self.name)
         loop.add_reader(self._fd, self._on_readable)
         logger.info(
             "%s: opened %s at %d baud, rtscts=%s", self.name, self.port, self.baudrate, self.rtscts
@@ -425,7 +440,10 @@ class ATChannel:
         # ends of a line; keep the line only if what lies between is something we know.
         core = text.strip(_NOISE_CHARS)
         if core and not _NOISE.search(core) and self._is_recognisable(core):
-            logger.warning("%s: recovered %r from noisy line %r", self.name, core, raw_line)
+            self.recovered_lines += 1
+            level = logging.WARNING if worth_a_warning(self.recovered_lines) else logging.DEBUG
+            logger.log(level, "%s: recovered %r from noisy line %r (%d so far)", self.name,
+                       core, raw_line, self.recovered_lines)  # fmt: skip
             self._dispatch(core)
         else:
             self._log_garbage(raw_line)
@@ -433,9 +451,7 @@ class ATChannel:
     def _log_garbage(self, raw_line: bytes) -> None:
         self.garbage_lines += 1
         count = self.garbage_lines
-        level = logging.DEBUG
-        if count <= _GARBAGE_WARN_FIRST or count % _GARBAGE_WARN_EVERY == 0:
-            level = logging.WARNING
+        level = logging.WARNING if worth_a_warning(count) else logging.DEBUG
         logger.log(level, "%s: skipped garbage line %r (%d so far)", self.name, raw_line, count)
 
     def _is_recognisable(self, line: str) -> bool:
@@ -451,6 +467,8 @@ class ATChannel:
         pending = self._pending
         if pending is not None and not pending.future.done():
             if line.upper() == pending.echo:
+                if self._on_echo is not None:
+                    self._on_echo()  # echo is back: a modem that was told ATE0 reset
                 return
             final = is_final_result(line, dial=pending.dial)
             if final is not None:

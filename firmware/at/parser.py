@@ -34,11 +34,6 @@ from firmware.at.urc import (
 # Keys a DTMF URC may carry (27.007 +VTS alphabet).
 _DTMF_KEYS = frozenset("0123456789*#ABCD")
 
-# Number strings made only of these are dial strings; anything else is a network label.
-
-# Digit-less "numbers" some networks/modems put in the number field instead of a validity.
-_WITHHELD_WORDS = ("PRIVATE", "RESTRICTED", "ANONYMOUS", "WITHHELD", "HIDDEN")
-
 
 class FinalResult(Enum):
     """A line that ends a command's reply (V.250 / 27.007 final result codes)."""
@@ -196,14 +191,6 @@ def _validity(code: int | None, number: str | None) -> CliValidity:
     return CliValidity.VALID if number else CliValidity.UNAVAILABLE
 
 
-def _label_validity(number: str) -> CliValidity:
-    """Validity for a digit-less number field such as "PRIVATE" or "Unknown"."""
-    upper = number.upper()
-    if any(word in upper for word in _WITHHELD_WORDS):
-        return CliValidity.WITHHELD
-    return CliValidity.UNAVAILABLE
-
-
 _UNAVAILABLE = CallerId(None, None, CliValidity.UNAVAILABLE)
 
 
@@ -217,10 +204,10 @@ def parse_clip_fields(payload: str, *, waiting: bool = False) -> CallerId:
     class, alpha, CLI validity, ...
 
     The number is kept exactly as sent (national `0812...`, `62812...` without '+', or a
-    label). A number field without a single digit ("PRIVATE", "Unknown") is a network
-    label, never a callable number, so it is never reported VALID: it reads WITHHELD for
-    private/restricted/anonymous words and UNAVAILABLE otherwise. Unbalanced quotes or an
-    empty payload give an UNAVAILABLE caller ID.
+    label) with the validity the modem gave (VALID when the field is absent and a number
+    is there). What a label means (`PRIVATE`, `Unknown`, an alphanumeric sender such as
+    `TELKOMSEL` or `BANK1`) is decided in one place, `appliance.numbers`, not here.
+    Unbalanced quotes or an empty payload give an UNAVAILABLE caller ID.
     """
     fields = split_fields(payload)
     if fields is None or not payload.strip():
@@ -231,8 +218,6 @@ def parse_clip_fields(payload: str, *, waiting: bool = False) -> CallerId:
     alpha = fields[alpha_index] if len(fields) > alpha_index else ""
     code = _int_or_none(fields[validity_index]) if len(fields) > validity_index else None
     validity = _validity(code, number)
-    if number and validity is CliValidity.VALID and not any(c.isdigit() for c in number):
-        validity = _label_validity(number)
     return CallerId(raw=number, number_type=number_type, validity=validity, alpha=alpha or None)
 
 

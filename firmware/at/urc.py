@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+_DIAL_EXTRAS = frozenset("+*# -.()/")  # besides digits, what a dial string may hold
+
 
 class CliValidity(IntEnum):
     """3GPP TS 27.007 +CLIP `<CLI validity>`: why a number is (not) present."""
@@ -37,8 +39,13 @@ class CallerId:
 
     @property
     def has_number(self) -> bool:
-        """True when the modem delivered a usable number string."""
-        return self.validity is CliValidity.VALID and bool(self.raw)
+        """True when the modem delivered a dial string (digits, with at most `+`, `*`, `#`
+        and visual separators): not a label such as `PRIVATE` or `TELKOMSEL`."""
+        if self.validity is not CliValidity.VALID or not self.raw:
+            return False
+        return any(ch.isdigit() for ch in self.raw) and all(
+            ch.isdigit() or ch in _DIAL_EXTRAS for ch in self.raw
+        )
 
 
 @dataclass(frozen=True, slots=True)

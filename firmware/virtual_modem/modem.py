@@ -14,6 +14,18 @@ a command runs at its CR, before any bytes after it are echoed.
 when silent or off) and every line sent; echo is left out, injected bytes are one "tx"
 entry. `silent` only stops command handling: URCs (RING, ...) still flow.
 
+Faults of the line's health checks (docs/faults.md): `silent_reset()` (a brown-out in
+autobaud: settings and calls lost, no boot lines), `refused` (settings answered with an
+error, e.g. `+CME ERROR: SIM not inserted`), `hung` (no replies and no URCs at all, a call
+up or not), `error_to_everything` (every command answered ERROR) and `call_left_up()` (a
+call already off-hook when the host opens the port, as after a restart of the host).
+
+Faults of the caller data (one call, one row, one number): `ring_burst(n)` (bare RINGs
+with no call behind them), `stale_no_carrier` (a NO CARRIER between the next call's first
+RING and its +CLIP), `second_clip_number` (a second +CLIP with another number in each ring
+cycle), `clip_from_ring = 2` (+CLIP only with the second RING) and `clcc_hides_number`
+(AT+CLCC lists a ringing call without its number).
+
 Prompt durations: `prompt_duration_s` if set; otherwise TTS lasts
 `max(tts_min_s, tts_s_per_char * len(text))` (0.08 s/char, at least 2 s) and a file
 `file_prompt_s` (4 s).
@@ -146,6 +158,15 @@ class VirtualModem:
         self.urc_inside_next_reply = False  # next reply wraps URCs between info and OK
         self.urc_hold_max_s = 5.0  # how long a held reply/URC waits for its partner
         self.silent = False  # read and drop commands, answer nothing
+        self.hung = False  # firmware hang: no echo, no replies and no URCs at all
+        self.error_to_everything = False  # every command line is answered ERROR
+        # Settings refused: command name ("+CLIP") -> the final result its set form gets.
+        self.refused: dict[str, str] = {}
+        # Faults of the caller data (one call, one row, one number: docs/faults.md).
+        self.clip_from_ring = 1  # +CLIP only from this RING of a call on (2: late +CLIP)
+        self.second_clip_number: str | None = None  # each +CLIP followed by one for this
+        self.stale_no_carrier = False  # one-shot: a NO CARRIER between the next RING and +CLIP
+        self.clcc_hides_number = False  # AT+CLCC lists a ringing call without its number
         # Callbacks for the simulator; run via loop.call_soon, after the reply is written.
         self.on_answered: CallCallback | None = None
         self.on_prompt_started: PromptCallback | None = None
@@ -188,11 +209,47 @@ class VirtualModem:
         self._power_off(notify=False)
         self._close_links()
 
-    def reboot(self, delay_s: float = 2.0) -> None:
-        """Drop calls, reset settings, go deaf for `delay_s`, then send the boot lines."""
+    def reboot(self, delay_s: float = 2.0, *, end_lines: bool = False) -> None:
+        """Drop calls, reset settings, go deaf for `delay_s`, then send the boot lines.
+        `end_lines`: first report each live call ended (`NO CARRIER`, ...), as some
+        firmware does as it resets."""
         self._require_plugged()
+        if end_lines:
+            lines = [
+                line
+                for call in self._live
+                for line in self._remote_end_lines(call, EndedBy.NETWORK)
+            ]
+            self._emit_urcs(lines)
         self._power_off(notify=True)
         self._boot_timer = self.loop.call_later(delay_s, self._boot)
+
+    def silent_reset(self) -> None:
+        """Reset without a word (a SIM800 in autobaud after a brown-out): calls drop with
+        no end lines, every setting is lost (+CLIP, +CRC, DTMF detection, echo comes back),
+        and no boot line is printed; the modem answers again at once."""
+        self._require_plugged()
+        self._power_off(notify=True)
+        self._powered = True
+        log.info("%s: silent reset", self.name)
+
+    def call_left_up(self, number: str | None = "081234567890") -> VirtualCall:
+        """A call already connected (off-hook) before the host opened the port: what a
+        restarted host finds when it was killed mid-call and the modem kept the call."""
+        if not self.is_up:
+            raise ModemUnavailableError(f"{self.name}: modem is not up")
+        call = VirtualCall(
+            number=number,
+            number_type=145 if number and number.startswith("+") else 129 if number else 128,
+            validity=0 if number else 1,
+            alpha=None,
+            call_id=self._free_call_id(),
+            started_at=self.loop.time(),
+        )
+        self._adopt(call)
+        call.state = CallState.ACTIVE
+        call.answered_at = self.loop.time()
+        return call
 
     def unplug(self) -> None:
         """Close master and slave: the host's read hits EOF/hang-up, writes fail with EIO."""
@@ -346,6 +403,11 @@ class VirtualModem:
 
     # ----------------------------------------------------------------- faults
 
+    def ring_burst(self, rings: int) -> None:
+        """`rings` bare RING lines at once, with no call behind them and no +CLIP (a noisy
+        line or a confused firmware: 10,000 a second were seen); the modem stays idle."""
+        self.inject(b"\r\nRING\r\n" * rings)
+
     def inject(self, data: bytes) -> None:
         """Write raw bytes to the host now (garbage, 0xFF, half lines)."""
         if self._link is None:
@@ -365,7 +427,7 @@ class VirtualModem:
         for segment in re.split(b"(?<=\r)", data):
             if not segment:
                 continue
-            if self.is_up and not self.silent and self.settings.echo:
+            if self.is_up and not self.silent and not self.hung and self.settings.echo:
                 self._write(segment)
             self._rx_buffer += segment
             if segment.endswith(b"\r"):
@@ -379,8 +441,11 @@ class VirtualModem:
 
     def _on_command_line(self, line: str) -> None:
         self.transcript.append((self.loop.time(), "rx", line))
-        if not self.is_up or self.silent:
-            log.debug("%s: dropped %r (silent or down)", self.name, line)
+        if not self.is_up or self.silent or self.hung:
+            log.debug("%s: dropped %r (silent, hung or down)", self.name, line)
+            return
+        if self.error_to_everything:
+            self._write_lines(["ERROR"], urc=False)
             return
         if self._held_reply is not None:
             self._release_held()  # host did not wait for the final result: flush it first
@@ -399,6 +464,9 @@ class VirtualModem:
             handler = handler_for(self.profile, command.name)
             if handler is None:
                 reply.final = self.profile.unknown_reply
+                break
+            if command.op == "=" and command.name in self.refused:
+                reply.final = self.refused[command.name]
                 break
             reply.extend(handler(self, command))
             if reply.final != "OK":
@@ -435,7 +503,7 @@ class VirtualModem:
 
     def _emit_urcs(self, lines: list[str]) -> None:
         """Send unsolicited lines as one burst (or hold them for urc_inside_next_reply)."""
-        if not lines or not self.is_up:
+        if not lines or not self.is_up or self.hung:
             return
         if self.urc_inside_next_reply:
             self._held_urcs += lines
@@ -550,10 +618,14 @@ class VirtualModem:
             return
         call.rings += 1
         lines = ["+CRING: VOICE" if self.settings.crc else "RING"]
-        if self.settings.clip and self.clip_delay_s > 0:
+        if first and self.stale_no_carrier:
+            self.stale_no_carrier = False
+            lines.append("NO CARRIER")  # left over from an earlier call, delivered late
+        clip = self.settings.clip and call.rings >= self.clip_from_ring
+        if clip and self.clip_delay_s > 0:
             self._call_later(call, self.clip_delay_s, self._emit_clip, call)
-        elif self.settings.clip:
-            lines.append(self._clip_line(call))
+        elif clip:
+            lines += self._clip_lines(call)
         if first and self.settings.clcc_urcs:
             lines.append(self._clcc_line(call))
         self._emit_urcs(lines)
@@ -561,7 +633,15 @@ class VirtualModem:
 
     def _emit_clip(self, call: VirtualCall) -> None:
         if call.state is CallState.RINGING:
-            self._emit_urcs([self._clip_line(call)])
+            self._emit_urcs(self._clip_lines(call))
+
+    def _clip_lines(self, call: VirtualCall) -> list[str]:
+        """The call's +CLIP, and a second one with another number (`second_clip_number`)."""
+        lines = [self._clip_line(call)]
+        if self.second_clip_number is not None:
+            other = VirtualCall(self.second_clip_number, 129, 0, None, call.call_id, 0.0)
+            lines.append(self._clip_line(other))
+        return lines
 
     def _no_reply(self, call: VirtualCall) -> None:
         if call.state in (CallState.RINGING, CallState.WAITING):
@@ -763,6 +843,8 @@ class VirtualModem:
             stat = {CallState.ACTIVE: 0, CallState.WAITING: 5}.get(call.state, 4)
         alpha = ',""' if self.profile.clcc_alpha else ""
         number = call.number or ""
+        if self.clcc_hides_number and call.state is CallState.RINGING:
+            return f"+CLCC: {call.call_id},1,{stat},0,0"
         return f'+CLCC: {call.call_id},1,{stat},0,0,"{number}",{call.number_type}{alpha}'
 
     def _cend_line(self, call: VirtualCall, cause: int) -> str:

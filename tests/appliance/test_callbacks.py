@@ -364,7 +364,7 @@ def test_the_migration_adds_the_list_to_an_existing_database(tmp_path: Path) -> 
         call_log.close()
     with Database(path) as db:
         applied = [row["name"] for row in db.query(f"SELECT name FROM {MIGRATIONS_TABLE}")]
-        assert applied[-1] == "0014_callbacks"
+        assert "0014_callbacks" in applied
         indexes = {index.name for index in db.table("callbacks").indexes}
         assert {"callbacks_open_caller", "callbacks_status_last", "callbacks_caller"} <= indexes
         assert db.execute("SELECT count(*) FROM calls").fetchone()[0] == 1

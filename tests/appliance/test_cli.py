@@ -13,9 +13,13 @@ import csv
 import io
 import json
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -272,12 +276,16 @@ def test_block_add_list_remove_round_trip(tmp_path: Path) -> None:
 
 def test_block_any_written_form_of_a_number_is_one_subscriber(tmp_path: Path) -> None:
     db = tmp_path / "rules.db"
-    for written in ("081234567890", "6281234567890", "+62 812-3456-7890"):
-        ok(siaga("block", "add", written, "--reason", "same", "--db", db, cwd=tmp_path))
+    ok(siaga("block", "add", "081234567890", "--reason", "same", "--db", db, cwd=tmp_path))
+    for written in ("6281234567890", "+62 812-3456-7890"):  # the same rule again: refused
+        message = refused(
+            siaga("block", "add", written, "--reason", "same", "--db", db, cwd=tmp_path)
+        )
+        assert "+6281234567890: the same block rule is already in force" in message
     listing = csv.DictReader(
         io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
     )
-    assert {row["pattern"] for row in listing} == {"+6281234567890"}
+    assert [row["pattern"] for row in listing] == ["+6281234567890"]
 
 
 def test_block_removing_an_unknown_id_is_refused(tmp_path: Path) -> None:
@@ -545,3 +553,113 @@ def test_report_flagged_lists_the_numbers_flagged_for_a_supervisor(tmp_path: Pat
     (row,) = csv.DictReader(io.StringIO(out))
     assert row["caller"] == "+6281234567890" and row["level"] == "3"
     assert row["flagged_at"] == "2024-04-02T02:33:20+07:00"
+
+
+def _ended_call(log: CallLog, caller: str, ended_ts: float) -> None:
+    call_id = log.new_call_id()
+    log.call_started(call_id, {"line": "line1", "caller_raw": caller, "started_ts": ended_ts - 5})
+    log.call_updated(call_id, {"ended_ts": ended_ts, "end_cause": "caller_hung_up"})
+
+
+@pytest.mark.parametrize(("option", "shown"), [((), 10), (("--last", "3"), 3)])
+def test_calls_follow_prints_only_the_latest_calls_then_new_ones(
+    tmp_path: Path, option: tuple[str, ...], shown: int
+) -> None:
+    db = tmp_path / "calls.db"
+    log = CallLog(db)
+    log.open()
+    for index in range(60):  # more than `--limit`'s 50: the history is not printed whole
+        _ended_call(log, f"08110000{index:04d}", 1e9 + index * 60)
+    assert log.flush()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "calls", "--follow", *option, "--db", str(db)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("id")
+        first = [process.stdout.readline() for _ in range(shown)]
+        assert "081100000059" in first[-1]
+        assert f"08110000{60 - shown:04d}" in first[0]
+        _ended_call(log, "0822222222", 2e9)
+        assert log.flush()
+        # The next line is the new call, not more of the history.
+        assert "0822222222" in process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _web_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as answer:
+            return int(answer.status) == 200
+    except OSError:
+        return False
+
+
+def test_ctrl_c_stops_the_demo_cleanly_with_one_line(tmp_path: Path) -> None:
+    port = _free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "demo", "--db", "demo.db", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the terminal's Ctrl-C reaches all
+    )
+    try:
+        deadline = time.monotonic() + 60.0
+        while not _web_answers(port):  # the web UI listens on --port
+            assert demo.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        time.sleep(3.0)  # calls under way
+        os.killpg(demo.pid, signal.SIGINT)
+        _, stderr = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(10)
+    assert demo.returncode == 0, stderr
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert stderr.count("demo stopped") == 1
+    assert not _web_answers(port)
+
+
+def test_the_demo_refuses_a_busy_port_clearly_without_a_setup_link(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        message = refused(siaga("demo", "--db", "demo.db", "--port", port, cwd=tmp_path))
+    assert f"port {port}" in message and "already in use" in message and "--port" in message
+    assert "setup" not in message
+    assert not (tmp_path / "demo.db.setup-link").exists()
+
+
+def test_an_identical_rule_in_force_is_refused_as_a_duplicate(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    add = ("block", "add", "0812-3456-7890", "--expires", "24h", "--db", db)
+    rule_id = ok(siaga(*add, cwd=tmp_path)).split()[2].rstrip(":")
+    message = refused(siaga("block", "add", "+62 812 3456 7890", "--db", db, cwd=tmp_path))
+    assert "already in force" in message and rule_id in message
+    # Another action, or the same rule once the first is removed, is a new rule.
+    ok(siaga(*add, "--action", "reject", cwd=tmp_path))
+    ok(siaga("block", "remove", rule_id, "--db", db, cwd=tmp_path))
+    ok(siaga(*add, cwd=tmp_path))
+    listing = list(
+        csv.DictReader(io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path))))
+    )
+    assert sorted(row["action"] for row in listing) == ["challenge", "reject"]

@@ -92,3 +92,29 @@ def test_a_prompt_file_that_is_not_a_bare_name_is_refused_at_load(tmp_path: Path
         load_config(path)
     problems = "\n".join(caught.value.problems)
     assert "prompts.id.challenge_file:" in problems and "bare file name" in problems
+
+
+def test_a_prompts_table_that_sets_only_durations_keeps_the_built_in_words(
+    tmp_path: Path,
+) -> None:
+    """Every prompt key has a default: a site that only times its recordings needs no text."""
+    path = tmp_path / "siaga.toml"
+    path.write_text("[prompts.id]\nchallenge_seconds = 9.5\ngoodbye_seconds = 4.0\n")
+    config = load_config(path)
+    built_in = Config().prompts
+    prompts = config.prompt_text()
+    assert (prompts.challenge_seconds, prompts.goodbye_seconds) == (9.5, 4.0)
+    assert prompts.challenge == built_in["id"].challenge
+    assert (
+        prompts.model_copy(update={"challenge_seconds": 12.0, "goodbye_seconds": 8.0})
+        == (built_in["id"])
+    )
+    assert config.prompts["en"] == built_in["en"]  # a language left out keeps its prompts
+
+
+def test_a_prompts_table_for_english_only_with_one_file_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "siaga.toml"
+    path.write_text('[site]\nlanguage = "en"\n\n[prompts.en]\nchallenge_file = "press5.amr"\n')
+    prompts = load_config(path).prompt_text()
+    assert prompts.challenge_file == "press5.amr"
+    assert prompts.connecting == Config().prompts["en"].connecting

@@ -158,3 +158,28 @@ def _wait_for_busy_log(
                 f"only {len(ended)} calls ended in {FIRST_CALLS_DEADLINE_S} s:\n{output}"
             )
         time.sleep(POLL_S)
+
+
+def test_sigkill_at_the_action_never_leaves_a_call_without_its_one_row(tmp_path: Path) -> None:
+    """`siaga run` killed at offsets from the release command (`ATH`) of a rejected call,
+    and from its RING+CLIP (so before the action too), then restarted: every call has
+    exactly one row. The row is committed before the action (appliance/line.py,
+    `ROW_BEFORE_ACTION_MAX_S`); a call caught before its action still rings and the
+    restarted service finishes it in that row. 200+ trials and a slow-fsync disk:
+    `bench/bench_kill_at_action.py` (docs/faults.md)."""
+    from tests.faults.kill_trials import KillBench, summary
+
+    bench = KillBench(tmp_path, tmp_path)
+    plan = [("action", 0.0), ("action", 0.0005), ("action", 0.002), ("clip", 0.0),
+            ("clip", 0.001), ("clip", 0.003)]  # fmt: skip
+    try:
+        bench.start()
+        results = [bench.trial(index, anchor, offset) for index, (anchor, offset) in
+                   enumerate(plan)]  # fmt: skip
+    finally:
+        bench.close()
+    counts = summary(results)
+    assert counts["without_row"] == 0 and counts["two_rows_or_more"] == 0, results
+    assert counts["acted_before_kill"] >= 3  # the action-anchored kills came after ATH
+    for result in results:
+        assert result.end_cause in ("rejected", "interrupted"), result

@@ -11,6 +11,7 @@ without, and enters flood mode within 60 s of the flood's start.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,15 @@ WORLDS: dict[str, FloodWorld] = {
     "spread, 1 call/s": FloodWorld(shape=FloodShape.SPREAD, rate_per_s=1.0, seed=4),
     "withheld, 1.2 calls/s": FloodWorld(shape=FloodShape.WITHHELD, rate_per_s=1.2, seed=5),
     "one number, 2 calls/s": FloodWorld(shape=FloodShape.HAMMER, rate_per_s=2.0, seed=6),
+    # Callers the short challenge would lose: those who find the keypad late, and those
+    # who only speak (on the mixed lines, half of which cannot listen). Trying again gets
+    # them the full challenge (`flood:retry`).
+    "spread, 2 calls/s, genuine slow to press": FloodWorld(
+        shape=FloodShape.SPREAD, rate_per_s=2.0, genuine_key_after_s=(6.0, 12.0), seed=8
+    ),
+    "spread, 2 calls/s, a quarter of genuine only speak": FloodWorld(
+        shape=FloodShape.SPREAD, rate_per_s=2.0, genuine_no_key_share=0.25, seed=9
+    ),
     "crew pressing the key, 1 call/6 s": FloodWorld(
         shape=FloodShape.CREW,
         rate_per_s=1 / 6,
@@ -69,6 +79,28 @@ def test_siaga_gets_genuine_callers_through_every_flood_shape(name: str, tmp_pat
     assert periods[0]["on_ts"] - flood_start <= FLOOD_ON_WITHIN_S, periods
     # Every junk second counts: a junk call costs the lines less than without screening.
     assert screened["junk_line_seconds"] < unscreened["junk_line_seconds"]
+
+
+def test_the_floods_first_calls_are_released_from_the_challenge_once_it_is_recognised(
+    tmp_path: Path,
+) -> None:
+    """The first calls of a block flood arrive before flood mode; junk that talks through
+    the challenge would hold every line. Once the block is hot they are released, with no
+    call-back (a flood signature is a junk record), and the callers behind them get in."""
+    world = FloodWorld(shape=FloodShape.BLOCK, rate_per_s=1.0, junk_sound="voice", seed=11)
+    db = tmp_path / "siaga.db"
+    result = run_simulation(flood_scenario(world), db, SimulationOptions())
+    assert result["incidents_reached"] >= expected_floor(world), result
+    with sqlite3.connect(db) as conn:
+        released = conn.execute(
+            "SELECT id, reached_operator FROM calls WHERE end_cause = 'flood_released'"
+        ).fetchall()
+        listed = conn.execute(
+            "SELECT count(*) FROM callbacks WHERE call_id IN "
+            "(SELECT id FROM calls WHERE end_cause = 'flood_released')"
+        ).fetchone()[0]
+    assert released and all(reached == 0 for _, reached in released)
+    assert listed == 0
 
 
 def test_flood_mode_leaves_by_itself_after_the_flood(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from appliance.model import NumberClass
 from appliance.numbers import normalise, normalise_pattern
+from firmware.at.parser import parse_clip_fields
 from firmware.at.urc import CallerId, CliValidity
 
 MOBILE = "+6281234567890"
@@ -155,6 +156,33 @@ def test_anything_that_is_not_a_phone_number_is_unparseable_with_raw_kept(raw: s
     assert caller.number_class is NumberClass.UNPARSEABLE
     assert caller.e164 is None
     assert caller.raw == raw
+
+
+@pytest.mark.parametrize("sender", ["TELKOMSEL", "BANK1", "Telkomsel 123", "INFO-PLN"])
+@pytest.mark.parametrize("layout", ['"{}",208,"",0,"",0', '"{}",208', '"{}",129,,,,0'])
+def test_alphanumeric_caller_ids_follow_one_rule_from_the_modem_line(
+    sender: str, layout: str
+) -> None:
+    """An operator's or a bank's sender name, with or without digits, is unparseable:
+    never a number and never 'no caller ID' (the rule in the module docstring)."""
+    caller = normalise(parse_clip_fields(layout.format(sender)))
+    assert caller.number_class is NumberClass.UNPARSEABLE
+    assert (caller.e164, caller.raw) == (None, sender)
+
+
+@pytest.mark.parametrize(
+    ("payload", "number_class"),
+    [
+        ('"PRIVATE",128', NumberClass.WITHHELD),
+        ('"PRIVATE NUMBER",128,"",0,"",0', NumberClass.WITHHELD),
+        ('"Unknown",128', NumberClass.UNAVAILABLE),
+        ('"",128,"",0,"",2', NumberClass.UNAVAILABLE),
+    ],
+)
+def test_network_labels_from_the_modem_line_are_classes(
+    payload: str, number_class: NumberClass
+) -> None:
+    assert normalise(parse_clip_fields(payload)).number_class is number_class
 
 
 def test_a_non_string_input_does_not_raise() -> None:

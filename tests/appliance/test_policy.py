@@ -592,10 +592,10 @@ def test_the_last_free_line_is_kept_for_callers_who_try_again() -> None:
         Action.REJECT, Reason.FLOOD, "flood:reserve"
     )
     assert call(state, number(stranger), T0 + 50) == Decision(
-        Action.CHALLENGE, Reason.FLOOD, "flood:short"
-    )  # the same caller, trying again: the short challenge, as lines are scarce
+        Action.CHALLENGE, Reason.FLOOD, "flood:retry"
+    )  # the same caller, trying again: the full challenge, though lines are scarce
     state.record_waiting(number(redialler), T0 + 60)
-    assert call(state, number(redialler), T0 + 80).action is Action.CHALLENGE
+    assert call(state, number(redialler), T0 + 80).rule == "flood:retry"
     state.record_line_occupancy(3, 4, T0 + 90)  # a line stays free: no reservation
     assert call(state, number("+6289900000001"), T0 + 91).action is Action.CHALLENGE
 

@@ -11,19 +11,16 @@ from pathlib import Path
 import pytest
 
 from appliance.model import is_genuine
+from appliance.month import Population, generate, generate_with_populations, summarise
 from appliance.report import report
 from appliance.scenario import (
     CallerAction,
-    Population,
     ScenarioCall,
     ScenarioError,
     dump_scenario,
     from_json,
-    generate,
-    generate_with_populations,
     load_scenario,
     subscriber_key,
-    summarise,
     to_json,
 )
 from appliance.simulate import SimulationOptions, run_simulation
@@ -208,7 +205,7 @@ def test_month_contains_every_population(
 
 
 def test_assumptions_change_the_month_they_name() -> None:
-    from appliance.scenario import MonthAssumptions, generate_with_populations
+    from appliance.month import MonthAssumptions, generate_with_populations
 
     calls, populations = generate_with_populations(
         days=10,

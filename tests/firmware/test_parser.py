@@ -47,9 +47,12 @@ V = CliValidity
         ('"0812345",129', CallerId("0812345", 129, V.VALID)),
         ('"",128', CallerId(None, 128, V.UNAVAILABLE)),
         ("0812345,129", CallerId("0812345", 129, V.VALID)),
-        ('"PRIVATE",128', CallerId("PRIVATE", 128, V.WITHHELD)),
-        ('"Unknown",128', CallerId("Unknown", 128, V.UNAVAILABLE)),
-        ('"PRIVATE",128,"",0,"",0', CallerId("PRIVATE", 128, V.WITHHELD)),
+        # Labels are reported as sent; appliance.numbers says what they mean.
+        ('"PRIVATE",128', CallerId("PRIVATE", 128, V.VALID)),
+        ('"Unknown",128', CallerId("Unknown", 128, V.VALID)),
+        ('"PRIVATE",128,"",0,"",0', CallerId("PRIVATE", 128, V.VALID)),
+        ('"TELKOMSEL",208,"",0,"",0', CallerId("TELKOMSEL", 208, V.VALID)),
+        ('"BANK1",208,"",0,"",0', CallerId("BANK1", 208, V.VALID)),
         ('"*31#0812",129,"",0,"",0', CallerId("*31#0812", 129, V.VALID)),
         ('"0812",129,"",0,"",3', CallerId("0812", 129, V.PAYPHONE)),
         ('"0812",129,"",0,"",9', CallerId("0812", 129, V.OTHER)),
@@ -58,7 +61,7 @@ V = CliValidity
         ("", CallerId(None, None, V.UNAVAILABLE)),
         ("   ", CallerId(None, None, V.UNAVAILABLE)),
         (",,,,", CallerId(None, None, V.UNAVAILABLE)),
-        ('"a,b",129,"",0,"x,y",0', CallerId("a,b", 129, V.UNAVAILABLE, "x,y")),
+        ('"a,b",129,"",0,"x,y",0', CallerId("a,b", 129, V.VALID, "x,y")),
     ],
 )
 def test_clip_payload_layouts(payload: str, expected: CallerId) -> None:
@@ -69,6 +72,8 @@ def test_has_number_only_for_valid_non_empty_numbers() -> None:
     assert parse_clip_fields('"0812",129').has_number
     assert not parse_clip_fields('"",128,"",0,"",1').has_number
     assert not parse_clip_fields('"PRIVATE",128').has_number
+    assert not parse_clip_fields('"TELKOMSEL",208').has_number
+    assert not parse_clip_fields('"BANK1",208').has_number
     assert not parse_clip_fields("garbage\x00\ufffd").has_number
 
 

@@ -1,10 +1,11 @@
 """A Debian 12 root for the installer's test: built once with debootstrap, cached as a tarball.
 
-`debootstrap --variant=minbase` plus python3, python3-venv (what install.sh needs) and
-systemd (so `systemctl enable` and `systemd-analyze verify --root` run inside it), taken
-from the same Debian mirror apt on this machine uses. The built root is stored as an
-uncompressed tarball under var/test-roots/, named by a hash of everything that shapes it,
-so later runs only unpack it (seconds) instead of bootstrapping it again (minutes).
+`debootstrap --variant=minbase` plus python3, python3-venv and openssl (what install.sh
+needs; openssl makes the web UI's certificates) and systemd (so `systemctl enable` and
+`systemd-analyze verify --root` run inside it), taken from the same Debian mirror apt on
+this machine uses. The built root is stored as an uncompressed tarball under
+var/test-roots/, named by a hash of everything that shapes it, so later runs only unpack
+it (seconds) instead of bootstrapping it again (minutes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / "var" / "test-roots"
 SUITE = "bookworm"
 VARIANT = "minbase"
-PACKAGES = ("python3", "python3-venv", "systemd")
+PACKAGES = ("python3", "python3-venv", "openssl", "systemd")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Bump when the way the root is built changes, so stale caches are not reused.
 RECIPE_VERSION = 1

@@ -3,7 +3,8 @@
 `systemd-analyze verify` checks the units' syntax; this checks that they work: install.sh
 installs into the root, the root boots with systemd as its init, and then
 - `siaga.service` starts under all its hardening and reports ready (Type=notify) with
-  its status line, and `siaga-web.service` serves the login page;
+  its status line, and `siaga-web.service` serves the login page over HTTPS with the
+  installer's certificate;
 - a stuck line service (here: stopped with SIGSTOP) stops feeding the watchdog, and
   systemd kills it after WatchdogSec=30 and starts it again;
 - `systemctl stop` ends it cleanly (SIGINT: the call log is closed, exit status 0).
@@ -114,8 +115,11 @@ def wait_until(condition: Callable[[], object], what: str, timeout_s: float) -> 
 
 
 def page_status(box: Container) -> str:
+    """The login page's status over HTTPS, trusting only the installer's CA (as a desk)."""
     fetch = (
-        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8112/login').status)"
+        "import ssl, urllib.request;"
+        " trust = ssl.create_default_context(cafile='/etc/siaga/tls/siaga-ca.crt');"
+        " print(urllib.request.urlopen('https://127.0.0.1:8112/login', context=trust).status)"
     )
     return box.run(f'/opt/siaga/venv/bin/python3 -c "{fetch}"').stdout.strip()
 

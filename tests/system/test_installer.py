@@ -1,5 +1,9 @@
 """install.sh in a Debian 12 root made for the test: install, again (no change), uninstall.
 
+The web UI's certificates too: the CA is made once and kept; the server certificate is
+renewed when the names change or it nears its end, and the new one verifies against the
+same CA (what the desks' browsers trust).
+
 The root comes from debian_root.py (debootstrap once, then a cached tarball), the project
 as wheels built here (rootfs.py) passed with --wheels, so the root needs no PyPI. /proc
 and /dev are mounted inside it for the duration and always unmounted.
@@ -92,6 +96,8 @@ def test_install_twice_changes_nothing_the_second_time_and_uninstall_keeps_the_d
     assert (root / "etc/systemd/system/siaga.service.d/gpio.conf").is_file()
     assert "nothing to change" in install(root, "--wheels", "/src/wheels")
 
+    assert_certificates_renewed_under_the_same_ca(root)
+
     # The installed program works as the siaga user and writes only its data directory.
     added = in_root(
         root,
@@ -137,6 +143,7 @@ def assert_installed(root: Path) -> None:
     data = (root / "var/lib/siaga").stat()
     assert (oct(data.st_mode & 0o777), data.st_uid) == ("0o750", owner_uid(root, "siaga"))
     assert (root / "etc/siaga/prompts").is_dir()
+    assert_certificates(root)
     for unit in ("siaga.service", "siaga-web.service"):
         installed = root / "etc/systemd/system" / unit
         assert installed.read_text() == (REPO_ROOT / "systemd" / unit).read_text()
@@ -159,6 +166,69 @@ def assert_installed(root: Path) -> None:
     )
     output = verify.stdout + verify.stderr
     assert verify.returncode == 0 and not output, output
+
+
+TLS = "etc/siaga/tls"
+
+
+def assert_certificates(root: Path) -> None:
+    """The CA's key for root alone, the server's key for the service, the chain valid."""
+    tls = root / TLS
+    siaga = owner_uid(root, "siaga")
+    expected = {
+        "siaga-ca.key": ("0o600", 0, 0),
+        "siaga-ca.crt": ("0o644", 0, 0),
+        "server.key": ("0o640", 0, siaga),
+        "server.crt": ("0o644", 0, 0),
+    }
+    for name, (mode, uid, gid) in expected.items():
+        status = (tls / name).stat()
+        assert (oct(status.st_mode & 0o777), status.st_uid, status.st_gid) == (mode, uid, gid)
+    directory = tls.stat()
+    assert (oct(directory.st_mode & 0o777), directory.st_gid) == ("0o750", siaga)
+    verified = in_root(
+        root, "openssl", "verify", "-CAfile", f"/{TLS}/siaga-ca.crt", f"/{TLS}/server.crt"
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    names = (tls / "server.names").read_text()
+    assert "DNS:localhost" in names and "IP:127.0.0.1" in names
+
+
+def assert_certificates_renewed_under_the_same_ca(root: Path) -> None:
+    """A new name, then a certificate near its end: each renewed; the CA never changes."""
+    tls = root / TLS
+    ca = (tls / "siaga-ca.crt").read_bytes(), (tls / "siaga-ca.key").read_bytes()
+    (tls / "extra-names").write_text("# the centre's DNS name\nsiaga.dinkes.lan\n10.112.0.5\n")
+    renamed = install(root, "--wheels", "/src/wheels")
+    assert "made the web UI's certificate" in renamed and "authority" not in renamed, renamed
+    names = (tls / "server.names").read_text()
+    assert "DNS:siaga.dinkes.lan" in names and "IP:10.112.0.5" in names
+    assert "nothing to change" in install(root, "--wheels", "/src/wheels")
+
+    # A certificate made a day before it ends (as an old one would be): renewed.
+    short = in_root(
+        root,
+        "bash",
+        "-c",
+        'source /src/siaga/install.sh && SERVER_DAYS=1 tls_make_server_cert "$TLS_DIR"'
+        ' "$(tls_wanted_sans)" old',
+    )
+    assert short.returncode == 0, short.stdout + short.stderr
+    renewed = install(root, "--wheels", "/src/wheels")
+    assert "made the web UI's certificate" in renewed, renewed
+    ends = in_root(
+        root,
+        "openssl",
+        "x509",
+        "-noout",
+        "-checkend",
+        str(700 * 86400),
+        "-in",
+        f"/{TLS}/server.crt",
+    )
+    assert ends.returncode == 0, "the renewed certificate is not good for two years"
+    assert ca == ((tls / "siaga-ca.crt").read_bytes(), (tls / "siaga-ca.key").read_bytes())
+    assert_certificates(root)
 
 
 def owner_uid(root: Path, user: str) -> int:

@@ -107,7 +107,10 @@ def test_the_line_service_reaches_serial_ports_but_no_network() -> None:
 
 def test_the_web_unit_has_no_devices_and_does_not_require_the_line_service() -> None:
     unit = SYSTEMD_DIR / "siaga-web.service"
-    assert values(unit, "ExecStart") == [f"{INSTALLED_SIAGA} web --config /etc/siaga/config.toml"]
+    assert values(unit, "ExecStart") == [
+        f"{INSTALLED_SIAGA} web --config /etc/siaga/config.toml"
+        " --tls-cert /etc/siaga/tls/server.crt --tls-key /etc/siaga/tls/server.key"
+    ]
     assert values(unit, "PrivateDevices") == ["yes"]
     assert values(unit, "SupplementaryGroups") == []
     assert "siaga.service" in values(unit, "After", "Unit")[0].split()

@@ -34,6 +34,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from web_ui import db as web_db
 from web_ui.app import create_app
 from web_ui.audit import Actor
+from web_ui.server import uvicorn_config
 from web_ui.settings import WebSettings, settings_for
 from web_ui.users import Role, create_user, prepare_new_user
 
@@ -80,15 +81,16 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def serve(db_path: Path) -> Iterator[LiveServer]:
-    """The web UI on `db_path`, served by uvicorn in a thread until the block ends."""
+def serve(db_path: Path, **overrides: object) -> Iterator[LiveServer]:
+    """The web UI on `db_path`, served by uvicorn in a thread until the block ends;
+    `overrides` replace settings (`body_idle_s=0.5`)."""
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = settings_for(
         db_path, timezone="Asia/Jakarta", site_name="Siaga Uji", base_url=f"http://127.0.0.1:{port}"
-    )
-    config = uvicorn.Config(
-        create_app(settings), log_config=None, access_log=False, lifespan="on", workers=1
+    ).model_copy(update=overrides)
+    config = uvicorn_config(
+        create_app(settings), settings, log_config=None, access_log=False, lifespan="on"
     )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -108,8 +110,12 @@ def serve(db_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The web UI served by uvicorn in a thread, for the whole test session."""
-    with serve(tmp_path_factory.mktemp("web") / "siaga.db") as live:
+    """The web UI served by uvicorn in a thread, for the whole test session.
+
+    Every test logs in from 127.0.0.1, so the per-address throttle (tested on a server of
+    its own in test_security) is set out of reach here.
+    """
+    with serve(tmp_path_factory.mktemp("web") / "siaga.db", login_throttle_failures=10**6) as live:
         yield live
 
 

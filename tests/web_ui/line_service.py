@@ -9,7 +9,9 @@ process under test never writes these tables; the tests check that it reads them
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -180,3 +182,53 @@ def add_calls(server: LiveServer, rows: list[dict[str, Any]]) -> list[int]:
         ids = [_insert(conn, "calls", row) for row in rows]
         conn.execute("COMMIT")
     return ids
+
+
+HEARTBEAT_EVERY_S = 2.0  # the service beats every 10 s; tests beat faster, to be safe
+
+
+def _beat(server: LiveServer) -> None:
+    """One heartbeat in `service_state`, from this (living) process."""
+    now = time.time()
+    with database(server) as conn:
+        updated = conn.execute(
+            "UPDATE service_state SET heartbeat_ts = ?, pid = ?, updated_ts = ? WHERE id = 1",
+            [now, os.getpid(), now],
+        ).rowcount
+        if not updated:
+            conn.execute(
+                "INSERT INTO service_state (id, pid, started_ts, heartbeat_ts, updated_ts)"
+                " VALUES (1, ?, ?, ?, ?)",
+                [os.getpid(), now, now, now],
+            )
+
+
+@contextmanager
+def service_beating(server: LiveServer) -> Iterator[None]:
+    """The line service's heartbeat, kept fresh while the block runs (the console then
+    shows the lines as reported); its row's heartbeat and pid as they were afterwards."""
+    with database(server) as conn:
+        kept = conn.execute("SELECT pid, heartbeat_ts FROM service_state WHERE id = 1").fetchone()
+    stop = threading.Event()
+
+    def beat_until_stopped() -> None:
+        while not stop.is_set():
+            _beat(server)
+            stop.wait(HEARTBEAT_EVERY_S)
+
+    _beat(server)
+    beater = threading.Thread(target=beat_until_stopped, daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join(timeout=10)
+        with database(server) as conn:
+            if kept is None:
+                conn.execute("DELETE FROM service_state WHERE id = 1")
+            else:
+                conn.execute(
+                    "UPDATE service_state SET pid = ?, heartbeat_ts = ? WHERE id = 1",
+                    [kept["pid"], kept["heartbeat_ts"]],
+                )

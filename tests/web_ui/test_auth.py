@@ -193,6 +193,25 @@ def test_a_session_expires_at_its_absolute_limit(
     assert session.client.get("/api/me").status_code == 401
 
 
+def test_a_session_lasts_a_whole_night_shift_with_its_handover(
+    server: LiveServer, api_session: Callable[..., ApiSession]
+) -> None:
+    session = api_session(Role.OPERATOR)
+    conn = web_db.connect(server.db_path, busy_timeout_s=5.0)
+    try:
+        # Logged in at 18:30 for the 19:00-07:00 shift; it is now 07:30, handover time.
+        shift_s = 13 * 3600.0
+        with web_db.transaction(conn):
+            conn.execute(
+                "UPDATE web_sessions SET created_ts = created_ts - ?,"
+                " expires_ts = expires_ts - ? WHERE user_id = ?",
+                [shift_s, shift_s, session.user.id],
+            )
+    finally:
+        conn.close()
+    assert session.client.get("/api/me").status_code == 200
+
+
 def test_disabling_a_user_ends_their_sessions_and_blocks_login(
     server: LiveServer, api_session: Callable[..., ApiSession]
 ) -> None:
@@ -280,7 +299,7 @@ def test_pages_carry_the_security_headers(server: LiveServer) -> None:
 
 
 def test_the_api_docs_use_only_local_assets(api_session: Callable[..., ApiSession]) -> None:
-    session = api_session(Role.OPERATOR)
+    session = api_session(Role.TECHNICIAN)
     docs = session.client.get("/docs")
     assert docs.status_code == 200
     assert "cdn" not in docs.text.lower()

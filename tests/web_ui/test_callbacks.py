@@ -452,3 +452,27 @@ def test_caller_id_markup_on_the_list_is_shown_as_text_and_never_runs(
     row.find_element(By.CSS_SELECTOR, "button.callback-done").click()
     gone(browser, callback_id, timeout_s=5.0)
     assert_no_alert(browser)
+
+
+def test_in_flood_mode_the_console_says_call_backs_wait_and_the_api_says_why(
+    browser: webdriver.Chrome, own: LiveServer, call_log: CallLog
+) -> None:
+    """Operators keep call-backs for after a flood: its list is mostly the flood's own
+    numbers, and genuine callers try again on the line kept for them."""
+    release(call_log, new_number())
+    open_console(browser, own, Role.OPERATOR, "en")
+    flood_note = browser.find_element(By.ID, "callbacks-flood")
+    assert not flood_note.is_displayed()
+    card = browser.find_element(By.ID, "callbacks").text
+    assert "always leave one free for incoming calls" in card
+
+    call_log.set_service_state({"flood_active": 1, "flood_reason": "waiting"}, time.time())
+    call_log.flush()
+    WebDriverWait(browser, POLL_WAIT_S).until(lambda _: flood_note.is_displayed())
+    assert "hold the call-backs until it ends" in flood_note.text
+    supervisor = logged_in(own, Role.SUPERVISOR)
+    assert supervisor.client.get("/api/callbacks").json()["flood_active"] is True
+
+    call_log.set_service_state({"flood_active": 0, "flood_reason": None}, time.time())
+    call_log.flush()
+    WebDriverWait(browser, POLL_WAIT_S).until(lambda _: not flood_note.is_displayed())

@@ -25,6 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from appliance.config import Config
+from appliance.line import CALL_STATES, FLOOD_RELEASED_CAUSE
 from appliance.model import DEFAULT_GENUINE_KINDS, ChallengeResult
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
@@ -309,9 +310,10 @@ def test_the_call_log_page_pages_with_older_and_newer_links(
 def end_causes_the_lines_write() -> set[str]:
     """Every end cause `appliance/line.py` and the call log's restart recovery write."""
     source = (Path(__file__).resolve().parents[2] / "appliance" / "line.py").read_text()
-    literal = set(re.findall(r'_finish_call\([^,]+, "([a-z_]+)"\)', source))
+    literal = set(re.findall(r'_(?:finish_call|end_call_now)\([^,]+, "([a-z_]+)"\)', source))
     challenged = {f"challenge_{result.value}" for result in ChallengeResult}
-    return literal | challenged | {"interrupted"}
+    watchdog = {f"watchdog_{state.value}" for state in CALL_STATES}
+    return literal | challenged | watchdog | {"interrupted", FLOOD_RELEASED_CAUSE}
 
 
 def test_every_end_cause_is_shown_in_words_in_both_languages(

@@ -497,3 +497,20 @@ def test_the_console_offers_the_services_kinds_and_the_service_records_them(
         assert body["columns"][2:13] == [f"valid_{kind}" for kind in CENTRE_KINDS]
         assert body["totals"]["figures"]["valid_fallen_rock"] == 1
         assert "valid_electrical" not in body["columns"]
+
+
+def test_a_degraded_line_tells_the_operator_what_it_cannot_do(
+    server: LiveServer, api_session: Callable[..., ApiSession], line: str
+) -> None:
+    """A line whose modem refused caller ID answers calls, but the console says so: the
+    kinds come from `line_status.degraded` (unknown words are left out), in both languages."""
+    set_line(server, line, "idle", degraded="no_caller_id,bogus")
+    snapshot = api_session(Role.OPERATOR).client.get("/api/console").json()
+    shown = next(each for each in snapshot["lines"] if each["line"] == line)
+    assert (shown["state"], shown["degraded"]) == ("idle", ["no_caller_id"])
+    for kind in ("no_caller_id", "no_key_detection", "no_voice_port"):
+        assert f"state.degraded.{kind}" in MESSAGES
+    assert (
+        MESSAGES["state.degraded"][1].format(what=MESSAGES["state.degraded.no_caller_id"][1])
+        == "Degraded: no caller ID"
+    )

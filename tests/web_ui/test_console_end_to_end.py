@@ -132,7 +132,7 @@ def test_a_real_call_is_answered_recorded_and_ended_from_the_console(
     screenshot("call-log")
     day = today(server.settings.zone)
     browser.get(f"{server.url}/reports?since={day}&until={day}")
-    totals = browser.find_element(By.ID, "report-totals")
+    totals = browser.find_element(By.ID, "category-totals")  # the centre's categories
     shown_fire = totals.find_element(By.CSS_SELECTOR, 'td[data-column="valid_fire"]').text
     assert int(shown_fire) == before.get("valid_fire", 0) + 1
     assert int(browser.find_element(By.ID, "total-valid").text) == before["valid"] + 1

@@ -27,6 +27,7 @@ from tests.web_ui.line_service import (
     finish_request,
     line_name,
     remove_line,
+    service_beating,
     set_line,
     update_call,
     wait_until,
@@ -37,6 +38,14 @@ from web_ui.users import Role
 
 Shot = Callable[[str], Path]
 LIVE_S = 2.0  # a change in line_status must show within this
+
+
+@pytest.fixture(autouse=True)
+def line_service_alive(server: LiveServer) -> Iterator[None]:
+    """The tests play a running line service: its heartbeat too (else the console shows
+    every line as not reported: test_console_service_watch)."""
+    with service_beating(server):
+        yield
 
 
 @pytest.fixture

@@ -301,6 +301,17 @@ def test_modem_text_is_escaped_on_the_page(
     assert "65 % (-73 dBm, CSQ 20)" in page.text and "Registered (home network)" in page.text
 
 
+def test_a_degraded_line_says_what_it_cannot_do(
+    api_session: Callable[..., ApiSession], server: LiveServer, lines: Callable[[], str]
+) -> None:
+    line = lines()
+    healthy(server, line, degraded="no_caller_id,no_key_detection")
+    session = api_session(Role.TECHNICIAN, language="en")
+    assert listed(session, line)["degraded"] == ["no_caller_id", "no_key_detection"]
+    page = session.client.get("/lines")
+    assert "Degraded: no caller ID, keys not detected" in page.text
+
+
 def test_the_page_forms_disable_and_test_a_line(
     api_session: Callable[..., ApiSession], server: LiveServer, lines: Callable[[], str]
 ) -> None:

@@ -184,3 +184,99 @@ def test_import_in_the_browser_shows_the_bad_row_then_adds_the_good_ones(
     ]
     assert a164 in patterns and b164 in patterns
     screenshot("rules-after-import")
+
+
+def test_a_rule_identical_to_one_in_force_is_refused_everywhere(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    national, e164 = fresh_number()
+    body = {"kind": "block", "number": national, "action": "reject", "reason": "prank"}
+    first = supervisor.client.post("/api/rules", json=body, headers=supervisor.headers())
+    assert first.status_code == 201, first.text
+    rule_id = first.json()["id"]
+
+    again = supervisor.client.post(
+        "/api/rules", json={**body, "number": e164}, headers=supervisor.headers()
+    )
+    assert again.status_code == 409 and again.json()["detail"] == "error.rule_duplicate"
+
+    form = supervisor.client.post(
+        "/rules", data={"csrf_token": supervisor.csrf, **body, "reason": "typed again"}
+    )
+    assert form.status_code == 409
+    assert "sudah berlaku" in form.text or "already in force" in form.text
+    assert 'value="typed again"' in form.text  # what was typed is kept
+
+    other = fresh_number()[0]
+    text = _import_csv([f"block,{national},,reject,again,", f"block,{other},,,new,7d"])
+    preview = supervisor.client.post(
+        "/rules/import",
+        data={"csrf_token": supervisor.csrf},
+        files={"file": ("rules.csv", text.encode(), "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    assert rule_id in preview.text and ("Duplikat" in preview.text or "Duplicate" in preview.text)
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert digest
+    done = supervisor.client.post(
+        "/rules/import/confirm",
+        data={"csrf_token": supervisor.csrf, "text": text, "digest": digest[1]},
+    )
+    assert done.status_code == 303
+    in_force = rows(server, "SELECT id FROM rules WHERE pattern = ? AND removed_ts IS NULL", [e164])
+    assert [row["id"] for row in in_force] == [rule_id]
+
+
+def test_csv_export_in_the_indonesian_excel_dialect(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    national, e164 = fresh_number()
+    body = {"kind": "block", "number": national, "reason": "iseng; lagi, lagi", "expires": "7d"}
+    assert supervisor.client.post("/api/rules", json=body, headers=supervisor.headers()).is_success
+    page = supervisor.client.get("/rules")
+    assert 'href="/rules.csv?dialect=excel"' in page.text and 'href="/rules.csv"' in page.text
+
+    answer = supervisor.client.get("/rules.csv", params={"dialect": "excel"})
+    assert answer.status_code == 200
+    assert "siaga-rules-excel.csv" in answer.headers["content-disposition"]
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeffid;Jenis;Nomor;Cocok;Tindakan;Alasan;Oleh;Dibuat;Kedaluwarsa\r\n")
+    found = [
+        row
+        for row in csv.DictReader(io.StringIO(text[1:]), delimiter=";")
+        if row["Nomor"] == "'" + e164
+    ]
+    assert found and found[0]["Alasan"] == "iseng; lagi, lagi"
+    assert found[0]["Jenis"] == "block" and found[0]["Tindakan"] == "challenge"
+
+    plain = supervisor.client.get("/rules.csv").content.decode("utf-8")
+    assert plain.startswith("\ufeffid,kind,pattern,match,action,reason,")
+    bad = supervisor.client.get("/rules.csv", params={"dialect": "lotus"})
+    assert bad.status_code in (400, 422)
+
+
+def test_a_semicolon_csv_saved_by_excel_is_imported(
+    server: LiveServer, supervisor: ApiSession
+) -> None:
+    (a, a164), (b, b164) = fresh_number(), fresh_number()
+    text = (
+        "\ufeffJenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa\r\n"
+        f"block;{a};;reject;iseng, berulang;\r\n"
+        f"allow;{b};;;puskesmas;\r\n"
+    )
+    preview = supervisor.client.post(
+        "/rules/import",
+        data={"csrf_token": supervisor.csrf},
+        files={"file": ("aturan.csv", text.encode("utf-8"), "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text)
+    assert digest
+    done = supervisor.client.post(
+        "/rules/import/confirm",
+        data={"csrf_token": supervisor.csrf, "text": text, "digest": digest[1]},
+    )
+    assert done.status_code == 303
+    now = listed(supervisor)
+    assert now[a164]["reason"] == "iseng, berulang" and now[a164]["action"] == "reject"
+    assert now[b164]["kind"] == "allow"

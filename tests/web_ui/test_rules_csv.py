@@ -155,3 +155,32 @@ def test_every_data_line_is_a_row_or_an_error(records: list[list[str]]) -> None:
     assert result.header_ok
     assert result.records == len(records)
     _accounted(result)
+
+
+@pytest.mark.parametrize("bom", ["\ufeff", ""])
+def test_the_semicolon_csv_excel_saves_in_indonesia_is_read(bom: str) -> None:
+    result = parse(
+        bom + "Jenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa\r\n"
+        "block;0812-3456-7890;;reject;iseng, berulang;\r\n"
+        "allow;+62 811 1111 1111;exact;;rumah sakit;\r\n"
+        "block;0813;prefix;;;30/11/2026\r\n"
+    )
+    assert result.errors == ()
+    assert [(r.row, r.kind, r.pattern, r.reason) for r in result.rows] == [
+        (2, "block", "+6281234567890", "iseng, berulang"),
+        (3, "allow", "+6281111111111", "rumah sakit"),
+        (4, "block", "+62813", ""),
+    ]
+    assert result.rows[2].expires_ts == datetime(2026, 12, 1, tzinfo=WIB).timestamp()
+
+
+def test_excel_sep_line_and_english_headings_are_understood() -> None:
+    result = parse("sep=;\nkind;number;reason\nblock;081234567890;a, b, c\nallow;081234567891\n")
+    assert result.errors == ()
+    assert [(r.row, r.reason) for r in result.rows] == [(3, "a, b, c"), (4, "")]
+
+
+def test_commas_inside_quotes_do_not_make_a_semicolon_file_a_comma_file() -> None:
+    result = parse('kind;number;"reason, why"\nblock;081234567890;x\n')
+    assert result.header_ok is False  # the quoted heading is one unknown column
+    assert "reason, why" in result.errors[0].values["unknown"]

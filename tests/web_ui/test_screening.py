@@ -649,7 +649,7 @@ def test_a_bad_flood_or_reputation_value_is_shown_beside_its_field_as_typed(
 
 @pytest.mark.usefixtures("clean_settings")
 def test_prompt_text_is_shown_escaped(supervisor: ApiSession) -> None:
-    markup = '<script>alert("siaga")</script>'
+    markup = '<script>alert("siaga")</script> tekan 5'  # a challenge prompt names the key
     language = sorted(current(supervisor)["values"]["prompts"])[0]
     answer = patch(supervisor, {"prompts": {language: {"challenge": markup}}})
     assert answer.status_code == 200, answer.text

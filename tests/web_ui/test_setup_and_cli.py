@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import queue
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -24,11 +25,12 @@ from selenium.webdriver.common.by import By
 
 from tests.web_ui.conftest import REPO_ROOT, Account, LiveServer, api_login, free_socket, wait_for
 from web_ui import db as web_db
+from web_ui.app_state import setup_link_path
 from web_ui.users import Role
 
 START_TIMEOUT_S = 20.0
 NEW_PASSWORD = "new-pw-carol-1"
-TOKEN_LINE = re.compile(r"WARNING web_ui\.app: .*?/setup\?token=([A-Za-z0-9_-]+)")
+LINK = re.compile(r"/setup\?token=([A-Za-z0-9_-]+)")
 
 
 def siaga(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -96,9 +98,11 @@ def web_process(tmp_path: Path) -> Iterator[WebProcess]:
 def test_the_setup_page_creates_the_first_technician_once(
     web_process: WebProcess, chrome: webdriver.Chrome, screenshot: Callable[[str], Path]
 ) -> None:
-    tokens = TOKEN_LINE.findall(web_process.log())
-    assert len(tokens) == 1, web_process.log()  # logged once, at WARNING
-    token = tokens[0]
+    link_file = setup_link_path(web_process.db_path)
+    assert str(link_file) in web_process.log()  # the log names the file
+    assert not LINK.search(web_process.log())  # but never holds the token (the journal)
+    assert stat.S_IMODE(link_file.stat().st_mode) == 0o600
+    [token] = LINK.findall(link_file.read_text())
     url = web_process.url
     with httpx.Client(base_url=url) as client:
         assert client.get("/setup").status_code == 403
@@ -136,6 +140,7 @@ def test_the_setup_page_creates_the_first_technician_once(
     assert "Teknisi Pertama" in chrome.find_element(By.ID, "whoami").text
     chrome.delete_all_cookies()
 
+    assert not link_file.exists()  # used up
     with httpx.Client(base_url=url) as client:
         assert client.get("/setup", params={"token": token}).status_code == 404
         again = client.post("/setup", data={"token": token, "username": "second"})
@@ -200,6 +205,16 @@ def test_siaga_user_add_creates_an_account_the_web_ui_accepts(
         )
     assert refused.status_code == 401
 
+    enabled = siaga("user", "enable", "carol", "--db", db)
+    assert (enabled.returncode, enabled.stdout) == (0, "enabled user carol\n"), enabled.stderr
+    assert (
+        "carol,Carol Teknisi,technician,en,active,"
+        in siaga("user", "list", "--csv", "--db", db).stdout
+    )
+    with httpx.Client(base_url=server.url) as client:
+        again = client.post("/api/login", json={"username": "carol", "password": "new-pw-carol-1"})
+    assert again.status_code == 200
+
     conn = web_db.connect(db, busy_timeout_s=5.0)
     try:
         rows = conn.execute(
@@ -211,6 +226,7 @@ def test_siaga_user_add_creates_an_account_the_web_ui_accepts(
     assert [tuple(row) for row in rows] == [
         (actor, "user.create"),
         (actor, "user.password_reset"),
+        (actor, "user.update"),
         (actor, "user.update"),
     ]
 
@@ -227,3 +243,29 @@ def test_siaga_user_add_explains_what_is_wrong(tmp_path: Path) -> None:
     unknown = siaga("user", "disable", "nobody", "--db", db)
     assert unknown.returncode == 2
     assert "no user 'nobody'" in unknown.stderr
+    unknown = siaga("user", "enable", "nobody", "--db", db)
+    assert unknown.returncode == 2
+    assert "no user 'nobody'" in unknown.stderr
+
+
+def test_siaga_user_unlock_lifts_a_lock_from_every_address(
+    server: LiveServer, make_user: Callable[..., Account]
+) -> None:
+    locked = make_user(Role.OPERATOR)
+    with httpx.Client(base_url=server.url) as client:
+        codes = [
+            client.post(
+                "/api/login", json={"username": locked.username, "password": f"guess-{n}"}
+            ).status_code
+            for n in range(5)
+        ]
+        assert codes[-1] == 429
+        unlocked = siaga("user", "unlock", locked.username, "--db", server.db_path)
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert unlocked.stdout == f"unlocked user {locked.username} (5 failed login(s) forgotten)\n"
+        again = client.post(
+            "/api/login", json={"username": locked.username, "password": locked.password}
+        )
+    assert again.status_code == 200
+    unknown = siaga("user", "unlock", "nobody", "--db", server.db_path)
+    assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr

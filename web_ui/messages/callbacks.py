@@ -11,6 +11,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Callers released without reaching an operator. Call them back, then mark the "
         "outcome; every mark is recorded in the audit log.",
     ),
+    "callbacks.protocol": (
+        "Telepon balik hanya bila tidak ada panggilan menunggu, dan bila ada dua operator "
+        "atau lebih, selalu sisakan satu untuk panggilan masuk.",
+        "Call back only while no call waits, and with two operators or more, always leave "
+        "one free for incoming calls.",
+    ),
+    "callbacks.flood": (
+        "Banjir panggilan sedang berlangsung: tunda telepon balik sampai banjir reda. "
+        "Penelepon sungguhan menelepon lagi dan saluran terakhir disimpan untuk mereka.",
+        "A call flood is on: hold the call-backs until it ends. Genuine callers try "
+        "again, and the last line is kept for them.",
+    ),
     "callbacks.empty": ("Tidak ada yang perlu ditelepon balik.", "Nobody to call back."),
     "callbacks.count": ("{count} terbuka", "{count} open"),
     "callbacks.more": (

@@ -26,9 +26,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "dashboard.today_note": (
         "Sejak tengah malam waktu setempat. Disaring: setiap keputusan selain lolos "
-        "(tantangan, pesan, tolak). Asli, iseng dan diam: penilaian operator sejauh ini.",
+        "(tantangan, pesan, tolak). Asli: penilaian operator sejauh ini. Iseng dan diam: "
+        "penilaian operator ditambah yang digolongkan Siaga sendiri, seperti di laporan.",
         "Since local midnight. Screened: any decision other than pass (challenge, announce, "
-        "reject). Genuine, prank and silent: operators' dispositions so far.",
+        "reject). Genuine: operators' dispositions so far. Prank and silent: operators' "
+        "dispositions plus what Siaga classified itself, as in the reports.",
     ),
     "dashboard.reason_other": ("lainnya", "other"),
     # the line service and flood mode
@@ -124,6 +126,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "dashboard.alarm.clock_unsynced": ("Jam sistem tidak sinkron", "System clock not synchronised"),
     "dashboard.alarm.disk_low": ("Ruang disk hampir habis", "Disk space low"),
+    "dashboard.alarm.settings_lost": (
+        "Modem kehilangan pengaturannya (reset diam-diam); dipulihkan",
+        "Modem lost its settings (a silent reset); restored",
+    ),
+    "dashboard.alarm.line_degraded": (
+        "Saluran terganggu: modem menolak pengaturan (mis. ID penelepon)",
+        "Line degraded: the modem refuses a setting (e.g. caller ID)",
+    ),
+    "dashboard.alarm.caller_id_lost": (
+        "Panggilan tanpa nomor: modem kehilangan ID penelepon",
+        "Call without a number: the modem had lost caller ID",
+    ),
+    "dashboard.alarm.call_watchdog": (
+        "Panggilan melewati batas waktu",
+        "Call held past its time limit",
+    ),
+    "dashboard.alarm.call_left_up": (
+        "Panggilan tertinggal di modem saat mulai; diputus",
+        "Call left up on the modem at start; released",
+    ),
     # durations
     "dashboard.duration_days": ("{days} hari {hours} jam", "{days} d {hours} h"),
     "dashboard.duration_hours": ("{hours} jam {minutes} menit", "{hours} h {minutes} min"),

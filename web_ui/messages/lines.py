@@ -38,6 +38,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.registration.idle": ("Tidak terdaftar", "Not registered"),
     "lines.registration.unknown": ("Tidak diketahui", "Unknown"),
     "lines.last_error": ("Kesalahan terakhir", "Last error"),
+    "lines.state_detail": ("Kemampuan", "Capability"),
     "lines.no_value": ("-", "-"),
     "lines.service": ("Layanan", "Service"),
     "lines.in_service": ("Aktif", "In service"),

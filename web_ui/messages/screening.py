@@ -202,8 +202,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # challenge
     "settings.field.challenge.key": ("Tombol tantangan", "Challenge key"),
     "settings.help.challenge.key": (
-        "1 sampai 4 tombol: 0-9, * dan #. Sesuaikan pesan suara!",
-        "1 to 4 keys: 0-9, * and #. Change the voice prompts to match!",
+        "1 sampai 4 tombol: 0-9, * dan #. Ubah pesan suara yang menyebut tombol dalam "
+        "perubahan yang sama; jika tidak, perubahan ditolak.",
+        "1 to 4 keys: 0-9, * and #. Change the voice prompts that name the key in the same "
+        "change; otherwise the change is refused.",
     ),
     "settings.field.challenge.attempts": ("Pesan diputar", "Prompt plays"),
     "settings.help.challenge.attempts": (
@@ -601,6 +603,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.error.pattern": (
         "Hanya 1 sampai 4 tombol: 0-9, * dan #.",
         "Only 1 to 4 keys: 0-9, * and #.",
+    ),
+    "settings.error.prompt_wrong_key": (
+        "Pesan ini ({language}) menyuruh menekan {named}, padahal tombol tantangan {key}. "
+        "Ubah pesannya bersama tombolnya.",
+        "This prompt ({language}) says to press {named}, but the challenge key is {key}. "
+        "Change the prompt together with the key.",
+    ),
+    "settings.error.prompt_no_key": (
+        "Pesan tantangan ini ({language}) tidak menyebut tombol: tulis mis. \u201ctekan "
+        "{key}\u201d atau \u201cpress {key}\u201d.",
+        "This challenge prompt ({language}) names no key: write e.g. \u201ctekan {key}\u201d "
+        "or \u201cpress {key}\u201d.",
+    ),
+    "settings.error.key_prompts_disagree": (
+        "Pesan suara masih menyebut tombol lain; ubah pesan-pesan yang ditandai di bawah "
+        "dalam perubahan yang sama.",
+        "Voice prompts still name another key; change the prompts marked below in the same change.",
     ),
     "settings.error.whole_number": (
         "\u201c{value}\u201d bukan bilangan bulat.",

@@ -187,9 +187,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Basis data sedang sibuk; tidak ada yang diubah. Coba lagi sebentar lagi.",
         "The database is busy; nothing was changed. Try again in a moment.",
     ),
-    "system.error.length_required": (
-        "Unggahan harus menyebutkan ukurannya (Content-Length).",
-        "An upload must state its size (Content-Length).",
+    "system.restore.no_file": (
+        "Kirim satu berkas cadangan dengan formulir pemulihan. Tidak ada yang diubah.",
+        "Send one backup file with the restore form. Nothing was changed.",
     ),
     # logs
     "system.events": ("Log peristiwa", "Event log"),

@@ -3,7 +3,8 @@
 The login and setup forms carry a signed anonymous-form token (`web_ui.security`);
 `POST /api/login` accepts JSON only, which a page on another site cannot send without a
 CORS preflight this app never grants. A failed login answers the same for a wrong
-password, an unknown name and a disabled account (401); a locked name gets 429.
+password, an unknown name and a disabled account (401); a name locked for this address,
+a throttled address and a full password-hashing pool get 429 (`web_ui.sessions`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from web_ui.app_state import pages_of, setup_of
+from web_ui.app_state import pages_of, remove_setup_link, setup_of, throttle_of
 from web_ui.audit import Actor
 from web_ui.deps import (
     SESSION_COOKIE,
@@ -125,9 +126,22 @@ def login_page(
     )
     if language is not None:
         response.set_cookie(
-            LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="strict", path="/"
+            LANGUAGE_COOKIE,
+            language,
+            max_age=365 * 86400,
+            samesite="strict",
+            path="/",
+            secure=settings.cookie_secure,
         )
     return response
+
+
+REFUSAL_CODES = {
+    LoginOutcome.INVALID: ("login.invalid", 401),
+    LoginOutcome.LOCKED: ("login.locked", 429),
+    LoginOutcome.THROTTLED: ("login.throttled", 429),
+    LoginOutcome.BUSY: ("login.busy", 429),
+}
 
 
 def _login_refused(request: Request, settings: WebSettings, result: LoginResult) -> str:
@@ -135,7 +149,25 @@ def _login_refused(request: Request, settings: WebSettings, result: LoginResult)
     if result.outcome is LoginOutcome.LOCKED and result.locked_until_ts is not None:
         until = format_time(result.locked_until_ts, settings.zone, language)
         return translate(language, "login.locked", time=until)
-    return translate(language, "login.invalid")
+    if result.outcome is LoginOutcome.THROTTLED:
+        return translate(language, "login.throttled", seconds=result.retry_after_s)
+    return translate(language, REFUSAL_CODES[result.outcome][0])
+
+
+def _check(
+    request: Request, settings: WebSettings, db: DbDep, username: str, password: str
+) -> LoginResult:
+    return authenticate(
+        db, settings, throttle_of(request), username, password, client_address(request)
+    )
+
+
+def _retry_headers(result: LoginResult) -> dict[str, str]:
+    if result.outcome is LoginOutcome.THROTTLED:
+        return {"Retry-After": str(result.retry_after_s)}
+    if result.outcome is LoginOutcome.BUSY:
+        return {"Retry-After": "1"}
+    return {}
 
 
 @pages.post("/login")
@@ -151,23 +183,25 @@ def login_submit(
     """Check the form; on success start a session and go to `next`."""
     if not anonymous_form_ok(request, settings, form_token):
         raise ForbiddenError("error.csrf")
-    result = authenticate(db, settings, username, password, client_address(request))
+    result = _check(request, settings, db, username, password)
     if result.outcome is not LoginOutcome.OK or result.user is None:
-        status = 429 if result.outcome is LoginOutcome.LOCKED else 401
-        return _login_page(
+        page = _login_page(
             request,
             settings,
             next_path=safe_next(next),
             username=username,
             error=_login_refused(request, settings, result),
-            status_code=status,
+            status_code=REFUSAL_CODES[result.outcome][1],
         )
+        page.headers.update(_retry_headers(result))
+        return page
     token, _ = start_session(
         db,
         settings,
         result.user,
         remote=client_address(request),
         user_agent=request.headers.get("user-agent"),
+        previous_token=request.cookies.get(SESSION_COOKIE),
     )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, SESSION_COOKIE, token, settings)
@@ -262,6 +296,7 @@ def setup_submit(
         )
     if not setup_of(request).consume(token):
         raise ForbiddenError("error.setup_token")
+    remove_setup_link(settings.db_path)
     actor = Actor(name="setup", remote=client_address(request))
     create_user(db, actor, new, settings.zone, only_if_none=True)
     return RedirectResponse("/login?info=login.setup_done", status_code=303)
@@ -279,15 +314,14 @@ def api_login(
     request: Request, settings: SettingsDep, db: DbDep, credentials: LoginRequest
 ) -> Response:
     """Log in; sets the session cookie and returns the CSRF token for later calls."""
-    result = authenticate(
-        db, settings, credentials.username, credentials.password, client_address(request)
-    )
+    result = _check(request, settings, db, credentials.username, credentials.password)
     if result.outcome is not LoginOutcome.OK or result.user is None:
-        locked = result.outcome is LoginOutcome.LOCKED
-        code = "login.locked" if locked else "login.invalid"
+        code, status = REFUSAL_CODES[result.outcome]
         message = _login_refused(request, settings, result)
         return JSONResponse(
-            {"detail": code, "message": message}, status_code=429 if locked else 401
+            {"detail": code, "message": message},
+            status_code=status,
+            headers=_retry_headers(result),
         )
     token, session = start_session(
         db,
@@ -295,6 +329,7 @@ def api_login(
         result.user,
         remote=client_address(request),
         user_agent=request.headers.get("user-agent"),
+        previous_token=request.cookies.get(SESSION_COOKIE),
     )
     response = JSONResponse(session_public(settings, session).model_dump(mode="json"))
     set_session_cookie(response, SESSION_COOKIE, token, settings)

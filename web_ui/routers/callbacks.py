@@ -113,6 +113,8 @@ class CallbackListPublic(BaseModel):
     now_ts: float
     open_count: int
     entries: list[CallbackPublic]
+    # While flood mode is on, call-backs wait (docs/web-ui.md, "The call-back list").
+    flood_active: bool = False
 
 
 # ------------------------------------------------------------------ words
@@ -284,7 +286,14 @@ def api_callbacks(
         now_ts=now_ts,
         open_count=callbacks.open_count(db),
         entries=[callback_public(entry, settings.zone, user.language) for entry in entries],
+        flood_active=_flood_active(db),
     )
+
+
+def _flood_active(db: sqlite3.Connection) -> bool:
+    """Whether the line service last reported flood mode on."""
+    row = db.execute("SELECT flood_active FROM service_state WHERE id = 1").fetchone()
+    return row is not None and bool(row["flood_active"])
 
 
 @api.post(

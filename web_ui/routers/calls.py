@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from web_ui import calllog
 from web_ui.app_state import pages_of
+from web_ui.audit import record_export
 from web_ui.calllog import (
     MAX_NUMBER_INPUT,
     MAX_PAGE_SIZE,
@@ -32,7 +33,7 @@ from web_ui.calllog import (
     Search,
 )
 from web_ui.db import connect_readonly
-from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser
+from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser, actor_for
 from web_ui.i18n import translate
 from web_ui.kinds import configured_kinds
 from web_ui.models import ErrorPublic
@@ -54,10 +55,7 @@ Text = Annotated[str, Query(max_length=MAX_NUMBER_INPUT)]
 def _day(text: str) -> date | None:
     if not text.strip():
         return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise CallSearchError("error.bad_date") from None
+    return calllog.parse_day(text)
 
 
 def _cursor(text: str) -> Cursor | None:
@@ -174,11 +172,26 @@ def _export(settings: WebSettings, search: Search) -> Iterator[str]:
 
 
 @pages.get("/calls.csv")
-def calls_csv(settings: SettingsDep, user: SupervisorUser, filters: Filters) -> StreamingResponse:
-    """Every call matching the filters, newest first, as CSV (UTF-8 with a BOM for Excel)."""
+def calls_csv(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    session: SessionDep,
+    filters: Filters,
+) -> StreamingResponse:
+    """Every call matching the filters, newest first, as CSV (UTF-8 with a BOM for Excel);
+    audited (`export.calls`, with the filters)."""
     search = calllog.build_search(filters, settings.zone)
     stamp = datetime.now(settings.zone).strftime("%Y%m%d-%H%M")
     logger.info("call log export by %s: %s", user.username, filters.query())
+    record_export(
+        db,
+        actor_for(request, session),
+        "calls",
+        query={"filters": filters.query()},
+        zone=settings.zone,
+    )
     return StreamingResponse(
         _export(settings, search),
         media_type="text/csv; charset=utf-8",

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from web_ui import console
-from web_ui.app_state import pages_of
+from web_ui.app_state import pages_of, streams_of
 from web_ui.console import (
     BLOCK_DURATIONS_S,
     NOT_ANSWERING_S,
@@ -54,6 +54,7 @@ from web_ui.models import (
 from web_ui.routers.callbacks import POLL_S as CALLBACKS_POLL_S
 from web_ui.sessions import load_session
 from web_ui.settings import WebSettings
+from web_ui.streams import StreamRegistry
 from web_ui.users import Language, Role, User
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ api = APIRouter(
 )
 
 POLL_S = 0.25  # how often the event stream looks for a change
-HEARTBEAT_S = 15.0  # a comment at least this often, and a session check
+HEARTBEAT_S = 15.0  # a comment at least this often, and a session check that touches it
+SESSION_CHECK_S = 2.0  # a read-only look that the session still stands, this often
 REFRESH_S = 5.0  # a snapshot is rebuilt this often even without a change (time windows)
 # Then the stream ends and the browser reconnects within a second. Short, because uvicorn
 # waits for open responses when it is told to stop: an open console delays a restart of
@@ -139,9 +141,12 @@ def api_snapshot(db: DbDep, settings: SettingsDep, user: CurrentUser) -> Console
 def api_request(
     db: DbDep, settings: SettingsDep, user: CurrentUser, request_id: RowId
 ) -> DeskRequestPublic:
-    """One request: `result` is null until the line service has carried it out."""
+    """One of your own requests (supervisors: anyone's): `result` is null until the line
+    service has carried it out. Another operator's request is not found (404)."""
     row = console.get_request(db, request_id)
     if row is None:
+        raise HTTPException(status_code=404)
+    if row["operator"] != user.username and not user.role.at_least(Role.SUPERVISOR):
         raise HTTPException(status_code=404)
     return console.request_public(row, settings.zone, time.time())
 
@@ -154,6 +159,7 @@ class _Stream:
     body: str | None = None
     built_at: float = 0.0
     sent_at: float = 0.0
+    checked_at: float = 0.0
 
 
 def _stream_snapshot(
@@ -180,32 +186,74 @@ def _session_alive(settings: WebSettings, token: str | None) -> bool:
         conn.close()
 
 
-async def _events(
-    request: Request, settings: WebSettings, user: User, token: str | None
-) -> AsyncIterator[str]:
-    conn = await run_in_threadpool(
-        connect_readonly, settings.db_path, busy_timeout_s=settings.busy_timeout_s
-    )
-    state = _Stream()
+def _session_still_there(conn: sqlite3.Connection, session_id: str) -> bool:
+    """A read-only look: the session row exists, unexpired, of a user not disabled."""
+    row = conn.execute(
+        "SELECT 1 FROM web_sessions JOIN users ON users.id = web_sessions.user_id"
+        " WHERE web_sessions.id = ? AND users.disabled = 0 AND web_sessions.expires_ts > ?",
+        [session_id, time.time()],
+    ).fetchone()
+    return row is not None
+
+
+@dataclass(frozen=True)
+class _Watcher:
+    """Who a stream serves, and the slot it holds in the app's `StreamRegistry`."""
+
+    settings: WebSettings
+    user: User
+    token: str | None
+    session_id: str
+    stream_id: int
+    registry: StreamRegistry
+
+
+async def _still_allowed(conn: sqlite3.Connection, watcher: _Watcher, state: _Stream) -> bool:
+    """Checked every `SESSION_CHECK_S`; the full check (which touches the session) at
+    every heartbeat."""
+    now = time.monotonic()
+    if now - state.checked_at < SESSION_CHECK_S:
+        return True
+    state.checked_at = now
+    return bool(await run_in_threadpool(_session_still_there, conn, watcher.session_id))
+
+
+async def _events(request: Request, watcher: _Watcher) -> AsyncIterator[str]:
+    settings = watcher.settings
+    try:
+        conn = await run_in_threadpool(
+            connect_readonly, settings.db_path, busy_timeout_s=settings.busy_timeout_s
+        )
+    except BaseException:
+        watcher.registry.close(watcher.session_id, watcher.stream_id)
+        raise
+    state = _Stream(checked_at=time.monotonic())
     started = time.monotonic()
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while time.monotonic() - started < STREAM_MAX_S:
+            watcher.registry.touch(watcher.session_id, watcher.stream_id)
             if await request.is_disconnected():
                 return
+            if not await _still_allowed(conn, watcher, state):
+                yield "event: logout\ndata: {}\n\n"
+                return
             now = time.monotonic()
-            body = await run_in_threadpool(_stream_snapshot, conn, settings, user, state, now)
+            body = await run_in_threadpool(
+                _stream_snapshot, conn, settings, watcher.user, state, now
+            )
             if body is not None:
                 state.sent_at = now
                 yield f"event: snapshot\ndata: {body}\n\n"
             elif now - state.sent_at >= HEARTBEAT_S:
-                if not await run_in_threadpool(_session_alive, settings, token):
+                if not await run_in_threadpool(_session_alive, settings, watcher.token):
                     yield "event: logout\ndata: {}\n\n"
                     return
                 state.sent_at = now
                 yield ": heartbeat\n\n"
             await asyncio.sleep(POLL_S)
     finally:
+        watcher.registry.close(watcher.session_id, watcher.stream_id)
         await run_in_threadpool(conn.close)
 
 
@@ -214,12 +262,28 @@ async def _events(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def api_events(request: Request, settings: SettingsDep, user: CurrentUser) -> StreamingResponse:
+def api_events(
+    request: Request, settings: SettingsDep, user: CurrentUser, session: SessionDep
+) -> Response:
     """Server-Sent Events: `snapshot` (the same JSON as `GET /api/console`) on every change,
-    a `: heartbeat` comment every 15 s, and `logout` when the session has ended."""
-    token = request.cookies.get(SESSION_COOKIE)
+    a `: heartbeat` comment every 15 s, and `logout` within `SESSION_CHECK_S` of the
+    session's end (logout, the user disabled). At most `STREAMS_PER_SESSION` at once per
+    session: another is refused with 429."""
+    registry = streams_of(request)
+    stream_id = registry.open(session.id)
+    if stream_id is None:
+        message = translate(user.language, "error.too_many_streams")
+        return JSONResponse({"detail": "error.too_many_streams", "message": message}, 429)
+    watcher = _Watcher(
+        settings=settings,
+        user=user,
+        token=request.cookies.get(SESSION_COOKIE),
+        session_id=session.id,
+        stream_id=stream_id,
+        registry=registry,
+    )
     return StreamingResponse(
-        _events(request, settings, user, token),
+        _events(request, watcher),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

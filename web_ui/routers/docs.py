@@ -1,4 +1,6 @@
-"""The OpenAPI description and Swagger UI, for logged-in users, with vendored assets.
+"""The OpenAPI description and Swagger UI, for technicians only, with vendored assets.
+
+Other roles get 403: the API's map is a technician's tool, not an operator's.
 
 FastAPI's own /docs loads Swagger UI from a CDN; the centre may have no internet, so the
 app is built with `docs_url=None` and this page points at `web_ui/static/vendor/`.
@@ -12,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 
-from web_ui.deps import CurrentUser
+from web_ui.deps import TechnicianUser
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(include_in_schema=False)
@@ -21,7 +23,7 @@ SWAGGER = "/static/vendor/swagger-ui"
 
 
 @pages.get("/docs")
-def swagger_ui(user: CurrentUser) -> Response:
+def swagger_ui(user: TechnicianUser) -> Response:
     """Swagger UI, all of it served from this box."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
@@ -74,7 +76,7 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @api.get("/openapi.json")
-def openapi_document(request: Request, user: CurrentUser) -> JSONResponse:
+def openapi_document(request: Request, user: TechnicianUser) -> JSONResponse:
     """The API's OpenAPI description, with every error answer an operation can give."""
     document: dict[str, Any] = request.app.openapi()  # built once, then kept by the app
     return JSONResponse(document_errors(document))  # adds only what is missing

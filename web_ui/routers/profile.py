@@ -98,11 +98,11 @@ def _change_password(
     # Wrong current passwords count towards the login lockout: a session left open on a
     # shared screen must not become a way to guess its owner's password.
     username = session.user.username
-    if locked_until(db, settings, username, time.time()) is not None:
+    remote = client_address(request)
+    if locked_until(db, settings, username, remote, time.time()) is not None:
         raise UserError("error.locked", status=429)
     stored = password_hash_of(db, session.user.id)
     if stored is None or not verify_password(stored, current_password):
-        remote = client_address(request)
         if record_failure(db, settings, username, session.user, remote) is not None:
             raise UserError("error.locked", status=429)
         raise UserError("error.current_password")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -18,10 +18,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from appliance.report import report_csv
 from web_ui import reports
 from web_ui.app_state import pages_of
+from web_ui.audit import record_export
 from web_ui.calllog import UTF8_BOM
-from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser
+from web_ui.dashboard import format_count, format_percent
+from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser, actor_for
 from web_ui.i18n import translate
 from web_ui.models import ErrorPublic
+from web_ui.report_categories import junk_share_pct
+from web_ui.report_export import excel_csv
 from web_ui.reports import ReportPublic, ReportRequest, ReportRequestError
 from web_ui.settings import WebSettings
 
@@ -89,9 +93,12 @@ def reports_page(
         "call_columns": reports.CALL_COLUMNS,
         "kind_of": reports.kind_of,
         "hours": reports.hours,
-        "other_calls": reports.other_calls,
-        "junk_share": reports.junk_share_pct,
+        "cats": view.categories,
+        "siaga_classes": reports.siaga_classes,
+        "share_text": lambda row: format_percent(junk_share_pct(row), user.language),
+        "count_text": lambda value: format_count(value, user.language),
         "csv_href": f"/reports.csv?{query}",
+        "excel_href": f"/reports.csv?{query}&dialect=excel",
         "print_href": f"/reports?{query}&print=1",
         "api_href": f"/api/reports?{query}",
         "print_view": print_view,
@@ -103,14 +110,43 @@ def reports_page(
 
 
 @pages.get("/reports.csv")
-def reports_csv(db: DbDep, settings: SettingsDep, user: SupervisorUser, asked: Period) -> Response:
-    """The period's table as `siaga report --csv` writes it, with a BOM for Excel."""
+def reports_csv(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    session: SessionDep,
+    asked: Period,
+    dialect: Annotated[
+        Literal["plain", "excel"],
+        Query(
+            description="plain: `siaga report --csv`; excel: the centre's categories, "
+            "semicolons, headings in your language (Excel in Indonesia)"
+        ),
+    ] = "plain",
+) -> Response:
+    """The period's table as `siaga report --csv` writes it, with a BOM for Excel, or
+    (`dialect=excel`) the centre's categories as Excel in Indonesia reads CSV
+    (`web_ui.report_export`); audited (`export.report`, with the period and dialect)."""
     view = reports.build_view(db, asked, settings)
-    name = f"siaga-report-{asked.period}-{asked.since.isoformat()}-{asked.until.isoformat()}.csv"
+    period = {
+        "period": asked.period,
+        "since": asked.since.isoformat(),
+        "until": asked.until.isoformat(),
+        "dialect": dialect,
+    }
+    record_export(db, actor_for(request, session), "report", query=period, zone=settings.zone)
+    name = f"siaga-report-{asked.period}-{asked.since.isoformat()}-{asked.until.isoformat()}"
+    if dialect == "excel":
+        return Response(
+            excel_csv(view, user.language),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-excel.csv"'},
+        )
     return Response(
         (UTF8_BOM + report_csv(view.report)).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Path, Request, Response, UploadFile
+from fastapi import APIRouter, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from web_ui import rules
 from web_ui.app_state import pages_of
+from web_ui.audit import record_export
 from web_ui.calllog import DEFAULT_REGION
 from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser, actor_for
 from web_ui.i18n import translate
@@ -112,14 +113,23 @@ def _rules_page(
     )
 
 
-def _parse(text: str, settings: SettingsDep) -> RulesImport:
-    return parse_rules_csv(text, region=DEFAULT_REGION, now_ts=time.time(), zone=settings.zone)
+def _parse(text: str, db: DbDep, settings: SettingsDep) -> RulesImport:
+    """The import's rows; one identical to a rule in force is a bad row, not a rule."""
+    now_ts = time.time()
+    found = parse_rules_csv(text, region=DEFAULT_REGION, now_ts=now_ts, zone=settings.zone)
+    return rules.without_rules_in_force(db, found, now_ts)
 
 
 def _preview(
-    request: Request, settings: SettingsDep, session: SessionDep, text: str, *, changed: bool
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    text: str,
+    *,
+    changed: bool,
 ) -> Response:
-    found = _parse(text, settings)
+    found = _parse(text, db, settings)
     language = session.user.language
     return pages_of(request).render(
         request,
@@ -181,7 +191,13 @@ def add_rule_form(
         return _rules_page(
             request, db, settings, session, error=message, form=form, status_code=422
         )
-    rules.add_rules(db, actor_for(request, session), [found], settings.zone)
+    try:
+        rules.add_rules(db, actor_for(request, session), [found], settings.zone)
+    except UserError as refused:  # the same rule is already in force
+        message = translate(user.language, refused.code)
+        return _rules_page(
+            request, db, settings, session, error=message, form=form, status_code=refused.status
+        )
     return RedirectResponse("/rules?done=done.rule_added", status_code=303)
 
 
@@ -206,14 +222,32 @@ def remove_rule_form(
 
 
 @pages.get("/rules.csv")
-def rules_csv_export(db: DbDep, settings: SettingsDep, user: SupervisorUser) -> Response:
-    """Every rule in force as CSV (UTF-8 with a BOM; formula-looking cells start with `'`)."""
+def rules_csv_export(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    session: SessionDep,
+    dialect: Annotated[Literal["plain", "excel"], Query()] = "plain",
+) -> Response:
+    """Every rule in force as CSV (UTF-8 with a BOM; formula-looking cells start with `'`);
+    `dialect=excel`: semicolons and column names in the user's language, as Excel on an
+    Indonesian desk reads CSV; audited (`export.rules`)."""
     listed = rules.active(db, time.time(), settings.zone)
+    record_export(
+        db,
+        actor_for(request, session),
+        "rules",
+        query={"rules": len(listed), "dialect": dialect},
+        zone=settings.zone,
+    )
+    excel_language = user.language if dialect == "excel" else None
+    filename = "siaga-rules-excel.csv" if dialect == "excel" else "siaga-rules.csv"
     return Response(
-        "".join(rules.csv_text(listed)),
+        "".join(rules.csv_text(listed, excel_language=excel_language)),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": 'attachment; filename="siaga-rules.csv"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )
@@ -225,6 +259,7 @@ def rules_csv_export(db: DbDep, settings: SettingsDep, user: SupervisorUser) -> 
 @pages.post("/rules/import")
 async def import_preview(
     request: Request,
+    db: DbDep,
     settings: SettingsDep,
     user: SupervisorUser,
     session: SessionDep,
@@ -235,7 +270,7 @@ async def import_preview(
     if len(data) > MAX_IMPORT_BYTES:
         raise UserError("error.import_too_large", status=413)
     return _preview(
-        request, settings, session, data.decode("utf-8", errors="replace"), changed=False
+        request, db, settings, session, data.decode("utf-8", errors="replace"), changed=False
     )
 
 
@@ -250,9 +285,9 @@ def import_confirm(
     digest: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Add every valid rule of the previewed file, in one transaction with its audit rows."""
-    found = _parse(text, settings)
+    found = _parse(text, db, settings)
     if _digest(found.rows) != digest or not found.rows:
-        return _preview(request, settings, session, text, changed=True)
+        return _preview(request, db, settings, session, text, changed=True)
     rules.add_rules(
         db, actor_for(request, session), found.rows, settings.zone, action="rules.import"
     )
@@ -272,7 +307,7 @@ def api_rules(db: DbDep, settings: SettingsDep, user: SupervisorUser) -> list[Ru
     "",
     status_code=201,
     response_model=RuleListed,
-    responses={422: {"model": ErrorPublic}},
+    responses={409: {"model": ErrorPublic}, 422: {"model": ErrorPublic}},
 )
 def api_add_rule(
     request: Request,
@@ -282,7 +317,8 @@ def api_add_rule(
     session: SessionDep,
     body: RuleCreate,
 ) -> JSONResponse:
-    """Add a rule; `number` in any Indonesian form (a prefix with `match: prefix`)."""
+    """Add a rule; `number` in any Indonesian form (a prefix with `match: prefix`); 409
+    when the same rule (kind, match, number, action) is already in force."""
     found = parse_rule_fields(
         body.model_dump(), region=DEFAULT_REGION, now_ts=time.time(), zone=settings.zone
     )

@@ -10,11 +10,11 @@
   `web_ui.system`'s docstring says what happens to sessions and the running line service.
 - `GET /api/system`: the page's figures and logs as JSON.
 
-Uploads: a `Content-Length` above 2 GB (plus the form's own bytes) is refused before the
-body is read (`bounded_upload`, ahead of the CSRF check, which parses the form). Starlette
-spools a multipart file over 1 MB to the system's temporary directory while it parses;
-`web_ui.system.receive_upload` then copies it next to the database in 1 MB chunks, so the
-whole file is never held in memory.
+Uploads: a body above 2 GB (plus the form's own bytes) is refused before routing, unread
+when its `Content-Length` says so and the moment it passes the limit otherwise
+(`web_ui.request_limits`). The restore route declares no form parameters, so nothing of
+the body is read before the technician's session is checked; `web_ui.restore_upload`
+then streams the file, after its CSRF token, straight to a file next to the database.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from web_ui import dashboard, system
 from web_ui.app_state import pages_of
@@ -38,27 +39,16 @@ from web_ui.deps import (
     actor_for,
 )
 from web_ui.models import ErrorPublic
+from web_ui.restore_upload import receive_restore_upload
 from web_ui.security import client_address
 from web_ui.sessions import Session
 from web_ui.settings import WebSettings
 from web_ui.system import RestoreError, UploadSummary
-from web_ui.users import Language, UserError
+from web_ui.users import Language
 
-
-def bounded_upload(request: Request, user: TechnicianUser) -> None:
-    """Refuse a restore upload above the limit from its `Content-Length`, unread."""
-    if request.method != "POST":
-        return
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return
-    length = request.headers.get("content-length", "")
-    if not length.isdigit():
-        raise UserError("system.error.length_required", 411)
-    if int(length) > system.MAX_RESTORE_BYTES + system.MULTIPART_SLACK_BYTES:
-        raise UserError("system.restore.too_large", 413)
-
-
-pages = APIRouter(include_in_schema=False, dependencies=[Depends(bounded_upload), CsrfChecked])
+# No router-wide CSRF check: it would parse the restore's whole body before the login
+# check. The confirmation carries `CsrfChecked`; the upload checks its token as it streams.
+pages = APIRouter(include_in_schema=False)
 api = APIRouter(
     prefix="/api/system",
     tags=["system"],
@@ -172,21 +162,24 @@ def download_backup(
 
 
 @pages.post("/system/restore")
-def upload_for_restore(
+async def upload_for_restore(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
     user: TechnicianUser,
     session: SessionDep,
-    file: UploadFile,
 ) -> Response:
-    """Check an uploaded backup and ask for confirmation; nothing is replaced yet."""
-    running = dashboard.service_status(db, time.time(), settings.zone).running
+    """Check an uploaded backup (multipart: `csrf_token`, then `file`) and ask for
+    confirmation; nothing is replaced yet."""
     try:
-        token = system.receive_upload(file.file, settings, expected_bytes=file.size or 0)
-        summary = system.inspect_upload(settings, token, service_running=running)
+        token = await receive_restore_upload(request, settings, session.csrf_token)
+        running = dashboard.service_status(db, time.time(), settings.zone).running
+        summary = await run_in_threadpool(
+            system.inspect_upload, settings, token, service_running=running
+        )
     except RestoreError as refused:
-        return _system_page(
+        return await run_in_threadpool(
+            _system_page,
             request,
             db,
             settings,
@@ -197,7 +190,7 @@ def upload_for_restore(
     return _confirm_page(request, settings, session, summary)
 
 
-@pages.post("/system/restore/confirm")
+@pages.post("/system/restore/confirm", dependencies=[CsrfChecked])
 def confirm_restore(
     request: Request,
     db: DbDep,

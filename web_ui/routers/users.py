@@ -1,4 +1,5 @@
-"""Accounts: list, add, change role, disable/enable, reset a password (technicians only).
+"""Accounts: list, add, change role, disable/enable, reset a password, lift login locks
+(technicians only).
 
 Page forms post and redirect back (`?done=...`); a refused change re-renders the page
 with the reason. The API does the same through JSON. Each change is one transaction with
@@ -7,6 +8,7 @@ its audit row (`web_ui.users`).
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -21,9 +23,11 @@ from web_ui.deps import (
     SettingsDep,
     TechnicianUser,
     actor_for,
+    get_settings,
 )
 from web_ui.i18n import translate
 from web_ui.models import ErrorPublic, PasswordReset, UserCreate, UserPublic, UserUpdate
+from web_ui.sessions import locked_accounts, unlock
 from web_ui.users import (
     LANGUAGES,
     Role,
@@ -47,7 +51,9 @@ api = APIRouter(
     responses={401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}},
 )
 
-DONE_KEYS = frozenset({"done.user_added", "done.user_updated", "done.password_reset"})
+DONE_KEYS = frozenset(
+    {"done.user_added", "done.user_updated", "done.password_reset", "done.user_unlocked"}
+)
 EMPTY_FORM = {"username": "", "display_name": "", "role": Role.OPERATOR.value, "language": "id"}
 
 
@@ -66,6 +72,7 @@ def _users_page(
         "users.html",
         {
             "users": list_users(db),
+            "locked": locked_accounts(db, get_settings(request), time.time()),
             "roles": list(Role),
             "languages": LANGUAGES,
             "form": form or EMPTY_FORM,
@@ -182,6 +189,23 @@ def enable_form(
     return _set_disabled(request, db, settings, session, user_id, False)
 
 
+@pages.post("/users/{user_id}/unlock")
+def unlock_form(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: TechnicianUser,
+    session: SessionDep,
+    user_id: RowId,
+) -> Response:
+    """Lift every login lock on an account (from every address)."""
+    try:
+        unlock(db, settings.zone, actor_for(request, session), _existing(db, user_id))
+    except UserError as exc:
+        return _refused(request, db, session, exc, None)
+    return _done("done.user_unlocked")
+
+
 @pages.post("/users/{user_id}/password")
 def reset_password_form(
     request: Request,
@@ -278,6 +302,20 @@ def api_update_user(
         display_name=body.display_name,
     )
     return UserPublic.of(updated, settings.zone)
+
+
+@api.post("/{user_id}/unlock", status_code=204)
+def api_unlock_user(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: TechnicianUser,
+    session: SessionDep,
+    user_id: RowId,
+) -> Response:
+    """Lift every login lock on an account (from every address); audited."""
+    unlock(db, settings.zone, actor_for(request, session), _existing(db, user_id))
+    return Response(status_code=204)
 
 
 @api.post("/{user_id}/password", status_code=204)

@@ -1,6 +1,8 @@
 /* Siaga operator console: draws every line from the server's snapshot, keeps it live
  * through Server-Sent Events (/api/console/events, EventSource reconnects by itself),
  * and sends the operator's actions to the JSON API with the session's CSRF token.
+ * When the line service has stopped (snapshot.service.running false) or the server is out
+ * of reach, a banner says so and what to do, and no line is shown as if it were reported.
  * Below the lines, the call-back list (/api/callbacks): polled every few seconds and
  * whenever a line changes, each entry marked done or unreachable with one click.
  *
@@ -21,11 +23,20 @@
     "operator_ringing", "connected",
   ]);
   const NOTE_SHOWN_MS = 8000;
+  const RECONNECTING_AFTER_MS = 2500; // a stream's normal end and reconnect take about 1 s
+  const SERVER_LOST_AFTER_MS = 5000;
+  // The server sends a snapshot at least every 5 s (its clock is in it): a live stream
+  // silent this long is a server that hangs.
+  const SILENT_STREAM_MS = 15000;
 
   const linesBox = document.getElementById("lines");
   const liveBadge = document.getElementById("live");
   const messageBox = document.getElementById("console-message");
   const noLines = document.getElementById("no-lines");
+  const serviceAlert = document.getElementById("service-alert");
+  const serviceAlertText = document.getElementById("service-alert-text");
+  const serverAlert = document.getElementById("server-alert");
+  const serverAlertText = document.getElementById("server-alert-text");
   const baseTitle = document.title;
 
   let snapshot = boot.snapshot;
@@ -66,6 +77,14 @@
     const minutes = Math.floor((total % 3600) / 60);
     const secs = String(total % 60).padStart(2, "0");
     return hours ? hours + ":" + String(minutes).padStart(2, "0") + ":" + secs : minutes + ":" + secs;
+  }
+
+  function serviceRunning() {
+    return !snapshot.service || snapshot.service.running;
+  }
+
+  function dateAndClockOf(isoTime) {
+    return String(isoTime).slice(0, 10) + " " + clockOf(isoTime);
   }
 
   function clockOf(isoTime) {
@@ -245,32 +264,39 @@
   }
 
   function renderCard(line) {
-    const card = el("section", "card line-card tone-" + line.tone);
+    // With the line service stopped, its last report is no state: the line is unknown.
+    const reported = serviceRunning();
+    const card = el("section", "card line-card tone-" + (reported ? line.tone : "unknown"));
     card.dataset.line = line.line;
-    card.dataset.state = line.state;
+    card.dataset.state = reported ? line.state : "not_reported";
     if (line.line === selectedLine) card.classList.add("selected");
     card.addEventListener("click", () => select(line.line));
-    const waiting = line.state === "operator_ringing" && line.call_id !== null;
-    const connected = line.state === "connected" && line.call_id !== null;
+    const waiting = reported && line.state === "operator_ringing" && line.call_id !== null;
+    const connected = reported && line.state === "connected" && line.call_id !== null;
     const ended = Boolean(line.recent_call) && !connected;
     if (waiting || connected || ended) card.classList.add("wide");
 
     const head = el("header", "line-head");
     head.append(el("h2", "line-name", t("console.line", { line: line.line })));
-    head.append(el("span", "state", named("state.", line.state)));
-    if (!waiting) {
+    head.append(el("span", "state", reported ? named("state.", line.state) : t("state.not_reported")));
+    if (reported && !waiting) {
       const since = el("span", "since muted");
       since.dataset.since = String(line.since_ts);
       since.dataset.template = "console.for";
       head.append(since);
     }
     card.append(head);
+    if (line.degraded && line.degraded.length) {
+      // The line answers but its modem refused a setting: e.g. no caller ID.
+      const words = line.degraded.map((kind) => named("state.degraded.", kind)).join(", ");
+      card.append(el("p", "degraded", t("state.degraded", { what: words })));
+    }
 
     if (waiting) card.append(callBody(waitingMain(line), line));
     else if (connected) card.append(callBody(connectedMain(line), line));
-    else if (line.call_id !== null && CALL_STATES.has(line.state)) card.append(callFacts(line));
+    else if (reported && line.call_id !== null && CALL_STATES.has(line.state)) card.append(callFacts(line));
     if (ended) card.append(endedPanel(line));
-    if (line.last_error && (line.state === "failed" || line.state === "down")) {
+    if (reported && line.last_error && (line.state === "failed" || line.state === "down")) {
       card.append(el("p", "muted", t("console.last_error", { error: line.last_error })));
     }
     card.append(el("p", "note request-note"));
@@ -290,12 +316,26 @@
     });
   }
 
+  function showServiceAlert() {
+    const service = snapshot.service;
+    const down = !serviceRunning();
+    serviceAlert.hidden = !down;
+    linesBox.classList.toggle("not-reported", down);
+    if (down) {
+      serviceAlertText.textContent = service.known && service.heartbeat_at
+        ? t("console.service_down_text", { time: dateAndClockOf(service.heartbeat_at) })
+        : t("console.service_never_text");
+    }
+    showLive();
+  }
+
   function render() {
+    showServiceAlert();
     const seen = new Set();
     let index = 0;
     for (const line of snapshot.lines) {
       seen.add(line.line);
-      const key = canonical(line) + "|" + (line.line === selectedLine);
+      const key = canonical(line) + "|" + (line.line === selectedLine) + "|" + serviceRunning();
       let entry = cards.get(line.line);
       if (!entry || entry.key !== key) {
         const element = renderCard(line);
@@ -352,6 +392,7 @@
   }
 
   function tick() {
+    watchServer();
     const now = serverNow();
     for (const node of linesBox.querySelectorAll("[data-since]")) {
       node.textContent = t(node.dataset.template, { duration: duration(now - Number(node.dataset.since)) });
@@ -523,6 +564,7 @@
   const callbackCount = document.getElementById("callbacks-count");
   const callbackMore = document.getElementById("callbacks-more");
   const callbackMessage = document.getElementById("callbacks-message");
+  const callbackFlood = document.getElementById("callbacks-flood");
   const callbackRows = new Map(); // entry id -> {key, element}
   const markedCallbacks = new Map(); // entry id -> when marked here (a late poll must not bring it back)
   const MARKED_KEPT_MS = 30000;
@@ -609,6 +651,7 @@
         callbackRows.delete(id);
       }
     }
+    callbackFlood.hidden = !data.flood_active;
     const open = Math.max(0, data.open_count - (data.entries.length - entries.length));
     callbackCount.textContent = t("callbacks.count", { count: open });
     callbackCount.className = "pill " + (open ? "bad" : "ok");
@@ -685,19 +728,55 @@
   // ---------------------------------------------------------------- live updates
 
   let source = null;
-  let reconnectingTimer = null;
+  let streamState = "connecting";
+  let lostSince = null; // when the stream last failed, until it is live again
+  let lastEventAt = Date.now();
+
+  function showLive() {
+    // The stream may be live while the line service is dead: then the badge says that.
+    // data-state is the stream's own; data-service says whether the lines are reported.
+    const serviceDown = streamState === "live" && !serviceRunning();
+    liveBadge.dataset.state = streamState;
+    liveBadge.dataset.service = serviceRunning() ? "running" : "down";
+    const key = { live: "console.live", connecting: "console.connecting" }[streamState] || "console.reconnecting";
+    liveBadge.textContent = t(serviceDown ? "console.service_down_badge" : key);
+  }
 
   function setLive(state) {
-    liveBadge.dataset.state = state;
-    liveBadge.textContent = t(state === "live" ? "console.live" : "console.reconnecting");
+    streamState = state;
+    if (state === "live") {
+      lastEventAt = Date.now();
+      lostSince = null;
+      serverAlert.hidden = true;
+    }
+    showLive();
+  }
+
+  function streamFailed() {
+    if (lostSince === null) lostSince = Date.now();
+    watchServer();
+  }
+
+  function watchServer() {
+    // EventSource retries every second while the server is down, each try one more
+    // "error": judge by how long the stream has been gone, not by any one error.
+    if (lostSince === null && streamState === "live" && Date.now() - lastEventAt > SILENT_STREAM_MS) {
+      lostSince = lastEventAt;
+    }
+    if (lostSince === null) return;
+    const gone = Date.now() - lostSince;
+    if (gone >= RECONNECTING_AFTER_MS && streamState !== "reconnecting") setLive("reconnecting");
+    if (gone >= SERVER_LOST_AFTER_MS && serverAlert.hidden) {
+      const since = new Date(lostSince).toLocaleTimeString(document.documentElement.lang || undefined);
+      serverAlertText.textContent = t("console.server_lost_text", { time: since });
+      serverAlert.hidden = false;
+      linesBox.classList.add("not-reported"); // greyed until a snapshot comes again
+    }
   }
 
   function connect() {
     source = new EventSource("/api/console/events");
-    source.addEventListener("open", () => {
-      clearTimeout(reconnectingTimer);
-      setLive("live");
-    });
+    source.addEventListener("open", () => setLive("live"));
     source.addEventListener("snapshot", (event) => {
       apply(JSON.parse(event.data));
       setLive("live");
@@ -708,16 +787,15 @@
       window.location.href = "/login?next=%2Fconsole";
     });
     source.addEventListener("error", () => {
-      clearTimeout(reconnectingTimer);
+      streamFailed();
       if (source.readyState === EventSource.CLOSED) {
         // Refused (401, 5xx): EventSource gives up; see whether we are still logged in.
         setLive("reconnecting");
         source.close();
         setTimeout(checkThenConnect, 3000);
-      } else {
-        // The stream ended (a restart, its time limit): EventSource reconnects in a second.
-        reconnectingTimer = setTimeout(() => setLive("reconnecting"), 2500);
       }
+      // Else the stream ended (a restart, its time limit): EventSource reconnects in a
+      // second, and `watchServer` speaks up if it does not.
     });
   }
 
