@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.config import LineConfig
-from appliance.line import Line, LineState
+from appliance.line import Line
+from appliance.model import LineState
 from appliance.recovery import RecoverySkipped
 from firmware.board import Board, SlotPins, power_cycle, timing_for
 

@@ -20,8 +20,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appliance.line import ActiveCall, Line, LineState
-from appliance.model import is_valid_disposition
+from appliance.line import ActiveCall, Line
+from appliance.model import LineState, is_valid_disposition
 from appliance.numbers import normalise
 from appliance.store import open_readonly
 

@@ -51,14 +51,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.caller_data import PhantomRings, RingingCall, ringing_call
 from appliance.clock import Clock
 from appliance.config import ChallengeConfig, LineConfig, PromptText, WatchdogConfig
-from appliance.model import Action, CallerNumber, ChallengeResult, Decision, Reason
+from appliance.model import Action, CallerNumber, ChallengeResult, Decision, LineState, Reason
 from appliance.numbers import normalise
 from appliance.policy import FLOOD_RETRY_RULE, FLOOD_SHORT_RULE
 from appliance.recovery import ModemRecovery, RecoveryLadder
@@ -124,24 +123,6 @@ BOOT_LINES_FOR_REBOOT = 2  # distinct boot lines that make a reboot (one alone: 
 LONE_BOOT_LINE_WAIT_S = 5.0  # a boot line still alone after this: check the settings
 REBOOT_LOOKBACK_S = 5.0  # a call that ended this shortly before a reboot ended by it
 _DUE_SLACK_S = 0.01  # a poll this close to due is due (loop times are floats)
-
-
-class LineState(StrEnum):
-    """Where a line is; the groups below say which states hold a call."""
-
-    DOWN = "down"
-    INITIALISING = "initialising"
-    IDLE = "idle"
-    RINGING = "ringing"  # a call is alerting, caller ID not known yet
-    SCREENING = "screening"  # caller ID known, policy deciding
-    REJECTING = "rejecting"
-    ANNOUNCING = "announcing"
-    CHALLENGING = "challenging"
-    HOLDING = "holding"  # a reported number passed the challenge: warning, then a wait
-    OPERATOR_RINGING = "operator_ringing"  # waiting for an operator to answer
-    CONNECTED = "connected"  # an operator is talking to the caller
-    FAILED = "failed"
-    DISABLED = "disabled"  # a technician took the line out of service: its port is free
 
 
 # The end cause of a call released in the challenge once its flood was recognised

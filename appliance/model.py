@@ -48,6 +48,25 @@ class NumberClass(StrEnum):
     UNPARSEABLE = "unparseable"  # a string that is not a valid phone number
 
 
+class LineState(StrEnum):
+    """Where a line is (`appliance.line`; `line_status.state`, which the web UI reads);
+    `appliance.line` groups the states that hold a call."""
+
+    DOWN = "down"
+    INITIALISING = "initialising"
+    IDLE = "idle"
+    RINGING = "ringing"  # a call is alerting, caller ID not known yet
+    SCREENING = "screening"  # caller ID known, policy deciding
+    REJECTING = "rejecting"
+    ANNOUNCING = "announcing"
+    CHALLENGING = "challenging"
+    HOLDING = "holding"  # a reported number passed the challenge: warning, then a wait
+    OPERATOR_RINGING = "operator_ringing"  # waiting for an operator to answer
+    CONNECTED = "connected"  # an operator is talking to the caller
+    FAILED = "failed"
+    DISABLED = "disabled"  # a technician took the line out of service: its port is free
+
+
 class ChallengeResult(StrEnum):
     """Outcome of a challenge (call-log column `challenge_result`)."""
 

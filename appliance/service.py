@@ -28,20 +28,14 @@ from appliance.clock import Clock
 from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
-from appliance.line import (
-    CALL_STATES,
-    FLOOD_RELEASED_CAUSE,
-    ActiveCall,
-    Line,
-    LineState,
-    describe_call,
-)
+from appliance.line import CALL_STATES, FLOOD_RELEASED_CAUSE, ActiveCall, Line, describe_call
 from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
 from appliance.model import (
     Action,
     CallerNumber,
     ChallengeResult,
     Decision,
+    LineState,
     Reason,
     is_well_formed_disposition,
 )

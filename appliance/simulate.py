@@ -30,8 +30,8 @@ from typing import Any
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
 from appliance.desk import DESK_POLL_S
-from appliance.line import ActiveCall, Line, LineState
-from appliance.model import CallerNumber
+from appliance.line import ActiveCall, Line
+from appliance.model import CallerNumber, LineState
 from appliance.scenario import ScenarioCall, subscriber_key
 from appliance.score import CallOutcome, incident_key, score
 from appliance.service import RULE_POLL_S, LineService, OperatorDesk

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from appliance.clock import Clock
 from appliance.config import SmsConfig
-from appliance.line import Line, LineState
+from appliance.line import Line
+from appliance.model import LineState
 from appliance.numbers import normalise
 from appliance.store import CallLog, open_readonly
 from firmware.at.channel import ATError

@@ -75,7 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.clock import SystemClock
 from appliance.config import Config, LineConfig
-from appliance.line import LineState
+from appliance.model import LineState
 from appliance.numbers import normalise_pattern
 from appliance.service import LineService
 from appliance.simulate import MIXED_FAMILIES

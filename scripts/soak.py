@@ -49,7 +49,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from appliance.clock import LoopClock, VirtualTimeLoop  # noqa: E402
 from appliance.config import Config, LineConfig  # noqa: E402
-from appliance.line import LineState  # noqa: E402
+from appliance.model import LineState  # noqa: E402
 from appliance.month import generate  # noqa: E402
 from appliance.scenario import ScenarioCall  # noqa: E402
 from appliance.service import LineService  # noqa: E402

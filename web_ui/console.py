@@ -13,7 +13,7 @@ an expiry, `created_by`), with the same `rule_added` event, and the `rules_versi
 trigger tells the running line service to reload, as for a rule from the CLI.
 
 The web UI never imports the line code (it drives modems): the line states are the
-contract's words, and a test checks them against `appliance.line.LineState`.
+contract's words, and a test checks them against `appliance.model.LineState`.
 
 **Is the line service alive?** Its `service_state` row carries a heartbeat written every
 10 s and its process id. It is running while the heartbeat is at most
@@ -42,6 +42,7 @@ from appliance.model import (
     DEFAULT_GENUINE_KINDS,
     JUNK_DISPOSITIONS,
     NEUTRAL_DISPOSITIONS,
+    LineState,
     NumberClass,
     is_genuine,
     is_valid_disposition,
@@ -66,24 +67,25 @@ from web_ui.users import Language, UserError
 
 logger = logging.getLogger(__name__)
 
-# The line states of the contract (appliance.line.LineState), and the colour group each
-# is shown in: what an operator must look at (waiting) stands out from what they need not.
+# The colour group each line state (`appliance.model.LineState`, the words the line service
+# writes to `line_status.state`) is shown in: what an operator must look at (waiting)
+# stands out from what they need not.
 STATE_TONES: dict[str, str] = {
-    "down": "bad",
-    "initialising": "quiet",
-    "idle": "ok",
-    "ringing": "busy",
-    "screening": "busy",
-    "rejecting": "busy",
-    "announcing": "busy",
-    "challenging": "busy",
-    "holding": "busy",
-    "operator_ringing": "waiting",
-    "connected": "live",
-    "failed": "bad",
-    "disabled": "quiet",  # a technician took it out of service (the lines page)
+    LineState.DOWN: "bad",
+    LineState.INITIALISING: "quiet",
+    LineState.IDLE: "ok",
+    LineState.RINGING: "busy",
+    LineState.SCREENING: "busy",
+    LineState.REJECTING: "busy",
+    LineState.ANNOUNCING: "busy",
+    LineState.CHALLENGING: "busy",
+    LineState.HOLDING: "busy",
+    LineState.OPERATOR_RINGING: "waiting",
+    LineState.CONNECTED: "live",
+    LineState.FAILED: "bad",
+    LineState.DISABLED: "quiet",  # a technician took it out of service (the lines page)
 }
-LINE_STATES: tuple[str, ...] = tuple(STATE_TONES)
+LINE_STATES: tuple[str, ...] = tuple(state.value for state in LineState)
 # What a line that answers may still be unable to do (`line_status.degraded`, written by
 # the line service when its modem refuses a setting: appliance.line `_set_degraded`).
 DEGRADED_KINDS: tuple[str, ...] = ("no_caller_id", "no_key_detection", "no_voice_port")
@@ -96,8 +98,8 @@ def degraded_list(value: object) -> list[str]:
     return [kind for kind in str(value).split(",") if kind in DEGRADED_KINDS]
 
 
-WAITING = "operator_ringing"
-CONNECTED = "connected"
+WAITING = LineState.OPERATOR_RINGING.value
+CONNECTED = LineState.CONNECTED.value
 REQUEST_RESULTS: tuple[str, ...] = ("ok", "no_such_call", "expired", "invalid")
 
 RECENT_CALL_S = 120.0  # an ended call stays on its line's card this long, to be recorded

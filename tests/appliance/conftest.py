@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig, PromptText
-from appliance.line import ActiveCall, Line, LineState
+from appliance.line import ActiveCall, Line
+from appliance.model import LineState
 from appliance.service import LineService, OperatorDesk
 from appliance.simulate import InFlightProbe
 from appliance.store import CallLog, RuleStore

@@ -17,7 +17,7 @@ import pytest
 from appliance.board_wiring import LED_FAST, LED_IN_CALL, LED_SLOW, LedPattern
 from appliance.clock import SystemClock
 from appliance.config import ConfigError, parse_config
-from appliance.line import LineState
+from appliance.model import LineState
 from appliance.service import LineService
 from appliance.store import CallLog
 from firmware.board import SimulatedBoard, SlotPins

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from appliance.line import LineState
+from appliance.model import LineState
 from firmware.virtual_modem import CallerSound
 from tests.appliance.conftest import CALLER, CALLER_E164, Bench, open_bench, run_virtual
 

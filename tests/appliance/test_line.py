@@ -26,10 +26,9 @@ from appliance.line import (
     HOLD_REPEAT_S,
     ActiveCall,
     Line,
-    LineState,
     describe_call,
 )
-from appliance.model import Action, CallerNumber, Decision, NumberClass, Reason
+from appliance.model import Action, CallerNumber, Decision, LineState, NumberClass, Reason
 from appliance.service import OperatorDesk
 from firmware.virtual_modem import CallerSound, CallState, EndedBy, VirtualCall, VirtualModem
 from tests.appliance.conftest import (

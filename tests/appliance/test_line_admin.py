@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import serial
 
-from appliance.line import LineState
 from appliance.line_admin import ANSWER_MAX_CHARS, AT_TEST_COMMANDS, truncated_answer
+from appliance.model import LineState
 from firmware.virtual_modem import VirtualModem
 from tests.appliance.conftest import Bench, open_bench, run_virtual
 

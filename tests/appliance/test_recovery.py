@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from appliance import recovery
-from appliance.line import LineState
+from appliance.model import LineState
 from appliance.recovery import LADDER_ROUNDS_MAX, STEP_GRACE_S
 from firmware.board import POWER_KEY_TIMINGS, SimulatedBoard, SlotPins, UsbPortReset
 from firmware.virtual_modem import VirtualModem

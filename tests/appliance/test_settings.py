@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import Config, ConfigError
-from appliance.line import LineState
+from appliance.model import LineState
 from appliance.settings import effective_config
 from tests.appliance.conftest import Bench, open_bench, run_virtual
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from appliance.config import SmsConfig
-from appliance.line import LineState
+from appliance.model import LineState
 from appliance.numbers import normalise
 from appliance.sms import MAX_ATTEMPTS, SmsDispatcher
 from tests.appliance.conftest import Bench, make_config, open_bench, run_virtual

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.line import CLIP_WAIT_S, LineState
+from appliance.line import CLIP_WAIT_S
+from appliance.model import LineState
 from tests.appliance.conftest import CALLER, CALLER_E164, make_config, open_bench, run_virtual
 from tests.appliance.test_line import hang_up_and_settle, operator_takes_call, wait_answered
 from tests.faults.conftest import REPO_ROOT, RunCentre, record_recovery, wait_real

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.clock import LoopClock
-from appliance.line import LineState
+from appliance.model import LineState
 from tests.appliance.conftest import CALLER, Bench, open_bench, run_virtual
 from tests.appliance.test_line import assert_log_consistent, operator_takes_call, wait_answered
 from tests.faults.conftest import record_recovery

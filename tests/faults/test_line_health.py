@@ -29,8 +29,8 @@ from appliance.line import (
     CALL_POLL_S,
     CALL_POLL_TIMEOUT_S,
     SETTINGS_RETRY_FIRST_S,
-    LineState,
 )
+from appliance.model import LineState
 from firmware.virtual_modem import VirtualModem
 from firmware.virtual_modem.calls import EndedBy
 from tests.appliance.conftest import (

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.line import BACKOFF_MAX_S, COMMAND_TIMEOUT_S, LineState
+from appliance.line import BACKOFF_MAX_S, COMMAND_TIMEOUT_S
+from appliance.model import LineState
 from tests.appliance.conftest import CALLER_E164, Bench, open_bench, run_virtual
 from tests.appliance.test_line import (
     assert_log_consistent,

@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from appliance.config import Config
-from appliance.line import LineState
 from appliance.model import (
     DEFAULT_GENUINE_KINDS,
     JUNK_DISPOSITIONS,
     NEUTRAL_DISPOSITIONS,
     Action,
     ChallengeResult,
+    LineState,
     NumberClass,
     Reason,
 )

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from appliance.config import Config
-from appliance.line import LineState
+from appliance.model import LineState
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, wait_for
 from tests.web_ui.real_centre import RealCentre, running_centre
 from tests.web_ui.screening_helpers import clear_settings
