@@ -433,6 +433,9 @@ class Line:
         self.call: ActiveCall | None = None
         self._call_task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        # Set on every state change: the serve loop re-plans its wait (idle lines sleep until
+        # their next health poll, not every CALL_POLL_S: a simulated month wakes far less).
+        self._state_wake = asyncio.Event()
         self._stopping = False
         self._operator_answered = asyncio.Event()
         self._operator_hung_up = asyncio.Event()
@@ -711,19 +714,29 @@ class Line:
         failures = 0
         loop = asyncio.get_running_loop()
         next_health = loop.time() + self._health_interval_s
+        next_watch: float | None = None  # loop time of the next watch of the call up
         while not self._lost.is_set():
+            self._state_wake.clear()
             wait_s = CALL_POLL_S
+            if self.state in CALL_STATES:
+                if next_watch is None:  # a call began: watched every CALL_POLL_S from now
+                    next_watch = loop.time() + CALL_POLL_S
+                wait_s = next_watch - loop.time()
+            else:
+                next_watch = None
             if self.state is LineState.IDLE:
-                wait_s = min(wait_s, next_health - loop.time())
+                # Until the next health poll (or settings retry): a call wakes the loop.
+                wait_s = next_health - loop.time()
                 if self._settings_retry_at is not None:
                     wait_s = min(wait_s, self._settings_retry_at - loop.time())
-            with contextlib.suppress(TimeoutError):
-                # Never a zero wait: a timer a rounding error away would spin the loop.
-                await asyncio.wait_for(self._lost.wait(), max(wait_s, _DUE_SLACK_S))
+            # Never a zero wait: a timer a rounding error away would spin the loop.
+            await self._sleep_unless_woken(max(wait_s, _DUE_SLACK_S))
             if self._lost.is_set():
                 continue
             if self.state in CALL_STATES:
-                await self._watch_call()
+                if next_watch is not None and loop.time() + _DUE_SLACK_S >= next_watch:
+                    next_watch = loop.time() + CALL_POLL_S
+                    await self._watch_call()
                 continue
             self._call_polls_failed = self._call_polls_without_call = 0
             if self.state is not LineState.IDLE:
@@ -736,6 +749,16 @@ class Line:
                     raise ATTimeoutError("AT+CSQ (health poll)", COMMAND_TIMEOUT_S)
             elif self._settings_retry_at is not None and now >= self._settings_retry_at:
                 await self._check_settings("retry")
+
+    async def _sleep_unless_woken(self, wait_s: float) -> None:
+        """Sleep `wait_s`, or until the line is lost or changes state."""
+        lost = asyncio.ensure_future(self._lost.wait())
+        woken = asyncio.ensure_future(self._state_wake.wait())
+        try:
+            await asyncio.wait({lost, woken}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            woken.cancel()
 
     async def _poll_health(self) -> bool:
         """Signal, registration, the network's clock, and the settings screening needs.
@@ -1665,8 +1688,8 @@ class Line:
         flood = call.decision.reason is Reason.FLOOD
         short = call.decision.rule == FLOOD_SHORT_RULE
         result = await (self._run_flood_challenge(call) if short else self._run_challenge(call))
+        call.challenge_result = result  # at once: a caller who pressed is never released
         await self._stop_listening(call)
-        call.challenge_result = result
         assert call.caller is not None
         now_ts = self._clock.timestamp()
         self._screener.note_challenge(call.caller, result, now_ts)
@@ -1959,6 +1982,8 @@ class Line:
         call = self.call
         if call is None or self.state is not LineState.CHALLENGING:
             return False
+        if call.challenge_result is not None:
+            return False  # the challenge is over (the key pressed, a voice heard): not now
         logger.info(
             "line %s: call %d released in the challenge: the flood's signature (%s)",
             self.name,
@@ -2261,6 +2286,7 @@ class Line:
             return
         self.state = new
         self._state_mono = _loop_time()
+        self._state_wake.set()
         logger.debug("line %s: %s -> %s", self.name, old, new)
         if old is LineState.INITIALISING and self._missed:
             self._report_missed_ringing()

@@ -2,11 +2,10 @@
 
 - `browser`: drives the headless Chromium (the `chrome` fixture, and `browser` on it);
 - `system`: tests/system (install.sh in a Debian root, systemd units, shellcheck);
-- `slow`: replays whole scenarios or faults through the real service (tests/faults,
-  the flood worlds, the simulated months).
+- `slow`: all of the above, and whatever replays whole scenarios or faults through the
+  real service (tests/faults, the flood worlds, the simulated months).
 
-`./dev test -m "not browser and not system and not slow"` runs the rest in a few minutes;
-CI runs everything.
+`./dev test -m "not slow"` runs the rest, the core suite; CI runs everything.
 """
 
 from __future__ import annotations
@@ -24,9 +23,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.path)).resolve()
         relative = path.relative_to(TESTS) if path.is_relative_to(TESTS) else path
-        if "chrome" in getattr(item, "fixturenames", ()):
+        browser = "chrome" in getattr(item, "fixturenames", ())
+        system = relative.parts[:1] == ("system",)
+        if browser:
             item.add_marker(pytest.mark.browser)
-        if relative.parts[:1] == ("system",):
+        if system:
             item.add_marker(pytest.mark.system)
-        if relative.parts[:1] == ("faults",) or path.name in SLOW_MODULES:
+        if browser or system or relative.parts[:1] == ("faults",) or path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
