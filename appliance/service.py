@@ -480,9 +480,12 @@ class LineService:
             call = line.call
             if line.state is not LineState.CHALLENGING or call is None or call.caller is None:
                 continue
-            now = decide_safely(call.caller, self.policy, self.config.policy, now_ts)
-            if now.action is Action.REJECT and is_flood_signature_rule(now.rule):
-                line.release_in_flood(now.rule or "flood")
+            try:
+                now = decide_safely(call.caller, self.policy, self.config.policy, now_ts)
+                if now.action is Action.REJECT and is_flood_signature_rule(now.rule):
+                    line.release_in_flood(now.rule or "flood")
+            except Exception:  # the call goes on as it was: failing open
+                logger.exception("line %s: releasing a flood's call failed", line.name)
 
     def decide_again(self, caller: CallerNumber, now_ts: float) -> Decision:
         """Decide without recording an arrival: a call that rang on through a restart was
