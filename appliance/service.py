@@ -463,10 +463,13 @@ class LineService:
         """Record the arrival, then decide (fails open inside `decide_safely`)."""
         try:
             self._flood_changes(self.policy.record_arrival(caller, now_ts))
-            self._release_flood_callers(now_ts)
         except Exception:
             logger.exception("recording an arrival failed; deciding anyway")
-        return decide_safely(caller, self.policy, self.config.policy, now_ts)
+        decision = decide_safely(caller, self.policy, self.config.policy, now_ts)
+        if self.policy.flood_active:
+            # After this call's decision, off its path: the arrival may have made a block hot.
+            asyncio.get_running_loop().call_soon(self._release_flood_callers, now_ts)
+        return decision
 
     def _release_flood_callers(self, now_ts: float) -> None:
         """Release the calls still in the challenge that flood mode would now reject on a

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -179,9 +180,10 @@ def api_session(
 # ------------------------------------------------------------------ the browser
 
 
-@pytest.fixture(scope="session")
-def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    """Headless Chromium; fails (never skips) when Debian's chromium is not installed."""
+@contextlib.contextmanager
+def headless_chromium(profile: Path, *extra_arguments: str) -> Iterator[webdriver.Chrome]:
+    """Debian's headless Chromium on its own profile; fails (never skips) when it is not
+    installed. `extra_arguments` go on its command line after the common ones."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     assert not missing, f"browser tests need {missing}: apt-get install chromium chromium-driver"
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go to the network
@@ -197,7 +199,8 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrom
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+        f"--user-data-dir={profile}",
+        *extra_arguments,
     ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
@@ -206,6 +209,13 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrom
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """The session's headless Chromium (see `headless_chromium`)."""
+    with headless_chromium(tmp_path_factory.mktemp("chromium")) as driver:
+        yield driver
 
 
 @pytest.fixture

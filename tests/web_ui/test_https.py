@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 import queue
 import ssl
 import subprocess
@@ -30,16 +29,13 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from tests.web_ui.conftest import (
-    CHROMEDRIVER,
-    CHROMIUM,
     PASSWORD,
     REPO_ROOT,
-    WAIT_S,
     free_socket,
+    headless_chromium,
     wait_for,
 )
 
@@ -301,31 +297,10 @@ def spki_sha256(certificate: Path) -> str:
 def chromium_trusting(certificate: Path, profile: Path) -> Iterator[webdriver.Chrome]:
     """Headless Chromium that accepts `certificate`'s key, and nothing else new. (Chromium
     matches the list against the chain it was sent, the server certificate alone here.)"""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    assert not missing, f"browser tests need {missing}: apt-get install chromium chromium-driver"
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go to the network
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",  # Chromium honours the SPKI list only with one
-        f"--ignore-certificate-errors-spki-list={spki_sha256(certificate)}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_S * 2)
-    try:
+    # Chromium honours the SPKI list only with a profile of its own.
+    spki = f"--ignore-certificate-errors-spki-list={spki_sha256(certificate)}"
+    with headless_chromium(profile, spki) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.mark.browser
