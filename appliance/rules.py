@@ -7,6 +7,10 @@ reject only by an explicit choice). Rules may expire (R4); an expired rule is ig
 `RuleIndex.match` and removed by `RuleIndex.remove_expired`, which returns what it removed
 so the caller can log the unlisting.
 
+What a rule may be is defined here once (`RULE_KINDS`, `MATCH_KINDS`, `ACTIONS_BY_KIND`,
+`RULE_PATTERN`): the store (`appliance.store.rules`), the CLI and the web UI check
+against these. When a rule ends is read by `appliance.expiry`.
+
 `RuleIndex.match` is O(len(number)): one dict lookup for the exact number, then one per
 prefix length actually present in the index, longest first. It holds a million rules with
 lookups of a few microseconds (see `bench/bench_decision.py`).
@@ -23,8 +27,9 @@ A rule whose `expires_at` has passed is skipped, so a less specific active rule 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,8 +40,24 @@ logger = logging.getLogger(__name__)
 RuleKind = Literal["allow", "block"]
 MatchKind = Literal["exact", "prefix"]
 
-_BLOCK_ACTIONS = frozenset({Action.CHALLENGE, Action.ANNOUNCE, Action.REJECT})
-_MAX_PATTERN_DIGITS = 15  # E.164
+# The one definition of what a rule may be; the store, the CLI and the web UI use these.
+RULE_KINDS: tuple[RuleKind, ...] = ("allow", "block")
+MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix")
+# An allow rule always passes; a block rule restricts, and defaults to a challenge (the
+# caller keeps the escape key): announce or reject must be asked for. The first is the default.
+ACTIONS_BY_KIND: Mapping[str, tuple[str, ...]] = {
+    "allow": (Action.PASS.value,),
+    "block": (Action.CHALLENGE.value, Action.ANNOUNCE.value, Action.REJECT.value),
+}
+# A pattern is an E.164 number or prefix: `+` and 1 to 15 digits. Withheld or unavailable
+# callers are never a rule key (R10), and a national-form pattern would never match a
+# normalised caller.
+RULE_PATTERN = re.compile(r"\+[0-9]{1,15}")
+
+
+def is_rule_pattern(text: object) -> bool:
+    """True when `text` is a valid rule pattern (an E.164 number or prefix)."""
+    return isinstance(text, str) and RULE_PATTERN.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +77,15 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("rule id must not be empty")
-        if self.kind not in ("allow", "block"):
+        if self.kind not in RULE_KINDS:
             raise ValueError(f"rule kind must be 'allow' or 'block', not {self.kind!r}")
-        if self.match not in ("exact", "prefix"):
+        if self.match not in MATCH_KINDS:
             raise ValueError(f"rule match must be 'exact' or 'prefix', not {self.match!r}")
-        digits = self.pattern[1:]
-        if not (
-            self.pattern.startswith("+")
-            and digits.isascii()
-            and digits.isdigit()
-            and len(digits) <= _MAX_PATTERN_DIGITS
-        ):
+        if not is_rule_pattern(self.pattern):
             raise ValueError(f"rule pattern must be '+' and up to 15 digits, not {self.pattern!r}")
-        if self.kind == "allow" and self.action is not Action.PASS:
+        if self.kind == "allow" and self.action not in ACTIONS_BY_KIND["allow"]:
             raise ValueError("an allow rule's action must be 'pass'")
-        if self.kind == "block" and self.action not in _BLOCK_ACTIONS:
+        if self.kind == "block" and self.action not in ACTIONS_BY_KIND["block"]:
             raise ValueError("a block rule's action must be 'challenge', 'announce' or 'reject'")
 
     def is_active(self, now: float) -> bool:

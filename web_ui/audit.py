@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 
 AUDIT_PAGE_SIZE = 50
 

@@ -3,14 +3,15 @@
 The line service is another process; the two talk only through the database (migration
 `0007_desk`). The service UPSERTs one `line_status` row per line on every state change and
 carries out the rows the console adds to `desk_requests`, filling `done_ts` and `result`.
-This module reads `line_status`, `calls`, `dispositions` and `rules` (never writes them)
-and writes `desk_requests` and `rules`, each change in one transaction with its audit row.
+This module reads `line_status`, `calls` and `dispositions` (never writes them), writes
+`desk_requests`, and adds block rules, each change in one transaction with its audit row.
 
-A block is inserted here rather than through `RuleStore.add`, which opens its own
-connection and transaction: the audit row must commit with the rule or not at all. The
-row has exactly the shape `RuleStore` writes (an exact E.164 pattern, action `challenge`,
-an expiry, `created_by`), with the same `rule_added` event, and the `rules_version`
-trigger tells the running line service to reload, as for a rule from the CLI.
+A block is added with `appliance.store.rules.add_rule` on the request's connection, inside
+this module's transaction, so the audit row commits with the rule or not at all: the same
+row, id form and `rule_added` event as `siaga block add` (an exact E.164 pattern, action
+`challenge`, an expiry read by `appliance.expiry`), and the `rules_version` trigger tells
+the running line service to reload, as for a rule from the CLI. Rules are read through
+`appliance.store.rules` too.
 
 The web UI never imports the line code (it drives modems): the line states are the
 contract's words, and a test checks them against `appliance.model.LineState`.
@@ -28,16 +29,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sqlite3
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from appliance.expiry import duration_s
 from appliance.model import (
     DEFAULT_GENUINE_KINDS,
     JUNK_DISPOSITIONS,
@@ -47,7 +47,9 @@ from appliance.model import (
     is_genuine,
     is_valid_disposition,
 )
-from appliance.store._sqlite import event_row, iso_at
+from appliance.rules import is_rule_pattern
+from appliance.store import rules as rule_store
+from appliance.store.db import iso_at
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.db import transaction
@@ -110,10 +112,9 @@ REQUESTS_SHOWN_S = 120.0  # a user's own requests stay in their snapshot this lo
 REQUESTS_SCANNED = 50
 DISPOSITIONS_SHOWN = 10
 DAY_S = 86_400.0
-BLOCK_DURATIONS_S: dict[str, float] = {"24h": DAY_S, "7d": 7 * DAY_S}
+# The console's block buttons, in the expiry grammar every rule uses (`appliance.expiry`).
+BLOCK_DURATIONS_S: dict[str, float] = {duration: duration_s(duration) for duration in ("24h", "7d")}
 SAME_BLOCK_SLACK_S = 60.0  # a block ending this much earlier still counts as the same one
-# The same pattern `RuleStore` accepts for an exact number.
-_E164 = re.compile(r"\+[0-9]{1,15}")
 # Keys the console keeps for itself: A answers, H hangs up.
 RESERVED_KEYS = frozenset({"A", "H"})
 # Genuine kinds take the digit keys in order; a tenth kind and beyond (a centre may
@@ -242,7 +243,7 @@ def _line_row(conn: sqlite3.Connection, line: str) -> sqlite3.Row | None:
 
 def _has_number(caller: str | None, number_class: str | None) -> bool:
     known_class = number_class in (None, NumberClass.NUMBER.value)
-    return caller is not None and known_class and _E164.fullmatch(caller) is not None
+    return caller is not None and known_class and is_rule_pattern(caller)
 
 
 def _history(
@@ -288,13 +289,7 @@ def active_rules(
     conn: sqlite3.Connection, caller: str, now_ts: float, zone: ZoneInfo, language: Language
 ) -> list[RulePublic]:
     """Allow and block rules in force for `caller` (exact, or a prefix of it)."""
-    rows = conn.execute(
-        "SELECT * FROM rules WHERE removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
-        " AND ((match = 'exact' AND pattern = ?)"
-        " OR (match = 'prefix' AND substr(?, 1, length(pattern)) = pattern))"
-        " ORDER BY created_ts DESC",
-        [now_ts, caller, caller],
-    ).fetchall()
+    rows = rule_store.rules_for_number(conn, caller, now_ts)
     return [_rule_public(row, zone, language) for row in rows]
 
 
@@ -689,34 +684,20 @@ def _block_reason(conn: sqlite3.Connection, call_id: int) -> str:
     return f"console: {disposition or 'supervisor'}"
 
 
-def _rule_row(
-    caller: str, reason: str, by: str, now_ts: float, expires_ts: float, zone: ZoneInfo
+def _block_rule(
+    caller: str, reason: str, by: str, now_ts: float, expires_ts: float
 ) -> dict[str, Any]:
+    """What `appliance.store.rules.add_rule` is given for a console block."""
     return {
-        "id": uuid.uuid4().hex[:12],
         "kind": "block",
         "pattern": caller,
         "match": "exact",
         "action": "challenge",
         "reason": reason,
         "created_by": by,
-        "created_at": iso_at(now_ts, zone),
         "created_ts": now_ts,
-        "expires_at": iso_at(expires_ts, zone),
         "expires_ts": expires_ts,
-        "note": None,
     }
-
-
-def _same_block(conn: sqlite3.Connection, caller: str, expires_ts: float) -> sqlite3.Row | None:
-    """An exact block already in force at least as long (a second click adds nothing)."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM rules WHERE kind = 'block' AND match = 'exact' AND pattern = ?"
-        " AND removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts >= ?)"
-        " ORDER BY created_ts DESC LIMIT 1",
-        [caller, expires_ts - SAME_BLOCK_SLACK_S],
-    ).fetchone()
-    return row
 
 
 def block_number(
@@ -738,24 +719,17 @@ def block_number(
         caller, number_class = _number_of_call(conn, status, line, call_id, now_ts)
         if caller is None or not _has_number(caller, number_class):
             raise ConsoleError("error.no_number", status=422)
-        existing = _same_block(conn, caller, expires_ts)
+        # An exact block already in force at least as long: a second click adds nothing.
+        existing = rule_store.exact_block_until(conn, caller, expires_ts - SAME_BLOCK_SLACK_S)
         if existing is not None:
             return BlockOutcome(_rule_public(existing, zone, language), created=False)
         before = [
             rule.model_dump(mode="json")
             for rule in active_rules(conn, caller, now_ts, zone, language)
         ]
-        row = _rule_row(caller, _block_reason(conn, call_id), actor.name, now_ts, expires_ts, zone)
-        columns = list(row)
-        conn.execute(
-            f"INSERT INTO rules ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [row[column] for column in columns],
-        )
-        event = event_row("rule_added", now_ts, zone, line=None, detail=row)
-        conn.execute(
-            "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
-            [event["at"], event["ts"], event["kind"], event["line"], event["detail"]],
-        )
+        wanted = _block_rule(caller, _block_reason(conn, call_id), actor.name, now_ts, expires_ts)
+        # A shorter block in force stays: the longer one is laid over it (the newest wins).
+        row = rule_store.add_rule(conn, wanted, zone, refuse_identical=False)
         audit.record(
             conn,
             actor,

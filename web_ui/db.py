@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from appliance.store._sqlite import connect_writer
+from appliance.store.db import connect_writer
 
 
 def migrate(path: Path, *, busy_timeout_s: float) -> None:

@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, StrictBool
 
 from appliance.line_admin import AT_TEST_COMMANDS
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.console import STATE_TONES, degraded_list

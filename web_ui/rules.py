@@ -1,12 +1,13 @@
 """Allow and block rules as the web UI manages them: list, add, import, remove, export.
 
-Rows are written here, not through `RuleStore`, for the reason `web_ui.console` gives: the
-audit row must commit with the rule or not at all, and `RuleStore` opens its own
-connection. The rows have exactly `RuleStore`'s shape and validation (`web_ui.rules_csv`
-checks what `RuleStore._new_row` checks, on patterns `appliance.numbers` normalised), with
-the same `rule_added` / `rule_removed` events; removal is the same soft delete
-(`removed_*` filled in, the row kept). The `rules_version` trigger tells the running line
-service to reload. An import is one transaction: every rule and its audit row, or none.
+Every rule is written and read by `appliance.store.rules` (`add_rule`, `remove_rule`,
+`list_rules`), on the request's connection and inside this module's transaction, so the
+audit row commits with the rule or not at all: the same rows, validation, ids and
+`rule_added` / `rule_removed` events as `siaga block add`, and the same soft delete
+(`removed_*` filled in, the row kept). `web_ui.rules_csv` turns what a user typed into
+drafts first, so a bad field is a message in the user's language rather than the store's
+ValueError. The `rules_version` trigger tells the running line service to reload. An
+import is one transaction: every rule and its audit row, or none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from appliance.store._sqlite import event_row, iso_at
-from appliance.store.rules import identical_active_rule
+from appliance.store import rules as rule_store
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.calllog import UTF8_BOM, local_iso, neutralise
@@ -99,17 +98,16 @@ def _heading(column: str, language: Language) -> str:
 
 def active(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> list[RuleListed]:
     """Rules in force at `now_ts` (not removed, not expired), allow first, newest first."""
-    rows = conn.execute(
-        "SELECT * FROM rules WHERE removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
-        " ORDER BY kind, created_ts DESC, id",
-        [now_ts],
-    ).fetchall()
+    rows = rule_store.list_rules(conn, now_ts=now_ts)
+    rows.sort(key=lambda row: (row["kind"], -float(row["created_ts"]), row["id"]))
     return [RuleListed.of(row, zone) for row in rows]
 
 
 def rule_in_force_like(conn: sqlite3.Connection, draft: RuleDraft, now_ts: float) -> str | None:
     """The id of a rule in force identical to `draft` (kind, match, pattern, action)."""
-    return identical_active_rule(conn, draft.kind, draft.match, draft.pattern, draft.action, now_ts)
+    return rule_store.identical_active_rule(
+        conn, draft.kind, draft.match, draft.pattern, draft.action, now_ts
+    )
 
 
 def without_rules_in_force(
@@ -131,30 +129,18 @@ def without_rules_in_force(
     return replace(found, rows=tuple(drafts), errors=tuple(errors))
 
 
-def _row(draft: RuleDraft, by: str, now_ts: float, zone: ZoneInfo) -> dict[str, Any]:
+def _rule(draft: RuleDraft, by: str, now_ts: float) -> dict[str, Any]:
+    """What `appliance.store.rules.add_rule` is given for a draft (the store picks the id)."""
     return {
-        # RuleStore's id form: the kind's initial and 64 random bits.
-        "id": f"{draft.kind[0]}-{secrets.token_hex(8)}",
         "kind": draft.kind,
         "pattern": draft.pattern,
         "match": draft.match,
         "action": draft.action,
         "reason": draft.reason,
         "created_by": by,
-        "created_at": iso_at(now_ts, zone),
         "created_ts": now_ts,
-        "expires_at": None if draft.expires_ts is None else iso_at(draft.expires_ts, zone),
         "expires_ts": draft.expires_ts,
-        "note": None,
     }
-
-
-def _event(conn: sqlite3.Connection, kind: str, ts: float, zone: ZoneInfo, detail: Any) -> None:
-    event = event_row(kind, ts, zone, line=None, detail=detail)
-    conn.execute(
-        "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
-        [event["at"], event["ts"], event["kind"], event["line"], event["detail"]],
-    )
 
 
 def add_rules(
@@ -171,16 +157,10 @@ def add_rules(
     added: list[dict[str, Any]] = []
     with transaction(conn):
         for draft in drafts:
-            if rule_in_force_like(conn, draft, now_ts) is not None:
-                raise UserError("error.rule_duplicate", status=409)
-            row = _row(draft, actor.name, now_ts, zone)
-            columns = list(row)
-            marks = ", ".join("?" * len(columns))
-            conn.execute(
-                f"INSERT INTO rules ({', '.join(columns)}) VALUES ({marks})",
-                [row[column] for column in columns],
-            )
-            _event(conn, "rule_added", now_ts, zone, row)
+            try:
+                row = rule_store.add_rule(conn, _rule(draft, actor.name, now_ts), zone)
+            except rule_store.DuplicateRuleError:
+                raise UserError("error.rule_duplicate", status=409) from None
             audit.record(
                 conn,
                 actor,
@@ -200,23 +180,15 @@ def remove_rule(conn: sqlite3.Connection, actor: Actor, rule_id: str, zone: Zone
     """Soft-delete a rule in force or not yet removed; 404 if unknown or already removed."""
     now_ts = time.time()
     with transaction(conn):
-        row = conn.execute("SELECT * FROM rules WHERE id = ?", [rule_id]).fetchone()
-        if row is None or row["removed_ts"] is not None:
+        row = rule_store.remove_rule(conn, rule_id, actor.name, now_ts, zone, reason="web")
+        if row is None:
             raise UserError("error.rule_not_found", status=404)
-        conn.execute(
-            "UPDATE rules SET removed_at = ?, removed_ts = ?, removed_by = ?, removed_reason = ?"
-            " WHERE id = ?",
-            [iso_at(now_ts, zone), now_ts, actor.name, "web", rule_id],
-        )
-        _event(
-            conn, "rule_removed", now_ts, zone, {"id": rule_id, "by": actor.name, "reason": "web"}
-        )
         audit.record(
             conn,
             actor,
             "rules.remove",
             target=str(row["pattern"]),
-            before=dict(row),
+            before=row,
             after=None,
             zone=zone,
             now_ts=now_ts,

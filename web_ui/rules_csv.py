@@ -21,10 +21,12 @@ unknown/duplicated columns is one error for the file (row 1) and nothing is impo
   number in any Indonesian form (`0812-3456-7890`, `62812...`, `+62 812...`); for prefix,
   a partial number (`0812`, `+62812`, `0812*`), as `appliance.numbers.normalise_pattern`.
 - `action`: allow: pass (or empty); block: challenge (the default), announce or reject.
-- `expires`: empty (never), `24h` / `7d` (hours or days from now), or `YYYY-MM-DD` (or
-  `DD/MM/YYYY`, as Excel writes a date in Indonesia), a local day in the site's zone: the
-  rule is in force through that day (it ends at the next midnight, as the call log's
-  `until` is inclusive). It must be in the future.
+- `expires`: read by `appliance.expiry.parse_expiry`, as `siaga block add --expires`:
+  empty or `never`/`selamanya` (no expiry), a duration from now (`30m`, `24h`, `7d`,
+  `7 hari`, `2 minggu`), or `YYYY-MM-DD` (or `DD/MM/YYYY`, as Excel writes a date in
+  Indonesia), a local day in the site's zone: the rule is in force through that day (it
+  ends at the next midnight, as the call log's `until` is inclusive). It must be in the
+  future.
 - `reason`: free text (at most `MAX_REASON_CHARS`); required for a block without expiry.
 - The same kind, match and pattern twice in one file: the second is an error.
 
@@ -39,29 +41,20 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from appliance.expiry import ExpiryError, parse_expiry
 from appliance.model import NumberClass
 from appliance.numbers import MAX_RAW_CHARS, normalise, normalise_pattern
+from appliance.rules import ACTIONS_BY_KIND, MATCH_KINDS, RULE_KINDS
 from web_ui.i18n import translate
 
 COLUMNS: tuple[str, ...] = ("kind", "number", "match", "action", "reason", "expires")
 REQUIRED_COLUMNS: tuple[str, ...] = ("kind", "number")
-KINDS: tuple[str, ...] = ("allow", "block")
-MATCHES: tuple[str, ...] = ("exact", "prefix")
-ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "allow": ("pass",),
-    "block": ("challenge", "announce", "reject"),
-}
 MAX_ROWS = 5000
 MAX_REASON_CHARS = 200
 MAX_CELL_CHARS = 1000  # longer cells are junk; shown shortened in a message
-MAX_EXPIRY_DAYS = 3660
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
-_RELATIVE = re.compile(r"([0-9]{1,6})\s*([hd])", re.IGNORECASE)
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 SEPARATORS: tuple[str, ...] = (",", ";", "\t")
 _EXCEL_SEP_LINE = re.compile(r'"?sep=(.)"?\s*', re.IGNORECASE)
 # The rules page's names of the columns, in both languages, as headers (`Jenis` = kind).
@@ -189,38 +182,11 @@ def _header(cells: list[str]) -> tuple[dict[str, int], RowError | None]:
 
 
 def _expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
-    value = text.strip()
-    if not value:
-        return None
-    relative = _RELATIVE.fullmatch(value)
-    if relative:
-        amount = int(relative.group(1))
-        hours = amount if relative.group(2).lower() == "h" else amount * 24
-        if not 1 <= hours <= MAX_EXPIRY_DAYS * 24:
-            raise _Bad("rules_csv.bad_expires", value=_shown(value))
-        return now_ts + hours * 3600.0
-    if _DATE.fullmatch(value) or _DAY_MONTH_YEAR.fullmatch(value):
-        try:
-            day = _day(value)
-        except ValueError:
-            raise _Bad("rules_csv.bad_expires", value=_shown(value)) from None
-        if day.year < 1970 or day.year > 9000:
-            raise _Bad("rules_csv.bad_expires", value=_shown(value))
-        end = datetime.combine(day + timedelta(days=1), time(0), zone).timestamp()
-        if end <= now_ts:
-            raise _Bad("rules_csv.expires_past", value=value)
-        if end > now_ts + MAX_EXPIRY_DAYS * 86400.0:
-            raise _Bad("rules_csv.bad_expires", value=value)
-        return end
-    raise _Bad("rules_csv.bad_expires", value=_shown(value))
-
-
-def _day(value: str) -> date:
-    """`YYYY-MM-DD`, or `DD/MM/YYYY` as Excel writes a date in Indonesia."""
-    found = _DAY_MONTH_YEAR.fullmatch(value)
-    if found is None:
-        return date.fromisoformat(value)
-    return date(int(found.group(3)), int(found.group(2)), int(found.group(1)))
+    try:
+        return parse_expiry(text, now_ts, zone)
+    except ExpiryError as refused:
+        key = "rules_csv.expires_past" if refused.problem == "past" else "rules_csv.bad_expires"
+        raise _Bad(key, value=_shown(text)) from None
 
 
 def _pattern(number: str, match: str, region: str) -> str:
@@ -243,10 +209,10 @@ def _draft(
     row: int, cell: dict[str, str], *, region: str, now_ts: float, zone: ZoneInfo
 ) -> RuleDraft:
     kind = cell["kind"].strip().lower()
-    if kind not in KINDS:
+    if kind not in RULE_KINDS:
         raise _Bad("rules_csv.bad_kind", value=_shown(cell["kind"]))
     match = cell["match"].strip().lower() or "exact"
-    if match not in MATCHES:
+    if match not in MATCH_KINDS:
         raise _Bad("rules_csv.bad_match", value=_shown(cell["match"]))
     pattern = _pattern(cell["number"], match, region)
     allowed = ACTIONS_BY_KIND[kind]

@@ -43,7 +43,7 @@ from appliance.settings import (
     read_overrides,
     settings_version,
 )
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 from web_ui import audit, prompt_keys
 from web_ui.audit import Actor
 from web_ui.db import transaction

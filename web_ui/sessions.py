@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from appliance.store._sqlite import event_row
+from appliance.store.events import add_event
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.db import transaction
@@ -278,11 +278,7 @@ def _raise_lockout_alarm(
         "lockouts": count,
         "remote": remote,
     }
-    row = event_row("alarm", time.time(), settings.zone, line=None, detail=detail)
-    columns = ", ".join(row)
-    conn.execute(
-        f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-    )
+    add_event(conn, "alarm", time.time(), settings.zone, detail=detail)
     logger.warning("ALARM login_lockouts: %s", detail["message"])
 
 

@@ -106,7 +106,8 @@ from sqlite_utils import Database
 
 from appliance import package_version
 from appliance.migrations import MIGRATION_SET, apply_migrations, pending_migrations
-from appliance.store._sqlite import connect_writer, event_row
+from appliance.store.db import connect_writer
+from appliance.store.events import add_event
 from web_ui import audit
 from web_ui import db as web_db
 from web_ui.audit import Actor
@@ -849,10 +850,7 @@ def _record_restore(
         "migrated": summary.migrated,
         "safety_copy": outcome.safety_copy.name,
     }
-    event = event_row(
-        "database_restored", now_ts, zone, line=None, detail={"by": actor.name, **after}
-    )
-    _insert(conn, "events", event)
+    add_event(conn, "database_restored", now_ts, zone, detail={"by": actor.name, **after})
     audit.record(
         conn,
         actor,

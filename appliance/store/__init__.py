@@ -4,15 +4,19 @@
   dispositions and events; lines never wait for it and it never raises into them.
 - `CallLog.add_callback` and `appliance.store.callbacks`: the call-back list of callers
   released without an operator, and how the web UI reads and marks it.
-- `RuleStore`: allow/block rules, usable from the CLI while the service runs;
-  `rule_from_row` turns a stored rule into the policy's `Rule`.
+- `appliance.store.rules`: allow/block rules, the one place they are written and read:
+  functions on a connection, in the caller's transaction (`add_rule`, `remove_rule`,
+  `list_rules`, ...), and `RuleStore`, the same on a connection of its own for the
+  service and the CLI; `rule_from_row` turns a stored rule into the policy's `Rule`.
+- `add_event` (`appliance.store.events`): one `events` row, in the caller's transaction.
+- `appliance.store.db`: the SQLite plumbing code outside the store may use
+  (`connect_writer`, `immediate`, `iso_at`); `appliance.store._sqlite` is private.
 - `open_readonly`, `tail`, `search_calls`, `read_history`: read-only access for the CLI,
   reports and the policy's replay.
 
 The schema lives in `appliance.migrations`.
 """
 
-from appliance.store._sqlite import open_readonly
 from appliance.store.callbacks import (
     CALLBACK_REASONS,
     CALLBACK_STATUSES,
@@ -25,8 +29,10 @@ from appliance.store.callbacks import (
     open_count,
 )
 from appliance.store.calllog import TS_TWINS, CallLog, CallLogBusyError, CallLogStats
+from appliance.store.db import open_readonly
+from appliance.store.events import add_event
 from appliance.store.queries import HISTORY_COLUMNS, read_history, search, search_calls, tail
-from appliance.store.rules import RuleStore, rule_from_row
+from appliance.store.rules import DuplicateRuleError, RuleStore, rule_from_row
 
 __all__ = [
     "CALLBACK_REASONS",
@@ -39,7 +45,9 @@ __all__ = [
     "CallbackError",
     "CallbackNotFoundError",
     "CallbackNotOpenError",
+    "DuplicateRuleError",
     "RuleStore",
+    "add_event",
     "mark_callback",
     "oldest_open",
     "open_callbacks",

@@ -1,16 +1,30 @@
-"""Allow and block rules, shared between the running service and the `siaga` CLI.
+"""Allow and block rules in the database: the one place rules are written and read.
 
-Rules are written by a different process from the call log's writer (a technician runs
-`siaga block add` while the service runs), so every write here is one short
-`BEGIN IMMEDIATE` transaction that waits for the lock (busy timeout) rather than failing.
-Removal is a soft delete: `removed_*` is filled in and the row stays, so the history of who
-listed and unlisted what, and why, is kept (R15). Each change also appends an `events` row.
+Functions on a `sqlite3.Connection`, run inside the caller's transaction so a rule commits
+together with whatever else the caller writes (the web UI's audit row), or not at all:
+`add_rule`, `remove_rule`, and the reads `get_rule`, `list_rules`, `rules_for_number`,
+`exact_block_until`, `identical_active_rule`. `add_rule` validates (`new_rule_row`),
+refuses an identical rule in force (`DuplicateRuleError`), inserts the row into `rules`
+(whose triggers bump `rules_version`, so the running service reloads) and appends its
+`rule_added` event. Removal is a soft delete: `removed_*` is filled in and the row stays,
+so the history of who listed and unlisted what, and why, is kept (R15), with a
+`rule_removed` event. What a rule may be (kinds, matches, actions, the pattern) is defined
+once, in `appliance.rules`; its expiry is read by `appliance.expiry`.
+
+Rule ids are the kind's initial and 64 random bits (`b-3f9c...`, `a-...`): with 32 bits,
+two of 100,000 rules would likely share one. Rows written earlier with another id form
+stay valid; an id is only ever compared whole.
+
+`RuleStore` wraps the same functions with a connection of its own, for the line service
+and the `siaga` CLI. Those write from a different process from the call log's writer (a
+technician runs `siaga block add` while the service runs), so each of its writes is one
+short `BEGIN IMMEDIATE` transaction that waits for the lock (busy timeout) rather than
+failing.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import sqlite3
 import threading
@@ -24,30 +38,19 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from appliance.model import Action
-from appliance.rules import Rule
+from appliance.rules import ACTIONS_BY_KIND, MATCH_KINDS, RULE_KINDS, Rule, is_rule_pattern
 from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
-    event_row,
     immediate,
     iso_at,
 )
+from appliance.store.events import add_event
 
 logger = logging.getLogger(__name__)
 
 RuleRows = list[dict[str, Any]]
 
-KINDS = ("allow", "block")
-MATCHES = ("exact", "prefix")
-# An allow rule always passes; a block rule restricts, and defaults to a challenge (the
-# caller keeps the escape key): reject needs to be asked for explicitly.
-_ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "allow": (Action.PASS.value,),
-    "block": (Action.CHALLENGE.value, Action.ANNOUNCE.value, Action.REJECT.value),
-}
-# Patterns are E.164 numbers or prefixes: withheld/unavailable callers are never a rule key
-# (R10), and a national-form pattern would silently never match a normalised caller.
-_PATTERN = re.compile(r"\+[0-9]{1,15}")
 _INPUT_KEYS = frozenset(
     {
         "id",
@@ -72,6 +75,21 @@ class DuplicateRuleError(ValueError):
         self.existing_id = existing_id
 
 
+# ------------------------------------------------------------------- reads
+
+
+def _dicts(cursor: sqlite3.Cursor) -> RuleRows:
+    """The cursor's rows as dicts, whatever the connection's row factory."""
+    columns = [description[0] for description in cursor.description]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _with_status(rows: RuleRows, now_ts: float | None) -> RuleRows:
+    for row in rows:
+        row["status"] = _status(row, now_ts)
+    return rows
+
+
 def identical_active_rule(
     conn: sqlite3.Connection, kind: str, match: str, pattern: str, action: str, now_ts: float
 ) -> str | None:
@@ -84,6 +102,194 @@ def identical_active_rule(
         [kind, match, pattern, action, now_ts],
     ).fetchone()
     return None if found is None else str(found[0])
+
+
+def get_rule(conn: sqlite3.Connection, rule_id: str) -> dict[str, Any] | None:
+    """One rule by id, removed or not, as stored (every column); None if unknown."""
+    rows = _dicts(conn.execute("SELECT * FROM rules WHERE id = ?", [rule_id]))
+    return rows[0] if rows else None
+
+
+def list_rules(
+    conn: sqlite3.Connection,
+    *,
+    kind: str | None = None,
+    include_removed: bool = False,
+    now_ts: float | None = None,
+) -> RuleRows:
+    """Rules oldest first, each with a `status`: active, expired or removed.
+
+    Removed rules are left out unless `include_removed`; with `now_ts`, so are rules
+    expired at that time (and `status` says `expired` for those that are shown).
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if kind is not None:
+        clauses.append("kind = ?")
+        params.append(kind)
+    if not include_removed:
+        clauses.append("removed_ts IS NULL")
+        if now_ts is not None:
+            clauses.append("(expires_ts IS NULL OR expires_ts > ?)")
+            params.append(now_ts)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    cursor = conn.execute(f"SELECT * FROM rules {where} ORDER BY created_ts, id", params)
+    return _with_status(_dicts(cursor), now_ts)
+
+
+def rules_for_number(conn: sqlite3.Connection, number: str, now_ts: float) -> RuleRows:
+    """Allow and block rules in force at `now_ts` for an E.164 `number`: exact rules on it
+    and prefix rules it starts with, newest first."""
+    cursor = conn.execute(
+        "SELECT * FROM rules WHERE removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts > ?)"
+        " AND ((match = 'exact' AND pattern = ?)"
+        " OR (match = 'prefix' AND substr(?, 1, length(pattern)) = pattern))"
+        " ORDER BY created_ts DESC, id",
+        [now_ts, number, number],
+    )
+    return _with_status(_dicts(cursor), now_ts)
+
+
+def exact_block_until(
+    conn: sqlite3.Connection, pattern: str, until_ts: float
+) -> dict[str, Any] | None:
+    """The newest exact block on `pattern`, not removed, in force at least until
+    `until_ts` (or without expiry); None if there is none."""
+    rows = _dicts(
+        conn.execute(
+            "SELECT * FROM rules WHERE kind = 'block' AND match = 'exact' AND pattern = ?"
+            " AND removed_ts IS NULL AND (expires_ts IS NULL OR expires_ts >= ?)"
+            " ORDER BY created_ts DESC, id LIMIT 1",
+            [pattern, until_ts],
+        )
+    )
+    return rows[0] if rows else None
+
+
+# ------------------------------------------------------------------- writes
+
+
+def _require_transaction(conn: sqlite3.Connection) -> None:
+    """The checks and the write must see one state of the table: refuse autocommit."""
+    if not conn.in_transaction:
+        raise RuntimeError("rule writes run inside the caller's transaction (BEGIN IMMEDIATE)")
+
+
+def new_rule_id(kind: str) -> str:
+    """A new rule id: the kind's initial and 64 random bits, e.g. `b-3f9c0a1e5d7b2c48`."""
+    return f"{kind[0]}-{secrets.token_hex(8)}"
+
+
+def add_rule(
+    conn: sqlite3.Connection,
+    rule: Mapping[str, Any],
+    zone: ZoneInfo,
+    *,
+    refuse_identical: bool = True,
+) -> dict[str, Any]:
+    """Insert a rule and its `rule_added` event in the caller's transaction; return the row.
+
+    Keys of `rule` as `new_rule_row`. Raises ValueError naming the first bad field (or an
+    id already taken), `DuplicateRuleError` (a ValueError) when an identical rule (kind,
+    match, pattern, action) is already in force, and RuntimeError outside a transaction.
+    `refuse_identical=False` lays the rule over an identical one instead (the newest
+    wins until it expires, `appliance.rules`): the console lengthening a block does so.
+    """
+    _require_transaction(conn)
+    row = new_rule_row(rule, zone)
+    if conn.execute("SELECT 1 FROM rules WHERE id = ?", [row["id"]]).fetchone():
+        raise ValueError(f"id: a rule {row['id']!r} already exists")
+    if refuse_identical:
+        existing = identical_active_rule(
+            conn, row["kind"], row["match"], row["pattern"], row["action"], row["created_ts"]
+        )
+        if existing is not None:
+            raise DuplicateRuleError(existing)
+    columns = list(row)
+    conn.execute(
+        f"INSERT INTO rules ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[column] for column in columns],
+    )
+    add_event(conn, "rule_added", row["created_ts"], zone, detail=row)
+    return row
+
+
+def remove_rule(
+    conn: sqlite3.Connection,
+    rule_id: str,
+    by: str,
+    ts: float,
+    zone: ZoneInfo,
+    *,
+    reason: str | None = None,
+) -> dict[str, Any] | None:
+    """Soft-delete a rule and append its `rule_removed` event, in the caller's transaction.
+
+    Returns the row as it was before (for an audit trail), or None for an unknown or
+    already removed id (nothing written). Raises ValueError without `by`.
+    """
+    if not by.strip():
+        raise ValueError("by: who removes the rule is required")
+    _require_transaction(conn)
+    before = get_rule(conn, rule_id)
+    if before is None or before["removed_ts"] is not None:
+        return None
+    conn.execute(
+        "UPDATE rules SET removed_at = ?, removed_ts = ?, removed_by = ?, removed_reason = ?"
+        " WHERE id = ?",
+        [iso_at(ts, zone), ts, by, reason, rule_id],
+    )
+    detail = {"id": rule_id, "by": by, "reason": reason}
+    add_event(conn, "rule_removed", ts, zone, detail=detail)
+    return before
+
+
+def new_rule_row(rule: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """Validate `rule` and build the full row to insert (nothing is written).
+
+    Keys: kind (allow|block), pattern (E.164 number or prefix), match (exact|prefix,
+    default exact), action (allow: pass; block: challenge (default), announce, reject),
+    created_by (required), reason (required for a permanent block: that is a
+    supervisor's decision), created_ts (default now), expires_ts (None: permanent),
+    note, id (default `new_rule_id`). Raises ValueError naming the first bad field.
+    """
+    unknown = sorted(set(rule) - _INPUT_KEYS)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown rule field")
+    kind = _choice(rule, "kind", RULE_KINDS, default=None)
+    match = _choice(rule, "match", MATCH_KINDS, default="exact")
+    action = _choice(rule, "action", ACTIONS_BY_KIND[kind], default=ACTIONS_BY_KIND[kind][0])
+    pattern = str(rule.get("pattern") or "").strip()
+    if not is_rule_pattern(pattern):
+        raise ValueError(f"pattern: {pattern!r} is not an E.164 number or prefix (+62...)")
+    created_by = _required_text(rule, "created_by")
+    created_ts = rule.get("created_ts")
+    created_ts = time.time() if created_ts is None else float(created_ts)
+    expires_ts = rule.get("expires_ts")
+    if expires_ts is not None:
+        expires_ts = float(expires_ts)
+        if expires_ts <= created_ts:
+            raise ValueError("expires_ts: must be later than created_ts")
+    reason = str(rule.get("reason") or "").strip()
+    if kind == "block" and expires_ts is None and not reason:
+        raise ValueError("reason: required for a permanent block")
+    return {
+        "id": str(rule.get("id") or new_rule_id(kind)),
+        "kind": kind,
+        "pattern": pattern,
+        "match": match,
+        "action": action,
+        "reason": reason,
+        "created_by": created_by,
+        "created_at": iso_at(created_ts, zone),
+        "created_ts": created_ts,
+        "expires_at": None if expires_ts is None else iso_at(expires_ts, zone),
+        "expires_ts": expires_ts,
+        "note": rule.get("note"),
+    }
+
+
+# ------------------------------------------------------------------- the store
 
 
 class RuleStore:
@@ -127,35 +333,11 @@ class RuleStore:
     # ------------------------------------------------------------------- writes
 
     def add(self, rule: Mapping[str, Any]) -> str:
-        """Add a rule; return its id. Raises ValueError naming the first bad field, and
-        `DuplicateRuleError` (a ValueError) when an identical rule is already in force.
-
-        Keys: kind (allow|block), pattern (E.164 number or prefix), match (exact|prefix,
-        default exact), action (allow: pass; block: challenge (default), announce, reject),
-        created_by (required), reason (required for a permanent block: that is a
-        supervisor's decision), created_ts (default now), expires_ts (None: permanent),
-        note, id (default generated).
-        """
-        row = self._new_row(rule)
+        """Add a rule in a transaction of its own; return its id (see `add_rule`)."""
         with self._lock:
             db = self._database()
             with immediate(db):
-                if db.execute("SELECT 1 FROM rules WHERE id = ?", [row["id"]]).fetchone():
-                    raise ValueError(f"id: a rule {row['id']!r} already exists")
-                existing = identical_active_rule(
-                    db.conn,
-                    row["kind"],
-                    row["match"],
-                    row["pattern"],
-                    row["action"],
-                    row["created_ts"],
-                )
-                if existing is not None:
-                    raise DuplicateRuleError(existing)
-                db.table("rules").insert(row)
-                db.table("events").insert(
-                    event_row("rule_added", row["created_ts"], self._zone, line=None, detail=row)
-                )
+                row = add_rule(db.conn, rule, self._zone)
         logger.info(
             "rule %s added by %s: %s %s %s (%s)",
             row["id"],
@@ -174,52 +356,28 @@ class RuleStore:
         with self._lock:
             db = self._database()
             with immediate(db):
-                found = db.execute(
-                    "SELECT removed_ts FROM rules WHERE id = ?", [rule_id]
-                ).fetchone()
-                if found is None or found[0] is not None:
-                    return False
-                removal = {
-                    "removed_at": iso_at(ts, self._zone),
-                    "removed_ts": ts,
-                    "removed_by": by,
-                    "removed_reason": reason,
-                }
-                db.table("rules").update(rule_id, removal)
-                detail = {"id": rule_id, "by": by, "reason": reason}
-                db.table("events").insert(
-                    event_row("rule_removed", ts, self._zone, line=None, detail=detail)
-                )
+                before = remove_rule(db.conn, rule_id, by, ts, self._zone, reason=reason)
+        if before is None:
+            return False
         logger.info("rule %s removed by %s (%s)", rule_id, by, reason)
         return True
 
     # -------------------------------------------------------------------- reads
 
     def get(self, rule_id: str) -> dict[str, Any] | None:
-        """One rule by id, removed or not; None if unknown."""
-        rows = self._select("WHERE id = ?", [rule_id], now_ts=None)
-        return rows[0] if rows else None
+        """One rule by id, removed or not, with its `status`; None if unknown."""
+        with self._lock:
+            row = get_rule(self._database().conn, rule_id)
+        return None if row is None else _with_status([row], None)[0]
 
     def list(
         self, kind: str | None = None, include_removed: bool = False, now_ts: float | None = None
     ) -> RuleRows:
-        """Rules oldest first, each with a `status`: active, expired or removed.
-
-        Removed rules are left out unless `include_removed`; with `now_ts`, so are rules
-        expired at that time (and `status` says `expired` for those that are shown).
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        if kind is not None:
-            clauses.append("kind = ?")
-            params.append(kind)
-        if not include_removed:
-            clauses.append("removed_ts IS NULL")
-            if now_ts is not None:
-                clauses.append("(expires_ts IS NULL OR expires_ts > ?)")
-                params.append(now_ts)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return self._select(where, params, now_ts=now_ts)
+        """Rules oldest first, each with a `status` (see `list_rules`)."""
+        with self._lock:
+            return list_rules(
+                self._database().conn, kind=kind, include_removed=include_removed, now_ts=now_ts
+            )
 
     def active(self, now_ts: float) -> RuleRows:
         """Rules in force at `now_ts`: not removed, not expired."""
@@ -252,59 +410,13 @@ class RuleStore:
             self._db = connect_writer(self.path, busy_timeout_s=self._busy_timeout_s)
         return self._db
 
-    def _select(self, where: str, params: Sequence[Any], *, now_ts: float | None) -> RuleRows:
-        with self._lock:
-            cursor = self._database().execute(
-                f"SELECT * FROM rules {where} ORDER BY created_ts, id", params
-            )
-            columns = [description[0] for description in cursor.description]
-            rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
-        for row in rows:
-            row["status"] = _status(row, now_ts)
-        return rows
-
     def _new_row(self, rule: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate `rule` and build the full row to insert."""
-        unknown = sorted(set(rule) - _INPUT_KEYS)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: unknown rule field")
-        kind = _choice(rule, "kind", KINDS, default=None)
-        match = _choice(rule, "match", MATCHES, default="exact")
-        action = _choice(rule, "action", _ACTIONS_BY_KIND[kind], default=_ACTIONS_BY_KIND[kind][0])
-        pattern = str(rule.get("pattern") or "").strip()
-        if not _PATTERN.fullmatch(pattern):
-            raise ValueError(f"pattern: {pattern!r} is not an E.164 number or prefix (+62...)")
-        created_by = _required_text(rule, "created_by")
-        created_ts = rule.get("created_ts")
-        created_ts = time.time() if created_ts is None else float(created_ts)
-        expires_ts = rule.get("expires_ts")
-        if expires_ts is not None:
-            expires_ts = float(expires_ts)
-            if expires_ts <= created_ts:
-                raise ValueError("expires_ts: must be later than created_ts")
-        reason = str(rule.get("reason") or "").strip()
-        if kind == "block" and expires_ts is None and not reason:
-            raise ValueError("reason: required for a permanent block")
-        # 64 random bits: with 32, two of 100,000 rules would likely share an id.
-        rule_id = str(rule.get("id") or f"{kind[0]}-{secrets.token_hex(8)}")
-        return {
-            "id": rule_id,
-            "kind": kind,
-            "pattern": pattern,
-            "match": match,
-            "action": action,
-            "reason": reason,
-            "created_by": created_by,
-            "created_at": iso_at(created_ts, self._zone),
-            "created_ts": created_ts,
-            "expires_at": None if expires_ts is None else iso_at(expires_ts, self._zone),
-            "expires_ts": expires_ts,
-            "note": rule.get("note"),
-        }
+        """The row `add` would insert for `rule`, in this store's zone (`new_rule_row`)."""
+        return new_rule_row(rule, self._zone)
 
 
 def _choice(
-    rule: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, default: str | None
+    rule: Mapping[str, Any], key: str, allowed: Sequence[str], *, default: str | None
 ) -> str:
     value = rule.get(key) or default
     if value is None:

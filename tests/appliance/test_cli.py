@@ -331,6 +331,42 @@ def test_malformed_expiry_is_refused_with_a_clear_message(tmp_path: Path) -> Non
     assert "24h" in message
 
 
+def test_expiry_in_indonesian_and_the_store_id_form(tmp_path: Path) -> None:
+    db = tmp_path / "rules.db"
+    added = ok(
+        siaga(
+            "block", "add", "0812-3456-7890", "--expires", "7 hari", "--db", db, cwd=tmp_path
+        )
+    )  # fmt: skip
+    rule_id = added.split()[2].rstrip(":")
+    assert len(rule_id) == 18 and rule_id.startswith("b-")  # as the web UI's rules
+    (row,) = csv.DictReader(
+        io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    created = datetime.fromisoformat(row["created_at"])
+    expires = datetime.fromisoformat(row["expires_at"])
+    assert abs(expires - created - timedelta(days=7)) < timedelta(seconds=1)
+
+
+def test_a_blank_expiry_is_never_as_on_the_web(tmp_path: Path) -> None:
+    # Was refused as malformed; now the same as never, so a permanent block needs a reason.
+    db = tmp_path / "rules.db"
+    message = refused(
+        siaga("block", "add", "0812-3456-7890", "--expires", "", "--db", db, cwd=tmp_path)
+    )
+    assert "permanent" in message and "--reason" in message
+    ok(
+        siaga(
+            "block", "add", "0812-3456-7890", "--expires", "", "--reason", "TDoS", "--db", db,
+            cwd=tmp_path,
+        )
+    )  # fmt: skip
+    (row,) = csv.DictReader(
+        io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path)))
+    )
+    assert row["expires_at"] == ""
+
+
 def test_partial_number_needs_prefix(tmp_path: Path) -> None:
     message = refused(siaga("block", "add", "0812", "--reason", "x", "--db", "r.db", cwd=tmp_path))
     assert "--prefix" in message

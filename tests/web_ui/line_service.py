@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.numbers import normalise
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 from tests.web_ui.conftest import LiveServer
 from web_ui import db as web_db
 

@@ -327,6 +327,7 @@ def test_a_supervisor_blocks_for_7_days_with_the_disposition_as_reason(
     assert rule["expires_ts"] - rule["created_ts"] == pytest.approx(7 * 86400)
     assert rule["expires_at"].endswith("+07:00")
     assert answer.json()["rule"]["id"] == rule["id"]
+    assert re.fullmatch(r"b-[0-9a-f]{16}", rule["id"])  # the store's id form, as everywhere
     again = post(supervisor, "block", {"line": line, "call_id": call_id, "duration": "24h"})
     assert again.status_code == 200 and again.json()["created"] is False
     assert len(rules_for(server, number)) == 1
@@ -337,6 +338,20 @@ def test_a_supervisor_blocks_for_7_days_with_the_disposition_as_reason(
             "SELECT * FROM events WHERE kind = 'rule_added' ORDER BY id DESC LIMIT 1"
         ).fetchone()
     assert json.loads(event["detail"])["id"] == rule["id"]
+
+
+def test_a_longer_block_is_laid_over_a_shorter_one_in_force(
+    server: LiveServer, api_session: Callable[..., ApiSession], line: str
+) -> None:
+    number = "+6281298765405"
+    call_id = waiting_call(server, line, number)
+    supervisor = api_session(Role.SUPERVISOR)
+    short = post(supervisor, "block", {"line": line, "call_id": call_id, "duration": "24h"})
+    assert short.status_code == 201, short.text
+    longer = post(supervisor, "block", {"line": line, "call_id": call_id, "duration": "7d"})
+    assert longer.status_code == 201, longer.text
+    spans = [rule["expires_ts"] - rule["created_ts"] for rule in rules_for(server, number)]
+    assert spans == [pytest.approx(86400), pytest.approx(7 * 86400)]
 
 
 def test_blocking_is_refused_for_operators_and_withheld_callers(

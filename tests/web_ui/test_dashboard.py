@@ -20,7 +20,7 @@ from markupsafe import escape
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, serve, wait_for
 from tests.web_ui.line_service import ZONE, add_calls, call_row, database, line_name, set_line
 from tests.web_ui.own_server import add_account, logged_in

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from appliance.config import Config
 from appliance.line_admin import LINE_REQUEST_RESULTS
-from appliance.store._sqlite import iso_at
+from appliance.store.db import iso_at
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
 from tests.web_ui.line_service import audit_rows, database, line_name, remove_line, set_line
 from tests.web_ui.real_centre import RealCentre, running_centre

@@ -72,6 +72,17 @@ def test_add_list_remove_through_the_api_each_audited(
     assert [row["kind"] for row in events] == ["rule_added", "rule_removed"]
 
 
+def test_an_expiry_in_indonesian_and_the_store_id_form(supervisor: ApiSession) -> None:
+    national, e164 = fresh_number()
+    body = {"kind": "block", "number": national, "reason": "iseng", "expires": "2 minggu"}
+    answer = supervisor.client.post("/api/rules", json=body, headers=supervisor.headers())
+    assert answer.status_code == 201, answer.text
+    rule = answer.json()
+    assert re.fullmatch(r"b-[0-9a-f]{16}", rule["id"])  # the form `siaga block add` gives
+    assert rule["pattern"] == e164
+    assert rule["expires_ts"] - rule["created_ts"] == pytest.approx(14 * 86400)
+
+
 def test_bad_rules_are_refused_with_the_reason(supervisor: ApiSession) -> None:
     national, _ = fresh_number()
     for body, key in [

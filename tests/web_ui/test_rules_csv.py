@@ -184,3 +184,20 @@ def test_commas_inside_quotes_do_not_make_a_semicolon_file_a_comma_file() -> Non
     result = parse('kind;number;"reason, why"\nblock;081234567890;x\n')
     assert result.header_ok is False  # the quoted heading is one unknown column
     assert "reason, why" in result.errors[0].values["unknown"]
+
+
+def test_expiry_is_read_in_the_grammar_the_cli_reads() -> None:
+    # `30m` and the Indonesian words were bad expiries here before the grammar was shared.
+    result = parse(
+        HEADER + "block,081234567890,,,x,7 hari\n"
+        "block,081234567891,,,x,30m\n"
+        "block,081234567892,,,x,2 Minggu\n"
+        "block,081234567893,,,x,selamanya\n"
+    )
+    assert result.errors == ()
+    assert [r.expires_ts for r in result.rows] == [
+        NOW + 7 * 86400,
+        NOW + 1800,
+        NOW + 14 * 86400,
+        None,
+    ]

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from appliance.rules import ACTIONS_BY_KIND, MATCH_KINDS
 from web_ui import rules
 from web_ui.app_state import pages_of
 from web_ui.audit import record_export
@@ -30,8 +31,6 @@ from web_ui.i18n import translate
 from web_ui.models import ErrorPublic
 from web_ui.rules import RuleListed
 from web_ui.rules_csv import (
-    ACTIONS_BY_KIND,
-    MATCHES,
     RowError,
     RuleDraft,
     RulesImport,
@@ -62,7 +61,8 @@ RuleId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class RuleCreate(BaseModel):
-    """A new rule: the CSV import's columns (`expires`: YYYY-MM-DD, `24h`, `7d` or empty)."""
+    """A new rule: the CSV import's columns (`expires`: as `appliance.expiry`, e.g.
+    `24h`, `7d`, `7 hari`, `YYYY-MM-DD`; empty or `never`: no expiry)."""
 
     kind: str = Field(max_length=10)
     number: str = Field(max_length=64)
@@ -103,7 +103,7 @@ def _rules_page(
             "allow_rules": [rule for rule in listed if rule.kind == "allow"],
             "block_rules": [rule for rule in listed if rule.kind == "block"],
             "form": form or EMPTY_FORM,
-            "matches": MATCHES,
+            "matches": MATCH_KINDS,
             "block_actions": ACTIONS_BY_KIND["block"],
             "done": done if done in DONE_KEYS else None,
             "error": error,

@@ -1,0 +1,74 @@
+"""The store's private plumbing stays private, and rules and events have one writer.
+
+`appliance.store._sqlite` is the store's own: code outside `appliance/store/` (the web UI,
+the rest of the appliance) uses the public `appliance.store.db`, `appliance.store.events`
+and `appliance.store.rules` instead. This test walks every module of `web_ui/` and
+`appliance/` (outside `appliance/store/`) and fails on any import of the private module,
+in any spelling (`import appliance.store._sqlite`, `from appliance.store._sqlite import`,
+`from appliance.store import _sqlite`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRIVATE = "appliance.store._sqlite"
+CHECKED = (REPO_ROOT / "web_ui", REPO_ROOT / "appliance")
+STORE = REPO_ROOT / "appliance" / "store"
+
+
+def modules_outside_the_store() -> Iterator[Path]:
+    """Every Python file under `web_ui/` and `appliance/`, `appliance/store/` left out."""
+    for folder in CHECKED:
+        for path in sorted(folder.rglob("*.py")):
+            if not path.is_relative_to(STORE):
+                yield path
+
+
+def private_imports(source: str) -> list[int]:
+    """Line numbers of the imports of `appliance.store._sqlite` in `source`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        if any(name == PRIVATE or name.startswith(PRIVATE + ".") for name in names):
+            found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import appliance.store._sqlite\n",
+        "from appliance.store._sqlite import iso_at\n",
+        "from appliance.store import _sqlite\n",
+        "def f():\n    from appliance.store._sqlite import event_row\n",
+    ],
+)
+def test_every_spelling_of_the_private_import_is_found(source: str) -> None:
+    assert private_imports(source)
+
+
+def test_public_store_imports_are_allowed() -> None:
+    source = "from appliance.store.db import iso_at\nfrom appliance.store import add_event\n"
+    assert private_imports(source) == []
+
+
+def test_nothing_outside_the_store_imports_its_private_sqlite_module() -> None:
+    modules = list(modules_outside_the_store())
+    assert any(path.name == "console.py" for path in modules)  # the walk found the web UI
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{line}"
+        for path in modules
+        for line in private_imports(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], f"import appliance.store.db (or .events, .rules) instead: {offenders}"
