@@ -29,7 +29,7 @@ USER_NAME=siaga
 UNIT_DIR=/etc/systemd/system
 RULES=/etc/udev/rules.d/99-siaga-modems.rules
 JOURNALD_CONF=/etc/systemd/journald.conf.d/siaga.conf
-UNITS=(siaga.service siaga-web.service)
+UNITS=(siaga.service siaga-web.service siaga-sync.service)
 TLS_DIR=$ETC/tls
 CA_DAYS=7300     # the box's own certificate authority: 20 years (the desks import it once)
 SERVER_DAYS=825  # the web UI's certificate: the longest validity every browser accepts
@@ -359,6 +359,11 @@ ensure_system_files() {
 
 has_lines() { grep -Eq '^[[:space:]]*\[\[[[:space:]]*lines[[:space:]]*\]\]' "$ETC/config.toml"; }
 
+# Sharing with the site's other appliances (docs/cluster.md) runs only with a [cluster] table.
+has_cluster() { grep -Eq '^[[:space:]]*\[[[:space:]]*cluster[[:space:]]*\]' "$ETC/config.toml"; }
+
+wanted() { [ "$1" != siaga-sync.service ] || has_cluster; }
+
 enable_units() {
     if ! have systemctl; then
         say "no systemctl: units copied to $UNIT_DIR but not enabled"
@@ -370,7 +375,7 @@ enable_units() {
     fi
     local unit
     for unit in "${UNITS[@]}"; do
-        if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+        if wanted "$unit" && ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
             systemctl enable --quiet "$unit"
             did "enabled $unit"
         fi
@@ -390,6 +395,9 @@ enable_units() {
     else
         say "$ETC/config.toml has no [[lines]] yet: siaga.service starts once you add them" \
             "(systemctl start siaga)"
+    fi
+    if has_cluster; then
+        start_unit siaga-sync.service
     fi
 }
 
@@ -432,7 +440,8 @@ uninstall_all() {
             fi
         done
     fi
-    remove "$UNIT_DIR/siaga.service" "$UNIT_DIR/siaga-web.service" "$UNIT_DIR/siaga.service.d" \
+    remove "$UNIT_DIR/siaga.service" "$UNIT_DIR/siaga-web.service" \
+        "$UNIT_DIR/siaga-sync.service" "$UNIT_DIR/siaga.service.d" \
         "$RULES" "$JOURNALD_CONF" "$PREFIX"
     if systemd_running; then
         systemctl daemon-reload

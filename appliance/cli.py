@@ -15,14 +15,12 @@ import errno
 import io
 import json
 import logging
-import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time as time_module
-import uuid
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -33,11 +31,13 @@ from appliance import systemd
 from appliance.clock import LoopClock, SystemClock
 from appliance.config import Config, ConfigError, load_config
 from appliance.desk import DESK_POLL_S
+from appliance.expiry import ExpiryError, parse_expiry
 from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.month import generate, summarise
 from appliance.numbers import normalise, normalise_pattern
 from appliance.report import flagged_numbers, format_table, report, report_csv
+from appliance.rules import ACTIONS_BY_KIND
 from appliance.scenario import ScenarioError, dump_scenario, load_scenario
 from appliance.score import score
 from appliance.service import LineService, OperatorDesk
@@ -49,8 +49,14 @@ from appliance.simulate import (
     play_scenario,
     run_simulation,
 )
-from appliance.store import CallLog, CallLogBusyError, RuleStore, open_readonly, search_calls
-from appliance.store.rules import DuplicateRuleError
+from appliance.store import (
+    CallLog,
+    CallLogBusyError,
+    DuplicateRuleError,
+    RuleStore,
+    open_readonly,
+    search_calls,
+)
 from appliance.timesync import kernel_clock_synchronised
 
 if TYPE_CHECKING:  # the web stack is imported only by the commands that run it
@@ -85,19 +91,6 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 def _zone(config: Config) -> ZoneInfo:
     return ZoneInfo(config.site.timezone)
-
-
-def _parse_duration_s(text: str) -> float | None:
-    """`30m`, `24h`, `7d`, `never` -> seconds (None = no expiry)."""
-    if text in ("never", "permanent"):
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if not match:
-        raise UsageError(
-            f"--expires {text!r}: use a number with s, m, h or d (e.g. 24h, 7d) or never"
-        )
-    unit = {"s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2)]
-    return float(match.group(1)) * unit
 
 
 def _parse_day(text: str, zone: ZoneInfo, *, end: bool = False) -> float:
@@ -468,12 +461,12 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
             "or add --prefix to match every number that starts with it"
         )
     now_ts = SystemClock().timestamp()
-    expires_s = _parse_duration_s(args.expires) if args.kind == "block" else None
-    if args.kind == "block" and expires_s is None and not args.reason:
+    expires_ts = _expires_ts(args, now_ts, _zone(config))
+    if args.kind == "block" and expires_ts is None and not args.reason:
         raise UsageError("a permanent block needs --reason (it is a supervisor's decision)")
     store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
     try:
-        rule_id = _add_rule(store, args, pattern, now_ts, expires_s)
+        rule_id = _add_rule(store, args, pattern, now_ts, expires_ts)
     except DuplicateRuleError as exc:
         raise UsageError(
             f"{pattern}{'*' if args.prefix else ''}: the same {args.kind} rule is already in"
@@ -483,25 +476,35 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expires_ts(args: argparse.Namespace, now_ts: float, zone: ZoneInfo) -> float | None:
+    """When the rule ends (`appliance.expiry`); an allow rule from the CLI never does."""
+    if args.kind != "block":
+        return None
+    try:
+        return parse_expiry(args.expires, now_ts, zone)
+    except ExpiryError as exc:
+        raise UsageError(f"--expires {exc}") from None
+
+
 def _add_rule(
     store: RuleStore,
     args: argparse.Namespace,
     pattern: str,
     now_ts: float,
-    expires_s: float | None,
+    expires_ts: float | None,
 ) -> str:
-    """Store the rule `siaga block add` / `allow add` was given; returns its id."""
+    """Store the rule `siaga block add` / `allow add` was given; returns its id (the
+    store's id form, as for a rule from the web UI)."""
     return store.add(
         {
-            "id": uuid.uuid4().hex[:12],
             "kind": args.kind,
             "pattern": pattern,
             "match": "prefix" if args.prefix else "exact",
-            "action": args.action if args.kind == "block" else Action.PASS.value,
+            "action": args.action if args.kind == "block" else None,
             "reason": args.reason or "",
             "created_by": args.by,
             "created_ts": now_ts,
-            "expires_ts": None if expires_s is None else now_ts + expires_s,
+            "expires_ts": expires_ts,
         }
     )
 
@@ -680,6 +683,38 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------- web, user
 # The CLI is where the program is put together: only these commands import `web_ui`, and
 # only when run, so the appliance's own commands never load the web stack.
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Run the sharing agent in this process (the line service runs without it)."""
+    from appliance.cluster.run import print_status, run_agent
+
+    config = _config(args)
+    if config.cluster is None:
+        where = args.config or "the built-in defaults"
+        raise UsageError(f"no [cluster] table in {where}: nothing to share (docs/cluster.md)")
+    db_path = _db_path(args, config)
+    if args.status:
+        print_status(_read_only(db_path), sys.stdout)
+        return 0
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))
+    run_agent(config.cluster, db_path, timezone=config.site.timezone)
+    return 0
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    """Consume every site's call records and verdicts into this database."""
+    from appliance.cluster.run import run_hub
+
+    config = _config(args)
+    if config.cluster is None:
+        where = args.config or "the built-in defaults"
+        raise UsageError(f"no [cluster] table in {where}: no servers to read (docs/cluster.md)")
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))
+    run_hub(config.cluster, _db_path(args, config), timezone=config.site.timezone)
+    return 0
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -923,11 +958,16 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
     if kind == "block":
         add.add_argument(
             "--action",
-            choices=["challenge", "announce", "reject"],
-            default="challenge",
+            choices=ACTIONS_BY_KIND["block"],
+            default=ACTIONS_BY_KIND["block"][0],
             help="what the line does with the number (default: challenge, with an escape key)",
         )
-        add.add_argument("--expires", default="24h", help="24h, 7d, 30m, or never (default 24h)")
+        add.add_argument(
+            "--expires",
+            default="24h",
+            help="30m, 24h, 7d, 7 hari, 2 minggu, a date YYYY-MM-DD, or never; empty is never"
+            " (default 24h)",
+        )
     add.set_defaults(func=cmd_rule_add, kind=kind)
     remove = actions.add_parser("remove", help="remove a rule by id")
     _add_common(remove)
@@ -939,6 +979,23 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
     listing.add_argument("--all", action="store_true", help="include expired and removed rules")
     listing.add_argument("--csv", action="store_true")
     listing.set_defaults(func=cmd_rule_list, kind=kind)
+
+
+def _add_sync_command(sub: Any) -> None:
+    """`siaga sync`: share with the site's other appliances (docs/cluster.md)."""
+    sync = sub.add_parser(
+        "sync", help="share rules, verdicts and call records with the site (NATS JetStream)"
+    )
+    _add_common(sync)
+    sync.add_argument(
+        "--status", action="store_true", help="print what waits to be sent and received, then stop"
+    )
+    sync.set_defaults(func=cmd_sync)
+    hub = sub.add_parser(
+        "hub", help="keep every site's calls and verdicts in this database (the province hub)"
+    )
+    _add_common(hub)
+    hub.set_defaults(func=cmd_hub)
 
 
 def _add_web_commands(sub: Any) -> None:
@@ -1104,6 +1161,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_config_check)
 
     _add_web_commands(sub)
+    _add_sync_command(sub)
     return parser
 
 

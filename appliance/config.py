@@ -507,6 +507,52 @@ class WebConfig(StrictModel):
     port: int = Field(default=8112, gt=0, lt=65536)
 
 
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class ClusterConfig(StrictModel):
+    """Sharing with the other appliances of the site and the province over NATS JetStream.
+
+    Without a `[cluster]` table Siaga is one box, exactly as before. With one, `siaga sync`
+    (its own process and unit, so the network never touches a line) publishes this box's
+    rules, verdicts, challenge outcomes and call records and applies the site's; see
+    docs/cluster.md.
+    """
+
+    site: str = Field(
+        pattern=NAME_PATTERN, description="the centre this box serves (shared by its boxes)"
+    )
+    appliance: str = Field(pattern=NAME_PATTERN, description="this box's name, unique per site")
+    servers: tuple[str, ...] = Field(
+        default=("nats://127.0.0.1:4222",), min_length=1, description="the site's NATS servers"
+    )
+    domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="JetStream domain of the site's server (a leaf node of the province hub)",
+    )
+    credentials: Path | None = Field(
+        default=None, description="NATS credentials file (.creds) of this box"
+    )
+    user: str | None = Field(default=None, description="NATS user, when not using credentials")
+    password_file: Path | None = Field(
+        default=None, description="file holding the NATS user's password"
+    )
+    tls_ca: Path | None = Field(default=None, description="CA certificate of the NATS servers")
+    replicas: int = Field(
+        default=1, ge=1, le=5, description="copies of each stream (3 on a three-server site)"
+    )
+    outbox_batch: int = Field(
+        default=200, gt=0, le=10_000, description="outbox rows published per round"
+    )
+    retry_s: PositiveSeconds = Field(
+        default=2.0, description="first wait after the link or a server fails (doubles to 60 s)"
+    )
+    keep_sent_s: PositiveSeconds = Field(
+        default=7 * 86_400.0, description="sent outbox rows are deleted after this long"
+    )
+
+
 class SmsConfig(StrictModel):
     """SMS sent through the modems: warnings to restricted numbers, alarms to supervisors."""
 
@@ -597,6 +643,7 @@ class Config(StrictModel):
     web: WebConfig = WebConfig()
     sms: SmsConfig = SmsConfig()
     board: BoardConfig = BoardConfig()
+    cluster: ClusterConfig | None = None
 
     @field_validator("prompts", mode="before")
     @classmethod

@@ -15,6 +15,8 @@ import logging
 
 from sqlite_utils import Database, Migrations
 
+from appliance.cluster.schema import create_cluster_tables, create_hub_tables
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "_migrations"
@@ -528,3 +530,122 @@ def add_line_degraded(db: Database) -> None:
     `no_caller_id`, `no_key_detection`, `no_voice_port`: settings its modem refuses), NULL
     while it can do everything. The dashboard, lines page and console show it."""
     db.execute("ALTER TABLE line_status ADD COLUMN degraded TEXT")
+
+
+@migration(name="0017_daily_figures")
+def create_daily_figures(db: Database) -> None:
+    """Per-day figures for the reports (`appliance.store.rollup`): `daily_figures` (calls
+    and line-seconds per local day and disposition, decision, reason, challenge result,
+    reached_operator), `daily_callers` (the day's numbers with 3 calls or more, for the top
+    repeaters), `daily_days` (each day's first and last start), `daily_dirty` (days
+    changed since their figures were computed), and the triggers on `calls` that mark a
+    row's day dirty on INSERT, DELETE and any UPDATE of a counted column. The day is the
+    date prefix of `started_at`. The figures of the calls already logged are built here,
+    so no day starts dirty. Frozen SQL: later changes to the rollup get a migration."""
+    day = "ifnull(substr({row}.started_at, 1, 10), '')"
+    groups = "disposition, decision, reason, challenge_result, reached_operator"
+    counted = ("started_at", "started_ts", *groups.split(", "), "line_seconds", "caller")
+    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in counted)
+    mark_new = (
+        "INSERT INTO daily_dirty (day, lo_ts, hi_ts)"
+        f" SELECT {day.format(row='NEW')}, NEW.started_ts, NEW.started_ts"
+        " WHERE NEW.started_ts IS NOT NULL"
+        " ON CONFLICT (day) DO UPDATE SET lo_ts = min(lo_ts, excluded.lo_ts),"
+        " hi_ts = max(hi_ts, excluded.hi_ts)"
+        " WHERE excluded.lo_ts < lo_ts OR excluded.hi_ts > hi_ts;"
+    )
+    # A row leaving a day needs no window: the day is only marked (if it is not already).
+    mark_old = (
+        "INSERT INTO daily_dirty (day, lo_ts, hi_ts)"
+        f" SELECT {day.format(row='OLD')}, OLD.started_ts, OLD.started_ts"
+        " WHERE OLD.started_ts IS NOT NULL {also} ON CONFLICT (day) DO NOTHING;"
+    )
+    moved = "AND (OLD.started_at IS NOT NEW.started_at OR OLD.started_ts IS NOT NEW.started_ts)"
+    statements = [
+        # `n` numbers a day's groups: the key clusters a day's rows together.
+        """CREATE TABLE daily_figures (
+            day TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            disposition TEXT,
+            decision TEXT,
+            reason TEXT,
+            challenge_result TEXT,
+            reached_operator INTEGER,
+            calls INTEGER NOT NULL,
+            line_seconds REAL NOT NULL,
+            PRIMARY KEY (day, n)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE daily_days (
+            day TEXT PRIMARY KEY,
+            first_ts REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            calls INTEGER NOT NULL,
+            caller_rest INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        # The numbers that called at least 3 times in a day, with the top repeaters'
+        # figures; `daily_days.caller_rest`: the most calls any other number made that day.
+        """CREATE TABLE daily_callers (
+            day TEXT NOT NULL,
+            caller TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            junk INTEGER NOT NULL,
+            genuine INTEGER NOT NULL,
+            reached INTEGER NOT NULL,
+            first_ts REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            PRIMARY KEY (day, caller)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE daily_dirty (
+            day TEXT PRIMARY KEY,
+            lo_ts REAL NOT NULL,
+            hi_ts REAL NOT NULL
+        ) WITHOUT ROWID""",
+        f"CREATE TRIGGER daily_dirty_insert AFTER INSERT ON calls BEGIN {mark_new} END",
+        f"CREATE TRIGGER daily_dirty_update AFTER UPDATE OF {', '.join(counted)} ON calls"
+        f" WHEN {changed} BEGIN {mark_old.format(also=moved)} {mark_new} END",
+        "CREATE TRIGGER daily_dirty_delete AFTER DELETE ON calls"
+        f" BEGIN {mark_old.format(also='')} END",
+        f"""INSERT INTO daily_figures (day, n, {groups}, calls, line_seconds)
+            SELECT day, row_number() OVER (PARTITION BY day), {groups}, calls, line_seconds
+            FROM (
+                SELECT {day.format(row="calls")} AS day, {groups},
+                       COUNT(*) AS calls, TOTAL(line_seconds) AS line_seconds
+                FROM calls WHERE started_ts IS NOT NULL
+                GROUP BY 1, 2, 3, 4, 5, 6
+            )""",
+        f"""CREATE TEMP TABLE day_callers AS
+            SELECT {day.format(row="calls")} AS day, caller, COUNT(*) AS calls,
+                   TOTAL(disposition IN ('prank', 'ghost')) AS junk,
+                   TOTAL(substr(disposition, 1, 8) = 'genuine:') AS genuine,
+                   TOTAL(reached_operator) AS reached,
+                   MIN(started_ts) AS first_ts, MAX(started_ts) AS last_ts
+            FROM calls WHERE started_ts IS NOT NULL AND caller IS NOT NULL
+            GROUP BY 1, 2""",
+        """INSERT INTO daily_callers
+            SELECT day, caller, calls, junk, genuine, reached, first_ts, last_ts
+            FROM temp.day_callers WHERE calls >= 3""",
+        f"""INSERT INTO daily_days (day, first_ts, last_ts, calls, caller_rest)
+            SELECT {day.format(row="calls")}, MIN(started_ts), MAX(started_ts), COUNT(*),
+                   ifnull((SELECT MAX(calls) FROM temp.day_callers AS r
+                           WHERE r.day = {day.format(row="calls")} AND r.calls < 3), 0)
+            FROM calls WHERE started_ts IS NOT NULL
+            GROUP BY 1""",
+        "DROP TABLE temp.day_callers",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migration(name="0018_cluster")
+def create_cluster(db: Database) -> None:
+    """Sharing with other appliances: identity, outbox and its triggers, peers' facts, the
+    shared revision of each rule, and `rules.origin` (NULL: made on this box). Inert until
+    `[cluster]` turns sharing on; see appliance/cluster/schema.py."""
+    create_cluster_tables(db)
+
+
+@migration(name="0019_hub")
+def create_hub(db: Database) -> None:
+    """The province hub's columns on `calls` (site, appliance, the call's id there) and the
+    verdicts waiting for their call; unused on an appliance. See appliance/cluster/hub.py."""
+    create_hub_tables(db)

@@ -144,6 +144,17 @@ class HistoryRow:
     challenge_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SharedFact:
+    """A verdict (`value`: a disposition) or a challenge outcome (`value`: a
+    `ChallengeResult`) another appliance of the site recorded on a number at `at`."""
+
+    caller_e164: str
+    kind: Literal["verdict", "challenge"]
+    value: str
+    at: float
+
+
 @dataclass(slots=True)
 class _LadderTrigger:
     """One ladder level's restriction: entered `at`, extended by each later trigger."""
@@ -725,6 +736,11 @@ class PolicyState:
         elif disposition in JUNK_DISPOSITIONS:
             self._record_junk(caller.e164, disposition == "ghost", now)
 
+    def record_shared_fact(self, fact: SharedFact) -> None:
+        """A verdict or challenge outcome another appliance of the site recorded."""
+        kind, row = _shared_event(fact, 0)[2:]
+        self._apply_event(kind, row)
+
     def record_challenge_result(
         self, caller: CallerNumber, result: ChallengeResult, now: float
     ) -> None:
@@ -754,14 +770,18 @@ class PolicyState:
             del self._callers[e164]
         return len(stale)
 
-    def replay(self, rows: Iterable[HistoryRow], now: float) -> int:
+    def replay(
+        self, rows: Iterable[HistoryRow], now: float, *, shared: Iterable[SharedFact] = ()
+    ) -> int:
         """Rebuild the state from call-log rows at start-up (on a fresh state).
 
         Each row is turned back into the events the live service would have recorded
         (arrival, challenge result, operator contact, disposition), and all events are
         applied in time order, so the state equals the one of a process that lived
         through them. Pass at least `abuse.immunity_s` (30 days) of rows; events after `now`
-        are ignored. Returns how many calls were replayed. The flood monitor is rebuilt
+        are ignored. `shared` adds the verdicts and challenge outcomes other appliances of
+        the site recorded, in time order with this box's own. Returns how many calls were
+        replayed. The flood monitor is rebuilt
         too: if `flood_active` is True afterwards, the box restarted during a flood and the
         service should raise the alarm again.
         """
@@ -772,6 +792,7 @@ class PolicyState:
                 events.extend(_row_events(_clean_row(row), index))
             except (TypeError, ValueError):
                 malformed += 1  # one bad row must not stop the service from starting
+        events.extend(_shared_event(fact, index) for index, fact in enumerate(shared, len(events)))
         if malformed:
             logger.warning("replay skipped %d malformed call-log row(s)", malformed)
         events.sort(key=lambda event: event[:3])
@@ -894,6 +915,23 @@ class PolicyState:
 # Replay event kinds, in the order they happen within one call when times tie.
 _EVENT_ARRIVAL, _EVENT_CHALLENGE, _EVENT_OPERATOR, _EVENT_DISPOSITION = range(4)
 _CHALLENGE_RESULTS = frozenset(result.value for result in ChallengeResult)
+
+
+def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, HistoryRow]:
+    """The replay event a peer's fact stands for (no arrival: the call was not ours)."""
+    verdict = fact.kind == "verdict"
+    row = HistoryRow(
+        caller_e164=fact.caller_e164,
+        number_class=NumberClass.NUMBER,
+        started_at=fact.at,
+        reached_operator=False,
+        operator_at=None,
+        disposition=fact.value if verdict else None,
+        disposition_at=fact.at,
+        challenge_result=None if verdict else fact.value,
+        challenge_at=fact.at,
+    )
+    return (fact.at, order, _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE, row)
 
 
 def _row_events(row: HistoryRow, order: int) -> list[tuple[float, int, int, HistoryRow]]:

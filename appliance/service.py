@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 from appliance import package_version
 from appliance.board_wiring import BoardWiring
 from appliance.clock import Clock
+from appliance.cluster.feed import PeerFactFeed, declare_sharing
 from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.housekeeping import Housekeeping
@@ -44,6 +45,7 @@ from appliance.policy import (
     FloodChange,
     HistoryRow,
     PolicyState,
+    SharedFact,
     decide_safely,
     is_flood_signature_rule,
     release_unverified,
@@ -129,6 +131,8 @@ class LineService:
         self.call_log = call_log
         self.rule_store = rule_store
         self.policy = PolicyState(config.policy)
+        # The site's verdicts, which `siaga sync` keeps in the database ([cluster] only).
+        self._peer_facts = PeerFactFeed(call_log.path) if config.cluster is not None else None
         self.desks: list[OperatorDesk] = []
         self._rule_poll_s = rule_poll_s
         self._desk_poll_s = desk_poll_s
@@ -179,7 +183,8 @@ class LineService:
         """Rebuild the policy's memory from the call log and load the rules."""
         now_ts = self.clock.timestamp()
         rows = self.call_log.history_since(now_ts - REPLAY_WINDOW_S)
-        count = self.policy.replay((HistoryRow(**row) for row in rows), now_ts)
+        shared = self._shared_facts_at_start(now_ts)
+        count = self.policy.replay((HistoryRow(**row) for row in rows), now_ts, shared=shared)
         logger.info("policy memory rebuilt from %s call(s) in the log", count)
         if self.policy.flood_active:
             # The box restarted during a flood: the alarm must not be forgotten.
@@ -194,6 +199,25 @@ class LineService:
         if self.line_admin is not None:  # before any line opens its port
             self.line_admin.apply_at_start()
             self.line_admin.close()
+
+    def _shared_facts_at_start(self, now_ts: float) -> list[SharedFact]:
+        """Turn sharing on or off as `[cluster]` says; the site's facts for the replay."""
+        declare_sharing(self.call_log.path, self.config.cluster, now_ts)
+        if self._peer_facts is None:
+            return []
+        facts = self._peer_facts.since(now_ts - REPLAY_WINDOW_S)
+        logger.info("%d verdict(s) and challenge outcome(s) from the site's appliances", len(facts))
+        return facts
+
+    async def _poll_peer_facts(self, feed: PeerFactFeed, interval_s: float) -> None:
+        """Fold the site's new verdicts and challenge outcomes into the policy."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                for fact in feed.new():
+                    self.policy.record_shared_fact(fact)
+            except Exception:  # a locked or broken database must not stop the lines
+                logger.exception("reading the site's verdicts failed; trying again")
 
     def _publish_service_state(self, now_ts: float) -> None:
         """The service's row for the web UI: who runs, since when, on which configuration
@@ -239,6 +263,9 @@ class LineService:
             )
         if self._desk_poll_s is not None:
             tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
+        if self._peer_facts is not None and self._rule_poll_s is not None:
+            poll = self._poll_peer_facts(self._peer_facts, self._rule_poll_s)
+            tasks.append(asyncio.create_task(poll, name="peer-facts"))
         if self.line_admin is not None and self._line_admin_poll_s is not None:
             tasks.append(
                 asyncio.create_task(

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-SLOW_MODULES = frozenset({"test_floods.py", "test_unserved_callers.py", "test_soak.py"})
+SLOW_MODULES = frozenset(
+    {"test_floods.py", "test_unserved_callers.py", "test_soak.py", "test_centres.py"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

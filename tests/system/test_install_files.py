@@ -64,6 +64,6 @@ def test_every_file_the_installer_copies_exists() -> None:
     assert {"docs/config-template.toml", "udev/99-siaga-modems.rules"} <= copied
     for relative in (path for path in copied if "$" not in path):
         assert (REPO_ROOT / relative).exists(), relative
-    for unit in ("siaga.service", "siaga-web.service"):
+    for unit in ("siaga.service", "siaga-web.service", "siaga-sync.service"):
         assert (REPO_ROOT / "systemd" / unit).is_file()
     assert (REPO_ROOT / "install.sh").stat().st_mode & 0o111  # executable

@@ -119,6 +119,7 @@ def test_install_twice_changes_nothing_the_second_time_and_uninstall_keeps_the_d
     for gone in (
         "opt/siaga",
         "etc/systemd/system/siaga.service",
+        "etc/systemd/system/siaga-sync.service",
         "etc/udev/rules.d/99-siaga-modems.rules",
     ):
         assert not (root / gone).exists(), gone
@@ -144,10 +145,13 @@ def assert_installed(root: Path) -> None:
     assert (oct(data.st_mode & 0o777), data.st_uid) == ("0o750", owner_uid(root, "siaga"))
     assert (root / "etc/siaga/prompts").is_dir()
     assert_certificates(root)
-    for unit in ("siaga.service", "siaga-web.service"):
+    for unit in ("siaga.service", "siaga-web.service", "siaga-sync.service"):
         installed = root / "etc/systemd/system" / unit
         assert installed.read_text() == (REPO_ROOT / "systemd" / unit).read_text()
+    for unit in ("siaga.service", "siaga-web.service"):
         assert (root / "etc/systemd/system/multi-user.target.wants" / unit).is_symlink()
+    # Sharing is enabled only by a [cluster] table, which the template has not.
+    assert not (root / "etc/systemd/system/multi-user.target.wants/siaga-sync.service").exists()
     rules = root / "etc/udev/rules.d/99-siaga-modems.rules"
     assert rules.read_text() == (REPO_ROOT / "udev/99-siaga-modems.rules").read_text()
     assert (root / "etc/systemd/journald.conf.d/siaga.conf").is_file()
@@ -163,6 +167,7 @@ def assert_installed(root: Path) -> None:
         "verify",
         "/etc/systemd/system/siaga.service",
         "/etc/systemd/system/siaga-web.service",
+        "/etc/systemd/system/siaga-sync.service",
     )
     output = verify.stdout + verify.stderr
     assert verify.returncode == 0 and not output, output

@@ -1,0 +1,421 @@
+"""`siaga sync`: publishes this appliance's outbox and applies what the site shares.
+
+One asyncio process beside the line service, never inside it: the line service screens
+from SQLite alone and learns of the site's rules and verdicts the way it learns of a rule
+added by the CLI (it polls the database), so the network's state never reaches a line.
+
+While connected, four loops run together:
+- publish: the outbox in order; a row is marked sent only on the server's acknowledgement,
+  so a dead link or a restart re-sends it (with the same message id: the server drops a
+  copy within its duplicate window, receivers ignore one that arrives later);
+- rules: a durable pull consumer on the rule bucket's stream, filtered to this site; each
+  entry applied idempotently (`store.apply_rule`);
+- facts: a durable pull consumer on the site's verdicts and challenge outcomes, minus this
+  box's own;
+- prune: acknowledged outbox rows older than `keep_sent_s` are deleted.
+When any loop fails (the server went away), all stop, the connection is closed, and the
+agent reconnects after a wait that doubles from `retry_s` to 60 s. The durable consumers
+resume where they stopped.
+
+A rule changed on two boxes while they could not see each other is resolved by revision
+(`update` with the revision this box last saw). When the server holds a later revision, the
+two are merged (a removal wins; the earlier removal when both removed) and the merge is
+written back; the conflict is recorded as a `rule_conflict` event, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+from sqlite_utils import Database
+
+from appliance.cluster import store
+from appliance.cluster.messages import (
+    CALLS_STREAM,
+    FACTS_STREAM,
+    RULES_BUCKET,
+    MessageRefused,
+    call_subject,
+    decode_fact,
+    decode_rule,
+    fact_subject,
+    message_id,
+    rule_key,
+)
+from appliance.cluster.permissions import RULES_STREAM, consumer_names
+from appliance.config import ClusterConfig
+from appliance.store.db import connect_writer, immediate
+from appliance.store.events import add_event
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_S = 60.0
+FETCH_BATCH = 200
+FETCH_WAIT_S = 2.0
+PRUNE_EVERY_S = 3600.0
+IDLE_POLL_S = 0.2
+RULE_HISTORY = 10
+FACTS_MAX_AGE_S = 90 * 86_400.0
+CALLS_MAX_AGE_S = 400 * 86_400.0
+DUPLICATE_WINDOW_S = 3600.0
+
+
+class SyncAgent:
+    """Keeps one appliance's database and the site's shared state in step."""
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        db_path: Path,
+        *,
+        timezone: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cluster = cluster
+        self.db_path = db_path
+        self._zone = ZoneInfo(timezone)
+        self._clock = clock
+        self._db: Database | None = None
+        self._kv: KeyValue | None = None
+        self.connected = asyncio.Event()
+        self.published = 0
+        self.applied_rules = 0
+        self.applied_facts = 0
+        self.refused = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = connect_writer(self.db_path)
+        return self._db
+
+    async def run(self) -> None:
+        """Share until cancelled; the link may fail any number of times."""
+        store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
+        wait_s = self.cluster.retry_s
+        while True:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the link, a server, a refused permission
+                self.connected.clear()
+                logger.warning("sync: %s; trying again in %.0f s", _describe(exc), wait_s)
+                await asyncio.sleep(wait_s)
+                wait_s = min(wait_s * 2, MAX_RETRY_S)
+            else:
+                wait_s = self.cluster.retry_s
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def _session(self) -> None:
+        nc = await nats.connect(**connect_options(self.cluster))
+        try:
+            js = nc.jetstream(domain=self.cluster.domain)
+            await ensure_streams(js, self.cluster.replicas)
+            self._kv = await js.key_value(RULES_BUCKET)
+            self.connected.set()
+            logger.warning("sync: connected to %s", _server_of(nc))
+            self._note_event("sync_connected", {"servers": list(self.cluster.servers)})
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._publish_loop(js), name="sync-publish")
+                group.create_task(self._rules_loop(js), name="sync-rules")
+                group.create_task(self._facts_loop(js), name="sync-facts")
+                group.create_task(self._prune_loop(), name="sync-prune")
+                group.create_task(self._watch_connection(nc), name="sync-link")
+        except* Exception as group_error:
+            raise group_error.exceptions[0] from None
+        finally:
+            self.connected.clear()
+            self._kv = None
+            await _close_quietly(nc)
+
+    async def _watch_connection(self, nc: Client) -> None:
+        """Ends the session when the client lost its server (the other loops may be
+        waiting in a fetch that would only time out)."""
+        while nc.is_connected:
+            await asyncio.sleep(0.5)
+        raise ConnectionError("the connection to the server was lost")
+
+    # -------------------------------------------------------------------- publish
+
+    async def _publish_loop(self, js: JetStreamContext) -> None:
+        while True:
+            rows = store.unsent(self.db, self.cluster.outbox_batch)
+            if not rows:
+                await asyncio.sleep(IDLE_POLL_S)
+                continue
+            for row in rows:
+                await self._publish(js, row)
+
+    async def _publish(self, js: JetStreamContext, row: store.OutboxRow) -> None:
+        cluster = self.cluster
+        try:
+            if row.kind == "rule":
+                await self._publish_rule(row)
+            else:
+                subject = (
+                    fact_subject(cluster.site, cluster.appliance)
+                    if row.kind == "fact"
+                    else call_subject(cluster.site, cluster.appliance)
+                )
+                body = {**row.payload, "origin": cluster.appliance, "seq": row.id}
+                headers = {"Nats-Msg-Id": message_id(cluster.site, cluster.appliance, row.id)}
+                await js.publish(subject, _encode(body), headers=headers)
+        except Exception as exc:
+            store.mark_failed(self.db, row.id, _describe(exc))
+            raise
+        store.mark_sent(self.db, row.id, self._clock())
+        self.published += 1
+
+    async def _publish_rule(self, row: store.OutboxRow) -> None:
+        assert self._kv is not None
+        rule = row.payload
+        key = rule_key(self.cluster.site, row.key)
+        base = store.rule_revision(self.db, row.key)
+        try:
+            if base is None:
+                revision = await self._kv.create(key, _encode(rule))
+            else:
+                revision = await self._kv.update(key, _encode(rule), last=base)
+        except KeyWrongLastSequenceError:
+            revision, rule = await self._resolve(key, rule)
+            store.apply_merged_rule(self.db, rule, revision)
+            return
+        store.set_rule_revision(self.db, row.key, revision)
+
+    async def _resolve(self, key: str, local: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The server holds a revision this box has not seen: merge and write back."""
+        assert self._kv is not None
+        for _ in range(5):
+            entry = await self._kv.get(key)
+            remote = json.loads(entry.value or b"{}")
+            merged = merge_rules(local, remote)
+            if merged != local or remote != local:
+                self._note_event(
+                    "rule_conflict", {"id": local.get("id"), "here": local, "site": remote}
+                )
+            if merged == remote:
+                return int(entry.revision or 0), merged
+            try:
+                return await self._kv.update(key, _encode(merged), last=entry.revision), merged
+            except KeyWrongLastSequenceError:
+                continue
+        raise RuntimeError(f"rule {local.get('id')}: still changing after 5 merges")
+
+    # ---------------------------------------------------------------------- rules
+
+    async def _rules_loop(self, js: JetStreamContext) -> None:
+        site = self.cluster.site
+        consumer = api.ConsumerConfig(
+            durable_name=consumer_names(site, self.cluster.appliance)[0],
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            filter_subject=f"$KV.{RULES_BUCKET}.{site}.>",
+        )
+        subscription = await js.pull_subscribe(
+            f"$KV.{RULES_BUCKET}.{site}.>",
+            durable=consumer.durable_name,
+            stream=RULES_STREAM,
+            config=consumer,
+        )
+        prefix = f"$KV.{RULES_BUCKET}."
+        while True:
+            for msg in await fetch_batch(subscription):
+                self._apply_rule_message(msg.subject[len(prefix) :], msg)
+                await msg.ack()
+
+    def _apply_rule_message(self, key: str, msg: Any) -> None:
+        if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+            return  # rules are never deleted, only marked removed; a purge changes nothing
+        try:
+            rule = decode_rule(key, self.cluster.site, msg.data)
+        except MessageRefused as exc:
+            self._refuse("rule", key, str(exc))
+            return
+        outcome = store.apply_rule(self.db, rule, msg.metadata.sequence.stream)
+        if outcome == "applied":
+            self.applied_rules += 1
+            logger.info("sync: rule %s from %s applied", rule["id"], rule["origin"])
+
+    # ---------------------------------------------------------------------- facts
+
+    async def _facts_loop(self, js: JetStreamContext) -> None:
+        site = self.cluster.site
+        consumer = api.ConsumerConfig(
+            durable_name=consumer_names(site, self.cluster.appliance)[1],
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            filter_subject=f"siaga.fact.{site}.*",
+        )
+        subscription = await js.pull_subscribe(
+            f"siaga.fact.{site}.*",
+            durable=consumer.durable_name,
+            stream=FACTS_STREAM,
+            config=consumer,
+        )
+        own = fact_subject(site, self.cluster.appliance)
+        while True:
+            for msg in await fetch_batch(subscription):
+                if msg.subject != own:
+                    self._apply_fact_message(msg)
+                await msg.ack()
+
+    def _apply_fact_message(self, msg: Any) -> None:
+        try:
+            fact = decode_fact(msg.subject, msg.data)
+        except MessageRefused as exc:
+            self._refuse("fact", msg.subject, str(exc))
+            return
+        kept = store.add_peer_fact(
+            self.db,
+            origin=fact.origin,
+            origin_seq=fact.seq,
+            kind=fact.kind,
+            caller=fact.caller,
+            value=fact.value,
+            ts=fact.ts,
+            received_ts=self._clock(),
+        )
+        if kept:
+            self.applied_facts += 1
+
+    # ---------------------------------------------------------------------- misc
+
+    async def _prune_loop(self) -> None:
+        while True:
+            pruned = store.prune_sent(self.db, self._clock() - self.cluster.keep_sent_s)
+            if pruned:
+                logger.info("sync: %d sent outbox row(s) pruned", pruned)
+            await asyncio.sleep(PRUNE_EVERY_S)
+
+    def _refuse(self, what: str, where: str, reason: str) -> None:
+        self.refused += 1
+        logger.warning("sync: %s on %r refused, not applied: %s", what, where[:80], reason)
+
+    def _note_event(self, kind: str, detail: dict[str, Any]) -> None:
+        try:
+            with immediate(self.db):
+                add_event(self.db.conn, kind, self._clock(), self._zone, detail=detail)
+        except Exception:  # an event is a note; it must never stop sharing
+            logger.exception("sync: could not record the %s event", kind)
+
+
+def connect_options(cluster: ClusterConfig) -> dict[str, Any]:
+    """`nats.connect` arguments for the `[cluster]` table: servers, credentials, TLS.
+
+    The client does not reconnect by itself: the caller's loop does, and resumes its
+    durable consumers, so an outage of any length ends the same way."""
+    options: dict[str, Any] = {
+        "servers": list(cluster.servers),
+        "name": f"siaga-{cluster.site}-{cluster.appliance}",
+        "connect_timeout": 5,
+        "allow_reconnect": False,
+        "max_reconnect_attempts": 0,
+    }
+    if cluster.credentials is not None:
+        options["user_credentials"] = str(cluster.credentials)
+    if cluster.user is not None:
+        options["user"] = cluster.user
+    if cluster.password_file is not None:
+        options["password"] = cluster.password_file.read_text(encoding="utf-8").strip()
+    if cluster.tls_ca is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(cluster.tls_ca))
+    return options
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
+    """Create the site's streams and rule bucket where they are missing (the same settings
+    every time). An appliance whose account may not create them (docs/cluster.md) needs
+    them made once by the administrator's account or the hub."""
+    for name, subjects, max_age in (
+        (FACTS_STREAM, ["siaga.fact.>"], FACTS_MAX_AGE_S),
+        (CALLS_STREAM, ["siaga.call.>"], CALLS_MAX_AGE_S),
+    ):
+        if not await _stream_exists(js, name):
+            await js.add_stream(
+                name=name,
+                subjects=subjects,
+                storage=api.StorageType.FILE,
+                max_age=max_age,
+                duplicate_window=DUPLICATE_WINDOW_S,
+                num_replicas=replicas,
+            )
+    if not await _stream_exists(js, RULES_STREAM):
+        await js.add_stream(
+            name=RULES_STREAM,
+            subjects=[f"$KV.{RULES_BUCKET}.>"],
+            storage=api.StorageType.FILE,
+            max_msgs_per_subject=RULE_HISTORY,
+            allow_rollup_hdrs=True,
+            deny_delete=True,
+            discard=api.DiscardPolicy.NEW,
+            duplicate_window=120.0,
+            num_replicas=replicas,
+        )
+
+
+async def _stream_exists(js: JetStreamContext, name: str) -> bool:
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def merge_rules(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+    """One rule from two versions: the site's, with a removal from either side (the earlier
+    one when both removed the rule)."""
+    merged = dict(remote)
+    local_removed = local.get("removed_ts")
+    remote_removed = remote.get("removed_ts")
+    if local_removed is not None and (remote_removed is None or local_removed < remote_removed):
+        for name in ("removed_at", "removed_ts", "removed_by", "removed_reason"):
+            merged[name] = local.get(name)
+    return merged
+
+
+async def fetch_batch(subscription: JetStreamContext.PullSubscription) -> list[Any]:
+    try:
+        return await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+    except nats.errors.TimeoutError:
+        return []
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _server_of(nc: Client) -> str:
+    url = nc.connected_url
+    return url.netloc if url is not None else "?"
+
+
+async def _close_quietly(nc: Client) -> None:
+    try:
+        await nc.close()
+    except Exception:  # closing a dead connection can fail; nothing is lost by it
+        logger.debug("sync: closing the connection failed", exc_info=True)

@@ -1,0 +1,216 @@
+"""`siaga hub`: every site's call records and verdicts in one database, for the province.
+
+The hub consumes the streams the appliances publish (`siaga.call.>` and `siaga.fact.>`,
+every site) through durable consumers, and writes each call into its own SQLite `calls`
+table with the site, the appliance and the call's id there. The web UI (`siaga web` on the
+hub's database, with the hub's own accounts) and `siaga report` then give the figures of
+all sites, and `--site` or the report page's site choice one of them.
+
+Idempotent: a call is kept once per (site, appliance, id) whatever the re-deliveries; a
+verdict is kept once per (site, appliance, sequence) and applied to its call whether it
+arrives before or after the call's record (the latest verdict wins, as on the appliance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nats
+from nats.js import JetStreamContext, api
+from sqlite_utils import Database
+
+from appliance.cluster.agent import MAX_RETRY_S, connect_options, ensure_streams, fetch_batch
+from appliance.cluster.messages import (
+    CALLS_STREAM,
+    FACTS_STREAM,
+    MessageRefused,
+    decode_call,
+    decode_fact,
+)
+from appliance.cluster.schema import CALL_COLUMNS
+from appliance.config import ClusterConfig
+from appliance.store.db import connect_writer, immediate, iso_at
+
+logger = logging.getLogger(__name__)
+
+_CALL_FIELDS = tuple(name for name in CALL_COLUMNS if name != "id")
+
+
+class Hub:
+    """Keeps the province's database up to date with every site's streams."""
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        db_path: Path,
+        *,
+        timezone: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cluster = cluster
+        self.db_path = db_path
+        self._zone = ZoneInfo(timezone)
+        self._clock = clock
+        self._db: Database | None = None
+        self.connected = asyncio.Event()
+        self.calls = 0
+        self.verdicts = 0
+        self.refused = 0
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = connect_writer(self.db_path)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnects after any failure, resuming its consumers."""
+        connect_writer(self.db_path).close()  # created and migrated before any message
+        logger.info("hub database %s ready", self.db_path)
+        wait_s = self.cluster.retry_s
+        while True:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the link, a server
+                self.connected.clear()
+                logger.warning("hub: %s; trying again in %.0f s", exc or type(exc).__name__, wait_s)
+                await asyncio.sleep(wait_s)
+                wait_s = min(wait_s * 2, MAX_RETRY_S)
+
+    async def _session(self) -> None:
+        nc = await nats.connect(**connect_options(self.cluster))
+        try:
+            js = nc.jetstream(domain=self.cluster.domain)
+            await ensure_streams(js, self.cluster.replicas)
+            self.connected.set()
+            logger.warning("hub: consuming every site's calls and verdicts")
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._consume(js, CALLS_STREAM, "siaga.call.>", self._call))
+                group.create_task(self._consume(js, FACTS_STREAM, "siaga.fact.>", self._fact))
+        except* Exception as group_error:
+            raise group_error.exceptions[0] from None
+        finally:
+            self.connected.clear()
+            await nc.close()
+
+    async def _consume(
+        self, js: JetStreamContext, stream: str, subject: str, apply: Callable[[Any], None]
+    ) -> None:
+        durable = f"hub-{self.cluster.appliance}-{stream.lower()}"
+        config = api.ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            filter_subject=subject,
+        )
+        subscription = await js.pull_subscribe(
+            subject, durable=durable, stream=stream, config=config
+        )
+        while True:
+            for msg in await fetch_batch(subscription):
+                try:
+                    apply(msg)
+                except MessageRefused as exc:
+                    self.refused += 1
+                    logger.warning("hub: %s refused, not applied: %s", msg.subject[:80], exc)
+                await msg.ack()
+
+    def _call(self, msg: Any) -> None:
+        site, appliance, call = decode_call(msg.subject, msg.data)
+        if store_call(self.db, site, appliance, call, self._zone):
+            self.calls += 1
+
+    def _fact(self, msg: Any) -> None:
+        fact = decode_fact(msg.subject, msg.data)
+        site = msg.subject.split(".")[2]
+        if fact.kind != "verdict" or fact.call is None:
+            return  # challenge outcomes are in the call records already
+        verdict = (fact.seq, fact.call, fact.value, fact.ts)
+        if store_verdict(self.db, site, fact.origin, verdict, self._zone):
+            self.verdicts += 1
+
+
+def store_call(
+    db: Database, site: str, appliance: str, call: Mapping[str, Any], zone: ZoneInfo
+) -> bool:
+    """Keep one site's call once; apply a verdict that came first. True if new."""
+    row = {name: call.get(name) for name in _CALL_FIELDS}
+    row.update(site=site, appliance=appliance, origin_id=call["id"])
+    row["ended_at"] = _iso(row.get("ended_ts"), zone)
+    row["disposition_at"] = _iso(row.get("disposition_ts"), zone)
+    row["reached_operator"] = int(bool(row.get("reached_operator")))
+    row["interrupted"] = int(bool(row.get("interrupted")))
+    trusted = row.get("time_trusted")
+    row["time_trusted"] = 1 if trusted is None else int(trusted)
+    names = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    with immediate(db):
+        cursor = db.execute(
+            f"INSERT OR IGNORE INTO calls ({names}) VALUES ({marks})", list(row.values())
+        )
+        if cursor.rowcount == 0:
+            return False
+        _apply_latest_verdict(db, site, appliance, int(call["id"]), zone)
+    return True
+
+
+def store_verdict(
+    db: Database,
+    site: str,
+    appliance: str,
+    verdict: tuple[int, int, str, float],
+    zone: ZoneInfo,
+) -> bool:
+    """Keep a verdict (sequence, call id there, disposition, time) once, and put it on its
+    call if the call is here. True if new."""
+    seq, call_id, disposition, ts = verdict
+    with immediate(db):
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO hub_verdicts"
+            " (site, appliance, origin_seq, origin_call_id, disposition, recorded_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [site, appliance, seq, call_id, disposition, ts],
+        )
+        if cursor.rowcount == 0:
+            return False
+        _apply_latest_verdict(db, site, appliance, call_id, zone)
+    return True
+
+
+def _apply_latest_verdict(
+    db: Database, site: str, appliance: str, call_id: int, zone: ZoneInfo
+) -> None:
+    latest = db.execute(
+        "SELECT disposition, recorded_ts FROM hub_verdicts"
+        " WHERE site = ? AND appliance = ? AND origin_call_id = ?"
+        " ORDER BY recorded_ts DESC, id DESC LIMIT 1",
+        [site, appliance, call_id],
+    ).fetchone()
+    if latest is None:
+        return
+    db.execute(
+        "UPDATE calls SET disposition = ?, disposition_ts = ?, disposition_at = ?"
+        " WHERE site = ? AND appliance = ? AND origin_id = ?"
+        " AND (disposition_ts IS NULL OR disposition_ts <= ?)",
+        [latest[0], latest[1], _iso(latest[1], zone), site, appliance, call_id, latest[1]],
+    )
+
+
+def _iso(ts: Any, zone: ZoneInfo) -> str | None:
+    if not isinstance(ts, int | float) or not math.isfinite(ts):
+        return None
+    return iso_at(float(ts), zone)

@@ -1,0 +1,219 @@
+"""What travels between appliances, and the checks a received message must pass.
+
+Subjects and keys (docs/cluster.md):
+- `siaga.fact.<site>.<appliance>`: a verdict or challenge outcome (stream `SIAGA_FACTS`);
+- `siaga.call.<site>.<appliance>`: an ended call's record (stream `SIAGA_CALLS`);
+- key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included.
+
+Nothing received is trusted: a message that is not JSON, lacks a field, carries a number
+that is not E.164 or a verdict no centre uses, or claims another appliance than the one its
+subject names, is refused with a reason (logged and skipped by the agent, never applied).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from appliance.model import ChallengeResult, is_well_formed_disposition
+from appliance.rules import MATCH_KINDS, RULE_KINDS
+from appliance.store.rules import rule_from_row
+
+FACTS_STREAM = "SIAGA_FACTS"
+CALLS_STREAM = "SIAGA_CALLS"
+RULES_BUCKET = "siaga_rules"
+NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
+E164 = re.compile(r"\+[1-9][0-9]{5,14}")
+RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_MESSAGE_BYTES = 16_384
+
+
+class MessageRefused(ValueError):
+    """A received message that must not be applied; the text says why."""
+
+
+def fact_subject(site: str, appliance: str) -> str:
+    return f"siaga.fact.{site}.{appliance}"
+
+
+def call_subject(site: str, appliance: str) -> str:
+    return f"siaga.call.{site}.{appliance}"
+
+
+def rule_key(site: str, rule_id: str) -> str:
+    return f"{site}.{rule_id}"
+
+
+def message_id(site: str, appliance: str, outbox_id: int) -> str:
+    """Stable across re-sends: the server drops a second copy within its duplicate window,
+    and receivers ignore one that arrives later (each keeps (origin, seq) once)."""
+    return f"{site}.{appliance}.{outbox_id}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class FactMessage(_Strict):
+    """A verdict (`genuine:<kind>`, prank, ghost...) or a challenge outcome on a number."""
+
+    origin: str = Field(pattern=f"^{NAME}$")
+    seq: int = Field(ge=1)
+    kind: Literal["verdict", "challenge"]
+    caller: str
+    value: str
+    ts: float
+    call: int | None = None
+
+    @field_validator("caller")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if not E164.fullmatch(value):
+            raise ValueError("not an E.164 number")
+        return value
+
+    @field_validator("ts")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("not a time")
+        return value
+
+    def checked(self) -> FactMessage:
+        """Self, once the value fits the kind; raises `MessageRefused` if it does not."""
+        if self.kind == "verdict" and not is_well_formed_disposition(self.value):
+            raise MessageRefused(f"unknown verdict {self.value[:40]!r}")
+        if self.kind == "challenge" and self.value not in {r.value for r in ChallengeResult}:
+            raise MessageRefused(f"unknown challenge result {self.value[:40]!r}")
+        return self
+
+
+class CallMessage(_Strict):
+    """An ended call's record as the hub keeps it (the contract's columns, checked)."""
+
+    origin: str = Field(pattern=f"^{NAME}$")
+    seq: int = Field(ge=1)
+    id: int = Field(ge=1)
+    line: str = Field(min_length=1, max_length=64)
+    caller: str | None = None
+    number_class: Literal["number", "withheld", "unavailable", "unparseable"]
+    started_at: str = Field(max_length=40)
+    started_ts: float
+    decision: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=40)
+    rule: str | None = Field(default=None, max_length=64)
+    challenge_result: str | None = Field(default=None, max_length=40)
+    reached_operator: int = Field(default=0, ge=0, le=1)
+    operator_ts: float | None = None
+    ended_ts: float | None = None
+    end_cause: str | None = Field(default=None, max_length=40)
+    interrupted: int = Field(default=0, ge=0, le=1)
+    disposition: str | None = Field(default=None, max_length=64)
+    disposition_ts: float | None = None
+    line_seconds: float | None = Field(default=None, ge=0)
+    voice_heard: int | None = Field(default=None, ge=0, le=1)
+    desk: str | None = Field(default=None, max_length=64)
+    time_trusted: int | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("caller")
+    @classmethod
+    def _e164_or_none(cls, value: str | None) -> str | None:
+        if value is not None and not E164.fullmatch(value):
+            raise ValueError("not an E.164 number")
+        return value
+
+    @field_validator("started_ts", "operator_ts", "ended_ts", "disposition_ts")
+    @classmethod
+    def _time(cls, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise ValueError("not a time")
+        return value
+
+    @field_validator("disposition")
+    @classmethod
+    def _verdict(cls, value: str | None) -> str | None:
+        if value is not None and not is_well_formed_disposition(value):
+            raise ValueError("unknown verdict")
+        return value
+
+
+def decode_call(subject: str, data: bytes) -> tuple[str, str, dict[str, Any]]:
+    """(site, appliance, the call) from `siaga.call.<site>.<appliance>`."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[:2] != ["siaga", "call"]:
+        raise MessageRefused(f"not a call subject: {subject[:80]!r}")
+    try:
+        call = CallMessage.model_validate(decode_json(data))
+    except ValidationError as exc:
+        raise MessageRefused(_first_error(exc)) from None
+    if call.origin != parts[3]:
+        raise MessageRefused(f"origin {call.origin!r} sent on {parts[3]!r}'s subject")
+    return parts[2], parts[3], call.model_dump(exclude={"origin", "seq"})
+
+
+def decode_json(data: bytes) -> dict[str, Any]:
+    """The message body as a JSON object, or `MessageRefused`."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise MessageRefused(f"{len(data)} bytes, more than {MAX_MESSAGE_BYTES}")
+    try:
+        decoded = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageRefused(f"not JSON: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise MessageRefused("not a JSON object")
+    return decoded
+
+
+def decode_fact(subject: str, data: bytes) -> FactMessage:
+    """A fact from `siaga.fact.<site>.<appliance>`; its origin must be that appliance."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[:2] != ["siaga", "fact"]:
+        raise MessageRefused(f"not a fact subject: {subject[:80]!r}")
+    try:
+        fact = FactMessage.model_validate(decode_json(data))
+    except ValidationError as exc:
+        raise MessageRefused(_first_error(exc)) from None
+    if fact.origin != parts[3]:
+        raise MessageRefused(f"origin {fact.origin!r} sent on {parts[3]!r}'s subject")
+    return fact.checked()
+
+
+def decode_rule(key: str, site: str, data: bytes) -> dict[str, Any]:
+    """A rule from the bucket, as a `rules` row; refused unless it would screen correctly."""
+    rule = decode_json(data)
+    rule_id = rule.get("id")
+    if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
+        raise MessageRefused("rule without a valid id")
+    if key != rule_key(site, rule_id):
+        raise MessageRefused(f"rule {rule_id!r} stored under key {key[:80]!r}")
+    if rule.get("kind") not in RULE_KINDS or rule.get("match") not in MATCH_KINDS:
+        raise MessageRefused("rule kind or match unknown")
+    if not isinstance(rule.get("pattern"), str) or not re.fullmatch(
+        r"\+[0-9]{1,15}", rule["pattern"]
+    ):
+        raise MessageRefused("rule pattern is not an E.164 number or prefix")
+    origin = rule.get("origin")
+    if not isinstance(origin, str) or not re.fullmatch(NAME, origin):
+        raise MessageRefused("rule without a valid origin")
+    try:
+        rule_from_row(rule)
+        _optional_time(rule, "removed_ts")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MessageRefused(f"rule does not fit the rules table: {exc}") from None
+    return rule
+
+
+def _optional_time(rule: dict[str, Any], key: str) -> None:
+    value = rule.get(key)
+    if value is not None and not (isinstance(value, int | float) and math.isfinite(value)):
+        raise ValueError(f"{key}: not a time")
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "message"
+    return f"{where}: {first['msg']}"

@@ -1,0 +1,77 @@
+"""Running `siaga sync` and printing its state for a technician."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+from typing import TextIO
+
+from appliance.cluster import store
+from appliance.cluster.agent import SyncAgent
+from appliance.config import ClusterConfig
+
+logger = logging.getLogger(__name__)
+
+
+def run_agent(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
+    """Share until stopped (Ctrl-C or SIGTERM end it cleanly)."""
+    agent = SyncAgent(cluster, db_path, timezone=timezone)
+    logger.warning(
+        "siaga sync: appliance %s of site %s, servers %s; database %s",
+        cluster.appliance,
+        cluster.site,
+        ", ".join(cluster.servers),
+        db_path,
+    )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(agent.run())
+    finally:
+        agent.close()
+        logger.warning("siaga sync stopped")
+
+
+def run_hub(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
+    """Consume every site's streams until stopped."""
+    from appliance.cluster.hub import Hub
+
+    hub = Hub(cluster, db_path, timezone=timezone)
+    logger.warning("siaga hub: servers %s; database %s", ", ".join(cluster.servers), db_path)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(hub.run())
+    finally:
+        hub.close()
+        logger.warning("siaga hub stopped")
+
+
+def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
+    """Identity, messages waiting, and what peers have sent."""
+    try:
+        identity = conn.execute(
+            "SELECT site, appliance, enabled FROM cluster_identity WHERE id = 1"
+        ).fetchone()
+        waiting = store.unsent_count(conn)
+        oldest = conn.execute(
+            "SELECT min(created_ts), max(attempts), last_error FROM outbox WHERE sent_ts IS NULL"
+        ).fetchone()
+        facts = conn.execute("SELECT count(*), count(DISTINCT origin) FROM peer_facts").fetchone()
+        shared_rules = conn.execute(
+            "SELECT count(*) FROM rules WHERE origin IS NOT NULL"
+        ).fetchone()
+    finally:
+        conn.close()
+    if identity is None or not identity[2]:
+        out.write("sharing: off (siaga sync has not run with this database)\n")
+        return
+    out.write(f"sharing: on, appliance {identity[1]} of site {identity[0]}\n")
+    out.write(f"waiting to be sent: {waiting}\n")
+    if waiting and oldest[1]:
+        out.write(f"  tries so far: {oldest[1]}; last error: {oldest[2] or '-'}\n")
+    out.write(f"rules from other appliances: {shared_rules[0]}\n")
+    out.write(
+        f"verdicts and challenge outcomes received: {facts[0]} from {facts[1]} appliance(s)\n"
+    )

@@ -1,0 +1,223 @@
+"""The tables and triggers that make sharing durable: the outbox and what peers sent.
+
+Why triggers: whatever writes a fact (the call-log writer, the web UI, the CLI, a restore),
+the trigger puts the message to publish in `outbox` inside the same transaction, so a fact
+is never stored without its message, nor a message sent for a fact that was rolled back.
+They fire only while `cluster_identity.enabled` is 1 (a box without `[cluster]` keeps no
+outbox) and never while `applying` is 1: `siaga sync` sets that flag inside its own
+transaction while it applies what came from peers, so a peer's rule is not echoed back.
+No other connection can see the flag set: it is written and cleared under the write lock
+of one transaction.
+
+What each message carries is built here in SQL (`json_object`), from the row as committed:
+- `rule`: the whole rule row (a new rule or a removal), keyed by the rule's id;
+- `fact`: an operator's verdict or a challenge outcome on a number, which every box of the
+  site folds into its policy state (the site's reputation of a number);
+- `call`: the call record once the call has ended, for the province hub's figures.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+_GATE = "(SELECT enabled = 1 AND applying = 0 FROM cluster_identity WHERE id = 1)"
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+RULE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "kind",
+    "pattern",
+    "match",
+    "action",
+    "reason",
+    "created_by",
+    "created_at",
+    "created_ts",
+    "expires_at",
+    "expires_ts",
+    "removed_at",
+    "removed_ts",
+    "removed_by",
+    "removed_reason",
+    "note",
+    "origin",
+)
+
+FLOAT_COLUMNS = frozenset({"line_seconds", "hold_s"})
+
+CALL_COLUMNS: tuple[str, ...] = (
+    "id",
+    "line",
+    "caller",
+    "number_class",
+    "started_at",
+    "started_ts",
+    "decision",
+    "reason",
+    "rule",
+    "challenge_result",
+    "reached_operator",
+    "operator_ts",
+    "ended_ts",
+    "end_cause",
+    "interrupted",
+    "disposition",
+    "disposition_ts",
+    "line_seconds",
+    "voice_heard",
+    "desk",
+    "time_trusted",
+)
+
+
+def _value(expression: str, name: str) -> str:
+    """A column as a JSON value. Times keep every digit: `json_object` writes a REAL with
+    15 significant digits, which moves a POSIX time by up to 10 microseconds, and a rule
+    must read back exactly as it was written."""
+    if not (name.endswith("_ts") or name in FLOAT_COLUMNS):
+        return expression
+    return f"CASE WHEN {expression} IS NULL THEN NULL ELSE json(printf('%!.17g', {expression})) END"
+
+
+def _json_of(columns: tuple[str, ...], prefix: str = "NEW.") -> str:
+    pairs = ", ".join(f"'{name}', {_value(prefix + name, name)}" for name in columns)
+    return f"json_object({pairs})"
+
+
+def rule_payload(prefix: str = "NEW.") -> str:
+    """SQL for the rule as published (`prefix`: `NEW.` in a trigger, empty in a SELECT from
+    `rules`): a rule made here names this box as its origin."""
+    columns = tuple(name for name in RULE_COLUMNS if name != "origin")
+    pairs = ", ".join(f"'{name}', {_value(prefix + name, name)}" for name in columns)
+    origin = f"COALESCE({prefix}origin, (SELECT appliance FROM cluster_identity WHERE id = 1))"
+    return f"json_object({pairs}, 'origin', {origin})"
+
+
+def _outbox_insert(kind: str, key: str, payload: str) -> str:
+    return (
+        "INSERT INTO outbox (kind, key, payload, created_ts) "
+        f"VALUES ('{kind}', {key}, {payload}, {_NOW});"
+    )
+
+
+def create_cluster_tables(db: Database) -> None:
+    """Identity, outbox, peer facts, rule revisions, and the triggers that feed the outbox."""
+    db.executescript(
+        """
+        CREATE TABLE cluster_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            site TEXT,
+            appliance TEXT,
+            enabled INTEGER NOT NULL DEFAULT 0,
+            applying INTEGER NOT NULL DEFAULT 0,
+            enabled_ts REAL
+        );
+        INSERT INTO cluster_identity (id) VALUES (1);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            sent_ts REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX idx_outbox_unsent ON outbox (id) WHERE sent_ts IS NULL;
+        CREATE INDEX idx_outbox_sent ON outbox (sent_ts) WHERE sent_ts IS NOT NULL;
+        CREATE TABLE peer_facts (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL,
+            origin_seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            caller TEXT NOT NULL,
+            value TEXT NOT NULL,
+            ts REAL NOT NULL,
+            received_ts REAL NOT NULL,
+            UNIQUE (origin, origin_seq)
+        );
+        CREATE INDEX idx_peer_facts_ts ON peer_facts (ts);
+        CREATE TABLE rule_sync (
+            rule_id TEXT PRIMARY KEY,
+            revision INTEGER NOT NULL
+        );
+        ALTER TABLE rules ADD COLUMN origin TEXT;
+        """
+    )
+    _create_triggers(db)
+
+
+def _create_triggers(db: Database) -> None:
+    rule = rule_payload()
+    call = _json_of(CALL_COLUMNS)
+    verdict = (
+        "json_object('kind', 'verdict', 'caller', NEW.caller, 'value', NEW.disposition, "
+        f"'ts', {_value('NEW.recorded_ts', 'recorded_ts')}, 'call', NEW.call_id)"
+    )
+    challenge_ts = _value("COALESCE(NEW.challenge_ts, NEW.started_ts)", "challenge_ts")
+    challenge = (
+        "json_object('kind', 'challenge', 'caller', NEW.caller, 'value', NEW.challenge_result, "
+        f"'ts', {challenge_ts}, 'call', NEW.id)"
+    )
+    ended = "NEW.ended_ts IS NOT NULL"
+    triggers = {
+        "outbox_rule_insert": (
+            "AFTER INSERT ON rules",
+            _GATE,
+            _outbox_insert("rule", "NEW.id", rule),
+        ),
+        "outbox_rule_update": (
+            "AFTER UPDATE ON rules",
+            _GATE,
+            _outbox_insert("rule", "NEW.id", rule),
+        ),
+        "outbox_verdict": (
+            "AFTER INSERT ON dispositions",
+            f"{_GATE} AND NEW.caller IS NOT NULL",
+            _outbox_insert("fact", "NEW.caller", verdict),
+        ),
+        "outbox_challenge": (
+            "AFTER UPDATE OF challenge_result ON calls",
+            f"{_GATE} AND OLD.challenge_result IS NULL AND NEW.challenge_result IS NOT NULL "
+            "AND NEW.caller IS NOT NULL",
+            _outbox_insert("fact", "NEW.caller", challenge),
+        ),
+        "outbox_call_ended": (
+            "AFTER UPDATE OF ended_ts ON calls",
+            f"{_GATE} AND OLD.ended_ts IS NULL AND {ended}",
+            _outbox_insert("call", "NEW.id", call),
+        ),
+        "outbox_call_inserted_ended": (
+            "AFTER INSERT ON calls",
+            f"{_GATE} AND {ended}",
+            _outbox_insert("call", "NEW.id", call),
+        ),
+    }
+    for name, (event, condition, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {event} WHEN {condition} BEGIN {body} END")
+
+
+def create_hub_tables(db: Database) -> None:
+    """What the province hub keeps: every site's calls in `calls` (with their site, appliance
+    and id there, so the web UI's reports read them as they read one box's), and verdicts
+    that arrived before their call's record. Empty on an appliance."""
+    db.executescript(
+        """
+        ALTER TABLE calls ADD COLUMN site TEXT;
+        ALTER TABLE calls ADD COLUMN appliance TEXT;
+        ALTER TABLE calls ADD COLUMN origin_id INTEGER;
+        CREATE UNIQUE INDEX idx_calls_origin ON calls (site, appliance, origin_id)
+            WHERE site IS NOT NULL;
+        CREATE TABLE hub_verdicts (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            appliance TEXT NOT NULL,
+            origin_seq INTEGER NOT NULL,
+            origin_call_id INTEGER NOT NULL,
+            disposition TEXT NOT NULL,
+            recorded_ts REAL NOT NULL,
+            UNIQUE (site, appliance, origin_seq)
+        );
+        CREATE INDEX idx_hub_verdicts_call ON hub_verdicts (site, appliance, origin_call_id);
+        """
+    )

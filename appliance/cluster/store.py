@@ -1,0 +1,282 @@
+"""Reads and writes of the sharing tables, each one short transaction on the caller's database.
+
+`siaga sync` is one more writer beside the call-log writer, the web UI and the CLI, so every
+write here is a `BEGIN IMMEDIATE` that waits for the lock (busy timeout) and holds it for
+one small statement group. Everything received is applied idempotently: a message seen
+twice (a re-delivery after a lost acknowledgement, a replay after a restart) changes
+nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from appliance.cluster.schema import RULE_COLUMNS, rule_payload
+from appliance.store.db import immediate
+
+logger = logging.getLogger(__name__)
+
+OutboxKind = Literal["rule", "fact", "call"]
+RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
+FactKind = Literal["verdict", "challenge"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One message waiting to be published: its id is the stable part of its message id."""
+
+    id: int
+    kind: OutboxKind
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFact:
+    """A verdict or challenge outcome another appliance of the site recorded on a number."""
+
+    id: int
+    origin: str
+    kind: FactKind
+    caller: str
+    value: str
+    ts: float
+
+
+def declare(db: Database, site: str, appliance: str, now_ts: float) -> bool:
+    """Turn sharing on as `appliance` of `site`; True when it was off (or another identity).
+
+    Turning it on queues every rule in force made on this box, so the site learns the rules
+    it had before it joined. Calls and verdicts from before are not sent.
+    """
+    with immediate(db):
+        found = db.execute(
+            "SELECT site, appliance, enabled FROM cluster_identity WHERE id = 1"
+        ).fetchone()
+        if found is not None and tuple(found) == (site, appliance, 1):
+            return False
+        db.execute(
+            "UPDATE cluster_identity SET site = ?, appliance = ?, enabled = 1, applying = 0,"
+            " enabled_ts = ? WHERE id = 1",
+            [site, appliance, now_ts],
+        )
+        payload = rule_payload(prefix="")
+        db.execute(
+            f"INSERT INTO outbox (kind, key, payload, created_ts) SELECT 'rule', id, {payload}, ?"
+            " FROM rules WHERE removed_ts IS NULL AND origin IS NULL ORDER BY created_ts",
+            [now_ts],
+        )
+    logger.info("sharing on as appliance %s of site %s", appliance, site)
+    return True
+
+
+def withdraw(db: Database) -> bool:
+    """Turn sharing off (no `[cluster]` any more): the outbox stops growing. True if it was on."""
+    with immediate(db):
+        cursor = db.execute("UPDATE cluster_identity SET enabled = 0 WHERE id = 1 AND enabled = 1")
+    return cursor.rowcount > 0
+
+
+def is_sharing(conn: sqlite3.Connection | Database) -> bool:
+    """Whether the outbox triggers are on."""
+    found = conn.execute("SELECT enabled FROM cluster_identity WHERE id = 1").fetchone()
+    return bool(found and found[0])
+
+
+def unsent(db: Database, limit: int) -> list[OutboxRow]:
+    """The oldest messages not yet acknowledged by the server, in the order they were made."""
+    rows = db.execute(
+        "SELECT id, kind, key, payload FROM outbox WHERE sent_ts IS NULL ORDER BY id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [OutboxRow(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
+
+
+def unsent_count(conn: sqlite3.Connection | Database) -> int:
+    """How many messages wait for the server."""
+    return int(conn.execute("SELECT count(*) FROM outbox WHERE sent_ts IS NULL").fetchone()[0])
+
+
+def mark_sent(db: Database, outbox_id: int, ts: float) -> None:
+    """The server acknowledged the message."""
+    with immediate(db):
+        db.execute("UPDATE outbox SET sent_ts = ? WHERE id = ?", [ts, outbox_id])
+
+
+def mark_failed(db: Database, outbox_id: int, error: str) -> None:
+    """Publishing failed; the message stays unsent and is tried again."""
+    with immediate(db):
+        db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+            [error[:500], outbox_id],
+        )
+
+
+def drop_unpublishable(db: Database, outbox_id: int, error: str, ts: float) -> None:
+    """A message the server can never take (its key invalid, say): logged, kept, not retried."""
+    with immediate(db):
+        db.execute(
+            "UPDATE outbox SET sent_ts = ?, last_error = ? WHERE id = ?",
+            [ts, f"not publishable: {error}"[:500], outbox_id],
+        )
+
+
+def prune_sent(db: Database, before_ts: float) -> int:
+    """Delete messages acknowledged before `before_ts`; returns how many."""
+    with immediate(db):
+        cursor = db.execute(
+            "DELETE FROM outbox WHERE sent_ts IS NOT NULL AND sent_ts < ?", [before_ts]
+        )
+    return cursor.rowcount
+
+
+def rule_revision(conn: sqlite3.Connection | Database, rule_id: str) -> int | None:
+    """The shared revision this box last saw of the rule, or None (never shared yet)."""
+    found = conn.execute("SELECT revision FROM rule_sync WHERE rule_id = ?", [rule_id]).fetchone()
+    return None if found is None else int(found[0])
+
+
+def has_unsent_rule(conn: sqlite3.Connection | Database, rule_id: str) -> bool:
+    """A change to the rule made here is still waiting to be published."""
+    found = conn.execute(
+        "SELECT 1 FROM outbox WHERE sent_ts IS NULL AND kind = 'rule' AND key = ? LIMIT 1",
+        [rule_id],
+    ).fetchone()
+    return found is not None
+
+
+def local_rule(conn: sqlite3.Connection | Database, rule_id: str) -> dict[str, Any] | None:
+    """The rule row as this box has it, in the shared columns."""
+    cursor = conn.execute(f"SELECT {', '.join(RULE_COLUMNS)} FROM rules WHERE id = ?", [rule_id])
+    found = cursor.fetchone()
+    return None if found is None else dict(zip(RULE_COLUMNS, found, strict=True))
+
+
+@contextmanager
+def _applying(db: Database) -> Iterator[None]:
+    """A write transaction whose changes the outbox triggers do not publish again."""
+    with immediate(db):
+        db.execute("UPDATE cluster_identity SET applying = 1 WHERE id = 1")
+        try:
+            yield
+        finally:
+            db.execute("UPDATE cluster_identity SET applying = 0 WHERE id = 1")
+
+
+def set_rule_revision(db: Database, rule_id: str, revision: int) -> None:
+    """Remember the revision the server gave this rule (never goes back)."""
+    with immediate(db):
+        _upsert_revision(db, rule_id, revision)
+
+
+def _upsert_revision(db: Database, rule_id: str, revision: int) -> None:
+    db.execute(
+        "INSERT INTO rule_sync (rule_id, revision) VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE"
+        " SET revision = max(revision, excluded.revision)",
+        [rule_id, revision],
+    )
+
+
+def apply_rule(db: Database, rule: Mapping[str, Any], revision: int) -> RuleApplied:
+    """Put a rule from the site into force here, idempotently.
+
+    `stale`: this box already has this revision or a later one. `pending`: a change made
+    here waits to be published; the publisher resolves the two (docs/cluster.md) and
+    applies the result. `unchanged`: the same content; only the revision is noted.
+    """
+    rule_id = str(rule["id"])
+    row = {name: rule.get(name) for name in RULE_COLUMNS}
+    with _applying(db):
+        known = rule_revision(db, rule_id)
+        if known is not None and known >= revision:
+            return "stale"
+        if has_unsent_rule(db, rule_id):
+            return "pending"
+        current = local_rule(db, rule_id)
+        _upsert_revision(db, rule_id, revision)
+        if current is not None and _same_rule(current, row):
+            return "unchanged"
+        if current is None:
+            names = ", ".join(RULE_COLUMNS)
+            marks = ", ".join("?" * len(RULE_COLUMNS))
+            db.execute(f"INSERT INTO rules ({names}) VALUES ({marks})", list(row.values()))
+        else:
+            assignments = ", ".join(f"{name} = ?" for name in RULE_COLUMNS if name != "id")
+            values = [row[name] for name in RULE_COLUMNS if name != "id"]
+            db.execute(f"UPDATE rules SET {assignments} WHERE id = ?", [*values, rule_id])
+    return "applied"
+
+
+def apply_merged_rule(db: Database, rule: Mapping[str, Any], revision: int) -> None:
+    """After a conflict: the merged rule the server now holds becomes this box's too."""
+    rule_id = str(rule["id"])
+    row = {name: rule.get(name) for name in RULE_COLUMNS}
+    with _applying(db):
+        _upsert_revision(db, rule_id, revision)
+        current = local_rule(db, rule_id)
+        if current is not None and not _same_rule(current, row):
+            assignments = ", ".join(f"{name} = ?" for name in RULE_COLUMNS if name != "id")
+            values = [row[name] for name in RULE_COLUMNS if name != "id"]
+            db.execute(f"UPDATE rules SET {assignments} WHERE id = ?", [*values, rule_id])
+
+
+def _same_rule(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> bool:
+    """Equal in every shared column; a rule made here (origin NULL) equals its published form."""
+    return all(current.get(name) == incoming.get(name) for name in RULE_COLUMNS if name != "origin")
+
+
+def add_peer_fact(
+    db: Database,
+    *,
+    origin: str,
+    origin_seq: int,
+    kind: FactKind,
+    caller: str,
+    value: str,
+    ts: float,
+    received_ts: float,
+) -> bool:
+    """Keep a peer's verdict or challenge outcome; False when it was already kept."""
+    with immediate(db):
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO peer_facts"
+            " (origin, origin_seq, kind, caller, value, ts, received_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [origin, origin_seq, kind, caller, value, ts, received_ts],
+        )
+    return cursor.rowcount > 0
+
+
+def peer_facts_after(
+    conn: sqlite3.Connection | Database, after_id: int, limit: int = 1000
+) -> list[PeerFact]:
+    """Facts received after row `after_id`, oldest first."""
+    rows = conn.execute(
+        "SELECT id, origin, kind, caller, value, ts FROM peer_facts WHERE id > ?"
+        " ORDER BY id LIMIT ?",
+        [after_id, limit],
+    ).fetchall()
+    return [PeerFact(*row) for row in rows]
+
+
+def peer_facts_since(conn: sqlite3.Connection | Database, ts: float) -> list[PeerFact]:
+    """Facts that happened at or after `ts`, for the policy's replay at start-up."""
+    rows = conn.execute(
+        "SELECT id, origin, kind, caller, value, ts FROM peer_facts WHERE ts >= ? ORDER BY ts",
+        [ts],
+    ).fetchall()
+    return [PeerFact(*row) for row in rows]
+
+
+def last_peer_fact_id(conn: sqlite3.Connection | Database) -> int:
+    """The newest fact's row id (0 when there is none)."""
+    found = conn.execute("SELECT max(id) FROM peer_facts").fetchone()
+    return int(found[0] or 0)

@@ -1,0 +1,174 @@
+"""Real `nats-server` processes with JetStream for the sharing tests, and agents to run.
+
+Each server listens on a free loopback port and keeps its JetStream files in the test's
+temporary folder; `stop()` and `start()` again on the same port and folder model a server
+that went down and came back with its streams, `kill()` a `kill -9`. Agents are the real
+`SyncAgent` on real SQLite files, each on its own thread and event loop, so a test reads
+and writes the databases from plain code as the CLI and web UI do. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.cluster.agent import SyncAgent
+from appliance.cluster.hub import Hub
+from appliance.config import ClusterConfig
+
+DEADLINE_S = 30.0
+SITE = "serang"
+ZONE = "Asia/Jakarta"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
+    """Poll `condition` until it is truthy; fail the test naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on a read-only connection."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10.0)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+class NatsServer:
+    """One `nats-server -js` on loopback, restartable on the same port and store folder."""
+
+    def __init__(self, folder: Path, *, config_text: str = "") -> None:
+        self.binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.config = folder / "server.conf"
+        self.config.write_text(
+            f'listen: "127.0.0.1:{self.port}"\n'
+            f'jetstream {{ store_dir: "{folder / "js"}" }}\n'
+            f"{config_text}\n",
+            encoding="utf-8",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.folder / f"server-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_for(self._listening, f"nats-server on port {self.port}")
+
+    def _listening(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            log = (self.folder / f"server-{self.starts}.log").read_text(errors="replace")
+            pytest.fail(f"nats-server exited: {log[-2000:]}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+        ):
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A running JetStream server, stopped at teardown."""
+    folder = tmp_path / "nats"
+    folder.mkdir()
+    server = NatsServer(folder)
+    server.start()
+    yield server
+    server.kill()
+
+
+class AgentThread:
+    """A `SyncAgent` (or, given `hub=True`, a `Hub`) on its own thread and event loop, as
+    `siaga sync` and `siaga hub` run them."""
+
+    def __init__(self, cluster: ClusterConfig, db: Path, *, hub: bool = False) -> None:
+        self.db = db
+        self.agent: SyncAgent | Hub = (Hub if hub else SyncAgent)(cluster, db, timezone=ZONE)
+        self.loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self.thread = threading.Thread(target=self._run, name=f"agent-{cluster.appliance}")
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._task = self.loop.create_task(self.agent.run())
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self._task)
+        self.agent.close()
+        self.loop.close()
+
+    def is_connected(self) -> bool:
+        return self.agent.connected.is_set()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            wait_for(lambda: self._task is not None, "the agent to start")
+            assert self._task is not None
+            self.loop.call_soon_threadsafe(self._task.cancel)
+            self.thread.join(timeout=20)
+
+
+@pytest.fixture
+def agents() -> Iterator[Callable[..., AgentThread]]:
+    """Start agents: `agents(server, "a", db)` (`hub=True`: the hub); each is stopped at
+    teardown."""
+    started: list[AgentThread] = []
+
+    def start(
+        server: NatsServer, appliance: str, db: Path, *, hub: bool = False, **options: Any
+    ) -> AgentThread:
+        cluster = ClusterConfig(
+            site=options.pop("site", SITE),
+            appliance=appliance,
+            servers=(server.url,),
+            retry_s=0.2,
+            **options,
+        )
+        agent = AgentThread(cluster, db, hub=hub)
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        agent.stop()

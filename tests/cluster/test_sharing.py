@@ -1,0 +1,296 @@
+"""Appliances of one site share rules and verdicts through a real nats-server.
+
+Each box is a real SQLite file written through the project's own stores (the CLI's rule
+store, the service's call log) and a real `SyncAgent`; the server is a real `nats-server`
+with JetStream, stopped, restarted and fed garbage as the tests need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import nats
+import pytest
+
+from appliance.cluster import store
+from appliance.cluster.feed import PeerFactFeed
+from appliance.config import PolicyConfig
+from appliance.policy import PolicyState, SharedFact
+from appliance.store import CallLog, RuleStore
+from appliance.store.db import connect_writer
+from tests.cluster.conftest import SITE, ZONE, AgentThread, NatsServer, rows, wait_for
+
+NUMBER = "+6281234567890"
+
+
+def block(db: Path, pattern: str, *, by: str = "supervisor", reason: str = "prank crew") -> str:
+    """A block added as `siaga block add` does."""
+    rules = RuleStore(db, timezone=ZONE)
+    try:
+        return rules.add(
+            {"kind": "block", "pattern": pattern, "match": "prefix", "action": "reject",
+             "reason": reason, "created_by": by}
+        )  # fmt: skip
+    finally:
+        rules.close()
+
+
+def unblock(db: Path, rule_id: str, *, by: str, reason: str) -> None:
+    rules = RuleStore(db, timezone=ZONE)
+    try:
+        assert rules.remove(rule_id, by, time.time(), reason=reason)
+    finally:
+        rules.close()
+
+
+def rule_row(db: Path, rule_id: str) -> dict[str, object] | None:
+    found = rows(
+        db,
+        "SELECT pattern, action, removed_ts, removed_by, removed_reason, origin FROM rules"
+        " WHERE id = ?",
+        rule_id,
+    )
+    if not found:
+        return None
+    names = ("pattern", "action", "removed_ts", "removed_by", "removed_reason", "origin")
+    return dict(zip(names, found[0], strict=True))
+
+
+def shared_columns(db: Path, rule_id: str) -> dict[str, object]:
+    """The rule as the site shares it (`origin` is NULL on the box that made it)."""
+    row = rule_row(db, rule_id) or {}
+    return {name: value for name, value in row.items() if name != "origin"}
+
+
+def record_verdicts(db: Path, caller: str, verdicts: list[str], first_call_id: int = 1) -> None:
+    """Calls from `caller` and an operator's verdict on each, through the service's writer."""
+    log = CallLog(db, timezone=ZONE)
+    log.open()
+    try:
+        now = time.time()
+        for offset, verdict in enumerate(verdicts):
+            call_id = first_call_id + offset
+            log.call_started(
+                call_id,
+                {"line": "line1", "caller_raw": caller, "caller": caller,
+                 "number_class": "number", "started_ts": now - 60 + offset,
+                 "decision": "pass", "reason": "no_history"},
+            )  # fmt: skip
+            log.call_updated(call_id, {"ended_ts": now - 30 + offset, "end_cause": "operator"})
+            log.record_disposition(call_id, verdict, "op1", now - 20 + offset)
+        assert log.flush()
+    finally:
+        log.close()
+
+
+def both_connected(*boxes: AgentThread) -> None:
+    for box in boxes:
+        wait_for(box.is_connected, f"{box.agent.cluster.appliance} to connect")
+
+
+def test_a_rule_added_on_one_box_is_in_force_on_the_other_and_removal_comes_back(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    both_connected(box_a, box_b)
+
+    rule_id = block(a, "+62899")
+    shared = wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
+    assert shared == {"pattern": "+62899", "action": "reject", "removed_ts": None,
+                      "removed_by": None, "removed_reason": None, "origin": "a"}  # fmt: skip
+    active_on_b = RuleStore(b, timezone=ZONE).active(time.time())
+    assert [row["id"] for row in active_on_b] == [rule_id]
+
+    unblock(b, rule_id, by="supervisor-b", reason="carrier took the range back")
+    removed = wait_for(
+        lambda: (rule_row(a, rule_id) or {}).get("removed_ts"), "the removal on box a"
+    )
+    assert removed == rule_row(b, rule_id)["removed_ts"]  # type: ignore[index]
+    assert rule_row(a, rule_id)["removed_by"] == "supervisor-b"  # type: ignore[index]
+    assert rows(b, "SELECT count(*) FROM outbox WHERE kind = 'rule' AND sent_ts IS NULL") == [(0,)]
+
+
+def test_rules_made_before_a_box_joined_reach_the_site(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    older = [block(a, f"+6289{digit}") for digit in range(3)]
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    both_connected(box_a, box_b)
+    wait_for(
+        lambda: len(rows(b, "SELECT id FROM rules WHERE origin = 'a'")) == 3,
+        "box a's three older rules on box b",
+    )
+    assert sorted(row[0] for row in rows(b, "SELECT id FROM rules")) == sorted(older)
+
+
+def test_a_verdict_on_one_box_restricts_the_number_on_the_other_once(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    both_connected(box_a, box_b)
+    connect_writer(b).close()  # box b's schema, as its service makes it at start
+    feed = PeerFactFeed(b)
+    assert feed.since(0.0) == []
+
+    record_verdicts(a, NUMBER, ["prank", "prank", "ghost"])
+    wait_for(lambda: len(rows(b, "SELECT id FROM peer_facts")) == 3, "three verdicts on box b")
+    facts = feed.new()
+    assert [(fact.caller_e164, fact.kind, fact.value) for fact in facts] == [
+        (NUMBER, "verdict", "prank"),
+        (NUMBER, "verdict", "prank"),
+        (NUMBER, "verdict", "ghost"),
+    ]
+    policy = PolicyState(PolicyConfig())
+    now = time.time()
+    assert policy.ladder_status(NUMBER, now) is None
+    for fact in facts:
+        policy.record_shared_fact(fact)
+    status = policy.ladder_status(NUMBER, now)
+    assert status is not None and status.level == 1  # three junk verdicts: the first step
+
+    assert rows(a, "SELECT count(*) FROM peer_facts") == [(0,)]  # its own are not echoed
+    box_b.stop()  # a restart replays the stream from where its consumer stopped
+    agents(nats_server, "b", b)
+    record_verdicts(a, NUMBER, ["genuine:fire"], first_call_id=10)
+    wait_for(lambda: len(rows(b, "SELECT id FROM peer_facts")) == 4, "the fourth verdict")
+    time.sleep(0.5)
+    assert rows(b, "SELECT count(*), count(DISTINCT origin_seq) FROM peer_facts") == [(4, 4)]
+
+
+def test_a_message_resent_after_a_lost_acknowledgement_is_applied_once(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    both_connected(box_a, box_b)
+    record_verdicts(a, NUMBER, ["prank"])
+    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(1,)], "the verdict")
+    box_a.stop()
+    db = connect_writer(a)
+    with db.conn:  # as if the server's acknowledgement had never arrived
+        db.execute("UPDATE outbox SET sent_ts = NULL WHERE kind = 'fact'")
+    db.close()
+    agents(nats_server, "a", a)
+    wait_for(
+        lambda: rows(a, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)],
+        "the re-send",
+    )
+    time.sleep(0.5)
+    assert rows(b, "SELECT count(*) FROM peer_facts") == [(1,)]
+
+
+def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    both_connected(box_a, box_b)
+    contested = block(a, "+62877")
+    wait_for(lambda: rule_row(b, contested), "the contested rule on box b")
+
+    nats_server.kill()
+    wait_for(lambda: not box_a.is_connected() and not box_b.is_connected(), "the link down")
+    only_a = block(a, "+62811")
+    only_b = block(b, "+62822")
+    unblock(a, contested, by="supervisor-a", reason="reported in error")
+    time.sleep(0.01)
+    unblock(b, contested, by="supervisor-b", reason="range reassigned")
+    record_verdicts(a, NUMBER, ["prank", "prank"])
+    assert rows(a, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL")[0][0] >= 4
+
+    nats_server.start()
+    both_connected(box_a, box_b)
+    for db, other in ((a, only_b), (b, only_a)):
+        wait_for(lambda db=db, other=other: rule_row(db, other), f"{other} on {db.name}")
+    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(2,)], "both verdicts")
+    wait_for(
+        lambda: shared_columns(a, contested) == shared_columns(b, contested),
+        "one removal on both boxes",
+    )
+    merged = rule_row(a, contested)
+    assert merged is not None and merged["removed_by"] == "supervisor-a"  # the earlier one
+    conflicts = rows(a, "SELECT detail FROM events WHERE kind = 'rule_conflict'") + rows(
+        b, "SELECT detail FROM events WHERE kind = 'rule_conflict'"
+    )
+    assert conflicts, "a conflict resolved silently"
+    assert json.loads(conflicts[0][0])["id"] == contested
+    for db in (a, b):
+        assert rows(db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)]
+
+
+def test_garbage_on_the_site_subjects_is_refused_and_sharing_goes_on(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    b = tmp_path / "b.db"
+    box_b = agents(nats_server, "b", b)
+    wait_for(box_b.is_connected, "box b to connect")
+
+    async def attack() -> None:
+        client = await nats.connect(nats_server.url)
+        js = client.jetstream()
+        fact = f"siaga.fact.{SITE}"
+        good = {"origin": "evil", "seq": 1, "kind": "verdict", "caller": NUMBER,
+                "value": "prank", "ts": time.time()}  # fmt: skip
+        for subject, body in (
+            (f"{fact}.evil", b"\xff\xfe not json"),
+            (f"{fact}.evil", b"[1, 2, 3]"),
+            (f"{fact}.evil", json.dumps({**good, "caller": "<script>alert(1)</script>"})),
+            (f"{fact}.evil", json.dumps({**good, "value": "DROP TABLE calls"})),
+            (f"{fact}.evil", json.dumps({**good, "ts": float("nan")}).replace("NaN", "1e999")),
+            (f"{fact}.mallory", json.dumps(good)),  # claims to be another box
+            (f"{fact}.evil", json.dumps({**good, "seq": 2}) + " " * 20_000),
+            (f"$KV.siaga_rules.{SITE}.b-1", b"{}"),
+            (f"$KV.siaga_rules.{SITE}.b-2", json.dumps({"id": "b-3", "kind": "block"})),
+            (f"$KV.siaga_rules.{SITE}.b-4",
+             json.dumps({"id": "b-4", "kind": "block", "pattern": "+62", "match": "prefix",
+                         "action": "explode", "created_ts": 1.0, "origin": "evil"})),
+        ):  # fmt: skip
+            data = body if isinstance(body, bytes) else body.encode()
+            await js.publish(subject, data)
+        await js.publish(f"{fact}.evil", json.dumps({**good, "seq": 3}).encode())
+        await client.close()
+
+    asyncio.run(attack())
+    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(1,)], "the one good fact")
+    wait_for(lambda: box_b.agent.refused >= 10, "ten refusals")
+    assert rows(b, "SELECT origin, origin_seq, value FROM peer_facts") == [("evil", 3, "prank")]
+    assert rows(b, "SELECT count(*) FROM rules") == [(0,)]
+    assert box_b.is_connected()
+
+
+def test_a_box_without_cluster_keeps_no_outbox(tmp_path: Path) -> None:
+    db_path = tmp_path / "solo.db"
+    block(db_path, "+62855")
+    record_verdicts(db_path, NUMBER, ["prank"])
+    assert rows(db_path, "SELECT count(*) FROM outbox") == [(0,)]
+    db = connect_writer(db_path)
+    assert store.declare(db, SITE, "solo", time.time())
+    assert rows(db_path, "SELECT kind, key FROM outbox") == [
+        ("rule", rows(db_path, "SELECT id FROM rules")[0][0])
+    ]
+    assert store.withdraw(db)
+    db.close()
+    block(db_path, "+62856")
+    assert rows(db_path, "SELECT count(*) FROM outbox") == [(1,)]
+
+
+@pytest.mark.parametrize("kind", ["verdict", "challenge"])
+def test_replay_folds_the_sites_facts_in(kind: Literal["verdict", "challenge"]) -> None:
+    policy = PolicyState(PolicyConfig())
+    now = time.time()
+    value = "prank" if kind == "verdict" else "passed"
+    facts = [SharedFact(NUMBER, kind, value, now - 60 + i) for i in range(3)]
+    policy.replay([], now, shared=facts)
+    status = policy.ladder_status(NUMBER, now)
+    if kind == "verdict":
+        assert status is not None and status.level == 1
+    else:
+        assert status is None
