@@ -717,6 +717,19 @@ def cmd_hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nats_accounts(args: argparse.Namespace) -> int:
+    """Write a site's NATS accounts: the server's authorization block and each password."""
+    from appliance.cluster.permissions import write_site_accounts
+
+    try:
+        written = write_site_accounts(Path(args.out), args.site, args.appliances)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the web UI in this process (the line service runs without it)."""
     from web_ui.app import create_app
@@ -996,6 +1009,13 @@ def _add_sync_command(sub: Any) -> None:
     )
     _add_common(hub)
     hub.set_defaults(func=cmd_hub)
+    accounts = sub.add_parser(
+        "nats-accounts", help="accounts for a site's NATS server: one per appliance, one admin"
+    )
+    accounts.add_argument("appliances", nargs="+", metavar="APPLIANCE", help="the boxes' names")
+    accounts.add_argument("--site", required=True, help="the site's name, as in [cluster]")
+    accounts.add_argument("--out", required=True, help="folder for the files (created, 0700)")
+    accounts.set_defaults(func=cmd_nats_accounts)
 
 
 def _add_web_commands(sub: Any) -> None:

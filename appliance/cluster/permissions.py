@@ -11,10 +11,14 @@ so; docs/cluster.md shows it and tests/cluster runs a server with it.
 from __future__ import annotations
 
 import json
+import re
+import secrets
+from pathlib import Path
 
 from appliance.cluster.messages import (
     CALLS_STREAM,
     FACTS_STREAM,
+    NAME,
     RULES_BUCKET,
     call_subject,
     fact_subject,
@@ -71,3 +75,44 @@ def server_authorization(site: str, appliances: dict[str, str], *, admin: tuple[
     ]
     # nats-server reads JSON inside its configuration format.
     return "authorization {\n  users = " + json.dumps(users, indent=2) + "\n}\n"
+
+
+ADMIN_USER = "siaga-admin"
+ACCOUNTS_FILE = "nats-accounts.conf"
+
+
+def write_site_accounts(folder: Path, site: str, appliances: list[str]) -> list[Path]:
+    """Make the accounts of a site in `folder`: `nats-accounts.conf` (include it from the
+    server's configuration) and a password file per appliance and for the admin, each
+    readable by its owner only. Existing passwords are kept, so running it again to add
+    a box changes no other box's password. Returns the files written."""
+    names = [site, *appliances]
+    bad = [name for name in names if not re.fullmatch(NAME, name)]
+    if bad:
+        raise ValueError(
+            f"{bad[0]!r}: names are a lowercase letter or digit, then up to 31 of a-z 0-9 _ -"
+        )
+    if len(set(appliances)) != len(appliances) or ADMIN_USER in appliances:
+        raise ValueError("appliance names must be unique, and not the admin's")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    passwords = {name: _password(folder / f"{name}.password") for name in appliances}
+    admin = _password(folder / f"{ADMIN_USER}.password")
+    config = folder / ACCOUNTS_FILE
+    config.write_text(
+        f"# The accounts of site {site}: made by `siaga nats-accounts`; include this file\n"
+        "# from nats-server.conf. Each appliance publishes only on its own subjects.\n"
+        + server_authorization(site, passwords, admin=(ADMIN_USER, admin)),
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    return [config, *(folder / f"{name}.password" for name in [*appliances, ADMIN_USER])]
+
+
+def _password(path: Path) -> str:
+    """The password kept in `path`, or a new random one written there (mode 0600)."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(24)
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return password

@@ -1,6 +1,6 @@
 """A site's server with one account per appliance (`appliance.cluster.permissions`).
 
-The server runs with the `authorization` block Siaga writes: each box shares through its
+The server runs with the accounts `siaga nats-accounts` writes: each box shares through its
 own account; a box without credentials is refused; a box cannot speak for another, nor
 delete the site's streams.
 """
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,24 +21,49 @@ import pytest
 from nats.js.errors import APIError
 
 from appliance.cluster.agent import ensure_streams
-from appliance.cluster.permissions import server_authorization
+from appliance.cluster.permissions import ADMIN_USER
 from tests.cluster.conftest import SITE, AgentThread, NatsServer, rows, wait_for
 from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
-ADMIN = ("siaga-admin", "admin-secret-1")
-PASSWORDS = {"a": "secret-for-a", "b": "secret-for-b"}
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> Path:
+    """The site's accounts as `siaga nats-accounts --site serang --out DIR a b` makes them."""
+    folder = tmp_path / "accounts"
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", "nats-accounts", "--site", SITE, "--out",
+         str(folder), "a", "b"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        str(folder / name)
+        for name in ("nats-accounts.conf", "a.password", "b.password", "siaga-admin.password")
+    ]
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert oct((folder / "a.password").stat().st_mode & 0o777) == "0o600"
+    return folder
+
+
+def secret(accounts: Path, user: str) -> str:
+    return (accounts / f"{user}.password").read_text(encoding="utf-8").strip()
 
 
 @pytest.fixture
-def guarded_server(tmp_path: Path) -> Iterator[NatsServer]:
-    """A server that knows only the site's accounts; the streams made by the admin."""
+def guarded_server(tmp_path: Path, accounts: Path) -> Iterator[NatsServer]:
+    """A server that knows only the site's accounts (its configuration includes the file
+    `siaga nats-accounts` wrote); the streams made by the admin."""
     folder = tmp_path / "nats"
     folder.mkdir()
-    server = NatsServer(folder, config_text=server_authorization(SITE, PASSWORDS, admin=ADMIN))
+    # nats-server resolves an include beside its own configuration file.
+    shutil.copy(accounts / "nats-accounts.conf", folder / "nats-accounts.conf")
+    server = NatsServer(folder, config_text='include "nats-accounts.conf"')
     server.start()
 
     async def create_streams() -> None:
-        client = await nats.connect(server.url, user=ADMIN[0], password=ADMIN[1])
+        client = await nats.connect(
+            server.url, user=ADMIN_USER, password=secret(accounts, ADMIN_USER)
+        )
         await ensure_streams(client.jetstream(), replicas=1)
         await client.close()
 
@@ -44,18 +72,15 @@ def guarded_server(tmp_path: Path) -> Iterator[NatsServer]:
     server.kill()
 
 
-def password_file(tmp_path: Path, box: str) -> Path:
-    path = tmp_path / f"{box}.password"
-    path.write_text(PASSWORDS[box] + "\n", encoding="utf-8")
-    return path
-
-
 def test_boxes_share_through_their_own_accounts(
-    tmp_path: Path, guarded_server: NatsServer, agents: Callable[..., AgentThread]
+    tmp_path: Path,
+    guarded_server: NatsServer,
+    accounts: Path,
+    agents: Callable[..., AgentThread],
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     boxes = [
-        agents(guarded_server, box, db, user=box, password_file=password_file(tmp_path, box))
+        agents(guarded_server, box, db, user=box, password_file=accounts / f"{box}.password")
         for box, db in (("a", a), ("b", b))
     ]
     for box in boxes:
@@ -79,10 +104,13 @@ def test_a_box_without_credentials_is_refused(
 
 
 def test_a_box_cannot_speak_for_another_or_delete_the_streams(
-    tmp_path: Path, guarded_server: NatsServer, agents: Callable[..., AgentThread]
+    tmp_path: Path,
+    guarded_server: NatsServer,
+    accounts: Path,
+    agents: Callable[..., AgentThread],
 ) -> None:
     b = tmp_path / "b.db"
-    box_b = agents(guarded_server, "b", b, user="b", password_file=password_file(tmp_path, "b"))
+    box_b = agents(guarded_server, "b", b, user="b", password_file=accounts / "b.password")
     wait_for(box_b.is_connected, "box b to connect")
     errors: list[str] = []
 
@@ -91,7 +119,7 @@ def test_a_box_cannot_speak_for_another_or_delete_the_streams(
             errors.append(str(error))
 
         client = await nats.connect(
-            guarded_server.url, user="a", password=PASSWORDS["a"], error_cb=note
+            guarded_server.url, user="a", password=secret(accounts, "a"), error_cb=note
         )
         js = client.jetstream(timeout=1.0)
         forged = {"origin": "c", "seq": 1, "kind": "verdict", "caller": NUMBER,
