@@ -542,6 +542,13 @@ class ClusterConfig(StrictModel):
     replicas: int = Field(
         default=1, ge=1, le=5, description="copies of each stream (3 on a three-server site)"
     )
+    site_domains: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")], ...] = Field(
+        default=(),
+        description=(
+            "the hub only: JetStream domains of the sites' servers (leaf nodes of the hub's), "
+            "whose streams it gathers; empty: the sites publish on the hub's own servers"
+        ),
+    )
     outbox_batch: int = Field(
         default=200, gt=0, le=10_000, description="outbox rows published per round"
     )

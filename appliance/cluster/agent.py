@@ -91,6 +91,7 @@ class SyncAgent:
         self._db: Database | None = None
         self._kv: KeyValue | None = None
         self.connected = asyncio.Event()
+        self.server = ""  # host:port of the server of the current (or last) session
         self.published = 0
         self.applied_rules = 0
         self.applied_facts = 0
@@ -132,8 +133,9 @@ class SyncAgent:
             js = nc.jetstream(domain=self.cluster.domain)
             await ensure_streams(js, self.cluster.replicas)
             self._kv = await js.key_value(RULES_BUCKET)
+            self.server = _server_of(nc)
             self.connected.set()
-            logger.warning("sync: connected to %s", _server_of(nc))
+            logger.warning("sync: connected to %s", self.server)
             self._note_event("sync_connected", {"servers": list(self.cluster.servers)})
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._publish_loop(js), name="sync-publish")

@@ -24,9 +24,17 @@ from zoneinfo import ZoneInfo
 
 import nats
 from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
 from sqlite_utils import Database
 
-from appliance.cluster.agent import MAX_RETRY_S, connect_options, ensure_streams, fetch_batch
+from appliance.cluster.agent import (
+    CALLS_MAX_AGE_S,
+    FACTS_MAX_AGE_S,
+    MAX_RETRY_S,
+    connect_options,
+    ensure_streams,
+    fetch_batch,
+)
 from appliance.cluster.messages import (
     CALLS_STREAM,
     FACTS_STREAM,
@@ -95,12 +103,18 @@ class Hub:
         nc = await nats.connect(**connect_options(self.cluster))
         try:
             js = nc.jetstream(domain=self.cluster.domain)
-            await ensure_streams(js, self.cluster.replicas)
+            if self.cluster.site_domains:
+                calls, facts = await gather_site_streams(
+                    js, self.cluster.site_domains, self.cluster.replicas
+                )
+            else:
+                await ensure_streams(js, self.cluster.replicas)
+                calls, facts = CALLS_STREAM, FACTS_STREAM
             self.connected.set()
             logger.warning("hub: consuming every site's calls and verdicts")
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._consume(js, CALLS_STREAM, "siaga.call.>", self._call))
-                group.create_task(self._consume(js, FACTS_STREAM, "siaga.fact.>", self._fact))
+                group.create_task(self._consume(js, calls, "siaga.call.>", self._call))
+                group.create_task(self._consume(js, facts, "siaga.fact.>", self._fact))
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
@@ -142,6 +156,40 @@ class Hub:
         verdict = (fact.seq, fact.call, fact.value, fact.ts)
         if store_verdict(self.db, site, fact.origin, verdict, self._zone):
             self.verdicts += 1
+
+
+async def gather_site_streams(
+    js: JetStreamContext, domains: tuple[str, ...], replicas: int
+) -> tuple[str, str]:
+    """Streams on the hub's servers that source every site's calls and facts from the
+    sites' JetStream domains (their servers are leaf nodes of the hub's). The server keeps
+    each source's position: a site whose link was down is caught up when it is back, and
+    the hub's own consumers read these streams as they would read one site's. Adding a
+    domain to the configuration adds its source. Returns the two streams' names."""
+    names = []
+    for stream, max_age in ((CALLS_STREAM, CALLS_MAX_AGE_S), (FACTS_STREAM, FACTS_MAX_AGE_S)):
+        name = f"{stream}_ALL"
+        sources = [
+            api.StreamSource(name=stream, external=api.ExternalStream(api=f"$JS.{domain}.API"))
+            for domain in domains
+        ]
+        config = api.StreamConfig(
+            name=name,
+            sources=sources,
+            storage=api.StorageType.FILE,
+            max_age=max_age,
+            num_replicas=replicas,
+        )
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            known = {source.external.api for source in info.config.sources or [] if source.external}
+            if known != {f"$JS.{domain}.API" for domain in domains}:
+                await js.update_stream(config)
+        names.append(name)
+    return names[0], names[1]
 
 
 def store_call(

@@ -61,15 +61,23 @@ def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 class NatsServer:
     """One `nats-server -js` on loopback, restartable on the same port and store folder."""
 
-    def __init__(self, folder: Path, *, config_text: str = "") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        config_text: str = "",
+        domain: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
         self.folder = folder
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.config = folder / "server.conf"
+        domain_line = f", domain: {domain}" if domain else ""
         self.config.write_text(
             f'listen: "127.0.0.1:{self.port}"\n'
-            f'jetstream {{ store_dir: "{folder / "js"}" }}\n'
+            f'jetstream {{ store_dir: "{folder / "js"}"{domain_line} }}\n'
             f"{config_text}\n",
             encoding="utf-8",
         )
@@ -161,7 +169,7 @@ def agents() -> Iterator[Callable[..., AgentThread]]:
         cluster = ClusterConfig(
             site=options.pop("site", SITE),
             appliance=appliance,
-            servers=(server.url,),
+            servers=options.pop("servers", (server.url,)),
             retry_s=0.2,
             **options,
         )
