@@ -66,7 +66,8 @@ MAX_RETRY_S = 60.0
 FETCH_BATCH = 200
 FETCH_WAIT_S = 2.0
 PRUNE_EVERY_S = 3600.0
-IDLE_POLL_S = 0.2
+IDLE_POLL_S = 0.1
+PUBLISH_TIMEOUT_S = 10.0
 RULE_HISTORY = 10
 FACTS_MAX_AGE_S = 90 * 86_400.0
 CALLS_MAX_AGE_S = 400 * 86_400.0
@@ -165,27 +166,51 @@ class SyncAgent:
             if not rows:
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
-            for row in rows:
-                await self._publish(js, row)
+            streamed: list[store.OutboxRow] = []
+            for row in rows:  # in outbox order: a rule waits for the facts before it
+                if row.kind == "rule":
+                    await self._publish_streamed(js, streamed)
+                    streamed = []
+                    await self._publish_rule_row(row)
+                else:
+                    streamed.append(row)
+            await self._publish_streamed(js, streamed)
 
-    async def _publish(self, js: JetStreamContext, row: store.OutboxRow) -> None:
+    async def _publish_streamed(self, js: JetStreamContext, rows: list[store.OutboxRow]) -> None:
+        """Facts and call records: all sent at once, marked sent together once every
+        acknowledgement is in (a partial failure re-sends them all; copies are dropped)."""
+        if not rows:
+            return
         cluster = self.cluster
+        pending = []
         try:
-            if row.kind == "rule":
-                await self._publish_rule(row)
-            else:
-                subject = (
-                    fact_subject(cluster.site, cluster.appliance)
-                    if row.kind == "fact"
-                    else call_subject(cluster.site, cluster.appliance)
-                )
+            for row in rows:
+                make_subject = fact_subject if row.kind == "fact" else call_subject
                 body = {**row.payload, "origin": cluster.appliance, "seq": row.id}
                 headers = {"Nats-Msg-Id": message_id(cluster.site, cluster.appliance, row.id)}
-                await js.publish(subject, _encode(body), headers=headers)
+                pending.append(
+                    await js.publish_async(
+                        make_subject(cluster.site, cluster.appliance),
+                        _encode(body),
+                        headers=headers,
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*pending), PUBLISH_TIMEOUT_S)
+        except Exception as exc:
+            for future in pending:
+                future.cancel()
+            store.mark_failed(self.db, rows[0].id, _describe(exc))
+            raise
+        store.mark_sent(self.db, [row.id for row in rows], self._clock())
+        self.published += len(rows)
+
+    async def _publish_rule_row(self, row: store.OutboxRow) -> None:
+        try:
+            await self._publish_rule(row)
         except Exception as exc:
             store.mark_failed(self.db, row.id, _describe(exc))
             raise
-        store.mark_sent(self.db, row.id, self._clock())
+        store.mark_sent(self.db, [row.id], self._clock())
         self.published += 1
 
     async def _publish_rule(self, row: store.OutboxRow) -> None:
@@ -239,24 +264,26 @@ class SyncAgent:
             stream=RULES_STREAM,
             config=consumer,
         )
-        prefix = f"$KV.{RULES_BUCKET}."
         while True:
-            for msg in await fetch_batch(subscription):
-                self._apply_rule_message(msg.subject[len(prefix) :], msg)
+            msgs = await fetch_batch(subscription)
+            entries = [entry for msg in msgs if (entry := self._rule_entry(msg)) is not None]
+            if entries:
+                outcomes = store.apply_rules(self.db, entries)
+                self.applied_rules += outcomes.count("applied")
+            for msg in msgs:
                 await msg.ack()
 
-    def _apply_rule_message(self, key: str, msg: Any) -> None:
+    def _rule_entry(self, msg: Any) -> tuple[dict[str, Any], int] | None:
+        """(rule, revision) from a bucket message; None for a purge or a refused message."""
         if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-            return  # rules are never deleted, only marked removed; a purge changes nothing
+            return None  # rules are never deleted, only marked removed
+        key = msg.subject[len(f"$KV.{RULES_BUCKET}.") :]
         try:
             rule = decode_rule(key, self.cluster.site, msg.data)
         except MessageRefused as exc:
             self._refuse("rule", key, str(exc))
-            return
-        outcome = store.apply_rule(self.db, rule, msg.metadata.sequence.stream)
-        if outcome == "applied":
-            self.applied_rules += 1
-            logger.info("sync: rule %s from %s applied", rule["id"], rule["origin"])
+            return None
+        return rule, msg.metadata.sequence.stream
 
     # ---------------------------------------------------------------------- facts
 
@@ -276,29 +303,26 @@ class SyncAgent:
         )
         own = fact_subject(site, self.cluster.appliance)
         while True:
-            for msg in await fetch_batch(subscription):
-                if msg.subject != own:
-                    self._apply_fact_message(msg)
+            msgs = await fetch_batch(subscription)
+            facts = [
+                fact
+                for msg in msgs
+                if msg.subject != own and (fact := self._received_fact(msg)) is not None
+            ]
+            if facts:
+                self.applied_facts += store.add_peer_facts(self.db, facts, self._clock())
+            for msg in msgs:
                 await msg.ack()
 
-    def _apply_fact_message(self, msg: Any) -> None:
+    def _received_fact(self, msg: Any) -> store.ReceivedFact | None:
         try:
             fact = decode_fact(msg.subject, msg.data)
         except MessageRefused as exc:
             self._refuse("fact", msg.subject, str(exc))
-            return
-        kept = store.add_peer_fact(
-            self.db,
-            origin=fact.origin,
-            origin_seq=fact.seq,
-            kind=fact.kind,
-            caller=fact.caller,
-            value=fact.value,
-            ts=fact.ts,
-            received_ts=self._clock(),
+            return None
+        return store.ReceivedFact(
+            fact.origin, fact.seq, fact.kind, fact.caller, fact.value, fact.ts
         )
-        if kept:
-            self.applied_facts += 1
 
     # ---------------------------------------------------------------------- misc
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from appliance.cluster.schema import RULE_COLUMNS, rule_payload
 from appliance.store.db import immediate
+from appliance.store.rules import write_shared_rule
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,13 @@ def unsent_count(conn: sqlite3.Connection | Database) -> int:
     return int(conn.execute("SELECT count(*) FROM outbox WHERE sent_ts IS NULL").fetchone()[0])
 
 
-def mark_sent(db: Database, outbox_id: int, ts: float) -> None:
-    """The server acknowledged the message."""
+def mark_sent(db: Database, outbox_ids: Sequence[int], ts: float) -> None:
+    """The server acknowledged these messages (one transaction)."""
     with immediate(db):
-        db.execute("UPDATE outbox SET sent_ts = ? WHERE id = ?", [ts, outbox_id])
+        for start in range(0, len(outbox_ids), 500):
+            chunk = list(outbox_ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            db.execute(f"UPDATE outbox SET sent_ts = ? WHERE id IN ({marks})", [ts, *chunk])
 
 
 def mark_failed(db: Database, outbox_id: int, error: str) -> None:
@@ -185,47 +189,55 @@ def _upsert_revision(db: Database, rule_id: str, revision: int) -> None:
     )
 
 
-def apply_rule(db: Database, rule: Mapping[str, Any], revision: int) -> RuleApplied:
-    """Put a rule from the site into force here, idempotently.
-
-    `stale`: this box already has this revision or a later one. `pending`: a change made
-    here waits to be published; the publisher resolves the two (docs/cluster.md) and
-    applies the result. `unchanged`: the same content; only the revision is noted.
-    """
-    rule_id = str(rule["id"])
-    row = {name: rule.get(name) for name in RULE_COLUMNS}
+def apply_rules(
+    db: Database, entries: Sequence[tuple[Mapping[str, Any], int]]
+) -> list[RuleApplied]:
+    """Put rules from the site into force here, idempotently, in one transaction; each
+    entry is (rule, revision). Per entry: `stale`: this box already has this revision or a
+    later one; `pending`: a change made here waits to be published (the publisher resolves
+    the two, docs/cluster.md, and applies the result); `unchanged`: the same content, only
+    the revision is noted; `applied`."""
     with _applying(db):
-        known = rule_revision(db, rule_id)
-        if known is not None and known >= revision:
-            return "stale"
-        if has_unsent_rule(db, rule_id):
-            return "pending"
-        current = local_rule(db, rule_id)
-        _upsert_revision(db, rule_id, revision)
-        if current is not None and _same_rule(current, row):
-            return "unchanged"
-        if current is None:
-            names = ", ".join(RULE_COLUMNS)
-            marks = ", ".join("?" * len(RULE_COLUMNS))
-            db.execute(f"INSERT INTO rules ({names}) VALUES ({marks})", list(row.values()))
-        else:
-            assignments = ", ".join(f"{name} = ?" for name in RULE_COLUMNS if name != "id")
-            values = [row[name] for name in RULE_COLUMNS if name != "id"]
-            db.execute(f"UPDATE rules SET {assignments} WHERE id = ?", [*values, rule_id])
+        found = db.execute("SELECT appliance FROM cluster_identity WHERE id = 1").fetchone()
+        here = found[0] if found else None
+        return [_apply_rule(db, rule, revision, here) for rule, revision in entries]
+
+
+def apply_rule(db: Database, rule: Mapping[str, Any], revision: int) -> RuleApplied:
+    """One rule from the site (see `apply_rules`)."""
+    return apply_rules(db, [(rule, revision)])[0]
+
+
+def _apply_rule(
+    db: Database, rule: Mapping[str, Any], revision: int, here: str | None
+) -> RuleApplied:
+    rule_id = str(rule["id"])
+    known = rule_revision(db, rule_id)
+    if known is not None and known >= revision:
+        return "stale"
+    if has_unsent_rule(db, rule_id):
+        return "pending"
+    _upsert_revision(db, rule_id, revision)
+    row = {name: rule.get(name) for name in RULE_COLUMNS}
+    if row["origin"] == here:
+        row["origin"] = None  # a rule made on this box, changed by another: still ours
+    current = local_rule(db, rule_id)
+    if current is not None and _same_rule(current, row):
+        return "unchanged"
+    write_shared_rule(db.conn, row)
     return "applied"
 
 
 def apply_merged_rule(db: Database, rule: Mapping[str, Any], revision: int) -> None:
-    """After a conflict: the merged rule the server now holds becomes this box's too."""
+    """After a conflict: the merged rule the server now holds becomes this box's too (the
+    row keeps its origin: NULL when it was made here)."""
     rule_id = str(rule["id"])
-    row = {name: rule.get(name) for name in RULE_COLUMNS}
+    row = {name: rule.get(name) for name in RULE_COLUMNS if name != "origin"}
     with _applying(db):
         _upsert_revision(db, rule_id, revision)
         current = local_rule(db, rule_id)
         if current is not None and not _same_rule(current, row):
-            assignments = ", ".join(f"{name} = ?" for name in RULE_COLUMNS if name != "id")
-            values = [row[name] for name in RULE_COLUMNS if name != "id"]
-            db.execute(f"UPDATE rules SET {assignments} WHERE id = ?", [*values, rule_id])
+            write_shared_rule(db.conn, row)
 
 
 def _same_rule(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> bool:
@@ -233,26 +245,33 @@ def _same_rule(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> bool:
     return all(current.get(name) == incoming.get(name) for name in RULE_COLUMNS if name != "origin")
 
 
-def add_peer_fact(
-    db: Database,
-    *,
-    origin: str,
-    origin_seq: int,
-    kind: FactKind,
-    caller: str,
-    value: str,
-    ts: float,
-    received_ts: float,
-) -> bool:
-    """Keep a peer's verdict or challenge outcome; False when it was already kept."""
+@dataclass(frozen=True, slots=True)
+class ReceivedFact:
+    """A peer's fact as it arrived, before it is kept."""
+
+    origin: str
+    origin_seq: int
+    kind: FactKind
+    caller: str
+    value: str
+    ts: float
+
+
+def add_peer_facts(db: Database, facts: Sequence[ReceivedFact], received_ts: float) -> int:
+    """Keep peers' verdicts and challenge outcomes, in one transaction; a fact already kept
+    (same origin and sequence) is skipped. Returns how many were new."""
+    added = 0
     with immediate(db):
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO peer_facts"
-            " (origin, origin_seq, kind, caller, value, ts, received_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [origin, origin_seq, kind, caller, value, ts, received_ts],
-        )
-    return cursor.rowcount > 0
+        for fact in facts:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO peer_facts"
+                " (origin, origin_seq, kind, caller, value, ts, received_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [fact.origin, fact.origin_seq, fact.kind, fact.caller, fact.value, fact.ts,
+                 received_ts],
+            )  # fmt: skip
+            added += cursor.rowcount
+    return added
 
 
 def peer_facts_after(

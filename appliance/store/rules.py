@@ -244,6 +244,21 @@ def remove_rule(
     return before
 
 
+def write_shared_rule(conn: sqlite3.Connection, row: Mapping[str, Any]) -> None:
+    """Insert or overwrite a rule exactly as another appliance of the site shared it (id,
+    times, removal and `origin` included), in the caller's transaction. The sharing agent
+    checks the row first (`appliance.cluster.messages.decode_rule`) and applies only a
+    newer revision; no event is written: the appliance that made the change wrote it."""
+    _require_transaction(conn)
+    columns = list(row)
+    assignments = ", ".join(f"{name} = excluded.{name}" for name in columns if name != "id")
+    conn.execute(
+        f"INSERT INTO rules ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        f" ON CONFLICT (id) DO UPDATE SET {assignments}",
+        [row[name] for name in columns],
+    )
+
+
 def new_rule_row(rule: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     """Validate `rule` and build the full row to insert (nothing is written).
 
