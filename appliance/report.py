@@ -10,15 +10,22 @@ the configured order, then one for every other kind the period's calls carry (a 
 since dropped from the configuration, a replayed scenario's), sorted. A kind is reported
 as itself, never folded into `other`, and the `valid` total counts every genuine call.
 
-Every function only reads. Each period is one `GROUP BY` query restricted by a range on
-`started_ts` (indexed), so a report touches only the rows of its range and returns a few
-groups per period, whatever the size of the log. Period boundaries are computed with
-`zoneinfo`, so any zone, with or without daylight saving, gives correct local periods.
+Every function only reads. The periods' figures come from the per-day figures of
+migration 0017 (`appliance.store.rollup`): a clean day is a few rows of `daily_figures`,
+a day changed since its figures were computed (today, a late verdict) is counted from its
+call rows; the counts are those of a `GROUP BY` over the period's rows, which is still
+how a database from before that migration is read (`_period_row`, also what retention
+archives). So a report costs about the days of its range, not its calls: a year of a
+10 M-row log by month in tens of ms (docs/benchmarks.md). The top repeaters come from the
+numbers kept per day when those prove which numbers lead, else from the range's rows.
+Period boundaries are computed with `zoneinfo`, so any
+zone, with or without daylight saving, gives correct local periods.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -26,7 +33,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.model import (
@@ -39,6 +46,9 @@ from appliance.model import (
     genuine_kind,
     is_kind,
 )
+
+if TYPE_CHECKING:
+    from appliance.store.rollup import Group
 
 logger = logging.getLogger(__name__)
 
@@ -273,28 +283,57 @@ def _line_class_column(disposition: str | None) -> str:
     return "line_s_other"
 
 
+@functools.lru_cache(maxsize=4096)
+def _group_columns(
+    disposition: str | None, decision: str | None, reason: str | None, challenge: str | None
+) -> tuple[tuple[str, ...], str]:
+    """(count columns, line-seconds column) a (disposition, decision, reason,
+    challenge_result) group adds to: the same for every group with that key."""
+    columns = ["calls"]
+    column, kind_column = _disposition_column(disposition)
+    columns.append(column)
+    if kind_column is not None:
+        columns.append(kind_column)
+    if decision is not None and decision != Action.PASS:
+        columns += ["screened", _screen_column(decision, reason)]
+    if challenge is not None:
+        result_column = f"challenge_{challenge}"
+        if result_column in CHALLENGE_COLUMNS:
+            columns.append(result_column)
+        else:
+            logger.debug("unknown challenge result %r left out of the report", challenge)
+    return tuple(columns), _line_class_column(disposition)
+
+
+def _add_group(
+    figures: dict[str, float],
+    key: tuple[str | None, str | None, str | None, str | None],
+    calls: int,
+    reached: float,
+    line_s: float,
+) -> None:
+    """Add `calls` calls of one (disposition, decision, reason, challenge_result) key."""
+    columns, seconds_column = _group_columns(*key)
+    for column in columns:
+        figures[column] = figures.get(column, 0) + calls
+    figures["reached_operator"] += int(reached)
+    figures[seconds_column] += line_s
+
+
 def _fold_group(
     figures: dict[str, float],
     group: tuple[str | None, str | None, str | None, str | None, int, float, float],
 ) -> None:
     """Add one (disposition, decision, reason, challenge_result) group to a period."""
     disposition, decision, reason, challenge_result, calls, reached, line_s = group
-    figures["calls"] += calls
-    column, kind_column = _disposition_column(disposition)
-    figures[column] += calls
-    if kind_column is not None:
-        figures[kind_column] = figures.get(kind_column, 0) + calls
-    figures["reached_operator"] += int(reached)
-    if decision is not None and decision != Action.PASS:
-        figures["screened"] += calls
-        figures[_screen_column(decision, reason)] += calls
-    if challenge_result is not None:
-        result_column = f"challenge_{challenge_result}"
-        if result_column in figures:
-            figures[result_column] += calls
-        else:
-            logger.debug("unknown challenge result %r left out of the report", challenge_result)
-    figures[_line_class_column(disposition)] += line_s
+    _add_group(figures, (disposition, decision, reason, challenge_result), calls, reached, line_s)
+
+
+def _fold_rolled(figures: dict[str, float], group: Group) -> None:
+    """Add one group of `appliance.store.rollup` (reached_operator is part of its key)."""
+    disposition, decision, reason, challenge_result, reached, calls, line_s = group
+    key = (disposition, decision, reason, challenge_result)
+    _add_group(figures, key, calls, (reached or 0) * calls, line_s)
 
 
 def _period_row(
@@ -308,6 +347,33 @@ def _period_row(
     for group in conn.execute(_PERIOD_QUERY, (from_ts, to_ts)):
         _fold_group(row.figures, group)
     return row
+
+
+def period_figures(
+    conn: sqlite3.Connection,
+    bounds: Sequence[tuple[str, float, float]],
+    period: Period,
+    kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+) -> dict[str, ReportRow]:
+    """A row for each (label, from_ts, to_ts) of `bounds` (contiguous, as `period_bounds`
+    gives them): from the per-day figures (`appliance.store.rollup`), or row by row on a
+    database from before migration 0017."""
+    # Imported here: appliance.store imports this module (the call log archives months).
+    from appliance.store import rollup
+
+    if not bounds or not rollup.has_rollup(conn):
+        return {
+            label: _period_row(conn, label, from_ts, to_ts, kinds)
+            for label, from_ts, to_ts in bounds
+        }
+    groups = rollup.period_groups(conn, bounds, period)
+    rows: dict[str, ReportRow] = {}
+    for label, *_ in bounds:
+        row = ReportRow(label, _zero_figures(kinds))
+        for group in groups.get(label, ()):
+            _fold_rolled(row.figures, group)
+        rows[label] = row
+    return rows
 
 
 def report_kinds(configured: Sequence[str], rows: Sequence[ReportRow]) -> tuple[str, ...]:
@@ -362,12 +428,12 @@ def report(
             else (first_archived, last_archived)
         )
     if extent is not None:
-        first_ts, last_ts = extent
+        bounds = list(period_bounds(*extent, period, zone))
+        counted = period_figures(
+            conn, [bound for bound in bounds if bound[0] not in archived], period, kinds
+        )
         rows = [
-            archived[label].row
-            if label in archived
-            else _period_row(conn, label, from_ts, to_ts, kinds)
-            for label, from_ts, to_ts in period_bounds(first_ts, last_ts, period, zone)
+            archived[label].row if label in archived else counted[label] for label, *_ in bounds
         ]
     all_kinds = report_kinds(kinds, rows)
     columns = count_columns(all_kinds) + SECONDS_COLUMNS
@@ -420,12 +486,18 @@ def month_figures(conn: sqlite3.Connection, month: str, from_ts: float, to_ts: f
 def top_repeaters(
     conn: sqlite3.Connection, since_ts: float, until_ts: float, limit: int = TOP_REPEATERS_LIMIT
 ) -> list[Repeater]:
-    """The numbers with the most calls in [since_ts, until_ts); withheld calls excluded."""
+    """The numbers with the most calls in [since_ts, until_ts); withheld calls excluded.
+
+    From the per-day figures when they prove which numbers lead
+    (`appliance.store.rollup.top_callers`), else by grouping the range's rows by number."""
+    from appliance.store import rollup  # here: appliance.store imports this module
+
+    found = rollup.top_callers(conn, since_ts, until_ts, limit) if rollup.has_rollup(conn) else None
+    if found is None:
+        found = conn.execute(_REPEATERS_QUERY, (since_ts, until_ts, limit)).fetchall()
     return [
-        Repeater(caller, calls, int(junk), int(genuine), int(reached), first_ts, last_ts)
-        for caller, calls, junk, genuine, reached, first_ts, last_ts in conn.execute(
-            _REPEATERS_QUERY, (since_ts, until_ts, limit)
-        )
+        Repeater(caller, int(calls), int(junk), int(genuine), int(reached), first_ts, last_ts)
+        for caller, calls, junk, genuine, reached, first_ts, last_ts in found
     ]
 
 

@@ -9,8 +9,10 @@ generator's own version, so a schema change or a generator change makes a new fi
 real migrations create the schema; then the `calls` and `dispositions` indexes are
 dropped, rows go in through `sqlite3.executemany` in batches (journal off, no fsync: a
 benchmark fixture, not a call log), the very same indexes are created again from their
-saved SQL, and the file is switched to WAL as the appliance leaves it. No ANALYZE: the
-appliance never runs it, so the planner works without statistics, as on the box.
+saved SQL, the per-day report figures of every day the inserts marked dirty are computed
+(`appliance.store.rollup.refresh`, as the web UI does before a report), and the file is
+switched to WAL as the appliance leaves it. No ANALYZE: the appliance never runs it, so
+the planner works without statistics, as on the box.
 
 The rows: `--rows` calls spread evenly over two years (2023-01-01 to 2025-01-01 WIB), so
 1 M rows make about 42,000 calls a month and 10 M about 420,000: a centre under attack
@@ -26,9 +28,17 @@ connection from `open_readonly`, as the CLI and reports use):
   the latest calls; one number; a day with a decision; genuine calls; prank calls; one
   decision over the whole log; and the 10th page of a number's calls (keyset paging on
   `until_ts`, the only paging the API offers). Figures per filter set and over all.
-- `report_month`: `appliance.report.report` for one calendar month (period month), the
-  target's "monthly report"; and `report_all` for the whole log by month, which is what
-  `siaga report` without --since/--until does.
+- reports (`appliance.report.report`, target: any report under 300 ms): `report_month`,
+  one calendar month (period month), the "monthly report"; `report_month_days`, the same
+  month by day (the web page's default); `report_year`, 2024 by month; `report_year_days`,
+  2024 by day (the longest daily table the web UI gives); `report_all`, the whole log by
+  month, which is what `siaga report` without --since/--until does; `report_all_dirty`,
+  the whole log by month with 31 days changed since their figures were computed (a late
+  verdict on one call of each of the log's last 31 days, as on a box where nothing
+  refreshed the figures for a month): those days are counted from their call rows (the
+  change is made in a transaction rolled back after timing).
+- `repeaters_*`: `appliance.report.top_repeaters` (the top 20 numbers, as the reports page
+  and API show them) for the month, 2024 and the whole log.
 - `console`: `web_ui.console.snapshot`, what the console's API serves every refresh:
   `line_status` (8 lines, two with a caller waiting, one of them a heavy repeater) and
   the waiting callers' history (calls in 24 h and 30 days, latest dispositions, rules).
@@ -56,22 +66,24 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.migrations import MIGRATIONS_TABLE
-from appliance.report import report
-from appliance.store import open_readonly, search_calls
+from appliance.report import Period, report, top_repeaters
+from appliance.store import open_readonly, rollup, search_calls
 from appliance.store._sqlite import connect_writer
 
 logger = logging.getLogger("bench.queries")
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "var" / "bench"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the per-day report figures are computed after the rows
 ZONE = ZoneInfo("Asia/Jakarta")
 SPAN_START = datetime(2023, 1, 1, tzinfo=ZONE)
 SPAN_END = datetime(2025, 1, 1, tzinfo=ZONE)
 REPORT_MONTH = (datetime(2024, 11, 1, tzinfo=ZONE), datetime(2024, 12, 1, tzinfo=ZONE))
 PAGE = 50  # `siaga calls --limit` default
 BATCH = 50_000
-TARGET_REPORT_MS = 500.0
+TARGET_REPORT_MS = 300.0  # any report, any range
+YEAR = (datetime(2024, 1, 1, tzinfo=ZONE), datetime(2025, 1, 1, tzinfo=ZONE))
+DIRTY_DAYS = 31
 LINES = 8
 
 # (decision, reason, weight) for callers with a number; withheld ones get their own.
@@ -273,6 +285,8 @@ def build_database(rows: int, path: Path) -> float:
         for name, sql in indexes:
             logger.info("%s: index %s", path.name, name)
             conn.execute(sql)
+        logger.info("%s: per-day report figures", path.name)
+        rollup.refresh(conn, budget_s=None)
         conn.execute("PRAGMA journal_mode=WAL")
     finally:
         conn.close()
@@ -433,6 +447,59 @@ def _snapshot_by_hand(conn: sqlite3.Connection, callers: Sequence[str], now_ts: 
     return rows
 
 
+def _report(
+    conn: sqlite3.Connection, since: datetime | float, until: datetime | float, period: Period
+) -> Callable[[], object]:
+    since_ts = since.timestamp() if isinstance(since, datetime) else since
+    until_ts = until.timestamp() if isinstance(until, datetime) else until
+    return lambda: report(conn, since_ts=since_ts, until_ts=until_ts, period=period)
+
+
+def _repeaters(
+    conn: sqlite3.Connection, since: datetime | float, until: datetime | float
+) -> Callable[[], object]:
+    since_ts = since.timestamp() if isinstance(since, datetime) else since
+    until_ts = until.timestamp() if isinstance(until, datetime) else until
+    return lambda: top_repeaters(conn, since_ts, until_ts)
+
+
+def _dirty_some_days(conn: sqlite3.Connection) -> None:
+    """In the open transaction: a verdict changed on one call of each of the last days."""
+    end = SPAN_END.timestamp()
+    for day in range(DIRTY_DAYS):
+        conn.execute(
+            "UPDATE calls SET disposition = 'ghost' WHERE id ="
+            " (SELECT id FROM calls WHERE started_ts >= ? ORDER BY started_ts LIMIT 1)",
+            [end - (day + 1) * 86_400.0],
+        )
+
+
+def time_reports(conn: sqlite3.Connection, path: Path, repeat: int) -> dict[str, Any]:
+    """Every report variant (see the module docstring), p50/p99/max in ms."""
+    ever = (0.0, 4_102_444_800.0)
+    few = max(2, repeat // 5)
+    found = {
+        "report_month": _summary(_time_ms(_report(conn, *REPORT_MONTH, "month"), repeat)),
+        "report_month_days": _summary(_time_ms(_report(conn, *REPORT_MONTH, "day"), repeat)),
+        "report_year": _summary(_time_ms(_report(conn, *YEAR, "month"), repeat)),
+        "report_year_days": _summary(_time_ms(_report(conn, *YEAR, "day"), few)),
+        "report_all": _summary(_time_ms(_report(conn, *ever, "month"), few)),
+        "repeaters_month": _summary(_time_ms(_repeaters(conn, *REPORT_MONTH), repeat)),
+        "repeaters_year": _summary(_time_ms(_repeaters(conn, *YEAR), few)),
+        "repeaters_all": _summary(_time_ms(_repeaters(conn, *ever), few)),
+    }
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        _dirty_some_days(writer)
+        found["report_all_dirty_days"] = len(rollup.dirty_days(writer))
+        found["report_all_dirty"] = _summary(_time_ms(_report(writer, *ever, "month"), few))
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    return found
+
+
 def run(rows: int, repeat: int, *, rebuild: bool = False) -> dict[str, Any]:
     """Build or reuse the database of `rows` calls and time every query on it."""
     path, build_s = ensure_database(rows, rebuild=rebuild)
@@ -446,19 +513,8 @@ def run(rows: int, repeat: int, *, rebuild: bool = False) -> dict[str, Any]:
             timings = _time_ms(action, repeat)
             search[name] = _summary(timings)
             everything.extend(timings)
+        reports = time_reports(conn, path, repeat)
         month_since, month_until = (moment.timestamp() for moment in REPORT_MONTH)
-        report_month = _summary(
-            _time_ms(
-                lambda: report(conn, since_ts=month_since, until_ts=month_until, period="month"),
-                repeat,
-            )
-        )
-        report_all = _summary(
-            _time_ms(
-                lambda: report(conn, since_ts=0.0, until_ts=4_102_444_800.0, period="month"),
-                max(2, repeat // 5),
-            )
-        )
         month_rows = conn.execute(
             "SELECT count(*) FROM calls WHERE started_ts >= ? AND started_ts < ?",
             [month_since, month_until],
@@ -478,9 +534,8 @@ def run(rows: int, repeat: int, *, rebuild: bool = False) -> dict[str, Any]:
         "repeat": repeat,
         "search": _summary(everything),
         "search_by_filter": search,
-        "report_month": report_month,
+        **reports,
         "report_month_rows": month_rows,
-        "report_all": report_all,
         "console": console,
         "heavy_caller_calls": heavy_calls,
         "target_report_ms": TARGET_REPORT_MS,
@@ -504,7 +559,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += [(f"  search: {name}", f) for name, f in r["search_by_filter"].items()]
         lines += [
             ("report, one month", r["report_month"]),
+            ("report, one month by day", r["report_month_days"]),
+            ("report, 2024 by month", r["report_year"]),
+            ("report, 2024 by day", r["report_year_days"]),
             ("report, whole log by month", r["report_all"]),
+            (f"  the same, {r['report_all_dirty_days']} days dirty", r["report_all_dirty"]),
+            ("top 20 repeaters, one month", r["repeaters_month"]),
+            ("top 20 repeaters, 2024", r["repeaters_year"]),
+            ("top 20 repeaters, whole log", r["repeaters_all"]),
             ("console snapshot", r["console"]),
         ]
         for name, figures in lines:

@@ -20,16 +20,17 @@ trip, the login and role checks, the queries and the template. Each page:
 - call log: `/calls` (latest page), a number's calls, a day with one decision, prank
   calls, genuine calls of any kind, a number prefix (`+62812`), one decision over the
   whole log, and a number's 10th page (keyset paging);
-- report: `/reports` for one month by day (2024-11), one day, and 2024 by month; the
-  CSV of the month;
+- report: `/reports` for one month by day (2024-11), one day, 2024 by month and 2024 by
+  day (the longest daily table the page gives); the CSV of the month. The copy's recent
+  calls leave 30 days changed since their per-day figures were computed: the first
+  (untimed) report request recomputes them, as on a box (`appliance.store.rollup`);
 - console: `/console` (the page) and `/api/console` (the live snapshot its script
   fetches on every change).
 
-Target: p95 under 100 ms for each page at 2 million rows, over all its variants but two,
-timed and shown apart: the report of a whole year by month (every call of the year is
-read: a million here, about 30 times Serang's yearly traffic, and SQLite's GROUP BY costs
-about a microsecond a row) and the report's CSV (a download, not a page). Prints a table
-and one JSON line.
+Target: p95 under 100 ms for each page at 2 million rows, over all its variants but the
+report's CSV (a download, not a page), timed and shown apart. The reports read per-day
+figures (migration 0017), so a year costs about what a month does. Prints a table and
+one JSON line.
 """
 
 from __future__ import annotations
@@ -173,9 +174,8 @@ def web_server(db_path: Path) -> Iterator[str]:
 # ------------------------------------------------------------------ timing
 
 
-# Variants outside a page's p95: a whole year by month reads every call of the year (a
-# million here, 30 times Serang's yearly traffic), and the CSV is a download, not a page.
-BEYOND_TARGET = frozenset({"2024 by month", "one month, CSV"})
+# Variants outside a page's p95: the CSV is a download, not a page.
+BEYOND_TARGET = frozenset({"one month, CSV"})
 
 
 def page_set(heavy: str) -> dict[str, dict[str, str]]:
@@ -195,6 +195,7 @@ def page_set(heavy: str) -> dict[str, dict[str, str]]:
             "one month by day": "/reports?month=2024-11",
             "one day": "/reports?since=2024-11-12&until=2024-11-12",
             "2024 by month": "/reports?period=month&since=2024-01-01&until=2024-12-31",
+            "2024 by day": "/reports?since=2024-01-01&until=2024-12-31",
             "one month, CSV": "/reports.csv?month=2024-11",
         },
         "console": {"page": "/console", "live snapshot (API)": "/api/console"},

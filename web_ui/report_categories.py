@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from appliance.model import genuine_kind
 from appliance.report import Period, Report, period_bounds
+from appliance.store import rollup
 
 CENTRE_JUNK: tuple[str, ...] = ("prank", "ghost")
 # Siaga's own classification of a call no operator gave a verdict: its category.
@@ -205,14 +206,22 @@ def period_rows(
     """The calls of [since_ts, until_ts) by local period label, each in one category.
 
     Independent of the report (the page runs both at once): one indexed query for the
-    first and last call, then one `GROUP BY` per period between them."""
+    first and last call, then the per-day figures of the periods between them
+    (`appliance.store.rollup`: the rollup's days, and the dirty ones from their rows)."""
     first, last = (conn.execute(sql, (since_ts, until_ts)).fetchone()[0] for sql in _EXTENT_QUERIES)
     if first is None or last is None:
         return {}
-    return {
-        label: _period_row(conn, label, from_ts, to_ts)
-        for label, from_ts, to_ts in period_bounds(float(first), float(last) + 1.0, period, zone)
-    }
+    bounds = list(period_bounds(float(first), float(last) + 1.0, period, zone))
+    if not rollup.has_rollup(conn):  # a database from before migration 0017
+        return {label: _period_row(conn, label, from_ts, to_ts) for label, from_ts, to_ts in bounds}
+    groups = rollup.period_groups(conn, bounds, period)
+    rows: dict[str, CategoryRow] = {}
+    for label, *_ in bounds:
+        row = CategoryRow(label)
+        for disposition, decision, reason, result, reached, n, _line_s in groups.get(label, ()):
+            _fold(row, disposition, decision, reason, result, bool(reached), n)
+        rows[label] = row
+    return rows
 
 
 def categorise(report: Report, counted: dict[str, CategoryRow]) -> Categories:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from appliance.report import (
     report,
     top_repeaters,
 )
+from appliance.store import rollup
 from web_ui.calllog import CallSearchError, day_range_ts, local_iso, parse_day
 from web_ui.charts import BarChart, stacked_bars
 from web_ui.db import connect_readonly
@@ -177,11 +178,15 @@ def build_view(
 ) -> ReportView:
     """The report and the top repeaters of the request's period.
 
-    The report, the top repeaters and the centre's categories are independent queries of
-    about the same cost (a month of 2 million rows: about 60 ms each on the benchmark
-    machine); SQLite runs them at once on three connections (it releases the GIL while
-    it works), so the page costs about what the slowest of them costs.
+    First the days changed since their figures were computed (late verdicts, archived
+    months; `appliance.store.rollup`) are recomputed on this request's connection, a
+    day per short write transaction, today left to be counted live. The report and the
+    centre's categories then read per-day figures; the top repeaters read the call rows
+    of the period (about 60 ms for a month of 2 million rows on the benchmark machine).
+    SQLite runs them at once on three connections (it releases the GIL while it works).
     """
+    if rollup.has_rollup(conn):
+        rollup.try_refresh(conn, before_day=datetime.now(settings.zone).date().isoformat())
     since_ts, until_ts = request.range_ts(settings.zone)
     kinds = configured_kinds(conn)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
