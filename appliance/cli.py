@@ -58,6 +58,7 @@ from appliance.store import (
     search_calls,
 )
 from appliance.timesync import kernel_clock_synchronised
+from appliance.web_lines import has_stored_lines
 
 if TYPE_CHECKING:  # the web stack is imported only by the commands that run it
     from web_ui.server import TlsFiles
@@ -162,9 +163,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.raw_at:
         _toggle_raw_at_log()
     config = _config(args)
-    if not config.lines:
-        raise UsageError("the configuration has no [[lines]]: nothing to run (see `siaga demo`)")
     db_path = _db_path(args, config)
+    if not config.lines and not has_stored_lines(db_path):  # the web UI's lines count too
+        raise UsageError(
+            "the configuration has no [[lines]] and the web UI's lines page none: nothing to"
+            " run (see `siaga demo`)"
+        )
     call_log = CallLog(db_path, timezone=config.site.timezone)
     call_log.open()
     service = LineService(
@@ -173,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         rule_store=RuleStore(db_path, timezone=config.site.timezone),
         clock=SystemClock(),
         clock_probe=kernel_clock_synchronised,  # a Pi has no real-time clock
+        lines_from_database=True,  # the lines page's lines, over the file's
     )
     service.prepare()
     logger.warning("siaga running %d line(s); call log %s", len(service.lines), db_path)

@@ -27,6 +27,18 @@ call log's single writer.
   most `ANSWER_MAX_CHARS`) are filled in. Requests found pending at start that are
   older than `STALE_REQUEST_S` are `expired`: nobody is waiting for them any more.
 
+- `web_lines` (migration `0020_web_lines`) holds the lines a technician configured on the
+  page; while it has any they are the lines in force, else the file's
+  (`appliance/web_lines.py` has the rule). With `lines_from_database` (`siaga run`) the
+  service reads them at start, and each poll that finds `web_lines_version` changed
+  brings the running lines in step (`LineService.apply_lines`): a new line starts, a
+  removed one stops, a changed one restarts; only those, and only when they hold no
+  call: one in a call is dealt with at the first poll that finds it free, like a
+  disable. Each applied set is a `lines_change` event (the version, the source, the
+  lines in force and those still waiting), which the page reads to say whether its
+  change is in force. A set the table holds but `LineConfig`/`Config` refuse (a
+  hand-edited row) is logged as an ALARM and the lines in force stay.
+
 Fail open: a locked or broken database is logged and the poll tried again later; nothing
 here raises into the lines or stalls screening.
 """
@@ -41,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.store import open_readonly
+from appliance.web_lines import LinesInForce, in_force, read_stored, stored_version
 
 if TYPE_CHECKING:
     from appliance.service import LineService
@@ -108,6 +121,9 @@ class LineAdmin:
         self._conn: sqlite3.Connection | None = None
         self._handled: set[int] = set()  # done, but perhaps not yet committed
         self._waiting_for_call_end: set[str] = set()  # disables put off by a call
+        self._lines_version: int | None = None  # of `web_lines` last read
+        self._wanted: LinesInForce | None = None  # the set to bring the lines to
+        self._lines_waiting: list[str] | None = None  # lines a call holds back, last told
 
     def apply_at_start(self) -> int:
         """Before the lines open their ports: take the disabled ones out of service.
@@ -141,7 +157,9 @@ class LineAdmin:
         return len(stale)
 
     async def poll_once(self) -> None:
-        """Apply the choices, then carry out every pending request once."""
+        """Apply the lines in force and the choices, then carry out every pending request."""
+        if self._service.lines_from_database:
+            await self.apply_lines()
         await self.apply_choices()
         await self.serve_requests()
 
@@ -185,6 +203,67 @@ class LineAdmin:
         elif name not in self._waiting_for_call_end:
             self._waiting_for_call_end.add(name)
             logger.warning("line %s: disabled by %s once its call ends", name, by)
+
+    # ------------------------------------------------------------------ lines in force
+
+    async def apply_lines(self) -> None:
+        """Read `web_lines` if it changed, and bring the running lines in step with it."""
+        self._read_lines()
+        wanted = self._wanted
+        if wanted is None:
+            return
+        if self._lines_waiting == [] and self._in_step(wanted):
+            return
+        disabled = {name for name, choice in self._choices().items() if not choice.enabled}
+        waiting = await self._service.apply_lines(wanted.lines, disabled=disabled)
+        self._service.lines_source = wanted.source
+        if waiting != self._lines_waiting:
+            self._lines_waiting = waiting
+            self._tell(wanted, waiting)
+
+    def _read_lines(self) -> None:
+        conn = self._connection()
+        try:
+            version = stored_version(conn)
+            if version == self._lines_version:
+                return
+            stored = read_stored(conn)
+        finally:
+            conn.commit()
+        self._lines_version = version
+        if stored.problems:
+            logger.error(
+                "ALARM lines from the web UI refused (version %d), keeping the lines in force: %s",
+                version, "; ".join(stored.problems),
+            )  # fmt: skip
+            self._service.call_log.add_event(
+                "lines_refused",
+                detail={"version": version, "problems": list(stored.problems)},
+                ts=self._service.clock.timestamp(),
+            )
+            return
+        self._wanted = in_force(self._service.file_lines, stored)
+        self._lines_waiting = None  # a new set: tell once it is applied
+
+    def _in_step(self, wanted: LinesInForce) -> bool:
+        running = {name: line.config for name, line in self._service.lines.items()}
+        return running == {line.name: line for line in wanted.lines if line.enabled}
+
+    def _tell(self, wanted: LinesInForce, waiting: list[str]) -> None:
+        names = [line.name for line in wanted.lines]
+        detail = {
+            "version": self._lines_version,
+            "source": wanted.source,
+            "lines": names,
+            "waiting": waiting,
+        }
+        if waiting:
+            logger.warning("lines: %s wait for their calls to end", ", ".join(waiting))
+        else:
+            logger.info("lines in force (%s): %s", wanted.source, ", ".join(names))
+        self._service.call_log.add_event(
+            "lines_change", detail=detail, ts=self._service.clock.timestamp()
+        )
 
     # ------------------------------------------------------------------ requests
 

@@ -649,3 +649,33 @@ def create_hub(db: Database) -> None:
     """The province hub's columns on `calls` (site, appliance, the call's id there) and the
     verdicts waiting for their call; unused on an appliance. See appliance/cluster/hub.py."""
     create_hub_tables(db)
+
+
+@migration(name="0020_web_lines")
+def create_web_lines(db: Database) -> None:
+    """Lines configured on the web UI's lines page (`appliance/web_lines.py`).
+
+    `web_lines`: one row per line, `config` the JSON of its `LineConfig`, `position` its
+    order (slot n of the board serves the n-th line at start). While the table holds any
+    row, it is the whole set of lines in force and the configuration file's `[[lines]]`
+    are only shown as overridden; with none, the file's lines are in force. A trigger
+    bumps `web_lines_version` on every change, so the line service notices within a
+    second and starts, stops or restarts only the lines that changed.
+    """
+    db.execute(
+        """CREATE TABLE web_lines (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            updated_ts REAL NOT NULL,
+            updated_at TEXT,
+            updated_by TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE web_lines_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+    db.execute("INSERT INTO web_lines_version (id, version) VALUES (1, 0)")
+    for operation in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER web_lines_version_{operation.lower()} AFTER {operation} ON web_lines "
+            "BEGIN UPDATE web_lines_version SET version = version + 1 WHERE id = 1; END"
+        )

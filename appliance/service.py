@@ -19,7 +19,7 @@ import logging
 import os
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from appliance import package_version
@@ -58,9 +58,15 @@ from appliance.settings import (
     settings_version,
 )
 from appliance.store import CallLog, RuleStore, open_readonly, rule_from_row
+from appliance.web_lines import LinesInForce, LinesSource, lines_at_start
 from firmware.board import Board, UsbPortReset, open_board
 
 logger = logging.getLogger(__name__)
+
+
+def _ports(line_config: LineConfig) -> tuple[str, ...]:
+    """The device files a line opens."""
+    return tuple(port for port in (line_config.port, line_config.voice_port) if port)
 
 
 def _health_key(line: Line) -> tuple[Any, ...]:
@@ -112,6 +118,7 @@ class LineService:
         board: Board | Literal["from_config"] | None = FROM_CONFIG,
         usb: UsbPortReset | None = None,
         clock_probe: Callable[[], bool | None] | None = None,
+        lines_from_database: bool = False,
     ) -> None:
         """`board`: the board I/O (LEDs, lamps, buttons, power keys); by default the one
         `config.board` names (the service then owns and closes it); None: no board (the
@@ -121,7 +128,9 @@ class LineService:
         how often the lines page's choices and tests are looked for; by default as often
         as `LINE_ADMIN_POLL_S` is to `DESK_POLL_S` (once a second at the desk's default,
         and in real time under the demo's faster clock); never when the desk is not polled
-        (the simulator and benchmarks run without the web UI)."""
+        (the simulator and benchmarks run without the web UI). `lines_from_database`:
+        the lines the web UI stores replace `lines` (the file's) while it has any, at
+        start and while running (`siaga run`; needs the line admin's polling)."""
         self.config = config  # in force: the file's, with the web UI's settings over it
         self.base_config = config  # the file's
         self._settings_version: int | None = None
@@ -147,24 +156,17 @@ class LineService:
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
+        self._health_interval_s = health_interval_s
+        self._scenario_ref = scenario_ref
         line_configs = tuple(lines if lines is not None else config.lines)
+        # The file's lines: in force unless the web UI's are (appliance/web_lines.py).
+        self.file_lines = line_configs
+        self.lines_from_database = lines_from_database and self.line_admin is not None
+        self.lines_source: LinesSource = "file"
+        self._lines_started = False  # run() has started the lines
         for line_config in line_configs:
             if line_config.enabled:
-                self.lines[line_config.name] = Line(
-                    line_config,
-                    screener=self,
-                    recorder=call_log,
-                    listener=self,
-                    clock=clock,
-                    prompts=config.prompt_text(),
-                    challenge=config.challenge,
-                    region=config.site.region,
-                    health_interval_s=health_interval_s,
-                    scenario_ref=scenario_ref,
-                    recordings_dir=config.site.recordings_dir,
-                    recovery=self,
-                    watchdog=config.watchdog,
-                )
+                self.lines[line_config.name] = self._build_line(line_config)
         self.usb = usb or UsbPortReset()
         self._owns_board = board == FROM_CONFIG
         if board == FROM_CONFIG:
@@ -172,7 +174,7 @@ class LineService:
         self.board: Board | None = board if not isinstance(board, str) else None
         self.board_wiring = (
             BoardWiring(self.board, line_configs, self.lines, self) if self.board else None
-        )
+        )  # rebuilt by `prepare` when the web UI's lines are in force
         self.housekeeping = Housekeeping(
             config, lines=self.lines, call_log=call_log, clock=clock, clock_probe=clock_probe
         )
@@ -197,6 +199,8 @@ class LineService:
         self.reload_rules()
         self.housekeeping.prepare()
         if self.line_admin is not None:  # before any line opens its port
+            if self.lines_from_database:
+                self._use_lines_at_start(lines_at_start(self.file_lines, self.call_log.path))
             self.line_admin.apply_at_start()
             self.line_admin.close()
 
@@ -251,6 +255,7 @@ class LineService:
 
     async def run(self) -> None:
         """Run every line until `stop()`."""
+        self._lines_started = True
         for name, line in self.lines.items():
             if not line.disabled:
                 self._start_line(name)
@@ -295,6 +300,101 @@ class LineService:
     def _start_line(self, name: str) -> None:
         line = self.lines[name]
         self._line_tasks[name] = asyncio.create_task(self._supervise(line), name=f"line-{name}")
+
+    def _build_line(self, line_config: LineConfig) -> Line:
+        config = self.config
+        return Line(
+            line_config,
+            screener=self,
+            recorder=self.call_log,
+            listener=self,
+            clock=self.clock,
+            prompts=config.prompt_text(),
+            challenge=config.challenge,
+            region=config.site.region,
+            health_interval_s=self._health_interval_s,
+            scenario_ref=self._scenario_ref,
+            recordings_dir=config.site.recordings_dir,
+            recovery=self,
+            watchdog=config.watchdog,
+        )
+
+    # ----------------------------------------------------------------- lines in force
+
+    def _use_lines_at_start(self, wanted: LinesInForce) -> None:
+        """Before any port opens: build the lines in force (the web UI's, else the file's)
+        and give the board's slots to them in their order."""
+        self.lines_source = wanted.source
+        if wanted.source == "file":
+            return
+        self.lines.clear()  # the same dict the housekeeping and the board read
+        for line_config in wanted.lines:
+            if line_config.enabled:
+                self.lines[line_config.name] = self._build_line(line_config)
+        if self.board is not None:
+            self.board_wiring = BoardWiring(self.board, wanted.lines, self.lines, self)
+        logger.warning(
+            "lines from the web UI in force (%d); the file's [[lines]] are not used",
+            len(self.lines),
+        )
+
+    async def apply_lines(
+        self, wanted: Sequence[LineConfig], *, disabled: Collection[str] = ()
+    ) -> list[str]:
+        """Bring the running lines in step with `wanted` without touching the others: a
+        new line is built and started (left out of service if in `disabled`), a removed
+        one stopped, a changed one stopped and started anew. A line holding a call is
+        left as it is until its call ends (never cut), and so is a new line whose port a
+        waiting line still holds; returns the names still waiting (the caller asks again).
+        """
+        wanted_by_name = {line.name: line for line in wanted if line.enabled}
+        waiting: list[str] = []
+        for name, line in list(self.lines.items()):
+            if wanted_by_name.get(name) == line.config:
+                continue
+            if line.call is not None or line.state in CALL_STATES:
+                waiting.append(name)
+            else:
+                await self._remove_line(name, replaced=name in wanted_by_name)
+        held = {port for line in self.lines.values() for port in _ports(line.config)}
+        for name, line_config in wanted_by_name.items():
+            if name in self.lines:
+                continue
+            if held & set(_ports(line_config)):
+                waiting.append(name)
+                continue
+            self._add_line(line_config, disabled=name in disabled)
+        return sorted(set(waiting))
+
+    def _add_line(self, line_config: LineConfig, *, disabled: bool) -> None:
+        name = line_config.name
+        line = self._build_line(line_config)
+        self.lines[name] = line
+        if disabled:
+            line.take_out_of_service()
+        elif self._lines_started:
+            self._start_line(name)
+        logger.warning("line %s (%s) added from the web UI", name, line_config.port)
+        self.call_log.add_event(
+            "line_added", line=name, detail={"port": line_config.port}, ts=self.clock.timestamp()
+        )
+
+    async def _remove_line(self, name: str, *, replaced: bool) -> None:
+        """Stop a line that holds no call and let go of its port; forget its status row
+        unless a line of the same name takes its place."""
+        line = self.lines.pop(name)
+        line.take_out_of_service()  # closes the port; rests DISABLED, no line_down alarm
+        task = self._line_tasks.pop(name, None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        self._published_health.pop(name, None)
+        self._state_since.pop(name, None)
+        if not replaced:
+            self.call_log.forget_line_status(name)
+        kind = "line_restarting" if replaced else "line_removed"
+        logger.warning("line %s %s (web UI)", name, "stopped to restart" if replaced else "removed")
+        self.call_log.add_event(kind, line=name, ts=self.clock.timestamp())
 
     async def disable_line(self, name: str, *, by: str | None) -> bool:
         """Take a line out of service (a technician's choice on the lines page): its port

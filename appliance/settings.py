@@ -3,8 +3,9 @@
 The configuration file stays the technician's base; what supervisors and technicians
 change in the web UI is stored per section in the `settings` table (migration 0011) and
 deep-merged over it. Only sections that can change under running lines are accepted
-(`LIVE_SECTIONS`): thresholds, the ladder, the challenge, prompts and SMS. Lines, ports
-and the database need a restart and stay in the file.
+(`LIVE_SECTIONS`): thresholds, the ladder, the challenge, prompts and SMS. The database
+and the rest need a restart and stay in the file; lines have their own page and table
+(`appliance/web_lines.py`).
 
 `effective_config` is the one place that merges and validates, used by the web UI before
 it stores an override and by the line service when it applies one, so both always agree

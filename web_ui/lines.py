@@ -16,10 +16,13 @@ Decisions:
   (ringing to connected) is refused with 409 `error.line_in_call`. A call that rings
   between this check and the service's next poll is not cut either: the service applies
   the disable once that call has ended (the page says the disable is waiting).
-- Lines disabled in the configuration file (`enabled = false`) are never built by the
-  service: they are listed as such, from `service_state.base_config`, without controls
-  (409 `error.line_disabled_in_config`). Lines the configuration lists but the service
-  never reported are listed without a state.
+- The lines in force are the lines page's own (`web_lines`, `web_ui/line_config.py`)
+  while it has any, else the configuration file's (`service_state.base_config`); see
+  `appliance/web_lines.py`. Lines their configuration disables (`enabled = false`) are
+  never built by the service: they are listed as such, without controls (409
+  `error.line_disabled_in_config`). Lines in force that the service never reported are
+  listed without a state; AT tests are accepted for them (a line just added), and the
+  service answers once the line is up.
 - An AT test is one command from `appliance.line_admin.AT_TEST_COMMANDS`, a fixed list
   of read-only queries (anything else: 422, and the service refuses it too): a test can
   never dial or switch the radio off. The service runs it only on an idle line and
@@ -174,7 +177,11 @@ def signal_percent(csq: int | None) -> int | None:
 
 
 def configured_lines(conn: sqlite3.Connection) -> dict[str, ConfiguredLine]:
-    """The lines of the configuration file the service last started on (none if unknown)."""
+    """The lines in force: the lines page's (`web_lines`) while it has any, else those of
+    the configuration file the service last started on (none if unknown)."""
+    stored = conn.execute("SELECT name, config FROM web_lines ORDER BY position").fetchall()
+    if stored:
+        return {str(name): _stored_line(str(name), text) for name, text in stored}
     row = conn.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
     if row is None or not row["base_config"]:
         return {}
@@ -190,6 +197,14 @@ def configured_lines(conn: sqlite3.Connection) -> dict[str, ConfiguredLine]:
         logger.warning("service_state.base_config is not a configuration: lines not shown")
         return {}
     return found
+
+
+def _stored_line(name: str, text: str) -> ConfiguredLine:
+    try:
+        enabled = json.loads(text).get("enabled", True)
+    except (ValueError, AttributeError):
+        enabled = True  # the service refuses such a row; the page shows the line anyway
+    return ConfiguredLine(name, bool(enabled))
 
 
 def _status_rows(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:

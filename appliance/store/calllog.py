@@ -139,6 +139,11 @@ class _LineStatusWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class _LineStatusForget:
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
 class _DeskRequestDone:
     request_id: int
     result: str
@@ -178,6 +183,7 @@ _Item = (
     | _DispositionWrite
     | _EventWrite
     | _LineStatusWrite
+    | _LineStatusForget
     | _DeskRequestDone
     | _LineRequestDone
     | _ServiceStateWrite
@@ -398,6 +404,11 @@ class CallLog:
         """Queue a line's live status (`line_status`, read by the operator console): the
         row is replaced, so `fields` must hold every column worth keeping. Never raises."""
         self._submit(lambda: _LineStatusWrite(str(line), dict(fields), ts))
+
+    def forget_line_status(self, line: str) -> None:
+        """Queue the removal of a line's `line_status` row (the line is no longer
+        configured, so no console shows it). Never raises."""
+        self._submit(lambda: _LineStatusForget(str(line)))
 
     def desk_request_done(self, request_id: int, result: str, ts: float) -> None:
         """Queue the outcome of a console request (`desk_requests.result`). Never raises."""
@@ -676,6 +687,8 @@ class CallLog:
             return self._apply_disposition(db, item)
         if isinstance(item, _LineStatusWrite):
             return self._apply_line_status(db, item)
+        if isinstance(item, _LineStatusForget):
+            return db.execute("DELETE FROM line_status WHERE line = ?", [item.line]).rowcount
         if isinstance(item, _SmsWrite):
             return self._apply_sms(db, item)
         if isinstance(item, _ServiceStateWrite):

@@ -12,6 +12,16 @@ import sqlite3
 from tests.web_ui.conftest import LiveServer
 
 
+def clear_lines(server: LiveServer) -> None:
+    """No lines from the lines page left: the configuration file's are in force again."""
+    conn = sqlite3.connect(server.db_path, timeout=10.0)
+    try:
+        with conn:
+            conn.execute("DELETE FROM web_lines")
+    finally:
+        conn.close()
+
+
 def clear_settings(server: LiveServer) -> None:
     """Every screening setting back to the configuration file's (no override left)."""
     conn = sqlite3.connect(server.db_path, timeout=10.0)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from tests.web_ui.conftest import Account, LiveServer, api_login
-from tests.web_ui.screening_helpers import clear_settings
+from tests.web_ui.screening_helpers import clear_lines, clear_settings
 from web_ui.users import Role
 
 # What must hold for every generated request: no server error; every answer has a status,
@@ -86,4 +86,5 @@ def test_every_api_operation_conforms_to_its_schema(
         except (Exception, BaseExceptionGroup) as failure:  # every operation's, then fail
             failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
     clear_settings(server)  # fuzzed screening settings must not reach the tests after this
+    clear_lines(server)  # nor fuzzed lines (the page's lines replace the file's)
     assert not failures, "\n\n".join(failures)

@@ -118,4 +118,158 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.lines.enable": ("Saluran diaktifkan", "Line enabled"),
     "action.lines.disable": ("Saluran dinonaktifkan", "Line disabled"),
     "action.lines.at_test": ("Uji AT saluran", "Line AT test"),
+    # Lines configured on the page (web_ui/line_config.py).
+    "lines.source.database": (
+        "Saluran yang berlaku: yang diatur di halaman ini (basis data). Entri [[lines]] di "
+        "berkas konfigurasi tidak dipakai selama halaman ini memiliki saluran.",
+        "Lines in force: those set on this page (the database). The configuration file's "
+        "[[lines]] are not used while this page has lines.",
+    ),
+    "lines.source.file": (
+        "Saluran yang berlaku: [[lines]] dari berkas konfigurasi. Perubahan pertama di halaman "
+        "ini menyalinnya ke basis data, lalu halaman ini yang berlaku.",
+        "Lines in force: the configuration file's [[lines]]. The first change on this page "
+        "copies them into the database, and from then on this page's lines are in force.",
+    ),
+    "lines.source.file_unknown": (
+        "Saluran di berkas konfigurasi belum diketahui: layanan saluran belum pernah berjalan "
+        "pada basis data ini.",
+        "The configuration file's lines are not known yet: the line service has never run "
+        "on this database.",
+    ),
+    "lines.applied.applied": (
+        "Layanan saluran menjalankan perubahan terakhir.",
+        "The line service runs the latest change.",
+    ),
+    "lines.applied.pending": (
+        "Menunggu layanan saluran menerapkan perubahan (dalam satu detik saat berjalan).",
+        "Waiting for the line service to apply the change (within a second while it runs).",
+    ),
+    "lines.applied.waiting": (
+        "Diterapkan, kecuali saluran {lines}: menunggu panggilannya selesai (tidak diputus).",
+        "Applied, except lines {lines}: waiting for their calls to end (never cut).",
+    ),
+    "lines.applied.not_applied": (
+        "Layanan saluran yang berjalan tidak menerapkan saluran dari halaman ini (tidak "
+        "berjalan, atau demo/simulasi); `siaga run` memakainya saat dimulai.",
+        "The running line service does not apply lines from this page (not running, or a "
+        "demo/simulation); `siaga run` uses them when it starts.",
+    ),
+    "lines.applied.refused": (
+        "Layanan saluran menolak saluran yang tersimpan (lihat log); saluran yang berjalan "
+        "tetap dipakai.",
+        "The line service refused the stored lines (see its log); the lines running stay.",
+    ),
+    "lines.add": ("Tambah saluran", "Add a line"),
+    "lines.edit": ("Ubah", "Edit"),
+    "lines.remove": ("Hapus saluran", "Remove the line"),
+    "lines.remove_help": (
+        "Saluran dihentikan dan port modemnya dilepas; panggilan yang sedang berlangsung "
+        "diselesaikan dulu.",
+        "The line is stopped and its modem's port released; a call in progress ends first.",
+    ),
+    "lines.overrides_file": (
+        "Menggantikan entri berkas konfigurasi (berbeda: {fields}).",
+        "Overrides the configuration file's entry (differs in: {fields}).",
+    ),
+    "lines.same_as_file": (
+        "Sama dengan entri di berkas konfigurasi.",
+        "The same as the configuration file's entry.",
+    ),
+    "lines.overridden_title": (
+        "Entri berkas konfigurasi yang tidak berlaku",
+        "Configuration file entries not in force",
+    ),
+    "lines.overridden_intro": (
+        "Halaman ini yang berlaku: entri [[lines]] berikut di berkas konfigurasi diabaikan.",
+        "This page's lines are in force: these [[lines]] entries of the file are ignored.",
+    ),
+    "lines.port": ("Port", "Port"),
+    "lines.origin.database": ("halaman ini", "this page"),
+    "lines.origin.file": ("berkas konfigurasi", "the configuration file"),
+    "lines.configured_in": ("Diatur di", "Configured in"),
+    "lines.disabled_in_settings": (
+        "Dinonaktifkan di pengaturan saluran (Aktif tidak dicentang): ubah saluran untuk "
+        "memakainya.",
+        "Disabled in the line's settings (Enabled unticked): edit the line to use it.",
+    ),
+    "lines.form.add_title": ("Tambah saluran", "Add a line"),
+    "lines.form.edit_title": ("Ubah saluran {line}", "Edit line {line}"),
+    "lines.form.intro": (
+        "Port: pilih nama tetap slot USB (dari aturan udev) atau ketik path lain. Nilai "
+        "diperiksa seperti entri [[lines]] di berkas konfigurasi.",
+        "Port: pick a USB slot's stable name (from the udev rules) or type another path. "
+        "Values are checked as a [[lines]] entry of the configuration file is.",
+    ),
+    "lines.form.problems": (
+        "Saluran tidak disimpan. Periksa isian berikut:",
+        "The line was not saved. Check these fields:",
+    ),
+    "lines.form.save": ("Simpan", "Save"),
+    "lines.form.cancel": ("Batal", "Cancel"),
+    "lines.form.slots": ("Slot USB", "USB slots"),
+    "lines.form.slot": (
+        "{port}: slot {line}, {family}, port USB {usb}",
+        "{port}: slot {line}, {family}, USB port {usb}",
+    ),
+    "lines.form.no_slots": (
+        "Tidak ada aturan udev Siaga: ketik path port.",
+        "No Siaga udev rules found: type the port's path.",
+    ),
+    "lines.field.name": ("Nama", "Name"),
+    "lines.field.port": ("Port AT", "AT port"),
+    "lines.field.family": ("Jenis modem", "Modem family"),
+    "lines.field.voice_port": ("Port suara", "Voice port"),
+    "lines.field.desk": ("Meja operator", "Operator desk"),
+    "lines.field.deflect_to": ("Alihkan ke nomor", "Deflect to number"),
+    "lines.field.usb_port": ("Port USB (reset)", "USB port (reset)"),
+    "lines.field.imei": ("IMEI yang diharapkan", "Expected IMEI"),
+    "lines.field.baudrate": ("Baud rate", "Baud rate"),
+    "lines.field.reject_method": ("Cara menolak", "Reject method"),
+    "lines.field.call_waiting": ("Panggilan menunggu", "Call waiting"),
+    "lines.field.rtscts": ("Kontrol aliran RTS/CTS", "RTS/CTS flow control"),
+    "lines.field.listen": (
+        "Dengarkan suara saat tantangan",
+        "Listen for a voice while challenging",
+    ),
+    "lines.field.enabled": ("Aktif", "Enabled"),
+    "lines.field.lines": ("Saluran", "Lines"),
+    "lines.help.name": (
+        "Huruf, angka, titik, - dan _; tidak dapat diubah kemudian.",
+        "Letters, digits, ., - and _; cannot be changed later.",
+    ),
+    "lines.help.family": (
+        "auto: dikenali dari AT+CGMI/AT+CGMM.",
+        "auto: detected from AT+CGMI/AT+CGMM.",
+    ),
+    "lines.help.voice_port": (
+        "SIM7600, EC25, Huawei: port audio panggilan (kosong: tidak ada).",
+        "SIM7600, EC25, Huawei: the call's audio port (empty: none).",
+    ),
+    "lines.help.usb_port": (
+        "Seperti 1-1.2: langkah terakhir pemulihan me-reset port ini (kosong: dilewati).",
+        "Like 1-1.2: the recovery ladder's last step resets it (empty: skipped).",
+    ),
+    "lines.help.deflect_to": (
+        "Panggilan yang diteruskan dialihkan ke nomor ini (AT+CTFR); kosong: tidak.",
+        "Passed calls are deflected to this number (AT+CTFR); empty: not.",
+    ),
+    "lines.family.auto": ("auto (kenali otomatis)", "auto (detect)"),
+    "done.line_added": ("Saluran ditambahkan.", "Line added."),
+    "done.line_changed": ("Saluran diubah.", "Line changed."),
+    "done.line_removed": ("Saluran dihapus.", "Line removed."),
+    "error.line_config_invalid": (
+        "Saluran tidak disimpan: ada isian yang tidak valid.",
+        "The line was not saved: a field is not valid.",
+    ),
+    "error.line_last": (
+        "Saluran terakhir di halaman ini tidak dapat dihapus: tanpa saluran di sini, saluran "
+        "di berkas konfigurasi akan berlaku lagi. Ubah berkasnya, atau tambahkan saluran lain "
+        "dulu.",
+        "The last line on this page cannot be removed: with none here, the configuration "
+        "file's lines would be in force again. Change the file, or add another line first.",
+    ),
+    "action.lines.add": ("Saluran ditambahkan", "Line added"),
+    "action.lines.edit": ("Saluran diubah", "Line changed"),
+    "action.lines.remove": ("Saluran dihapus", "Line removed"),
 }
