@@ -68,6 +68,7 @@ class NatsServer:
         config_text: str = "",
         domain: str | None = None,
         port: int | None = None,
+        jetstream: bool = True,
     ) -> None:
         self.binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
         self.folder = folder
@@ -75,11 +76,11 @@ class NatsServer:
         self.url = f"nats://127.0.0.1:{self.port}"
         self.config = folder / "server.conf"
         domain_line = f", domain: {domain}" if domain else ""
+        streams = (
+            f'jetstream {{ store_dir: "{folder / "js"}"{domain_line} }}\n' if jetstream else ""
+        )
         self.config.write_text(
-            f'listen: "127.0.0.1:{self.port}"\n'
-            f'jetstream {{ store_dir: "{folder / "js"}"{domain_line} }}\n'
-            f"{config_text}\n",
-            encoding="utf-8",
+            f'listen: "127.0.0.1:{self.port}"\n{streams}{config_text}\n', encoding="utf-8"
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
