@@ -735,6 +735,27 @@ def cmd_nats_accounts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_site_demo(args: argparse.Namespace) -> int:
+    """Run a site of demo appliances, a NATS server and the hub on this machine."""
+    from appliance.cluster.site_demo import SiteDemoError, SiteDemoOptions, run_site_demo
+
+    if not 1 <= args.appliances <= 8 or not 1 <= args.lines <= 16:
+        raise UsageError("--appliances: 1 to 8; --lines: 1 to 16")
+    _check_port_free("127.0.0.1", args.port)
+    options = SiteDemoOptions(
+        folder=Path(args.folder).resolve(),
+        appliances=args.appliances,
+        lines=args.lines,
+        speed=args.speed,
+        days=args.days,
+        port=args.port,
+    )
+    try:
+        return run_site_demo(options)
+    except SiteDemoError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the web UI in this process (the line service runs without it)."""
     from web_ui.app import create_app
@@ -1021,6 +1042,18 @@ def _add_sync_command(sub: Any) -> None:
     accounts.add_argument("--site", required=True, help="the site's name, as in [cluster]")
     accounts.add_argument("--out", required=True, help="folder for the files (created, 0700)")
     accounts.set_defaults(func=cmd_nats_accounts)
+    site = sub.add_parser(
+        "site-demo", help="several demo appliances sharing through NATS, and the province hub"
+    )
+    site.add_argument("--appliances", type=int, default=2, help="how many boxes (default 2)")
+    site.add_argument("--lines", type=int, default=4, help="virtual lines per box (default 4)")
+    site.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
+    site.add_argument("--days", type=int, default=1, help="generated days per box (default 1)")
+    site.add_argument("--port", type=int, default=8112, help="the hub's web UI port (8112)")
+    site.add_argument(
+        "--folder", default="var/site-demo", help="configurations, databases and logs"
+    )
+    site.set_defaults(func=cmd_site_demo)
 
 
 def _add_web_commands(sub: Any) -> None:

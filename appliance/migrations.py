@@ -15,7 +15,11 @@ import logging
 
 from sqlite_utils import Database, Migrations
 
-from appliance.cluster.schema import create_cluster_tables, create_hub_tables
+from appliance.cluster.schema import (
+    create_cluster_tables,
+    create_event_sharing,
+    create_hub_tables,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -679,3 +683,10 @@ def create_web_lines(db: Database) -> None:
             f"CREATE TRIGGER web_lines_version_{operation.lower()} AFTER {operation} ON web_lines "
             "BEGIN UPDATE web_lines_version SET version = version + 1 WHERE id = 1; END"
         )
+
+
+@migration(name="0021_shared_events")
+def share_events(db: Database) -> None:
+    """Events leave through the outbox too (while sharing is on), and the hub keeps each
+    site's once: see appliance/cluster/schema.py."""
+    create_event_sharing(db)

@@ -16,7 +16,13 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 SLOW_MODULES = frozenset(
-    {"test_floods.py", "test_unserved_callers.py", "test_soak.py", "test_centres.py"}
+    {
+        "test_floods.py",
+        "test_unserved_callers.py",
+        "test_soak.py",
+        "test_centres.py",
+        "test_site_demo.py",
+    }
 )
 
 

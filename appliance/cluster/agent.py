@@ -4,15 +4,17 @@ One asyncio process beside the line service, never inside it: the line service s
 from SQLite alone and learns of the site's rules and verdicts the way it learns of a rule
 added by the CLI (it polls the database), so the network's state never reaches a line.
 
-While connected, four loops run together:
-- publish: the outbox in order; a row is marked sent only on the server's acknowledgement,
-  so a dead link or a restart re-sends it (with the same message id: the server drops a
-  copy within its duplicate window, receivers ignore one that arrives later);
+While connected, five loops run together:
+- publish: the outbox (rules, facts, call records, events) in order; a row is marked
+  sent only on the server's acknowledgement, so a dead link or a restart re-sends it
+  (with the same message id: the server drops a copy within its duplicate window, and
+  receivers ignore one that arrives later);
 - rules: a durable pull consumer on the rule bucket's stream, filtered to this site; each
-  entry applied idempotently (`store.apply_rule`);
+  entry applied idempotently (`store.apply_rules`);
 - facts: a durable pull consumer on the site's verdicts and challenge outcomes, minus this
   box's own;
-- prune: acknowledged outbox rows older than `keep_sent_s` are deleted.
+- prune: acknowledged outbox rows older than `keep_sent_s` are deleted;
+- link: ends the session as soon as the client has lost its server.
 When any loop fails (the server went away), all stop, the connection is closed, and the
 agent reconnects after a wait that doubles from `retry_s` to 60 s. The durable consumers
 resume where they stopped.
@@ -45,12 +47,14 @@ from sqlite_utils import Database
 from appliance.cluster import store
 from appliance.cluster.messages import (
     CALLS_STREAM,
+    EVENTS_STREAM,
     FACTS_STREAM,
     RULES_BUCKET,
     MessageRefused,
     call_subject,
     decode_fact,
     decode_rule,
+    event_subject,
     fact_subject,
     message_id,
     rule_key,
@@ -194,7 +198,7 @@ class SyncAgent:
         pending = []
         try:
             for row in rows:
-                make_subject = fact_subject if row.kind == "fact" else call_subject
+                make_subject = _SUBJECTS[row.kind]
                 body = {**row.payload, "origin": cluster.appliance, "seq": row.id}
                 headers = {"Nats-Msg-Id": message_id(cluster.site, cluster.appliance, row.id)}
                 pending.append(
@@ -354,6 +358,9 @@ class SyncAgent:
             logger.exception("sync: could not record the %s event", kind)
 
 
+_SUBJECTS = {"fact": fact_subject, "call": call_subject, "event": event_subject}
+
+
 def connect_options(cluster: ClusterConfig) -> dict[str, Any]:
     """`nats.connect` arguments for the `[cluster]` table: servers, credentials, TLS.
 
@@ -384,6 +391,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
     for name, subjects, max_age in (
         (FACTS_STREAM, ["siaga.fact.>"], FACTS_MAX_AGE_S),
         (CALLS_STREAM, ["siaga.call.>"], CALLS_MAX_AGE_S),
+        (EVENTS_STREAM, ["siaga.event.>"], CALLS_MAX_AGE_S),
     ):
         if not await _stream_exists(js, name):
             await js.add_stream(

@@ -1,10 +1,11 @@
 """`siaga hub`: every site's call records and verdicts in one database, for the province.
 
-The hub consumes the streams the appliances publish (`siaga.call.>` and `siaga.fact.>`,
-every site) through durable consumers, and writes each call into its own SQLite `calls`
-table with the site, the appliance and the call's id there. The web UI (`siaga web` on the
-hub's database, with the hub's own accounts) and `siaga report` then give the figures of
-all sites, and `--site` or the report page's site choice one of them.
+The hub consumes the streams the appliances publish (`siaga.call.>`, `siaga.fact.>` and
+`siaga.event.>`, every site) through durable consumers. Each call goes into the hub's own
+SQLite `calls` table with its site, its appliance and its id there, and each event into
+`events` with `site/appliance/line` as its line. The web UI (`siaga web` on the hub's
+database, with the hub's own accounts) and `siaga report` then give every site's figures
+together, and the dashboard every box's alarms.
 
 Idempotent: a call is kept once per (site, appliance, id) whatever the re-deliveries; a
 verdict is kept once per (site, appliance, sequence) and applied to its call whether it
@@ -37,9 +38,12 @@ from appliance.cluster.agent import (
 )
 from appliance.cluster.messages import (
     CALLS_STREAM,
+    EVENTS_STREAM,
     FACTS_STREAM,
+    EventMessage,
     MessageRefused,
     decode_call,
+    decode_event,
     decode_fact,
 )
 from appliance.cluster.schema import CALL_COLUMNS
@@ -70,6 +74,7 @@ class Hub:
         self.connected = asyncio.Event()
         self.calls = 0
         self.verdicts = 0
+        self.events = 0
         self.refused = 0
 
     @property
@@ -104,17 +109,18 @@ class Hub:
         try:
             js = nc.jetstream(domain=self.cluster.domain)
             if self.cluster.site_domains:
-                calls, facts = await gather_site_streams(
+                calls, facts, events = await gather_site_streams(
                     js, self.cluster.site_domains, self.cluster.replicas
                 )
             else:
                 await ensure_streams(js, self.cluster.replicas)
-                calls, facts = CALLS_STREAM, FACTS_STREAM
+                calls, facts, events = CALLS_STREAM, FACTS_STREAM, EVENTS_STREAM
             self.connected.set()
-            logger.warning("hub: consuming every site's calls and verdicts")
+            logger.warning("hub: consuming every site's calls, verdicts and events")
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume(js, calls, "siaga.call.>", self._call))
                 group.create_task(self._consume(js, facts, "siaga.fact.>", self._fact))
+                group.create_task(self._consume(js, events, "siaga.event.>", self._event))
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
@@ -153,6 +159,11 @@ class Hub:
         if store_call(self.db, site, appliance, call, self._zone):
             self.calls += 1
 
+    def _event(self, msg: Any) -> None:
+        site, event = decode_event(msg.subject, msg.data)
+        if store_event(self.db, site, event, self._zone):
+            self.events += 1
+
     def _fact(self, msg: Any) -> None:
         fact = decode_fact(msg.subject, msg.data)
         site = msg.subject.split(".")[2]
@@ -165,14 +176,19 @@ class Hub:
 
 async def gather_site_streams(
     js: JetStreamContext, domains: tuple[str, ...], replicas: int
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """Streams on the hub's servers that source every site's calls and facts from the
     sites' JetStream domains (their servers are leaf nodes of the hub's). The server keeps
     each source's position: a site whose link was down is caught up when it is back, and
     the hub's own consumers read these streams as they would read one site's. Adding a
-    domain to the configuration adds its source. Returns the two streams' names."""
+    domain to the configuration adds its source. Returns the streams' names (calls,
+    facts, events)."""
     names = []
-    for stream, max_age in ((CALLS_STREAM, CALLS_MAX_AGE_S), (FACTS_STREAM, FACTS_MAX_AGE_S)):
+    for stream, max_age in (
+        (CALLS_STREAM, CALLS_MAX_AGE_S),
+        (FACTS_STREAM, FACTS_MAX_AGE_S),
+        (EVENTS_STREAM, CALLS_MAX_AGE_S),
+    ):
         name = f"{stream}_ALL"
         sources = [
             api.StreamSource(name=stream, external=api.ExternalStream(api=f"$JS.{domain}.API"))
@@ -194,7 +210,30 @@ async def gather_site_streams(
             if known != {f"$JS.{domain}.API" for domain in domains}:
                 await js.update_stream(config)
         names.append(name)
-    return names[0], names[1]
+    return names[0], names[1], names[2]
+
+
+def store_event(db: Database, site: str, event: EventMessage, zone: ZoneInfo) -> bool:
+    """Keep one site's event once, its line named `site/appliance/line` (or `site/appliance`
+    for the box as a whole), so the hub's dashboard says where an alarm was raised. True if
+    new. Runs in the caller's transaction."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO hub_events (site, appliance, origin_seq, event_id)"
+        " VALUES (?, ?, ?, 0)",
+        [site, event.origin, event.seq],
+    )
+    if cursor.rowcount == 0:
+        return False
+    where = f"{site}/{event.origin}" + (f"/{event.line}" if event.line else "")
+    event_id = db.execute(
+        "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
+        [_iso(event.ts, zone), event.ts, event.kind, where, event.detail],
+    ).lastrowid
+    db.execute(
+        "UPDATE hub_events SET event_id = ? WHERE site = ? AND appliance = ? AND origin_seq = ?",
+        [event_id, site, event.origin, event.seq],
+    )
+    return True
 
 
 def store_call(

@@ -3,6 +3,7 @@
 Subjects and keys (docs/cluster.md):
 - `siaga.fact.<site>.<appliance>`: a verdict or challenge outcome (stream `SIAGA_FACTS`);
 - `siaga.call.<site>.<appliance>`: an ended call's record (stream `SIAGA_CALLS`);
+- `siaga.event.<site>.<appliance>`: an event, alarms included (stream `SIAGA_EVENTS`);
 - key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included.
 
 Nothing received is trusted: a message that is not JSON, lacks a field, carries a number
@@ -25,6 +26,7 @@ from appliance.store.rules import rule_from_row
 
 FACTS_STREAM = "SIAGA_FACTS"
 CALLS_STREAM = "SIAGA_CALLS"
+EVENTS_STREAM = "SIAGA_EVENTS"
 RULES_BUCKET = "siaga_rules"
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
@@ -42,6 +44,10 @@ def fact_subject(site: str, appliance: str) -> str:
 
 def call_subject(site: str, appliance: str) -> str:
     return f"siaga.call.{site}.{appliance}"
+
+
+def event_subject(site: str, appliance: str) -> str:
+    return f"siaga.event.{site}.{appliance}"
 
 
 def rule_key(site: str, rule_id: str) -> str:
@@ -139,6 +145,43 @@ class CallMessage(_Strict):
         if value is not None and not is_well_formed_disposition(value):
             raise ValueError("unknown verdict")
         return value
+
+
+class EventMessage(_Strict):
+    """An event of an appliance (`events` row): alarms, changes, recoveries."""
+
+    origin: str = Field(pattern=f"^{NAME}$")
+    seq: int = Field(ge=1)
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    line: str | None = Field(default=None, max_length=64)
+    ts: float
+    detail: str | None = Field(default=None, max_length=8000)
+
+    @field_validator("ts")
+    @classmethod
+    def _time(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("not a time")
+        return value
+
+
+def decode_event(subject: str, data: bytes) -> tuple[str, EventMessage]:
+    """(site, the event) from `siaga.event.<site>.<appliance>`."""
+    parts = _subject_parts(subject, "event")
+    try:
+        event = EventMessage.model_validate(decode_json(data))
+    except ValidationError as exc:
+        raise MessageRefused(_first_error(exc)) from None
+    if event.origin != parts[3]:
+        raise MessageRefused(f"origin {event.origin!r} sent on {parts[3]!r}'s subject")
+    return parts[2], event
+
+
+def _subject_parts(subject: str, family: str) -> list[str]:
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[:2] != ["siaga", family]:
+        raise MessageRefused(f"not a {family} subject: {subject[:80]!r}")
+    return parts
 
 
 def decode_call(subject: str, data: bytes) -> tuple[str, str, dict[str, Any]]:

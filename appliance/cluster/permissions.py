@@ -17,10 +17,12 @@ from pathlib import Path
 
 from appliance.cluster.messages import (
     CALLS_STREAM,
+    EVENTS_STREAM,
     FACTS_STREAM,
     NAME,
     RULES_BUCKET,
     call_subject,
+    event_subject,
     fact_subject,
 )
 
@@ -39,11 +41,13 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
     allowed = [
         fact_subject(site, appliance),
         call_subject(site, appliance),
+        event_subject(site, appliance),
         f"$KV.{RULES_BUCKET}.{site}.>",
         f"{api}.STREAM.MSG.GET.{RULES_STREAM}",
         f"{api}.DIRECT.GET.{RULES_STREAM}.>",
     ]
-    allowed += [f"{api}.STREAM.INFO.{name}" for name in (FACTS_STREAM, CALLS_STREAM, RULES_STREAM)]
+    streams = (FACTS_STREAM, CALLS_STREAM, EVENTS_STREAM, RULES_STREAM)
+    allowed += [f"{api}.STREAM.INFO.{name}" for name in streams]
     for stream, consumer in ((RULES_STREAM, rules), (FACTS_STREAM, facts)):
         allowed += [
             f"{api}.CONSUMER.INFO.{stream}.{consumer}",

@@ -221,3 +221,27 @@ def create_hub_tables(db: Database) -> None:
         CREATE INDEX idx_hub_verdicts_call ON hub_verdicts (site, appliance, origin_call_id);
         """
     )
+
+
+def create_event_sharing(db: Database) -> None:
+    """Events (alarms, changes) go out too, so the hub shows every box's alarms; the hub
+    keeps each once (`hub_events`)."""
+    event = (
+        "json_object('kind', NEW.kind, 'line', NEW.line, "
+        f"'ts', {_value('NEW.ts', 'ts')}, 'detail', NEW.detail)"
+    )
+    db.execute(
+        f"CREATE TRIGGER outbox_event AFTER INSERT ON events WHEN {_GATE} "
+        f"BEGIN {_outbox_insert('event', 'NEW.id', event)} END"
+    )
+    db.executescript(
+        """
+        CREATE TABLE hub_events (
+            site TEXT NOT NULL,
+            appliance TEXT NOT NULL,
+            origin_seq INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            PRIMARY KEY (site, appliance, origin_seq)
+        );
+        """
+    )

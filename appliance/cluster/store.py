@@ -86,12 +86,6 @@ def withdraw(db: Database) -> bool:
     return cursor.rowcount > 0
 
 
-def is_sharing(conn: sqlite3.Connection | Database) -> bool:
-    """Whether the outbox triggers are on."""
-    found = conn.execute("SELECT enabled FROM cluster_identity WHERE id = 1").fetchone()
-    return bool(found and found[0])
-
-
 def unsent(db: Database, limit: int) -> list[OutboxRow]:
     """The oldest messages not yet acknowledged by the server, in the order they were made."""
     rows = db.execute(
@@ -121,15 +115,6 @@ def mark_failed(db: Database, outbox_id: int, error: str) -> None:
         db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
             [error[:500], outbox_id],
-        )
-
-
-def drop_unpublishable(db: Database, outbox_id: int, error: str, ts: float) -> None:
-    """A message the server can never take (its key invalid, say): logged, kept, not retried."""
-    with immediate(db):
-        db.execute(
-            "UPDATE outbox SET sent_ts = ?, last_error = ? WHERE id = ?",
-            [ts, f"not publishable: {error}"[:500], outbox_id],
         )
 
 
@@ -201,11 +186,6 @@ def apply_rules(
         found = db.execute("SELECT appliance FROM cluster_identity WHERE id = 1").fetchone()
         here = found[0] if found else None
         return [_apply_rule(db, rule, revision, here) for rule, revision in entries]
-
-
-def apply_rule(db: Database, rule: Mapping[str, Any], revision: int) -> RuleApplied:
-    """One rule from the site (see `apply_rules`)."""
-    return apply_rules(db, [(rule, revision)])[0]
 
 
 def _apply_rule(

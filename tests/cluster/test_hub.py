@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.store import CallLog
+from appliance.store.db import connect_writer
 from tests.cluster.conftest import ZONE, AgentThread, NatsServer, rows, wait_for
 from tests.cluster.test_sharing import NUMBER, record_verdicts
 
@@ -87,3 +88,38 @@ def test_a_verdict_that_arrives_before_its_call_is_kept_for_it(
     assert log.flush()
     log.close()
     wait_for(lambda: hub_calls(hub) == [("serang", "box1", 7, NUMBER, "prank")], "the call, judged")
+
+
+def test_every_boxs_alarms_reach_the_hub_once_saying_where(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
+    box = agents(nats_server, "box1", serang)
+    the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
+    for part in (box, the_hub):
+        wait_for(part.is_connected, "both to connect")
+    log = CallLog(serang, timezone=ZONE)
+    log.open()
+    now = time.time()
+    log.add_event("line_degraded", line="line3", detail={"missing": ["caller_id"]}, ts=now)
+    log.add_event("flood_on", detail={"reason": "occupancy"}, ts=now)
+    assert log.flush()
+    log.close()
+    alarms = "SELECT kind, line, detail FROM events WHERE kind IN ('line_degraded', 'flood_on')"
+    wait_for(lambda: len(rows(hub, alarms)) == 2, "both alarms at the hub")
+    assert sorted(rows(hub, alarms)) == [
+        ("flood_on", "serang/box1", '{"reason": "occupancy"}'),
+        ("line_degraded", "serang/box1/line3", '{"missing": ["caller_id"]}'),
+    ]
+    box.stop()  # re-sent after a lost acknowledgement: still once at the hub
+    db = connect_writer(serang)
+    with db.conn:
+        db.execute("UPDATE outbox SET sent_ts = NULL WHERE kind = 'event'")
+    db.close()
+    agents(nats_server, "box1", serang)
+    wait_for(
+        lambda: rows(serang, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)],
+        "the re-send",
+    )
+    time.sleep(0.5)
+    assert len(rows(hub, alarms)) == 2
