@@ -120,12 +120,12 @@ class SyncAgent:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the link, a server, a refused permission
+                if self.connected.is_set():  # a session that worked: start waiting short
+                    wait_s = self.cluster.retry_s
                 self.connected.clear()
                 logger.warning("sync: %s; trying again in %.0f s", _describe(exc), wait_s)
                 await asyncio.sleep(wait_s)
                 wait_s = min(wait_s * 2, MAX_RETRY_S)
-            else:
-                wait_s = self.cluster.retry_s
 
     def close(self) -> None:
         if self._db is not None:
@@ -151,9 +151,8 @@ class SyncAgent:
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self.connected.clear()
             self._kv = None
-            await _close_quietly(nc)
+            await close_quietly(nc)
 
     async def _watch_connection(self, nc: Client) -> None:
         """Ends the session when the client lost its server (the other loops may be
@@ -457,7 +456,7 @@ def _server_of(nc: Client) -> str:
     return url.netloc if url is not None else "?"
 
 
-async def _close_quietly(nc: Client) -> None:
+async def close_quietly(nc: Client) -> None:
     try:
         await nc.close()
     except Exception:  # closing a dead connection can fail; nothing is lost by it

@@ -32,6 +32,7 @@ from appliance.cluster.agent import (
     CALLS_MAX_AGE_S,
     FACTS_MAX_AGE_S,
     MAX_RETRY_S,
+    close_quietly,
     connect_options,
     ensure_streams,
     fetch_batch,
@@ -99,6 +100,8 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the link, a server
+                if self.connected.is_set():  # a session that worked: start waiting short
+                    wait_s = self.cluster.retry_s
                 self.connected.clear()
                 logger.warning("hub: %s; trying again in %.0f s", exc or type(exc).__name__, wait_s)
                 await asyncio.sleep(wait_s)
@@ -124,8 +127,7 @@ class Hub:
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self.connected.clear()
-            await nc.close()
+            await close_quietly(nc)
 
     async def _consume(
         self, js: JetStreamContext, stream: str, subject: str, apply: Callable[[Any], None]
