@@ -22,6 +22,7 @@ SLOW_MODULES = frozenset(
         "test_soak.py",
         "test_centres.py",
         "test_site_demo.py",
+        "test_load.py",
     }
 )
 

@@ -28,7 +28,7 @@ from web_ui import db as database
 from web_ui.app_state import SetupToken, remove_setup_link, write_setup_link
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
 from web_ui.i18n import translate
-from web_ui.login_guard import AddressThrottle
+from web_ui.login_guard import AddressThrottle, LoginGate
 from web_ui.passwords import HashingBusyError
 from web_ui.request_limits import RequestLimits
 from web_ui.routers import (
@@ -134,6 +134,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         app.include_router(module.pages)
         app.include_router(module.api)
     _add_error_handlers(app)
+    # At most a few logins inside the app at once, refusals held back (web_ui.login_guard);
+    # inside the security headers' middleware, so its own answers carry them too.
+    app.add_middleware(LoginGate)
 
     @app.middleware("http")
     async def _headers(

@@ -681,6 +681,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Baris yang salah (tidak diimpor): {count}.",
         "Bad rows (not imported): {count}.",
     ),
+    "rules.preview_expired": (
+        "Dilewati, sudah kedaluwarsa: {count} aturan (baris {rows}).",
+        "Skipped, already expired: {count} rules (rows {rows}).",
+    ),
     "rules.preview_changed": (
         "Isi impor berubah sejak pratinjau; periksa lagi.",
         "The import changed since the preview; check it again.",

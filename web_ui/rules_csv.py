@@ -17,6 +17,16 @@ language (`Jenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa`, as the Excel export w
 them); `kind` and `number` are required, the rest may be left out. A missing header or
 unknown/duplicated columns is one error for the file (row 1) and nothing is imported.
 
+**The rules page's own export imports as it is**, in either dialect (`/rules.csv`,
+`/rules.csv?dialect=excel`): its `pattern` is `number` and its `expires_at` is `expires`;
+its `id`, `created_by` and `created_at` (`Oleh`, `Dibuat` in the Excel form) are read and
+set aside: an imported rule is new, made by whoever imports it. A cell the export
+neutralised for spreadsheets (`'+62812...`, `'=...`: see `web_ui.calllog.neutralise`)
+loses that leading `'` again. The export's expiry is an exact time to the second with
+its offset (`2026-12-31T23:59:59+07:00`) and is imported as that very instant; a rule
+whose exact expiry has passed since the export is skipped and counted (`expired`), not
+an error. (Removed rules are never in the export: it holds the rules in force.)
+
 - `kind`: allow or block. `match`: exact (default) or prefix. `number`: for exact, a whole
   number in any Indonesian form (`0812-3456-7890`, `62812...`, `+62 812...`); for prefix,
   a partial number (`0812`, `+62812`, `0812*`), as `appliance.numbers.normalise_pattern`.
@@ -27,12 +37,14 @@ unknown/duplicated columns is one error for the file (row 1) and nothing is impo
   Indonesia), a local day in the site's zone: the rule is in force through that day (it
   ends at the next midnight, as the call log's `until` is inclusive). It must be in the
   future.
+  An exact time with its offset (`YYYY-MM-DDTHH:MM:SS+07:00`, the export's form; without
+  an offset, the site's zone) is that instant; passed, the row is skipped (see above).
 - `reason`: free text (at most `MAX_REASON_CHARS`); required for a block without expiry.
 - The same kind, match and pattern twice in one file: the second is an error.
 
-Accounting: every non-blank data record gives exactly one draft or one error
-(`rows + errors + blank == records` when the header is good); records past
-`MAX_ROWS` are errors too, so nothing is silently dropped.
+Accounting: every non-blank data record gives exactly one draft, one error or one
+skipped expired rule (`rows + errors + expired + blank == records` when the header is
+good); records past `MAX_ROWS` are errors too, so nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -41,12 +53,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from appliance.expiry import ExpiryError, parse_expiry
+from appliance.expiry import MAX_EXPIRY_DAYS, ExpiryError, parse_expiry
 from appliance.model import NumberClass
 from appliance.numbers import MAX_RAW_CHARS, normalise, normalise_pattern
 from appliance.rules import ACTIONS_BY_KIND, MATCH_KINDS, RULE_KINDS
+from web_ui.calllog import neutralise
 from web_ui.i18n import translate
 
 COLUMNS: tuple[str, ...] = ("kind", "number", "match", "action", "reason", "expires")
@@ -66,11 +80,23 @@ HEADING_KEYS: dict[str, str] = {
     "reason": "rules.reason",
     "expires": "rules.expires",
 }
-_HEADER_ALIASES: dict[str, str] = {
-    translate(language, key).lower(): column
-    for column, key in HEADING_KEYS.items()
-    for language in ("id", "en")
+# The export's columns that are not the import's: read, then set aside.
+EXPORT_ONLY_COLUMNS: tuple[str, ...] = ("id", "created_by", "created_at")
+_EXPORT_ONLY_HEADING_KEYS: dict[str, str] = {
+    "created_by": "rules.who",
+    "created_at": "rules.when",
 }
+_HEADER_ALIASES: dict[str, str] = {
+    "pattern": "number",
+    "expires_at": "expires",
+    **{
+        translate(language, key).lower(): column
+        for column, key in (HEADING_KEYS | _EXPORT_ONLY_HEADING_KEYS).items()
+        for language in ("id", "en")
+    },
+}
+_KNOWN_COLUMNS = frozenset(COLUMNS + EXPORT_ONLY_COLUMNS)
+_EXACT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?\S*")
 _SHOWN_CHARS = 40
 
 
@@ -105,6 +131,11 @@ class RulesImport:
     records: int  # data records after the header, blank ones included
     blank: int  # data records with every cell empty (skipped, not errors)
     header_ok: bool
+    expired: tuple[int, ...] = ()  # rows whose exact expiry has passed (skipped)
+
+
+class _Expired(Exception):
+    """The row's rule ended at an exact time that has passed: skipped, not an error."""
 
 
 class _Bad(Exception):
@@ -167,8 +198,10 @@ def _header(cells: list[str]) -> tuple[dict[str, int], RowError | None]:
             "rules_csv.header_missing",
             {"missing": ", ".join(missing), "columns": ",".join(COLUMNS)},
         )
-    unknown = [_shown(name) or '""' for name in names if name not in COLUMNS]
-    duplicated = sorted({name for name in names if names.count(name) > 1 and name in COLUMNS})
+    unknown = [_shown(name) or '""' for name in names if name not in _KNOWN_COLUMNS]
+    duplicated = sorted(
+        {name for name in names if names.count(name) > 1 and name in _KNOWN_COLUMNS}
+    )
     if unknown or duplicated:
         return {}, RowError(
             1,
@@ -178,10 +211,39 @@ def _header(cells: list[str]) -> tuple[dict[str, int], RowError | None]:
                 "columns": ",".join(COLUMNS),
             },
         )
-    return {name: index for index, name in enumerate(names)}, None
+    return {name: index for index, name in enumerate(names) if name in COLUMNS}, None
+
+
+def _unneutralised(cell: str) -> str:
+    """`cell` without the `'` the export put before a formula-looking text."""
+    if cell.startswith("'") and neutralise(cell[1:]) == cell:
+        return cell[1:]
+    return cell
+
+
+def _exact_expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
+    """The instant of an exact time (the export's form), None if `text` is not one;
+    `_Expired` when it has passed."""
+    if not _EXACT_TIME.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad("rules_csv.bad_expires", value=_shown(text)) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    expires_ts = moment.timestamp()
+    if expires_ts <= now_ts:
+        raise _Expired
+    if expires_ts > now_ts + MAX_EXPIRY_DAYS * 86_400.0:
+        raise _Bad("rules_csv.bad_expires", value=_shown(text))
+    return expires_ts
 
 
 def _expiry(text: str, now_ts: float, zone: ZoneInfo) -> float | None:
+    exact = _exact_expiry(text.strip(), now_ts, zone)
+    if exact is not None:
+        return exact
     try:
         return parse_expiry(text, now_ts, zone)
     except ExpiryError as refused:
@@ -249,20 +311,22 @@ def parse_rules_csv(
         return RulesImport((), (moved,), len(data), 0, header_ok=False)
     drafts: list[RuleDraft] = []
     errors: list[RowError] = []
+    expired: list[int] = []
     seen: dict[tuple[str, str, str], int] = {}
     blank = 0
     for row, cells in data:
         if not any(cell.strip() for cell in cells):
             blank += 1
             continue
-        if len(drafts) + len(errors) >= MAX_ROWS:
+        if len(drafts) + len(errors) + len(expired) >= MAX_ROWS:
             errors.append(RowError(row, "rules_csv.too_many_rows", {"max": str(MAX_ROWS)}))
             continue
-        if len(cells) > len(columns) or any(len(cell) > MAX_CELL_CHARS for cell in cells):
-            errors.append(RowError(row, "rules_csv.bad_cells", {"count": str(len(columns))}))
+        if len(cells) > len(header_cells) or any(len(cell) > MAX_CELL_CHARS for cell in cells):
+            errors.append(RowError(row, "rules_csv.bad_cells", {"count": str(len(header_cells))}))
             continue
         cell = {
-            name: (cells[index] if index < len(cells) else "") for name, index in columns.items()
+            name: _unneutralised(cells[index]) if index < len(cells) else ""
+            for name, index in columns.items()
         }
         for name in COLUMNS:
             cell.setdefault(name, "")
@@ -270,6 +334,9 @@ def parse_rules_csv(
             draft = _draft(row, cell, region=region, now_ts=now_ts, zone=zone)
         except _Bad as bad:
             errors.append(RowError(row, bad.key, bad.values))
+            continue
+        except _Expired:
+            expired.append(row)
             continue
         except Exception:  # never raise on any input: a surprise is this row's error
             errors.append(RowError(row, "rules_csv.bad_row"))
@@ -280,7 +347,9 @@ def parse_rules_csv(
             continue
         seen[key] = row
         drafts.append(draft)
-    return RulesImport(tuple(drafts), tuple(errors), len(data), blank, header_ok=True)
+    return RulesImport(
+        tuple(drafts), tuple(errors), len(data), blank, header_ok=True, expired=tuple(expired)
+    )
 
 
 def parse_rule_fields(
@@ -292,5 +361,7 @@ def parse_rule_fields(
         return _draft(1, cell, region=region, now_ts=now_ts, zone=zone)
     except _Bad as bad:
         return RowError(1, bad.key, bad.values)
+    except _Expired:
+        return RowError(1, "rules_csv.expires_past", {"value": _shown(cell["expires"])})
     except Exception:
         return RowError(1, "rules_csv.bad_row")

@@ -5,12 +5,22 @@
   timer): a connection that sends nothing, or dribbles its headers a byte at a time, is
   closed unanswered. uvicorn itself only times out idle keep-alive connections between
   requests, never one that has not finished its first request's headers, so without this a
-  few thousand stalled sockets would use up the process's descriptors. Headers are at
+  few thousand stalled sockets would use up the process's descriptors. Each connection's
+  timer is set at a random point of the timeout's last fifth (8-10 s): a thousand
+  connections stalled at once were otherwise all closed, and at once opened again, in
+  the same instant, a burst that held the event loop, and an operator's console request,
+  for half a second (`bench/bench_web_load.py`). Headers are at
   most 16 KB (h11's own limit); bodies are bounded in time and size by
   `web_ui.request_limits`; idle keep-alive connections close after `KEEP_ALIVE_S`.
 - **`X-Forwarded-For` is not trusted** (`proxy_headers=False`): Siaga is served directly,
   never behind a proxy, so the address in the audit log and the lockouts is always the
   peer's own.
+- **A TLS handshake must finish within `TLS_HANDSHAKE_S`** (10 s) of the connection
+  opening (`SiagaEventLoop`): asyncio's own default is 60 s, so a client that opens TCP
+  and never finishes its ClientHello held a descriptor for a minute. The handshake runs
+  on the event loop without a worker thread, so a stalled one blocks nobody meanwhile;
+  the header timer starts once it is done. Closing a TLS connection waits at most
+  `TLS_SHUTDOWN_S` (5 s) for the peer's close_notify instead of 30 s.
 - The installed unit raises the descriptor limit (`LimitNOFILE=` in
   `systemd/siaga-web.service`) well above the connections this can leave open at once.
 - **HTTPS** (`TlsFiles`): given a certificate and its key (the installer makes both, signed
@@ -27,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +52,9 @@ from web_ui.settings import WebSettings
 logger = logging.getLogger(__name__)
 
 KEEP_ALIVE_S = 5
+TLS_HANDSHAKE_S = 10.0
+TLS_SHUTDOWN_S = 5.0
+HEADER_TIMEOUT_SPREAD = 0.2  # the last fifth of the header timeout
 GRACEFUL_SHUTDOWN_S = 2  # an open console's event stream would hold a stop for a minute
 # TLS 1.2 suites with forward secrecy and authenticated encryption (TLS 1.3's are all so).
 TLS_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
@@ -124,6 +138,18 @@ def tls_options(tls: TlsFiles | None) -> dict[str, Any]:
     }
 
 
+class SiagaEventLoop(asyncio.SelectorEventLoop):
+    """asyncio's loop, whose TLS servers bound the handshake and the closing of a
+    connection (`TLS_HANDSHAKE_S`, `TLS_SHUTDOWN_S`); uvicorn makes its server with
+    neither, so asyncio's defaults (60 s and 30 s) would apply."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_handshake_timeout", TLS_HANDSHAKE_S)
+            kwargs.setdefault("ssl_shutdown_timeout", TLS_SHUTDOWN_S)
+        return await super().create_server(*args, **kwargs)
+
+
 class HeaderTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request headers stall."""
 
@@ -156,7 +182,10 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+        spread = 1.0 - HEADER_TIMEOUT_SPREAD * random.random()
+        self._header_timer = self.loop.call_later(
+            self.header_timeout_s * spread, self._headers_too_slow
+        )
 
     def _disarm_header_timer(self) -> None:
         timer = getattr(self, "_header_timer", None)
@@ -185,6 +214,7 @@ def uvicorn_config(app: Any, settings: WebSettings, **options: Any) -> uvicorn.C
     return uvicorn.Config(
         app,
         http=protocol_for(settings),
+        loop=f"{__name__}:SiagaEventLoop",  # bounded TLS handshakes
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
