@@ -49,6 +49,7 @@ from appliance.simulate import (
     play_scenario,
     run_simulation,
 )
+from appliance.site_simulation import SiteOptions, box_db_path, run_site_simulation
 from appliance.store import (
     CallLog,
     CallLogBusyError,
@@ -377,8 +378,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     db_path = Path(args.db)
-    if db_path.exists() and not args.append:
-        raise UsageError(f"{db_path} exists: remove it, or pass --append to add to it")
+    appliances = args.appliances
+    if appliances < 1 or args.lines < appliances or args.operators < appliances:
+        raise UsageError("--appliances: at least 1, and at most as many as --lines and --operators")
+    for path in (box_db_path(db_path, index) for index in range(appliances)):
+        if path.exists() and not args.append:
+            raise UsageError(f"{path} exists: remove it, or pass --append to add to it")
     options = SimulationOptions(
         lines=args.lines,
         operators=args.operators,
@@ -386,7 +391,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         family=args.family,
         config=config,
     )
-    result = run_simulation(calls, db_path, options)
+    if appliances == 1:
+        result = run_simulation(calls, db_path, options)
+    else:
+        shared = args.shared is not False  # shared unless --no-shared
+        site = SiteOptions(appliances=appliances, shared=shared)
+        result = run_site_simulation(calls, db_path, options, site)
     json.dump(result, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return 0
@@ -1148,6 +1158,19 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--operator-answer-s", type=float, default=5.0)
     simulate.add_argument("--family", default="mixed", help="modem family of every line, or mixed")
     simulate.add_argument("--append", action="store_true", help="add to an existing database")
+    simulate.add_argument(
+        "--appliances",
+        type=int,
+        default=1,
+        help="split the lines and operators over N boxes of one site (box k's database:"
+        " <db stem>-boxk.db beside --db, box 1's is --db)",
+    )
+    simulate.add_argument(
+        "--shared",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the boxes share verdicts and challenge outcomes (default: shared when N > 1)",
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     scenario = sub.add_parser("scenario", help="scenario files")

@@ -5,6 +5,8 @@ log) runs against one `VirtualModem` per line. A `ScenarioDriver` plays each sce
 as the caller would (ring, press keys, give up, talk, hang up) and `SimulatedOperators`
 answer calls that reach them. With `VirtualTimeLoop` the month runs as fast as the machine
 allows; with `ScaledTimeLoop` (the demo) it runs at a chosen multiple of real time.
+`appliance.site_simulation` builds several boxes of one site from the same parts
+(`start_modems`, `build_box`), one driver hunting over all their lines.
 
 The network side follows the contract in the design notes: a call that arrives while every
 line is busy is lost (the caller hears busy) and never reaches the appliance.
@@ -468,11 +470,30 @@ async def build_centre(
     `desk_poll_s`: how often the service takes requests from the web console (the demo);
     None in simulations, where no console runs.
     """
-    config = options.config
-    first_row_id = _max_call_id(db_path)
+    first_row_id = max_call_id(db_path)
+    modems, line_configs = await start_modems(options, range(options.lines))
+    call_log = open_call_log(db_path, options.config)
+    driver = ScenarioDriver(
+        modems, clock, options.config.challenge.key, call_waiting=options.call_waiting
+    )
+    return build_box(
+        BoxParts(db_path, options.config, modems, line_configs, call_log, first_row_id),
+        driver,
+        options,
+        clock,
+        health_interval_s=health_interval_s,
+        desk_poll_s=desk_poll_s,
+    )
+
+
+async def start_modems(
+    options: SimulationOptions, indexes: Sequence[int]
+) -> tuple[dict[str, VirtualModem], list[LineConfig]]:
+    """Start one virtual modem per line index (0-based, numbered over the whole centre:
+    `line{index + 1}`), and the line configuration that points at each."""
     modems: dict[str, VirtualModem] = {}
     line_configs: list[LineConfig] = []
-    for index in range(options.lines):
+    for index in indexes:
         name = f"line{index + 1}"
         family = options.family_of(index)
         modem = VirtualModem(family, name=name, imei=f"35693803564{index:04d}")
@@ -488,15 +509,47 @@ async def build_centre(
                 voice_port=getattr(modem, "voice_port", None),
             )
         )
+    return modems, line_configs
+
+
+def open_call_log(db_path: Path, config: Config) -> CallLog:
+    """The box's call log, open (created and migrated when new)."""
     call_log = CallLog(db_path, timezone=config.site.timezone)
     call_log.open()
-    driver = ScenarioDriver(modems, clock, config.challenge.key, call_waiting=options.call_waiting)
+    return call_log
+
+
+@dataclass(frozen=True)
+class BoxParts:
+    """What one box is built from: its database, its configuration, its lines' modems."""
+
+    db_path: Path
+    config: Config
+    modems: dict[str, VirtualModem]
+    line_configs: list[LineConfig]
+    call_log: CallLog
+    first_row_id: int
+
+
+def build_box(
+    parts: BoxParts,
+    driver: ScenarioDriver,
+    options: SimulationOptions,
+    clock: LoopClock,
+    *,
+    health_interval_s: float,
+    desk_poll_s: float | None = None,
+) -> SimulatedCentre:
+    """A line service on the box's modems, with `options.operators` simulated operators;
+    `driver` may play the calls of several boxes (a site)."""
+    config = parts.config
+    call_log = parts.call_log
     service = LineService(
         config,
         call_log=call_log,
-        rule_store=RuleStore(db_path, timezone=config.site.timezone),
+        rule_store=RuleStore(parts.db_path, timezone=config.site.timezone),
         clock=clock,
-        lines=line_configs,
+        lines=parts.line_configs,
         health_interval_s=health_interval_s,
         # With a desk (the demo: the web UI is there), rules and settings changed on its
         # pages apply as on the box, once a second of real time; a bare simulation reads
@@ -508,7 +561,7 @@ async def build_centre(
     )
     loop = asyncio.get_running_loop()
     if isinstance(loop, VirtualTimeLoop):
-        for name, modem in modems.items():
+        for name, modem in parts.modems.items():
             loop.add_in_flight_probe(InFlightProbe(service.lines[name], modem))
         # A line waiting for its call's row to be committed is not idle either.
         loop.add_in_flight_probe(lambda: call_log.commit_waiters > 0)
@@ -521,10 +574,10 @@ async def build_centre(
         call_backs_in_flood=options.call_backs_in_flood,
     )
     service.desks.append(operators)
-    return SimulatedCentre(modems, service, driver, operators, call_log, first_row_id)
+    return SimulatedCentre(parts.modems, service, driver, operators, call_log, parts.first_row_id)
 
 
-def _max_call_id(db_path: Path) -> int:
+def max_call_id(db_path: Path) -> int:
     """The highest call id already in the database (0 for a new one)."""
     if not db_path.exists():
         return 0
@@ -654,7 +707,7 @@ def run_simulation(
     result["redials_not_made"] = len(centre.driver.skipped)
     result["presented_waiting"] = centre.driver.presented_waiting
     result |= call_back_figures(calls, outcomes, centre.operators.call_backs)
-    result |= _flood_figures(db_path, centre.first_row_id)
+    result |= flood_figures(db_path, centre.first_row_id)
     result["wall_seconds"] = round(wall_s, 2)
     days = (calls[-1].at - calls[0].at).total_seconds() / 86_400
     result["simulated_days"] = round(days, 2)
@@ -668,7 +721,19 @@ def collect_outcomes(
 
     Only rows with an id above `after_row_id` count: those this run wrote.
     """
-    rows = _rows_by_scenario_ref(db_path, after_row_id)
+    return collect_site_outcomes(calls, [(db_path, after_row_id)], lost_busy)
+
+
+def collect_site_outcomes(
+    calls: Sequence[ScenarioCall],
+    call_logs: Sequence[tuple[Path, int]],
+    lost_busy: set[str],
+) -> dict[str, CallOutcome]:
+    """Each scenario call's outcome from the call logs of every box of a site, each
+    (database, the highest row id before this run): a call is on one box's log at most."""
+    rows: dict[str, dict[str, Any]] = {}
+    for db_path, after_row_id in call_logs:
+        rows |= _rows_by_scenario_ref(db_path, after_row_id)
     outcomes: dict[str, CallOutcome] = {}
     for call in calls:
         row = rows.get(call.id)
@@ -721,7 +786,7 @@ def _outcome_from_row(call: ScenarioCall, row: dict[str, Any]) -> CallOutcome:
     )
 
 
-def _flood_figures(db_path: Path, after_row_id: int) -> dict[str, Any]:
+def flood_figures(db_path: Path, after_row_id: int) -> dict[str, Any]:
     """When this run's flood mode came on and went off, and why (from the events)."""
     connection = open_readonly(db_path)
     try:
