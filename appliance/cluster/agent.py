@@ -78,8 +78,12 @@ CALLS_MAX_AGE_S = 400 * 86_400.0
 DUPLICATE_WINDOW_S = 3600.0
 
 
-class SyncAgent:
-    """Keeps one appliance's database and the site's shared state in step."""
+class SharingProcess:
+    """What `siaga sync` and `siaga hub` share: the database they write, and a loop that
+    runs `_session()` again after any failure, waiting `retry_s`, doubling to 60 s, and
+    starting short again after a session that worked."""
+
+    role = "sync"  # how its log lines begin
 
     def __init__(
         self,
@@ -94,15 +98,8 @@ class SyncAgent:
         self._zone = ZoneInfo(timezone)
         self._clock = clock
         self._db: Database | None = None
-        self._kv: KeyValue | None = None
         self.connected = asyncio.Event()
-        self.server = ""  # host:port of the server of the current (or last) session
-        self.published = 0
-        self.applied_rules = 0
-        self.applied_facts = 0
         self.refused = 0
-
-    # ------------------------------------------------------------------ lifecycle
 
     @property
     def db(self) -> Database:
@@ -110,9 +107,14 @@ class SyncAgent:
             self._db = connect_writer(self.db_path)
         return self._db
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
     async def run(self) -> None:
-        """Share until cancelled; the link may fail any number of times."""
-        store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
+        """Run sessions until cancelled; the link may fail any number of times."""
+        self._prepare()
         wait_s = self.cluster.retry_s
         while True:
             try:
@@ -123,14 +125,51 @@ class SyncAgent:
                 if self.connected.is_set():  # a session that worked: start waiting short
                     wait_s = self.cluster.retry_s
                 self.connected.clear()
-                logger.warning("sync: %s; trying again in %.0f s", _describe(exc), wait_s)
+                logger.warning("%s: %s; trying again in %.0f s", self.role, _describe(exc), wait_s)
                 await asyncio.sleep(wait_s)
                 wait_s = min(wait_s * 2, MAX_RETRY_S)
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+    def _prepare(self) -> None:
+        """Before the first session."""
+
+    async def _session(self) -> None:
+        raise NotImplementedError
+
+    async def _durable(
+        self, js: JetStreamContext, stream: str, subject: str, name: str, *, latest: bool = False
+    ) -> JetStreamContext.PullSubscription:
+        """A durable pull consumer of `subject` on `stream`: it resumes where it stopped.
+        `latest`: a new consumer starts from the last message of each subject."""
+        policy = api.DeliverPolicy.LAST_PER_SUBJECT if latest else api.DeliverPolicy.ALL
+        config = api.ConsumerConfig(
+            durable_name=name,
+            deliver_policy=policy,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            filter_subject=subject,
+        )
+        return await js.pull_subscribe(subject, durable=name, stream=stream, config=config)
+
+
+class SyncAgent(SharingProcess):
+    """Keeps one appliance's database and the site's shared state in step."""
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        db_path: Path,
+        *,
+        timezone: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(cluster, db_path, timezone=timezone, clock=clock)
+        self._kv: KeyValue | None = None
+        self.server = ""  # host:port of the server of the current (or last) session
+        self.published = 0
+        self.applied_rules = 0
+        self.applied_facts = 0
+
+    def _prepare(self) -> None:
+        store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
 
     async def _session(self) -> None:
         nc = await nats.connect(**connect_options(self.cluster))
@@ -263,19 +302,9 @@ class SyncAgent:
     # ---------------------------------------------------------------------- rules
 
     async def _rules_loop(self, js: JetStreamContext) -> None:
-        site = self.cluster.site
-        consumer = api.ConsumerConfig(
-            durable_name=consumer_names(site, self.cluster.appliance)[0],
-            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            filter_subject=f"$KV.{RULES_BUCKET}.{site}.>",
-        )
-        subscription = await js.pull_subscribe(
-            f"$KV.{RULES_BUCKET}.{site}.>",
-            durable=consumer.durable_name,
-            stream=RULES_STREAM,
-            config=consumer,
-        )
+        site, name = self.cluster.site, consumer_names(self.cluster.site, self.cluster.appliance)[0]
+        subject = f"$KV.{RULES_BUCKET}.{site}.>"
+        subscription = await self._durable(js, RULES_STREAM, subject, name, latest=True)
         while True:
             msgs = await fetch_batch(subscription)
             entries = [entry for msg in msgs if (entry := self._rule_entry(msg)) is not None]
@@ -300,19 +329,8 @@ class SyncAgent:
     # ---------------------------------------------------------------------- facts
 
     async def _facts_loop(self, js: JetStreamContext) -> None:
-        site = self.cluster.site
-        consumer = api.ConsumerConfig(
-            durable_name=consumer_names(site, self.cluster.appliance)[1],
-            deliver_policy=api.DeliverPolicy.ALL,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            filter_subject=f"siaga.fact.{site}.*",
-        )
-        subscription = await js.pull_subscribe(
-            f"siaga.fact.{site}.*",
-            durable=consumer.durable_name,
-            stream=FACTS_STREAM,
-            config=consumer,
-        )
+        site, name = self.cluster.site, consumer_names(self.cluster.site, self.cluster.appliance)[1]
+        subscription = await self._durable(js, FACTS_STREAM, f"siaga.fact.{site}.*", name)
         own = fact_subject(site, self.cluster.appliance)
         while True:
             msgs = await fetch_batch(subscription)

@@ -31,7 +31,7 @@ from sqlite_utils import Database
 from appliance.cluster.agent import (
     CALLS_MAX_AGE_S,
     FACTS_MAX_AGE_S,
-    MAX_RETRY_S,
+    SharingProcess,
     close_quietly,
     connect_options,
     ensure_streams,
@@ -56,8 +56,10 @@ logger = logging.getLogger(__name__)
 _CALL_FIELDS = tuple(name for name in CALL_COLUMNS if name != "id")
 
 
-class Hub:
+class Hub(SharingProcess):
     """Keeps the province's database up to date with every site's streams."""
+
+    role = "hub"
 
     def __init__(
         self,
@@ -67,45 +69,14 @@ class Hub:
         timezone: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cluster = cluster
-        self.db_path = db_path
-        self._zone = ZoneInfo(timezone)
-        self._clock = clock
-        self._db: Database | None = None
-        self.connected = asyncio.Event()
+        super().__init__(cluster, db_path, timezone=timezone, clock=clock)
         self.calls = 0
         self.verdicts = 0
         self.events = 0
-        self.refused = 0
 
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = connect_writer(self.db_path)
-        return self._db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    async def run(self) -> None:
-        """Consume until cancelled; reconnects after any failure, resuming its consumers."""
+    def _prepare(self) -> None:
         connect_writer(self.db_path).close()  # created and migrated before any message
         logger.info("hub database %s ready", self.db_path)
-        wait_s = self.cluster.retry_s
-        while True:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the link, a server
-                if self.connected.is_set():  # a session that worked: start waiting short
-                    wait_s = self.cluster.retry_s
-                self.connected.clear()
-                logger.warning("hub: %s; trying again in %.0f s", exc or type(exc).__name__, wait_s)
-                await asyncio.sleep(wait_s)
-                wait_s = min(wait_s * 2, MAX_RETRY_S)
 
     async def _session(self) -> None:
         nc = await nats.connect(**connect_options(self.cluster))
@@ -133,15 +104,7 @@ class Hub:
         self, js: JetStreamContext, stream: str, subject: str, apply: Callable[[Any], None]
     ) -> None:
         durable = f"hub-{self.cluster.appliance}-{stream.lower()}"
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            deliver_policy=api.DeliverPolicy.ALL,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            filter_subject=subject,
-        )
-        subscription = await js.pull_subscribe(
-            subject, durable=durable, stream=stream, config=config
-        )
+        subscription = await self._durable(js, stream, subject, durable)
         while True:
             msgs = await fetch_batch(subscription)
             if not msgs:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -167,35 +167,32 @@ class EventMessage(_Strict):
 
 def decode_event(subject: str, data: bytes) -> tuple[str, EventMessage]:
     """(site, the event) from `siaga.event.<site>.<appliance>`."""
-    parts = _subject_parts(subject, "event")
-    try:
-        event = EventMessage.model_validate(decode_json(data))
-    except ValidationError as exc:
-        raise MessageRefused(_first_error(exc)) from None
-    if event.origin != parts[3]:
-        raise MessageRefused(f"origin {event.origin!r} sent on {parts[3]!r}'s subject")
-    return parts[2], event
-
-
-def _subject_parts(subject: str, family: str) -> list[str]:
-    parts = subject.split(".")
-    if len(parts) != 4 or parts[:2] != ["siaga", family]:
-        raise MessageRefused(f"not a {family} subject: {subject[:80]!r}")
-    return parts
+    site, event = _decode(EventMessage, subject, "event", data)
+    return site, event
 
 
 def decode_call(subject: str, data: bytes) -> tuple[str, str, dict[str, Any]]:
     """(site, appliance, the call) from `siaga.call.<site>.<appliance>`."""
+    site, call = _decode(CallMessage, subject, "call", data)
+    return site, call.origin, call.model_dump(exclude={"origin", "seq"})
+
+
+_Message = TypeVar("_Message", FactMessage, CallMessage, EventMessage)
+
+
+def _decode(model: type[_Message], subject: str, family: str, data: bytes) -> tuple[str, _Message]:
+    """(site, the message) from `siaga.<family>.<site>.<appliance>`; the message must name
+    the appliance of its subject as its origin (a box cannot speak for another)."""
     parts = subject.split(".")
-    if len(parts) != 4 or parts[:2] != ["siaga", "call"]:
-        raise MessageRefused(f"not a call subject: {subject[:80]!r}")
+    if len(parts) != 4 or parts[:2] != ["siaga", family]:
+        raise MessageRefused(f"not a {family} subject: {subject[:80]!r}")
     try:
-        call = CallMessage.model_validate(decode_json(data))
+        message = model.model_validate(decode_json(data))
     except ValidationError as exc:
         raise MessageRefused(_first_error(exc)) from None
-    if call.origin != parts[3]:
-        raise MessageRefused(f"origin {call.origin!r} sent on {parts[3]!r}'s subject")
-    return parts[2], parts[3], call.model_dump(exclude={"origin", "seq"})
+    if message.origin != parts[3]:
+        raise MessageRefused(f"origin {message.origin!r} sent on {parts[3]!r}'s subject")
+    return parts[2], message
 
 
 def decode_json(data: bytes) -> dict[str, Any]:
@@ -213,16 +210,7 @@ def decode_json(data: bytes) -> dict[str, Any]:
 
 def decode_fact(subject: str, data: bytes) -> FactMessage:
     """A fact from `siaga.fact.<site>.<appliance>`; its origin must be that appliance."""
-    parts = subject.split(".")
-    if len(parts) != 4 or parts[:2] != ["siaga", "fact"]:
-        raise MessageRefused(f"not a fact subject: {subject[:80]!r}")
-    try:
-        fact = FactMessage.model_validate(decode_json(data))
-    except ValidationError as exc:
-        raise MessageRefused(_first_error(exc)) from None
-    if fact.origin != parts[3]:
-        raise MessageRefused(f"origin {fact.origin!r} sent on {parts[3]!r}'s subject")
-    return fact.checked()
+    return _decode(FactMessage, subject, "fact", data)[1].checked()
 
 
 def decode_rule(key: str, site: str, data: bytes) -> dict[str, Any]:
