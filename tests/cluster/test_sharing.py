@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -294,3 +296,15 @@ def test_replay_folds_the_sites_facts_in(kind: Literal["verdict", "challenge"]) 
         assert status is not None and status.level == 1
     else:
         assert status is None
+
+
+def test_the_line_service_does_not_load_the_nats_client() -> None:
+    """Sharing lives in its own process; the line service only reads SQLite."""
+    probe = (
+        "import sys, appliance.service, appliance.cli; "
+        "print(sorted(m for m in sys.modules if m == 'nats' or m.startswith('nats.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
