@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from appliance import systemd
 from appliance.clock import LoopClock, SystemClock
-from appliance.config import Config, ConfigError, load_config
+from appliance.config import ClusterConfig, Config, ConfigError, load_config
 from appliance.desk import DESK_POLL_S
 from appliance.expiry import ExpiryError, parse_expiry
 from appliance.line import ActiveCall, Line, describe_call, printable
@@ -704,17 +704,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Run the sharing agent in this process (the line service runs without it)."""
     from appliance.cluster.run import print_status, run_agent
 
-    config = _config(args)
-    if config.cluster is None:
-        where = args.config or "the built-in defaults"
-        raise UsageError(f"no [cluster] table in {where}: nothing to share (docs/cluster.md)")
+    config, cluster = _cluster(args, "nothing to share")
     db_path = _db_path(args, config)
     if args.status:
         print_status(_read_only(db_path), sys.stdout)
         return 0
-    root = logging.getLogger()
-    root.setLevel(min(root.level, logging.INFO))
-    run_agent(config.cluster, db_path, timezone=config.site.timezone)
+    _log_starts()
+    run_agent(cluster, db_path, timezone=config.site.timezone)
     return 0
 
 
@@ -722,14 +718,25 @@ def cmd_hub(args: argparse.Namespace) -> int:
     """Consume every site's call records and verdicts into this database."""
     from appliance.cluster.run import run_hub
 
+    config, cluster = _cluster(args, "no servers to read")
+    _log_starts()
+    run_hub(cluster, _db_path(args, config), timezone=config.site.timezone)
+    return 0
+
+
+def _cluster(args: argparse.Namespace, without: str) -> tuple[Config, ClusterConfig]:
+    """The configuration and its `[cluster]` table; a clear refusal without one."""
     config = _config(args)
     if config.cluster is None:
         where = args.config or "the built-in defaults"
-        raise UsageError(f"no [cluster] table in {where}: no servers to read (docs/cluster.md)")
+        raise UsageError(f"no [cluster] table in {where}: {without} (docs/cluster.md)")
+    return config, config.cluster
+
+
+def _log_starts() -> None:
+    """A long-running process: its start and its connections belong in the journal."""
     root = logging.getLogger()
     root.setLevel(min(root.level, logging.INFO))
-    run_hub(config.cluster, _db_path(args, config), timezone=config.site.timezone)
-    return 0
 
 
 def cmd_nats_accounts(args: argparse.Namespace) -> int:

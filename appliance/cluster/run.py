@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from appliance.cluster import store
-from appliance.cluster.agent import SyncAgent
+from appliance.cluster.agent import SharingProcess, SyncAgent
 from appliance.config import ClusterConfig
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,6 @@ logger = logging.getLogger(__name__)
 
 def run_agent(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
     """Share until stopped (Ctrl-C or SIGTERM end it cleanly)."""
-    agent = SyncAgent(cluster, db_path, timezone=timezone)
     logger.warning(
         "siaga sync: appliance %s of site %s, servers %s; database %s",
         cluster.appliance,
@@ -26,26 +25,24 @@ def run_agent(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
         ", ".join(cluster.servers),
         db_path,
     )
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(agent.run())
-    finally:
-        agent.close()
-        logger.warning("siaga sync stopped")
+    _run_until_stopped(SyncAgent(cluster, db_path, timezone=timezone))
 
 
 def run_hub(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
     """Consume every site's streams until stopped."""
     from appliance.cluster.hub import Hub
 
-    hub = Hub(cluster, db_path, timezone=timezone)
     logger.warning("siaga hub: servers %s; database %s", ", ".join(cluster.servers), db_path)
+    _run_until_stopped(Hub(cluster, db_path, timezone=timezone))
+
+
+def _run_until_stopped(process: SharingProcess) -> None:
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(hub.run())
+            asyncio.run(process.run())
     finally:
-        hub.close()
-        logger.warning("siaga hub stopped")
+        process.close()
+        logger.warning("siaga %s stopped", process.role)
 
 
 def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
