@@ -246,7 +246,7 @@ class SyncAgent(SharingProcess):
                         headers=headers,
                     )
                 )
-            await asyncio.wait_for(asyncio.gather(*pending), PUBLISH_TIMEOUT_S)
+            await _acknowledged(pending)
         except Exception as exc:
             for future in pending:
                 future.cancel()
@@ -454,10 +454,24 @@ def merge_rules(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
 
 
 async def fetch_batch(subscription: JetStreamContext.PullSubscription) -> list[Any]:
+    """Up to `FETCH_BATCH` messages, or none after `FETCH_WAIT_S`. The client ends a fetch
+    with nothing in it by raising its own timeout, or the bare `TimeoutError` when the
+    server's answer came in just as the wait ran out (a busy server, a slow link): both
+    mean "nothing yet", never a broken session."""
     try:
         return await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
-    except nats.errors.TimeoutError:
+    except TimeoutError:  # nats.errors.TimeoutError is one too
         return []
+
+
+async def _acknowledged(pending: list[asyncio.Future[Any]]) -> None:
+    """Wait for the server's acknowledgement of every message just published."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*pending), PUBLISH_TIMEOUT_S)
+    except TimeoutError:
+        raise TimeoutError(
+            f"{len(pending)} message(s) not acknowledged within {PUBLISH_TIMEOUT_S:.0f} s"
+        ) from None
 
 
 def _encode(body: dict[str, Any]) -> bytes:

@@ -53,6 +53,14 @@ from appliance.store.db import connect_writer, immediate, iso_at
 
 logger = logging.getLogger(__name__)
 
+# The hub's streams that gather the sites' keep message ids for a tenth of a second. A
+# source re-delivers a message it had sent before (after its link came back, or when its
+# consumer is made again), and nats-server 2.9 answers a sourced duplicate by retrying the
+# same message until the id leaves the duplicate window: with the default two minutes, a
+# province's figures stopped for two minutes after every such hiccup. Copies are harmless
+# here: the hub keeps each call and verdict once by its origin (see `store_call`).
+SOURCED_DUPLICATE_WINDOW_S = 0.1  # the least nats-server accepts
+
 _CALL_FIELDS = tuple(name for name in CALL_COLUMNS if name != "id")
 
 
@@ -165,6 +173,7 @@ async def gather_site_streams(
             storage=api.StorageType.FILE,
             max_age=max_age,
             num_replicas=replicas,
+            duplicate_window=SOURCED_DUPLICATE_WINDOW_S,
         )
         try:
             info = await js.stream_info(name)
@@ -172,7 +181,10 @@ async def gather_site_streams(
             await js.add_stream(config)
         else:
             known = {source.external.api for source in info.config.sources or [] if source.external}
-            if known != {f"$JS.{domain}.API" for domain in domains}:
+            if (
+                known != {f"$JS.{domain}.API" for domain in domains}
+                or info.config.duplicate_window != SOURCED_DUPLICATE_WINDOW_S
+            ):
                 await js.update_stream(config)
         names.append(name)
     return names[0], names[1], names[2]

@@ -127,6 +127,101 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server.kill()
 
 
+class Link:
+    """A TCP relay to a loopback port, on its own thread, that can be made slow or cut:
+    `slow(2.5)` delays every byte coming back from the port by 2.5 s from then on, in
+    order, as a congested mobile link does; `cut()` drops every connection and refuses new
+    ones until `heal()`. Clients (agents, or a leaf server) connect to `port` instead."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.delay_s = 0.0
+        self.is_cut = False
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), name="link")
+        self.thread.start()
+        ready.wait(timeout=10)
+
+    def slow(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def cut(self) -> None:
+        self.is_cut = True
+        self.loop.call_soon_threadsafe(self._drop_all)
+
+    def heal(self) -> None:
+        self.is_cut = False
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(asyncio.start_server(self._relay, "127.0.0.1", self.port))
+        ready.set()
+        self.loop.run_forever()
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+    async def _relay(
+        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
+    ) -> None:
+        if self.is_cut:
+            client_out.transport.abort()
+            return
+        try:
+            server_in, server_out = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_out.transport.abort()
+            return
+        self._writers.update((client_out, server_out))
+        await asyncio.gather(
+            self._copy(client_in, server_out, delayed=False),
+            self._copy(server_in, client_out, delayed=True),
+            return_exceptions=True,
+        )
+        self._writers.difference_update((client_out, server_out))
+        for writer in (client_out, server_out):
+            writer.transport.abort()
+
+    async def _copy(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, delayed: bool
+    ) -> None:
+        """Copy until end of file; each chunk leaves when its delay is up, in order, and
+        the end of file last."""
+        pending: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, chunk = await pending.get()
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if not chunk:
+                    sink.transport.abort()
+                    return
+                sink.write(chunk)
+                await sink.drain()
+
+        sender = asyncio.create_task(deliver())
+        with contextlib.suppress(ConnectionError):
+            while chunk := await source.read(65536):
+                await pending.put((time.monotonic() + (self.delay_s if delayed else 0), chunk))
+        await pending.put((time.monotonic() + (self.delay_s if delayed else 0), b""))
+        with contextlib.suppress(ConnectionError):
+            await sender
+
+
 class AgentThread:
     """A `SyncAgent` (or, given `hub=True`, a `Hub`) on its own thread and event loop, as
     `siaga sync` and `siaga hub` run them."""

@@ -2,20 +2,36 @@
 
 - A site on three clustered servers with every stream replicated three times: `kill -9`
   of the server a box is talking to, in the middle of a burst, loses nothing.
+- A province whose sites' servers are leaf nodes of the hub's: the hub catches up after
+  its link was down.
+- A site's stream holding two copies of one message (the box re-sent it after the
+  duplicate window): the hub takes the copy and goes on.
+- A box on a slow link (every byte from its server two and a half seconds late, longer
+  than a fetch waits): it keeps its session and still converges.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
 
-from tests.cluster.conftest import AgentThread, NatsServer, free_port, rows, wait_for
+from tests.cluster.conftest import (
+    AgentThread,
+    Link,
+    NatsServer,
+    free_port,
+    rows,
+    wait_for,
+)
 from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
 BURST = 150
+HUB_ALONE_S = 10.0  # the hub up, its link to the sites still down
 
 
 @pytest.fixture
@@ -73,18 +89,18 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
 
 
 @pytest.fixture
-def province(tmp_path: Path) -> Iterator[dict[str, NatsServer]]:
+def province(tmp_path: Path) -> Iterator[tuple[dict[str, NatsServer], Link]]:
     """The province hub's server, and two sites' servers as its leaf nodes, each with its
-    own JetStream domain."""
+    own JetStream domain; the sites reach the hub through one `Link` that can be cut."""
     leaf_port = free_port()
+    link = Link(leaf_port)
     hub_folder = tmp_path / "hub-server"
     hub_folder.mkdir()
+    leafnodes = (  # the hub tells leaf nodes the link's address, or they would go round it
+        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}" }}'
+    )
     servers = {
-        "hub": NatsServer(
-            hub_folder,
-            domain="hub",
-            config_text=f'server_name: hub\nleafnodes {{ listen: "127.0.0.1:{leaf_port}" }}',
-        )
+        "hub": NatsServer(hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}")
     }
     for site in ("serang", "cilegon"):
         folder = tmp_path / f"{site}-server"
@@ -94,24 +110,30 @@ def province(tmp_path: Path) -> Iterator[dict[str, NatsServer]]:
             domain=site,
             config_text=(
                 f"server_name: {site}\n"
-                f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{leaf_port}" }}] }}'
+                f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{link.port}" }}] }}'
             ),
         )
     for server in servers.values():
         server.start()
-    yield servers
+    yield servers, link
+    link.close()
     for server in servers.values():
         server.kill()
 
 
+@pytest.mark.parametrize("hub_restarts", [False, True], ids=["link-cut", "link-cut-hub-restarted"])
 def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals(
-    tmp_path: Path, province: dict[str, NatsServer], agents: Callable[..., AgentThread]
+    tmp_path: Path,
+    province: tuple[dict[str, NatsServer], Link],
+    agents: Callable[..., AgentThread],
+    hub_restarts: bool,
 ) -> None:
+    servers, link = province
     serang, cilegon, hub = tmp_path / "serang.db", tmp_path / "cilegon.db", tmp_path / "hub.db"
-    box_serang = agents(province["serang"], "box1", serang, domain="serang")
-    box_cilegon = agents(province["cilegon"], "box1", cilegon, site="cilegon", domain="cilegon")
+    box_serang = agents(servers["serang"], "box1", serang, domain="serang")
+    box_cilegon = agents(servers["cilegon"], "box1", cilegon, site="cilegon", domain="cilegon")
     the_hub = agents(
-        province["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
+        servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
     )
     for part in (box_serang, box_cilegon, the_hub):
         wait_for(part.is_connected, "every part to connect", timeout_s=60)
@@ -121,7 +143,7 @@ def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals
     count = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
     wait_for(lambda: rows(hub, count) == [(3,)], "three judged calls at the hub", timeout_s=60)
 
-    province["hub"].kill()  # the province's link (and hub) down; the sites go on
+    link.cut()  # the province's link down; the sites go on
     record_verdicts(serang, NUMBER, ["prank"] * 5, first_call_id=10)
     record_verdicts(cilegon, "+6281300001111", ["ghost"] * 5, first_call_id=10)
     for db in (serang, cilegon):
@@ -129,7 +151,11 @@ def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals
             lambda db=db: rows(db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)],
             "each site's outbox sent to its own server",
         )
-    province["hub"].start()
+    if hub_restarts:  # the worst order: the hub comes back while it cannot reach the sites
+        servers["hub"].kill()
+        servers["hub"].start()
+    time.sleep(HUB_ALONE_S)
+    link.heal()
     wait_for(lambda: rows(hub, count) == [(13,)], "every call at the hub", timeout_s=90)
     time.sleep(1.0)
     assert rows(hub, "SELECT site, count(*) FROM calls GROUP BY site ORDER BY site") == [
@@ -137,3 +163,71 @@ def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals
         ("serang", 7),
     ]
     assert the_hub.agent.refused == 0
+
+
+async def _store_again(server: NatsServer, stream: str, duplicate_window_s: float) -> None:
+    """Store a second copy of `stream`'s last message, its message id unchanged, as a box
+    does that re-sends after its acknowledgement was lost and the duplicate window ran out
+    (here the site's window is made short so the test need not wait an hour)."""
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        config = info.config
+        config.duplicate_window = duplicate_window_s
+        await js.update_stream(config)
+        last = await js.get_msg(stream, info.state.last_seq)
+        await asyncio.sleep(duplicate_window_s * 2)
+        assert last.subject is not None
+        await js.publish(last.subject, last.data or b"", headers=dict(last.headers or {}))
+    finally:
+        await nc.close()
+
+
+def test_a_message_stored_twice_at_a_site_does_not_hold_the_province_up(
+    tmp_path: Path,
+    province: tuple[dict[str, NatsServer], Link],
+    agents: Callable[..., AgentThread],
+) -> None:
+    servers, _ = province
+    serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
+    box = agents(servers["serang"], "box1", serang, domain="serang")
+    the_hub = agents(servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang",))
+    for part in (box, the_hub):
+        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    judged = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
+
+    record_verdicts(serang, NUMBER, ["prank"])
+    wait_for(lambda: rows(hub, judged) == [(1,)], "the first call at the hub", timeout_s=60)
+    asyncio.run(_store_again(servers["serang"], "SIAGA_CALLS", 0.2))
+    record_verdicts(serang, NUMBER, ["ghost"], first_call_id=2)
+    wait_for(lambda: rows(hub, judged) == [(2,)], "the next call at the hub", timeout_s=30)
+    assert rows(hub, "SELECT count(*) FROM calls") == [(2,)]
+
+
+@pytest.fixture
+def slow_link(nats_server: NatsServer) -> Iterator[Link]:
+    link = Link(nats_server.port)
+    yield link
+    link.close()
+
+
+def test_a_box_on_a_slow_link_keeps_its_session_and_converges(
+    tmp_path: Path,
+    nats_server: NatsServer,
+    slow_link: Link,
+    agents: Callable[..., AgentThread],
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    box_a = agents(nats_server, "a", a)
+    box_b = agents(nats_server, "b", b, servers=(slow_link.url,))
+    for box in (box_a, box_b):
+        wait_for(box.is_connected, "both boxes to connect")
+    slow_link.slow(2.5)  # longer than a fetch waits for its answer
+    time.sleep(6.0)  # several fetches answered too late
+    rule_id = block(a, "+62845")
+    record_verdicts(a, NUMBER, ["prank"] * 3)
+    wait_for(lambda: rule_row(b, rule_id), "the rule on the box behind the slow link", 60)
+    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(3,)], "a's verdicts on b", 60)
+    sessions = "SELECT count(*) FROM events WHERE kind = 'sync_connected'"
+    assert rows(b, sessions) == [(1,)], "the slow link must not end box b's session"
