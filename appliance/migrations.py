@@ -690,3 +690,50 @@ def share_events(db: Database) -> None:
     """Events leave through the outbox too (while sharing is on), and the hub keeps each
     site's once: see appliance/cluster/schema.py."""
     create_event_sharing(db)
+
+
+@migration(name="0022_callbacks_dismissed")
+def allow_dismissed_callbacks(db: Database) -> None:
+    """A call-back entry may also be `dismissed`: a supervisor closes a flood's entries
+    together once it is over (`appliance.store.callbacks.dismiss_flood_entries`). SQLite
+    cannot change a CHECK constraint, so the table is rebuilt with its rows and ids, and
+    its indexes made again."""
+    db.execute(
+        """CREATE TABLE callbacks_rebuilt (
+            id INTEGER PRIMARY KEY,
+            caller TEXT NOT NULL CHECK (
+                length(caller) BETWEEN 2 AND 16 AND substr(caller, 1, 1) = '+'
+                AND substr(caller, 2) NOT GLOB '*[^0-9]*'
+            ),
+            caller_raw TEXT,
+            line TEXT,
+            call_id INTEGER,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            first_ts REAL NOT NULL,
+            first_at TEXT,
+            last_ts REAL NOT NULL,
+            last_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'done', 'unreachable', 'dismissed')),
+            status_ts REAL,
+            status_at TEXT,
+            status_by TEXT,
+            note TEXT
+        )"""
+    )
+    columns = (
+        "id, caller, caller_raw, line, call_id, reason, detail, first_ts, first_at, last_ts,"
+        " last_at, attempts, status, status_ts, status_at, status_by, note"
+    )
+    statements = [
+        f"INSERT INTO callbacks_rebuilt ({columns}) SELECT {columns} FROM callbacks",
+        "DROP TABLE callbacks",
+        "ALTER TABLE callbacks_rebuilt RENAME TO callbacks",
+        "CREATE UNIQUE INDEX callbacks_open_caller ON callbacks (caller) WHERE status = 'open'",
+        "CREATE INDEX callbacks_status_last ON callbacks (status, last_ts)",
+        "CREATE INDEX callbacks_caller ON callbacks (caller, last_ts)",
+    ]
+    for statement in statements:
+        db.execute(statement)

@@ -14,6 +14,11 @@ Two writers, as everywhere in Siaga:
 - the web UI marks entries with `mark_callback`, inside its own short write transaction,
   together with the audit row (`web_ui.routers.callbacks`).
 
+After a flood the list holds the flood's own numbers, one entry each. A supervisor may
+dismiss them together (`dismiss_flood_entries`): the entries first listed between the
+last flood's start and end, except any whose caller has ever had a genuine verdict, which
+stay open to be called back. A dismissed entry is closed like a marked one.
+
 One OPEN entry per caller: the unique partial index `callbacks_open_caller` makes the
 release an UPSERT, so a caller who is released again while on the list is counted
 (`attempts`) rather than listed twice, however the writes interleave. A marked entry is
@@ -52,8 +57,8 @@ CALLBACK_REASONS: tuple[str, ...] = (
     "line_fault",  # the line failed or the modem restarted under the call
 )
 
-OPEN, DONE, UNREACHABLE = "open", "done", "unreachable"
-CALLBACK_STATUSES: tuple[str, ...] = (OPEN, DONE, UNREACHABLE)
+OPEN, DONE, UNREACHABLE, DISMISSED = "open", "done", "unreachable", "dismissed"
+CALLBACK_STATUSES: tuple[str, ...] = (OPEN, DONE, UNREACHABLE, DISMISSED)
 MARKS: tuple[str, ...] = (DONE, UNREACHABLE)  # what an entry may be marked
 
 NOTE_MAX_CHARS = 500
@@ -300,3 +305,71 @@ def mark_callback(
     after = get_callback(conn, callback_id)
     assert after is not None  # the same transaction just read it
     return CallbackMarked(before=before, after=after)
+
+
+# ------------------------------------------------------------------ after a flood
+
+
+@dataclass(frozen=True)
+class FloodEpisode:
+    """The last flood that ended: its start and end (`flood_on` and `flood_off` events)."""
+
+    started_ts: float
+    ended_ts: float
+
+
+def last_ended_flood(conn: sqlite3.Connection) -> FloodEpisode | None:
+    """The last flood that has ended, or None (no flood yet, or one still on). A restart
+    in flood mode notes `flood_on` again; the episode starts at the first of them."""
+    latest = conn.execute(
+        "SELECT kind, ts FROM events WHERE kind IN ('flood_on', 'flood_off')"
+        " ORDER BY ts DESC, id DESC LIMIT 1"
+    ).fetchone()
+    if latest is None or latest[0] != "flood_off":
+        return None
+    ended_ts = float(latest[1])
+    started = conn.execute(
+        "SELECT min(ts) FROM events WHERE kind = 'flood_on' AND ts <= ? AND ts >"
+        " ifnull((SELECT max(ts) FROM events WHERE kind = 'flood_off' AND ts < ?), 0)",
+        [ended_ts, ended_ts],
+    ).fetchone()[0]
+    return None if started is None else FloodEpisode(float(started), ended_ts)
+
+
+_FLOOD_ENTRIES = (
+    "FROM callbacks WHERE status = 'open' AND first_ts BETWEEN ? AND ?"
+    " AND {genuine} EXISTS (SELECT 1 FROM dispositions"
+    "  WHERE dispositions.caller = callbacks.caller AND dispositions.disposition LIKE 'genuine%')"
+)
+
+
+def flood_entries(conn: sqlite3.Connection, flood: FloodEpisode) -> tuple[int, int]:
+    """(entries a dismissal would close, entries it would keep: callers with a genuine
+    verdict) among the open entries first listed during `flood`."""
+    window = [flood.started_ts, flood.ended_ts]
+    closing = conn.execute(
+        "SELECT count(*) " + _FLOOD_ENTRIES.format(genuine="NOT"), window
+    ).fetchone()[0]
+    kept = conn.execute("SELECT count(*) " + _FLOOD_ENTRIES.format(genuine=""), window).fetchone()[
+        0
+    ]
+    return int(closing), int(kept)
+
+
+def dismiss_flood_entries(
+    conn: sqlite3.Connection, flood: FloodEpisode, *, by: str, ts: float, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Dismiss the open entries first listed during `flood`, except those whose caller has
+    ever had a genuine verdict; the entries dismissed (as they were before). Call it inside
+    the write transaction that also writes the audit row."""
+    window = [flood.started_ts, flood.ended_ts]
+    before = _dicts(
+        conn.execute("SELECT * " + _FLOOD_ENTRIES.format(genuine="NOT") + " ORDER BY id", window)
+    )
+    note = f"dismissed with the flood of {iso_at(flood.started_ts, zone)}"
+    conn.executemany(
+        "UPDATE callbacks SET status = 'dismissed', status_ts = ?, status_at = ?,"
+        " status_by = ?, note = ? WHERE id = ? AND status = 'open'",
+        [(ts, iso_at(ts, zone), by, note, entry["id"]) for entry in before],
+    )
+    return before

@@ -63,6 +63,7 @@ ROUTES = [
     Route("POST", "/api/console/block", SUPERVISOR),
     Route("GET", "/api/callbacks", OPERATOR),
     Route("POST", "/api/callbacks/{callback_id}", OPERATOR),
+    Route("POST", "/api/callbacks/flood/dismiss", SUPERVISOR),
     Route("GET", "/audit", SUPERVISOR),
     Route("GET", "/calls", SUPERVISOR),
     Route("GET", "/calls.csv", SUPERVISOR),

@@ -23,6 +23,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A call flood is on: hold the call-backs until it ends. Genuine callers try "
         "again, and the last line is kept for them.",
     ),
+    "callbacks.flood_left": (
+        "Banjir panggilan {started} sampai {ended} meninggalkan {count} entri di daftar ini, "
+        "hampir semuanya nomor banjir itu sendiri. Entri dari penelepon yang pernah dinilai "
+        "sungguhan ({kept}) tetap terbuka.",
+        "The call flood of {started} to {ended} left {count} entries on this list, nearly "
+        "all of them the flood's own numbers. Entries of callers with a genuine verdict "
+        "({kept}) stay open.",
+    ),
+    "callbacks.dismiss_flood": (
+        "Tutup {count} entri banjir",
+        "Dismiss the flood's {count} entries",
+    ),
+    "callbacks.dismiss_confirm": (
+        "Tutup {count} entri dari banjir {started} sampai {ended}? Mereka tidak akan "
+        "ditelepon balik. Tindakan ini tercatat di log audit.",
+        "Dismiss {count} entries of the flood of {started} to {ended}? They will not be "
+        "called back. This is recorded in the audit log.",
+    ),
+    "callbacks.flood_dismissed": (
+        "{count} entri banjir ditutup; {kept} tetap terbuka.",
+        "{count} of the flood's entries dismissed; {kept} stay open.",
+    ),
     "callbacks.empty": ("Tidak ada yang perlu ditelepon balik.", "Nobody to call back."),
     "callbacks.count": ("{count} terbuka", "{count} open"),
     "callbacks.more": (
@@ -53,6 +75,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "callbacks.status.open": ("terbuka", "open"),
     "callbacks.status.done": ("selesai", "done"),
     "callbacks.status.unreachable": ("tidak dapat dihubungi", "unreachable"),
+    "callbacks.status.dismissed": ("ditutup bersama banjir", "dismissed with a flood"),
     # why a caller is on the list (`appliance.store.callbacks.CALLBACK_REASONS`)
     "callbacks.reason.silent_after_challenge": (
         "diam setelah tantangan",
@@ -117,7 +140,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This call-back entry is already marked (by someone else, or a double click): "
         "it is no longer open.",
     ),
+    "error.flood_changed": (
+        "Banjir lain telah berakhir sejak halaman ini dimuat; periksa daftar lagi.",
+        "Another flood has ended since this page was loaded; look at the list again.",
+    ),
     "action.callback.done": ("Telepon balik: selesai", "Call-back: done"),
+    "action.callback.flood_dismissed": (
+        "Telepon balik: entri banjir ditutup",
+        "Call-backs: a flood's entries dismissed",
+    ),
     "action.callback.unreachable": (
         "Telepon balik: tidak dapat dihubungi",
         "Call-back: unreachable",

@@ -11,8 +11,18 @@ marks an open entry, in one write transaction with its audit row (`callback.done
 `callback.unreachable`: who, the entry before and after), as every change the web
 process makes. Operators, supervisors and technicians may mark. An entry is marked once:
 marking one that is no longer open is refused with 409 (`error.callback_not_open`), an
-unknown id with 404. The line service lists the entries (`CallLog.add_callback`); the
-store's side is `appliance.store.callbacks`.
+unknown id with 404.
+
+After a flood, `GET /api/callbacks` also says how many open entries the flood left
+(`flood_entries`), and a supervisor or technician may dismiss them together with
+`POST /api/callbacks/flood/dismiss` (`{"started_ts": ..., "ended_ts": ...}`, the flood the
+page showed; 409 when another flood has ended since): every entry first listed during
+the flood is closed as `dismissed` in one transaction with one audit row
+(`callback.flood_dismissed`, the flood and every entry), except entries whose caller has
+ever had a genuine verdict, which stay open.
+
+The line service lists the entries (`CallLog.add_callback`); the store's side is
+`appliance.store.callbacks`.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from appliance.store import callbacks
+from appliance.store.db import iso_at
 from web_ui import audit
 from web_ui.audit import Actor
 from web_ui.db import transaction
@@ -38,11 +49,12 @@ from web_ui.deps import (
     RowId,
     SessionDep,
     SettingsDep,
+    SupervisorUser,
     actor_for,
 )
 from web_ui.i18n import format_time, has_message, translate
 from web_ui.models import ErrorPublic, InputModel
-from web_ui.users import Language, UserError
+from web_ui.users import Language, Role, User, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +73,7 @@ HEARD_TEXT_CHARS = 300
 # Keys of an entry's detail that `heard_text` puts in words; others are shown as they are.
 _HEARD_KEYS = ("voice_heard", "keys", "listened_s", "rings")
 
-CallbackStatus = Literal["open", "done", "unreachable"]
+CallbackStatus = Literal["open", "done", "unreachable", "dismissed"]
 
 
 # ------------------------------------------------------------------ models
@@ -107,6 +119,19 @@ class CallbackPublic(BaseModel):
     note: str | None
 
 
+class FloodEntriesPublic(BaseModel):
+    """The open entries the last flood left (none while a flood is on)."""
+
+    started_ts: float
+    ended_ts: float
+    started_text: str
+    ended_text: str
+    dismissable: int = Field(description="entries a dismissal would close")
+    kept: int = Field(description="entries it keeps open: callers with a genuine verdict")
+    may_dismiss: bool = Field(description="whether this user may dismiss them")
+    text: str
+
+
 class CallbackListPublic(BaseModel):
     """`GET /api/callbacks`: the open entries, newest first, and how many are open."""
 
@@ -115,6 +140,20 @@ class CallbackListPublic(BaseModel):
     entries: list[CallbackPublic]
     # While flood mode is on, call-backs wait (docs/web-ui.md, "The call-back list").
     flood_active: bool = False
+    flood_entries: FloodEntriesPublic | None = None
+
+
+class FloodDismissal(InputModel):
+    """`POST /api/callbacks/flood/dismiss`: the flood the page showed."""
+
+    started_ts: float = Field(allow_inf_nan=False)
+    ended_ts: float = Field(allow_inf_nan=False)
+
+
+class FloodDismissedPublic(BaseModel):
+    dismissed: int
+    kept: int
+    text: str
 
 
 # ------------------------------------------------------------------ words
@@ -282,11 +321,42 @@ def api_callbacks(
     """The open call-back entries, newest release first (at most `limit`), and their count."""
     now_ts = time.time()
     entries = callbacks.open_callbacks(db, now_ts=now_ts, limit=limit)
+    flood_active = _flood_active(db)
     return CallbackListPublic(
         now_ts=now_ts,
         open_count=callbacks.open_count(db),
         entries=[callback_public(entry, settings.zone, user.language) for entry in entries],
-        flood_active=_flood_active(db),
+        flood_active=flood_active,
+        flood_entries=None if flood_active else _flood_entries(db, settings.zone, user),
+    )
+
+
+def _flood_entries(db: sqlite3.Connection, zone: ZoneInfo, user: User) -> FloodEntriesPublic | None:
+    flood = callbacks.last_ended_flood(db)
+    if flood is None:
+        return None
+    dismissable, kept = callbacks.flood_entries(db, flood)
+    if not dismissable:
+        return None
+    language = user.language
+    started = format_time(flood.started_ts, zone, language)
+    ended = format_time(flood.ended_ts, zone, language)
+    return FloodEntriesPublic(
+        started_ts=flood.started_ts,
+        ended_ts=flood.ended_ts,
+        started_text=started,
+        ended_text=ended,
+        dismissable=dismissable,
+        kept=kept,
+        may_dismiss=user.role.at_least(Role.SUPERVISOR),
+        text=translate(
+            language,
+            "callbacks.flood_left",
+            count=dismissable,
+            kept=kept,
+            started=started,
+            ended=ended,
+        ),
     )
 
 
@@ -322,3 +392,49 @@ def api_mark(
         db, actor_for(request, session), callback_id, body.status, body.note, settings.zone
     )
     return callback_public(entry, settings.zone, user.language)
+
+
+@api.post(
+    "/flood/dismiss",
+    response_model=FloodDismissedPublic,
+    responses={
+        409: {"model": ErrorPublic, "description": "another flood has ended since"},
+        422: {"model": ErrorPublic, "description": "bad times"},
+    },
+)
+def api_dismiss_flood(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    session: SessionDep,
+    body: FloodDismissal,
+) -> FloodDismissedPublic:
+    """Dismiss the open entries the last flood left, except callers with a genuine verdict.
+
+    `started_ts` and `ended_ts` name the flood the page showed: if another flood has
+    ended since, nothing changes and the answer is 409.
+    """
+    actor = actor_for(request, session)
+    now_ts = time.time()
+    with transaction(db):
+        flood = callbacks.last_ended_flood(db)
+        if flood is None or (flood.started_ts, flood.ended_ts) != (body.started_ts, body.ended_ts):
+            raise UserError("error.flood_changed", status=409)
+        dismissed = callbacks.dismiss_flood_entries(
+            db, flood, by=actor.name, ts=now_ts, zone=settings.zone
+        )
+        _, kept = callbacks.flood_entries(db, flood)
+        audit.record(
+            db,
+            actor,
+            "callback.flood_dismissed",
+            target=f"flood:{iso_at(flood.started_ts, settings.zone)}",
+            before={"entries": [_audited(entry) for entry in dismissed]},
+            after={"dismissed": len(dismissed), "kept": kept, "ended_ts": flood.ended_ts},
+            zone=settings.zone,
+            now_ts=now_ts,
+        )
+    logger.info("%s dismissed %d call-back(s) left by a flood", actor.name, len(dismissed))
+    text = translate(user.language, "callbacks.flood_dismissed", count=len(dismissed), kept=kept)
+    return FloodDismissedPublic(dismissed=len(dismissed), kept=kept, text=text)

@@ -565,6 +565,10 @@
   const callbackMore = document.getElementById("callbacks-more");
   const callbackMessage = document.getElementById("callbacks-message");
   const callbackFlood = document.getElementById("callbacks-flood");
+  const floodLeft = document.getElementById("callbacks-flood-left");
+  const floodLeftText = document.getElementById("callbacks-flood-left-text");
+  const dismissFlood = document.getElementById("callbacks-dismiss-flood");
+  let floodShown = null; // the flood_entries of the last poll
   const callbackRows = new Map(); // entry id -> {key, element}
   const markedCallbacks = new Map(); // entry id -> when marked here (a late poll must not bring it back)
   const MARKED_KEPT_MS = 30000;
@@ -652,6 +656,7 @@
       }
     }
     callbackFlood.hidden = !data.flood_active;
+    showFloodLeft(data.flood_entries);
     const open = Math.max(0, data.open_count - (data.entries.length - entries.length));
     callbackCount.textContent = t("callbacks.count", { count: open });
     callbackCount.className = "pill " + (open ? "bad" : "ok");
@@ -719,6 +724,54 @@
     sayAboutCallbacks(t("callbacks.marked_" + status, { number: entry.caller }), false);
     loadCallbacks();
   }
+
+  function showFloodLeft(flood) {
+    // After a flood: how many entries it left, and (for supervisors) one button for them all.
+    floodShown = flood || null;
+    floodLeft.hidden = !floodShown;
+    if (!floodShown) return;
+    floodLeftText.textContent = floodShown.text;
+    dismissFlood.hidden = !floodShown.may_dismiss;
+    dismissFlood.textContent = t("callbacks.dismiss_flood", { count: floodShown.dismissable });
+  }
+
+  async function dismissFloodEntries() {
+    const flood = floodShown;
+    if (!flood) return;
+    const question = t("callbacks.dismiss_confirm", {
+      count: flood.dismissable, started: flood.started_text, ended: flood.ended_text,
+    });
+    if (!window.confirm(question)) return;
+    dismissFlood.disabled = true;
+    let response;
+    try {
+      response = await fetch("/api/callbacks/flood/dismiss", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
+        body: JSON.stringify({ started_ts: flood.started_ts, ended_ts: flood.ended_ts }),
+      });
+    } catch (error) {
+      sayAboutCallbacks(t("error.network"), true);
+      return;
+    } finally {
+      dismissFlood.disabled = false;
+    }
+    if (response.status === 401) {
+      window.location.href = "/login?next=%2Fconsole";
+      return;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    sayAboutCallbacks(response.ok ? data.text : refusal(data), !response.ok);
+    loadCallbacks();
+  }
+
+  dismissFlood.addEventListener("click", dismissFloodEntries);
 
   function callbacksMayBeStale() {
     // A line changing state is when callers are released: look again, at most once a second.
