@@ -18,15 +18,14 @@ import asyncio
 import logging
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from appliance.clock import Clock
+from appliance.config import Config
 from appliance.line import ActiveCall, Line
-from appliance.model import LineState, is_valid_disposition
+from appliance.model import CallerNumber, LineState, is_valid_disposition
 from appliance.numbers import normalise
-from appliance.store import open_readonly
-
-if TYPE_CHECKING:
-    from appliance.service import LineService
+from appliance.store import CallLog, open_readonly
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +73,28 @@ def _call_fields(call: ActiveCall) -> dict[str, Any]:
     }
 
 
+class DeskHost(Protocol):
+    """What the desk uses of the line service (`appliance.service.LineService`)."""
+
+    call_log: CallLog
+    clock: Clock
+    config: Config
+    lines: dict[str, Line]
+
+    def record_disposition(
+        self,
+        call_id: int,
+        disposition: str,
+        operator: str,
+        *,
+        caller: CallerNumber | None = None,
+    ) -> None: ...
+
+
 class DeskRequests:
     """Carries out the console's `desk_requests` on the service's lines."""
 
-    def __init__(self, service: LineService, db_path: Path) -> None:
+    def __init__(self, service: DeskHost, db_path: Path) -> None:
         self._service = service
         self._db_path = db_path
         self._conn: sqlite3.Connection | None = None

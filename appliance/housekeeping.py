@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from appliance.clock import Clock
 from appliance.config import Config
 from appliance.line import Line
+from appliance.report import month_figures
 from appliance.retention import months_to_archive
 from appliance.sms import SmsDispatcher
 from appliance.store import CallLog, open_readonly
@@ -150,7 +151,9 @@ class Housekeeping:
         finally:
             conn.close()
         for label, from_ts, to_ts in due:
-            self._call_log.archive_month(label, from_ts, to_ts, self._clock.timestamp())
+            self._call_log.archive_month(
+                label, from_ts, to_ts, self._clock.timestamp(), month_figures
+            )
         return len(due)
 
     def prepare(self) -> None:

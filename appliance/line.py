@@ -411,7 +411,7 @@ class Line:
         health_interval_s: float = 60.0,
         scenario_ref: Callable[[str], str | None] | None = None,
         recordings_dir: Path | None = None,
-        recovery: ModemRecovery | None = None,
+        recovery: ModemRecovery[Line] | None = None,
         watchdog: WatchdogConfig | None = None,
     ) -> None:
         self.config = config
@@ -445,7 +445,7 @@ class Line:
         self._host_prompt_task: asyncio.Task[None] | None = None
         self._recordings: dict[str, bytes | None] = {}  # host-side prompt recordings by file
         self._recovery = recovery
-        self._ladder = RecoveryLadder(self.name, recorder, clock, recovery)  # appliance/recovery
+        self._ladder: RecoveryLadder[Line] = RecoveryLadder(self.name, recorder, clock, recovery)
         self._disabled = False  # taken out of service by a technician
         # Callers heard ringing while INITIALISING, by raw number (None: RING only).
         self._missed: dict[str | None, MissedRinging] = {}

@@ -48,15 +48,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from appliance.store import open_readonly
-from appliance.web_lines import LinesInForce, in_force, read_stored, stored_version
-
-if TYPE_CHECKING:
-    from appliance.service import LineService
+from appliance.clock import Clock
+from appliance.config import LineConfig
+from appliance.line import Line
+from appliance.store import CallLog, open_readonly
+from appliance.web_lines import LinesInForce, LinesSource, in_force, read_stored, stored_version
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,29 @@ def truncated_answer(lines: tuple[str, ...]) -> str:
     return text[: ANSWER_MAX_CHARS - 3] + "..."
 
 
+class LineHost(Protocol):
+    """What the line admin uses of the line service (`appliance.service.LineService`)."""
+
+    call_log: CallLog
+    clock: Clock
+    lines: dict[str, Line]
+    file_lines: tuple[LineConfig, ...]
+    lines_from_database: bool
+    lines_source: LinesSource
+
+    async def apply_lines(
+        self, wanted: Sequence[LineConfig], *, disabled: Collection[str] = ()
+    ) -> list[str]: ...
+
+    async def disable_line(self, name: str, *, by: str | None) -> bool: ...
+
+    def enable_line(self, name: str, *, by: str | None) -> None: ...
+
+
 class LineAdmin:
     """Applies `line_admin` to the service's lines and carries out `line_requests`."""
 
-    def __init__(self, service: LineService, db_path: Path) -> None:
+    def __init__(self, service: LineHost, db_path: Path) -> None:
         self._service = service
         self._db_path = db_path
         self._conn: sqlite3.Connection | None = None

@@ -26,12 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from appliance.clock import Clock
-
-if TYPE_CHECKING:
-    from appliance.line import CallRecorder, Line
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +42,50 @@ class RecoverySkipped(Exception):
     """A step cannot be taken on this line (no power key, no USB port); the reason."""
 
 
-class ModemRecovery(Protocol):
+class LastError(Protocol):
+    last_error: str | None
+
+
+class RecoveringLine(Protocol):
+    """What the ladder reads of a line (`appliance.line.Line`): its last error."""
+
+    @property
+    def health(self) -> LastError: ...
+
+
+class EventRecorder(Protocol):
+    """Where the ladder notes its steps (the call log)."""
+
+    def add_event(
+        self, kind: str, *, line: str | None = None, detail: dict[str, Any] | None = None, ts: float
+    ) -> None: ...
+
+
+LineT = TypeVar("LineT", bound=RecoveringLine)
+LineT_contra = TypeVar("LineT_contra", bound=RecoveringLine, contravariant=True)
+
+
+class ModemRecovery(Protocol[LineT_contra]):
     """The steps a line cannot take by itself (implemented by the service)."""
 
-    async def power_cycle(self, line: Line) -> str:
+    async def power_cycle(self, line: LineT_contra) -> str:
         """Power-cycle the line's modem; a description, or RecoverySkipped."""
         ...
 
-    async def usb_reset(self, line: Line) -> str:
+    async def usb_reset(self, line: LineT_contra) -> str:
         """Reset the line's USB port; a description, or RecoverySkipped."""
         ...
 
 
-class RecoveryLadder:
+class RecoveryLadder(Generic[LineT]):
     """One line's position on the ladder during an outage."""
 
     def __init__(
         self,
         line_name: str,
-        recorder: CallRecorder,
+        recorder: EventRecorder,
         clock: Clock,
-        actions: ModemRecovery | None,
+        actions: ModemRecovery[LineT] | None,
     ) -> None:
         self._line_name = line_name
         self._recorder = recorder
@@ -77,7 +97,7 @@ class RecoveryLadder:
         self._taken: list[str] = []
         self._exhausted_at: float | None = None
 
-    async def climb(self, line: Line) -> None:
+    async def climb(self, line: LineT) -> None:
         """After a failed (re)connection: take the next step when it is due."""
         now = asyncio.get_running_loop().time()
         if now < self._not_before:
@@ -118,7 +138,7 @@ class RecoveryLadder:
         self._exhausted_at = None
         return True
 
-    async def _take(self, step: str, line: Line) -> bool:
+    async def _take(self, step: str, line: LineT) -> bool:
         """Take `step`; True if it acted on the modem (so the next one waits)."""
         number = STEPS.index(step) + 1
         outcome, detail = "done", "reconnecting"
@@ -146,14 +166,14 @@ class RecoveryLadder:
         )
         return outcome == "done" and step != "reinitialise"
 
-    def _action(self, step: str) -> Callable[[Line], Awaitable[str]] | None:
+    def _action(self, step: str) -> Callable[[LineT], Awaitable[str]] | None:
         if step == "reinitialise":
             return None  # the reconnect that follows is the re-initialisation
         if self._actions is None:
             return _skip("no recovery actions wired")
         return self._actions.power_cycle if step == "power_cycle" else self._actions.usb_reset
 
-    def _exhausted(self, line: Line, now: float) -> None:
+    def _exhausted(self, line: LineT, now: float) -> None:
         self._exhausted_at = now
         again = (
             f"the ladder is climbed again in {LADDER_REPEAT_S:.0f} s"
@@ -175,8 +195,8 @@ class RecoveryLadder:
         )
 
 
-def _skip(reason: str) -> Callable[[Line], Awaitable[str]]:
-    async def skipped(line: Line) -> str:
+def _skip(reason: str) -> Callable[[Any], Awaitable[str]]:
+    async def skipped(line: Any) -> str:
         raise RecoverySkipped(reason)
 
     return skipped

@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from appliance.model import (
@@ -46,9 +46,8 @@ from appliance.model import (
     genuine_kind,
     is_kind,
 )
-
-if TYPE_CHECKING:
-    from appliance.store.rollup import Group
+from appliance.store import rollup
+from appliance.store.rollup import Group
 
 logger = logging.getLogger(__name__)
 
@@ -358,9 +357,6 @@ def period_figures(
     """A row for each (label, from_ts, to_ts) of `bounds` (contiguous, as `period_bounds`
     gives them): from the per-day figures (`appliance.store.rollup`), or row by row on a
     database from before migration 0017."""
-    # Imported here: appliance.store imports this module (the call log archives months).
-    from appliance.store import rollup
-
     if not bounds or not rollup.has_rollup(conn):
         return {
             label: _period_row(conn, label, from_ts, to_ts, kinds)
@@ -477,10 +473,13 @@ def archived_months(
     return months
 
 
-def month_figures(conn: sqlite3.Connection, month: str, from_ts: float, to_ts: float) -> ReportRow:
-    """The report row of one month from its call rows (what retention archives): the
-    default kinds' columns, and one for every other kind its calls carry."""
-    return _period_row(conn, month, from_ts, to_ts)
+def month_figures(
+    conn: sqlite3.Connection, month: str, from_ts: float, to_ts: float
+) -> dict[str, float]:
+    """The report figures of one month from its call rows (what retention archives,
+    `CallLog.archive_month`): the default kinds' columns, and one for every other kind its
+    calls carry."""
+    return _period_row(conn, month, from_ts, to_ts).figures
 
 
 def top_repeaters(
@@ -490,7 +489,6 @@ def top_repeaters(
 
     From the per-day figures when they prove which numbers lead
     (`appliance.store.rollup.top_callers`), else by grouping the range's rows by number."""
-    from appliance.store import rollup  # here: appliance.store imports this module
 
     found = rollup.top_callers(conn, since_ts, until_ts, limit) if rollup.has_rollup(conn) else None
     if found is None:

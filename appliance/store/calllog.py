@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -37,7 +38,6 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from appliance.report import month_figures
 from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
@@ -170,12 +170,19 @@ class _SmsWrite:
     fields: dict[str, Any]
 
 
+# The report figures of one month from its call rows: (connection, "YYYY-MM", from_ts,
+# to_ts) -> {column: value}. The report layer computes them (`appliance.report`); the call
+# log only keeps them, so it is handed the function rather than importing that layer.
+MonthFigures = Callable[[sqlite3.Connection, str, float, float], Mapping[str, float]]
+
+
 @dataclass(frozen=True, slots=True)
 class _ArchiveMonth:
     month: str  # "YYYY-MM", local
     from_ts: float
     to_ts: float
     ts: float
+    figures: MonthFigures
 
 
 _Item = (
@@ -430,11 +437,14 @@ class CallLog:
         dashboard and system pages): only the columns in `fields` change. Never raises."""
         self._submit(lambda: _ServiceStateWrite(dict(fields), ts))
 
-    def archive_month(self, month: str, from_ts: float, to_ts: float, ts: float) -> None:
-        """Queue the retention of one local month: its report figures go to
-        `monthly_figures` and its call rows (with their dispositions) are deleted, in one
-        transaction. Figures already archived for the month are added to."""
-        self._submit(lambda: _ArchiveMonth(month, from_ts, to_ts, ts))
+    def archive_month(
+        self, month: str, from_ts: float, to_ts: float, ts: float, figures: MonthFigures
+    ) -> None:
+        """Queue the retention of one local month: its report figures (computed by
+        `figures` in the same transaction) go to `monthly_figures` and its call rows (with
+        their dispositions) are deleted, in one transaction. Figures already archived for
+        the month are added to."""
+        self._submit(lambda: _ArchiveMonth(month, from_ts, to_ts, ts, figures))
 
     def add_callback(
         self,
@@ -772,19 +782,19 @@ class CallLog:
         calls = db.execute(f"SELECT COUNT(*) FROM calls WHERE {range_sql}", span).fetchone()[0]
         if not calls:
             return 0
-        row = month_figures(db.conn, item.month, item.from_ts, item.to_ts)
+        figures = dict(item.figures(db.conn, item.month, item.from_ts, item.to_ts))
         found = db.execute(
             "SELECT figures, calls_removed FROM monthly_figures WHERE month = ?", [item.month]
         ).fetchone()
         if found is not None:  # late rows of a month archived before: add them up
             for key, value in json.loads(found[0]).items():
-                row.figures[key] = row.figures.get(key, 0) + value
+                figures[key] = figures.get(key, 0) + value
             calls += int(found[1])
         db.execute(
             "INSERT OR REPLACE INTO monthly_figures"
             " (month, from_ts, to_ts, figures, calls_removed, archived_ts, archived_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [item.month, item.from_ts, item.to_ts, json.dumps(row.figures), calls, item.ts,
+            [item.month, item.from_ts, item.to_ts, json.dumps(figures), calls, item.ts,
              iso_at(item.ts, self._zone)],
         )  # fmt: skip
         db.execute(

@@ -20,8 +20,9 @@ from .calls import (
     ModemUnavailableError,
     VirtualCall,
 )
-from .modem import Settings, VirtualModem
+from .modem import VirtualModem
 from .profiles import FAMILIES, FamilyProfile
+from .settings import Settings
 from .sound import CallerSound, SoundKind
 
 __all__ = [

@@ -6,22 +6,57 @@ answers only when they are listed in its profile's `extra_commands` (a SIM800 an
 `AT^CURC=0` with ERROR, as the real one does). Prompt commands come from the profile.
 Handlers reach into the modem's package-private call machinery (`_answer`,
 `_release_by_host`, ...): they are part of the modem, split out to keep files small.
+`DialectModem` lists all they touch; the modem imports this module, never the reverse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
-from .calls import CallState
+from .calls import CallState, ModemState, VirtualCall
 from .commands import SMS_PROMPT, Command, Reply
-from .profiles import FamilyProfile
+from .profiles import FamilyProfile, PromptCommand
+from .settings import Settings
 
-if TYPE_CHECKING:
-    from .modem import VirtualModem
 
-Handler = Callable[["VirtualModem", Command], Reply]
+class DialectModem(Protocol):
+    """What the handlers use of `modem.DialectModem`."""
+
+    profile: FamilyProfile
+    settings: Settings
+    registration: int
+    operator: str
+    sim_status: str
+    imei: str
+    signal: int
+    network_time: bool
+    deflect_supported: bool
+    clock: Callable[[], datetime] | None
+    _cfun: int
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def state(self) -> ModemState: ...
+    @property
+    def live_calls(self) -> list[VirtualCall]: ...
+    def reboot(self, delay_s: float = 2.0, *, end_lines: bool = False) -> None: ...
+    def _find(self, state: CallState) -> VirtualCall | None: ...
+    def _find_id(self, call_id: int) -> VirtualCall | None: ...
+    def _answer(self, call: VirtualCall) -> Reply: ...
+    def _release_by_host(self, call: VirtualCall, release: str, cause: int = ...) -> Reply: ...
+    def _host_audio(self, on: bool) -> bool: ...
+    def _stop_prompt(self) -> None: ...
+    def _reset_settings(self) -> None: ...
+    def _play(self, command: Command, spec: PromptCommand) -> Reply: ...
+    def _clcc_line(self, call: VirtualCall, stat: int | None = None) -> str: ...
+
+
+Handler = Callable[[DialectModem, Command], Reply]
 
 _S_REGISTER = re.compile(r"S\d+")
 _DTMF_CHARS = "0123456789*#ABCD"
@@ -49,7 +84,7 @@ def command_names(profile: FamilyProfile) -> list[str]:
 # ------------------------------------------------------------------------ helpers
 
 
-def _ok(modem: VirtualModem, command: Command) -> Reply:
+def _ok(modem: DialectModem, command: Command) -> Reply:
     return Reply()
 
 
@@ -65,7 +100,7 @@ def _lines(*lines: str) -> Reply:
 def _info(text: str) -> Handler:
     """A handler that answers a query/execute with one fixed line (test command: OK)."""
 
-    def handler(modem: VirtualModem, command: Command) -> Reply:
+    def handler(modem: DialectModem, command: Command) -> Reply:
         return Reply() if command.op in ("=", "=?") else _lines(text)
 
     return handler
@@ -74,7 +109,7 @@ def _info(text: str) -> Handler:
 # ------------------------------------------------------------------------ V.250 basics
 
 
-def _echo(modem: VirtualModem, command: Command) -> Reply:
+def _echo(modem: DialectModem, command: Command) -> Reply:
     value = _flag(command.args)
     if value is None:
         return Reply(final="ERROR")
@@ -82,36 +117,36 @@ def _echo(modem: VirtualModem, command: Command) -> Reply:
     return Reply()
 
 
-def _reset(modem: VirtualModem, command: Command) -> Reply:
+def _reset(modem: DialectModem, command: Command) -> Reply:
     modem._reset_settings()
     return Reply()
 
 
-def _identify(modem: VirtualModem, command: Command) -> Reply:
+def _identify(modem: DialectModem, command: Command) -> Reply:
     return Reply(lines=[line.format(imei=modem.imei) for line in modem.profile.ati])
 
 
-def _s_register(modem: VirtualModem, command: Command) -> Reply:
+def _s_register(modem: DialectModem, command: Command) -> Reply:
     return _lines("000") if command.op == "?" else Reply()
 
 
-def _manufacturer(modem: VirtualModem, command: Command) -> Reply:
+def _manufacturer(modem: DialectModem, command: Command) -> Reply:
     return Reply() if command.op == "=?" else _lines(modem.profile.manufacturer)
 
 
-def _model(modem: VirtualModem, command: Command) -> Reply:
+def _model(modem: DialectModem, command: Command) -> Reply:
     return Reply() if command.op == "=?" else _lines(modem.profile.model)
 
 
-def _revision(modem: VirtualModem, command: Command) -> Reply:
+def _revision(modem: DialectModem, command: Command) -> Reply:
     return Reply() if command.op == "=?" else _lines(modem.profile.revision)
 
 
-def _serial(modem: VirtualModem, command: Command) -> Reply:
+def _serial(modem: DialectModem, command: Command) -> Reply:
     return Reply() if command.op == "=?" else _lines(modem.imei)
 
 
-def _clac(modem: VirtualModem, command: Command) -> Reply:
+def _clac(modem: DialectModem, command: Command) -> Reply:
     return Reply(lines=command_names(modem.profile))
 
 
@@ -121,7 +156,7 @@ def _clac(modem: VirtualModem, command: Command) -> Reply:
 def _setting(attribute: str, query: str, maximum: int = 1) -> Handler:
     """Handler for `AT+X=<n>` / `AT+X?` storing an int (or bool) in modem.settings."""
 
-    def handler(modem: VirtualModem, command: Command) -> Reply:
+    def handler(modem: DialectModem, command: Command) -> Reply:
         current = getattr(modem.settings, attribute)
         if command.op == "?":
             return _lines(query.format(int(current)))
@@ -139,7 +174,7 @@ def _setting(attribute: str, query: str, maximum: int = 1) -> Handler:
     return handler
 
 
-def _ccwa(modem: VirtualModem, command: Command) -> Reply:
+def _ccwa(modem: DialectModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines(f"+CCWA: {int(modem.settings.ccwa)}")
     if command.op == "=":
@@ -148,7 +183,7 @@ def _ccwa(modem: VirtualModem, command: Command) -> Reply:
     return Reply()
 
 
-def _ddet(modem: VirtualModem, command: Command) -> Reply:
+def _ddet(modem: DialectModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines(f"+DDET: {int(modem.settings.dtmf)},0,0,0")
     if command.op != "=":
@@ -163,7 +198,7 @@ def _ddet(modem: VirtualModem, command: Command) -> Reply:
     return Reply()
 
 
-def _clcc(modem: VirtualModem, command: Command) -> Reply:
+def _clcc(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines("+CLCC: (0-1)") if modem.profile.clcc_urcs else Reply()
     if command.op == "=":
@@ -180,13 +215,13 @@ def _clcc(modem: VirtualModem, command: Command) -> Reply:
 # ------------------------------------------------------------------------ health
 
 
-def _csq(modem: VirtualModem, command: Command) -> Reply:
+def _csq(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines("+CSQ: (0-31,99),(0-7,99)")
     return _lines(f"+CSQ: {modem.signal},0")
 
 
-def _cclk(modem: VirtualModem, command: Command) -> Reply:
+def _cclk(modem: DialectModem, command: Command) -> Reply:
     """AT+CCLK?: the module's clock, local time and the zone in quarter hours. Without
     network time (`modem.network_time` False, or no clock) it is the RTC's power-on
     default, as on a SIM800 whose network sends no time."""
@@ -200,7 +235,7 @@ def _cclk(modem: VirtualModem, command: Command) -> Reply:
     return _lines(f'+CCLK: "{now:%y/%m/%d,%H:%M:%S}{quarters:+03d}"')
 
 
-def _creg(modem: VirtualModem, command: Command) -> Reply:
+def _creg(modem: DialectModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines(f"+CREG: {modem.settings.creg_n},{modem.registration}")
     if command.op == "=?":
@@ -212,11 +247,11 @@ def _creg(modem: VirtualModem, command: Command) -> Reply:
     return Reply()
 
 
-def _cgreg(modem: VirtualModem, command: Command) -> Reply:
+def _cgreg(modem: DialectModem, command: Command) -> Reply:
     return _lines(f"+CGREG: 0,{modem.registration}") if command.op == "?" else Reply()
 
 
-def _cops(modem: VirtualModem, command: Command) -> Reply:
+def _cops(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines(f'+COPS: (2,"{modem.operator}","{modem.operator}","51010"),,(0-4),(0-2)')
     if command.op != "?":
@@ -228,7 +263,7 @@ def _cops(modem: VirtualModem, command: Command) -> Reply:
     return _lines(f'+COPS: 0,0,"{modem.operator}"{suffix}')
 
 
-def _cpin(modem: VirtualModem, command: Command) -> Reply:
+def _cpin(modem: DialectModem, command: Command) -> Reply:
     if command.op != "?":
         return Reply()
     if modem.sim_status == "NOT INSERTED":
@@ -236,14 +271,14 @@ def _cpin(modem: VirtualModem, command: Command) -> Reply:
     return _lines(f"+CPIN: {modem.sim_status}")
 
 
-def _cpas(modem: VirtualModem, command: Command) -> Reply:
+def _cpas(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines("+CPAS: (0,3,4)")
     code = {"idle": 0, "ringing": 3, "active": 4}[modem.state.value]
     return _lines(f"+CPAS: {code}")
 
 
-def _cfun(modem: VirtualModem, command: Command) -> Reply:
+def _cfun(modem: DialectModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines(f"+CFUN: {modem._cfun}")
     if command.op == "=?":
@@ -261,14 +296,14 @@ def _cfun(modem: VirtualModem, command: Command) -> Reply:
 # ------------------------------------------------------------------------ call control
 
 
-def _answer(modem: VirtualModem, command: Command) -> Reply:
+def _answer(modem: DialectModem, command: Command) -> Reply:
     call = modem._find(CallState.RINGING)
     if call is None:  # nobody ringing, or the caller already gave up
         return Reply(final="NO CARRIER")
     return modem._answer(call)
 
 
-def _hang_up(modem: VirtualModem, command: Command) -> Reply:
+def _hang_up(modem: DialectModem, command: Command) -> Reply:
     if command.args not in ("", "0"):
         return Reply(final="ERROR")
     if modem.settings.cvhu == 1:  # +CVHU=1: ATH is acknowledged but ignored for voice
@@ -277,14 +312,14 @@ def _hang_up(modem: VirtualModem, command: Command) -> Reply:
     return Reply() if call is None else modem._release_by_host(call, "ATH")
 
 
-def _chup(modem: VirtualModem, command: Command) -> Reply:
+def _chup(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return Reply()
     call = modem._find(CallState.ACTIVE) or modem._find(CallState.RINGING)
     return Reply() if call is None else modem._release_by_host(call, "AT+CHUP")
 
 
-def _chld(modem: VirtualModem, command: Command) -> Reply:
+def _chld(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines("+CHLD: (0,1,1x,2,2x,3,4)")
     arg = command.first()
@@ -302,7 +337,7 @@ def _chld(modem: VirtualModem, command: Command) -> Reply:
     return Reply(final=3)  # holding calls is not emulated
 
 
-def _release_and_accept(modem: VirtualModem, release: str) -> Reply:
+def _release_and_accept(modem: DialectModem, release: str) -> Reply:
     active = modem._find(CallState.ACTIVE)
     waiting = modem._find(CallState.WAITING) or modem._find(CallState.RINGING)
     if active is None and waiting is None:
@@ -315,7 +350,7 @@ def _release_and_accept(modem: VirtualModem, release: str) -> Reply:
     return reply
 
 
-def _ctfr(modem: VirtualModem, command: Command) -> Reply:
+def _ctfr(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return Reply()
     number = command.first()
@@ -329,7 +364,7 @@ def _ctfr(modem: VirtualModem, command: Command) -> Reply:
     return reply
 
 
-def _send_tones(modem: VirtualModem, keys: str) -> Reply:
+def _send_tones(modem: DialectModem, keys: str) -> Reply:
     call = modem._find(CallState.ACTIVE)
     if call is None:
         return Reply(final=3)
@@ -337,18 +372,18 @@ def _send_tones(modem: VirtualModem, keys: str) -> Reply:
     return Reply()
 
 
-def _vts(modem: VirtualModem, command: Command) -> Reply:
+def _vts(modem: DialectModem, command: Command) -> Reply:
     return Reply() if command.op == "=?" else _send_tones(modem, command.args)
 
 
-def _huawei_dtmf(modem: VirtualModem, command: Command) -> Reply:
+def _huawei_dtmf(modem: DialectModem, command: Command) -> Reply:
     params = command.params()  # AT^DTMF=<call id>,<key>
     if command.op != "=" or len(params) < 2:
         return Reply()
     return _send_tones(modem, params[1])
 
 
-def _host_audio(modem: VirtualModem, command: Command) -> Reply:
+def _host_audio(modem: DialectModem, command: Command) -> Reply:
     """AT+CPCMREG=1|0 (SIMCom), AT+QPCMV=1,0|0 (Quectel), AT^DDSETEX=2 (Huawei): call
     audio to and from the voice port. Huawei's switch works only during a call."""
     if command.op in ("?", "=?") or modem.profile.host_audio_command != command.name:
@@ -363,7 +398,7 @@ def _host_audio(modem: VirtualModem, command: Command) -> Reply:
     return Reply(final="ERROR")
 
 
-def _cmgs(modem: VirtualModem, command: Command) -> Reply:
+def _cmgs(modem: DialectModem, command: Command) -> Reply:
     """AT+CMGS=<TPDU length> in PDU mode: the "> " prompt, then the PDU and Ctrl-Z."""
     if command.op == "=?":
         return Reply()
@@ -375,11 +410,11 @@ def _cmgs(modem: VirtualModem, command: Command) -> Reply:
     return Reply(final=SMS_PROMPT)
 
 
-def _prompt(modem: VirtualModem, command: Command) -> Reply:
+def _prompt(modem: DialectModem, command: Command) -> Reply:
     return modem._play(command, modem.profile.prompts[command.name])
 
 
-def _stop_prompt(modem: VirtualModem, command: Command) -> Reply:
+def _stop_prompt(modem: DialectModem, command: Command) -> Reply:
     modem._stop_prompt()
     return Reply()
 
@@ -387,7 +422,7 @@ def _stop_prompt(modem: VirtualModem, command: Command) -> Reply:
 # ------------------------------------------------------------------------ SMS & misc
 
 
-def _cpms(modem: VirtualModem, command: Command) -> Reply:
+def _cpms(modem: DialectModem, command: Command) -> Reply:
     if command.op == "=?":
         return _lines('+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")')
     if command.op == "?":
@@ -395,11 +430,11 @@ def _cpms(modem: VirtualModem, command: Command) -> Reply:
     return _lines("+CPMS: 0,30,0,30,0,30")
 
 
-def _quectel_urccfg(modem: VirtualModem, command: Command) -> Reply:
+def _quectel_urccfg(modem: DialectModem, command: Command) -> Reply:
     return _lines('+QURCCFG: "urcport","usbat"') if command.op == "?" else Reply()
 
 
-def _huawei_cvoice(modem: VirtualModem, command: Command) -> Reply:
+def _huawei_cvoice(modem: DialectModem, command: Command) -> Reply:
     if command.op == "?":
         return _lines("^CVOICE:0,8000,16,20")  # 0 = voice enabled
     return _lines("^CVOICE:(0)") if command.op == "=?" else Reply()

@@ -64,6 +64,7 @@ from .commands import (
 from .dialect import handler_for
 from .profiles import FAMILIES, EndStyle, FamilyProfile, PromptCommand, clip_fields
 from .pty_link import PtyLink
+from .settings import Settings
 from .sound import CallerSound
 
 
@@ -89,25 +90,6 @@ _CAUSE_NORMAL, _CAUSE_NO_ANSWER = 16, 19  # 24.008 cc causes (busy, 17, is in di
 
 CallCallback = Callable[[VirtualCall], None]
 PromptCallback = Callable[[VirtualCall, str], None]
-
-
-@dataclass
-class Settings:
-    """Volatile settings, lost on ATZ/AT&F, reboot and replug (like real modules)."""
-
-    echo: bool = True
-    cmee: int = 0
-    clip: bool = False
-    crc: bool = False
-    ccwa: bool = False
-    clcc_urcs: bool = False
-    dtmf: bool = False  # AT+DDET=1 / AT+QTONEDET=1
-    dtmf_duration: bool = False  # AT+DDET=1,<interval>,1: "+DTMF: 5,100"
-    cvhu: int = 0  # 1: ATH does not end voice calls (27.007 +CVHU)
-    gsmbusy: bool = False  # SIM800: the module rejects every call itself
-    creg_n: int = 0
-    cmgf: int = 0
-    curc: int = 1  # Huawei periodic URCs (not emulated; only remembered)
 
 
 class VirtualModem:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from appliance.report import report
+from appliance.report import month_figures, report
 from appliance.retention import keep_from_ts, months_to_archive
 from appliance.store import CallLog
 
@@ -67,7 +67,7 @@ def test_archived_months_keep_their_figures_and_lose_their_rows(tmp_path: Path) 
             conn.close()
         assert [label for label, _, _ in months] == ["2024-03", "2024-04", "2024-05"]
         for label, from_ts, to_ts in months:
-            log.archive_month(label, from_ts, to_ts, NOW)
+            log.archive_month(label, from_ts, to_ts, NOW, month_figures)
         assert log.flush(10.0)
         assert monthly(db) == before  # every month, the same figures
         conn = sqlite3.connect(db)
@@ -93,10 +93,10 @@ def test_a_late_row_in_an_archived_month_is_added_to_its_figures(tmp_path: Path)
     log = build(db)
     try:
         march = ("2024-03", at(3, 1, 0), at(4, 1, 0))
-        log.archive_month(*march, NOW)
+        log.archive_month(*march, NOW, month_figures)
         late = log.new_call_id()
         log.call_started(late, {"line": "line1", "started_ts": at(3, 20), "decision": "pass"})
-        log.archive_month(*march, NOW + 60)
+        log.archive_month(*march, NOW + 60, month_figures)
         assert log.flush(10.0)
         assert monthly(db)["2024-03"]["calls"] == 6 + 1  # two kinds of call x 3 days, + late
     finally:

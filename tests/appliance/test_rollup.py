@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.migrations import apply_migrations, migration
-from appliance.report import Report, archived_months, report, top_repeaters
+from appliance.report import Report, archived_months, month_figures, report, top_repeaters
 from appliance.store import CallLog, rollup
 from appliance.store._sqlite import connect_writer, iso_at
 from web_ui.report_categories import CategoryRow, period_rows
@@ -251,7 +251,7 @@ def test_the_call_log_writer_archiving_a_month_stays_exact(db: Path) -> None:
             log.record_disposition(call_id, "ghost", "op1", started + 5 * 86_400)
         april = datetime(2024, 4, 1, tzinfo=WIB).timestamp()
         may = datetime(2024, 5, 1, tzinfo=WIB).timestamp()
-        log.archive_month("2024-04", april, may, START + 100 * 86_400)
+        log.archive_month("2024-04", april, may, START + 100 * 86_400, month_figures)
         assert log.flush(10.0)
     finally:
         log.close()
