@@ -5,9 +5,10 @@
 #   sudo ./install.sh --uninstall [--purge] remove it (--purge: the data and config too)
 #
 # It creates the `siaga` system user (groups dialout, and gpio where it exists), the
-# virtual environment /opt/siaga/venv with this checkout installed in it (from PyPI, or
-# offline from the wheels in DIR: `pip wheel --no-deps . -w DIR && pip download -d DIR .`
-# on a machine with the same Python version and architecture), /etc/siaga/config.toml
+# virtual environment /opt/siaga/venv with this checkout installed in it, at the versions
+# requirements.lock pins (from PyPI, or offline from the wheels in DIR:
+# `pip wheel --no-deps . -w DIR && pip download -c requirements.lock -d DIR .` on a
+# machine with the same Python version and architecture), /etc/siaga/config.toml
 # from a commented template (an existing one is never overwritten), /etc/siaga/prompts/,
 # /var/lib/siaga, the web UI's certificate authority and server certificate in
 # /etc/siaga/tls/ (made with openssl: the CA is kept, the certificate renewed when the
@@ -283,9 +284,10 @@ wanted_stamp() {
     if [ -n "$wheels" ]; then
         local wheel
         wheel=$(siaga_wheel)
-        echo "wheel $(sha256sum "$wheel" | cut -d' ' -f1)"
+        echo "wheel $(cat "$wheel" "$CHECKOUT/requirements.lock" | sha256sum | cut -d' ' -f1)"
     else
-        echo "source $(cd "$CHECKOUT" && find pyproject.toml README.md firmware appliance web_ui \
+        echo "source $(cd "$CHECKOUT" && find pyproject.toml requirements.lock README.md \
+            firmware appliance web_ui \
             -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
             | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
     fi
@@ -318,7 +320,8 @@ ensure_venv() {
     if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ]; then
         return
     fi
-    local pip=("$VENV/bin/pip" install --quiet --disable-pip-version-check) wheel work
+    local pip=("$VENV/bin/pip" install --quiet --disable-pip-version-check
+        --constraint "$CHECKOUT/requirements.lock") wheel work
     if [ -n "$wheels" ]; then
         pip+=(--no-index --find-links "$wheels")
         wheel=$(siaga_wheel)

@@ -1,8 +1,10 @@
-"""The `siaga` command line: run the appliance, simulate, manage rules, read the call log.
+"""The appliance's `siaga` commands: run it, simulate, manage rules, read the call log.
 
-Every command that touches the database takes `--db` (default: the config's
-`database.path`) and `--config` (default: none, the embedded defaults). Output meant for
-people goes to standard output; diagnostics go through `logging` to standard error.
+The program itself is put together at the top layer (`web_ui.cli`, the console script),
+which adds the web UI's commands to these and calls `main`. Every command that touches
+the database takes `--db` (default: the config's `database.path`) and `--config`
+(default: none, the embedded defaults). Output meant for people goes to standard output;
+diagnostics go through `logging` to standard error.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import sqlite3
 import subprocess
 import sys
 import time as time_module
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from appliance import systemd
@@ -36,6 +38,7 @@ from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.month import generate, summarise
 from appliance.numbers import normalise, normalise_pattern
+from appliance.program import set_program_module, siaga_command
 from appliance.report import flagged_numbers, format_table, report, report_csv
 from appliance.rules import ACTIONS_BY_KIND
 from appliance.scenario import ScenarioError, dump_scenario, load_scenario
@@ -61,12 +64,13 @@ from appliance.store import (
 from appliance.timesync import kernel_clock_synchronised
 from appliance.web_lines import has_stored_lines
 
-if TYPE_CHECKING:  # the web stack is imported only by the commands that run it
-    from web_ui.server import TlsFiles
-
 logger = logging.getLogger("siaga")
 
 DEMO_DB = Path("var/siaga-demo.db")
+
+
+# A layer's commands: a function that adds its subcommands to `siaga`'s subparsers.
+CommandGroup = Callable[[Any], None]
 
 
 class UsageError(Exception):
@@ -76,11 +80,11 @@ class UsageError(Exception):
 # ------------------------------------------------------------------------- helpers
 
 
-def _config(args: argparse.Namespace) -> Config:
+def config_of(args: argparse.Namespace) -> Config:
     return load_config(Path(args.config) if args.config else None)
 
 
-def _db_path(args: argparse.Namespace, config: Config) -> Path:
+def db_path_of(args: argparse.Namespace, config: Config) -> Path:
     return Path(args.db) if args.db else config.database.path
 
 
@@ -91,7 +95,7 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return open_readonly(path)
 
 
-def _zone(config: Config) -> ZoneInfo:
+def zone_of(config: Config) -> ZoneInfo:
     return ZoneInfo(config.site.timezone)
 
 
@@ -110,7 +114,7 @@ def _parse_day(text: str, zone: ZoneInfo, *, end: bool = False) -> float:
     return moment.timestamp()
 
 
-def _print_rows(
+def print_rows(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], as_csv: bool, *, header: bool = True
 ) -> None:
     out = io.StringIO()
@@ -163,8 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGUSR1, _toggle_raw_at_log)
     if args.raw_at:
         _toggle_raw_at_log()
-    config = _config(args)
-    db_path = _db_path(args, config)
+    config = config_of(args)
+    db_path = db_path_of(args, config)
     if not config.lines and not has_stored_lines(db_path):  # the web UI's lines count too
         raise UsageError(
             "the configuration has no [[lines]] and the web UI's lines page none: nothing to"
@@ -221,11 +225,11 @@ class _DemoNarrator(OperatorDesk):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the appliance on virtual modems with generated traffic, in accelerated time."""
-    config = _config(args)
+    config = config_of(args)
     db_path = Path(args.db) if args.db else DEMO_DB
     web_port = args.port or config.web.port
     if not args.no_web:
-        _check_port_free(config.web.host, web_port)
+        check_port_free(config.web.host, web_port)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     start = datetime.now(UTC) + timedelta(seconds=LEAD_IN_S / args.speed * 2)
     calls = generate(days=args.days, seed=args.seed, start=start, timezone=config.site.timezone)
@@ -255,7 +259,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 options,
                 clock,
                 health_interval_s=60.0,
-                desks=[_DemoNarrator(clock, _zone(config))],
+                desks=[_DemoNarrator(clock, zone_of(config))],
                 desk_poll_s=DESK_POLL_S / args.speed,  # 0.25 s of real time
             ),
         )
@@ -315,7 +319,7 @@ def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Refuse to start the demo when its web UI's port is taken: its setup link would lead
     to whatever holds the port, not to this demo."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -337,8 +341,7 @@ def _start_demo_web(
     """`siaga web` on the demo's database, as its own process (as on the box): a web crash
     never touches screening. It dies with the demo, even after a kill -9 of the demo; it has
     its own session, so Ctrl-C reaches the demo alone, which then stops it."""
-    command = [sys.executable, "-m", "appliance.cli", "web", "--db", str(db_path)]
-    command += ["--port", str(port)]
+    command = siaga_command("web", "--db", str(db_path), "--port", str(port))
     if args.config:
         command += ["--config", args.config]
     try:
@@ -372,7 +375,7 @@ def _stop_demo_web(web: subprocess.Popen[bytes] | None) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """The design contract: replay a scenario on a virtual clock, print a JSON score."""
-    config = _config(args)
+    config = config_of(args)
     try:
         calls = load_scenario(Path(args.scenario))
     except ScenarioError as exc:
@@ -465,7 +468,7 @@ def cmd_scenario_flood(args: argparse.Namespace) -> int:
 
 def cmd_rule_add(args: argparse.Namespace) -> int:
     """Add an allow or block rule; a running service picks it up within seconds."""
-    config = _config(args)
+    config = config_of(args)
     try:
         pattern = normalise_pattern(args.number, config.site.region)
     except ValueError as exc:
@@ -476,10 +479,10 @@ def cmd_rule_add(args: argparse.Namespace) -> int:
             "or add --prefix to match every number that starts with it"
         )
     now_ts = SystemClock().timestamp()
-    expires_ts = _expires_ts(args, now_ts, _zone(config))
+    expires_ts = _expires_ts(args, now_ts, zone_of(config))
     if args.kind == "block" and expires_ts is None and not args.reason:
         raise UsageError("a permanent block needs --reason (it is a supervisor's decision)")
-    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    store = RuleStore(db_path_of(args, config), timezone=config.site.timezone)
     try:
         rule_id = _add_rule(store, args, pattern, now_ts, expires_ts)
     except DuplicateRuleError as exc:
@@ -526,8 +529,8 @@ def _add_rule(
 
 def cmd_rule_remove(args: argparse.Namespace) -> int:
     """Remove (soft-delete) a rule by id."""
-    config = _config(args)
-    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    config = config_of(args)
+    store = RuleStore(db_path_of(args, config), timezone=config.site.timezone)
     if not store.remove(args.id, args.by, SystemClock().timestamp()):
         raise UsageError(f"no active rule with id {args.id!r}")
     sys.stdout.write(f"removed rule {args.id}\n")
@@ -536,8 +539,8 @@ def cmd_rule_remove(args: argparse.Namespace) -> int:
 
 def cmd_rule_list(args: argparse.Namespace) -> int:
     """List rules of one kind."""
-    config = _config(args)
-    store = RuleStore(_db_path(args, config), timezone=config.site.timezone)
+    config = config_of(args)
+    store = RuleStore(db_path_of(args, config), timezone=config.site.timezone)
     rows = store.list(kind=args.kind, include_removed=args.all, now_ts=SystemClock().timestamp())
     columns = [
         "id",
@@ -551,7 +554,7 @@ def cmd_rule_list(args: argparse.Namespace) -> int:
     ]
     if args.all:
         columns.append("removed_at")
-    _print_rows(rows, columns, args.csv)
+    print_rows(rows, columns, args.csv)
     return 0
 
 
@@ -560,13 +563,13 @@ def cmd_rule_list(args: argparse.Namespace) -> int:
 
 def cmd_calls(args: argparse.Namespace) -> int:
     """Show the latest calls, or search them."""
-    config = _config(args)
-    zone = _zone(config)
+    config = config_of(args)
+    zone = zone_of(config)
     number = None
     if args.number:
         caller = normalise(args.number, config.site.region)
         number = caller.e164 or args.number
-    db_path = _db_path(args, config)
+    db_path = db_path_of(args, config)
     connection = _read_only(db_path)
     try:
         if args.follow:
@@ -600,7 +603,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
         "disposition",
         "end_cause",
     ]
-    _print_rows(list(reversed(rows)), columns, args.csv)
+    print_rows(list(reversed(rows)), columns, args.csv)
     if args.follow:
         sys.stdout.flush()  # the latest calls now, not when the first new one ends
         _follow_calls(db_path, columns, args.csv, history, watermark)
@@ -639,7 +642,7 @@ def _follow_calls(
                 connection.close()
             fresh = [dict(row) for row in found if int(row["id"]) not in shown]
             if fresh:
-                _print_rows(fresh, columns, as_csv, header=False)
+                print_rows(fresh, columns, as_csv, header=False)
                 sys.stdout.flush()
                 watermark = max(float(row["ended_ts"]) for row in fresh)
             # Rows leave the query's window for good as the watermark moves: forget them.
@@ -651,11 +654,11 @@ def _follow_calls(
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The centre's figures per day or month: total, valid by kind, prank, ghost, screened."""
-    config = _config(args)
-    zone = _zone(config)
+    config = config_of(args)
+    zone = zone_of(config)
     since_ts = _parse_day(args.since, zone) if args.since else 0.0
     until_ts = _parse_day(args.until, zone, end=True) if args.until else 4_102_444_800.0
-    connection = _read_only(_db_path(args, config))
+    connection = _read_only(db_path_of(args, config))
     if args.flagged:
         try:
             flagged = flagged_numbers(connection, since_ts, until_ts, config.site.timezone)
@@ -663,7 +666,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             connection.close()
         rows = [vars(number) for number in flagged]
         columns = ["flagged_at", "caller", "level", "junk_24h", "restricted_until"]
-        _print_rows(rows, columns, args.csv)
+        print_rows(rows, columns, args.csv)
         return 0
     try:
         result = report(
@@ -695,9 +698,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------- web, user
-# The CLI is where the program is put together: only these commands import `web_ui`, and
-# only when run, so the appliance's own commands never load the web stack.
+# ------------------------------------------------------------------------- sharing
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -705,7 +706,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from appliance.cluster.run import print_status, run_agent
 
     config, cluster = _cluster(args, "nothing to share")
-    db_path = _db_path(args, config)
+    db_path = db_path_of(args, config)
     if args.status:
         print_status(_read_only(db_path), sys.stdout)
         return 0
@@ -720,13 +721,13 @@ def cmd_hub(args: argparse.Namespace) -> int:
 
     config, cluster = _cluster(args, "no servers to read")
     _log_starts()
-    run_hub(cluster, _db_path(args, config), timezone=config.site.timezone)
+    run_hub(cluster, db_path_of(args, config), timezone=config.site.timezone)
     return 0
 
 
 def _cluster(args: argparse.Namespace, without: str) -> tuple[Config, ClusterConfig]:
     """The configuration and its `[cluster]` table; a clear refusal without one."""
-    config = _config(args)
+    config = config_of(args)
     if config.cluster is None:
         where = args.config or "the built-in defaults"
         raise UsageError(f"no [cluster] table in {where}: {without} (docs/cluster.md)")
@@ -758,7 +759,7 @@ def cmd_site_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.appliances <= 8 or not 1 <= args.lines <= 16:
         raise UsageError("--appliances: 1 to 8; --lines: 1 to 16")
-    _check_port_free("127.0.0.1", args.port)
+    check_port_free("127.0.0.1", args.port)
     options = SiteDemoOptions(
         folder=Path(args.folder).resolve(),
         appliances=args.appliances,
@@ -773,231 +774,10 @@ def cmd_site_demo(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
 
-def cmd_web(args: argparse.Namespace) -> int:
-    """Serve the web UI in this process (the line service runs without it)."""
-    from web_ui.app import create_app
-    from web_ui.server import serve_forever, tls_options
-    from web_ui.settings import SettingsError, settings_for
-
-    config = _config(args)
-    host = args.host or config.web.host
-    port = args.port or config.web.port
-    tls = _web_tls(args, host)
-    scheme = "https" if tls is not None else "http"
-    db_path = _db_path(args, config)
-    try:
-        settings = settings_for(
-            db_path,
-            timezone=config.site.timezone,
-            site_name=config.site.name,
-            cookie_secure=args.secure_cookies or tls is not None,  # Secure under TLS
-            base_url=f"{scheme}://{host}:{port}",
-        )
-    except SettingsError as exc:
-        raise UsageError(str(exc)) from None
-    root = logging.getLogger()
-    root.setLevel(min(root.level, logging.INFO))  # a service: its start belongs in the journal
-    logger.warning("siaga web on %s://%s:%d; database %s", scheme, host, port, db_path)
-    serve_forever(  # timeouts, trusted headers and TLS: web_ui.server
-        create_app(settings),
-        settings,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=args.verbose > 0,
-        **tls_options(tls),
-    )
-    return 0
-
-
-def _web_tls(args: argparse.Namespace, host: str) -> TlsFiles | None:
-    """The certificate and key to serve HTTPS with (checked), or None for plain HTTP, which
-    only loopback gets without --insecure-http."""
-    from web_ui.server import ListenError, TlsFiles, check_listening, check_tls_files
-
-    if (args.tls_cert is None) != (args.tls_key is None):
-        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
-    tls = None
-    if args.tls_cert is not None:
-        tls = TlsFiles(certificate=Path(args.tls_cert), key=Path(args.tls_key))
-    try:
-        check_listening(host, tls, insecure_http=args.insecure_http)
-        if tls is not None:
-            check_tls_files(tls)
-    except ListenError as exc:
-        raise UsageError(str(exc)) from None
-    return tls
-
-
-def _user_db(args: argparse.Namespace) -> tuple[sqlite3.Connection, ZoneInfo]:
-    """The database, migrated, opened for the web UI's account tables."""
-    from web_ui import db as web_db
-
-    config = _config(args)
-    path = _db_path(args, config)
-    web_db.migrate(path, busy_timeout_s=5.0)
-    return web_db.connect(path, busy_timeout_s=5.0), _zone(config)
-
-
-def _cli_actor() -> Any:
-    """Who the audit log names for a change made here: `cli:<login name>`."""
-    import getpass
-
-    from web_ui.audit import Actor
-
-    return Actor(name=f"cli:{getpass.getuser()}")
-
-
-def _new_password(args: argparse.Namespace) -> str:
-    """A new password: one line of standard input, or typed twice at the terminal."""
-    import getpass
-
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to type the password on: use --password-stdin")
-    first = getpass.getpass("new password: ")
-    if first != getpass.getpass("the same again: "):
-        raise UsageError("the two passwords differ")
-    return first
-
-
-def _user_error(name: str, code: str) -> UsageError:
-    from web_ui.i18n import translate
-
-    return UsageError(f"{name!r}: {translate('en', code)}")
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    """Add a web UI account (the first one, a technician, comes from here or /setup)."""
-    from web_ui.users import UserError, create_user, prepare_new_user
-
-    password = _new_password(args)
-    try:
-        new = prepare_new_user(args.name, args.display_name, args.role, password, args.language)
-    except UserError as exc:
-        raise _user_error(args.name, exc.code) from None
-    conn, zone = _user_db(args)
-    try:
-        user = create_user(conn, _cli_actor(), new, zone)
-    except UserError as exc:
-        raise _user_error(args.name, exc.code) from None
-    finally:
-        conn.close()
-    sys.stdout.write(f"added user {user.username} ({user.role.value})\n")
-    return 0
-
-
-def cmd_user_list(args: argparse.Namespace) -> int:
-    """List the web UI accounts."""
-    from web_ui.users import list_users
-
-    conn, zone = _user_db(args)
-    try:
-        users = list_users(conn)
-    finally:
-        conn.close()
-    rows = [
-        {
-            "username": user.username,
-            "display_name": user.display_name,
-            "role": user.role.value,
-            "language": user.language,
-            "status": "disabled" if user.disabled else "active",
-            "created_at": datetime.fromtimestamp(user.created_ts, zone).isoformat("T", "seconds"),
-        }
-        for user in users
-    ]
-    columns = ["username", "display_name", "role", "language", "status", "created_at"]
-    _print_rows(rows, columns, args.csv)
-    return 0
-
-
-def _existing_user_id(conn: sqlite3.Connection, name: str) -> int:
-    from web_ui.users import get_by_username
-
-    user = get_by_username(conn, name)
-    if user is None:
-        raise UsageError(f"no user {name!r}")
-    return user.id
-
-
-def cmd_user_disable(args: argparse.Namespace) -> int:
-    """Disable a web UI account; its sessions end at once."""
-    from web_ui.users import UserError, update_user
-
-    conn, zone = _user_db(args)
-    try:
-        user_id = _existing_user_id(conn, args.name)
-        update_user(conn, _cli_actor(), user_id, zone, disabled=True)
-    except UserError as exc:
-        raise _user_error(args.name, exc.code) from None
-    finally:
-        conn.close()
-    sys.stdout.write(f"disabled user {args.name}\n")
-    return 0
-
-
-def cmd_user_enable(args: argparse.Namespace) -> int:
-    """Enable a disabled web UI account again; audited as `user.update`, like disable."""
-    from web_ui.users import UserError, get_by_username, update_user
-
-    conn, zone = _user_db(args)
-    try:
-        user = get_by_username(conn, args.name)
-        if user is None:
-            raise UsageError(f"no user {args.name!r}")
-        if not user.disabled:
-            sys.stdout.write(f"user {args.name} is already enabled\n")
-            return 0
-        update_user(conn, _cli_actor(), user.id, zone, disabled=False)
-    except UserError as exc:
-        raise _user_error(args.name, exc.code) from None
-    finally:
-        conn.close()
-    sys.stdout.write(f"enabled user {args.name}\n")
-    return 0
-
-
-def cmd_user_unlock(args: argparse.Namespace) -> int:
-    """Lift every login lock on a web UI account (from every address); audited."""
-    from web_ui.sessions import unlock
-    from web_ui.users import get_by_username
-
-    conn, zone = _user_db(args)
-    try:
-        user = get_by_username(conn, args.name)
-        if user is None:
-            raise UsageError(f"no user {args.name!r}")
-        removed = unlock(conn, zone, _cli_actor(), user)
-    finally:
-        conn.close()
-    sys.stdout.write(f"unlocked user {args.name} ({removed} failed login(s) forgotten)\n")
-    return 0
-
-
-def cmd_user_passwd(args: argparse.Namespace) -> int:
-    """Set a web UI account's password; its sessions end."""
-    from web_ui.users import UserError, new_password_hash, set_password
-
-    password = _new_password(args)
-    conn, zone = _user_db(args)
-    try:
-        user_id = _existing_user_id(conn, args.name)
-        password_hash = new_password_hash(password, args.name)
-        set_password(conn, _cli_actor(), user_id, password_hash, zone)
-    except UserError as exc:
-        raise _user_error(args.name, exc.code) from None
-    finally:
-        conn.close()
-    sys.stdout.write(f"password of {args.name} changed\n")
-    return 0
-
-
 # ------------------------------------------------------------------------- parser
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
     parser.add_argument("--db", help="SQLite call log (default: the config's database.path)")
 
@@ -1006,7 +786,7 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
     parser = sub.add_parser(kind, help=f"manage the {kind}list")
     actions = parser.add_subparsers(dest="rule_action", required=True)
     add = actions.add_parser("add", help=f"add a number or prefix to the {kind}list")
-    _add_common(add)
+    add_common(add)
     add.add_argument("number", help="a number in any form (0812..., +62 812..., 62812...)")
     add.add_argument("--prefix", action="store_true", help="match every number starting so")
     add.add_argument("--reason", default="", help="why (required for a permanent block)")
@@ -1026,12 +806,12 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
         )
     add.set_defaults(func=cmd_rule_add, kind=kind)
     remove = actions.add_parser("remove", help="remove a rule by id")
-    _add_common(remove)
+    add_common(remove)
     remove.add_argument("id")
     remove.add_argument("--by", default="cli")
     remove.set_defaults(func=cmd_rule_remove, kind=kind)
     listing = actions.add_parser("list", help="list the rules in force")
-    _add_common(listing)
+    add_common(listing)
     listing.add_argument("--all", action="store_true", help="include expired and removed rules")
     listing.add_argument("--csv", action="store_true")
     listing.set_defaults(func=cmd_rule_list, kind=kind)
@@ -1042,7 +822,7 @@ def _add_sync_command(sub: Any) -> None:
     sync = sub.add_parser(
         "sync", help="share rules, verdicts and call records with the site (NATS JetStream)"
     )
-    _add_common(sync)
+    add_common(sync)
     sync.add_argument(
         "--status", action="store_true", help="print what waits to be sent and received, then stop"
     )
@@ -1050,7 +830,7 @@ def _add_sync_command(sub: Any) -> None:
     hub = sub.add_parser(
         "hub", help="keep every site's calls and verdicts in this database (the province hub)"
     )
-    _add_common(hub)
+    add_common(hub)
     hub.set_defaults(func=cmd_hub)
     accounts = sub.add_parser(
         "nats-accounts", help="accounts for a site's NATS server: one per appliance, one admin"
@@ -1073,64 +853,9 @@ def _add_sync_command(sub: Any) -> None:
     site.set_defaults(func=cmd_site_demo)
 
 
-def _add_web_commands(sub: Any) -> None:
-    """`siaga web` and `siaga user ...`."""
-    web = sub.add_parser("web", help="serve the web UI (pages and JSON API)")
-    _add_common(web)
-    web.add_argument("--host", help="address to listen on (default: the config's web.host)")
-    web.add_argument("--port", type=int, help="port (default: the config's web.port, 8112)")
-    web.add_argument(
-        "--secure-cookies",
-        action="store_true",
-        help="mark cookies Secure (implied by --tls-cert)",
-    )
-    web.add_argument(
-        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
-    )
-    web.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
-    web.add_argument(
-        "--insecure-http",
-        action="store_true",
-        help="allow plain HTTP on an address beyond loopback (passwords cross the network"
-        " in clear)",
-    )
-    web.set_defaults(func=cmd_web)
-
-    user = sub.add_parser("user", help="web UI accounts")
-    actions = user.add_subparsers(dest="user_action", required=True)
-    add = actions.add_parser("add", help="add an account")
-    _add_common(add)
-    add.add_argument("name", help="user name: 2-32 letters, digits, . _ -")
-    add.add_argument("--role", required=True, choices=["operator", "supervisor", "technician"])
-    add.add_argument("--display-name", default="", help="name shown in the UI")
-    add.add_argument("--language", choices=["id", "en"], default="id", help="default id")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.set_defaults(func=cmd_user_add)
-    listing = actions.add_parser("list", help="list the accounts")
-    _add_common(listing)
-    listing.add_argument("--csv", action="store_true")
-    listing.set_defaults(func=cmd_user_list)
-    disable = actions.add_parser("disable", help="disable an account (ends its sessions)")
-    _add_common(disable)
-    disable.add_argument("name")
-    disable.set_defaults(func=cmd_user_disable)
-    enable = actions.add_parser("enable", help="enable a disabled account again")
-    _add_common(enable)
-    enable.add_argument("name")
-    enable.set_defaults(func=cmd_user_enable)
-    unlock = actions.add_parser("unlock", help="lift an account's login locks (every address)")
-    _add_common(unlock)
-    unlock.add_argument("name")
-    unlock.set_defaults(func=cmd_user_unlock)
-    passwd = actions.add_parser("passwd", help="set an account's password (ends its sessions)")
-    _add_common(passwd)
-    passwd.add_argument("name")
-    passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-    passwd.set_defaults(func=cmd_user_passwd)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole `siaga` command line."""
+def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser:
+    """The `siaga` command line: the appliance's commands, then each group's (the web
+    UI's: `web_ui.cli`)."""
     parser = argparse.ArgumentParser(
         prog="siaga", description=__doc__.splitlines()[0] if __doc__ else None
     )
@@ -1141,11 +866,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--raw-at", action="store_true", help="log raw AT traffic from the start (SIGUSR1 toggles)"
     )
-    _add_common(run)
+    add_common(run)
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="the appliance on virtual modems with generated traffic")
-    _add_common(demo)
+    add_common(demo)
     demo.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
     demo.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
     demo.add_argument("--lines", type=int, default=4)
@@ -1158,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     simulate = sub.add_parser("simulate", help="replay a scenario on a virtual clock; JSON score")
-    _add_common(simulate)
+    add_common(simulate)
     simulate.add_argument("--scenario", required=True, help="scenario JSON Lines file")
     simulate.add_argument("--lines", type=int, default=4)
     simulate.add_argument("--operators", type=int, default=4)
@@ -1208,7 +933,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rule_commands(sub, "allow")
 
     calls = sub.add_parser("calls", help="the latest calls, or a search")
-    _add_common(calls)
+    add_common(calls)
     calls.add_argument("--number", help="any form of the caller's number")
     calls.add_argument("--since", help="YYYY-MM-DD (local time)")
     calls.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
@@ -1230,7 +955,7 @@ def build_parser() -> argparse.ArgumentParser:
     calls.set_defaults(func=cmd_calls)
 
     rep = sub.add_parser("report", help="the centre's figures per day or month")
-    _add_common(rep)
+    add_common(rep)
     rep.add_argument("--period", choices=["day", "month"], default="month")
     rep.add_argument("--since", help="YYYY-MM-DD (local time)")
     rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
@@ -1248,14 +973,38 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(func=cmd_config_check)
 
-    _add_web_commands(sub)
     _add_sync_command(sub)
+    for add_group in groups:
+        add_group(sub)
+    _verbose_anywhere(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `siaga` console script."""
-    args = build_parser().parse_args(argv)
+def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`-v` after the command too (`siaga run -v`), as people type it: every subcommand
+    takes it, and leaves the count given before the command when it is not repeated."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument(
+                    "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                    help="more log output (twice: debug)",
+                )  # fmt: skip
+                _verbose_anywhere(command)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    groups: Sequence[CommandGroup] = (),
+    program_module: str,
+) -> int:
+    """Run one `siaga` command: parse `argv` with the appliance's commands and `groups`,
+    run it, and turn the errors users can fix into a message and exit status 2. The
+    program's entry point (`web_ui.cli.main`) calls it and names its own module, which
+    commands that start `siaga` again as a child use (`appliance.program`)."""
+    set_program_module(program_module)
+    args = build_parser(groups).parse_args(argv)
     # The service logs one line per call at INFO: under systemd that is the journal.
     _setup_logging(max(args.verbose, 1) if args.command == "run" else args.verbose)
     try:
@@ -1280,7 +1029,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(BrokenPipeError):
         sys.stdout.flush()
     return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

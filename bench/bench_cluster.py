@@ -321,7 +321,7 @@ def agent_cost(folder: Path, calls: int) -> dict[str, Any]:
         encoding="utf-8",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "sync", "--config", str(config)],
+        [sys.executable, "-m", "web_ui.cli", "sync", "--config", str(config)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

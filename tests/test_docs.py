@@ -1,6 +1,6 @@
 """Docs are tested: a test fails when a CLI command or a setting is undocumented.
 
-- Every `siaga` subcommand (walked from `appliance.cli.build_parser()`) appears in
+- Every `siaga` subcommand (walked from the parser `web_ui.cli` assembles) appears in
   docs/cli.md (the command reference) as its full path, e.g. `siaga block add`.
 - Every option of those commands appears in docs/cli.md, except the known gaps listed
   below (a ratchet: a new undocumented option fails, and so does a stale entry).
@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from appliance.cli import build_parser
 from appliance.config import Config, ConfigError, LineConfig, load_config, parse_config
+from web_ui.cli import add_web_commands
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
@@ -59,7 +60,7 @@ def leaf_commands() -> list[str]:
     """Command paths that run something (`siaga block add`, not `siaga block`)."""
     return [
         path
-        for path, parser in command_parsers(build_parser())
+        for path, parser in command_parsers(build_parser((add_web_commands,)))
         if not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
     ]
 
@@ -68,7 +69,7 @@ def option_strings() -> set[str]:
     """Every long option of every command, `--help` left out."""
     return {
         option
-        for _, parser in command_parsers(build_parser())
+        for _, parser in command_parsers(build_parser((add_web_commands,)))
         for action in parser._actions
         for option in action.option_strings
         if option.startswith("--") and option != "--help"

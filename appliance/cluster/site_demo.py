@@ -15,10 +15,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from appliance.program import siaga_command
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class SiteDemo:
 
     def _spawn(self, name: str, args: list[str], *, siaga: bool = True) -> None:
         log = self.options.folder / f"{name}.log"
-        command = [sys.executable, "-m", "appliance.cli", "-v", *args] if siaga else args
+        command = siaga_command("-v", *args) if siaga else args
         with log.open("ab") as out:
             popen = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self.processes.append(_Process(name, popen, log))

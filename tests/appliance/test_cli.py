@@ -1,6 +1,6 @@
 """The real `siaga` command, run in subprocesses on temporary files.
 
-Each test runs `python -m appliance.cli ...` (the same `main()` as the installed console
+Each test runs `python -m web_ui.cli ...` (the same `main()` as the installed console
 script, which one test runs too) in a temporary working directory, and checks what a
 technician would see: exit status, standard output, and the error message on standard
 error. A one-day scenario is generated and simulated once per module; the `calls` and
@@ -65,7 +65,7 @@ def siaga(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run `siaga ARGS` in `cwd` and return what it did (never raises on failure)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *map(str, args)],
+        [sys.executable, "-m", "web_ui.cli", *map(str, args)],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -539,7 +539,7 @@ def test_calls_follow_prints_each_call_as_it_ends(tmp_path: Path) -> None:
     log.call_updated(first, {"ended_ts": 1e9 + 30, "end_cause": "caller_hung_up"})
     assert log.flush()
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "calls", "--follow", "--db", str(db)],
+        [sys.executable, "-m", "web_ui.cli", "calls", "--follow", "--db", str(db)],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -609,7 +609,7 @@ def test_calls_follow_prints_only_the_latest_calls_then_new_ones(
         _ended_call(log, f"08110000{index:04d}", 1e9 + index * 60)
     assert log.flush()
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "calls", "--follow", *option, "--db", str(db)],
+        [sys.executable, "-m", "web_ui.cli", "calls", "--follow", *option, "--db", str(db)],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -649,7 +649,7 @@ def _web_answers(port: int) -> bool:
 def test_ctrl_c_stops_the_demo_cleanly_with_one_line(tmp_path: Path) -> None:
     port = _free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "demo", "--db", "demo.db", "--port", str(port)],
+        [sys.executable, "-m", "web_ui.cli", "demo", "--db", "demo.db", "--port", str(port)],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -703,3 +703,31 @@ def test_an_identical_rule_in_force_is_refused_as_a_duplicate(tmp_path: Path) ->
         csv.DictReader(io.StringIO(ok(siaga("block", "list", "--csv", "--db", db, cwd=tmp_path))))
     )
     assert sorted(row["action"] for row in listing) == ["challenge", "reject"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["report"], 0),
+        (["-v", "report"], 1),
+        (["report", "-v"], 1),
+        (["report", "-vv"], 2),
+        (["block", "add", "0812345678", "-v"], 1),
+        (["user", "list", "--verbose"], 1),
+    ],
+)
+def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: int) -> None:
+    from appliance.cli import build_parser
+    from web_ui.cli import add_web_commands
+
+    assert build_parser((add_web_commands,)).parse_args(argv).verbose == verbose
+
+
+def test_the_installed_console_script_has_the_web_uis_commands_too(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "siaga"  # what `pip install` made of pyproject
+    result = subprocess.run(
+        [str(script), "user", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "passwd" in result.stdout
+    assert "screen calls on the modems" in ok(siaga("--help", cwd=tmp_path))

@@ -70,7 +70,7 @@ def test_sigkill_mid_traffic_leaves_every_call_finished_or_interrupted(tmp_path:
     command = [
         sys.executable,
         "-m",
-        "appliance.cli",
+        "web_ui.cli",
         "demo",
         "--speed",
         "200",

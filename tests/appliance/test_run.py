@@ -59,7 +59,7 @@ def wait_for(condition: Callable[[], Any], what: str) -> Any:
 
 def siaga(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *args],
+        [sys.executable, "-m", "web_ui.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -96,7 +96,7 @@ def running(modem: ModemThread, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         f'[[lines]]\nname = "line1"\nport = "{modem.modem.port}"\nfamily = "auto"\n'
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "-v", "run", "--config", str(config)],
+        [sys.executable, "-m", "web_ui.cli", "-v", "run", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -204,7 +204,7 @@ def test_a_stopped_service_logs_its_lines_up_then_down(modem: ModemThread, tmp_p
         f'[database]\npath = "{db}"\n\n[[lines]]\nname = "line1"\nport = "{modem.modem.port}"\n'
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "web_ui.cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -243,7 +243,7 @@ def test_sigusr1_turns_the_raw_at_log_on_and_off_while_running(
     )
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "web_ui.cli", "run", "--config", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

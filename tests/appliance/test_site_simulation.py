@@ -168,7 +168,7 @@ def test_cli_splits_the_lines_and_refuses_an_existing_box_database(tmp_path: Pat
     scenario = tmp_path / "s.jsonl"
     dump_scenario(prankster_scenario(), scenario)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "appliance.cli", "simulate", "--scenario", str(scenario)]
+    command = [sys.executable, "-m", "web_ui.cli", "simulate", "--scenario", str(scenario)]
     command += ["--db", "site.db", "--lines", "2", "--operators", "2", "--family", "ec25"]
     done = subprocess.run(
         [*command, "--appliances", "2", "--no-shared"],

@@ -31,7 +31,7 @@ def accounts(tmp_path: Path) -> Path:
     """The site's accounts as `siaga nats-accounts --site serang --out DIR a b` makes them."""
     folder = tmp_path / "accounts"
     result = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "nats-accounts", "--site", SITE, "--out",
+        [sys.executable, "-m", "web_ui.cli", "nats-accounts", "--site", SITE, "--out",
          str(folder), "a", "b"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

@@ -46,7 +46,7 @@ def children_of(pid: int) -> list[int]:
 
 def test_one_command_runs_a_site_and_a_kill_stops_all_of_it(tmp_path: Path) -> None:
     folder, port = tmp_path / "site", free_port()
-    command = [sys.executable, "-m", "appliance.cli", "site-demo", "--folder", str(folder),
+    command = [sys.executable, "-m", "web_ui.cli", "site-demo", "--folder", str(folder),
                "--port", str(port), "--speed", "60", "--lines", "2"]  # fmt: skip
     log = (tmp_path / "site-demo.log").open("wb")
     demo = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -97,7 +97,7 @@ class SiagaProcess:
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "appliance.cli", *args],
+                [sys.executable, "-m", "web_ui.cli", *args],
                 cwd=REPO_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -188,7 +188,7 @@ class RunCentre:
     def block(self, number: str, action: str = "reject") -> None:
         """`siaga block add` from the command line, as a supervisor would."""
         result = subprocess.run(
-            [sys.executable, "-m", "appliance.cli", "block", "add", number, "--action", action,
+            [sys.executable, "-m", "web_ui.cli", "block", "add", number, "--action", action,
              "--reason", "fault test", "--config", str(self.config)],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

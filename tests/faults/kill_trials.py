@@ -103,7 +103,7 @@ class KillBench:
 
     def _siaga(self, *args: str) -> None:
         result = subprocess.run(
-            [sys.executable, "-m", "appliance.cli", *args, "--config", str(self.config)],
+            [sys.executable, "-m", "web_ui.cli", *args, "--config", str(self.config)],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         if result.returncode != 0:
@@ -119,7 +119,7 @@ class KillBench:
             if self.row_first
             else "import appliance.line as l; l.ROW_BEFORE_ACTION_MAX_S = 0.0; "
         )
-        code = prelude + "import sys; from appliance.cli import main; sys.exit(main())"
+        code = prelude + "import sys; from web_ui.cli import main; sys.exit(main())"
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, "run", "--config", str(self.config)],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,

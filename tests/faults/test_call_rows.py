@@ -201,7 +201,7 @@ def test_a_late_clip_that_still_passes_the_call_keeps_it_for_the_operator(
 def siaga_cli(*args: str) -> None:
     """One `siaga` command, as a supervisor would type it."""
     result = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *args],
+        [sys.executable, "-m", "web_ui.cli", *args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,8 @@
 
 The project goes in as wheels built on this machine (`pip wheel` of the checkout; its
 dependencies downloaded for the root's Python 3.11 and cached under var/test-wheels/ by
-a hash of pyproject.toml), passed to install.sh with --wheels, so the root needs no PyPI.
+a hash of pyproject.toml and requirements.lock, at the versions the lock pins), passed to
+install.sh with --wheels, so the root needs no PyPI.
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ from tests.system.debian_root import REPO_ROOT, cached_tarball, unpack
 logger = logging.getLogger(__name__)
 
 WHEEL_CACHE = REPO_ROOT / "var" / "test-wheels"
+LOCK = REPO_ROOT / "requirements.lock"
 ROOT_PYTHON = "3.11"  # bookworm's python3
-CHECKOUT_PARTS = ("install.sh", "pyproject.toml", "README.md", "udev", "systemd", "docs")
+CHECKOUT_PARTS = (
+    "install.sh",
+    "pyproject.toml",
+    "requirements.lock",
+    "README.md",
+    "udev",
+    "systemd",
+    "docs",
+)
 CHECKOUT_PACKAGES = ("firmware", "appliance", "web_ui")
 CHROOT_ENV = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"]
 
@@ -54,7 +64,8 @@ def build_wheelhouse(directory: Path, scratch: Path) -> Path:
         copy(REPO_ROOT / part, source / part)
     pip("wheel", "--no-deps", "-w", str(directory), str(source))
     (wheel,) = directory.glob("siaga-*.whl")
-    key = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    pinned = (REPO_ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()
+    key = hashlib.sha256(pinned).hexdigest()[:16]
     dependencies = WHEEL_CACHE / f"deps-py{ROOT_PYTHON}-{key}"
     if not dependencies.exists():
         partial = dependencies.with_name(dependencies.name + ".part")
@@ -63,6 +74,8 @@ def build_wheelhouse(directory: Path, scratch: Path) -> Path:
             "download",
             "--only-binary=:all:",
             f"--python-version={ROOT_PYTHON}",
+            "--constraint",
+            str(LOCK),
             "-d",
             str(partial),
             str(wheel),

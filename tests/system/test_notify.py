@@ -263,7 +263,7 @@ def test_siaga_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(
     environment = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
     environment["WATCHDOG_USEC"] = "2000000"
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "web_ui.cli", "run", "--config", str(config)],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

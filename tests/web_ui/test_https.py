@@ -81,7 +81,7 @@ class WebProcess:
 def siaga(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """Run `siaga ARGS` (the real entry point)."""
     return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *map(str, args)],
+        [sys.executable, "-m", "web_ui.cli", *map(str, args)],
         input=stdin,
         capture_output=True,
         text=True,
@@ -126,7 +126,7 @@ def start_web(folder: Path, *options: str) -> WebProcess:
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    command = [sys.executable, "-m", "appliance.cli", "web", "--db", str(folder / "siaga.db")]
+    command = [sys.executable, "-m", "web_ui.cli", "web", "--db", str(folder / "siaga.db")]
     command += ["--host", "127.0.0.1", "--port", str(port), *options]
     process = subprocess.Popen(
         command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=folder

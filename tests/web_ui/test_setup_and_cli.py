@@ -36,7 +36,7 @@ LINK = re.compile(r"/setup\?token=([A-Za-z0-9_-]+)")
 def siaga(*args: str | Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """Run `siaga ARGS` (the real entry point) and return what it did."""
     return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *map(str, args)],
+        [sys.executable, "-m", "web_ui.cli", *map(str, args)],
         input=stdin,
         capture_output=True,
         text=True,
@@ -73,7 +73,7 @@ def web_process(tmp_path: Path) -> Iterator[WebProcess]:
     sock.close()
     db_path = tmp_path / "siaga.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "web", "--db", str(db_path), "--port", str(port)],
+        [sys.executable, "-m", "web_ui.cli", "web", "--db", str(db_path), "--port", str(port)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

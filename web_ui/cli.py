@@ -1,0 +1,317 @@
+"""The `siaga` program, put together: the appliance's commands (`appliance.cli`) and the
+web UI's, `siaga web` (serve the web UI) and `siaga user ...` (its accounts).
+
+This is the top layer, so the program is assembled here: the console script and
+`python -m web_ui.cli` run `main`. The web stack (FastAPI, the templates) is imported
+only inside the commands that use it, so `siaga run` and the other appliance commands
+never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from appliance import cli
+from appliance.cli import UsageError, add_common, config_of, db_path_of, print_rows, zone_of
+
+if TYPE_CHECKING:
+    from web_ui.server import TlsFiles
+
+logger = logging.getLogger("siaga")
+
+PROGRAM_MODULE = "web_ui.cli"  # `python -m web_ui.cli` runs the whole program
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `siaga` console script."""
+    return cli.main(argv, groups=(add_web_commands,), program_module=PROGRAM_MODULE)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the web UI in this process (the line service runs without it)."""
+    from web_ui.app import create_app
+    from web_ui.server import serve_forever, tls_options
+    from web_ui.settings import SettingsError, settings_for
+
+    config = config_of(args)
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    tls = _web_tls(args, host)
+    scheme = "https" if tls is not None else "http"
+    db_path = db_path_of(args, config)
+    try:
+        settings = settings_for(
+            db_path,
+            timezone=config.site.timezone,
+            site_name=config.site.name,
+            cookie_secure=args.secure_cookies or tls is not None,  # Secure under TLS
+            base_url=f"{scheme}://{host}:{port}",
+        )
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))  # a service: its start belongs in the journal
+    logger.warning("siaga web on %s://%s:%d; database %s", scheme, host, port, db_path)
+    serve_forever(  # timeouts, trusted headers and TLS: web_ui.server
+        create_app(settings),
+        settings,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=args.verbose > 0,
+        **tls_options(tls),
+    )
+    return 0
+
+
+def _web_tls(args: argparse.Namespace, host: str) -> TlsFiles | None:
+    """The certificate and key to serve HTTPS with (checked), or None for plain HTTP, which
+    only loopback gets without --insecure-http."""
+    from web_ui.server import ListenError, TlsFiles, check_listening, check_tls_files
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
+    tls = None
+    if args.tls_cert is not None:
+        tls = TlsFiles(certificate=Path(args.tls_cert), key=Path(args.tls_key))
+    try:
+        check_listening(host, tls, insecure_http=args.insecure_http)
+        if tls is not None:
+            check_tls_files(tls)
+    except ListenError as exc:
+        raise UsageError(str(exc)) from None
+    return tls
+
+
+def _user_db(args: argparse.Namespace) -> tuple[sqlite3.Connection, ZoneInfo]:
+    """The database, migrated, opened for the web UI's account tables."""
+    from web_ui import db as web_db
+
+    config = config_of(args)
+    path = db_path_of(args, config)
+    web_db.migrate(path, busy_timeout_s=5.0)
+    return web_db.connect(path, busy_timeout_s=5.0), zone_of(config)
+
+
+def _cli_actor() -> Any:
+    """Who the audit log names for a change made here: `cli:<login name>`."""
+    import getpass
+
+    from web_ui.audit import Actor
+
+    return Actor(name=f"cli:{getpass.getuser()}")
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """A new password: one line of standard input, or typed twice at the terminal."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to type the password on: use --password-stdin")
+    first = getpass.getpass("new password: ")
+    if first != getpass.getpass("the same again: "):
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def _user_error(name: str, code: str) -> UsageError:
+    from web_ui.i18n import translate
+
+    return UsageError(f"{name!r}: {translate('en', code)}")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Add a web UI account (the first one, a technician, comes from here or /setup)."""
+    from web_ui.users import UserError, create_user, prepare_new_user
+
+    password = _new_password(args)
+    try:
+        new = prepare_new_user(args.name, args.display_name, args.role, password, args.language)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    conn, zone = _user_db(args)
+    try:
+        user = create_user(conn, _cli_actor(), new, zone)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"added user {user.username} ({user.role.value})\n")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """List the web UI accounts."""
+    from web_ui.users import list_users
+
+    conn, zone = _user_db(args)
+    try:
+        users = list_users(conn)
+    finally:
+        conn.close()
+    rows = [
+        {
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role.value,
+            "language": user.language,
+            "status": "disabled" if user.disabled else "active",
+            "created_at": datetime.fromtimestamp(user.created_ts, zone).isoformat("T", "seconds"),
+        }
+        for user in users
+    ]
+    columns = ["username", "display_name", "role", "language", "status", "created_at"]
+    print_rows(rows, columns, args.csv)
+    return 0
+
+
+def _existing_user_id(conn: sqlite3.Connection, name: str) -> int:
+    from web_ui.users import get_by_username
+
+    user = get_by_username(conn, name)
+    if user is None:
+        raise UsageError(f"no user {name!r}")
+    return user.id
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    """Disable a web UI account; its sessions end at once."""
+    from web_ui.users import UserError, update_user
+
+    conn, zone = _user_db(args)
+    try:
+        user_id = _existing_user_id(conn, args.name)
+        update_user(conn, _cli_actor(), user_id, zone, disabled=True)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"disabled user {args.name}\n")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    """Enable a disabled web UI account again; audited as `user.update`, like disable."""
+    from web_ui.users import UserError, get_by_username, update_user
+
+    conn, zone = _user_db(args)
+    try:
+        user = get_by_username(conn, args.name)
+        if user is None:
+            raise UsageError(f"no user {args.name!r}")
+        if not user.disabled:
+            sys.stdout.write(f"user {args.name} is already enabled\n")
+            return 0
+        update_user(conn, _cli_actor(), user.id, zone, disabled=False)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"enabled user {args.name}\n")
+    return 0
+
+
+def cmd_user_unlock(args: argparse.Namespace) -> int:
+    """Lift every login lock on a web UI account (from every address); audited."""
+    from web_ui.sessions import unlock
+    from web_ui.users import get_by_username
+
+    conn, zone = _user_db(args)
+    try:
+        user = get_by_username(conn, args.name)
+        if user is None:
+            raise UsageError(f"no user {args.name!r}")
+        removed = unlock(conn, zone, _cli_actor(), user)
+    finally:
+        conn.close()
+    sys.stdout.write(f"unlocked user {args.name} ({removed} failed login(s) forgotten)\n")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    """Set a web UI account's password; its sessions end."""
+    from web_ui.users import UserError, new_password_hash, set_password
+
+    password = _new_password(args)
+    conn, zone = _user_db(args)
+    try:
+        user_id = _existing_user_id(conn, args.name)
+        password_hash = new_password_hash(password, args.name)
+        set_password(conn, _cli_actor(), user_id, password_hash, zone)
+    except UserError as exc:
+        raise _user_error(args.name, exc.code) from None
+    finally:
+        conn.close()
+    sys.stdout.write(f"password of {args.name} changed\n")
+    return 0
+
+
+def add_web_commands(sub: Any) -> None:
+    """`siaga web` and `siaga user ...`."""
+    """`siaga web` and `siaga user ...`."""
+    web = sub.add_parser("web", help="serve the web UI (pages and JSON API)")
+    add_common(web)
+    web.add_argument("--host", help="address to listen on (default: the config's web.host)")
+    web.add_argument("--port", type=int, help="port (default: the config's web.port, 8112)")
+    web.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="mark cookies Secure (implied by --tls-cert)",
+    )
+    web.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
+    )
+    web.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    web.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="allow plain HTTP on an address beyond loopback (passwords cross the network"
+        " in clear)",
+    )
+    web.set_defaults(func=cmd_web)
+
+    user = sub.add_parser("user", help="web UI accounts")
+    actions = user.add_subparsers(dest="user_action", required=True)
+    add = actions.add_parser("add", help="add an account")
+    add_common(add)
+    add.add_argument("name", help="user name: 2-32 letters, digits, . _ -")
+    add.add_argument("--role", required=True, choices=["operator", "supervisor", "technician"])
+    add.add_argument("--display-name", default="", help="name shown in the UI")
+    add.add_argument("--language", choices=["id", "en"], default="id", help="default id")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=cmd_user_add)
+    listing = actions.add_parser("list", help="list the accounts")
+    add_common(listing)
+    listing.add_argument("--csv", action="store_true")
+    listing.set_defaults(func=cmd_user_list)
+    disable = actions.add_parser("disable", help="disable an account (ends its sessions)")
+    add_common(disable)
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_user_disable)
+    enable = actions.add_parser("enable", help="enable a disabled account again")
+    add_common(enable)
+    enable.add_argument("name")
+    enable.set_defaults(func=cmd_user_enable)
+    unlock = actions.add_parser("unlock", help="lift an account's login locks (every address)")
+    add_common(unlock)
+    unlock.add_argument("name")
+    unlock.set_defaults(func=cmd_user_unlock)
+    passwd = actions.add_parser("passwd", help="set an account's password (ends its sessions)")
+    add_common(passwd)
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    passwd.set_defaults(func=cmd_user_passwd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
