@@ -36,23 +36,11 @@ from appliance.desk import DESK_POLL_S
 from appliance.expiry import ExpiryError, parse_expiry
 from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
-from appliance.month import generate, summarise
 from appliance.numbers import normalise, normalise_pattern
 from appliance.program import set_program_module, siaga_command
 from appliance.report import flagged_numbers, format_table, report, report_csv
 from appliance.rules import ACTIONS_BY_KIND
-from appliance.scenario import ScenarioError, dump_scenario, load_scenario
-from appliance.score import score
 from appliance.service import LineService, OperatorDesk
-from appliance.simulate import (
-    LEAD_IN_S,
-    ScaledTimeLoop,
-    SimulationOptions,
-    collect_outcomes,
-    play_scenario,
-    run_simulation,
-)
-from appliance.site_simulation import SiteOptions, box_db_path, run_site_simulation
 from appliance.store import (
     CallLog,
     CallLogBusyError,
@@ -225,6 +213,16 @@ class _DemoNarrator(OperatorDesk):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the appliance on virtual modems with generated traffic, in accelerated time."""
+    from appliance.month import generate
+    from appliance.score import score
+    from appliance.simulate import (
+        LEAD_IN_S,
+        ScaledTimeLoop,
+        SimulationOptions,
+        collect_outcomes,
+        play_scenario,
+    )
+
     config = config_of(args)
     db_path = Path(args.db) if args.db else DEMO_DB
     web_port = args.port or config.web.port
@@ -375,6 +373,10 @@ def _stop_demo_web(web: subprocess.Popen[bytes] | None) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """The design contract: replay a scenario on a virtual clock, print a JSON score."""
+    from appliance.scenario import ScenarioError, load_scenario
+    from appliance.simulate import SimulationOptions, run_simulation
+    from appliance.site_simulation import SiteOptions, box_db_path, run_site_simulation
+
     config = config_of(args)
     try:
         calls = load_scenario(Path(args.scenario))
@@ -410,6 +412,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_scenario_generate(args: argparse.Namespace) -> int:
     """Write a synthetic, seeded scenario built from the customer's figures."""
+    from appliance.month import generate, summarise
+    from appliance.scenario import dump_scenario
+
     start = datetime.fromisoformat(args.start) if args.start else None
     if start is not None and start.tzinfo is None:
         raise UsageError("--start needs a time zone offset, e.g. 2024-04-01T00:00+07:00")
@@ -445,6 +450,8 @@ def _port(text: str) -> int:
 def cmd_scenario_flood(args: argparse.Namespace) -> int:
     """Write a flood scenario of one shape (appliance/floods.py); its summary on stdout."""
     from appliance.floods import FloodShape, FloodWorld, flood_in_month, flood_scenario
+    from appliance.month import summarise
+    from appliance.scenario import dump_scenario
 
     world = FloodWorld(
         shape=FloodShape(args.shape),

@@ -78,7 +78,6 @@ from firmware.at.urc import (
     Ring,
     Urc,
 )
-from firmware.audio import VoiceListener
 from firmware.families import (
     ModemFamily,
     Prompt,
@@ -92,6 +91,7 @@ from firmware.families import (
 
 if TYPE_CHECKING:
     from appliance.store.calllog import InterruptedCall
+    from firmware.audio import VoiceListener
 
 logger = logging.getLogger(__name__)
 
@@ -1782,6 +1782,9 @@ class Line:
         voice_port = self.config.voice_port
         if commands is None or voice_port is None or not self.config.listen:
             return
+        # Imported here: numpy (the detector's) is loaded only where a line listens.
+        from firmware.audio import VoiceListener
+
         listener = VoiceListener(voice_port)
         try:
             listener.open()

@@ -57,7 +57,7 @@ from appliance.model import (
     Reason,
     is_genuine,
 )
-from appliance.rules import RuleIndex
+from appliance.rules import RuleIndex, RuleLookup
 
 logger = logging.getLogger(__name__)
 
@@ -564,12 +564,12 @@ class PolicyState:
     def __init__(
         self,
         config: PolicyConfig | None = None,
-        allow: RuleIndex | None = None,
-        block: RuleIndex | None = None,
+        allow: RuleLookup | None = None,
+        block: RuleLookup | None = None,
     ) -> None:
         self.config = config if config is not None else PolicyConfig()
-        self.allow = allow if allow is not None else RuleIndex(kind="allow")
-        self.block = block if block is not None else RuleIndex(kind="block")
+        self.allow: RuleLookup = allow if allow is not None else RuleIndex(kind="allow")
+        self.block: RuleLookup = block if block is not None else RuleIndex(kind="block")
         self.flood = FloodMonitor(self.config.flood)
         self._callers: dict[str, _CallerRecord] = {}
         ladder = self.config.abuse.ladder

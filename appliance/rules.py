@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from appliance.model import Action
 
@@ -91,6 +91,17 @@ class Rule:
     def is_active(self, now: float) -> bool:
         """True unless the rule has expired (a rule takes effect when it is added)."""
         return self.expires_at is None or now < self.expires_at
+
+
+class RuleLookup(Protocol):
+    """What screening asks of a kind of rule: the most specific active one for a number.
+    `RuleIndex` holds the rules in memory (tests, the simulator, the benches);
+    `appliance.store.rules.StoredRules` reads them from the database's index at each
+    call, so a box with 100,000 rules does not hold them."""
+
+    def match(self, e164: str, now: float) -> Rule | None: ...
+
+    def __len__(self) -> int: ...
 
 
 def _preference(rule: Rule) -> tuple[float, str]:

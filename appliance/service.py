@@ -1,11 +1,12 @@
 """The line service: wires every modem line to the screening policy and the call log.
 
 It is the only writer of the call log. It rebuilds the policy's memory from the log at
-start, hot-reloads rules that another process (the CLI, the web UI) wrote to the database,
-keeps line occupancy for flood detection, and offers the operator-side API: answer a
-waiting call, hang up, record a disposition. It shows each line on the board (status LED,
-desk lamp, answer button: `appliance/board_wiring.py`) and takes the recovery ladder's
-steps a line cannot take itself (power key, USB reset: `appliance/recovery.py`).
+start, screens with the rules in the database (read at each call: a rule the CLI, the web
+UI or `siaga sync` wrote screens the next call), keeps line occupancy for flood
+detection, and offers the operator-side API: answer a waiting call, hang up, record a
+disposition. It shows each line on the board (status LED, desk lamp, answer button:
+`appliance/board_wiring.py`) and takes the recovery ladder's steps a line cannot take
+itself (power key, USB reset: `appliance/recovery.py`).
 Technicians take lines out of service and test them from the web UI's lines page
 (`appliance/line_admin.py`): a disabled line lets go of its modem until enabled again.
 """
@@ -57,7 +58,8 @@ from appliance.settings import (
     read_overrides,
     settings_version,
 )
-from appliance.store import CallLog, RuleStore, open_readonly, rule_from_row
+from appliance.store import CallLog, RuleStore, open_readonly
+from appliance.store.rules import StoredRules
 from appliance.web_lines import LinesInForce, LinesSource, lines_at_start
 from firmware.board import Board, UsbPortReset, open_board
 
@@ -483,17 +485,18 @@ class LineService:
     # ----------------------------------------------------------------- rules
 
     def reload_rules(self) -> int:
-        """Load the active allow/block rules from the database into the policy."""
+        """Screen with the rules in the database, read at each call (`StoredRules`: the
+        line service does not hold them); log how many are in force. Called at start and
+        whenever the rules changed. Without a rule store, the policy's own rules stay."""
         if self.rule_store is None:
             return 0
-        now_ts = self.clock.timestamp()
-        rules = [rule_from_row(row) for row in self.rule_store.active(now_ts)]
-        self.policy.allow.replace_all(rule for rule in rules if rule.kind == "allow")
-        self.policy.block.replace_all(rule for rule in rules if rule.kind == "block")
-        logger.info(
-            "rules loaded: %d allow, %d block", len(self.policy.allow), len(self.policy.block)
-        )
-        return len(rules)
+        if not isinstance(self.policy.allow, StoredRules):
+            path, now = self.rule_store.path, self.clock.timestamp
+            self.policy.allow = StoredRules(path, "allow", now)
+            self.policy.block = StoredRules(path, "block", now)
+        allow, block = len(self.policy.allow), len(self.policy.block)
+        logger.info("rules in force: %d allow, %d block", allow, block)
+        return allow + block
 
     async def _poll_rules(self, interval_s: float) -> None:
         assert self.rule_store is not None
@@ -505,7 +508,9 @@ class LineService:
                 if changed:
                     self.reload_rules()
             except Exception:  # a locked or broken database must not stop the lines
-                logger.exception("rule reload failed; keeping the rules in force")
+                logger.exception(
+                    "could not read the rules' version; screening reads them as before"
+                )
 
     # ----------------------------------------------------------------- settings
 

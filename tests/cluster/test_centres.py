@@ -76,7 +76,7 @@ class Box:
     def rules_loaded(self) -> int:
         """Block rules in force in the line service, as it last logged them."""
         assert self.centre.service is not None
-        loaded = re.findall(r"rules loaded: \d+ allow, (\d+) block", self.centre.service.output())
+        loaded = re.findall(r"rules in force: \d+ allow, (\d+) block", self.centre.service.output())
         return int(loaded[-1]) if loaded else -1
 
     def close(self) -> None:
