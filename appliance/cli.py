@@ -49,6 +49,7 @@ from appliance.store import (
     open_readonly,
     search_calls,
 )
+from appliance.store.backup import backup_name, copy_database
 from appliance.timesync import kernel_clock_synchronised
 from appliance.web_lines import has_stored_lines
 
@@ -690,6 +691,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------- backup
+
+BACKUP_TIMEOUT_S = 30.0  # how long the copy may wait for a writer to let go
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a consistent copy of the database to one file (`appliance.store.backup`);
+    the service may keep running. An existing file is never overwritten."""
+    config = config_of(args)
+    db_path = db_path_of(args, config)
+    conn = _read_only(db_path)  # a clear error when there is no database
+    try:
+        calls = conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{db_path} is not a Siaga database ({exc}): no backup made") from None
+    finally:
+        conn.close()
+    target = Path(args.out) if args.out else Path.cwd()
+    if target.is_dir():
+        target = target / backup_name(time_module.time(), zone_of(config))
+    if target.exists():
+        raise UsageError(f"{target} exists: give --out another file (nothing was written)")
+    partial = target.with_name(target.name + ".part")
+    try:
+        copy_database(db_path, partial, busy_timeout_s=BACKUP_TIMEOUT_S)
+        partial.rename(target)
+    except (sqlite3.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"no backup made: {exc}") from None
+    size_mb = target.stat().st_size / 2**20
+    sys.stdout.write(f"{target}: {size_mb:.1f} MB, {calls} calls (from {db_path})\n")
+    return 0
+
+
 # ------------------------------------------------------------------------- config
 
 
@@ -973,6 +1008,13 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         help="instead, the numbers the abuse ladder flagged for a supervisor",
     )
     rep.set_defaults(func=cmd_report)
+
+    backup = sub.add_parser("backup", help="copy the database to one file, while it runs")
+    add_common(backup)
+    backup.add_argument(
+        "--out", help="the file, or a folder for siaga-backup-YYYYMMDD-HHMM.db (default: here)"
+    )
+    backup.set_defaults(func=cmd_backup)
 
     config = sub.add_parser("config", help="configuration files")
     config_sub = config.add_subparsers(dest="config_action", required=True)

@@ -106,6 +106,7 @@ from sqlite_utils import Database
 
 from appliance import package_version
 from appliance.migrations import MIGRATION_SET, apply_migrations, pending_migrations
+from appliance.store.backup import backup_name, copy_database
 from appliance.store.db import connect_writer
 from appliance.store.events import add_event
 from web_ui import audit
@@ -416,25 +417,6 @@ class BackupFile:
     path: Path
     download_name: str
     size: int
-
-
-def copy_database(source: Path, target: Path, *, busy_timeout_s: float) -> None:
-    """A consistent copy of `source` in `target` (backup API, one step), as one file."""
-    src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, timeout=busy_timeout_s)
-    try:
-        dst = sqlite3.connect(target, timeout=busy_timeout_s)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")  # no -wal beside it: one file
-        finally:
-            dst.close()
-    finally:
-        src.close()
-
-
-def backup_name(now_ts: float, zone: ZoneInfo) -> str:
-    """`siaga-backup-YYYYMMDD-HHMM.db` in the site's time."""
-    return f"siaga-backup-{_local(now_ts, zone):%Y%m%d-%H%M}.db"
 
 
 def make_backup(settings: WebSettings, now_ts: float) -> BackupFile:

@@ -731,3 +731,46 @@ def test_the_installed_console_script_has_the_web_uis_commands_too(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     assert "passwd" in result.stdout
     assert "screen calls on the modems" in ok(siaga("--help", cwd=tmp_path))
+
+
+def test_backup_copies_the_database_while_the_service_writes_and_never_overwrites(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "calls.db"
+    log = CallLog(db)  # the running service's writer, with the file in WAL mode
+    log.open()
+    try:
+        for offset in range(3):
+            call_id = log.new_call_id()
+            log.call_started(
+                call_id, {"line": "line1", "caller_raw": "0811111111", "started_ts": 1e9 + offset}
+            )
+        assert log.flush()
+        out = tmp_path / "backups"
+        out.mkdir()
+        printed = ok(siaga("backup", "--db", db, "--out", out, cwd=tmp_path))
+        (copy,) = out.iterdir()
+        assert re.fullmatch(r"siaga-backup-\d{8}-\d{4}\.db", copy.name)
+        assert printed.startswith(f"{copy}: ") and "3 calls" in printed
+        conn = sqlite3.connect(copy)
+        try:
+            assert conn.execute("SELECT count(*) FROM calls").fetchone() == (3,)
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file
+        finally:
+            conn.close()
+        assert sorted(path.name for path in out.iterdir()) == [copy.name]  # no -wal, no .part
+
+        before = copy.read_bytes()
+        assert "exists" in refused(siaga("backup", "--db", db, "--out", copy, cwd=tmp_path))
+        assert copy.read_bytes() == before
+    finally:
+        log.close()
+
+
+def test_backup_of_a_file_that_is_no_siaga_database_is_refused(tmp_path: Path) -> None:
+    stranger = tmp_path / "other.db"
+    sqlite3.connect(stranger).execute("CREATE TABLE t (a)").connection.close()
+    message = refused(siaga("backup", "--db", stranger, "--out", tmp_path / "b.db", cwd=tmp_path))
+    assert "not a Siaga database" in message
+    assert not (tmp_path / "b.db").exists()
+    assert "no call log" in refused(siaga("backup", "--db", tmp_path / "none.db", cwd=tmp_path))

@@ -34,6 +34,16 @@ BURST = 150
 HUB_ALONE_S = 10.0  # the hub up, its link to the sites still down
 
 
+def tails(servers: list[NatsServer], lines: int = 15) -> str:
+    """The last lines of each server's logs, for a failure message."""
+    found = []
+    for server in servers:
+        for log in sorted(server.folder.glob("server-*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            found.append(f"--- {log.parent.name}/{log.name}\n" + "\n".join(text))
+    return "\n".join(found)
+
+
 @pytest.fixture
 def three_servers(tmp_path: Path) -> Iterator[list[NatsServer]]:
     """One site's three servers in a JetStream cluster."""
@@ -69,7 +79,10 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
     for box in boxes:
         wait_for(box.is_connected, "the box to join the cluster", timeout_s=60)
     rule_id = block(a, "+62844")
-    wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
+    try:  # a cluster still settling its leaders on a busy machine takes a while
+        wait_for(lambda: rule_row(b, rule_id), "the rule on box b", timeout_s=90)
+    except pytest.fail.Exception:
+        pytest.fail(f"the rule never reached box b; the servers said:\n{tails(three_servers)}")
 
     record_verdicts(a, NUMBER, ["prank"] * (BURST // 2))
     talking_to = next(s for s in three_servers if s.url.endswith(boxes[0].agent.server))
