@@ -1,10 +1,10 @@
 """The line service: wires every modem line to the screening policy and the call log.
 
 It is the only writer of the call log. It rebuilds the policy's memory from the log at
-start, screens with the rules in the database (read at each call: a rule the CLI, the web
-UI or `siaga sync` wrote screens the next call), keeps line occupancy for flood
-detection, and offers the operator-side API: answer a waiting call, hang up, record a
-disposition. It shows each line on the board (status LED, desk lamp, answer button:
+start, screens with the rules in the database (a rule the CLI, the web UI or `siaga
+sync` wrote is in force within a second), keeps line occupancy for flood detection, and
+offers the operator-side API: answer a waiting call, hang up, record a disposition. It
+shows each line on the board (status LED, desk lamp, answer button:
 `appliance/board_wiring.py`) and takes the recovery ladder's steps a line cannot take
 itself (power key, USB reset: `appliance/recovery.py`).
 Technicians take lines out of service and test them from the web UI's lines page
@@ -485,15 +485,19 @@ class LineService:
     # ----------------------------------------------------------------- rules
 
     def reload_rules(self) -> int:
-        """Screen with the rules in the database, read at each call (`StoredRules`: the
-        line service does not hold them); log how many are in force. Called at start and
-        whenever the rules changed. Without a rule store, the policy's own rules stay."""
+        """Screen with the rules in the database (`StoredRules`: the line service holds
+        only the set of patterns listed, read again here) and log how many are in force.
+        Called at start and whenever the rules changed. Without a rule store, the
+        policy's own rules stay."""
         if self.rule_store is None:
             return 0
         if not isinstance(self.policy.allow, StoredRules):
             path, now = self.rule_store.path, self.clock.timestamp
             self.policy.allow = StoredRules(path, "allow", now)
             self.policy.block = StoredRules(path, "block", now)
+        for rules in (self.policy.allow, self.policy.block):
+            if isinstance(rules, StoredRules):
+                rules.refresh()
         allow, block = len(self.policy.allow), len(self.policy.block)
         logger.info("rules in force: %d allow, %d block", allow, block)
         return allow + block

@@ -1,6 +1,7 @@
 """Screening reads the rules from the database (`StoredRules`) with the same answers as the
 in-memory index (`RuleIndex`): exact before prefix, the longest prefix, the newest rule
-of a pattern, expired and removed rules ignored; and a change is in force at once.
+of a pattern, expired and removed rules ignored; a removal is in force at once, a new
+rule once the set of patterns is read again (the service does so within a second).
 
 Both are given the same rules, made through the real `RuleStore` on a real SQLite file,
 and asked about the same numbers at the same times.
@@ -75,6 +76,7 @@ def test_the_database_and_the_memory_index_give_the_same_rule(
             kind=kind,  # type: ignore[arg-type]
         )
         stored = StoredRules(db, kind, clock=lambda: NOW)  # type: ignore[arg-type]
+        stored.refresh()
         try:
             # Every rule's own pattern, numbers under it, and numbers drawn at random.
             suffixes_asked = {*asked, *(rule[1] for rule in rules)}
@@ -91,21 +93,24 @@ def test_the_database_and_the_memory_index_give_the_same_rule(
             stored.close()
 
 
-def test_a_rule_added_or_removed_is_in_force_at_the_next_lookup(tmp_path: Path) -> None:
+def test_a_new_rule_is_in_force_once_refreshed_and_a_removed_one_at_once(tmp_path: Path) -> None:
     db = tmp_path / "rules.db"
     connect_writer(db).close()
     stored = StoredRules(db, "block")
     store = RuleStore(db, timezone=ZONE)
     try:
+        assert stored.refresh() == 0
         assert stored.match("+6281299990000", NOW) is None
         rule_id = store.add(
             {"kind": "block", "pattern": "+628129999", "match": "prefix", "action": "reject",
              "reason": "crew", "created_by": "supervisor", "created_ts": NOW - 5}
         )  # fmt: skip
+        assert stored.match("+6281299990000", NOW) is None  # the set is read at the next look
+        assert stored.refresh() == 1
         found = stored.match("+6281299990000", NOW)
         assert found is not None and found.id == rule_id
         store.remove(rule_id, "supervisor", NOW)
-        assert stored.match("+6281299990000", NOW) is None
+        assert stored.match("+6281299990000", NOW) is None  # without a refresh
     finally:
         store.close()
         stored.close()
