@@ -443,22 +443,24 @@
     return t("error.invalid_input");
   }
 
-  async function post(path, body, lineName) {
+  // POST `body` as JSON with the session's CSRF token. Resolves to {ok, data} (data: the
+  // parsed answer, or null), or to null when the network failed; after a 401 it goes to
+  // the login page and resolves to {ok: false, gone: true}.
+  async function sendJson(url, body) {
     let response;
     try {
-      response = await fetch("/api/console/" + path, {
+      response = await fetch(url, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
         body: JSON.stringify(body),
       });
     } catch (error) {
-      noteFor(lineName, t("error.network"), true);
       return null;
     }
     if (response.status === 401) {
       window.location.href = "/login?next=%2Fconsole";
-      return null;
+      return { ok: false, data: null, gone: true };
     }
     let data = null;
     try {
@@ -466,12 +468,22 @@
     } catch (error) {
       data = null;
     }
-    if (!response.ok) {
-      noteFor(lineName, refusal(data), true);
+    return { ok: response.ok, data: data, gone: false };
+  }
+
+  async function post(path, body, lineName) {
+    const answer = await sendJson("/api/console/" + path, body);
+    if (answer === null) {
+      noteFor(lineName, t("error.network"), true);
+      return null;
+    }
+    if (answer.gone) return null;
+    if (!answer.ok) {
+      noteFor(lineName, refusal(answer.data), true);
       return null;
     }
     actionNotes.delete(lineName);
-    return data;
+    return answer.data;
   }
 
   function track(request) {
@@ -688,32 +700,16 @@
     const note = row.querySelector(".callback-note").value;
     const buttons = row.querySelectorAll("button");
     for (const node of buttons) node.disabled = true;
-    let response;
-    try {
-      response = await fetch("/api/callbacks/" + entry.id, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
-        body: JSON.stringify({ status: status, note: note }),
-      });
-    } catch (error) {
+    const answer = await sendJson("/api/callbacks/" + entry.id, { status: status, note: note });
+    if (answer === null) {
       for (const node of buttons) node.disabled = false;
       sayAboutCallbacks(t("error.network"), true);
       return;
     }
-    if (response.status === 401) {
-      window.location.href = "/login?next=%2Fconsole";
-      return;
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    if (!response.ok) {
+    if (answer.gone) return;
+    if (!answer.ok) {
       for (const node of buttons) node.disabled = false;
-      sayAboutCallbacks(refusal(data), true);
+      sayAboutCallbacks(refusal(answer.data), true);
       loadCallbacks(); // marked by someone else meanwhile: it leaves the list
       return;
     }
@@ -743,31 +739,16 @@
     });
     if (!window.confirm(question)) return;
     dismissFlood.disabled = true;
-    let response;
-    try {
-      response = await fetch("/api/callbacks/flood/dismiss", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
-        body: JSON.stringify({ started_ts: flood.started_ts, ended_ts: flood.ended_ts }),
-      });
-    } catch (error) {
+    const answer = await sendJson("/api/callbacks/flood/dismiss", {
+      started_ts: flood.started_ts, ended_ts: flood.ended_ts,
+    });
+    dismissFlood.disabled = false;
+    if (answer === null) {
       sayAboutCallbacks(t("error.network"), true);
       return;
-    } finally {
-      dismissFlood.disabled = false;
     }
-    if (response.status === 401) {
-      window.location.href = "/login?next=%2Fconsole";
-      return;
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = null;
-    }
-    sayAboutCallbacks(response.ok ? data.text : refusal(data), !response.ok);
+    if (answer.gone) return;
+    sayAboutCallbacks(answer.ok ? answer.data.text : refusal(answer.data), !answer.ok);
     loadCallbacks();
   }
 
