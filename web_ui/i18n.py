@@ -169,6 +169,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # operator console (the page's script gets every key under these prefixes)
     "console.title": ("Konsol operator", "Operator console"),
     "console.connecting": ("Menghubungkan...", "Connecting..."),
+    "console.chime_on": ("Bunyi: nyala", "Chime: on"),
+    "console.chime_off": ("Bunyi: mati", "Chime: off"),
+    "console.chime_help": (
+        "Berbunyi setiap beberapa detik selama ada panggilan menunggu petugas.",
+        "Chimes every few seconds while a call waits for an operator.",
+    ),
     "console.live": ("Langsung", "Live"),
     "console.reconnecting": (
         "Koneksi ke server terputus; menyambung ulang...",

@@ -357,8 +357,67 @@
     noLines.hidden = snapshot.lines.length > 0;
     const waiting = snapshot.lines.filter((line) => line.state === "operator_ringing").length;
     document.title = (waiting ? "(" + waiting + ") " : "") + baseTitle;
+    callsWaiting = waiting;
     tick();
   }
+
+  // ---------------------------------------------------------------- the chime
+
+  // While a call waits for an operator, the console chimes every CHIME_EVERY_MS: two short
+  // tones made with the Web Audio API (no sound file, nothing fetched). A browser lets a
+  // page make sound only once the user has acted on it, so the operator turns the chime
+  // on with its button; the choice is kept in this browser, and after a reload the first
+  // click anywhere on the page lets the sound out again.
+  const CHIME_EVERY_MS = 4000;
+  const CHIME_KEY = "siaga.console.chime";
+  const chimeToggle = document.getElementById("chime-toggle");
+  let chimeOn = window.localStorage.getItem(CHIME_KEY) === "on";
+  let audio = null;
+  let callsWaiting = 0;
+  let lastChimeAt = 0;
+
+  function showChime() {
+    chimeToggle.textContent = t(chimeOn ? "console.chime_on" : "console.chime_off");
+    chimeToggle.setAttribute("aria-pressed", String(chimeOn));
+    chimeToggle.classList.toggle("primary", chimeOn);
+  }
+
+  function wakeAudio() {
+    if (!chimeOn) return;
+    if (audio === null) audio = new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+  }
+
+  function chime() {
+    wakeAudio();
+    const start = audio.currentTime;
+    [[0, 880], [0.25, 660]].forEach(([offset, hertz]) => {
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      tone.frequency.value = hertz;
+      volume.gain.setValueAtTime(0.25, start + offset);
+      volume.gain.exponentialRampToValueAtTime(0.001, start + offset + 0.2);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(start + offset);
+      tone.stop(start + offset + 0.2);
+    });
+  }
+
+  function chimeWhileWaiting() {
+    if (!chimeOn || callsWaiting === 0 || Date.now() - lastChimeAt < CHIME_EVERY_MS) return;
+    lastChimeAt = Date.now();
+    chime();
+  }
+
+  chimeToggle.addEventListener("click", () => {
+    chimeOn = !chimeOn;
+    window.localStorage.setItem(CHIME_KEY, chimeOn ? "on" : "off");
+    showChime();
+    lastChimeAt = 0;
+    chimeWhileWaiting();
+  });
+  document.addEventListener("click", wakeAudio);
+  showChime();
 
   function latestRequest(lineName) {
     let latest = null;
@@ -393,6 +452,7 @@
 
   function tick() {
     watchServer();
+    chimeWhileWaiting();
     const now = serverNow();
     for (const node of linesBox.querySelectorAll("[data-since]")) {
       node.textContent = t(node.dataset.template, { duration: duration(now - Number(node.dataset.since)) });
