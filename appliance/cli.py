@@ -38,7 +38,7 @@ from appliance.line import ActiveCall, Line, describe_call, printable
 from appliance.model import Action
 from appliance.numbers import normalise, normalise_pattern
 from appliance.program import set_program_module, siaga_command
-from appliance.report import flagged_numbers, format_table, report, report_csv
+from appliance.report import flagged_numbers, format_table, report, report_csv, sites
 from appliance.rules import ACTIONS_BY_KIND
 from appliance.service import LineService, OperatorDesk
 from appliance.store import (
@@ -677,6 +677,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_rows(rows, columns, args.csv)
         return 0
     try:
+        if args.site is not None and args.site not in sites(connection):
+            known = ", ".join(sites(connection)) or "none: this is not a hub's database"
+            raise UsageError(f"no calls of site {args.site!r} here (sites: {known})")
         result = report(
             connection,
             since_ts=since_ts,
@@ -684,6 +687,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             period=args.period,
             timezone=config.site.timezone,
             kinds=config.site.genuine_kinds,
+            site=args.site,
         )
     finally:
         connection.close()
@@ -1002,6 +1006,7 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     rep.add_argument("--since", help="YYYY-MM-DD (local time)")
     rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
     rep.add_argument("--csv", action="store_true")
+    rep.add_argument("--site", help="on a province hub's database: only this site's calls")
     rep.add_argument(
         "--flagged",
         action="store_true",

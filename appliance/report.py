@@ -117,12 +117,19 @@ _PERIOD_QUERY = """
     SELECT disposition, decision, reason, challenge_result,
            COUNT(*), TOTAL(reached_operator), TOTAL(line_seconds)
     FROM calls
-    WHERE started_ts >= ? AND started_ts < ?
+    WHERE started_ts >= ? AND started_ts < ?{site}
     GROUP BY disposition, decision, reason, challenge_result
 """
 # One aggregate each, so SQLite answers both from the started_ts index without a scan.
-_FIRST_QUERY = "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?"
-_LAST_QUERY = "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?"
+_FIRST_QUERY = "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}"
+_LAST_QUERY = "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}"
+
+
+def _site_filter(site: str | None) -> tuple[str, tuple[str, ...]]:
+    """The clause and parameter that keep one site's calls (a hub's database), or none."""
+    return ("", ()) if site is None else (" AND site = ?", (site,))
+
+
 _REPEATERS_QUERY = """
     SELECT caller,
            COUNT(*) AS n,
@@ -192,6 +199,7 @@ class Report:
     rows: list[ReportRow]
     totals: ReportRow
     kinds: tuple[str, ...] = DEFAULT_GENUINE_KINDS
+    site: str | None = None  # one site of a province hub; None: every call
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -341,9 +349,11 @@ def _period_row(
     from_ts: float,
     to_ts: float,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+    site: str | None = None,
 ) -> ReportRow:
     row = ReportRow(label, _zero_figures(kinds))
-    for group in conn.execute(_PERIOD_QUERY, (from_ts, to_ts)):
+    clause, params = _site_filter(site)
+    for group in conn.execute(_PERIOD_QUERY.format(site=clause), (from_ts, to_ts, *params)):
         _fold_group(row.figures, group)
     return row
 
@@ -353,13 +363,15 @@ def period_figures(
     bounds: Sequence[tuple[str, float, float]],
     period: Period,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+    site: str | None = None,
 ) -> dict[str, ReportRow]:
     """A row for each (label, from_ts, to_ts) of `bounds` (contiguous, as `period_bounds`
     gives them): from the per-day figures (`appliance.store.rollup`), or row by row on a
-    database from before migration 0017."""
-    if not bounds or not rollup.has_rollup(conn):
+    database from before migration 0017 and for one `site` of a hub (the per-day figures
+    count every site together)."""
+    if not bounds or site is not None or not rollup.has_rollup(conn):
         return {
-            label: _period_row(conn, label, from_ts, to_ts, kinds)
+            label: _period_row(conn, label, from_ts, to_ts, kinds, site)
             for label, from_ts, to_ts in bounds
         }
     groups = rollup.period_groups(conn, bounds, period)
@@ -381,14 +393,25 @@ def report_kinds(configured: Sequence[str], rows: Sequence[ReportRow]) -> tuple[
 
 
 def _call_extent(
-    conn: sqlite3.Connection, since_ts: float, until_ts: float
+    conn: sqlite3.Connection, since_ts: float, until_ts: float, site: str | None = None
 ) -> tuple[float, float] | None:
     """(first started_ts, just past the last) of the calls in the range; None if none."""
-    first = conn.execute(_FIRST_QUERY, (since_ts, until_ts)).fetchone()[0]
+    clause, params = _site_filter(site)
+    span = (since_ts, until_ts, *params)
+    first = conn.execute(_FIRST_QUERY.format(site=clause), span).fetchone()[0]
     if first is None:
         return None
-    last = conn.execute(_LAST_QUERY, (since_ts, until_ts)).fetchone()[0]
+    last = conn.execute(_LAST_QUERY.format(site=clause), span).fetchone()[0]
     return float(first), float(last) + 1.0
+
+
+def sites(conn: sqlite3.Connection) -> list[str]:
+    """The sites whose calls a province hub's database holds (none on an appliance)."""
+    try:
+        found = conn.execute("SELECT DISTINCT site FROM calls WHERE site IS NOT NULL")
+    except sqlite3.OperationalError:  # a database from before the hub's migration
+        return []
+    return sorted(str(row[0]) for row in found)
 
 
 def report(
@@ -399,13 +422,16 @@ def report(
     period: Period,
     timezone: str = DEFAULT_TIMEZONE,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
+    site: str | None = None,
 ) -> Report:
     """Figures per local day or month for calls started in [since_ts, until_ts).
 
     Rows run from the period of the first call in the range to the period of the last,
     every period in between included, so a daily report shows the quiet days too; an
     open-ended range (since 1970, until 2100) costs no empty rows. No calls: no rows.
-    `kinds` are the configured kinds of genuine call (`site.genuine_kinds`).
+    `kinds` are the configured kinds of genuine call (`site.genuine_kinds`). `site`: only
+    that site's calls, on a province hub's database (`sites`); counted row by row, and
+    without archived months, whose figures are every site's together.
     """
     if period not in ("day", "month"):
         raise ValueError(f"period must be 'day' or 'month', got {period!r}")
@@ -413,8 +439,9 @@ def report(
         raise ValueError("since_ts must be before until_ts")
     zone = _zone(timezone)
     rows: list[ReportRow] = []
-    archived = archived_months(conn, since_ts, until_ts) if period == "month" else {}
-    extent = _call_extent(conn, since_ts, until_ts)
+    by_month = period == "month" and site is None
+    archived = archived_months(conn, since_ts, until_ts) if by_month else {}
+    extent = _call_extent(conn, since_ts, until_ts, site)
     if archived:
         first_archived = min(row.from_ts for row in archived.values())
         last_archived = max(row.to_ts for row in archived.values())
@@ -426,7 +453,7 @@ def report(
     if extent is not None:
         bounds = list(period_bounds(*extent, period, zone))
         counted = period_figures(
-            conn, [bound for bound in bounds if bound[0] not in archived], period, kinds
+            conn, [bound for bound in bounds if bound[0] not in archived], period, kinds, site
         )
         rows = [
             archived[label].row if label in archived else counted[label] for label, *_ in bounds
@@ -438,7 +465,7 @@ def report(
         # An archived month carries the kinds of its day (zero ones too): same columns.
         row.keep_only(columns)
         totals.add(row)
-    return Report(period, timezone, since_ts, until_ts, rows, totals, all_kinds)
+    return Report(period, timezone, since_ts, until_ts, rows, totals, all_kinds, site)
 
 
 @dataclass(frozen=True)
@@ -541,7 +568,8 @@ def format_table(report: Report) -> str:
         return "  ".join([first, *rest]).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    title = f"Calls per {report.period} ({report.timezone})"
+    where = f"{report.site}, " if report.site else ""
+    title = f"Calls per {report.period} ({where}{report.timezone})"
     body = [render(cells) for cells in lines[1:-1]]
     return "\n".join([title, render(lines[0]), rule, *body, rule, render(lines[-1])]) + "\n"
 
