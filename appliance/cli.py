@@ -309,13 +309,23 @@ def _run_until_interrupted(
         _cancel_leftover_tasks(loop)
 
 
+LEFTOVER_ROUNDS = 10
+
+
 def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel and await every task still pending on `loop` (as `asyncio.run` does)."""
-    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in leftover:
-        task.cancel()
-    if leftover:
+    """Cancel and await every task still pending on `loop` (as `asyncio.run` does), again
+    while stopping them starts others (a line's last call reporting its end as the line
+    stops): a task left behind would print "Task was destroyed but it is pending"."""
+    for _ in range(LEFTOVER_ROUNDS):
+        leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not leftover:
+            return
+        for task in leftover:
+            task.cancel()
         loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+    logger.warning(
+        "tasks kept starting others while stopping; %d left", len(asyncio.all_tasks(loop))
+    )
 
 
 def check_port_free(host: str, port: int) -> None:

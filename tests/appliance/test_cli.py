@@ -9,6 +9,7 @@ error. A one-day scenario is generated and simulated once per module; the `calls
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -774,3 +775,30 @@ def test_backup_of_a_file_that_is_no_siaga_database_is_refused(tmp_path: Path) -
     assert "not a Siaga database" in message
     assert not (tmp_path / "b.db").exists()
     assert "no call log" in refused(siaga("backup", "--db", tmp_path / "none.db", cwd=tmp_path))
+
+
+def test_stopping_cancels_tasks_that_stopping_other_tasks_started() -> None:
+    """A line's last call reports its end from a task created as the line stops: the
+    clean stop awaits that one too, so nothing is left pending when the loop closes."""
+    from appliance.cli import _cancel_leftover_tasks
+
+    loop = asyncio.new_event_loop()
+    started: list[asyncio.Task[None]] = []
+
+    async def report_end() -> None:
+        await asyncio.sleep(3600)
+
+    async def line() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            started.append(asyncio.get_running_loop().create_task(report_end()))
+
+    try:
+        running = loop.create_task(line())
+        loop.run_until_complete(asyncio.sleep(0))
+        _cancel_leftover_tasks(loop)
+        assert running.done() and started and started[0].done()
+        assert not [task for task in asyncio.all_tasks(loop) if not task.done()]
+    finally:
+        loop.close()
