@@ -125,7 +125,7 @@ _FIRST_QUERY = "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND star
 _LAST_QUERY = "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}"
 
 
-def _site_filter(site: str | None) -> tuple[str, tuple[str, ...]]:
+def site_filter(site: str | None) -> tuple[str, tuple[str, ...]]:
     """The clause and parameter that keep one site's calls (a hub's database), or none."""
     return ("", ()) if site is None else (" AND site = ?", (site,))
 
@@ -139,7 +139,7 @@ _REPEATERS_QUERY = """
            MIN(started_ts),
            MAX(started_ts)
     FROM calls
-    WHERE started_ts >= ? AND started_ts < ? AND caller IS NOT NULL
+    WHERE started_ts >= ? AND started_ts < ? AND caller IS NOT NULL{site}
     GROUP BY caller
     ORDER BY n DESC, caller
     LIMIT ?
@@ -352,7 +352,7 @@ def _period_row(
     site: str | None = None,
 ) -> ReportRow:
     row = ReportRow(label, _zero_figures(kinds))
-    clause, params = _site_filter(site)
+    clause, params = site_filter(site)
     for group in conn.execute(_PERIOD_QUERY.format(site=clause), (from_ts, to_ts, *params)):
         _fold_group(row.figures, group)
     return row
@@ -396,7 +396,7 @@ def _call_extent(
     conn: sqlite3.Connection, since_ts: float, until_ts: float, site: str | None = None
 ) -> tuple[float, float] | None:
     """(first started_ts, just past the last) of the calls in the range; None if none."""
-    clause, params = _site_filter(site)
+    clause, params = site_filter(site)
     span = (since_ts, until_ts, *params)
     first = conn.execute(_FIRST_QUERY.format(site=clause), span).fetchone()[0]
     if first is None:
@@ -510,16 +510,23 @@ def month_figures(
 
 
 def top_repeaters(
-    conn: sqlite3.Connection, since_ts: float, until_ts: float, limit: int = TOP_REPEATERS_LIMIT
+    conn: sqlite3.Connection,
+    since_ts: float,
+    until_ts: float,
+    limit: int = TOP_REPEATERS_LIMIT,
+    site: str | None = None,
 ) -> list[Repeater]:
     """The numbers with the most calls in [since_ts, until_ts); withheld calls excluded.
 
     From the per-day figures when they prove which numbers lead
-    (`appliance.store.rollup.top_callers`), else by grouping the range's rows by number."""
-
-    found = rollup.top_callers(conn, since_ts, until_ts, limit) if rollup.has_rollup(conn) else None
+    (`appliance.store.rollup.top_callers`), else (and for one `site` of a hub) by
+    grouping the range's rows by number."""
+    rolled = site is None and rollup.has_rollup(conn)
+    found = rollup.top_callers(conn, since_ts, until_ts, limit) if rolled else None
     if found is None:
-        found = conn.execute(_REPEATERS_QUERY, (since_ts, until_ts, limit)).fetchall()
+        clause, params = site_filter(site)
+        query = _REPEATERS_QUERY.format(site=clause)
+        found = conn.execute(query, (since_ts, until_ts, *params, limit)).fetchall()
     return [
         Repeater(caller, int(calls), int(junk), int(genuine), int(reached), first_ts, last_ts)
         for caller, calls, junk, genuine, reached, first_ts, last_ts in found

@@ -473,6 +473,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Tanggal tidak sah: tulis TTTT-BB-HH, misalnya 2024-04-03.",
         "Not a valid date: write YYYY-MM-DD, e.g. 2024-04-03.",
     ),
+    "error.unknown_site": (
+        "Tidak ada panggilan dari lokasi itu di basis data ini.",
+        "This database holds no calls of that site.",
+    ),
     "error.bad_range": (
         "Tanggal akhir lebih awal dari tanggal mulai.",
         "The end date is before the start date.",
@@ -551,6 +555,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reports.by_day": ("hari", "day"),
     "reports.by_month": ("bulan", "month"),
     "reports.show": ("Tampilkan", "Show"),
+    "reports.site": ("Lokasi", "Site"),
+    "reports.every_site": ("Semua lokasi", "Every site"),
     "reports.csv": ("Unduh CSV", "Download CSV"),
     "reports.print": ("Versi cetak", "Printable view"),
     "reports.print_title_day": ("Laporan panggilan harian", "Daily call report"),

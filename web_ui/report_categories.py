@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from appliance.model import genuine_kind
-from appliance.report import Period, Report, period_bounds
+from appliance.report import Period, Report, period_bounds, site_filter
 from appliance.store import rollup
 
 CENTRE_JUNK: tuple[str, ...] = ("prank", "ghost")
@@ -68,7 +68,7 @@ OPERATOR_OTHER = ("info", "wrong_number", "other_disposition")
 _GROUP_QUERY = """
     SELECT disposition, decision, reason, challenge_result, reached_operator, COUNT(*)
     FROM calls
-    WHERE started_ts >= ? AND started_ts < ?
+    WHERE started_ts >= ? AND started_ts < ?{site}
     GROUP BY disposition, decision, reason, challenge_result, reached_operator
 """
 
@@ -164,10 +164,13 @@ def _fold(
         _bump(row.by_siaga, classified, n)
 
 
-def _period_row(conn: sqlite3.Connection, label: str, from_ts: float, to_ts: float) -> CategoryRow:
+def _period_row(
+    conn: sqlite3.Connection, label: str, from_ts: float, to_ts: float, site: str | None = None
+) -> CategoryRow:
     row = CategoryRow(label)
+    clause, params = site_filter(site)
     for disposition, decision, reason, result, reached, n in conn.execute(
-        _GROUP_QUERY, (from_ts, to_ts)
+        _GROUP_QUERY.format(site=clause), (from_ts, to_ts, *params)
     ):
         _fold(row, disposition, decision, reason, result, bool(reached), int(n))
     return row
@@ -195,25 +198,38 @@ class Categories:
 
 
 _EXTENT_QUERIES = (
-    "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?",
-    "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?",
+    "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}",
+    "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}",
 )
 
 
 def period_rows(
-    conn: sqlite3.Connection, since_ts: float, until_ts: float, period: Period, zone: ZoneInfo
+    conn: sqlite3.Connection,
+    since_ts: float,
+    until_ts: float,
+    period: Period,
+    zone: ZoneInfo,
+    site: str | None = None,
 ) -> dict[str, CategoryRow]:
     """The calls of [since_ts, until_ts) by local period label, each in one category.
 
     Independent of the report (the page runs both at once): one indexed query for the
     first and last call, then the per-day figures of the periods between them
-    (`appliance.store.rollup`: the rollup's days, and the dirty ones from their rows)."""
-    first, last = (conn.execute(sql, (since_ts, until_ts)).fetchone()[0] for sql in _EXTENT_QUERIES)
+    (`appliance.store.rollup`: the rollup's days, and the dirty ones from their rows).
+    One `site` of a province hub is counted from its rows."""
+    clause, params = site_filter(site)
+    span = (since_ts, until_ts, *params)
+    first, last = (
+        conn.execute(sql.format(site=clause), span).fetchone()[0] for sql in _EXTENT_QUERIES
+    )
     if first is None or last is None:
         return {}
     bounds = list(period_bounds(float(first), float(last) + 1.0, period, zone))
-    if not rollup.has_rollup(conn):  # a database from before migration 0017
-        return {label: _period_row(conn, label, from_ts, to_ts) for label, from_ts, to_ts in bounds}
+    if site is not None or not rollup.has_rollup(conn):  # a hub's site, or before 0017
+        return {
+            label: _period_row(conn, label, from_ts, to_ts, site)
+            for label, from_ts, to_ts in bounds
+        }
     groups = rollup.period_groups(conn, bounds, period)
     rows: dict[str, CategoryRow] = {}
     for label, *_ in bounds:

@@ -15,8 +15,9 @@ names it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -81,6 +82,7 @@ class ReportRequest:
     period: Period
     since: date
     until: date
+    site: str | None = None  # one site of a province hub's database; None: every call
 
     def range_ts(self, zone: ZoneInfo) -> tuple[float, float]:
         """[since, until) in POSIX seconds: local midnight to the midnight after `until`."""
@@ -88,11 +90,14 @@ class ReportRequest:
 
     def query(self) -> dict[str, str]:
         """The request as query-string fields, for the CSV, print and API links."""
-        return {
+        fields = {
             "period": self.period,
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
         }
+        if self.site is not None:
+            fields["site"] = self.site
+        return fields
 
 
 def month_range(month: date) -> tuple[date, date]:
@@ -109,12 +114,29 @@ def _parse_day(text: str) -> date:
         raise ReportRequestError(exc.code) from None
 
 
-def parse_request(*, period: str, month: str, since: str, until: str, today: date) -> ReportRequest:
+def parse_request(
+    *,
+    period: str,
+    month: str,
+    since: str,
+    until: str,
+    today: date,
+    site: str = "",
+    known_sites: Sequence[str] = (),
+) -> ReportRequest:
     """The period from the picker's fields.
 
     `month` (`YYYY-MM`) wins and gives that month by day; else `since`/`until`; with
-    neither, this month by day. `period` is `day` or `month` (default `day`).
+    neither, this month by day. `period` is `day` or `month` (default `day`). `site`:
+    one of `known_sites` (a province hub's), or blank for every call.
     """
+    chosen_site = site.strip() or None
+    if chosen_site is not None and chosen_site not in known_sites:
+        raise ReportRequestError("error.unknown_site")
+    return replace(_parse_period(period, month, since, until, today), site=chosen_site)
+
+
+def _parse_period(period: str, month: str, since: str, until: str, today: date) -> ReportRequest:
     if period not in ("", "day", "month"):
         raise ReportRequestError("error.invalid_input")
     chosen: Period = "month" if period == "month" else "day"
@@ -155,20 +177,22 @@ def _non_zero(columns: tuple[str, ...], totals: ReportRow) -> list[str]:
     return [column for column in columns if totals.figures[column]]
 
 
-def _repeaters(settings: WebSettings, since_ts: float, until_ts: float) -> list[Repeater]:
+def _repeaters(
+    settings: WebSettings, since_ts: float, until_ts: float, site: str | None
+) -> list[Repeater]:
     conn = connect_readonly(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
     try:
-        return top_repeaters(conn, since_ts, until_ts)
+        return top_repeaters(conn, since_ts, until_ts, site=site)
     finally:
         conn.close()
 
 
 def _categories(
-    settings: WebSettings, since_ts: float, until_ts: float, period: Period
+    settings: WebSettings, since_ts: float, until_ts: float, period: Period, site: str | None
 ) -> dict[str, CategoryRow]:
     conn = connect_readonly(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
     try:
-        return period_rows(conn, since_ts, until_ts, period, settings.zone)
+        return period_rows(conn, since_ts, until_ts, period, settings.zone, site)
     finally:
         conn.close()
 
@@ -190,8 +214,9 @@ def build_view(
     since_ts, until_ts = request.range_ts(settings.zone)
     kinds = configured_kinds(conn)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
-        repeaters = pool.submit(_repeaters, settings, since_ts, until_ts)
-        counted = pool.submit(_categories, settings, since_ts, until_ts, request.period)
+        site = request.site
+        repeaters = pool.submit(_repeaters, settings, since_ts, until_ts, site)
+        counted = pool.submit(_categories, settings, since_ts, until_ts, request.period, site)
         result = report(
             conn,
             since_ts=since_ts,
@@ -199,6 +224,7 @@ def build_view(
             period=request.period,
             timezone=settings.timezone,
             kinds=kinds.kinds,
+            site=site,
         )
         return ReportView(
             request=request,
@@ -318,6 +344,7 @@ class ReportPublic(BaseModel):
     timezone: str
     since: date
     until: date
+    site: str | None = None  # one site of a province hub; None: every call
     columns: list[str]
     rows: list[ReportRowPublic]
     totals: ReportRowPublic
@@ -336,6 +363,7 @@ class ReportPublic(BaseModel):
             period=view.request.period,
             timezone=view.report.timezone,
             since=view.request.since,
+            site=view.request.site,
             until=view.request.until,
             columns=list(view.report.columns[1:]),
             rows=[row(source) for source in view.report.rows],

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from appliance.report import report_csv
+from appliance.report import report_csv, sites
 from web_ui import reports
 from web_ui.app_state import pages_of
 from web_ui.audit import record_export
@@ -46,14 +46,24 @@ def _today(settings: WebSettings) -> datetime:
 
 def report_request(
     settings: SettingsDep,
+    db: DbDep,
     period: Annotated[str, Query(max_length=5, description="day or month")] = "",
     month: Annotated[str, Query(max_length=7, description="YYYY-MM: that month by day")] = "",
     since: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, local day")] = "",
     until: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, inclusive")] = "",
+    site: Annotated[
+        str, Query(max_length=64, description="a province hub's site; blank: every call")
+    ] = "",
 ) -> ReportRequest:
-    """The period asked for (this month by day when nothing is given)."""
+    """The period asked for (this month by day when nothing is given), and the site."""
     return reports.parse_request(
-        period=period, month=month, since=since, until=until, today=_today(settings).date()
+        period=period,
+        month=month,
+        since=since,
+        until=until,
+        today=_today(settings).date(),
+        site=site,
+        known_sites=sites(db),
     )
 
 
@@ -75,19 +85,22 @@ def reports_page(
     try:
         asked = report_request(
             settings,
+            db,
             period=params.get("period", ""),
             month=params.get("month", "")[:7],
             since=params.get("since", "")[:10],
             until=params.get("until", "")[:10],
+            site=params.get("site", "")[:64],
         )
     except ReportRequestError as bad:
         error = translate(user.language, bad.code)
-        asked = report_request(settings)
+        asked = report_request(settings, db)
     view = reports.build_view(db, asked, settings)
     query = urlencode(asked.query())
     context = {
         "view": view,
         "asked": asked,
+        "sites": sites(db),
         "calls_chart": reports.calls_chart(view, user.language),
         "junk_chart": reports.junk_chart(view, user.language),
         "call_columns": reports.CALL_COLUMNS,
@@ -134,9 +147,11 @@ def reports_csv(
         "since": asked.since.isoformat(),
         "until": asked.until.isoformat(),
         "dialect": dialect,
+        **({"site": asked.site} if asked.site else {}),
     }
     record_export(db, actor_for(request, session), "report", query=period, zone=settings.zone)
-    name = f"siaga-report-{asked.period}-{asked.since.isoformat()}-{asked.until.isoformat()}"
+    where = f"{asked.site}-" if asked.site else ""
+    name = f"siaga-report-{where}{asked.period}-{asked.since.isoformat()}-{asked.until.isoformat()}"
     if dialect == "excel":
         return Response(
             excel_csv(view, user.language),
