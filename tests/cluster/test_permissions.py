@@ -98,9 +98,11 @@ def test_a_box_without_credentials_is_refused(
     db = tmp_path / "stranger.db"
     stranger = agents(guarded_server, "c", db)
     block(db, "+62833")
+    unsent = "SELECT count(*) FROM outbox WHERE kind = 'rule' AND sent_ts IS NULL"
+    wait_for(lambda: rows(db, unsent) == [(1,)], "the rule in the box's outbox")
     time.sleep(2.0)  # several tries, each refused
     assert not stranger.is_connected()
-    assert rows(db, "SELECT count(*) FROM outbox WHERE kind = 'rule' AND sent_ts IS NULL") == [(1,)]
+    assert rows(db, unsent) == [(1,)]  # kept, to be sent once the box has credentials
 
 
 def test_a_box_cannot_speak_for_another_or_delete_the_streams(

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.web_ui.conftest import WAIT_S, Account, LiveServer, browser_login, wait_for
@@ -26,8 +29,22 @@ def submit_and_wait(driver: webdriver.Chrome, button: WebElement, css: str) -> N
     hold the same element (a second "done" message), which would be found stale."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, WAIT_S).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, WAIT_S).until(lambda _: is_gone(old_page))
     wait_for(driver, css)
+
+
+def is_gone(element: WebElement) -> bool:
+    """Whether `element`'s page has been replaced. Chromium reports a node of a page being
+    replaced either as stale or, mid-navigation, as "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def text_of(driver: webdriver.Chrome, css: str) -> str:
