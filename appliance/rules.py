@@ -13,7 +13,9 @@ against these. When a rule ends is read by `appliance.expiry`.
 
 `RuleIndex.match` is O(len(number)): one dict lookup for the exact number, then one per
 prefix length actually present in the index, longest first. It holds a million rules with
-lookups of a few microseconds (see `bench/bench_decision.py`).
+lookups of a few microseconds (see `bench/bench_decision.py`). The line service does not
+hold its rules so: it reads them from the database (`appliance.store.rules.StoredRules`,
+the same answers), and screening asks either through `RuleLookup`.
 
 Which rule wins for a number:
 1. an exact rule beats any prefix rule;
