@@ -16,6 +16,7 @@ from selenium.webdriver.support.ui import Select
 from tests.appliance.test_report_sites import hub_database
 from tests.web_ui.conftest import LiveServer, browser_login, serve
 from tests.web_ui.own_server import add_account, logged_in
+from tests.web_ui.test_pages import submit_and_wait
 from web_ui.users import Role
 
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30", "period": "month"}
@@ -52,7 +53,7 @@ def test_a_supervisor_picks_a_site_on_the_report_page(
     picker = Select(browser.find_element(By.ID, "site"))
     assert [option.text for option in picker.options] == ["Semua lokasi", "cilegon", "serang"]
     picker.select_by_visible_text("serang")
-    browser.find_element(By.ID, "show-report").click()
+    submit_and_wait(browser, browser.find_element(By.ID, "show-report"), "#site")
     assert "site=serang" in browser.current_url
     assert Select(browser.find_element(By.ID, "site")).first_selected_option.text == "serang"
     browser.get(hub.url + "/reports?site=pandeglang")
