@@ -153,20 +153,12 @@ class SharingProcess:
 class SyncAgent(SharingProcess):
     """Keeps one appliance's database and the site's shared state in step."""
 
-    def __init__(
-        self,
-        cluster: ClusterConfig,
-        db_path: Path,
-        *,
-        timezone: str,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(cluster, db_path, timezone=timezone, clock=clock)
-        self._kv: KeyValue | None = None
-        self.server = ""  # host:port of the server of the current (or last) session
-        self.published = 0
-        self.applied_rules = 0
-        self.applied_facts = 0
+    # What a session sets and counts (each instance's own once it first changes).
+    _kv: KeyValue | None = None
+    server = ""  # host:port of the server of the current (or last) session
+    published = 0
+    applied_rules = 0
+    applied_facts = 0
 
     def _prepare(self) -> None:
         store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())

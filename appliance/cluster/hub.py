@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +46,6 @@ from appliance.cluster.messages import (
     decode_fact,
 )
 from appliance.cluster.schema import CALL_COLUMNS
-from appliance.config import ClusterConfig
 from appliance.store.db import connect_writer, immediate, iso_at
 
 logger = logging.getLogger(__name__)
@@ -68,19 +65,10 @@ class Hub(SharingProcess):
     """Keeps the province's database up to date with every site's streams."""
 
     role = "hub"
-
-    def __init__(
-        self,
-        cluster: ClusterConfig,
-        db_path: Path,
-        *,
-        timezone: str,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(cluster, db_path, timezone=timezone, clock=clock)
-        self.calls = 0
-        self.verdicts = 0
-        self.events = 0
+    # What it has kept (each instance's own once it first changes).
+    calls = 0
+    verdicts = 0
+    events = 0
 
     def _prepare(self) -> None:
         connect_writer(self.db_path).close()  # created and migrated before any message
