@@ -385,6 +385,14 @@ class SimulatedOperators:
         busy_s = CALL_BACK_TALK_S if answered else CALL_BACK_NO_ANSWER_S
         asyncio.get_running_loop().call_later(busy_s, self._free_again, operator)
 
+    def _got_through(self, call: ActiveCall) -> None:
+        """A caller on the call-back list reached an operator: off the list, as the
+        service marks their entry done."""
+        caller = call.caller
+        subscriber = subscriber_key(caller.e164) if caller is not None else None
+        if subscriber is not None:
+            self._call_back_list.pop(subscriber, None)
+
     def _free_again(self, operator: str) -> None:
         self._free.append(operator)
         self._dispatch()
@@ -393,6 +401,7 @@ class SimulatedOperators:
         if line.call is call and self._service.answer(line.name, operator):
             self._talking[call.call_id] = operator
             self._driver.operator_connected(line.name)
+            self._got_through(call)
             return
         self._free.append(operator)
         self._dispatch()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -44,8 +45,9 @@ from appliance.floods import (  # noqa: E402
     flood_scenario,
 )
 from appliance.month import MonthAssumptions, generate  # noqa: E402
-from appliance.scenario import ScenarioCall  # noqa: E402
+from appliance.scenario import ScenarioCall, subscriber_key  # noqa: E402
 from appliance.simulate import SimulationOptions, run_simulation  # noqa: E402
+from appliance.store.callbacks import SERVICE_ACTOR, FloodEpisode, flood_list  # noqa: E402
 
 NO_SCREENING = REPO_ROOT / "docs" / "policies" / "no-screening.toml"
 RATES: dict[FloodShape, tuple[float, ...]] = {
@@ -194,8 +196,51 @@ def run_world(world: FloodWorld, folder: Path, siaga_config: Path | None = None)
                 else None
             ),
         }
+    figures["call_back_list"] = list_after_flood(folder / "siaga.db", calls)
     figures["floor"] = expected_floor(world)
     return figures
+
+
+def list_after_flood(db: Path, calls: list[ScenarioCall]) -> dict[str, int]:
+    """What dismissing the flood's call-back entries would do on Siaga's database: the
+    genuine and junk entries it closes and keeps, and the entries the service closed
+    itself because their caller got through."""
+    truth = {subscriber_key(call.caller): call.truth for call in calls if call.caller}
+    counts = dict.fromkeys(
+        ("genuine dismissed", "genuine kept", "junk dismissed", "junk kept", "closed reached"), 0
+    )
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        started = conn.execute("SELECT min(ts) FROM events WHERE kind = 'flood_on'").fetchone()[0]
+        counts["closed reached"] = conn.execute(
+            "SELECT count(*) FROM callbacks WHERE status = 'done' AND status_by = ?",
+            [SERVICE_ACTOR],
+        ).fetchone()[0]
+        if started is None:
+            return counts
+        ended = conn.execute(
+            "SELECT max(ts) FROM events WHERE kind = 'flood_off' AND ts > ?", [started]
+        ).fetchone()[0]
+        split = flood_list(conn, FloodEpisode(started, ended or float("inf")))
+    finally:
+        conn.close()
+    for verb, entries in (("dismissed", split.dismissable), ("kept", split.kept)):
+        for entry in entries:
+            who = "genuine" if truth.get(subscriber_key(entry["caller"])) == "genuine" else "junk"
+            counts[f"{who} {verb}"] += 1
+    return counts
+
+
+def list_summary(rows: list[tuple[str, FloodWorld, dict[str, Any]]]) -> str:
+    """The call-back list after the floods, every world together."""
+    totals: dict[str, int] = {}
+    for _, _, figures in rows:
+        for key, count in figures["call_back_list"].items():
+            totals[key] = totals.get(key, 0) + count
+    return "call-back entries after the floods (dismissing them): " + ", ".join(
+        f"{key} {count}" for key, count in totals.items()
+    )
 
 
 def _siaga_options(config_file: Path | None) -> SimulationOptions:
@@ -272,6 +317,8 @@ def main() -> int:
             rows.append((label, world, run_world(world, Path(folder), args.config)))
             print(table(rows)[-1], file=sys.stderr, flush=True)
     print("\n".join(summary(rows)))
+    print()
+    print(list_summary(rows))
     print()
     print("\n".join(table(rows)))
     if args.json is not None:

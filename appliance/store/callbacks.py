@@ -307,6 +307,26 @@ def mark_callback(
     return CallbackMarked(before=before, after=after)
 
 
+# The name a change the line service makes on its own is recorded under.
+SERVICE_ACTOR = "siaga"
+
+
+def close_reached(conn: sqlite3.Connection, call_id: int, ts: float, zone: ZoneInfo) -> int:
+    """The caller of call `call_id` is now talking to an operator: the open entry listed
+    for that caller before the call began is `done` (by `SERVICE_ACTOR`, the call named
+    in the note), so nobody rings back a caller who got through. Call it inside the
+    write transaction that records the contact; the rows changed (0 or 1)."""
+    cursor = conn.execute(
+        "UPDATE callbacks SET status = 'done', status_ts = ?, status_at = ?, status_by = ?,"
+        " note = ? WHERE status = 'open' AND (caller, first_ts) IN"
+        " (SELECT callbacks.caller, callbacks.first_ts FROM calls JOIN callbacks"
+        "  ON callbacks.caller = calls.caller AND callbacks.status = 'open'"
+        "  WHERE calls.id = ? AND callbacks.first_ts <= calls.started_ts)",
+        [ts, iso_at(ts, zone), SERVICE_ACTOR, f"reached an operator on call {call_id}", call_id],
+    )
+    return cursor.rowcount
+
+
 # ------------------------------------------------------------------ after a flood
 
 
@@ -336,36 +356,92 @@ def last_ended_flood(conn: sqlite3.Connection) -> FloodEpisode | None:
     return None if started is None else FloodEpisode(float(started), ended_ts)
 
 
-_FLOOD_ENTRIES = (
-    "FROM callbacks WHERE status = 'open' AND first_ts BETWEEN ? AND ?"
-    " AND {genuine} EXISTS (SELECT 1 FROM dispositions"
-    "  WHERE dispositions.caller = callbacks.caller AND dispositions.disposition LIKE 'genuine%')"
-)
+def flood_signature(conn: sqlite3.Connection, flood: FloodEpisode) -> tuple[str, ...]:
+    """The number prefixes `flood` was recognised by: the hot block of each `flood_on`
+    and every `flood:<number or block>` rule a call met during it. Empty for a flood
+    without one (numbers spread over every prefix)."""
+    window = [flood.started_ts, flood.ended_ts]
+    prefixes = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT json_extract(detail, '$.hot_prefix') FROM events"
+            " WHERE kind = 'flood_on' AND ts BETWEEN ? AND ?",
+            window,
+        )
+        if isinstance(row[0], str) and _E164.fullmatch(row[0])
+    }
+    prefixes.update(
+        str(row[0])[len("flood:") :]
+        for row in conn.execute(
+            "SELECT DISTINCT rule FROM calls WHERE started_ts BETWEEN ? AND ?"
+            " AND rule GLOB 'flood:+[0-9]*'",
+            window,
+        )
+    )
+    return tuple(sorted(prefix for prefix in prefixes if _E164.fullmatch(prefix)))
+
+
+@dataclass(frozen=True)
+class FloodList:
+    """The open entries first listed during a flood: those a dismissal closes, and those
+    it keeps open (see `flood_list`)."""
+
+    dismissable: list[dict[str, Any]]
+    kept: list[dict[str, Any]]
+
+
+def flood_list(conn: sqlite3.Connection, flood: FloodEpisode) -> FloodList:
+    """Split the open entries first listed during `flood` into those a dismissal closes
+    and those it keeps open. Kept, because a person may be behind them:
+
+    - a caller who has ever had a genuine verdict;
+    - a caller who tried more than once (`attempts` of 2 or more): a flood's rotating
+      numbers rarely call twice, a caller in need does;
+    - when the flood was recognised by its numbers (a block, one number), a caller
+      outside every one of them.
+
+    In a flood spread over every prefix the flood's numbers and a first-time caller who
+    tried once look alike: such a caller is dismissed with them (the confirmation says
+    how many entries go).
+    """
+    signature = flood_signature(conn, flood)
+    entries = _dicts(
+        conn.execute(
+            "SELECT callbacks.*, EXISTS (SELECT 1 FROM dispositions"
+            "  WHERE dispositions.caller = callbacks.caller"
+            "  AND dispositions.disposition LIKE 'genuine%') AS judged_genuine"
+            " FROM callbacks WHERE status = 'open' AND first_ts BETWEEN ? AND ? ORDER BY id",
+            [flood.started_ts, flood.ended_ts],
+        )
+    )
+    split = FloodList(dismissable=[], kept=[])
+    for entry in entries:
+        keep = _kept_after_flood(entry, signature)
+        del entry["judged_genuine"]
+        (split.kept if keep else split.dismissable).append(entry)
+    return split
+
+
+def _kept_after_flood(entry: Mapping[str, Any], signature: tuple[str, ...]) -> bool:
+    if entry["judged_genuine"] or int(entry["attempts"]) >= 2:
+        return True
+    return bool(signature) and not str(entry["caller"]).startswith(signature)
 
 
 def flood_entries(conn: sqlite3.Connection, flood: FloodEpisode) -> tuple[int, int]:
-    """(entries a dismissal would close, entries it would keep: callers with a genuine
-    verdict) among the open entries first listed during `flood`."""
-    window = [flood.started_ts, flood.ended_ts]
-    closing = conn.execute(
-        "SELECT count(*) " + _FLOOD_ENTRIES.format(genuine="NOT"), window
-    ).fetchone()[0]
-    kept = conn.execute("SELECT count(*) " + _FLOOD_ENTRIES.format(genuine=""), window).fetchone()[
-        0
-    ]
-    return int(closing), int(kept)
+    """(entries a dismissal would close, entries it would keep) among the open entries
+    first listed during `flood` (`flood_list`)."""
+    split = flood_list(conn, flood)
+    return len(split.dismissable), len(split.kept)
 
 
 def dismiss_flood_entries(
     conn: sqlite3.Connection, flood: FloodEpisode, *, by: str, ts: float, zone: ZoneInfo
 ) -> list[dict[str, Any]]:
-    """Dismiss the open entries first listed during `flood`, except those whose caller has
-    ever had a genuine verdict; the entries dismissed (as they were before). Call it inside
-    the write transaction that also writes the audit row."""
-    window = [flood.started_ts, flood.ended_ts]
-    before = _dicts(
-        conn.execute("SELECT * " + _FLOOD_ENTRIES.format(genuine="NOT") + " ORDER BY id", window)
-    )
+    """Dismiss the open entries first listed during `flood` that `flood_list` does not
+    keep; the entries dismissed (as they were before). Call it inside the write
+    transaction that also writes the audit row."""
+    before = flood_list(conn, flood).dismissable
     note = f"dismissed with the flood of {iso_at(flood.started_ts, zone)}"
     conn.executemany(
         "UPDATE callbacks SET status = 'dismissed', status_ts = ?, status_at = ?,"

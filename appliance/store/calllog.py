@@ -50,6 +50,7 @@ from appliance.store._sqlite import (
 from appliance.store.callbacks import (
     CallbackRelease,
     callback_release,
+    close_reached,
     upsert_release,
 )
 from appliance.store.queries import read_history
@@ -741,6 +742,9 @@ class CallLog:
             f" ON CONFLICT(id) DO UPDATE SET {assignments}"
         )
         db.execute(sql, [row[name] for name in columns])
+        if row.get("reached_operator") and row.get("operator_ts") is not None:
+            # The caller got through: nobody needs to ring them back.
+            return 1 + close_reached(db.conn, item.call_id, float(row["operator_ts"]), self._zone)
         return 1
 
     def _apply_line_status(self, db: Database, item: _LineStatusWrite) -> int:

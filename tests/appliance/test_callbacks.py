@@ -36,7 +36,10 @@ from appliance.store import (
 from appliance.store.callbacks import (
     NOTE_MAX_CHARS,
     callback_release,
+    flood_list,
+    flood_signature,
     get_callback,
+    last_ended_flood,
     upsert_release,
 )
 
@@ -233,6 +236,104 @@ def test_the_open_list_is_newest_first_with_the_callers_calls_and_last_verdict(
         assert open_count(conn) == 2
         oldest = oldest_open(conn)
         assert oldest is not None and oldest["caller"] == CALLER
+    finally:
+        conn.close()
+
+
+def started(log: CallLog, caller: str, ts: float, rule: str | None = None) -> int:
+    """A call's first row as the line service writes it; its id."""
+    call_id = log.new_call_id()
+    log.call_started(
+        call_id,
+        {
+            "line": "gsm1",
+            "caller": caller,
+            "caller_raw": "0" + caller.removeprefix("+62"),
+            "number_class": NumberClass.NUMBER,
+            "started_ts": ts,
+            "decision": Action.PASS if rule is None else Action.REJECT,
+            "reason": Reason.DEFAULT if rule is None else Reason.FLOOD,
+            "rule": rule,
+        },
+    )
+    return call_id
+
+
+def test_a_caller_who_gets_through_is_taken_off_the_list(log: CallLog, db_path: Path) -> None:
+    release(log, CALLER, ts=T0)
+    release(log, OTHER, ts=T0)
+    call_id = started(log, CALLER, T0 + 60)
+    log.call_updated(call_id, {"reached_operator": 0})  # ringing the desk: not yet
+    assert log.flush()
+    assert [entry["status"] for entry in entries(db_path)] == ["open", "open"]
+    log.call_updated(call_id, {"reached_operator": 1, "operator_ts": T0 + 70, "operator": "siti"})
+    assert log.flush()
+    mine, other = entries(db_path)
+    assert (mine["status"], mine["status_by"], mine["status_ts"]) == ("done", "siaga", T0 + 70)
+    assert mine["note"] == f"reached an operator on call {call_id}"
+    assert other["status"] == "open"  # another caller's entry stays
+
+
+def test_an_entry_listed_after_the_call_began_stays_open(log: CallLog, db_path: Path) -> None:
+    call_id = started(log, CALLER, T0)
+    release(log, CALLER, ts=T0 + 30)  # released on another line meanwhile
+    log.call_updated(call_id, {"reached_operator": 1, "operator_ts": T0 + 40, "operator": "siti"})
+    assert log.flush()
+    assert [entry["status"] for entry in entries(db_path)] == ["open"]
+
+
+def test_dismissing_a_flood_keeps_the_callers_a_person_may_be_behind(
+    log: CallLog, db_path: Path
+) -> None:
+    block = "+62857120"
+    log.add_event("flood_on", detail={"reason": "block", "hot_prefix": block}, ts=T0)
+    flood_numbers = [f"{block}{index:04d}" for index in range(4)]
+    for offset, number in enumerate(flood_numbers):
+        release(log, number, ts=T0 + 10 + offset, reason="released_in_flood")
+    started(log, "+628131110000", T0 + 20, rule="flood:+62813111")  # a second hot block
+    release(log, "+628131110001", ts=T0 + 21, reason="released_in_flood")
+    outside = "+6281377770000"  # not one of the flood's numbers
+    release(log, outside, ts=T0 + 30, reason="waiting_during_flood")
+    tried_twice = f"{block}9999"
+    release(log, tried_twice, ts=T0 + 40, reason="released_in_flood")
+    release(log, tried_twice, ts=T0 + 80, reason="waiting_during_flood")
+    release(log, OTHER, ts=T0 - 60)  # listed before the flood
+    log.add_event("flood_off", detail={}, ts=T0 + 600)
+    assert log.flush()
+    conn = sqlite3.connect(db_path)
+    try:
+        flood = last_ended_flood(conn)
+        assert flood is not None
+        assert flood_signature(conn, flood) == ("+62813111", block)
+        split = flood_list(conn, flood)
+        assert [entry["caller"] for entry in split.dismissable] == [
+            *flood_numbers,
+            "+628131110001",
+        ]
+        assert [entry["caller"] for entry in split.kept] == [outside, tried_twice]
+    finally:
+        conn.close()
+
+
+def test_a_flood_without_a_signature_keeps_only_who_tried_again_or_was_genuine(
+    log: CallLog, db_path: Path
+) -> None:
+    genuine = "+6281311112222"
+    call_id = started(log, genuine, T0 - 86_400)
+    log.record_disposition(call_id, "genuine:fire", "budi", T0 - 86_000)
+    log.add_event("flood_on", detail={"reason": "waiting", "hot_prefix": None}, ts=T0)
+    for caller in (CALLER, OTHER, genuine):
+        release(log, caller, ts=T0 + 10, reason="waiting_during_flood")
+    release(log, OTHER, ts=T0 + 50, reason="waiting_during_flood")
+    log.add_event("flood_off", detail={}, ts=T0 + 600)
+    assert log.flush()
+    conn = sqlite3.connect(db_path)
+    try:
+        flood = last_ended_flood(conn)
+        assert flood is not None and flood_signature(conn, flood) == ()
+        split = flood_list(conn, flood)
+        assert [entry["caller"] for entry in split.dismissable] == [CALLER]
+        assert [entry["caller"] for entry in split.kept] == [OTHER, genuine]
     finally:
         conn.close()
 

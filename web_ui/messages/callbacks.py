@@ -25,11 +25,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "callbacks.flood_left": (
         "Banjir panggilan {started} sampai {ended} meninggalkan {count} entri di daftar ini, "
-        "hampir semuanya nomor banjir itu sendiri. Entri dari penelepon yang pernah dinilai "
-        "sungguhan ({kept}) tetap terbuka.",
+        "hampir semuanya nomor banjir itu sendiri. Tetap terbuka ({kept}): penelepon yang "
+        "pernah dinilai sungguhan, yang menelepon lebih dari sekali, dan nomor di luar blok "
+        "nomor banjir.",
         "The call flood of {started} to {ended} left {count} entries on this list, nearly "
-        "all of them the flood's own numbers. Entries of callers with a genuine verdict "
-        "({kept}) stay open.",
+        "all of them the flood's own numbers. Staying open ({kept}): callers with a genuine "
+        "verdict, callers who tried more than once, and numbers outside the flood's blocks.",
     ),
     "callbacks.dismiss_flood": (
         "Tutup {count} entri banjir",

@@ -127,7 +127,10 @@ class FloodEntriesPublic(BaseModel):
     started_text: str
     ended_text: str
     dismissable: int = Field(description="entries a dismissal would close")
-    kept: int = Field(description="entries it keeps open: callers with a genuine verdict")
+    kept: int = Field(
+        description="entries it keeps open: callers with a genuine verdict, callers who"
+        " tried more than once, numbers outside the flood's blocks"
+    )
     may_dismiss: bool = Field(description="whether this user may dismiss them")
     text: str
 
@@ -410,7 +413,8 @@ def api_dismiss_flood(
     session: SessionDep,
     body: FloodDismissal,
 ) -> FloodDismissedPublic:
-    """Dismiss the open entries the last flood left, except callers with a genuine verdict.
+    """Dismiss the open entries the last flood left, except those a person may be behind
+    (`appliance.store.callbacks.flood_list`).
 
     `started_ts` and `ended_ts` name the flood the page showed: if another flood has
     ended since, nothing changes and the answer is 409.
