@@ -26,6 +26,7 @@ NoNumberAction = Literal["pass", "challenge"]
 RejectMethod = Literal["hangup", "chup", "busy"]
 Language = Literal["id", "en"]
 PositiveSeconds = Annotated[float, Field(gt=0)]
+NonNegativeSeconds = Annotated[float, Field(ge=0)]
 
 
 class StrictModel(BaseModel):
@@ -387,6 +388,15 @@ class PolicyConfig(StrictModel):
         description=(
             "a prank/ghost disposition this recent is junk evidence: a challenged caller "
             "from that number who never presses the key is released, not passed"
+        ),
+    )
+    heard_after_unheard_s: NonNegativeSeconds = Field(
+        default=6 * 3600.0,
+        description=(
+            "with challenge.unverified_without_evidence = 'listen': a number whose challenge "
+            "heard nobody this recently is released (and listed for a call-back) when it is "
+            "next heard speaking without pressing the key, the pattern of a phone in a "
+            "pocket; 0 passes every caller heard speaking"
         ),
     )
 

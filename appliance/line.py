@@ -159,8 +159,14 @@ class Screener(Protocol):
         through a restart of the service); never raises."""
         ...
 
-    def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
-        """Record a challenge's outcome."""
+    def note_challenge(
+        self,
+        caller: CallerNumber,
+        result: ChallengeResult,
+        now_ts: float,
+        voice_heard: bool | None = None,
+    ) -> None:
+        """Record a challenge's outcome and what the line heard meanwhile."""
         ...
 
     def note_waiting(self, caller: CallerNumber, now_ts: float) -> None:
@@ -1692,7 +1698,7 @@ class Line:
         await self._stop_listening(call)
         assert call.caller is not None
         now_ts = self._clock.timestamp()
-        self._screener.note_challenge(call.caller, result, now_ts)
+        self._screener.note_challenge(call.caller, result, now_ts, call.voice_heard)
         self._recorder.call_updated(
             call.call_id,
             {
@@ -2208,7 +2214,9 @@ class Line:
         if call.challenge_result is None and self.state is LineState.CHALLENGING and hung_up:
             call.challenge_result = ChallengeResult.CALLER_HUNG_UP
             if call.caller is not None:
-                self._screener.note_challenge(call.caller, call.challenge_result, call.ended_ts)
+                self._screener.note_challenge(
+                    call.caller, call.challenge_result, call.ended_ts, call.voice_heard
+                )
         fields: dict[str, Any] = {
             "ended_ts": call.ended_ts,
             "end_cause": cause,

@@ -142,6 +142,7 @@ class HistoryRow:
     disposition_at: float | None
     challenge_result: str | None
     challenge_at: float | None = None
+    voice_heard: bool | None = None  # what the line heard while challenging
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,7 @@ class _CallerRecord:
     last_operator_at: float | None = None
     last_genuine_at: float | None = None
     last_passed_at: float | None = None
+    last_unheard_at: float | None = None  # a challenge listened to and heard nobody
     last_junk_at: float | None = None
     last_waiting_at: float | None = None  # seen waiting on a busy line (+CCWA)
     last_arrival_at: float | None = None
@@ -742,12 +744,30 @@ class PolicyState:
         self._apply_event(kind, row)
 
     def record_challenge_result(
-        self, caller: CallerNumber, result: ChallengeResult, now: float
+        self,
+        caller: CallerNumber,
+        result: ChallengeResult,
+        now: float,
+        *,
+        voice_heard: bool | None = None,
     ) -> None:
-        """A challenge ended; a pass gives the number good history for `good_history_s`."""
-        if result is ChallengeResult.PASSED and caller.is_number and caller.e164 is not None:
+        """A challenge ended; a pass gives the number good history for `good_history_s`.
+        A challenge that ran out with the line listening and hearing nobody
+        (`voice_heard` False) is remembered for `heard_after_unheard_s`."""
+        if not caller.is_number or caller.e164 is None:
+            return
+        if result is ChallengeResult.PASSED:
             record = self._record(caller.e164, now)
             record.last_passed_at = _latest(record.last_passed_at, now)
+        elif result is ChallengeResult.TIMEOUT and voice_heard is False:
+            record = self._record(caller.e164, now)
+            record.last_unheard_at = _latest(record.last_unheard_at, now)
+
+    def was_unheard(self, e164: str, now: float, window_s: float) -> bool:
+        """True when a challenge of this number ran out within `window_s` with the line
+        listening and hearing nobody."""
+        record = self._callers.get(e164)
+        return record is not None and _within(record.last_unheard_at, now, window_s)
 
     def record_line_occupancy(
         self, busy: int, total: int, now: float, *, screening: int | None = None
@@ -892,6 +912,7 @@ class PolicyState:
             and not _recent(record.last_waiting_at, now, config.flood.redial_window_s)
             and not _recent(record.last_genuine_at, now, config.abuse.immunity_s)
             and not _recent(record.last_passed_at, now, config.good_history_s)
+            and not _recent(record.last_unheard_at, now, config.heard_after_unheard_s)
             and not any(t.until > now for t in record.ladder.values())
             and not (record.junk and _recent(record.junk[-1][0], now, self._junk_retention_s))
             and not _recent(record.last_junk_at, now, config.junk_evidence_s)
@@ -905,7 +926,9 @@ class PolicyState:
             self.record_arrival(caller, row.started_at)
         elif kind == _EVENT_CHALLENGE and row.challenge_result is not None:
             at = row.challenge_at if row.challenge_at is not None else row.started_at
-            self.record_challenge_result(caller, ChallengeResult(row.challenge_result), at)
+            self.record_challenge_result(
+                caller, ChallengeResult(row.challenge_result), at, voice_heard=row.voice_heard
+            )
         elif kind == _EVENT_OPERATOR and row.operator_at is not None:
             self.record_operator_contact(caller, row.operator_at)
         elif kind == _EVENT_DISPOSITION and row.disposition is not None:
@@ -1048,7 +1071,12 @@ def release_unverified(
 
     - `"listen"`: release when the line listened through the challenge and heard no
       voice (`voice_heard` False): a phone in a pocket, not a person; pass a caller who
-      spoke, and pass when the line could not listen (`voice_heard` None);
+      spoke, and pass when the line could not listen (`voice_heard` None). A voice
+      without the key from a number whose challenge heard nobody within
+      `heard_after_unheard_s` is released too: a phone in a pocket dials again and again,
+      mostly rustle and now and then its owner's voice, while a person who was not heard
+      the first time presses the key the next (they are listed for a call-back all the
+      same);
     - `"operator"`: pass;
     - `"release"`: release every such caller who has a number (a withheld one is passed:
       with no number, nobody can call back).
@@ -1059,6 +1087,8 @@ def release_unverified(
     if e164 is not None and state.has_junk_evidence(e164, now, config.junk_evidence_s):
         return True
     if without_evidence == "listen":
+        if voice_heard is True and e164 is not None and config.heard_after_unheard_s > 0:
+            return state.was_unheard(e164, now, config.heard_after_unheard_s)
         return voice_heard is False
     return without_evidence == "release" and e164 is not None
 

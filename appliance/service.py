@@ -631,9 +631,15 @@ class LineService:
         counted when the policy's memory was rebuilt from its row (fails open)."""
         return decide_safely(caller, self.policy, self.config.policy, now_ts)
 
-    def note_challenge(self, caller: CallerNumber, result: ChallengeResult, now_ts: float) -> None:
-        """Record a challenge outcome in the policy's memory."""
-        self.policy.record_challenge_result(caller, result, now_ts)
+    def note_challenge(
+        self,
+        caller: CallerNumber,
+        result: ChallengeResult,
+        now_ts: float,
+        voice_heard: bool | None = None,
+    ) -> None:
+        """Record a challenge outcome (and whether a voice was heard) in the policy's memory."""
+        self.policy.record_challenge_result(caller, result, now_ts, voice_heard=voice_heard)
 
     def note_waiting(self, caller: CallerNumber, now_ts: float) -> None:
         """A caller seen waiting on a busy line and released busy: a flood signal, and a

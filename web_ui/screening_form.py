@@ -219,6 +219,7 @@ def _groups() -> tuple[FieldGroup, ...]:
                 SettingField("policy.challenge_unknown", "flag"),
                 SettingField("policy.good_history_s", "seconds"),
                 SettingField("policy.junk_evidence_s", "seconds"),
+                SettingField("policy.heard_after_unheard_s", "seconds"),
             ),
         ),
         FieldGroup(

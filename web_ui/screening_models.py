@@ -22,6 +22,7 @@ from web_ui.screening import BaseSource, LineServiceStatus
 from web_ui.screening_form import MAX_COUNT, MAX_LADDER_STEPS, MAX_PROMPT_CHARS, MAX_SECONDS
 
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, description="seconds")]
+SecondsOrZero = Annotated[float, Field(ge=0, le=MAX_SECONDS, description="seconds; 0 turns it off")]
 Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 CountOrZero = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Share = Annotated[float, Field(gt=0, le=1, description="a share of 1 (0.5: half)")]
@@ -119,6 +120,7 @@ class PolicyPatch(PatchModel):
     good_history_s: Seconds | None = None
     challenge_unknown: bool | None = None
     junk_evidence_s: Seconds | None = None
+    heard_after_unheard_s: SecondsOrZero | None = None
 
 
 class ChallengePatch(PatchModel):

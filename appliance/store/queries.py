@@ -26,6 +26,7 @@ HISTORY_COLUMNS: dict[str, str] = {
     "disposition_ts": "disposition_at",
     "challenge_result": "challenge_result",
     "challenge_ts": "challenge_at",
+    "voice_heard": "voice_heard",
 }
 
 
@@ -47,6 +48,8 @@ def read_history(conn: sqlite3.Connection, since_ts: float) -> Iterator[dict[str
             row = dict(zip(keys, values, strict=True))
             row["number_class"] = _number_class(row["number_class"], row["caller_e164"])
             row["reached_operator"] = bool(row["reached_operator"])
+            heard = row["voice_heard"]
+            row["voice_heard"] = None if heard is None else bool(heard)
             yield row
 
 

@@ -384,6 +384,33 @@ def test_line_that_hears_no_voice_releases_a_caller_who_never_presses(
     run_virtual(scenario)
 
 
+def test_a_pocket_heard_speaking_after_it_was_heard_silent_is_released(tmp_path: Path) -> None:
+    """A phone in a pocket dials again: rustle first, then its owner's voice, no key.
+    The second call is released too (and listed for a call-back); the key still passes."""
+
+    async def scenario() -> None:
+        async with open_bench(tmp_path, "ec25") as bench:
+            rustle = bench.ring(sound=CallerSound("noise"))
+            await wait_answered(bench, rustle)
+            await bench.wait_idle_after(rustle)
+            talking = bench.ring(sound=CallerSound("voice", start_s=1.0))
+            await wait_answered(bench, talking)
+            await bench.wait_idle_after(talking)
+            assert talking.ended_by is EndedBy.HOST and bench.desk.waiting == []
+            first, second = bench.rows()
+            assert (first["voice_heard"], second["voice_heard"]) == (0, 1)
+            assert second["end_cause"] == "challenge_timeout" and second["reached_operator"] == 0
+            pressing = bench.ring(sound=CallerSound("voice", start_s=1.0))
+            await wait_answered(bench, pressing)
+            await bench.sleep(1.0)
+            bench.modem.caller_presses("5")
+            await bench.wait_state(LineState.OPERATOR_RINGING)
+            assert bench.rows()[2]["challenge_result"] == "passed"
+            await hang_up_and_settle(bench, pressing)
+
+    run_virtual(scenario)
+
+
 @pytest.mark.parametrize(
     ("family", "line_options"),
     [

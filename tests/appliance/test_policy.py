@@ -1106,6 +1106,45 @@ def test_listening_releases_only_callers_in_whom_no_voice_was_heard(
         assert result is released
 
 
+def heard_speaking(state: PolicyState, now: float) -> bool:
+    """Whether a challenged caller from `number()` heard speaking, key unpressed, is released."""
+    decision = Decision(Action.CHALLENGE, Reason.NO_HISTORY)
+    return release_unverified(
+        number(), decision, state, state.config, (), now,
+        without_evidence="listen", voice_heard=True,
+    )  # fmt: skip
+
+
+def test_a_voice_after_a_challenge_that_heard_nobody_is_released() -> None:
+    state = PolicyState()
+    window = state.config.heard_after_unheard_s
+    assert not heard_speaking(state, T0)  # a voice passes a number with no past
+    state.record_challenge_result(number(), ChallengeResult.TIMEOUT, T0, voice_heard=False)
+    assert heard_speaking(state, T0 + 5 * MINUTE)  # the pocket again, its owner talking
+    assert not heard_speaking(state, T0 + window + 1)  # long after: a voice passes again
+    other = PolicyState()  # a line that could not listen, or a hang-up, proves nothing
+    other.record_challenge_result(number(), ChallengeResult.TIMEOUT, T0, voice_heard=None)
+    other.record_challenge_result(number(), ChallengeResult.CALLER_HUNG_UP, T0, voice_heard=False)
+    assert not heard_speaking(other, T0 + MINUTE)
+
+
+def test_a_voice_after_an_unheard_challenge_passes_when_the_setting_is_off() -> None:
+    config = PolicyConfig(heard_after_unheard_s=0)
+    state = PolicyState(config)
+    state.record_challenge_result(number(), ChallengeResult.TIMEOUT, T0, voice_heard=False)
+    assert not heard_speaking(state, T0 + MINUTE)
+
+
+def test_an_unheard_challenge_is_remembered_across_a_restart() -> None:
+    rows = [
+        HistoryRow(NUMBER, NumberClass.NUMBER, T0, False, None, None, None, "timeout",
+                   T0 + 20, voice_heard=False),
+    ]  # fmt: skip
+    state = PolicyState()
+    state.replay(rows, T0 + MINUTE)
+    assert heard_speaking(state, T0 + 2 * MINUTE)
+
+
 def test_a_voice_does_not_outweigh_junk_evidence() -> None:
     state = PolicyState()
     config = state.config

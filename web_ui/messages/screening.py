@@ -184,20 +184,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Unticked, such numbers go straight to an operator.",
     ),
     "settings.field.policy.good_history_s": (
-        "Riwayat baik setelah lolos tantangan (detik)",
-        "Good history after a passed challenge (seconds)",
+        "Riwayat baik setelah lolos tantangan",
+        "Good history after a passed challenge",
     ),
     "settings.help.policy.good_history_s": (
         "Selama ini, nomor yang lolos tantangan tidak ditantang lagi.",
         "For this long, a number that passed a challenge is not challenged again.",
     ),
     "settings.field.policy.junk_evidence_s": (
-        "Bukti iseng berlaku (detik)",
-        "Prank evidence lasts (seconds)",
+        "Bukti iseng berlaku",
+        "Prank evidence lasts",
     ),
     "settings.help.policy.junk_evidence_s": (
-        "Penilaian iseng/diam semuda ini membuat penelepon yang tidak menekan tombol diputus.",
+        "Penilaian iseng/hantu semuda ini membuat penelepon yang tidak menekan tombol diputus.",
         "A prank or ghost disposition this recent releases a caller who never presses the key.",
+    ),
+    "settings.field.policy.heard_after_unheard_s": (
+        "Suara tanpa tombol setelah panggilan senyap",
+        "A voice without the key after a silent call",
+    ),
+    "settings.help.policy.heard_after_unheard_s": (
+        "Bila tantangan nomor ini tidak mendengar siapa pun dalam rentang ini, panggilan "
+        "berikutnya yang hanya bersuara tanpa menekan tombol diputus dan masuk daftar "
+        "telepon balik: pola ponsel di saku. Tombol tetap meloloskan. 0 mematikannya.",
+        "If a challenge of this number heard nobody within this long, its next call heard "
+        "speaking without pressing the key is released and listed for a call-back: the "
+        "pattern of a phone in a pocket. The key still passes. 0 turns this off.",
     ),
     # challenge
     "settings.field.challenge.key": ("Tombol tantangan", "Challenge key"),
