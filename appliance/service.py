@@ -1022,6 +1022,11 @@ def call_back_reason(call: ActiveCall) -> str | None:
         return None  # released on a flood signature, a junk record
     if call.end_cause in LINE_FAULT_CAUSES or (call.end_cause or "").startswith("watchdog_"):
         return "line_fault"
+    if call.challenge_result is ChallengeResult.TIMEOUT and call.voice_heard:
+        # Heard speaking: released on `policy.heard_after_unheard_s`, or passed to the
+        # operators and gone before one answered.
+        released = call.end_cause == "challenge_timeout"
+        return "spoke_without_key" if released else "hung_up_waiting"
     if call.challenge_result is not None:
         return _CHALLENGE_CALL_BACK_REASONS.get(call.challenge_result, "hung_up_waiting")
     return "hung_up_waiting"

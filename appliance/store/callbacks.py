@@ -55,6 +55,7 @@ CALLBACK_REASONS: tuple[str, ...] = (
     "wrong_keys",
     "hung_up_waiting",  # passed, and gave up before an operator answered
     "line_fault",  # the line failed or the modem restarted under the call
+    "spoke_without_key",  # heard speaking, never pressed, the number heard silent lately
 )
 
 OPEN, DONE, UNREACHABLE, DISMISSED = "open", "done", "unreachable", "dismissed"

@@ -266,6 +266,11 @@ class Bench:
         assert self.call_log.flush(10.0), "call log did not flush"
         return _select(self.db_path, "SELECT * FROM events WHERE kind = ? ORDER BY id", kind)
 
+    def callbacks(self) -> list[dict[str, Any]]:
+        """Committed call-back list entries, by id."""
+        assert self.call_log.flush(10.0), "call log did not flush"
+        return _select(self.db_path, "SELECT * FROM callbacks ORDER BY id")
+
 
 def _select(db_path: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

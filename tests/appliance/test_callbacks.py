@@ -528,6 +528,12 @@ def test_which_ended_calls_go_on_the_call_back_list() -> None:
         == "hung_up_during_prompt"
     )
     assert call_back_reason(ended(challenge, ChallengeResult.FAILED)) == "wrong_keys"
+    spoke = ended(
+        challenge, ChallengeResult.TIMEOUT, voice_heard=True, end_cause="challenge_timeout"
+    )
+    assert call_back_reason(spoke) == "spoke_without_key"  # the pocket pattern
+    gone = ended(challenge, ChallengeResult.TIMEOUT, voice_heard=True, end_cause="caller_hung_up")
+    assert call_back_reason(gone) == "hung_up_waiting"  # heard, passed, gave up waiting
     reserve = Decision(Action.REJECT, Reason.FLOOD, "flood:reserve")
     assert call_back_reason(ended(reserve)) == "released_in_flood"
     assert call_back_reason(ended(Decision(Action.PASS, Reason.DEFAULT))) == "hung_up_waiting"

@@ -400,6 +400,8 @@ def test_a_pocket_heard_speaking_after_it_was_heard_silent_is_released(tmp_path:
             first, second = bench.rows()
             assert (first["voice_heard"], second["voice_heard"]) == (0, 1)
             assert second["end_cause"] == "challenge_timeout" and second["reached_operator"] == 0
+            [listed] = bench.callbacks()  # one entry per number, its latest release
+            assert (listed["reason"], listed["attempts"]) == ("spoke_without_key", 2)
             pressing = bench.ring(sound=CallerSound("voice", start_s=1.0))
             await wait_answered(bench, pressing)
             await bench.sleep(1.0)

@@ -82,6 +82,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "diam setelah tantangan",
         "silent after the challenge",
     ),
+    "callbacks.reason.spoke_without_key": (
+        "bersuara tanpa menekan tombol, setelah panggilan senyap dari nomor ini",
+        "spoke without pressing the key, after a silent call from this number",
+    ),
     "callbacks.reason.hung_up_during_prompt": (
         "menutup saat pesan diputar",
         "hung up during the prompt",
