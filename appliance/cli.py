@@ -772,7 +772,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_hub(args: argparse.Namespace) -> int:
-    """Consume every site's call records and verdicts into this database."""
+    """Consume every site's call records and verdicts into this database; publish its
+    rules as the province's (docs/cluster.md)."""
     from appliance.cluster.run import run_hub
 
     config, cluster = _cluster(args, "no servers to read")
@@ -884,7 +885,9 @@ def _add_sync_command(sub: Any) -> None:
     )
     sync.set_defaults(func=cmd_sync)
     hub = sub.add_parser(
-        "hub", help="keep every site's calls and verdicts in this database (the province hub)"
+        "hub",
+        help="keep every site's calls and verdicts in this database, and publish its rules"
+        " to every site (the province hub)",
     )
     add_common(hub)
     hub.set_defaults(func=cmd_hub)

@@ -541,6 +541,14 @@ class ClusterConfig(StrictModel):
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
         description="JetStream domain of the site's server (a leaf node of the province hub)",
     )
+    province_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description=(
+            "JetStream domain of the province hub's server, when the site's server is its "
+            "leaf node: the province's rules are mirrored from there"
+        ),
+    )
     credentials: Path | None = Field(
         default=None, description="NATS credentials file (.creds) of this box"
     )

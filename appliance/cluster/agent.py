@@ -4,17 +4,21 @@ One asyncio process beside the line service, never inside it: the line service s
 from SQLite alone and learns of the site's rules and verdicts the way it learns of a rule
 added by the CLI (it polls the database), so the network's state never reaches a line.
 
-While connected, five loops run together:
+While connected, six loops run together:
 - publish: the outbox (rules, facts, call records, events) in order; a row is marked
   sent only on the server's acknowledgement, so a dead link or a restart re-sends it
   (with the same message id: the server drops a copy within its duplicate window, and
   receivers ignore one that arrives later);
 - rules: a durable pull consumer on the rule bucket's stream, filtered to this site; each
   entry applied idempotently (`store.apply_rules`);
+- province rules: a durable pull consumer on the province's rule bucket (or the site's
+  mirror of it), each entry applied idempotently (`store.apply_province_rules`); a change
+  made here to a province rule is never published (`appliance.cluster.province`);
 - facts: a durable pull consumer on the site's verdicts and challenge outcomes, minus this
   box's own;
 - prune: acknowledged outbox rows older than `keep_sent_s` are deleted;
 - link: ends the session as soon as the client has lost its server.
+The connection is made by `appliance.cluster.connection`, over TLS when `[cluster]` asks.
 When any loop fails (the server went away), all stop, the connection is closed, and the
 agent reconnects after a wait that doubles from `retry_s` to 60 s. The durable consumers
 resume where they stopped.
@@ -30,36 +34,46 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nats
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext, api
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 from sqlite_utils import Database
 
 from appliance.cluster import store
+from appliance.cluster.connection import close_quietly, connect
 from appliance.cluster.messages import (
     CALLS_STREAM,
     EVENTS_STREAM,
     FACTS_STREAM,
+    PROVINCE_RULES_BUCKET,
+    RULE_HISTORY,
     RULES_BUCKET,
     MessageRefused,
     call_subject,
     decode_fact,
+    decode_province_rule,
     decode_rule,
     event_subject,
     fact_subject,
+    is_province_origin,
     message_id,
     rule_key,
 )
-from appliance.cluster.permissions import RULES_STREAM, consumer_names
+from appliance.cluster.permissions import (
+    PROVINCE_RULES_STREAM,
+    RULES_STREAM,
+    consumer_names,
+    province_consumer_name,
+)
+from appliance.cluster.province import PROVINCE_RULES_SUBJECT, ensure_province_rules
 from appliance.config import ClusterConfig
 from appliance.store.db import connect_writer, immediate
 from appliance.store.events import add_event
@@ -72,10 +86,10 @@ FETCH_WAIT_S = 2.0
 PRUNE_EVERY_S = 3600.0
 IDLE_POLL_S = 0.01
 PUBLISH_TIMEOUT_S = 10.0
-RULE_HISTORY = 10
 FACTS_MAX_AGE_S = 90 * 86_400.0
 CALLS_MAX_AGE_S = 400 * 86_400.0
 DUPLICATE_WINDOW_S = 3600.0
+PROVINCE_RETRY_S = 60.0
 
 
 class SharingProcess:
@@ -158,13 +172,14 @@ class SyncAgent(SharingProcess):
     server = ""  # host:port of the server of the current (or last) session
     published = 0
     applied_rules = 0
+    applied_province_rules = 0
     applied_facts = 0
 
     def _prepare(self) -> None:
         store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
 
     async def _session(self) -> None:
-        nc = await nats.connect(**connect_options(self.cluster))
+        nc = await connect(self.cluster, self.role)
         try:
             js = nc.jetstream(domain=self.cluster.domain)
             await ensure_streams(js, self.cluster.replicas)
@@ -176,6 +191,7 @@ class SyncAgent(SharingProcess):
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._publish_loop(js), name="sync-publish")
                 group.create_task(self._rules_loop(js), name="sync-rules")
+                group.create_task(self._province_rules_loop(nc, js), name="sync-province-rules")
                 group.create_task(self._facts_loop(js), name="sync-facts")
                 group.create_task(self._prune_loop(), name="sync-prune")
                 group.create_task(self._watch_connection(nc), name="sync-link")
@@ -248,6 +264,14 @@ class SyncAgent(SharingProcess):
         self.published += len(rows)
 
     async def _publish_rule_row(self, row: store.OutboxRow) -> None:
+        if is_province_origin(row.payload.get("origin")):
+            logger.warning(
+                "sync: rule %s is the province's: changed here, it stays changed on this box"
+                " only (the province changes it at the hub)",
+                row.key,
+            )
+            store.mark_sent(self.db, [row.id], self._clock())
+            return
         try:
             await self._publish_rule(row)
         except Exception as exc:
@@ -294,6 +318,7 @@ class SyncAgent(SharingProcess):
     # ---------------------------------------------------------------------- rules
 
     async def _rules_loop(self, js: JetStreamContext) -> None:
+        """The site's rules: the bucket's keys of this site, each revision applied once."""
         site, name = self.cluster.site, consumer_names(self.cluster.site, self.cluster.appliance)[0]
         subject = f"$KV.{RULES_BUCKET}.{site}.>"
         subscription = await self._durable(js, RULES_STREAM, subject, name, latest=True)
@@ -306,15 +331,68 @@ class SyncAgent(SharingProcess):
             for msg in msgs:
                 await msg.ack()
 
+    async def _province_rules_loop(self, nc: Client, js: JetStreamContext) -> None:
+        """The province's rules (`appliance.cluster.province`), from the site's mirror of
+        the hub's bucket or the bucket itself; each revision applied once. Until the
+        bucket's stream can be had (an account that may not create it, on a server where
+        the administrator has not yet), the site's own sharing goes on without it."""
+        subscription = await self._province_subscription(nc, js)
+        while True:
+            msgs = await fetch_batch(subscription)
+            entries = [entry for msg in msgs if (entry := self._province_entry(msg)) is not None]
+            if entries:
+                outcomes = store.apply_province_rules(self.db, entries)
+                self.applied_province_rules += outcomes.count("applied")
+            for msg in msgs:
+                await msg.ack()
+
+    async def _province_subscription(
+        self, nc: Client, js: JetStreamContext
+    ) -> JetStreamContext.PullSubscription:
+        """The consumer of the province's rules, once the stream can be had. A refused
+        request (an account's permission) is waited out; anything else, and a session
+        that is ending (the client can swallow the cancellation of a request it is
+        sending), ends the loop."""
+        name = province_consumer_name(self.cluster.site, self.cluster.appliance)
+        while True:
+            try:
+                await ensure_province_rules(
+                    js, self.cluster.replicas, mirror_of=self.cluster.province_domain
+                )
+                return await self._durable(
+                    js, PROVINCE_RULES_STREAM, PROVINCE_RULES_SUBJECT, name, latest=True
+                )
+            except (TimeoutError, APIError, NoRespondersError) as exc:
+                _raise_if_ending(nc)
+                logger.warning(
+                    "sync: no province rules yet (%s); the site's sharing goes on, trying"
+                    " again in %.0f s",
+                    _describe(exc),
+                    PROVINCE_RETRY_S,
+                )
+            await asyncio.sleep(PROVINCE_RETRY_S)
+
     def _rule_entry(self, msg: Any) -> tuple[dict[str, Any], int] | None:
-        """(rule, revision) from a bucket message; None for a purge or a refused message."""
-        if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-            return None  # rules are never deleted, only marked removed
-        key = msg.subject[len(f"$KV.{RULES_BUCKET}.") :]
+        """(rule, revision) from the site's bucket; None for a purge or a refused message."""
+        key = _bucket_key(msg, RULES_BUCKET)
+        if key is None:
+            return None
         try:
             rule = decode_rule(key, self.cluster.site, msg.data)
         except MessageRefused as exc:
             self._refuse("rule", key, str(exc))
+            return None
+        return rule, msg.metadata.sequence.stream
+
+    def _province_entry(self, msg: Any) -> tuple[dict[str, Any], int] | None:
+        """(rule, revision) from the province's bucket; None for a purge or a refusal."""
+        key = _bucket_key(msg, PROVINCE_RULES_BUCKET)
+        if key is None:
+            return None
+        try:
+            rule = decode_province_rule(key, msg.data)
+        except MessageRefused as exc:
+            self._refuse("province rule", key, str(exc))
             return None
         return rule, msg.metadata.sequence.stream
 
@@ -370,33 +448,31 @@ class SyncAgent(SharingProcess):
 _SUBJECTS = {"fact": fact_subject, "call": call_subject, "event": event_subject}
 
 
-def connect_options(cluster: ClusterConfig) -> dict[str, Any]:
-    """`nats.connect` arguments for the `[cluster]` table: servers, credentials, TLS.
+def _raise_if_ending(nc: Client) -> None:
+    """Within a failed request of a session's task: stop here if the session is ending
+    (the task is being cancelled, or the client lost its server), rather than wait to try
+    again. A failure can arrive together with the cancellation and take its place (the
+    NATS client's `wait_for` on Python 3.11), and the loop would then never stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    if not nc.is_connected:
+        raise ConnectionError("the connection to the server was lost")
 
-    The client does not reconnect by itself: the caller's loop does, and resumes its
-    durable consumers, so an outage of any length ends the same way."""
-    options: dict[str, Any] = {
-        "servers": list(cluster.servers),
-        "name": f"siaga-{cluster.site}-{cluster.appliance}",
-        "connect_timeout": 5,
-        "allow_reconnect": False,
-        "max_reconnect_attempts": 0,
-    }
-    if cluster.credentials is not None:
-        options["user_credentials"] = str(cluster.credentials)
-    if cluster.user is not None:
-        options["user"] = cluster.user
-    if cluster.password_file is not None:
-        options["password"] = cluster.password_file.read_text(encoding="utf-8").strip()
-    if cluster.tls_ca is not None:
-        options["tls"] = ssl.create_default_context(cafile=str(cluster.tls_ca))
-    return options
+
+def _bucket_key(msg: Any, bucket: str) -> str | None:
+    """The key of a bucket's message; None for a delete or purge marker (rules are never
+    deleted, only marked removed)."""
+    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return str(msg.subject[len(f"$KV.{bucket}.") :])
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
     """Create the site's streams and rule bucket where they are missing (the same settings
     every time). An appliance whose account may not create them (docs/cluster.md) needs
-    them made once by the administrator's account or the hub."""
+    them made once by the administrator's account or the hub; the province's rule bucket
+    too (`province.ensure_province_rules`)."""
     for name, subjects, max_age in (
         (FACTS_STREAM, ["siaga.fact.>"], FACTS_MAX_AGE_S),
         (CALLS_STREAM, ["siaga.call.>"], CALLS_MAX_AGE_S),
@@ -478,10 +554,3 @@ def _describe(exc: BaseException) -> str:
 def _server_of(nc: Client) -> str:
     url = nc.connected_url
     return url.netloc if url is not None else "?"
-
-
-async def close_quietly(nc: Client) -> None:
-    try:
-        await nc.close()
-    except Exception:  # closing a dead connection can fail; nothing is lost by it
-        logger.debug("sync: closing the connection failed", exc_info=True)

@@ -10,6 +10,9 @@ together, and the dashboard every box's alarms.
 Idempotent: a call is kept once per (site, appliance, id) whatever the re-deliveries; a
 verdict is kept once per (site, appliance, sequence) and applied to its call whether it
 arrives before or after the call's record (the latest verdict wins, as on the appliance).
+
+The other way, the hub publishes its own rules table as the province's rules, which every
+appliance of every site applies (`appliance.cluster.province`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nats
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from sqlite_utils import Database
@@ -30,21 +32,22 @@ from appliance.cluster.agent import (
     CALLS_MAX_AGE_S,
     FACTS_MAX_AGE_S,
     SharingProcess,
-    close_quietly,
-    connect_options,
     ensure_streams,
     fetch_batch,
 )
+from appliance.cluster.connection import close_quietly, connect
 from appliance.cluster.messages import (
     CALLS_STREAM,
     EVENTS_STREAM,
     FACTS_STREAM,
+    PROVINCE_RULES_BUCKET,
     EventMessage,
     MessageRefused,
     decode_call,
     decode_event,
     decode_fact,
 )
+from appliance.cluster.province import ProvincePublisher, ensure_province_rules
 from appliance.cluster.schema import CALL_COLUMNS
 from appliance.store.db import connect_writer, immediate, iso_at
 
@@ -69,13 +72,15 @@ class Hub(SharingProcess):
     calls = 0
     verdicts = 0
     events = 0
+    province: ProvincePublisher  # made before the first session
 
     def _prepare(self) -> None:
         connect_writer(self.db_path).close()  # created and migrated before any message
         logger.info("hub database %s ready", self.db_path)
+        self.province = ProvincePublisher(self.db, self.cluster.appliance)
 
     async def _session(self) -> None:
-        nc = await nats.connect(**connect_options(self.cluster))
+        nc = await connect(self.cluster, self.role)
         try:
             js = nc.jetstream(domain=self.cluster.domain)
             if self.cluster.site_domains:
@@ -85,12 +90,15 @@ class Hub(SharingProcess):
             else:
                 await ensure_streams(js, self.cluster.replicas)
                 calls, facts, events = CALLS_STREAM, FACTS_STREAM, EVENTS_STREAM
+            await ensure_province_rules(js, self.cluster.replicas)
+            province_rules = await js.key_value(PROVINCE_RULES_BUCKET)
             self.connected.set()
             logger.warning("hub: consuming every site's calls, verdicts and events")
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume(js, calls, "siaga.call.>", self._call))
                 group.create_task(self._consume(js, facts, "siaga.fact.>", self._fact))
                 group.create_task(self._consume(js, events, "siaga.event.>", self._event))
+                group.create_task(self.province.run(province_rules), name="hub-province-rules")
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:

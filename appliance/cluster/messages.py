@@ -4,7 +4,9 @@ Subjects and keys (docs/cluster.md):
 - `siaga.fact.<site>.<appliance>`: a verdict or challenge outcome (stream `SIAGA_FACTS`);
 - `siaga.call.<site>.<appliance>`: an ended call's record (stream `SIAGA_CALLS`);
 - `siaga.event.<site>.<appliance>`: an event, alarms included (stream `SIAGA_EVENTS`);
-- key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included.
+- key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included;
+- key `<rule id>` of the bucket `siaga_province_rules`: a rule of the whole province,
+  made at the hub (`province`).
 
 Nothing received is trusted: a message that is not JSON, lacks a field, carries a number
 that is not E.164 or a verdict no centre uses, or claims another appliance than the one its
@@ -28,6 +30,9 @@ FACTS_STREAM = "SIAGA_FACTS"
 CALLS_STREAM = "SIAGA_CALLS"
 EVENTS_STREAM = "SIAGA_EVENTS"
 RULES_BUCKET = "siaga_rules"
+PROVINCE_RULES_BUCKET = "siaga_province_rules"
+PROVINCE_ORIGIN_PREFIX = "province/"
+RULE_HISTORY = 10  # revisions of each rule a bucket keeps
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -52,6 +57,21 @@ def event_subject(site: str, appliance: str) -> str:
 
 def rule_key(site: str, rule_id: str) -> str:
     return f"{site}.{rule_id}"
+
+
+def province_rule_key(rule_id: str) -> str:
+    return rule_id
+
+
+def province_origin(hub: str) -> str:
+    """The `origin` a province rule carries on an appliance: `province/<hub>`. No appliance
+    can be so named (`NAME` has no `/`), so a site's box can never pass its rule off as
+    the province's, nor the province's as its own."""
+    return f"{PROVINCE_ORIGIN_PREFIX}{hub}"
+
+
+def is_province_origin(origin: object) -> bool:
+    return isinstance(origin, str) and origin.startswith(PROVINCE_ORIGIN_PREFIX)
 
 
 def message_id(site: str, appliance: str, outbox_id: int) -> str:
@@ -214,13 +234,35 @@ def decode_fact(subject: str, data: bytes) -> FactMessage:
 
 
 def decode_rule(key: str, site: str, data: bytes) -> dict[str, Any]:
-    """A rule from the bucket, as a `rules` row; refused unless it would screen correctly."""
+    """A rule from the site's bucket, as a `rules` row; refused unless it would screen
+    correctly."""
     rule = decode_json(data)
+    rule_id = _rule_id(rule)
+    if key != rule_key(site, rule_id):
+        raise MessageRefused(f"rule {rule_id!r} stored under key {key[:80]!r}")
+    return _checked_rule(rule)
+
+
+def decode_province_rule(key: str, data: bytes) -> dict[str, Any]:
+    """A rule from the province's bucket (key: its id), as a `rules` row whose origin says
+    it is the province's (`province_origin`); refused unless it would screen correctly."""
+    rule = decode_json(data)
+    rule_id = _rule_id(rule)
+    if key != province_rule_key(rule_id):
+        raise MessageRefused(f"rule {rule_id!r} stored under key {key[:80]!r}")
+    checked = _checked_rule(rule)
+    return {**checked, "origin": province_origin(checked["origin"])}
+
+
+def _rule_id(rule: dict[str, Any]) -> str:
     rule_id = rule.get("id")
     if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
         raise MessageRefused("rule without a valid id")
-    if key != rule_key(site, rule_id):
-        raise MessageRefused(f"rule {rule_id!r} stored under key {key[:80]!r}")
+    return rule_id
+
+
+def _checked_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule, once it fits the rules table; raises `MessageRefused` if it does not."""
     if rule.get("kind") not in RULE_KINDS or rule.get("match") not in MATCH_KINDS:
         raise MessageRefused("rule kind or match unknown")
     if not isinstance(rule.get("pattern"), str) or not re.fullmatch(

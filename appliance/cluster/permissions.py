@@ -1,8 +1,9 @@
 """Who may publish and read what on a site's NATS server: one account per appliance.
 
 Each appliance may publish facts and call records only on its own subjects, change the
-site's rules, and read through its own two durable consumers; it cannot create, delete or
-purge a stream, speak for another box, or read another site's rules. A separate
+site's rules, and read through its own three durable consumers (the site's rules, the
+site's facts, the province's rules); it cannot create, delete or purge a stream, speak for
+another box, read another site's rules, or write the province's. A separate
 administrator account (the hub, or the technician setting up the site) creates the streams.
 `server_authorization()` writes the `authorization` block of `nats-server.conf` that says
 so; docs/cluster.md shows it and tests/cluster runs a server with it.
@@ -20,6 +21,7 @@ from appliance.cluster.messages import (
     EVENTS_STREAM,
     FACTS_STREAM,
     NAME,
+    PROVINCE_RULES_BUCKET,
     RULES_BUCKET,
     call_subject,
     event_subject,
@@ -27,11 +29,17 @@ from appliance.cluster.messages import (
 )
 
 RULES_STREAM = f"KV_{RULES_BUCKET}"
+PROVINCE_RULES_STREAM = f"KV_{PROVINCE_RULES_BUCKET}"
 
 
 def consumer_names(site: str, appliance: str) -> tuple[str, str]:
     """The durable consumers of an appliance: (rules, facts)."""
     return f"rules-{site}-{appliance}", f"facts-{site}-{appliance}"
+
+
+def province_consumer_name(site: str, appliance: str) -> str:
+    """The appliance's durable consumer of the province's rules."""
+    return f"province-{site}-{appliance}"
 
 
 def appliance_publish(site: str, appliance: str) -> list[str]:
@@ -46,9 +54,14 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
         f"{api}.STREAM.MSG.GET.{RULES_STREAM}",
         f"{api}.DIRECT.GET.{RULES_STREAM}.>",
     ]
-    streams = (FACTS_STREAM, CALLS_STREAM, EVENTS_STREAM, RULES_STREAM)
+    streams = (FACTS_STREAM, CALLS_STREAM, EVENTS_STREAM, RULES_STREAM, PROVINCE_RULES_STREAM)
     allowed += [f"{api}.STREAM.INFO.{name}" for name in streams]
-    for stream, consumer in ((RULES_STREAM, rules), (FACTS_STREAM, facts)):
+    consumers = (
+        (RULES_STREAM, rules),
+        (FACTS_STREAM, facts),
+        (PROVINCE_RULES_STREAM, province_consumer_name(site, appliance)),
+    )
+    for stream, consumer in consumers:
         allowed += [
             f"{api}.CONSUMER.INFO.{stream}.{consumer}",
             f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",

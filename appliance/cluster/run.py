@@ -11,6 +11,7 @@ from typing import TextIO
 
 from appliance.cluster import store
 from appliance.cluster.agent import SharingProcess, SyncAgent
+from appliance.cluster.messages import PROVINCE_ORIGIN_PREFIX
 from appliance.config import ClusterConfig
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
         ).fetchone()
         facts = conn.execute("SELECT count(*), count(DISTINCT origin) FROM peer_facts").fetchone()
         shared_rules = conn.execute(
-            "SELECT count(*) FROM rules WHERE origin IS NOT NULL"
+            "SELECT count(*) FILTER (WHERE substr(origin, 1, ?) != ?),"
+            " count(*) FILTER (WHERE substr(origin, 1, ?) = ?)"
+            " FROM rules WHERE origin IS NOT NULL",
+            [len(PROVINCE_ORIGIN_PREFIX), PROVINCE_ORIGIN_PREFIX] * 2,
         ).fetchone()
     finally:
         conn.close()
@@ -69,6 +73,7 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
     if waiting and oldest[1]:
         out.write(f"  tries so far: {oldest[1]}; last error: {oldest[2] or '-'}\n")
     out.write(f"rules from other appliances: {shared_rules[0]}\n")
+    out.write(f"rules from the province: {shared_rules[1]}\n")
     out.write(
         f"verdicts and challenge outcomes received: {facts[0]} from {facts[1]} appliance(s)\n"
     )

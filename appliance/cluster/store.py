@@ -201,11 +201,36 @@ def _apply_rule(
     row = {name: rule.get(name) for name in RULE_COLUMNS}
     if row["origin"] == here:
         row["origin"] = None  # a rule made on this box, changed by another: still ours
+    return _write_if_changed(db, rule_id, row)
+
+
+def _write_if_changed(db: Database, rule_id: str, row: dict[str, Any]) -> RuleApplied:
     current = local_rule(db, rule_id)
     if current is not None and _same_rule(current, row):
         return "unchanged"
     write_shared_rule(db.conn, row)
     return "applied"
+
+
+def apply_province_rules(
+    db: Database, entries: Sequence[tuple[Mapping[str, Any], int]]
+) -> list[RuleApplied]:
+    """Put the province's rules in force here, idempotently, in one transaction; each
+    entry is (rule, revision of the province's bucket), the rule's origin `province/<hub>`.
+    The province's word is final: a change made here to a province rule stays on this box
+    (the agent does not publish it), and the province's next revision overwrites it, so
+    nothing is ever `pending`."""
+    with _applying(db):
+        return [_apply_province_rule(db, rule, revision) for rule, revision in entries]
+
+
+def _apply_province_rule(db: Database, rule: Mapping[str, Any], revision: int) -> RuleApplied:
+    rule_id = str(rule["id"])
+    known = rule_revision(db, rule_id)
+    if known is not None and known >= revision:
+        return "stale"
+    _upsert_revision(db, rule_id, revision)
+    return _write_if_changed(db, rule_id, {name: rule.get(name) for name in RULE_COLUMNS})
 
 
 def apply_merged_rule(db: Database, rule: Mapping[str, Any], revision: int) -> None:

@@ -222,6 +222,39 @@ class Link:
             await sender
 
 
+@pytest.fixture
+def province(tmp_path: Path) -> Iterator[tuple[dict[str, NatsServer], Link]]:
+    """The province hub's server, and two sites' servers as its leaf nodes, each with its
+    own JetStream domain; the sites reach the hub through one `Link` that can be cut."""
+    leaf_port = free_port()
+    link = Link(leaf_port)
+    hub_folder = tmp_path / "hub-server"
+    hub_folder.mkdir()
+    leafnodes = (  # the hub tells leaf nodes the link's address, or they would go round it
+        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}" }}'
+    )
+    servers = {
+        "hub": NatsServer(hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}")
+    }
+    for site in ("serang", "cilegon"):
+        folder = tmp_path / f"{site}-server"
+        folder.mkdir()
+        servers[site] = NatsServer(
+            folder,
+            domain=site,
+            config_text=(
+                f"server_name: {site}\n"
+                f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{link.port}" }}] }}'
+            ),
+        )
+    for server in servers.values():
+        server.start()
+    yield servers, link
+    link.close()
+    for server in servers.values():
+        server.kill()
+
+
 class AgentThread:
     """A `SyncAgent` (or, given `hub=True`, a `Hub`) on its own thread and event loop, as
     `siaga sync` and `siaga hub` run them."""
@@ -246,26 +279,35 @@ class AgentThread:
         return self.agent.connected.is_set()
 
     def stop(self) -> None:
+        """Cancel the agent's task, again each second while it runs: on Python 3.11 the
+        NATS client can lose a cancellation that meets a failure (`asyncio.wait_for`)."""
         if self.thread.is_alive():
             wait_for(lambda: self._task is not None, "the agent to start")
             assert self._task is not None
-            self.loop.call_soon_threadsafe(self._task.cancel)
-            self.thread.join(timeout=20)
+            for _ in range(20):
+                self.loop.call_soon_threadsafe(self._task.cancel)
+                self.thread.join(timeout=1.0)
+                if not self.thread.is_alive():
+                    return
 
 
 @pytest.fixture
 def agents() -> Iterator[Callable[..., AgentThread]]:
-    """Start agents: `agents(server, "a", db)` (`hub=True`: the hub); each is stopped at
-    teardown."""
+    """Start agents: `agents(server, "a", db)` (`hub=True`: the hub; `servers=(url, ...)`
+    instead of the server's address); each is stopped at teardown."""
     started: list[AgentThread] = []
 
     def start(
-        server: NatsServer, appliance: str, db: Path, *, hub: bool = False, **options: Any
+        server: NatsServer | None, appliance: str, db: Path, *, hub: bool = False, **options: Any
     ) -> AgentThread:
+        servers = options.pop("servers", None)
+        if servers is None:
+            assert server is not None, "a server, or servers=(url, ...)"
+            servers = (server.url,)
         cluster = ClusterConfig(
             site=options.pop("site", SITE),
             appliance=appliance,
-            servers=options.pop("servers", (server.url,)),
+            servers=servers,
             retry_s=0.2,
             **options,
         )

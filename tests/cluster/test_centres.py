@@ -27,25 +27,29 @@ BLOCKED = "081299990000"
 class Box:
     """One appliance: its line service and its sharing agent, each a real process."""
 
-    def __init__(self, folder: Path, name: str, server: NatsServer) -> None:
+    def __init__(
+        self, folder: Path, name: str, server: NatsServer, *, cluster_extra: str = ""
+    ) -> None:
         folder.mkdir()
         self.name = name
         self.centre = RunCentre(folder)
         cluster = (
             f'[cluster]\nsite = "serang"\nappliance = "{name}"\nservers = ["{server.url}"]\n'
-            "retry_s = 0.2\n"
+            f"retry_s = 0.2\n{cluster_extra}"
         )
         ports = {line: thread.modem.port for line, thread in self.centre.modems.items()}
         write_run_config(self.centre.config, self.centre.db, ports, extra=cluster)
         self.sync: SiagaProcess | None = None
 
-    def start(self) -> None:
+    def start(self, *, wait_connected: bool = True) -> None:
+        """`siaga run`, then `siaga sync`; waits for sync's session unless told not to."""
         self.centre.start()
         config = str(self.centre.config)
         self.sync = SiagaProcess(
             ["-v", "sync", "--config", config], self.centre.tmp_path / "sync.log"
         )
-        wait_real(lambda: self.centre.events("sync_connected"), f"box {self.name} to connect")
+        if wait_connected:
+            wait_real(lambda: self.centre.events("sync_connected"), f"box {self.name} to connect")
 
     def call_and_hang_up(self, number: str) -> sqlite3.Row:
         """A caller rings, is screened, and hangs up; the call's finished row."""

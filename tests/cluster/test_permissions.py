@@ -2,13 +2,14 @@
 
 The server runs with the accounts `siaga nats-accounts` writes: each box shares through its
 own account; a box without credentials is refused; a box cannot speak for another, nor
-delete the site's streams.
+delete the site's streams, nor write the province's rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from nats.js.errors import APIError
 
 from appliance.cluster.agent import ensure_streams
 from appliance.cluster.permissions import ADMIN_USER
+from appliance.cluster.province import ensure_province_rules
 from tests.cluster.conftest import SITE, AgentThread, NatsServer, rows, wait_for
 from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
@@ -49,10 +51,10 @@ def secret(accounts: Path, user: str) -> str:
     return (accounts / f"{user}.password").read_text(encoding="utf-8").strip()
 
 
-@pytest.fixture
-def guarded_server(tmp_path: Path, accounts: Path) -> Iterator[NatsServer]:
+def start_guarded_server(tmp_path: Path, accounts: Path, *, province: bool) -> NatsServer:
     """A server that knows only the site's accounts (its configuration includes the file
-    `siaga nats-accounts` wrote); the streams made by the admin."""
+    `siaga nats-accounts` wrote); the streams made by the admin, the province's rule
+    bucket too unless `province` is False."""
     folder = tmp_path / "nats"
     folder.mkdir()
     # nats-server resolves an include beside its own configuration file.
@@ -65,9 +67,17 @@ def guarded_server(tmp_path: Path, accounts: Path) -> Iterator[NatsServer]:
             server.url, user=ADMIN_USER, password=secret(accounts, ADMIN_USER)
         )
         await ensure_streams(client.jetstream(), replicas=1)
+        if province:
+            await ensure_province_rules(client.jetstream(), replicas=1)
         await client.close()
 
     asyncio.run(create_streams())
+    return server
+
+
+@pytest.fixture
+def guarded_server(tmp_path: Path, accounts: Path) -> Iterator[NatsServer]:
+    server = start_guarded_server(tmp_path, accounts, province=True)
     yield server
     server.kill()
 
@@ -77,7 +87,9 @@ def test_boxes_share_through_their_own_accounts(
     guarded_server: NatsServer,
     accounts: Path,
     agents: Callable[..., AgentThread],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="appliance.cluster.agent")
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     boxes = [
         agents(guarded_server, box, db, user=box, password_file=accounts / f"{box}.password")
@@ -85,11 +97,41 @@ def test_boxes_share_through_their_own_accounts(
     ]
     for box in boxes:
         wait_for(box.is_connected, "the box to connect with its account")
+    share_a_rule_and_a_verdict(a, b)
+    assert boxes[0].agent.refused == boxes[1].agent.refused == 0
+    assert "no province rules yet" not in caplog.text  # its consumer of them is allowed
+
+
+def share_a_rule_and_a_verdict(a: Path, b: Path) -> None:
     rule_id = block(a, "+62866")
     wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
     record_verdicts(b, NUMBER, ["prank"])
     wait_for(lambda: rows(a, "SELECT count(*) FROM peer_facts") == [(1,)], "the verdict on a")
-    assert boxes[0].agent.refused == boxes[1].agent.refused == 0
+
+
+def test_a_site_without_the_provinces_bucket_still_shares(
+    tmp_path: Path,
+    accounts: Path,
+    agents: Callable[..., AgentThread],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server set up before province rules existed: the boxes' accounts may not create
+    the province's bucket; the site's sharing goes on, and the journal says why."""
+    caplog.set_level(logging.WARNING, logger="appliance.cluster.agent")
+    server = start_guarded_server(tmp_path, accounts, province=False)
+    try:
+        a, b = tmp_path / "a.db", tmp_path / "b.db"
+        boxes = [
+            agents(server, box, db, user=box, password_file=accounts / f"{box}.password")
+            for box, db in (("a", a), ("b", b))
+        ]
+        for box in boxes:
+            wait_for(box.is_connected, "the box to connect with its account")
+        share_a_rule_and_a_verdict(a, b)
+        wait_for(lambda: "no province rules yet" in caplog.text, "the reason in the log")
+        assert all(box.is_connected() for box in boxes)
+    finally:
+        server.kill()
 
 
 def test_a_box_without_credentials_is_refused(
@@ -127,6 +169,7 @@ def test_a_box_cannot_speak_for_another_or_delete_the_streams(
         forged = {"origin": "c", "seq": 1, "kind": "verdict", "caller": NUMBER,
                   "value": "prank", "ts": time.time()}  # fmt: skip
         await client.publish(f"siaga.fact.{SITE}.c", json.dumps(forged).encode())
+        await client.publish("$KV.siaga_province_rules.b-1", b"{}")  # the hub's alone
         with pytest.raises((APIError, nats.errors.TimeoutError, nats.errors.NoRespondersError)):
             await js.delete_stream("SIAGA_FACTS")
         await client.flush()
@@ -135,5 +178,6 @@ def test_a_box_cannot_speak_for_another_or_delete_the_streams(
 
     asyncio.run(forge())
     assert any("permissions violation" in error.lower() for error in errors), errors
+    assert any("siaga_province_rules" in error for error in errors), errors
     time.sleep(1.0)
     assert rows(b, "SELECT count(*) FROM peer_facts") == [(0,)]

@@ -101,39 +101,6 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
     assert not boxes[0].agent.server.endswith(str(talking_to.port))
 
 
-@pytest.fixture
-def province(tmp_path: Path) -> Iterator[tuple[dict[str, NatsServer], Link]]:
-    """The province hub's server, and two sites' servers as its leaf nodes, each with its
-    own JetStream domain; the sites reach the hub through one `Link` that can be cut."""
-    leaf_port = free_port()
-    link = Link(leaf_port)
-    hub_folder = tmp_path / "hub-server"
-    hub_folder.mkdir()
-    leafnodes = (  # the hub tells leaf nodes the link's address, or they would go round it
-        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}" }}'
-    )
-    servers = {
-        "hub": NatsServer(hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}")
-    }
-    for site in ("serang", "cilegon"):
-        folder = tmp_path / f"{site}-server"
-        folder.mkdir()
-        servers[site] = NatsServer(
-            folder,
-            domain=site,
-            config_text=(
-                f"server_name: {site}\n"
-                f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{link.port}" }}] }}'
-            ),
-        )
-    for server in servers.values():
-        server.start()
-    yield servers, link
-    link.close()
-    for server in servers.values():
-        server.kill()
-
-
 @pytest.mark.parametrize("hub_restarts", [False, True], ids=["link-cut", "link-cut-hub-restarted"])
 def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals(
     tmp_path: Path,
