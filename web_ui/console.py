@@ -66,6 +66,7 @@ from web_ui.models import (
     RulePublic,
 )
 from web_ui.users import Language, UserError
+from web_ui.wording import error_words
 
 logger = logging.getLogger(__name__)
 
@@ -382,11 +383,17 @@ def _line_public(
         signal=row["signal"],
         registration=row["registration"],
         last_error=row["last_error"],
+        last_error_text=_error_text(row["last_error"], language),
         degraded=degraded_list(row["degraded"]),
         updated_ts=float(row["updated_ts"]),
         history=history,
         recent_call=ended,
     )
+
+
+def _error_text(last_error: str | None, language: Language) -> str | None:
+    """A line's last error in words (`web_ui.wording`), None for none."""
+    return error_words(last_error, language).sentence if last_error else None
 
 
 def request_public(row: RowLike, zone: ZoneInfo, now_ts: float) -> DeskRequestPublic:

@@ -24,6 +24,7 @@ from web_ui.messages import (
     security,
     service_watch,
     system,
+    wording,
 )
 from web_ui.passwords import MIN_PASSWORD_CHARS
 from web_ui.users import Language
@@ -384,7 +385,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "disposition.genuine.other": ("Darurat lain", "Other emergency"),
     "disposition.info": ("Informasi", "Information"),
     "disposition.prank": ("Iseng", "Prank"),
-    "disposition.ghost": ("Hantu (diam)", "Ghost (silent)"),
+    "disposition.ghost": ("Hantu", "Ghost"),
     "disposition.wrong_number": ("Salah sambung", "Wrong number"),
     "action.console.answer": ("Panggilan diangkat (konsol)", "Call answered (console)"),
     "action.console.hang_up": ("Panggilan ditutup (konsol)", "Call hung up (console)"),
@@ -664,7 +665,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rules.reason": ("Alasan", "Reason"),
     "rules.expires": ("Kedaluwarsa", "Expires"),
     "rules.expires_help": (
-        "YYYY-MM-DD (berlaku sampai akhir hari itu, WIB), 24h, 7d, atau kosong (tidak pernah).",
+        "TTTT-BB-HH (berlaku sampai akhir hari itu, WIB), 24 jam, 7 hari, atau kosong "
+        "(tidak pernah).",
         "YYYY-MM-DD (in force through that day, WIB), 24h, 7d, or empty (never).",
     ),
     "rules.never": ("tidak pernah", "never"),
@@ -678,12 +680,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "rules.import": ("Impor CSV", "Import CSV"),
     "rules.import_help": (
-        "Kolom: kind,number,match,action,reason,expires (atau Jenis;Nomor;Cocok;Tindakan;"
-        "Alasan;Kedaluwarsa); dipisah koma atau titik koma, seperti Excel menyimpannya."
-        " Pratinjau dulu; belum ada yang disimpan.",
-        "Columns: kind,number,match,action,reason,expires (or Kind;Number;Match;Action;"
-        "Reason;Expires); separated by commas or semicolons, as Excel saves them. You see a"
-        " preview first; nothing is stored yet.",
+        "Kolom: Jenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa (atau dengan nama program "
+        "\u201ckind,number,match,action,reason,expires\u201d); dipisah koma atau titik koma, "
+        "seperti Excel menyimpannya. Pratinjau dulu; belum ada yang disimpan.",
+        "Columns: Kind;Number;Match;Action;Reason;Expires (or with the program names "
+        "\u201ckind,number,match,action,reason,expires\u201d); separated by commas or "
+        "semicolons, as Excel saves them. You see a preview first; nothing is stored yet.",
     ),
     "rules.import_file": ("Berkas CSV", "CSV file"),
     "rules.import_preview": ("Pratinjau", "Preview"),
@@ -706,6 +708,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rules.import_submit": ("Impor {count} aturan", "Import {count} rules"),
     "rules.import_nothing": ("Tidak ada aturan untuk diimpor.", "No rules to import."),
     "rules.cancel": ("Batal", "Cancel"),
+    "rules.form.bad_number": (
+        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan pilih Cocok: awalan.",
+        "\u201c{value}\u201d is not a whole number; for a prefix choose Match: prefix.",
+    ),
     "rules_csv.header_missing": (
         "Baris pertama harus judul kolom ({columns}); tidak ada: {missing}.",
         "The first line must be the column header ({columns}); missing: {missing}.",
@@ -724,36 +730,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "rules_csv.bad_row": ("Baris ini tidak dapat dibaca.", "This row cannot be read."),
     "rules_csv.bad_kind": (
-        "Jenis \u201c{value}\u201d tidak dikenal: tulis allow atau block.",
-        "Unknown kind \u201c{value}\u201d: write allow or block.",
+        "Jenis \u201c{value}\u201d tidak dikenal: tulis \u201callow\u201d (izin) atau "
+        "\u201cblock\u201d (blokir).",
+        "Unknown kind \u201c{value}\u201d: write \u201callow\u201d or \u201cblock\u201d.",
     ),
     "rules_csv.bad_match": (
-        "Cocok \u201c{value}\u201d tidak dikenal: tulis exact, prefix, atau kosongkan.",
-        "Unknown match \u201c{value}\u201d: write exact, prefix, or leave it empty.",
+        "Cocok \u201c{value}\u201d tidak dikenal: tulis \u201cexact\u201d (persis), "
+        "\u201cprefix\u201d (awalan), atau kosongkan.",
+        "Unknown match \u201c{value}\u201d: write \u201cexact\u201d, \u201cprefix\u201d, "
+        "or leave it empty.",
     ),
     "rules_csv.number_missing": ("Nomor kosong.", "The number is empty."),
     "rules_csv.bad_number": (
-        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan tulis prefix di kolom match.",
-        "\u201c{value}\u201d is not a whole number; for a prefix write prefix in the match column.",
+        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan tulis \u201cprefix\u201d "
+        "(awalan) di kolom Cocok.",
+        "\u201c{value}\u201d is not a whole number; for a prefix write \u201cprefix\u201d "
+        "in the Match column.",
     ),
     "rules_csv.bad_prefix": (
         "\u201c{value}\u201d bukan awalan nomor yang sah (contoh: 0812 atau +62812).",
         "\u201c{value}\u201d is not a valid number prefix (e.g. 0812 or +62812).",
     ),
     "rules_csv.bad_action_allow": (
-        "Tindakan \u201c{value}\u201d tidak berlaku untuk izin: tulis pass atau kosongkan.",
-        "Action \u201c{value}\u201d does not apply to allow: write pass or leave it empty.",
+        "Tindakan \u201c{value}\u201d tidak berlaku untuk izin: tulis \u201cpass\u201d "
+        "(lolos) atau kosongkan.",
+        "Action \u201c{value}\u201d does not apply to allow: write \u201cpass\u201d or leave "
+        "it empty.",
     ),
     "rules_csv.bad_action_block": (
-        "Tindakan \u201c{value}\u201d tidak dikenal: tulis challenge, announce atau reject.",
-        "Unknown action \u201c{value}\u201d: write challenge, announce or reject.",
+        "Tindakan \u201c{value}\u201d tidak dikenal: tulis \u201cchallenge\u201d "
+        "(tantangan), \u201cannounce\u201d (pesan) atau \u201creject\u201d (tolak).",
+        "Unknown action \u201c{value}\u201d: write \u201cchallenge\u201d, "
+        "\u201cannounce\u201d or \u201creject\u201d.",
     ),
     "rules_csv.reason_long": (
         "Alasan terlalu panjang (paling banyak {max} karakter).",
         "The reason is too long (at most {max} characters).",
     ),
     "rules_csv.bad_expires": (
-        "Kedaluwarsa \u201c{value}\u201d tidak sah: tulis YYYY-MM-DD, 24h, 7d, atau kosongkan.",
+        "Kedaluwarsa \u201c{value}\u201d tidak sah: tulis TTTT-BB-HH, 24 jam, 7 hari, atau "
+        "kosongkan.",
         "Expiry \u201c{value}\u201d is not valid: write YYYY-MM-DD, 24h, 7d, or leave it empty.",
     ),
     "rules_csv.expires_past": (
@@ -785,6 +801,7 @@ def _merge_page_catalogues() -> None:
         security,
         service_watch,
         system,
+        wording,
     ):
         twice = sorted(set(catalogue.MESSAGES) & set(MESSAGES))
         if twice:

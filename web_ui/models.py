@@ -232,6 +232,9 @@ class LinePublic(BaseModel):
     signal: int | None
     registration: str | None
     last_error: str | None
+    last_error_text: str | None = Field(
+        default=None, description="`last_error` in words, in the user's language"
+    )
     degraded: list[str] = Field(
         default_factory=list,
         description="what the line cannot do although it answers: no_caller_id, "

@@ -13,7 +13,8 @@ Numbers are read the way people type them:
   thousands; the other one, or a lone separator that does not group digits in threes,
   is the decimal mark. `0.5` is 0.5 in either language.
 - Durations are seconds; a unit may follow: `10 menit`, `2 jam`, `7 hari`, `10 min`,
-  `2 h`, `7 d`. The page shows seconds, with the duration in words beside them.
+  `2 h`, `7 d`. The page shows each in the largest unit it is a whole number of (`7 hari`
+  rather than `604800`), which reads back as the same number of seconds.
 - A share may be written `0,5` or `50 %`.
 - A `number` (a threshold such as the reputation's) need not be whole: `2,5`.
 
@@ -375,6 +376,16 @@ def format_number(value: float, language: Language) -> str:
     elif "e" in text:
         text = f"{number:.12f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") if language == "id" else text
+
+
+def seconds_text(seconds: float, language: Language) -> str:
+    """A duration as the form shows it: in the largest unit it is a whole number of, so it
+    reads back exactly (`604800` -> `7 hari` / `7 d`; `90` -> `90 detik` / `90 s`)."""
+    value = float(seconds)
+    for unit_s, key in ((86_400.0, "days"), (3_600.0, "hours"), (60.0, "minutes")):
+        if value >= unit_s and value % unit_s == 0:
+            return translate(language, f"settings.unit.{key}", n=int(value // unit_s))
+    return translate(language, "settings.unit.seconds", n=format_number(value, language))
 
 
 def duration_words(seconds: float, language: Language) -> str:

@@ -28,6 +28,7 @@ from web_ui.screening_form import (
     html_id,
     ladder_cell,
     last_value,
+    seconds_text,
 )
 from web_ui.users import Language
 
@@ -90,7 +91,9 @@ class GroupView:
 
 def _text_of(setting: SettingField, value: Any, language: Language) -> str:
     """A value in force as the input shows it."""
-    if setting.kind in ("count", "number", "seconds", "share") and isinstance(value, int | float):
+    if setting.kind == "seconds" and isinstance(value, int | float):
+        return seconds_text(value, language)
+    if setting.kind in ("count", "number", "share") and isinstance(value, int | float):
         return format_number(value, language)
     if setting.kind == "numbers" and isinstance(value, list):
         return "\n".join(str(number) for number in value)
@@ -111,12 +114,19 @@ def _file_text(setting: SettingField, value: Any, language: Language) -> str:
     if setting.kind == "numbers" and isinstance(value, list):
         return ", ".join(str(number) for number in value) or translate(language, "settings.none")
     if setting.kind == "seconds" and isinstance(value, int | float):
-        return f"{format_number(value, language)} ({duration_words(value, language)})"
+        return duration_words(value, language)
     if setting.kind == "ladder" and isinstance(value, list):
         return "; ".join(_step_text(step, language) for step in value) or translate(
             language, "settings.none"
         )
     return _text_of(setting, value, language)
+
+
+def setting_words(name: str, value: Any, language: Language) -> str | None:
+    """A setting's value in words, as beside a changed field (the audit log shows changes
+    so); None for a name that is not a setting of this page."""
+    setting = FIELDS.get(name)
+    return None if setting is None else _file_text(setting, value, language)
 
 
 def _step_text(step: Mapping[str, Any], language: Language) -> str:
@@ -150,7 +160,8 @@ def _field_view(
         selected = tuple(submitted)
     hint = ""
     if setting.kind == "seconds" and isinstance(value, int | float):
-        hint = duration_words(value, language)
+        words = duration_words(value, language)
+        hint = "" if words == text else words  # `90 detik` is also `1 menit 30 detik`
     return FieldView(
         setting=setting,
         value=text,
@@ -161,6 +172,11 @@ def _field_view(
         hint=hint,
         error=errors.get(setting.name),
     )
+
+
+def _cell_text(column: str, value: float, language: Language) -> str:
+    """A ladder cell as the input shows it: a count, or a duration with its unit."""
+    return format_number(value, language) if column == "count" else seconds_text(value, language)
 
 
 def _ladder_rows(
@@ -179,7 +195,7 @@ def _ladder_rows(
     for index in indices:
         step = steps[index] if index < len(steps) else {}
         cells = {
-            column: format_number(step[column], language) if column in step else ""
+            column: _cell_text(column, step[column], language) if column in step else ""
             for column in ("count", "within_s", "restrict_s")
         }
         flag = bool(step.get("flag_supervisor", False))

@@ -101,11 +101,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 from sqlite_utils import Database
 
 from appliance import package_version
 from appliance.migrations import MIGRATION_SET, apply_migrations, pending_migrations
+from appliance.store import callbacks
 from appliance.store.backup import backup_name, copy_database
 from appliance.store.db import connect_writer
 from appliance.store.events import add_event
@@ -200,6 +201,12 @@ class EventPublic(BaseModel):
     kind: str
     line: str | None
     detail: str
+    _values: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The whole detail as a dict, for the page to put in words (not in the API)."""
+        return self._values
 
 
 class JournalPublic(BaseModel):
@@ -300,16 +307,16 @@ def recent_events(
         detail = str(row["detail"] or "")
         if len(detail) > EVENT_DETAIL_CHARS:
             detail = detail[: EVENT_DETAIL_CHARS - 1] + "\u2026"
-        events.append(
-            EventPublic(
-                id=int(row["id"]),
-                ts=float(row["ts"]),
-                at=_local(float(row["ts"]), zone),
-                kind=str(row["kind"]),
-                line=row["line"],
-                detail=detail,
-            )
+        event = EventPublic(
+            id=int(row["id"]),
+            ts=float(row["ts"]),
+            at=_local(float(row["ts"]), zone),
+            kind=str(row["kind"]),
+            line=row["line"],
+            detail=detail,
         )
+        event._values = callbacks.decode_detail(row["detail"])
+        events.append(event)
     return events
 
 

@@ -7,11 +7,13 @@
 - `api_session`: an httpx client logged in through `POST /api/login`.
 - `browser`: Debian's headless Chromium through its own chromedriver (never downloaded:
   Selenium gets both paths). Without them these tests fail, they do not skip.
-- `screenshot`: saves the browser's page to var/screenshots/<test name>.png.
+- `screenshot`: saves the browser's page to var/screenshots/<test name>.png (the window,
+  or with `full_page=True` the whole page).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import os
@@ -228,14 +230,35 @@ def browser(chrome: webdriver.Chrome, server: LiveServer) -> Iterator[webdriver.
     chrome.delete_all_cookies()
 
 
+FULL_PAGE_MAX_PX = 12_000  # a longer page is cut there (a PNG of a whole day's log is huge)
+
+
+def save_full_page(driver: webdriver.Chrome, path: Path) -> None:
+    """The whole page, not only the viewport, as Chromium lays it out (DevTools protocol):
+    as wide as the document, so content sticking out past the viewport shows too."""
+    size = driver.execute_script(
+        "const d = document.documentElement;"
+        " return [Math.max(d.scrollWidth, window.innerWidth), d.scrollHeight];"
+    )
+    clip = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], FULL_PAGE_MAX_PX), "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 @pytest.fixture
-def screenshot(request: pytest.FixtureRequest, chrome: webdriver.Chrome) -> Callable[[str], Path]:
-    """`screenshot("after-login")` saves the page as var/screenshots/<test>-<label>.png."""
+def screenshot(request: pytest.FixtureRequest, chrome: webdriver.Chrome) -> Callable[..., Path]:
+    """`screenshot("after-login")` saves the page as var/screenshots/<test>-<label>.png;
+    `full_page=True`: the whole page rather than what the window shows."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(label: str) -> Path:
+    def take(label: str, *, full_page: bool = False) -> Path:
         path = SCREENSHOTS / f"{request.node.name}-{label}.png"
-        assert chrome.save_screenshot(str(path)), f"no screenshot saved at {path}"
+        if full_page:
+            save_full_page(chrome, path)
+        else:
+            assert chrome.save_screenshot(str(path)), f"no screenshot saved at {path}"
         return path
 
     return take

@@ -168,7 +168,7 @@ def test_in_the_console_one_click_and_a_confirmation_close_the_floods_entries(
     notice = browser.find_element(By.ID, "callbacks-flood-left")
     WebDriverWait(browser, POLL_WAIT_S).until(lambda _: notice.is_displayed())
     assert "meninggalkan 6 entri" in notice.text
-    assert "(1) tetap terbuka" in notice.text
+    assert "Tetap terbuka (1)" in notice.text
     button = browser.find_element(By.ID, "callbacks-dismiss-flood")
     assert button.text == "Tutup 6 entri banjir"
     screenshot("flood-left")

@@ -156,7 +156,9 @@ def test_an_edit_keeps_the_name_and_shows_where_it_overrides_the_file(
     entry = next(e for e in view(session)["lines"] if e["config"]["name"] == one)
     assert entry["origin"] == "database" and entry["file_differs"] == ["port", "desk"]
     page = session.client.get("/lines").text
-    assert "Overrides the configuration file&#39;s entry (differs in: port, desk)" in page
+    assert (
+        "Overrides the configuration file&#39;s entry (differs in: AT port, Operator desk)" in page
+    )
     taken = session.client.put(
         f"/api/lines/{two}", json={"port": "/dev/siaga/line2"}, headers=session.headers()
     )

@@ -38,6 +38,7 @@ from web_ui.screening_form import (
     parse_number,
     parse_seconds,
     parse_share,
+    seconds_text,
 )
 from web_ui.users import Role
 
@@ -143,6 +144,12 @@ def test_counts_durations_and_shares() -> None:
     assert format_number(600.0, "en") == "600"
     assert duration_words(2_592_000, "id") == "30 hari"
     assert duration_words(90, "en") == "1 min 30 s"
+    assert [seconds_text(value, "id") for value in (604_800, 7_200, 600, 90, 0.5)] == [
+        "7 hari", "2 jam", "10 menit", "90 detik", "0,5 detik"
+    ]  # fmt: skip
+    for value in (604_800.0, 7_200.0, 600.0, 90.0, 0.5):
+        for language in ("id", "en"):
+            assert parse_seconds(seconds_text(value, language), language) == value
 
 
 def test_every_field_has_its_words_in_both_languages() -> None:
@@ -475,7 +482,7 @@ def test_the_form_reads_indonesian_numbers_durations_and_phone_numbers(
 
     page = supervisor.client.get("/settings?done=done.settings_saved").text
     assert 'id="done"' in page
-    assert 'value="0,25"' in page and "(15 menit)" in page and "(14 hari)" in page
+    assert 'value="0,25"' in page and 'value="15 menit"' in page and 'value="14 hari"' in page
     assert 'id="f-policy-flood-block_min_share-reset"' in page  # changed: it can be reset
 
     reset = supervisor.client.post(
@@ -558,7 +565,8 @@ def test_the_page_shows_the_flood_reputation_and_flood_challenge_settings(
     share = format_number(values["policy"]["flood"]["saturation_occupancy"], "id")
     assert f'name="policy.flood.saturation_occupancy" value="{share}"' in indonesian
     half_life = values["policy"]["abuse"]["reputation_half_life_s"]
-    assert f"({duration_words(half_life, 'id')})" in indonesian
+    shown = seconds_text(half_life, "id")  # `10 hari`, not 864000
+    assert f'name="policy.abuse.reputation_half_life_s" value="{shown}"' in indonesian
     for language, prompt in values["prompts"].items():
         assert f'name="prompts.{language}.flood_challenge_seconds"' in english
         textarea = english.index(f'name="prompts.{language}.flood_challenge"')
@@ -603,7 +611,7 @@ def test_the_form_reads_the_flood_and_reputation_settings(
     page = supervisor.client.get("/settings").text
     assert 'name="policy.flood.saturation_occupancy" value="0,75"' in page
     assert 'name="policy.abuse.reputation_threshold" value="2,5"' in page
-    assert "(14 hari)" in page
+    assert 'name="policy.abuse.reputation_half_life_s" value="14 hari"' in page
     assert 'id="f-policy-flood-enabled-reset"' in page  # changed: it can be reset
     reset = supervisor.client.post("/settings/reset", data=form(supervisor, target="flood"))
     assert reset.headers["location"] == "/settings?done=done.settings_reset"

@@ -18,7 +18,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dashboard.reached_operator": ("Sampai ke operator", "Reached an operator"),
     "dashboard.genuine": ("Asli", "Genuine"),
     "dashboard.prank": ("Iseng", "Prank"),
-    "dashboard.ghost": ("Diam (ghost)", "Silent (ghost)"),
+    "dashboard.ghost": ("Hantu", "Ghost"),
     "dashboard.by_reason": ("Disaring menurut alasan", "Screened by reason"),
     "dashboard.none_screened": (
         "Belum ada panggilan yang disaring hari ini.",
@@ -26,11 +26,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "dashboard.today_note": (
         "Sejak tengah malam waktu setempat. Disaring: setiap keputusan selain lolos "
-        "(tantangan, pesan, tolak). Asli: penilaian operator sejauh ini. Iseng dan diam: "
-        "penilaian operator ditambah yang digolongkan Siaga sendiri, seperti di laporan.",
+        "(tantangan, pesan, tolak). Asli: penilaian operator sejauh ini. Iseng dan hantu "
+        "(penelepon diam): penilaian operator ditambah yang digolongkan Siaga sendiri, seperti "
+        "di laporan.",
         "Since local midnight. Screened: any decision other than pass (challenge, announce, "
-        "reject). Genuine: operators' dispositions so far. Prank and silent: operators' "
-        "dispositions plus what Siaga classified itself, as in the reports.",
+        "reject). Genuine: operators' dispositions so far. Prank and ghost (silent callers): "
+        "operators' dispositions plus what Siaga classified itself, as in the reports.",
     ),
     "dashboard.reason_other": ("lainnya", "other"),
     # the line service and flood mode

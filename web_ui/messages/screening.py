@@ -6,10 +6,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.title": ("Pengaturan penyaringan", "Screening settings"),
     "settings.intro": (
         "Perubahan berlaku untuk panggilan berikutnya dalam beberapa detik, tanpa memulai "
-        "ulang. Angka: koma untuk desimal (0,5). Lama waktu dalam detik, atau dengan satuan: "
-        "10 menit, 2 jam, 7 hari.",
+        "ulang. Angka: koma untuk desimal (0,5). Lama waktu dengan satuan: 30 detik, "
+        "10 menit, 2 jam, 7 hari (tanpa satuan: detik).",
         "Changes apply to the next call within seconds, with no restart. Numbers: 0.5 or "
-        "0,5. Durations in seconds, or with a unit: 10 min, 2 h, 7 d.",
+        "0,5. Durations with a unit: 30 s, 10 min, 2 h, 7 d (no unit: seconds).",
     ),
     "settings.base": ("Nilai dasar", "Base values"),
     "settings.base.line_service": (
@@ -99,7 +99,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Lebih dari ini dalam jangka di bawah, tanpa bicara dengan petugas, mendapat tindakan.",
         "More than this within the window below, without reaching an operator, gets the action.",
     ),
-    "settings.field.policy.throttle.window_s": ("Jangka waktu (detik)", "Window (seconds)"),
+    "settings.field.policy.throttle.window_s": ("Jangka waktu", "Window"),
     "settings.help.policy.throttle.window_s": (
         "Jangka penghitungan panggilan berulang.",
         "How far back repeat calls are counted.",
@@ -112,15 +112,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # abuse ladder
     "settings.field.policy.abuse.ladder": ("Anak tangga", "Steps"),
     "settings.help.policy.abuse.ladder": (
-        "Sekian penilaian iseng/diam dari petugas dalam jangka itu membatasi nomor selama "
+        "Sekian penilaian iseng/hantu dari petugas dalam jangka itu membatasi nomor selama "
         "waktu pembatasan. Kosongkan satu baris untuk menghapus anak tangga itu.",
         "This many prank or ghost dispositions by operators within the span restrict the "
         "number for the restriction time. Empty a row to remove that step.",
     ),
     "settings.ladder.step": ("Anak tangga", "Step"),
     "settings.ladder.count": ("Jumlah penilaian", "Dispositions"),
-    "settings.ladder.within_s": ("Dalam (detik)", "Within (seconds)"),
-    "settings.ladder.restrict_s": ("Dibatasi selama (detik)", "Restricted for (seconds)"),
+    "settings.ladder.within_s": ("Dalam", "Within"),
+    "settings.ladder.restrict_s": ("Dibatasi selama", "Restricted for"),
     "settings.ladder.flag_supervisor": ("Beri tahu supervisor", "Flag to supervisor"),
     "settings.ladder.cell": ("Anak tangga {step}, {column}", "Step {step}, {column}"),
     "settings.ladder.step_text": (
@@ -133,8 +133,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "What happens to calls from a restricted number.",
     ),
     "settings.field.policy.abuse.immunity_s": (
-        "Kekebalan setelah panggilan asli (detik)",
-        "Immunity after a genuine call (seconds)",
+        "Kekebalan setelah panggilan asli",
+        "Immunity after a genuine call",
     ),
     "settings.help.policy.abuse.immunity_s": (
         "Selama ini sesudah panggilan asli, nomor itu tidak disaring sama sekali.",
@@ -145,14 +145,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Prank reputation limit",
     ),
     "settings.help.policy.abuse.reputation_threshold": (
-        "Tiap penilaian iseng/diam bernilai 1 dan menyusut seiring waktu. Nomor yang "
+        "Tiap penilaian iseng/hantu bernilai 1 dan menyusut seiring waktu. Nomor yang "
         "jumlahnya mencapai batas ini dibatasi seperti oleh tangga. 0: mati.",
         "Each prank or ghost disposition counts 1 and fades with time. A number whose sum "
         "reaches this limit is restricted as by the ladder. 0: off.",
     ),
     "settings.field.policy.abuse.reputation_half_life_s": (
-        "Nilai penilaian menyusut separuh tiap (detik)",
-        "A disposition's weight halves every (seconds)",
+        "Nilai penilaian menyusut separuh tiap",
+        "A disposition's weight halves every",
     ),
     "settings.help.policy.abuse.reputation_half_life_s": (
         "Reputasi mengingat berminggu-minggu: setelah sekian lama, satu penilaian bernilai "
@@ -225,8 +225,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "How many times the challenge prompt plays (1 to 5).",
     ),
     "settings.field.challenge.wait_after_prompt_s": (
-        "Tunggu setelah pesan (detik)",
-        "Wait after the prompt (seconds)",
+        "Tunggu setelah pesan",
+        "Wait after the prompt",
     ),
     "settings.help.challenge.wait_after_prompt_s": (
         "Waktu menekan tombol setelah tiap pesan.",
@@ -241,8 +241,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A caller from a number on record for pranks hears a warning, then waits.",
     ),
     "settings.field.challenge.reported_hold_s": (
-        "Tunggu tambahan setelah peringatan (detik)",
-        "Extra wait after the warning (seconds)",
+        "Tunggu tambahan setelah peringatan",
+        "Extra wait after the warning",
     ),
     "settings.help.challenge.reported_hold_s": (
         "0 sampai 300 detik; 0: tanpa tunggu.",
@@ -291,8 +291,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Unticked, flood mode never starts.",
     ),
     "settings.field.policy.flood.rate_window_s": (
-        "Jangka hitung (detik)",
-        "Count window (seconds)",
+        "Jangka hitung",
+        "Count window",
     ),
     "settings.help.policy.flood.rate_window_s": (
         "Jangka penghitungan panggilan masuk, nomor baru, panggilan dari satu nomor atau "
@@ -319,8 +319,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This many calls from numbers not seen before, within the count window, start flood mode.",
     ),
     "settings.field.policy.flood.saturation_s": (
-        "Jangka saluran penuh (detik)",
-        "Busy-lines window (seconds)",
+        "Jangka saluran penuh",
+        "Busy-lines window",
     ),
     "settings.help.policy.flood.saturation_s": (
         "Jangka pemeriksaan saluran sibuk, saluran yang cepat terisi lagi, dan penelepon "
@@ -338,8 +338,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "quickly often enough, start flood mode.",
     ),
     "settings.field.policy.flood.reseize_s": (
-        "Terisi lagi dengan cepat: dalam (detik)",
-        "Taken again quickly: within (seconds)",
+        "Terisi lagi dengan cepat: dalam",
+        "Taken again quickly: within",
     ),
     "settings.help.policy.flood.reseize_s": (
         "Saluran yang menerima panggilan baru secepat ini setelah panggilan sebelumnya "
@@ -366,7 +366,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This many callers who find the lines busy, within the busy-lines window, start "
         "flood mode. Call waiting must be on for the SIMs.",
     ),
-    "settings.field.policy.flood.quiet_s": ("Tenang selama (detik)", "Quiet for (seconds)"),
+    "settings.field.policy.flood.quiet_s": ("Tenang selama", "Quiet for"),
     "settings.help.policy.flood.quiet_s": (
         "Mode banjir panggilan berakhir setelah sekian lama tanpa tanda banjir.",
         "Flood mode ends after this long with no sign of a flood.",
@@ -450,8 +450,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "and put on the call-back list. 0: none kept.",
     ),
     "settings.field.policy.flood.redial_window_s": (
-        "Dianggap menelepon ulang dalam (detik)",
-        "Counts as trying again within (seconds)",
+        "Dianggap menelepon ulang dalam",
+        "Counts as trying again within",
     ),
     "settings.help.policy.flood.redial_window_s": (
         "Penelepon yang menelepon atau menunggu dalam waktu ini bukan panggilan pertama: "
@@ -470,8 +470,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "free lines or fewer; otherwise the full challenge.",
     ),
     "settings.field.challenge.flood_wait_s": (
-        "Tunggu setelah tantangan singkat (detik)",
-        "Wait after the short challenge (seconds)",
+        "Tunggu setelah tantangan singkat",
+        "Wait after the short challenge",
     ),
     "settings.help.challenge.flood_wait_s": (
         "Waktu menekan tombol atau bicara; yang tidak melakukan keduanya langsung diputus.",
@@ -516,48 +516,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "For a number on record for pranks that pressed the key.",
     ),
     "settings.field.prompts.challenge_seconds": (
-        "Lama pesan tantangan (detik)",
-        "Challenge prompt length (seconds)",
+        "Lama pesan tantangan",
+        "Challenge prompt length",
     ),
     "settings.help.prompts.challenge_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
     "settings.field.prompts.flood_challenge_seconds": (
-        "Lama pesan tantangan singkat (detik)",
-        "Short challenge prompt length (seconds)",
+        "Lama pesan tantangan singkat",
+        "Short challenge prompt length",
     ),
     "settings.help.prompts.flood_challenge_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
     "settings.field.prompts.connecting_seconds": (
-        "Lama pesan menyambungkan (detik)",
-        "Connecting prompt length (seconds)",
+        "Lama pesan menyambungkan",
+        "Connecting prompt length",
     ),
     "settings.help.prompts.connecting_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
     "settings.field.prompts.announce_seconds": (
-        "Lama pesan pembatasan (detik)",
-        "Restriction message length (seconds)",
+        "Lama pesan pembatasan",
+        "Restriction message length",
     ),
     "settings.help.prompts.announce_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
     "settings.field.prompts.goodbye_seconds": (
-        "Lama pesan perpisahan (detik)",
-        "Goodbye message length (seconds)",
+        "Lama pesan perpisahan",
+        "Goodbye message length",
     ),
     "settings.help.prompts.goodbye_seconds": (
         "Perkiraan lama pesan diputar.",
         "About how long the prompt plays.",
     ),
     "settings.field.prompts.reported_seconds": (
-        "Lama peringatan (detik)",
-        "Warning length (seconds)",
+        "Lama peringatan",
+        "Warning length",
     ),
     "settings.help.prompts.reported_seconds": (
         "Perkiraan lama pesan diputar.",
@@ -585,8 +585,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "SMS of all kinds count; 0: none.",
     ),
     "settings.field.sms.warnings_per_number_s": (
-        "Satu peringatan per nomor tiap (detik)",
-        "One warning per number every (seconds)",
+        "Satu peringatan per nomor tiap",
+        "One warning per number every",
     ),
     "settings.help.sms.warnings_per_number_s": (
         "Nomor yang sama tidak diperingatkan lagi dalam waktu ini.",

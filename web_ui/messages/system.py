@@ -4,6 +4,7 @@ from __future__ import annotations
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "system.title": ("Sistem", "System"),
+    "system.journal_said": ("Jawaban journalctl (apa adanya):", "What journalctl said:"),
     "system.running": ("Yang berjalan", "What runs"),
     "system.version": ("Versi Siaga", "Siaga version"),
     "system.web_uptime": ("Antarmuka web berjalan", "Web UI up for"),

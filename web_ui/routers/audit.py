@@ -1,20 +1,18 @@
-"""The audit log, read-only, newest first (supervisors and technicians)."""
+"""The audit log, read-only, newest first (supervisors and technicians); the page shows each
+entry in words (`web_ui.audit_view`), the API as stored."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from web_ui import audit
 from web_ui.app_state import pages_of
-from web_ui.audit import AUDIT_PAGE_SIZE, AuditEntry
+from web_ui.audit import AUDIT_PAGE_SIZE
+from web_ui.audit_view import audit_row
 from web_ui.deps import CsrfChecked, DbDep, SessionDep, SettingsDep, SupervisorUser
-from web_ui.i18n import has_message, translate
 from web_ui.models import AuditPublic, ErrorPublic
-from web_ui.users import Language
 
 pages = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
 api = APIRouter(
@@ -25,30 +23,11 @@ api = APIRouter(
 )
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    """An entry as the page shows it: the action in words, values as JSON text."""
-
-    entry: AuditEntry
-    action_label: str
-    before_text: str
-    after_text: str
-
-
-def _text(value: dict[str, Any] | None) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _row(entry: AuditEntry, language: Language) -> AuditRow:
-    key = f"action.{entry.action}"
-    label = translate(language, key) if has_message(key) else entry.action
-    return AuditRow(entry, label, _text(entry.before), _text(entry.after))
-
-
 @pages.get("/audit")
 def audit_page(
     request: Request,
     db: DbDep,
+    settings: SettingsDep,
     user: SupervisorUser,
     session: SessionDep,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -60,7 +39,7 @@ def audit_page(
         request,
         "audit.html",
         {
-            "rows": [_row(entry, user.language) for entry in entries],
+            "rows": [audit_row(entry, user.language, settings.zone) for entry in entries],
             "older": older,
             "paged": before is not None,
         },

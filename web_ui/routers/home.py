@@ -13,7 +13,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from web_ui import dashboard
+from web_ui import dashboard, wording
 from web_ui.app_state import pages_of
 from web_ui.deps import CsrfChecked, CurrentUser, DbDep, SessionDep, SettingsDep, SupervisorUser
 from web_ui.models import ErrorPublic
@@ -48,6 +48,11 @@ def dashboard_page(
         "registration_label": lambda value: dashboard.registration_label(language, value),
         "state_label": lambda state: dashboard.state_label(language, state),
         "callback_reason": lambda reason: dashboard.callback_reason_label(language, reason),
+        "event_words": lambda kind, detail: wording.event_words(
+            kind, detail, language, settings.zone
+        ),
+        "error_words": lambda raw: wording.error_words(raw, language),
+        "flood_words": lambda reason: wording.flood_reason_words(reason, language),
         "today_text": dashboard.format_day(
             view.today.since_at.timestamp(), settings.zone, language
         ),

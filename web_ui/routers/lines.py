@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from appliance.config import FamilyName, LineConfig, RejectMethod
 from appliance.line_admin import AT_TEST_COMMANDS
-from web_ui import line_config, lines
+from web_ui import line_config, lines, wording
 from web_ui.app_state import pages_of
 from web_ui.deps import (
     CsrfChecked,
@@ -107,6 +107,7 @@ def _lines_page(
             "config": line_config.read_view(db, slots=()),
             "commands": AT_TEST_COMMANDS,
             "registrations": REGISTRATIONS,
+            "error_words": lambda raw: wording.error_words(raw, session.user.language),
             "done": done if done in DONE_KEYS else None,
             "error": error,
         },

@@ -72,8 +72,17 @@ class RuleCreate(BaseModel):
     expires: str = Field(default="", max_length=12)
 
 
+# The add form has no "match" column to write `prefix` in: its own words for that error.
+FORM_KEYS = {"rules_csv.bad_number": "rules.form.bad_number"}
+
+
 def _message(language: Language, error: RowError) -> str:
     return translate(language, error.key, **error.values)
+
+
+def _form_message(language: Language, error: RowError) -> str:
+    """A refused form field's message, naming the form's own fields."""
+    return translate(language, FORM_KEYS.get(error.key, error.key), **error.values)
 
 
 def _digest(drafts: tuple[RuleDraft, ...]) -> str:
@@ -187,7 +196,7 @@ def add_rule_form(
     }
     found = parse_rule_fields(form, region=DEFAULT_REGION, now_ts=time.time(), zone=settings.zone)
     if isinstance(found, RowError):
-        message = _message(user.language, found)
+        message = _form_message(user.language, found)
         return _rules_page(
             request, db, settings, session, error=message, form=form, status_code=422
         )

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from web_ui import dashboard, system
+from web_ui import dashboard, system, wording
 from web_ui.app_state import pages_of
 from web_ui.audit import Actor
 from web_ui.deps import (
@@ -89,12 +89,17 @@ def _system_page(
     status_code: int = 200,
 ) -> Response:
     info = system.system_info(db, settings, now_ts=time.time(), kind=kind)
+    language = session.user.language
     context = {
         "info": info,
         "error": error,
         "confirm_word": system.CONFIRM_WORD,
         "version_differs": info.service.version not in (None, info.version),
-        **_helpers(session.user.language),
+        "event_words": lambda event: wording.event_words(
+            event.kind, event.values, language, settings.zone
+        ),
+        "event_kind": lambda name: wording.event_kind_label(name, language),
+        **_helpers(language),
     }
     return pages_of(request).render(
         request, "system.html", context, session=session, status_code=status_code

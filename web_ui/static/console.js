@@ -297,7 +297,9 @@
     else if (reported && line.call_id !== null && CALL_STATES.has(line.state)) card.append(callFacts(line));
     if (ended) card.append(endedPanel(line));
     if (reported && line.last_error && (line.state === "failed" || line.state === "down")) {
-      card.append(el("p", "muted", t("console.last_error", { error: line.last_error })));
+      const error = el("p", "muted", t("console.last_error", { error: line.last_error_text || line.last_error }));
+      error.title = line.last_error;  // as the modem said it, for the technician
+      card.append(error);
     }
     card.append(el("p", "note request-note"));
     card.append(el("p", "note action-note"));
@@ -656,8 +658,12 @@
     callbackMessageTimer = setTimeout(() => { callbackMessage.hidden = true; }, NOTE_SHOWN_MS);
   }
 
+  // Each cell carries its column's name, shown above it on a phone (`table.stack`).
+  const callbackHeadings = [...callbackTable.querySelectorAll("thead th")].map((th) => th.textContent);
+
   function callbackCell(row, className, text) {
     const cell = el("td", className, text);
+    cell.dataset.label = callbackHeadings[row.children.length] || "";
     row.append(cell);
     return cell;
   }

@@ -1,0 +1,99 @@
+"""What the line service stores for machines, in words (`web_ui.wording`, `web_ui.audit_view`).
+
+The texts matched here are the line service's own (`appliance.line`, `appliance.recovery`,
+`appliance.policy`, `firmware.at.channel`): when one of them changes its wording, these
+tests say the page would fall back to the English text.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from firmware.at.channel import ATCommandError, ATTimeoutError
+from web_ui.audit import AuditEntry
+from web_ui.audit_view import audit_row
+from web_ui.wording import error_words, event_words, fields_words, flood_reason_words
+
+ZONE = ZoneInfo("Asia/Jakarta")
+
+
+def as_the_line_stores(exc: Exception) -> str:
+    """`appliance.line`'s `last_error` for an exception of the AT channel."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def test_modem_errors_become_words_and_keep_the_original() -> None:
+    timeout = as_the_line_stores(ATTimeoutError("AT+CSQ", 5.0))
+    words = error_words(timeout, "id")
+    assert words.sentence == "Modem tidak menjawab perintah AT+CSQ dalam 5 detik"
+    assert words.raw == timeout
+    refused = as_the_line_stores(ATCommandError("AT+CLIP=1", "+CME ERROR: 3", []))
+    assert error_words(refused, "en").text == "the modem refused AT+CLIP=1 (answer: +CME ERROR: 3)"
+    assert error_words(f"health poll: {ATTimeoutError('AT', 2.0)}", "id").text == (
+        "pemeriksaan berkala modem gagal: modem tidak menjawab perintah AT dalam 2 detik"
+    )
+    assert "Error" not in error_words("KeyError: 'state'", "en").text
+    assert error_words("+CME ERROR: 10", "id").text == "+CME ERROR: 10"  # unknown: as it is
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("rate: 31 calls in 60 s (limit 30)", "31 panggilan dalam 1 menit (batas 30)"),
+        ("one number: 14 calls from +6281234 in 600 s", "Satu nomor: 14 panggilan dari "
+         "+6281234 dalam 10 menit"),
+        ("withheld: 9 of 12 calls without a number in 60 s", "9 dari 12 panggilan tanpa nomor "
+         "dalam 1 menit"),
+        ("restart", "Masih aktif saat layanan saluran dimulai ulang"),
+        ("something new", "something new"),
+    ],
+)  # fmt: skip
+def test_flood_reasons_become_words(reason: str, words: str) -> None:
+    assert flood_reason_words(reason, "id") == words
+
+
+def test_recovery_steps_and_durations_are_words_in_each_language() -> None:
+    recovered = {
+        "step": "recovered",
+        "after": "power_cycle",
+        "steps": ["reinitialise", "usb_reset"],
+    }
+    assert event_words("recovery", recovered, "id", ZONE) == (
+        "Modem menjawab lagi setelah: inisialisasi ulang, reset USB"
+    )
+    degraded = {"missing": ["no_caller_id"], "found_on": "health poll", "retry_s": 604800.0}
+    assert event_words("line_degraded", degraded, "en", ZONE) == (
+        "Not available: no caller ID; tried again every 7 d"
+    )
+
+
+def test_unknown_event_details_are_named_values_never_json() -> None:
+    text = event_words("sync_connected", {"servers": ["nats://hub"], "ok": True}, "id", ZONE)
+    assert "{" not in text and "[" not in text and "True" not in text
+    pairs = fields_words({"created_ts": 0.0, "role": "technician", "disabled": False}, "id", ZONE)
+    assert pairs == [
+        ("Dibuat", "1 Jan 1970 07.00.00 WIB"),
+        ("Peran", "Teknisi"),
+        ("Nonaktif", "tidak"),
+    ]
+
+
+def test_an_audit_update_shows_only_what_changed() -> None:
+    entry = AuditEntry(
+        id=1, ts=0.0, actor="agus", action="user.update", target="siti",
+        before={"role": "operator", "username": "siti", "disabled": False},
+        after={"role": "supervisor", "username": "siti", "disabled": False}, remote=None,
+    )  # fmt: skip
+    row = audit_row(entry, "id", ZONE)
+    assert (row.before, row.after) == ([("Peran", "Operator")], [("Peran", "Supervisor")])
+    assert row.action_label == "Pengguna diubah"
+    setting = AuditEntry(
+        id=2, ts=0.0, actor="agus", action="settings.change", target="settings",
+        before={"policy.throttle.window_s": 600.0}, after={"policy.throttle.window_s": 604800.0},
+        remote=None,
+    )  # fmt: skip
+    row = audit_row(setting, "id", ZONE)
+    assert row.target_text == "Pengaturan penyaringan"
+    assert row.after == [("Jangka waktu", "7 hari")]
