@@ -1,5 +1,6 @@
 """The `siaga` program, put together: the appliance's commands (`appliance.cli`) and the
-web UI's, `siaga web` (serve the web UI) and `siaga user ...` (its accounts).
+web UI's, `siaga web` (serve the web UI), `siaga user ...` (its accounts) and `siaga
+restore` (the system page's restore, from the console).
 
 This is the top layer, so the program is assembled here: the console script and
 `python -m web_ui.cli` run `main`. The web stack (FastAPI, the templates) is imported
@@ -256,9 +257,95 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------- restore
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Replace the database with a backup, with the system page's checks and steps
+    (`web_ui.system`): the file is checked and brought to this version's schema, the
+    live database is kept as a safety copy, calls the service logged since the backup
+    are handed on, every web session ends, and the audit log says who restored what."""
+    import shutil
+    import time
+
+    from web_ui import system
+    from web_ui.settings import SettingsError, settings_for
+
+    config = config_of(args)
+    db_path = db_path_of(args, config)
+    source = Path(args.file)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file (nothing was changed)")
+    if not db_path.is_file():
+        raise UsageError(f"no database at {db_path}: give --db or --config (nothing was changed)")
+    try:
+        settings = settings_for(db_path, timezone=config.site.timezone, site_name=config.site.name)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    running = _service_running(settings)
+    try:
+        token, upload = system.start_upload(settings, expected_bytes=source.stat().st_size)
+        try:
+            shutil.copyfile(source, upload)
+        except OSError as exc:
+            system.discard_upload(settings, token)
+            raise UsageError(f"cannot read {source}: {exc} (nothing was changed)") from None
+        summary = system.inspect_upload(settings, token, service_running=running)
+        sys.stdout.write(_restore_summary(source, summary, settings.zone))
+        if not args.yes and not _confirmed(system.CONFIRM_WORD):
+            system.discard_upload(settings, token)
+            sys.stdout.write("not confirmed: nothing was changed\n")
+            return 1
+        outcome = system.restore(
+            settings, token, _cli_actor(), now_ts=time.time(), service_running=running
+        )
+    except system.RestoreError as refused:
+        raise UsageError(f"{refused.message('en')} (nothing was changed)") from None
+    sys.stdout.write(
+        f"restored: {outcome.summary.calls} calls (there were {outcome.calls_before});"
+        f" the previous database is kept in {outcome.safety_copy};"
+        " everybody logs in to the web UI again\n"
+    )
+    return 0
+
+
+def _service_running(settings: Any) -> bool:
+    """Whether the line service's heartbeat is fresh, as the system page judges it."""
+    import time
+
+    from web_ui import dashboard
+    from web_ui import db as web_db
+
+    conn = web_db.connect(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
+    try:
+        return bool(dashboard.service_status(conn, time.time(), settings.zone).running)
+    finally:
+        conn.close()
+
+
+def _restore_summary(source: Path, summary: Any, zone: ZoneInfo) -> str:
+    def day(ts: float | None) -> str:
+        return "-" if ts is None else datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
+
+    migrated = ", ".join(summary.migrated) or "none needed"
+    return (
+        f"{source}: {summary.size / 2**20:.1f} MB, {summary.calls} calls"
+        f" from {day(summary.first_call_ts)} to {day(summary.last_call_ts)},"
+        f" {summary.users} accounts (technicians: {', '.join(summary.technicians)});"
+        f" schema updates: {migrated}\n"
+    )
+
+
+def _confirmed(word: str) -> bool:
+    """The technician types `word` on the terminal (an empty or closed stdin is a no)."""
+    sys.stdout.write(f"This replaces the database. Type {word} to go on: ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip() == word
+
+
 def add_web_commands(sub: Any) -> None:
-    """`siaga web` and `siaga user ...`."""
-    """`siaga web` and `siaga user ...`."""
+    """`siaga web`, `siaga user ...` and `siaga restore`."""
     web = sub.add_parser("web", help="serve the web UI (pages and JSON API)")
     add_common(web)
     web.add_argument("--host", help="address to listen on (default: the config's web.host)")
@@ -311,6 +398,16 @@ def add_web_commands(sub: Any) -> None:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     passwd.set_defaults(func=cmd_user_passwd)
+
+    restore = sub.add_parser(
+        "restore", help="replace the database with a backup (the old one is kept)"
+    )
+    add_common(restore)
+    restore.add_argument("file", help="a backup made by `siaga backup` or the system page")
+    restore.add_argument(
+        "--yes", action="store_true", help="do not ask for RESTORE on the terminal"
+    )
+    restore.set_defaults(func=cmd_restore)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import queue
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -269,3 +270,58 @@ def test_siaga_user_unlock_lifts_a_lock_from_every_address(
     assert again.status_code == 200
     unknown = siaga("user", "unlock", "nobody", "--db", server.db_path)
     assert unknown.returncode == 2 and "no user 'nobody'" in unknown.stderr
+
+
+def add_technician(db: Path, name: str) -> None:
+    added = siaga("user", "add", name, "--role", "technician", "--password-stdin",
+                  "--db", db, stdin=f"password-of-{name}\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+
+def usernames(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [row[0] for row in conn.execute("SELECT username FROM users ORDER BY username")]
+    finally:
+        conn.close()
+
+
+def test_siaga_restore_puts_a_backup_back_and_keeps_the_database_it_replaced(
+    tmp_path: Path,
+) -> None:
+    db, backup = tmp_path / "siaga.db", tmp_path / "backup.db"
+    add_technician(db, "tina")
+    made = siaga("backup", "--db", db, "--out", backup)
+    assert made.returncode == 0, made.stderr
+    add_technician(db, "toni")  # after the backup: gone once it is restored
+
+    refused = siaga("restore", backup, "--db", db, stdin="no\n")
+    assert refused.returncode == 1 and "nothing was changed" in refused.stdout
+    assert "0 calls" in refused.stdout and "technicians: tina" in refused.stdout
+    assert usernames(db) == ["tina", "toni"]
+
+    restored = siaga("restore", backup, "--db", db, stdin="RESTORE\n")
+    assert restored.returncode == 0, restored.stderr
+    assert usernames(db) == ["tina"]
+    safety = re.search(r"kept in (\S+);", restored.stdout)
+    assert safety is not None and usernames(Path(safety[1])) == ["tina", "toni"]
+    conn = sqlite3.connect(db)
+    try:
+        audit = conn.execute("SELECT actor FROM audit_log WHERE action = 'system.restore'")
+        assert [row[0] for row in audit] == [f"cli:{getpass.getuser()}"]
+    finally:
+        conn.close()
+
+
+def test_siaga_restore_refuses_a_file_that_is_no_backup_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    db, junk = tmp_path / "siaga.db", tmp_path / "notes.db"
+    add_technician(db, "tina")
+    junk.write_text("not a database at all\n")
+    refused = siaga("restore", junk, "--db", db, "--yes")
+    assert refused.returncode == 2
+    assert "nothing was changed" in refused.stderr
+    assert usernames(db) == ["tina"]
+    missing = siaga("restore", tmp_path / "nowhere.db", "--db", db, "--yes")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
