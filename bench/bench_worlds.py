@@ -6,8 +6,9 @@ redial, press or only speak. Every world is simulated twice through the real app
 on the virtual clock (4 lines, 4 operators): with the reference policy that screens
 nothing (`docs/policies/no-screening.toml`) and with Siaga's defaults. Printed: one
 Markdown row per world (genuine callers reaching an operator, incidents, line-seconds
-per junk call, when flood mode came on) and a summary with the worst case of each shape
-beside its median; `--json FILE` keeps every figure.
+per junk call, when flood mode came on), a summary with the worst case of each shape
+beside its median, and what dismissing each flood's call-back entries would close and
+keep, genuine and junk apart; `--json FILE` keeps every figure.
 
     .venv/bin/python bench/bench_worlds.py            # the flood sweep, about 8 minutes
     .venv/bin/python bench/bench_worlds.py --quick    # one world per shape

@@ -54,7 +54,6 @@ from appliance.cluster.messages import (
     EVENTS_STREAM,
     FACTS_STREAM,
     PROVINCE_RULES_BUCKET,
-    RULE_HISTORY,
     RULES_BUCKET,
     MessageRefused,
     call_subject,
@@ -73,7 +72,11 @@ from appliance.cluster.permissions import (
     consumer_names,
     province_consumer_name,
 )
-from appliance.cluster.province import PROVINCE_RULES_SUBJECT, ensure_province_rules
+from appliance.cluster.province import (
+    PROVINCE_RULES_SUBJECT,
+    ensure_province_rules,
+    rule_bucket_stream,
+)
 from appliance.config import ClusterConfig
 from appliance.store.db import connect_writer, immediate
 from appliance.store.events import add_event
@@ -488,17 +491,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
                 num_replicas=replicas,
             )
     if not await _stream_exists(js, RULES_STREAM):
-        await js.add_stream(
-            name=RULES_STREAM,
-            subjects=[f"$KV.{RULES_BUCKET}.>"],
-            storage=api.StorageType.FILE,
-            max_msgs_per_subject=RULE_HISTORY,
-            allow_rollup_hdrs=True,
-            deny_delete=True,
-            discard=api.DiscardPolicy.NEW,
-            duplicate_window=120.0,
-            num_replicas=replicas,
-        )
+        await js.add_stream(rule_bucket_stream(RULES_STREAM, f"$KV.{RULES_BUCKET}.>", replicas))
 
 
 async def _stream_exists(js: JetStreamContext, name: str) -> bool:

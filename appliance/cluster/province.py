@@ -39,21 +39,27 @@ PROVINCE_RULES_SUBJECT = f"$KV.{PROVINCE_RULES_BUCKET}.>"
 LOOK_EVERY_S = 0.2  # the hub's rules table, looked at (one cheap read) this often
 
 
+def rule_bucket_stream(name: str, subject: str, replicas: int) -> api.StreamConfig:
+    """The stream of a rule bucket as nats-py's key-value store makes one: the last
+    `RULE_HISTORY` revisions of each key, purges by roll-up only."""
+    return api.StreamConfig(
+        name=name,
+        subjects=[subject],
+        storage=api.StorageType.FILE,
+        max_msgs_per_subject=RULE_HISTORY,
+        allow_rollup_hdrs=True,
+        deny_delete=True,
+        discard=api.DiscardPolicy.NEW,
+        duplicate_window=120.0,
+        num_replicas=replicas,
+    )
+
+
 def province_rules_stream(replicas: int, *, mirror_of: str | None = None) -> api.StreamConfig:
     """The bucket's stream: on the hub's servers (`mirror_of` None), or on a site's server
     a mirror of the one in the JetStream domain `mirror_of`, which that server fills."""
     if mirror_of is None:
-        return api.StreamConfig(
-            name=PROVINCE_RULES_STREAM,
-            subjects=[PROVINCE_RULES_SUBJECT],
-            storage=api.StorageType.FILE,
-            max_msgs_per_subject=RULE_HISTORY,
-            allow_rollup_hdrs=True,
-            deny_delete=True,
-            discard=api.DiscardPolicy.NEW,
-            duplicate_window=120.0,
-            num_replicas=replicas,
-        )
+        return rule_bucket_stream(PROVINCE_RULES_STREAM, PROVINCE_RULES_SUBJECT, replicas)
     origin = api.ExternalStream(api=f"$JS.{mirror_of}.API")
     return api.StreamConfig(
         name=PROVINCE_RULES_STREAM,
