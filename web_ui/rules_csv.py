@@ -27,6 +27,8 @@ its offset (`2026-12-31T23:59:59+07:00`) and is imported as that very instant; a
 whose exact expiry has passed since the export is skipped and counted (`expired`), not
 an error. (Removed rules are never in the export: it holds the rules in force.)
 
+- `kind`, `match` and `action` may be written as the rules page names them in either
+  language (`Blokir`, `awalan`, `tolak`) as well as in the words below.
 - `kind`: allow or block. `match`: exact (default) or prefix. `number`: for exact, a whole
   number in any Indonesian form (`0812-3456-7890`, `62812...`, `+62 812...`); for prefix,
   a partial number (`0812`, `+62812`, `0812*`), as `appliance.numbers.normalise_pattern`.
@@ -96,6 +98,24 @@ _HEADER_ALIASES: dict[str, str] = {
     },
 }
 _KNOWN_COLUMNS = frozenset(COLUMNS + EXPORT_ONLY_COLUMNS)
+
+
+def _value_words(words: tuple[str, ...], key_of: str) -> dict[str, str]:
+    """Each machine word, and its name on the rules page in either language (lower case),
+    mapped to the machine word: `Blokir` is `block`, `awalan` is `prefix`."""
+    found = {word: word for word in words}
+    for word in words:
+        for language in ("id", "en"):
+            found[translate(language, key_of.format(word)).strip().lower()] = word
+    return found
+
+
+_KIND_WORDS = _value_words(RULE_KINDS, "rules.{}")
+_MATCH_WORDS = _value_words(MATCH_KINDS, "rules.match.{}")
+_ACTION_WORDS = _value_words(
+    tuple(sorted({action for actions in ACTIONS_BY_KIND.values() for action in actions})),
+    "decision.{}",
+)
 _EXACT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?\S*")
 _SHOWN_CHARS = 40
 
@@ -270,15 +290,16 @@ def _pattern(number: str, match: str, region: str) -> str:
 def _draft(
     row: int, cell: dict[str, str], *, region: str, now_ts: float, zone: ZoneInfo
 ) -> RuleDraft:
-    kind = cell["kind"].strip().lower()
+    kind = _KIND_WORDS.get(cell["kind"].strip().lower(), "")
     if kind not in RULE_KINDS:
         raise _Bad("rules_csv.bad_kind", value=_shown(cell["kind"]))
-    match = cell["match"].strip().lower() or "exact"
+    match = _MATCH_WORDS.get(cell["match"].strip().lower() or "exact", "")
     if match not in MATCH_KINDS:
         raise _Bad("rules_csv.bad_match", value=_shown(cell["match"]))
     pattern = _pattern(cell["number"], match, region)
     allowed = ACTIONS_BY_KIND[kind]
-    action = cell["action"].strip().lower() or allowed[0]
+    written = cell["action"].strip().lower()
+    action = _ACTION_WORDS.get(written, written) if written else allowed[0]
     if action not in allowed:
         key = "rules_csv.bad_action_allow" if kind == "allow" else "rules_csv.bad_action_block"
         raise _Bad(key, value=_shown(cell["action"]))

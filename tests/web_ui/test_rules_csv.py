@@ -174,6 +174,25 @@ def test_the_semicolon_csv_excel_saves_in_indonesia_is_read(bom: str) -> None:
     assert result.rows[2].expires_ts == datetime(2026, 12, 1, tzinfo=WIB).timestamp()
 
 
+def test_the_rules_pages_words_are_read_in_either_language() -> None:
+    result = parse(
+        "Jenis;Nomor;Cocok;Tindakan;Alasan\r\n"
+        "Blokir;0812-3456-7890;Persis;Tolak;iseng\r\n"
+        "blokir;0813;awalan;pesan;ganggu\r\n"
+        "Izin;0811 1111 1111;;Lolos;rumah sakit\r\n"
+        "Block;0814;Prefix;Challenge;x\r\n"
+    )
+    assert result.errors == ()
+    assert [(r.kind, r.match, r.action) for r in result.rows] == [
+        ("block", "exact", "reject"),
+        ("block", "prefix", "announce"),
+        ("allow", "exact", "pass"),
+        ("block", "prefix", "challenge"),
+    ]
+    wrong = parse(HEADER + "izin,081234567890,,tolak,,\n")  # allow rules only pass
+    assert [error.key for error in wrong.errors] == ["rules_csv.bad_action_allow"]
+
+
 def test_excel_sep_line_and_english_headings_are_understood() -> None:
     result = parse("sep=;\nkind;number;reason\nblock;081234567890;a, b, c\nallow;081234567891\n")
     assert result.errors == ()
