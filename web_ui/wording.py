@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance.recovery import STEPS
 from web_ui.i18n import format_time, has_message, translate
 from web_ui.screening_form import duration_words, format_number
 from web_ui.users import Language
 
-RECOVERY_STEPS = ("reinitialise", "power_cycle", "usb_reset")  # appliance.recovery.STEPS
+RECOVERY_STEPS = STEPS  # the recovery ladder's steps, in order
 
 
 @dataclass(frozen=True)
