@@ -1025,7 +1025,7 @@ def call_back_reason(call: ActiveCall) -> str | None:
     if call.challenge_result is ChallengeResult.TIMEOUT and call.voice_heard:
         # Heard speaking: released on `policy.heard_after_unheard_s`, or passed to the
         # operators and gone before one answered.
-        released = call.end_cause == "challenge_timeout"
+        released = call.end_cause == f"challenge_{ChallengeResult.TIMEOUT.value}"
         return "spoke_without_key" if released else "hung_up_waiting"
     if call.challenge_result is not None:
         return _CHALLENGE_CALL_BACK_REASONS.get(call.challenge_result, "hung_up_waiting")

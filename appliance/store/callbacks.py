@@ -438,15 +438,15 @@ def flood_entries(conn: sqlite3.Connection, flood: FloodEpisode) -> tuple[int, i
 
 def dismiss_flood_entries(
     conn: sqlite3.Connection, flood: FloodEpisode, *, by: str, ts: float, zone: ZoneInfo
-) -> list[dict[str, Any]]:
+) -> FloodList:
     """Dismiss the open entries first listed during `flood` that `flood_list` does not
-    keep; the entries dismissed (as they were before). Call it inside the write
-    transaction that also writes the audit row."""
-    before = flood_list(conn, flood).dismissable
+    keep; the split as it was before (`dismissable`: the entries now dismissed, `kept`:
+    those left open). Call it inside the write transaction that also writes the audit row."""
+    split = flood_list(conn, flood)
     note = f"dismissed with the flood of {iso_at(flood.started_ts, zone)}"
     conn.executemany(
         "UPDATE callbacks SET status = 'dismissed', status_ts = ?, status_at = ?,"
         " status_by = ?, note = ? WHERE id = ? AND status = 'open'",
-        [(ts, iso_at(ts, zone), by, note, entry["id"]) for entry in before],
+        [(ts, iso_at(ts, zone), by, note, entry["id"]) for entry in split.dismissable],
     )
-    return before
+    return split

@@ -425,10 +425,10 @@ def api_dismiss_flood(
         flood = callbacks.last_ended_flood(db)
         if flood is None or (flood.started_ts, flood.ended_ts) != (body.started_ts, body.ended_ts):
             raise UserError("error.flood_changed", status=409)
-        dismissed = callbacks.dismiss_flood_entries(
+        split = callbacks.dismiss_flood_entries(
             db, flood, by=actor.name, ts=now_ts, zone=settings.zone
         )
-        _, kept = callbacks.flood_entries(db, flood)
+        dismissed, kept = split.dismissable, len(split.kept)
         audit.record(
             db,
             actor,
