@@ -48,7 +48,6 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -415,7 +414,6 @@ class Line:
         challenge: ChallengeConfig,
         region: str = "ID",
         health_interval_s: float = 60.0,
-        scenario_ref: Callable[[str], str | None] | None = None,
         recordings_dir: Path | None = None,
         recovery: ModemRecovery[Line] | None = None,
         watchdog: WatchdogConfig | None = None,
@@ -431,7 +429,6 @@ class Line:
         self._challenge = challenge
         self._region = region
         self._health_interval_s = health_interval_s
-        self._scenario_ref = scenario_ref
         self.state = LineState.DOWN
         self.health = LineHealth()
         self.channel: ATChannel | None = None
@@ -1340,8 +1337,6 @@ class Line:
             started_ts=self._clock.timestamp(),
             started_mono=asyncio.get_running_loop().time(),
         )
-        if self._scenario_ref is not None:
-            call.scenario_ref = self._scenario_ref(self.name)
         self.call = call
         self._watchdog_fired.clear()
         self._operator_answered = asyncio.Event()

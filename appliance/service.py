@@ -88,6 +88,11 @@ FROM_CONFIG: Literal["from_config"] = "from_config"  # the board named in `confi
 class OperatorDesk(Protocol):
     """Who is told about calls that need an operator (simulated operators, the web UI)."""
 
+    def call_started(self, line: Line, call: ActiveCall) -> None:
+        """A call started ringing on `line`; its row is not written yet (a simulator
+        labels it with its scenario's id here, `call.scenario_ref`)."""
+        return None
+
     def call_waiting(self, line: Line, call: ActiveCall) -> None:
         """A call waits on `line` for an operator."""
         ...
@@ -116,7 +121,6 @@ class LineService:
         rule_poll_s: float | None = RULE_POLL_S,
         desk_poll_s: float | None = DESK_POLL_S,
         line_admin_poll_s: float | None = None,
-        scenario_ref: Callable[[str], str | None] | None = None,
         board: Board | Literal["from_config"] | None = FROM_CONFIG,
         usb: UsbPortReset | None = None,
         clock_probe: Callable[[], bool | None] | None = None,
@@ -159,7 +163,6 @@ class LineService:
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
         self._health_interval_s = health_interval_s
-        self._scenario_ref = scenario_ref
         line_configs = tuple(lines if lines is not None else config.lines)
         # The file's lines: in force unless the web UI's are (appliance/web_lines.py).
         self.file_lines = line_configs
@@ -315,7 +318,6 @@ class LineService:
             challenge=config.challenge,
             region=config.site.region,
             health_interval_s=self._health_interval_s,
-            scenario_ref=self._scenario_ref,
             recordings_dir=config.site.recordings_dir,
             recovery=self,
             watchdog=config.watchdog,
@@ -715,6 +717,9 @@ class LineService:
             )
         self._state_since[line.name] = self.clock.timestamp()
         self._publish_status(line)
+        if new is LineState.RINGING and line.call is not None:
+            for desk in self.desks:
+                desk.call_started(line, line.call)
         if (old in SCREENING_STATES) == (new in SCREENING_STATES) and (old in CALL_STATES) == (
             new in CALL_STATES
         ):

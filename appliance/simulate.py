@@ -325,6 +325,10 @@ class SimulatedOperators:
         self._call_back_list[subscriber] = listed_ts
         self._dispatch()
 
+    def call_started(self, line: Line, call: ActiveCall) -> None:
+        """Label the call with the scenario call ringing on its line (for the score)."""
+        call.scenario_ref = self._driver.scenario_ref(line.name)
+
     def call_waiting(self, line: Line, call: ActiveCall) -> None:
         """Queue the call; a free operator picks it up."""
         self._waiting.append((line, call))
@@ -565,7 +569,6 @@ def build_box(
         # them once, at start.
         rule_poll_s=None if desk_poll_s is None else desk_poll_s * RULE_POLL_S / DESK_POLL_S,
         desk_poll_s=desk_poll_s,
-        scenario_ref=driver.scenario_ref,
         board=None,  # a simulation never touches a board: on a Pi it would pulse power keys
     )
     loop = asyncio.get_running_loop()

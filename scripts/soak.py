@@ -263,8 +263,6 @@ async def _soak(
         health_interval_s=60.0,  # as on the box: a silent modem is noticed
         rule_poll_s=None,
         desk_poll_s=None,
-        # The driver needs the service's lines, the service the driver's ids: late binding.
-        scenario_ref=lambda name: driver.scenario_ref(name),
     )
     driver = AccountingDriver(modems, clock, config.challenge.key, service_lines=service.lines)
     for name, modem in modems.items():
