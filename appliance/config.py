@@ -24,6 +24,7 @@ FamilyName = Literal["auto", "sim800", "sim7600", "ec25", "m95", "huawei", "gene
 RestrictAction = Literal["challenge", "announce", "reject"]
 NoNumberAction = Literal["pass", "challenge"]
 RejectMethod = Literal["hangup", "chup", "busy"]
+CallWaitingMode = Literal["reject", "ignore"]
 Language = Literal["id", "en"]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 NonNegativeSeconds = Annotated[float, Field(ge=0)]
@@ -148,7 +149,14 @@ class LineConfig(StrictModel):
     desk: str | None = Field(default=None, description="operator desk alerted for passed calls")
     deflect_to: str | None = Field(default=None, description="deflect passed calls (AT+CTFR)")
     reject_method: RejectMethod = "hangup"
-    call_waiting: Literal["ignore", "reject"] = "reject"
+    call_waiting: CallWaitingMode = Field(
+        default="reject",
+        description=(
+            "a caller who finds this line busy (+CCWA): `reject` releases them busy at "
+            "once (they may redial onto a free line); `ignore` leaves them waiting, and "
+            "the modem rings their call once this one ends"
+        ),
+    )
     usb_port: str | None = Field(
         default=None,
         pattern=r"^[0-9]+-[0-9]+(\.[0-9]+)*$",

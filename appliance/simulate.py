@@ -8,8 +8,12 @@ allows; with `ScaledTimeLoop` (the demo) it runs at a chosen multiple of real ti
 `appliance.site_simulation` builds several boxes of one site from the same parts
 (`start_modems`, `build_box`), one driver hunting over all their lines.
 
-The network side follows the contract in the design notes: a call that arrives while every
-line is busy is lost (the caller hears busy) and never reaches the appliance.
+The network side follows the contract in docs/contracts.md: a call that arrives while
+every line is busy is lost (the caller hears busy) and never rings a line. With call
+waiting on the SIMs (`SimulationOptions.call_waiting`, the default) the network first
+presents it waiting (`+CCWA`) on a line in conversation that has none yet: a line that
+releases it busy loses it all the same, one that leaves it waiting rings it when its call
+ends, unless the caller gave up (`waiting_patience_s`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.clock import LoopClock, VirtualTimeLoop
-from appliance.config import Config, LineConfig
+from appliance.config import CallWaitingMode, Config, LineConfig
 from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line
 from appliance.model import CallerNumber, LineState
@@ -71,9 +75,16 @@ class SimulationOptions:
     family: str = "mixed"
     config: Config = field(default_factory=Config)
     # The SIMs have call waiting: a caller who finds every line busy is presented as
-    # waiting (+CCWA) on a line in conversation, which releases it busy. The caller is
-    # lost all the same (the contract's "lost busy"), but the appliance sees the attempt.
+    # waiting (+CCWA) on a line in conversation that has no waiting call yet. A line that
+    # releases them busy (`call_waiting = "reject"`) loses them (the contract's "lost
+    # busy") but sees the attempt; one that keeps them (`queue`) answers them once its
+    # call ends, if they are still waiting. Without call waiting they are lost unseen.
     call_waiting: bool = True
+    # The longest a caller stays waiting on a busy line: the network's no-reply timer for
+    # a waiting call, or the caller giving up sooner (their own patience).
+    waiting_patience_s: float = WAITING_PATIENCE_S
+    # What the lines do with a waiting caller (`LineConfig.call_waiting`); None: its default.
+    line_call_waiting: CallWaitingMode | None = None
     # The operators' call-back protocol (docs/web-ui.md, "Call-back list"): an idle
     # operator calls back only while this many other operators stay free for incoming
     # calls, and not while flood mode is on (a flood's list is mostly the flood's own
@@ -114,14 +125,18 @@ class ScenarioDriver:
         challenge_key: str,
         *,
         call_waiting: bool = False,
+        waiting_patience_s: float = WAITING_PATIENCE_S,
     ) -> None:
         self._modems = modems
         self._clock = clock
         self._challenge_key = challenge_key
         self._call_waiting = call_waiting
+        self._waiting_patience_s = waiting_patience_s
         self.presented_waiting = 0
+        self.answered_after_waiting = 0  # waiting callers a line took once it was free
         self._by_subscriber: dict[str, list[ScenarioCall]] = {}
         self._playing: dict[str, _CallInPlay] = {}  # line name -> call
+        self._waiting: dict[str, _CallInPlay] = {}  # line name -> the call waiting there
         self.lost_busy: set[str] = set()
         self.ended: set[str] = set()
         self.reached: set[str] = set()  # scenario calls an operator answered
@@ -187,11 +202,10 @@ class ScenarioDriver:
             None,
         )
         if name is None:
-            logger.debug("scenario %s: every line busy, lost", call.id)
-            self.lost_busy.add(call.id)
-            if self._call_waiting:
-                self._present_waiting(call)
-            self._check_finished()
+            if not (self._call_waiting and self._present_waiting(call)):
+                logger.debug("scenario %s: every line busy, lost", call.id)
+                self.lost_busy.add(call.id)
+                self._check_finished()
             return
         modem = self._modems[name]
         number, number_type = _caller_fields(call.caller)
@@ -199,8 +213,11 @@ class ScenarioDriver:
         virtual = modem.incoming_call(number, number_type, validity, sound=_caller_sound(call))
         playing = _CallInPlay(call, modem, virtual)
         self._playing[name] = playing
+        self._give_up_after(playing, name, call.hangup_after_s)
+
+    def _give_up_after(self, playing: _CallInPlay, line_name: str, delay_s: float) -> None:
         loop = asyncio.get_running_loop()
-        playing.timers.append(loop.call_later(call.hangup_after_s, self._caller_gives_up, name))
+        playing.timers.append(loop.call_later(delay_s, self._caller_gives_up, line_name))
 
     def _redial_needless(self, call: ScenarioCall) -> bool:
         """A redial whose first call reached an operator, or is still on the line."""
@@ -210,22 +227,61 @@ class ScenarioDriver:
         still_on = any(p.scenario.id == first for p in self._playing.values())
         return first in self.reached or first in self.skipped or still_on
 
-    def _present_waiting(self, call: ScenarioCall) -> None:
+    def _present_waiting(self, call: ScenarioCall) -> bool:
         """Knock on the first line in conversation that has no waiting call yet: the
-        network's call waiting. The caller hangs up after `WAITING_PATIENCE_S` at most."""
+        network's call waiting. False when no line can take a waiting call (the caller
+        hears busy). The caller stays until the line takes them, they give up
+        (`hangup_after_s`) or the network stops (`waiting_patience_s`)."""
         number, number_type = _caller_fields(call.caller)
         validity = 1 if call.caller is None else 0
-        for modem in self._modems.values():
-            if not modem.is_up or modem.state is not ModemState.ACTIVE:
+        for name, modem in self._modems.items():
+            if not modem.is_up or modem.state is not ModemState.ACTIVE or name in self._waiting:
                 continue
             try:
-                virtual = modem.incoming_call(number, number_type, validity)
+                virtual = modem.incoming_call(
+                    number, number_type, validity, sound=_caller_sound(call)
+                )
             except RuntimeError:  # already a waiting call there, or call waiting is off
                 continue
             self.presented_waiting += 1
-            patience_s = min(call.hangup_after_s, WAITING_PATIENCE_S)
-            asyncio.get_running_loop().call_later(patience_s, _give_up_waiting, modem, virtual)
+            waiting = _CallInPlay(call, modem, virtual)
+            self._waiting[name] = waiting
+            patience_s = min(call.hangup_after_s, self._waiting_patience_s)
+            waiting.timers.append(
+                asyncio.get_running_loop().call_later(patience_s, _give_up_waiting, modem, virtual)
+            )
+            return True
+        return False
+
+    def _waiting_ended(self, line_name: str, virtual: VirtualCall) -> bool:
+        """The call waiting on `line_name` ended while still waiting: released busy by
+        the line, given up by the caller or the network. That caller is lost busy."""
+        waiting = self._waiting.get(line_name)
+        if waiting is None or waiting.virtual is not virtual:
+            return False
+        waiting.cancel_timers()
+        del self._waiting[line_name]
+        self.lost_busy.add(waiting.scenario.id)
+        self._check_finished()
+        return True
+
+    def _take_waiting(self, line_name: str) -> None:
+        """The line's call ended with a caller still waiting: the modem rings that call
+        now, and the caller hangs up at the end of their own patience, counted from
+        their arrival (a caller who waits less long than that gave up waiting)."""
+        waiting = self._waiting.pop(line_name, None)
+        if waiting is None:
             return
+        waiting.cancel_timers()
+        if not waiting.virtual.live:
+            self.lost_busy.add(waiting.scenario.id)
+            return
+        self.answered_after_waiting += 1
+        self._playing[line_name] = waiting
+        waited_s = self._clock.timestamp() - waiting.scenario.at.timestamp()
+        self._give_up_after(
+            waiting, line_name, max(0.0, waiting.scenario.hangup_after_s - waited_s)
+        )
 
     def _answered(self, line_name: str, virtual: VirtualCall) -> None:
         playing = self._playing.get(line_name)
@@ -256,12 +312,15 @@ class ScenarioDriver:
             playing.modem.caller_hangs_up(playing.virtual)
 
     def _ended(self, line_name: str, virtual: VirtualCall) -> None:
+        if self._waiting_ended(line_name, virtual):
+            return
         playing = self._playing.get(line_name)
         if playing is None or playing.virtual is not virtual:
             return
         playing.cancel_timers()
         del self._playing[line_name]
         self.ended.add(playing.scenario.id)
+        self._take_waiting(line_name)
         self._check_finished()
 
     def _check_finished(self) -> None:
@@ -487,7 +546,11 @@ async def build_centre(
     modems, line_configs = await start_modems(options, range(options.lines))
     call_log = open_call_log(db_path, options.config)
     driver = ScenarioDriver(
-        modems, clock, options.config.challenge.key, call_waiting=options.call_waiting
+        modems,
+        clock,
+        options.config.challenge.key,
+        call_waiting=options.call_waiting,
+        waiting_patience_s=options.waiting_patience_s,
     )
     return build_box(
         BoxParts(db_path, options.config, modems, line_configs, call_log, first_row_id),
@@ -520,9 +583,15 @@ async def start_modems(
                 family=family,  # type: ignore[arg-type]
                 desk=f"desk{index + 1}",
                 voice_port=getattr(modem, "voice_port", None),
+                **_call_waiting_field(options),
             )
         )
     return modems, line_configs
+
+
+def _call_waiting_field(options: SimulationOptions) -> dict[str, Any]:
+    mode = options.line_call_waiting
+    return {} if mode is None else {"call_waiting": mode}
 
 
 def open_call_log(db_path: Path, config: Config) -> CallLog:

@@ -215,7 +215,11 @@ async def build_site(
     parts = await _box_parts(db_path, options, site, clock)
     every_modem = {name: modem for part in parts for name, modem in part.modems.items()}
     driver = ScenarioDriver(
-        every_modem, clock, options.config.challenge.key, call_waiting=options.call_waiting
+        every_modem,
+        clock,
+        options.config.challenge.key,
+        call_waiting=options.call_waiting,
+        waiting_patience_s=options.waiting_patience_s,
     )
     boxes = [
         build_box(

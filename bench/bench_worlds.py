@@ -32,12 +32,12 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from appliance.config import load_config  # noqa: E402
+from appliance.config import CallWaitingMode, load_config  # noqa: E402
 from appliance.floods import (  # noqa: E402
     FloodShape,
     FloodWorld,
@@ -90,15 +90,23 @@ def month_calls(label: str) -> list[ScenarioCall]:
     return generate(assumptions=MONTHS[label])
 
 
-def run_month(label: str) -> dict[str, Any]:
+def sides(siaga: SimulationOptions) -> tuple[tuple[str, SimulationOptions], ...]:
+    """The two centres compared: no screening (its lines release a waiting caller busy,
+    as a line without call waiting would: the contract's "lost busy") and Siaga."""
+    no_screening = SimulationOptions(
+        config=load_config(NO_SCREENING),
+        line_call_waiting="reject",
+        waiting_patience_s=siaga.waiting_patience_s,
+    )
+    return (("none", no_screening), ("siaga", siaga))
+
+
+def run_month(label: str, siaga: SimulationOptions) -> dict[str, Any]:
     """Both policies on one month; the figures a row needs."""
     calls = month_calls(label)
     figures: dict[str, Any] = {"month": label}
     with tempfile.TemporaryDirectory() as folder:
-        for name, options in (
-            ("none", SimulationOptions(config=load_config(NO_SCREENING))),
-            ("siaga", SimulationOptions()),
-        ):
+        for name, options in sides(siaga):
             result = run_simulation(calls, Path(folder) / f"{name}.db", options)
             figures[name] = {
                 key: result.get(key)
@@ -135,12 +143,12 @@ def months_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def run_months(jobs: int) -> int:
+def run_months(jobs: int, siaga: SimulationOptions) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     labels = [*MONTHS, "flood inside the month"]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(run_month, labels))
+        rows = list(pool.map(run_month, labels, [siaga] * len(labels)))
     print("\n".join(months_table(rows)))
     failures = 0
     for row in rows:
@@ -171,16 +179,15 @@ def worlds(quick: bool) -> list[tuple[str, FloodWorld]]:
     return found
 
 
-def run_world(world: FloodWorld, folder: Path, siaga_config: Path | None = None) -> dict[str, Any]:
-    """Both policies on one world; the figures a row needs. `siaga_config`: a
-    configuration file for Siaga's side (its defaults without one)."""
+def run_world(
+    world: FloodWorld, folder: Path, siaga: SimulationOptions | None = None
+) -> dict[str, Any]:
+    """Both policies on one world; the figures a row needs. `siaga`: how Siaga's side
+    is built (its defaults without it)."""
     calls = flood_scenario(world)
     start = min(call.at for call in calls if call.truth != "genuine").timestamp()
     figures: dict[str, Any] = {}
-    for name, options in (
-        ("none", SimulationOptions(config=load_config(NO_SCREENING))),
-        ("siaga", _siaga_options(siaga_config)),
-    ):
+    for name, options in sides(siaga or SimulationOptions()):
         db = folder / f"{name}.db"
         for stale in folder.glob(f"{name}.db*"):
             stale.unlink()
@@ -244,10 +251,16 @@ def list_summary(rows: list[tuple[str, FloodWorld, dict[str, Any]]]) -> str:
     )
 
 
-def _siaga_options(config_file: Path | None) -> SimulationOptions:
-    if config_file is None:
-        return SimulationOptions()
-    return SimulationOptions(config=load_config(config_file))
+def siaga_options(args: argparse.Namespace) -> SimulationOptions:
+    """Siaga's side as the command line sets it (its defaults otherwise)."""
+    changes: dict[str, Any] = {}
+    if args.config is not None:
+        changes["config"] = load_config(args.config)
+    if args.call_waiting is not None:
+        changes["line_call_waiting"] = args.call_waiting
+    if args.waiting_patience is not None:
+        changes["waiting_patience_s"] = args.waiting_patience
+    return SimulationOptions(**changes)
 
 
 def _junk_lost_busy(calls: list[Any], result: dict[str, Any]) -> int:
@@ -306,16 +319,27 @@ def main() -> int:
     parser.add_argument(
         "--config", type=Path, help="Siaga's configuration file (a setting swept by hand)"
     )
+    parser.add_argument(
+        "--call-waiting",
+        choices=get_args(CallWaitingMode),
+        help="what Siaga's lines do with a caller who finds them busy (default: the lines')",
+    )
+    parser.add_argument(
+        "--waiting-patience",
+        type=float,
+        help="seconds a caller stays waiting on a busy line, both centres (default 20)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    siaga = siaga_options(args)
     if args.months:
-        return run_months(args.jobs)
+        return run_months(args.jobs, siaga)
     rows: list[tuple[str, FloodWorld, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory() as folder:
         for label, world in worlds(args.quick):
             if args.only and args.only not in label:
                 continue
-            rows.append((label, world, run_world(world, Path(folder), args.config)))
+            rows.append((label, world, run_world(world, Path(folder), siaga)))
             print(table(rows)[-1], file=sys.stderr, flush=True)
     print("\n".join(summary(rows)))
     print()

@@ -90,3 +90,44 @@ def test_a_number_with_a_prank_on_record_is_not_called_back(tmp_path: Path) -> N
     db = tmp_path / "siaga.db"
     run_simulation([prank, later], db, options(idle_operator=False))
     assert open_call_backs(db) == []
+
+
+def caller_pressing(call_id: str, at: datetime, number: str, talk_s: float) -> ScenarioCall:
+    return ScenarioCall(
+        id=call_id,
+        at=at,
+        caller=number,
+        answer=CallerAction("?", 2.0, "voice"),
+        hangup_after_s=120.0,
+        talk_s=talk_s,
+        disposition="genuine:health",
+        truth="genuine",
+    )
+
+
+def one_line_busy_then_free() -> list[ScenarioCall]:
+    """The only line is in conversation when a second caller arrives; it frees soon."""
+    return [
+        caller_pressing("first", START, SILENT, talk_s=10.0),
+        caller_pressing("second", START + timedelta(seconds=15), "085712345678", talk_s=30.0),
+    ]
+
+
+def test_a_caller_left_waiting_is_taken_when_the_line_frees_and_leaves_the_list(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "siaga.db"
+    left = SimulationOptions(lines=1, operators=1, family="ec25", line_call_waiting="ignore")
+    result = run_simulation(one_line_busy_then_free(), db, left)
+    assert result["incidents_reached_live"] == 2 and result["lost_busy"] == 0
+    with sqlite3.connect(db) as connection:
+        entries = connection.execute("select caller, reason, status from callbacks").fetchall()
+    assert entries == [("+6285712345678", "found_lines_busy", "done")]
+
+
+def test_a_caller_released_busy_while_waiting_is_lost_and_listed(tmp_path: Path) -> None:
+    db = tmp_path / "siaga.db"
+    rejected = SimulationOptions(lines=1, operators=1, family="ec25", line_call_waiting="reject")
+    result = run_simulation(one_line_busy_then_free(), db, rejected)
+    assert result["incidents_reached_live"] == 1 and result["lost_busy"] == 1
+    assert open_call_backs(db) == [("+6285712345678", "found_lines_busy", "open")]
