@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance import package_version
+from appliance.store.restore import RestoreRefused
 from web_ui import db as database
 from web_ui.app_state import SetupToken, remove_setup_link, write_setup_link
 from web_ui.deps import ForbiddenError, NotAuthenticatedError
@@ -183,7 +184,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error_page(request, code, 403)
 
     async def user_error(request: Request, exc: Exception) -> Response:
-        code, status = (exc.code, exc.status) if isinstance(exc, UserError) else ("", 400)
+        code, status = (
+            (exc.code, exc.status) if isinstance(exc, UserError | RestoreRefused) else ("", 400)
+        )
         if is_api_request(request):
             return _json_error(code or "error.invalid_input", status)
         return _error_page(request, code or "error.invalid_input", status)
@@ -217,6 +220,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticatedError, not_authenticated)
     app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(UserError, user_error)
+    app.add_exception_handler(RestoreRefused, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_input)
 

@@ -262,12 +262,13 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Replace the database with a backup, with the system page's checks and steps
-    (`web_ui.system`): the file is checked and brought to this version's schema, the
+    (`appliance.store.restore`): the file is checked and brought to this version's schema, the
     live database is kept as a safety copy, calls the service logged since the backup
     are handed on, every web session ends, and the audit log says who restored what."""
     import shutil
     import time
 
+    from appliance.store import restore
     from web_ui import system
     from web_ui.settings import SettingsError, settings_for
 
@@ -284,23 +285,29 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     running = _service_running(settings)
     try:
-        token, upload = system.start_upload(settings, expected_bytes=source.stat().st_size)
+        token, upload = restore.start_upload(settings, expected_bytes=source.stat().st_size)
         try:
             shutil.copyfile(source, upload)
         except OSError as exc:
-            system.discard_upload(settings, token)
+            restore.discard_upload(settings, token)
             raise UsageError(f"cannot read {source}: {exc} (nothing was changed)") from None
-        summary = system.inspect_upload(settings, token, service_running=running)
+        summary = restore.inspect_upload(settings, token, service_running=running)
         sys.stdout.write(_restore_summary(source, summary, settings.zone))
-        if not args.yes and not _confirmed(system.CONFIRM_WORD):
-            system.discard_upload(settings, token)
+        if not args.yes and not _confirmed(restore.CONFIRM_WORD):
+            restore.discard_upload(settings, token)
             sys.stdout.write("not confirmed: nothing was changed\n")
             return 1
-        outcome = system.restore(
-            settings, token, _cli_actor(), now_ts=time.time(), service_running=running
+        actor, now_ts = _cli_actor(), time.time()
+        outcome = restore.restore(
+            settings,
+            token,
+            by=actor.name,
+            audit=system.restore_audit(actor, settings.zone, now_ts),
+            now_ts=now_ts,
+            service_running=running,
         )
-    except system.RestoreError as refused:
-        raise UsageError(f"{refused.message('en')} (nothing was changed)") from None
+    except restore.RestoreRefused as refused:
+        raise UsageError(f"{system.refusal_text(refused, 'en')} (nothing was changed)") from None
     sys.stdout.write(
         f"restored: {outcome.summary.calls} calls (there were {outcome.calls_before});"
         f" the previous database is kept in {outcome.safety_copy};"

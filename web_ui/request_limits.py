@@ -7,7 +7,7 @@ dependency or form parser sees a byte more than the route allows:
   answered 413 at once, unread; a body without one (chunked) is counted as it arrives and
   answered 413 the moment it passes the limit. The rest is never read: the connection is
   closed. Login and setup take a few kilobytes, ordinary forms and JSON 128 KB, the rules
-  import 1 MB, and only the restore upload `web_ui.system.MAX_RESTORE_BYTES` (2 GB) plus
+  import 1 MB, and only the restore upload `appliance.store.restore.MAX_RESTORE_BYTES` (2 GB) plus
   the form's own bytes, which its handler streams to disk after the login check.
 - **An answer before the body** (a login redirect for an anonymous upload) closes the
   connection, so the server does not go on reading a body nobody will use.
@@ -29,7 +29,7 @@ from typing import Any
 
 import anyio
 
-from web_ui import system
+from appliance.store import restore
 from web_ui.i18n import translate
 from web_ui.settings import BODY_IDLE_S
 
@@ -52,7 +52,7 @@ RESTORE_PATH = "/system/restore"
 def body_limit(method: str, path: str) -> int:
     """The most bytes of body the route `method path` accepts."""
     if method == "POST" and path == RESTORE_PATH:
-        return system.MAX_RESTORE_BYTES + system.MULTIPART_SLACK_BYTES
+        return restore.MAX_RESTORE_BYTES + restore.MULTIPART_SLACK_BYTES
     if path in LOGIN_PATHS:
         return LOGIN_BODY_BYTES
     if path in RULES_IMPORT_PATHS:

@@ -11,8 +11,8 @@ body as it arrives (python-multipart's streaming parser):
   form's order, and the form puts the token first); the token is checked when the file
   part begins, before a byte of it is stored (or taken from the `X-CSRF-Token` header);
 - the one file part goes straight to its own owner-only file next to the database
-  (`web_ui.system.start_upload`), `WRITE_BYTES` at a time from a worker thread, and is
-  refused with 413 the moment it passes `web_ui.system.MAX_RESTORE_BYTES`.
+  (`appliance.store.restore.start_upload`), `WRITE_BYTES` at a time from a worker thread, and is
+  refused with 413 the moment it passes `appliance.store.restore.MAX_RESTORE_BYTES`.
 
 `web_ui.request_limits` bounds the whole body too, before routing. Whatever goes wrong,
 the partial file is removed.
@@ -31,10 +31,10 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from web_ui import system
+from appliance.store import restore
+from appliance.store.restore import RestoreRefused
 from web_ui.deps import CSRF_FIELD, CSRF_HEADER, ForbiddenError
 from web_ui.settings import WebSettings
-from web_ui.system import RestoreError
 
 logger = logging.getLogger(__name__)
 
@@ -85,13 +85,13 @@ class _Parts:
             self._begin_file()
             return
         if len(self.fields) >= MAX_FIELDS or b"name" not in options:
-            raise RestoreError("error.invalid_input", 400)
+            raise RestoreRefused("error.invalid_input", 400)
         self._field = options[b"name"].decode("utf-8", "replace")
 
     def _begin_file(self) -> None:
         self.files += 1
         if self.files > 1:
-            raise RestoreError("error.invalid_input", 400)
+            raise RestoreRefused("error.invalid_input", 400)
         token = self._header_token or self.fields.get(CSRF_FIELD)
         if not self._csrf_ok(token):
             raise ForbiddenError("error.csrf")
@@ -101,14 +101,14 @@ class _Parts:
         piece = data[start:end]
         if self.in_file:
             self.file_bytes += len(piece)
-            if self.file_bytes > system.MAX_RESTORE_BYTES:
-                raise RestoreError("system.restore.too_large", 413)
+            if self.file_bytes > restore.MAX_RESTORE_BYTES:
+                raise RestoreRefused("system.restore.too_large", 413)
             self.pending.append(piece)
             self.pending_bytes += len(piece)
             return
         self._value += piece
         if len(self._value) > FIELD_BYTES:
-            raise RestoreError("error.invalid_input", 400)
+            raise RestoreRefused("error.invalid_input", 400)
 
     def on_part_end(self) -> None:
         if self._field is not None:
@@ -127,7 +127,7 @@ class _Parts:
 def _boundary(request: Request) -> bytes:
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
-        raise RestoreError("system.restore.no_file", 400)
+        raise RestoreRefused("system.restore.no_file", 400)
     return options[b"boundary"]
 
 
@@ -152,7 +152,7 @@ async def receive_restore_upload(request: Request, settings: WebSettings, csrf_t
     """Stream the request's file part next to the database; the upload's token.
 
     Raises `ForbiddenError` for a missing or wrong CSRF token (before the file is stored)
-    and `RestoreError` for a body that is not a form with one file, or a file too large.
+    and `RestoreRefused` for a body that is not a form with one file, or a file too large.
     """
     header_token = request.headers.get(CSRF_HEADER)
     if header_token is None and not request.headers.get("content-type", "").startswith(
@@ -161,11 +161,11 @@ async def receive_restore_upload(request: Request, settings: WebSettings, csrf_t
         raise ForbiddenError("error.csrf")  # no token anywhere a browser could have sent one
     boundary = _boundary(request)
     parts = _Parts(_csrf_checker(csrf_token), header_token)
-    token, path = system.start_upload(settings, expected_bytes=_declared_bytes(request))
+    token, path = restore.start_upload(settings, expected_bytes=_declared_bytes(request))
     try:
         await _stream_into(request, boundary, parts, path)
     except BaseException:
-        system.remove_with_siblings(path)
+        restore.remove_with_siblings(path)
         raise
     logger.info("restore upload %s received: %d bytes", token[:6], parts.file_bytes)
     return token
@@ -190,7 +190,7 @@ async def _stream_into(request: Request, boundary: bytes, parts: _Parts, path: P
                     await _write(handle, parts.take_pending())
             parser.finalize()
         except FormParserError:
-            raise RestoreError("error.invalid_input", 400) from None
+            raise RestoreRefused("error.invalid_input", 400) from None
         await _write(handle, parts.take_pending())
     if parts.files != 1:
-        raise RestoreError("system.restore.no_file", 400)
+        raise RestoreRefused("system.restore.no_file", 400)

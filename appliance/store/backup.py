@@ -6,7 +6,8 @@ step began. The copy is then turned into a single file (rollback journal, no `-w
 beside it). It holds everything in the database (calls, rules, settings, the web UI's
 accounts with their password hashes, the audit log), never the web secret, which is a
 file of its own. `siaga backup` (the command line) and the web UI's system page
-(`web_ui.system`) both make their copies here; restoring one is the system page's work.
+(`appliance.store.restore.make_backup`) both make their copies here; restoring one is
+`appliance.store.restore`'s work.
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from appliance.store import restore
 from tests.web_ui.conftest import LiveServer, api_login, serve
 from tests.web_ui.own_server import add_account, logged_in
-from web_ui import calllog, passwords, request_limits, system
+from web_ui import calllog, passwords, request_limits
 from web_ui import db as web_db
 from web_ui.deps import SESSION_COOKIE
 from web_ui.streams import STREAMS_PER_SESSION
@@ -131,7 +132,7 @@ def test_an_anonymous_restore_upload_is_refused_before_its_body_is_read(
     )
     assert streamed.status == 303, streamed.answer[:200]  # to the login page
     assert streamed.sent <= 8 * CHUNK_BYTES
-    assert list(own.db_path.parent.glob(system.UPLOAD_PREFIX + "*")) == []
+    assert list(own.db_path.parent.glob(restore.UPLOAD_PREFIX + "*")) == []
 
 
 def test_a_declared_size_over_the_limit_is_refused_before_a_byte_is_sent(
@@ -154,7 +155,7 @@ def test_a_restore_upload_over_the_limit_is_refused_while_it_streams(
     own: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cookie, csrf = session_cookie(own, Role.TECHNICIAN)
-    monkeypatch.setattr(system, "MAX_RESTORE_BYTES", 256 * 1024)
+    monkeypatch.setattr(restore, "MAX_RESTORE_BYTES", 256 * 1024)
     preamble = (
         f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{csrf}\r\n'
         '--b\r\nContent-Disposition: form-data; name="file"; filename="big.db"\r\n'
@@ -170,7 +171,7 @@ def test_a_restore_upload_over_the_limit_is_refused_while_it_streams(
     )
     assert streamed.status == 413, streamed.answer[:300]
     assert streamed.sent <= 256 * 1024 + 8 * CHUNK_BYTES
-    assert list(own.db_path.parent.glob(system.UPLOAD_PREFIX + "*")) == []
+    assert list(own.db_path.parent.glob(restore.UPLOAD_PREFIX + "*")) == []
 
 
 def test_a_restore_upload_without_its_csrf_token_first_is_refused_unstored(
@@ -187,7 +188,7 @@ def test_a_restore_upload_without_its_csrf_token_first_is_refused_unstored(
         preamble=preamble,
     )
     assert streamed.status == 403, streamed.answer[:300]
-    assert list(own.db_path.parent.glob(system.UPLOAD_PREFIX + "*")) == []
+    assert list(own.db_path.parent.glob(restore.UPLOAD_PREFIX + "*")) == []
 
 
 def test_a_body_that_stops_arriving_is_answered_408(

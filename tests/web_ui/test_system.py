@@ -22,6 +22,7 @@ from markupsafe import escape
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from appliance.store import restore
 from tests.web_ui.conftest import (
     Account,
     ApiSession,
@@ -84,13 +85,13 @@ def leftovers(server: LiveServer) -> list[str]:
     folder = server.db_path.parent
     return sorted(
         path.name
-        for prefix in (system.BACKUP_PREFIX, system.UPLOAD_PREFIX)
+        for prefix in (restore.BACKUP_PREFIX, restore.UPLOAD_PREFIX)
         for path in folder.glob(prefix + "*")
     )
 
 
 def safety_copies(server: LiveServer) -> list[Path]:
-    return sorted(server.db_path.parent.glob(server.db_path.name + system.SAFETY_INFIX + "*"))
+    return sorted(server.db_path.parent.glob(server.db_path.name + restore.SAFETY_INFIX + "*"))
 
 
 def upload(session: ApiSession, content: bytes, name: str = "backup.db") -> httpx.Response:
@@ -232,7 +233,7 @@ def test_the_restore_needs_the_word_and_a_live_upload(own: LiveServer, tmp_path:
     assert gone.status_code == 404
     assert "This upload is gone" in error_of(gone.text)
     assert calls_on(own.db_path, line) == 1
-    system.discard_upload(own.settings, token)
+    restore.discard_upload(own.settings, token)
     assert leftovers(own) == []
 
 
@@ -312,8 +313,8 @@ def test_an_upload_over_the_limit_is_refused_on_the_page(
     """The file alone over the limit, the form within it: the page says so. (A body over
     the limit is cut off before routing: test_security streams those.)"""
     _, session = technician(own)
-    monkeypatch.setattr(system, "MAX_RESTORE_BYTES", 1000)
-    monkeypatch.setattr(system, "MULTIPART_SLACK_BYTES", 200_000)  # past the body limit
+    monkeypatch.setattr(restore, "MAX_RESTORE_BYTES", 1000)
+    monkeypatch.setattr(restore, "MULTIPART_SLACK_BYTES", 200_000)  # past the body limit
     answer = upload(session, bytes(100_000))
     assert answer.status_code == 413
     assert "at most 2 GB" in error_of(answer.text)

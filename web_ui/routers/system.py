@@ -7,7 +7,7 @@
   this version's schema, then a confirmation page says what it holds and what a restore
   does; nothing is replaced yet. `POST /system/restore/confirm` (`token`, and `confirm`
   typed as RESTORE) replaces the database, keeps a safety copy, and logs everybody out.
-  `web_ui.system`'s docstring says what happens to sessions and the running line service.
+  `appliance.store.restore`'s docstring says what happens to sessions and the running line service.
 - `GET /api/system`: the page's figures and logs as JSON.
 
 Uploads: a body above 2 GB (plus the form's own bytes) is refused before routing, unread
@@ -26,6 +26,8 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from appliance.store import restore
+from appliance.store.restore import RestoreRefused, UploadSummary
 from web_ui import dashboard, system, wording
 from web_ui.app_state import pages_of
 from web_ui.audit import Actor
@@ -43,7 +45,6 @@ from web_ui.restore_upload import receive_restore_upload
 from web_ui.security import client_address
 from web_ui.sessions import Session
 from web_ui.settings import WebSettings
-from web_ui.system import RestoreError, UploadSummary
 from web_ui.users import Language
 
 # No router-wide CSRF check: it would parse the restore's whole body before the login
@@ -93,7 +94,7 @@ def _system_page(
     context = {
         "info": info,
         "error": error,
-        "confirm_word": system.CONFIRM_WORD,
+        "confirm_word": restore.CONFIRM_WORD,
         "version_differs": info.service.version not in (None, info.version),
         "event_words": lambda event: wording.event_words(
             event.kind, event.values, language, settings.zone
@@ -118,9 +119,9 @@ def _confirm_page(
     context = {
         "step": "confirm",
         "summary": summary,
-        "confirm_word": system.CONFIRM_WORD,
+        "confirm_word": restore.CONFIRM_WORD,
         "db_name": settings.db_path.name,
-        "max_age_min": int(system.TEMP_MAX_AGE_S // 60),
+        "max_age_min": int(restore.TEMP_MAX_AGE_S // 60),
         "error": error,
         **_helpers(session.user.language),
     }
@@ -148,16 +149,16 @@ def download_backup(
 ) -> Response:
     """A consistent copy of the whole database (`siaga-backup-YYYYMMDD-HHMM.db`), audited."""
     try:
-        backup = system.make_backup(settings, time.time())
-    except RestoreError as refused:  # not enough disk space for the copy
-        message = refused.message(user.language)
+        backup = restore.make_backup(settings, time.time())
+    except RestoreRefused as refused:  # not enough disk space for the copy
+        message = system.refusal_text(refused, user.language)
         return _system_page(
             request, db, settings, session, error=message, status_code=refused.status
         )
-    handle = system.open_for_sending(backup.path)
+    handle = restore.open_for_sending(backup.path)
     system.audit_backup(db, actor_for(request, session), backup, settings.zone)
     return StreamingResponse(
-        system.chunks(handle),
+        restore.chunks(handle),
         media_type="application/vnd.sqlite3",
         headers={
             "Content-Disposition": f'attachment; filename="{backup.download_name}"',
@@ -180,16 +181,16 @@ async def upload_for_restore(
         token = await receive_restore_upload(request, settings, session.csrf_token)
         running = dashboard.service_status(db, time.time(), settings.zone).running
         summary = await run_in_threadpool(
-            system.inspect_upload, settings, token, service_running=running
+            restore.inspect_upload, settings, token, service_running=running
         )
-    except RestoreError as refused:
+    except RestoreRefused as refused:
         return await run_in_threadpool(
             _system_page,
             request,
             db,
             settings,
             session,
-            error=refused.message(user.language),
+            error=system.refusal_text(refused, user.language),
             status_code=refused.status,
         )
     return _confirm_page(request, settings, session, summary)
@@ -208,24 +209,28 @@ def confirm_restore(
     """Replace the database with the checked upload; everybody is logged out."""
     now_ts = time.time()
     try:
-        path = system.checked_upload(settings, token, now_ts)
-        if confirm.strip() != system.CONFIRM_WORD:
-            summary = system.summarize(path, token, [])
-            message = system.RestoreError("system.restore.not_confirmed").message(user.language)
+        path = restore.checked_upload(settings, token, now_ts)
+        if confirm.strip() != restore.CONFIRM_WORD:
+            summary = restore.summarize(path, token, [])
+            message = system.refusal_text(
+                RestoreRefused("system.restore.not_confirmed"), user.language
+            )
             return _confirm_page(
                 request, settings, session, summary, error=message, status_code=422
             )
         running = dashboard.service_status(db, now_ts, settings.zone).running
         db.close()  # this request's connection takes no part in the swap
-        outcome = system.restore(
+        actor = system_actor(request, session)
+        outcome = restore.restore(
             settings,
             token,
-            system_actor(request, session),
+            by=actor.name,
+            audit=system.restore_audit(actor, settings.zone, now_ts),
             now_ts=now_ts,
             service_running=running,
         )
-    except RestoreError as refused:
-        system.discard_upload(settings, token)
+    except RestoreRefused as refused:
+        restore.discard_upload(settings, token)
         return _restore_refused(request, settings, session, refused)
     context = {"step": "done", "outcome": outcome, **_helpers(user.language)}
     response = pages_of(request).render(
@@ -243,12 +248,12 @@ def system_actor(request: Request, session: Session) -> Actor:
 
 
 def _restore_refused(
-    request: Request, settings: WebSettings, session: Session, refused: RestoreError
+    request: Request, settings: WebSettings, session: Session, refused: RestoreRefused
 ) -> Response:
     """The reason a confirmed restore did not happen, on the restore page."""
     context = {
         "step": "refused",
-        "error": refused.message(session.user.language),
+        "error": system.refusal_text(refused, session.user.language),
         **_helpers(session.user.language),
     }
     return pages_of(request).render(
