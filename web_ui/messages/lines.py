@@ -254,6 +254,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Panggilan yang diteruskan dialihkan ke nomor ini (AT+CTFR); kosong: tidak.",
         "Passed calls are deflected to this number (AT+CTFR); empty: not.",
     ),
+    "lines.help.call_waiting": (
+        "Tolak: penelepon kedua mendengar nada sibuk dan dapat menelepon ulang ke saluran "
+        "yang bebas. Saat banjir panggilan, mengabaikannya membuat lebih sedikit penelepon "
+        "sungguhan tersambung.",
+        "Reject: the second caller hears busy and can redial onto a free line. In a flood, "
+        "ignoring them lets fewer genuine callers through.",
+    ),
     "lines.family.auto": ("auto (kenali otomatis)", "auto (detect)"),
     "done.line_added": ("Saluran ditambahkan.", "Line added."),
     "done.line_changed": ("Saluran diubah.", "Line changed."),
