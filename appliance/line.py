@@ -1806,6 +1806,7 @@ class Line:
         listener = call.voice_listener
         if listener is None:
             return
+        listener.flush()
         call.voice_heard = listener.heard
         listener.analyse = False
         logger.debug(

@@ -87,8 +87,10 @@ LAG_TOLERANCE = 0.1  # how far (relative) the pitch lag may move from one frame 
 MIN_RUN_FRAMES = 3  # 60 ms
 MAX_RUN_FRAMES = 100  # 2 s
 _FULL_SCALE = 32768.0
-_READ_BYTES = 4096
-_FEED_BYTES = 5 * FRAME_SAMPLES * SAMPLE_BYTES  # the listener analyses 100 ms at a time
+# One read takes whatever audio has queued up: a modem sends a 20 ms frame at a time, a
+# busy loop may find several waiting, and the simulator's virtual modems send 0.5 s at once.
+_READ_BYTES = 16384
+_FEED_BYTES = 50 * FRAME_SAMPLES * SAMPLE_BYTES  # the listener analyses 1 s at a time
 
 _HANN = np.hanning(WINDOW_SAMPLES + 2)[1:-1]
 _SPECTRUM_SIZE = 512  # zero-padded past WINDOW_SAMPLES + TONE_ORDER: linear autocorrelation
@@ -280,8 +282,11 @@ class VoiceListener:
     read errors later (an unplugged stick) stop the listener quietly with a warning, since
     screening goes on without it. Once `analyse` is switched off the listener keeps
     draining the port (a modem streams audio for the whole call and a full buffer stalls
-    it) without analysing. Reads arrive a 20 ms frame at a time; they are analysed 100 ms
-    at a time, since NumPy's cost is mostly per call, not per frame.
+    it) without analysing. Reads arrive a 20 ms frame at a time; they are analysed a second
+    at a time, since NumPy's cost is mostly per call, not per frame (1 s costs half the
+    CPU of ten 100 ms pieces). What the detector counts does not depend on the size of
+    the pieces, and the line reads `heard` only when the challenge ends, after `flush()`
+    has analysed the rest: nothing is heard later for it.
     """
 
     def __init__(self, port: str, settings: VoiceSettings | None = None) -> None:
@@ -326,6 +331,13 @@ class VoiceListener:
         except OSError as exc:
             logger.debug("voice port %s: close: %s", self.port, exc)
         self._serial = None
+
+    def flush(self) -> None:
+        """Analyse what was read but not yet fed (less than `_FEED_BYTES`): call it before
+        reading `heard` at the end of a challenge, so its last moments count too."""
+        if self._unfed and self.analyse and not self.detector.heard:
+            self.detector.feed(self._unfed)
+        self._unfed = b""
 
     def _on_readable(self) -> None:
         assert self._serial is not None

@@ -383,7 +383,8 @@ class Heard:
 
 
 def listen(pcm: bytes, settings: VoiceSettings | None = None, chunk_s: float = 0.1) -> Heard:
-    """Feed `pcm` to a new `VoiceDetector` in chunks, as `VoiceListener` does (100 ms)."""
+    """Feed `pcm` to a new `VoiceDetector` in `chunk_s` pieces (what it counts does not
+    depend on their size; `heard_after_s` has their resolution)."""
     detector = VoiceDetector(settings)
     step = round(chunk_s * RATE_HZ) * 2
     heard_after_s = None

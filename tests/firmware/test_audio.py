@@ -40,6 +40,22 @@ def test_nothing_is_heard_before_the_caller_starts_speaking() -> None:
     assert detector.voiced_frames == 0 and not detector.heard
 
 
+@pytest.mark.parametrize("kind", ["voice", "noise"])
+def test_what_is_counted_does_not_depend_on_the_size_of_the_pieces_fed(kind: str) -> None:
+    """The listener feeds a second at a time and reads `heard` only at the end: it must
+    count what a frame-by-frame feed counts, for any cut of the audio."""
+    audio = CallerSound(kind, start_s=0.7, pitch_hz=150).next_chunk(12.0)
+    counted = set()
+    for piece_bytes in (320, 1_600, 4_095, 16_000, len(audio)):
+        detector = VoiceDetector()
+        for start in range(0, len(audio), piece_bytes):
+            detector.feed(audio[start : start + piece_bytes])
+        counted.add((detector.frames, detector.voiced_frames))
+    assert len(counted) == 1
+    if kind == "voice":
+        assert next(iter(counted))[1] > 0
+
+
 @pytest.mark.parametrize("kind", ["noise", "silence"])
 def test_a_pocket_or_a_quiet_line_is_never_heard_as_a_voice(kind: str) -> None:
     """A minute of rustle and cloth-muffled room voices, or of hiss: no voice."""
@@ -154,6 +170,7 @@ def test_virtual_modem_streams_the_callers_voice_to_a_listener_on_its_voice_port
             assert listener.bytes_read == 0  # nothing before the host asks for audio
             await channel.command(on, timeout_s=2.0)
             await asyncio.sleep(2.0)
+            listener.flush()  # as the line does when the challenge ends
             assert listener.heard
             # 20 ms frames in real time: about 16,000 bytes a second.
             assert 0.7 * 2.0 * 16_000 <= listener.bytes_read <= 1.3 * 2.0 * 16_000
