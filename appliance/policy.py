@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -103,6 +103,30 @@ class LadderStatus:
     since: float
     until: float
     flag_supervisor: bool
+
+
+# Why flood mode went on or off: one template per signal. The log, the alarm and the
+# event carry the text; the web UI reads the same templates to put it in the viewer's
+# language (`web_ui.wording.flood_reason_words`), so the two cannot drift apart.
+FLOOD_REASONS: Mapping[str, str] = {
+    "rate": "rate: {calls} calls in {window} s (limit {limit})",
+    "waiting": "waiting: {callers} callers found the lines busy in {window} s",
+    "saturation": (
+        "saturation: lines {busy}% busy over {window} s, {seized} seized again within {within} s"
+    ),
+    "new_numbers": "new numbers: {numbers} unknown numbers in {window} s",
+    "withheld": "withheld: {withheld} of {calls} calls without a number in {window} s",
+    "one_number": "one number: {calls} calls from {number} in {window} s",
+    "number_block": "number block {block}: {calls} calls from {numbers} numbers in {window} s",
+    "restart": "restart",
+    "quiet": "quiet for {window} s",
+    "switched_off": "flood detection switched off",
+}
+
+
+def flood_reason(signal: str, **figures: object) -> str:
+    """The reason for `signal` with its figures, as the log and the events carry it."""
+    return FLOOD_REASONS[signal].format(**figures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +448,7 @@ class FloodMonitor:
         self, now: float, arrived: str | None = None, *, scan_all: bool = False
     ) -> list[FloodChange]:
         if not self.config.enabled:
-            return self._leave(now, "flood detection switched off") if self.active else []
+            return self._leave(now, flood_reason("switched_off")) if self.active else []
         self._expire(now)
         reason = self._hot_reason(now, arrived, scan_all)
         if reason is not None:
@@ -433,7 +457,7 @@ class FloodMonitor:
                 return [self._enter(now, reason)]
             return []
         if self.active and self._is_quiet(now):
-            return self._leave(now, f"quiet for {self.config.quiet_s:.0f} s")
+            return self._leave(now, flood_reason("quiet", window=f"{self.config.quiet_s:.0f}"))
         return []
 
     def _leave(self, now: float, why: str) -> list[FloodChange]:
@@ -482,25 +506,28 @@ class FloodMonitor:
         """Why the flood condition holds right now, or None."""
         config = self.config
         calls = len(self._arrivals)
-        window = f"{config.rate_window_s:.0f} s"
+        window = f"{config.rate_window_s:.0f}"
+        short = f"{config.saturation_s:.0f}"
         if calls > config.max_calls_in_window:
-            return f"rate: {calls} calls in {window} (limit {config.max_calls_in_window})"
-        if len(self._waiting) >= config.waiting_min_calls:
-            return (
-                f"waiting: {len(self._waiting)} callers found the lines busy in "
-                f"{config.saturation_s:.0f} s"
+            return flood_reason(
+                "rate", calls=calls, window=window, limit=config.max_calls_in_window
             )
+        if len(self._waiting) >= config.waiting_min_calls:
+            return flood_reason("waiting", callers=len(self._waiting), window=short)
         if len(self._reseizures) >= config.reseize_min:
             busy = self._busy_fraction(now)
             if busy >= config.saturation_occupancy:
-                return (
-                    f"saturation: lines {busy:.0%} busy over {config.saturation_s:.0f} s, "
-                    f"{len(self._reseizures)} seized again within {config.reseize_s:g} s"
+                return flood_reason(
+                    "saturation",
+                    busy=round(busy * 100),
+                    window=short,
+                    seized=len(self._reseizures),
+                    within=f"{config.reseize_s:g}",
                 )
         if self._new_numbers >= config.new_numbers_min:
-            return f"new numbers: {self._new_numbers} unknown numbers in {window}"
+            return flood_reason("new_numbers", numbers=self._new_numbers, window=window)
         if self._withheld_dominates():
-            return f"withheld: {self._withheld} of {calls} calls without a number in {window}"
+            return flood_reason("withheld", withheld=self._withheld, calls=calls, window=window)
         if scan_all:
             return self._concentration_reason(window, list(self._number_counts))
         return self._concentration_reason(window, [arrived] if arrived else [])
@@ -511,7 +538,7 @@ class FloodMonitor:
         for e164 in numbers:
             calls = self._number_counts.get(e164, 0)
             if calls >= config.number_min_calls and self._share_holds(calls):
-                return f"one number: {calls} calls from {e164} in {window}"
+                return flood_reason("one_number", calls=calls, number=e164, window=window)
         for digits in self.levels():
             blocks = dict.fromkeys(self.block_of(e164, digits) for e164 in numbers)
             for block in blocks:
@@ -521,7 +548,9 @@ class FloodMonitor:
                     callers = self._block_numbers[digits][block]
                     self._concentrated = block
                     shown = f"{block}{'x' * digits}"
-                    return f"number block {shown}: {calls} calls from {callers} numbers in {window}"
+                    return flood_reason(
+                        "number_block", block=shown, calls=calls, numbers=callers, window=window
+                    )
         return None
 
     def _is_quiet(self, now: float) -> bool:

@@ -48,6 +48,7 @@ from appliance.policy import (
     PolicyState,
     SharedFact,
     decide_safely,
+    flood_reason,
     is_flood_signature_rule,
     release_unverified,
 )
@@ -196,7 +197,9 @@ class LineService:
         if self.policy.flood_active:
             # The box restarted during a flood: the alarm must not be forgotten.
             logger.warning("ALARM flood_on: still in flood mode after a restart")
-            self.call_log.add_event("flood_on", detail={"reason": "restart"}, ts=now_ts)
+            self.call_log.add_event(
+                "flood_on", detail={"reason": flood_reason("restart")}, ts=now_ts
+            )
         self.reload_settings()
         self._restore_marker = self._latest_restore()
         self._record_configuration(now_ts)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance.policy import FLOOD_REASONS
 from appliance.recovery import STEPS
 from web_ui.i18n import format_time, has_message, translate
 from web_ui.screening_form import duration_words, format_number
@@ -164,41 +165,20 @@ def error_words(raw: str | None, language: Language) -> Worded:
 
 # ------------------------------------------------------------------ flood reasons
 
-_WINDOW = r"(?P<window>[0-9.]+) s"
-_FLOOD: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(rf"rate: (?P<calls>\d+) calls in {_WINDOW} \(limit (?P<limit>\d+)\)"), "rate"),
-    (
-        re.compile(rf"waiting: (?P<callers>\d+) callers found the lines busy in {_WINDOW}"),
-        "waiting",
-    ),
-    (
-        re.compile(
-            rf"saturation: lines (?P<busy>\d+)% busy over {_WINDOW}, (?P<seized>\d+) seized "
-            r"again within (?P<within>[0-9.]+) s"
-        ),
-        "saturation",
-    ),
-    (re.compile(rf"new numbers: (?P<numbers>\d+) unknown numbers in {_WINDOW}"), "new_numbers"),
-    (
-        re.compile(
-            rf"withheld: (?P<withheld>\d+) of (?P<calls>\d+) calls without a number in {_WINDOW}"
-        ),
-        "withheld",
-    ),
-    (
-        re.compile(rf"one number: (?P<calls>\d+) calls from (?P<number>\S+) in {_WINDOW}"),
-        "one_number",
-    ),
-    (
-        re.compile(
-            rf"number block (?P<block>\S+): (?P<calls>\d+) calls from (?P<numbers>\d+) numbers "
-            rf"in {_WINDOW}"
-        ),
-        "number_block",
-    ),
-    (re.compile(r"restart"), "restart"),
-    (re.compile(rf"quiet for {_WINDOW}"), "quiet"),
-    (re.compile(r"flood detection switched off"), "switched_off"),
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    """A flood reason template (`appliance.policy.FLOOD_REASONS`) as a pattern that reads
+    its figures back: the literal text kept, each `{name}` a named group."""
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>\\S+?)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(pattern)
+
+
+_FLOOD: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (_reason_pattern(template), signal) for signal, template in FLOOD_REASONS.items()
 )
 _DURATION_GROUPS = frozenset({"window", "within"})
 

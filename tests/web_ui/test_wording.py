@@ -7,10 +7,12 @@ tests say the page would fall back to the English text.
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from appliance.policy import FLOOD_REASONS, flood_reason
 from firmware.at.channel import ATCommandError, ATTimeoutError
 from web_ui.audit import AuditEntry
 from web_ui.audit_view import audit_row
@@ -97,3 +99,20 @@ def test_an_audit_update_shows_only_what_changed() -> None:
     row = audit_row(setting, "id", ZONE)
     assert row.target_text == "Pengaturan penyaringan"
     assert row.after == [("Jangka waktu", "7 hari")]
+
+
+@pytest.mark.parametrize("signal", sorted(FLOOD_REASONS))
+def test_every_reason_the_flood_detector_gives_is_worded_in_both_languages(signal: str) -> None:
+    """Whatever the detector writes (`appliance.policy.flood_reason`) reads as words: no
+    reason reaches the dashboard in the detector's own English."""
+    figures = {
+        name: f"9{index}"
+        for index, name in enumerate(re.findall(r"\{(\w+)\}", FLOOD_REASONS[signal]))
+    }
+    raw = flood_reason(signal, **figures)
+    for language in ("id", "en"):
+        words = flood_reason_words(raw, language)
+        assert words != raw
+        for name, value in figures.items():
+            if name not in ("window", "within"):  # durations are worded ("9 detik")
+                assert value in words
