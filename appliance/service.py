@@ -1,9 +1,11 @@
 """The line service: wires every modem line to the screening policy and the call log.
 
 It is the only writer of the call log. It rebuilds the policy's memory from the log at
-start, screens with the rules in the database (a rule the CLI, the web UI or `siaga
-sync` wrote is in force within a second), keeps line occupancy for flood detection, and
-offers the operator-side API: answer a waiting call, hang up, record a disposition. It
+start, keeps the rules in the database in force (a rule the CLI, the web UI or `siaga
+sync` wrote screens within a second), keeps line occupancy for flood detection, and
+offers the operator-side API: answer a waiting call, hang up, record a disposition. What
+the lines ask of the policy (screen a caller, record a challenge, the flood's alarms,
+the call-back list) is its `gateway` (`appliance/gateway.py`). It
 shows each line on the board (status LED, desk lamp, answer button:
 `appliance/board_wiring.py`) and takes the recovery ladder's steps a line cannot take
 itself (power key, USB reset: `appliance/recovery.py`).
@@ -29,28 +31,20 @@ from appliance.clock import Clock
 from appliance.cluster.feed import PeerFactFeed, declare_sharing
 from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
+from appliance.gateway import PolicyGateway
 from appliance.housekeeping import Housekeeping
-from appliance.line import CALL_STATES, FLOOD_RELEASED_CAUSE, ActiveCall, Line, describe_call
+from appliance.line import CALL_STATES, ActiveCall, Line, describe_call
 from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
 from appliance.model import (
-    Action,
     CallerNumber,
-    ChallengeResult,
-    Decision,
     LineState,
-    Reason,
     is_well_formed_disposition,
 )
 from appliance.policy import (
-    FLOOD_RESERVE_RULE,
-    FloodChange,
     HistoryRow,
     PolicyState,
     SharedFact,
-    decide_safely,
     flood_reason,
-    is_flood_signature_rule,
-    release_unverified,
 )
 from appliance.recovery import RecoverySkipped
 from appliance.settings import (
@@ -163,6 +157,19 @@ class LineService:
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
+        self.housekeeping = Housekeeping(
+            config, lines=self.lines, call_log=call_log, clock=clock, clock_probe=clock_probe
+        )
+        # What the lines ask: screening, the flood's alarms, the call-back list.
+        self.gateway = PolicyGateway(
+            config,
+            self.policy,
+            call_log=call_log,
+            clock=clock,
+            housekeeping=self.housekeeping,
+            lines=self.lines,
+            desks=self.desks,
+        )
         self._health_interval_s = health_interval_s
         line_configs = tuple(lines if lines is not None else config.lines)
         # The file's lines: in force unless the web UI's are (appliance/web_lines.py).
@@ -181,9 +188,6 @@ class LineService:
         self.board_wiring = (
             BoardWiring(self.board, line_configs, self.lines, self) if self.board else None
         )  # rebuilt by `prepare` when the web UI's lines are in force
-        self.housekeeping = Housekeeping(
-            config, lines=self.lines, call_log=call_log, clock=clock, clock_probe=clock_probe
-        )
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -313,7 +317,7 @@ class LineService:
         config = self.config
         return Line(
             line_config,
-            screener=self,
+            screener=self.gateway,
             recorder=self.call_log,
             listener=self,
             clock=self.clock,
@@ -551,6 +555,7 @@ class LineService:
     def apply_config(self, config: Config) -> None:
         """Put new screening settings in force under running lines, and log the change."""
         self.config = config
+        self.gateway.config = config
         self.policy.reconfigure(config.policy)
         for line in self.lines.values():
             line.reconfigure(
@@ -598,115 +603,6 @@ class LineService:
         self.restored = True
         self.stop()
 
-    # ----------------------------------------------------------------- Screener
-
-    def screen(self, caller: CallerNumber, now_ts: float) -> Decision:
-        """Record the arrival, then decide (fails open inside `decide_safely`)."""
-        try:
-            self._flood_changes(self.policy.record_arrival(caller, now_ts))
-        except Exception:
-            logger.exception("recording an arrival failed; deciding anyway")
-        decision = decide_safely(caller, self.policy, self.config.policy, now_ts)
-        if self.policy.flood_active:
-            # After this call's decision, off its path: the arrival may have made a block hot.
-            asyncio.get_running_loop().call_soon(self._release_flood_callers, now_ts)
-        return decision
-
-    def _release_flood_callers(self, now_ts: float) -> None:
-        """Release the calls still in the challenge that flood mode would now reject on a
-        flood signature (a hot number or block, or the withheld class): the first calls
-        of a flood arrive before anything can recognise it, and each holds a line through
-        the challenge. The policy's own exemptions (allowlist, immunity, good history)
-        stand; a caller who pressed the key has left the challenge."""
-        if not self.policy.flood_active:
-            return
-        for line in self.lines.values():
-            call = line.call
-            if line.state is not LineState.CHALLENGING or call is None or call.caller is None:
-                continue
-            try:
-                now = decide_safely(call.caller, self.policy, self.config.policy, now_ts)
-                if now.action is Action.REJECT and is_flood_signature_rule(now.rule):
-                    line.release_in_flood(now.rule or "flood")
-            except Exception:  # the call goes on as it was: failing open
-                logger.exception("line %s: releasing a flood's call failed", line.name)
-
-    def decide_again(self, caller: CallerNumber, now_ts: float) -> Decision:
-        """Decide without recording an arrival: a call that rang on through a restart was
-        counted when the policy's memory was rebuilt from its row (fails open)."""
-        return decide_safely(caller, self.policy, self.config.policy, now_ts)
-
-    def note_challenge(
-        self,
-        caller: CallerNumber,
-        result: ChallengeResult,
-        now_ts: float,
-        voice_heard: bool | None = None,
-    ) -> None:
-        """Record a challenge outcome (and whether a voice was heard) in the policy's memory."""
-        self.policy.record_challenge_result(caller, result, now_ts, voice_heard=voice_heard)
-
-    def note_waiting(self, caller: CallerNumber, now_ts: float) -> None:
-        """A caller seen waiting on a busy line and released busy: a flood signal, and a
-        caller for the call-back list (never raises)."""
-        try:
-            self._flood_changes(self.policy.record_waiting(caller, now_ts))
-            reason = "waiting_during_flood" if self.policy.flood_active else "found_lines_busy"
-            self._list_for_call_back(caller, None, None, reason, {}, now_ts)
-        except Exception:
-            logger.exception("recording a waiting caller failed")
-
-    def note_operator_contact(self, caller: CallerNumber, now_ts: float) -> None:
-        """Record that an operator answered this caller."""
-        self.policy.record_operator_contact(caller, now_ts)
-
-    def is_reported(self, caller: CallerNumber, now_ts: float) -> bool:
-        """A prank or ghost disposition on the number within `policy.junk_evidence_s`;
-        False on any internal error (the caller is then put through without delay)."""
-        try:
-            e164 = caller.e164 if caller.is_number else None
-            return e164 is not None and self.policy.has_junk_evidence(
-                e164, now_ts, self.config.policy.junk_evidence_s
-            )
-        except Exception:
-            logger.exception("reported-number check failed; no hold")
-            return False
-
-    def release_unverified(
-        self,
-        caller: CallerNumber,
-        decision: Decision,
-        now_ts: float,
-        voice_heard: bool | None = None,
-    ) -> bool:
-        """Release a challenged caller who never pressed the key on junk evidence, or (by
-        default) when the line listened and heard no voice."""
-        try:
-            challenge = self.config.challenge
-            without_evidence = challenge.unverified_without_evidence
-            if challenge.silent_to_idle_operator and self._operators_idle():
-                # With no evidence against the caller, an idle operator can take the call.
-                without_evidence = "operator"
-            return release_unverified(
-                caller,
-                decision,
-                self.policy,
-                self.config.policy,
-                challenge.hang_up_unverified_for,
-                now_ts,
-                without_evidence=without_evidence,
-                voice_heard=voice_heard,
-            )
-        except Exception:
-            logger.exception("release decision failed; passing the caller to an operator")
-            return False
-
-    def _operators_idle(self) -> bool:
-        """No call is waiting for an operator (the service cannot see the operators
-        themselves, only the calls that wait for one)."""
-        waiting = (LineState.OPERATOR_RINGING, LineState.HOLDING)
-        return not any(line.state in waiting for line in self.lines.values())
-
     # ----------------------------------------------------------------- LineListener
 
     def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
@@ -732,7 +628,7 @@ class LineService:
         out = (LineState.FAILED, LineState.DISABLED)
         available = sum(1 for each in self.lines.values() if each.state not in out)
         now_ts = self.clock.timestamp()
-        self._flood_changes(
+        self.gateway.flood_changes(
             self.policy.record_line_occupancy(busy, max(available, 1), now_ts, screening=screening)
         )
 
@@ -751,7 +647,7 @@ class LineService:
         if call.caller is not None:
             self._remember(call.call_id, call.caller)
             try:
-                self._call_back_if_unserved(line, call)
+                self.gateway.call_back_if_unserved(line, call)
             except Exception:
                 logger.exception("call %d: the call-back list could not be updated", call.call_id)
         for desk in self.desks:
@@ -760,7 +656,7 @@ class LineService:
     def caller_missed(self, line: Line, caller: CallerNumber, ts: float) -> None:
         """A caller rang while the line was starting: on the call-back list."""
         try:
-            self._list_for_call_back(caller, line.name, None, "rang_while_starting", {}, ts)
+            self.gateway.list_for_call_back(caller, line.name, None, "rang_while_starting", {}, ts)
         except Exception:
             logger.exception("line %s: the call-back list could not be updated", line.name)
 
@@ -769,57 +665,6 @@ class LineService:
         text the supervisors (`sms.alarms` says which kinds)."""
         self._publish_status(line)
         self.housekeeping.text_supervisors(kind, message, about=line.name)
-
-    def _call_back_if_unserved(self, line: Line, call: ActiveCall) -> None:
-        assert call.caller is not None
-        reason = call_back_reason(call)
-        if reason is None:
-            return
-        detail = {
-            "decision": str(call.decision.action) if call.decision else None,
-            "challenge_result": call.challenge_result,
-            "voice_heard": call.voice_heard,
-            "keys": call.keys,
-            "end_cause": call.end_cause,
-            "held_s": round((call.ended_ts or call.started_ts) - call.started_ts, 1),
-        }
-        ended_ts = call.ended_ts if call.ended_ts is not None else self.clock.timestamp()
-        self._list_for_call_back(call.caller, line.name, call.call_id, reason, detail, ended_ts)
-
-    def _list_for_call_back(
-        self,
-        caller: CallerNumber,
-        line_name: str | None,
-        call_id: int | None,
-        reason: str,
-        detail: dict[str, Any],
-        ts: float,
-    ) -> None:
-        """Put a caller released without an operator on the call-back list, unless the
-        number has a junk record (a prank or ghost verdict within `junk_evidence_s`, or a
-        reputation at the restriction threshold). No number, no call-back."""
-        if not caller.is_number or caller.e164 is None:
-            return
-        if self._has_junk_record(caller.e164, ts):
-            return
-        self.call_log.add_callback(
-            caller=caller.e164,
-            caller_raw=caller.raw,
-            line=line_name,
-            call_id=call_id,
-            reason=reason,
-            detail=detail,
-            ts=ts,
-        )
-        for desk in self.desks:
-            desk.call_back_listed(caller, reason, ts)
-
-    def _has_junk_record(self, e164: str, now_ts: float) -> bool:
-        policy_config = self.config.policy
-        threshold = policy_config.abuse.reputation_threshold
-        return self.policy.has_junk_evidence(e164, now_ts, policy_config.junk_evidence_s) or (
-            threshold > 0 and self.policy.reputation(e164, now_ts) >= threshold
-        )
 
     # ----------------------------------------------------------------- ModemRecovery
 
@@ -947,8 +792,8 @@ class LineService:
             now_ts, mono = self.clock.timestamp(), loop.time()
             self._notice_clock_step((now_ts - last_wall) - (mono - last_mono), now_ts)
             last_wall, last_mono = now_ts, mono
-            self._flood_changes(self.policy.tick(now_ts))
-            self._release_flood_callers(now_ts)
+            self.gateway.flood_changes(self.policy.tick(now_ts))
+            self.gateway.release_flood_callers(now_ts)
             self.publish_changed_health()
             self.call_log.set_service_state({"heartbeat_ts": now_ts}, now_ts)
 
@@ -961,29 +806,6 @@ class LineService:
         self.policy.flood.clock_stepped(now_ts)
         self.call_log.add_event("clock_step", detail={"step_s": round(step_s, 1)}, ts=now_ts)
 
-    def _flood_changes(self, changes: list[FloodChange]) -> None:
-        for change in changes:
-            kind = "flood_on" if change.entered else "flood_off"
-            logger.warning("ALARM %s: %s", kind, change)
-            if change.entered:
-                self.housekeeping.text_supervisors(
-                    "flood_on", f"flood mode: {change.reason}; hot prefix {change.hot_prefix}"
-                )
-            now_ts = self.clock.timestamp()
-            self.call_log.add_event(
-                kind,
-                detail={"reason": change.reason, "hot_prefix": change.hot_prefix},
-                ts=now_ts,
-            )
-            self.call_log.set_service_state(
-                {
-                    "flood_active": int(change.entered),
-                    "flood_since_ts": now_ts if change.entered else None,
-                    "flood_reason": change.reason if change.entered else None,
-                },
-                now_ts,
-            )
-
 
 # A line in one of these holds a call no operator has taken yet (flood trunk reservation).
 SCREENING_STATES = frozenset(
@@ -995,46 +817,3 @@ SCREENING_STATES = frozenset(
         LineState.CHALLENGING,
     }
 )
-
-# End causes that say the line or its modem failed the call, not the caller.
-LINE_FAULT_CAUSES = frozenset(
-    {"line_failed", "modem_rebooted", "modem_reset", "modem_not_answering"}
-)
-
-# Restrictions that rest on a junk record: a caller released under one is not called back.
-_JUNK_RECORD_REASONS = frozenset({Reason.BLOCKLIST, Reason.ABUSE})
-_CHALLENGE_CALL_BACK_REASONS = {
-    ChallengeResult.TIMEOUT: "silent_after_challenge",
-    ChallengeResult.CALLER_HUNG_UP: "hung_up_during_prompt",
-    ChallengeResult.FAILED: "wrong_keys",
-}
-
-
-def call_back_reason(call: ActiveCall) -> str | None:
-    """Why an ended call's caller belongs on the call-back list, or None.
-
-    Every caller who never reached an operator is listed, except those released on a junk
-    record: a block rule, the abuse ladder or reputation, or a flood signature (a hot
-    number, block or the withheld class). The caller's own junk evidence is checked by
-    the service. `flood:reserve` releases (a first attempt kept off the last free line
-    in a flood) are listed: nothing is known against them.
-    """
-    decision = call.decision
-    if call.operator_ts is not None or decision is None:
-        return None
-    if decision.reason in _JUNK_RECORD_REASONS:
-        return None
-    if decision.action is Action.REJECT:
-        return "released_in_flood" if decision.rule == FLOOD_RESERVE_RULE else None
-    if call.end_cause == FLOOD_RELEASED_CAUSE:
-        return None  # released on a flood signature, a junk record
-    if call.end_cause in LINE_FAULT_CAUSES or (call.end_cause or "").startswith("watchdog_"):
-        return "line_fault"
-    if call.challenge_result is ChallengeResult.TIMEOUT and call.voice_heard:
-        # Heard speaking: released on `policy.heard_after_unheard_s`, or passed to the
-        # operators and gone before one answered.
-        released = call.end_cause == f"challenge_{ChallengeResult.TIMEOUT.value}"
-        return "spoke_without_key" if released else "hung_up_waiting"
-    if call.challenge_result is not None:
-        return _CHALLENGE_CALL_BACK_REASONS.get(call.challenge_result, "hung_up_waiting")
-    return "hung_up_waiting"

@@ -509,9 +509,9 @@ def test_a_flushed_release_survives_kill_9(db_path: Path) -> None:
 
 def test_which_ended_calls_go_on_the_call_back_list() -> None:
     """Every caller who never reached an operator, except those released on a junk record."""
+    from appliance.gateway import call_back_reason
     from appliance.line import ActiveCall
     from appliance.model import Action, ChallengeResult, Decision, Reason
-    from appliance.service import call_back_reason
 
     def ended(
         decision: Decision, result: ChallengeResult | None = None, **fields: Any

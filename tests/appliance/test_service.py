@@ -91,7 +91,7 @@ def test_a_restart_forgets_no_prank(tmp_path: Path) -> None:
     write_calls(db, [prank_call(NOW - 3600 * hours) for hours in (3, 2, 1)])
     service, log = start_service(db)
     try:
-        decision = service.screen(normalise("081234567890"), NOW)
+        decision = service.gateway.screen(normalise("081234567890"), NOW)
         assert (decision.action, decision.reason) == (Action.CHALLENGE, Reason.ABUSE)
         assert decision.rule == "ladder:1"
     finally:
@@ -104,7 +104,7 @@ def test_a_genuine_call_before_the_restart_keeps_the_number_immune(tmp_path: Pat
     write_calls(db, [genuine])
     service, log = start_service(db)
     try:
-        assert service.screen(normalise("081234567890"), NOW).reason is Reason.IMMUNE
+        assert service.gateway.screen(normalise("081234567890"), NOW).reason is Reason.IMMUNE
     finally:
         log.close()
 
