@@ -877,7 +877,8 @@ def _add_rule_commands(sub: Any, kind: str) -> None:
 def _add_sync_command(sub: Any) -> None:
     """`siaga sync`: share with the site's other appliances (docs/cluster.md)."""
     sync = sub.add_parser(
-        "sync", help="share rules, verdicts and call records with the site (NATS JetStream)"
+        "sync",
+        help="share rules, settings, verdicts and call records with the site (NATS JetStream)",
     )
     add_common(sync)
     sync.add_argument(

@@ -19,6 +19,7 @@ from appliance.cluster.schema import (
     create_cluster_tables,
     create_event_sharing,
     create_hub_tables,
+    create_setting_sharing,
 )
 
 logger = logging.getLogger(__name__)
@@ -737,3 +738,11 @@ def allow_dismissed_callbacks(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migration(name="0023_settings_sharing")
+def share_settings(db: Database) -> None:
+    """The screening settings leave through the outbox too (while sharing is on), one
+    message per changed section, and `setting_sync` keeps the shared revision of each
+    section: see appliance/cluster/schema.py."""
+    create_setting_sharing(db)

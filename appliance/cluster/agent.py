@@ -1,16 +1,20 @@
 """`siaga sync`: publishes this appliance's outbox and applies what the site shares.
 
 One asyncio process beside the line service, never inside it: the line service screens
-from SQLite alone and learns of the site's rules and verdicts the way it learns of a rule
-added by the CLI (it polls the database), so the network's state never reaches a line.
+from SQLite alone and learns of the site's rules, verdicts and settings the way it learns
+of a rule added by the CLI or a setting changed on its web UI (it polls the database), so
+the network's state never reaches a line.
 
-While connected, six loops run together:
-- publish: the outbox (rules, facts, call records, events) in order; a row is marked
-  sent only on the server's acknowledgement, so a dead link or a restart re-sends it
-  (with the same message id: the server drops a copy within its duplicate window, and
+While connected, seven loops run together:
+- publish: the outbox (rules, settings, facts, call records, events) in order; a row is
+  marked sent only on the server's acknowledgement, so a dead link or a restart re-sends
+  it (with the same message id: the server drops a copy within its duplicate window, and
   receivers ignore one that arrives later);
 - rules: a durable pull consumer on the rule bucket's stream, filtered to this site; each
   entry applied idempotently (`store.apply_rules`);
+- settings: a durable pull consumer on the settings bucket's stream, filtered to this
+  site; each section applied idempotently (`store.apply_settings`), once the bucket can
+  be had (until then the rest goes on, and this box's changes of its settings wait);
 - province rules: a durable pull consumer on the province's rule bucket (or the site's
   mirror of it), each entry applied idempotently (`store.apply_province_rules`); a change
   made here to a province rule is never published (`appliance.cluster.province`);
@@ -27,23 +31,36 @@ A rule changed on two boxes while they could not see each other is resolved by r
 (`update` with the revision this box last saw). When the server holds a later revision, the
 two are merged (a removal wins; the earlier removal when both removed) and the merge is
 written back; the conflict is recorded as a `rule_conflict` event, never silently.
+
+A settings section changed on two boxes apart is settled the same way, by revision, and
+the later edit wins (`updated_ts`; on a tie, the greater appliance name): the box that
+finds the newer revision either writes its own over it or takes the site's, and in both
+cases writes the winner back naming the version that lost, so that the box whose edit
+lost learns of it too. Each of the two records a `setting_conflict` event with both
+versions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 from sqlite_utils import Database
 
@@ -55,22 +72,28 @@ from appliance.cluster.messages import (
     FACTS_STREAM,
     PROVINCE_RULES_BUCKET,
     RULES_BUCKET,
+    SETTINGS_BUCKET,
     MessageRefused,
+    SettingMessage,
     call_subject,
     decode_fact,
     decode_province_rule,
     decode_rule,
+    decode_setting,
     event_subject,
     fact_subject,
     is_province_origin,
     message_id,
     rule_key,
+    setting_key,
 )
 from appliance.cluster.permissions import (
     PROVINCE_RULES_STREAM,
     RULES_STREAM,
+    SETTINGS_STREAM,
     consumer_names,
     province_consumer_name,
+    settings_consumer_name,
 )
 from appliance.cluster.province import (
     PROVINCE_RULES_SUBJECT,
@@ -82,6 +105,7 @@ from appliance.store.db import connect_writer, immediate
 from appliance.store.events import add_event
 
 logger = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 MAX_RETRY_S = 60.0
 FETCH_BATCH = 200
@@ -92,7 +116,7 @@ PUBLISH_TIMEOUT_S = 10.0
 FACTS_MAX_AGE_S = 90 * 86_400.0
 CALLS_MAX_AGE_S = 400 * 86_400.0
 DUPLICATE_WINDOW_S = 3600.0
-PROVINCE_RETRY_S = 60.0
+STREAM_RETRY_S = 60.0  # a stream the account may not make: looked for again this often
 
 
 class SharingProcess:
@@ -172,11 +196,13 @@ class SyncAgent(SharingProcess):
 
     # What a session sets and counts (each instance's own once it first changes).
     _kv: KeyValue | None = None
+    _settings_kv: KeyValue | None = None
     server = ""  # host:port of the server of the current (or last) session
     published = 0
     applied_rules = 0
     applied_province_rules = 0
     applied_facts = 0
+    applied_settings = 0
 
     def _prepare(self) -> None:
         store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
@@ -185,7 +211,7 @@ class SyncAgent(SharingProcess):
         nc = await connect(self.cluster, self.role)
         try:
             js = nc.jetstream(domain=self.cluster.domain)
-            await ensure_streams(js, self.cluster.replicas)
+            await ensure_site_streams(js, self.cluster.replicas)
             self._kv = await js.key_value(RULES_BUCKET)
             self.server = _server_of(nc)
             self.connected.set()
@@ -194,6 +220,7 @@ class SyncAgent(SharingProcess):
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._publish_loop(js), name="sync-publish")
                 group.create_task(self._rules_loop(js), name="sync-rules")
+                group.create_task(self._settings_loop(nc, js), name="sync-settings")
                 group.create_task(self._province_rules_loop(nc, js), name="sync-province-rules")
                 group.create_task(self._facts_loop(js), name="sync-facts")
                 group.create_task(self._prune_loop(), name="sync-prune")
@@ -201,7 +228,7 @@ class SyncAgent(SharingProcess):
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
-            self._kv = None
+            self._kv = self._settings_kv = None
             await close_quietly(nc)
 
     async def _watch_connection(self, nc: Client) -> None:
@@ -217,26 +244,38 @@ class SyncAgent(SharingProcess):
         """Publish whatever the outbox holds. While it is empty, the database is looked at
         every `IDLE_POLL_S` with `PRAGMA data_version`, which changes only when another
         connection commits: a new fact goes out within about that long, for next to no
-        work while nothing happens."""
-        seen_version = None
+        work while nothing happens. The agent's own writes count too (an event it notes
+        while applying what the site sent goes out like any other). Settings wait while
+        the settings bucket cannot be had (`_settings_loop`): the outbox is looked at
+        again when it can."""
+        seen = None
         while True:
             version = self.db.execute("PRAGMA data_version").fetchone()[0]
-            if version == seen_version:
+            state = (version, self.db.conn.total_changes, self._settings_kv is not None)
+            if state == seen:
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
             rows = store.unsent(self.db, self.cluster.outbox_batch)
-            if not rows:
-                seen_version = version
-                continue
-            streamed: list[store.OutboxRow] = []
-            for row in rows:  # in outbox order: a rule waits for the facts before it
+            if not rows or (
+                self._settings_kv is None and all(row.kind == "setting" for row in rows)
+            ):
+                seen = state
+            await self._publish_rows(js, rows)
+
+    async def _publish_rows(self, js: JetStreamContext, rows: list[store.OutboxRow]) -> None:
+        """In outbox order: a rule or a setting waits for the facts before it."""
+        streamed: list[store.OutboxRow] = []
+        for row in rows:
+            if row.kind in ("rule", "setting"):
+                await self._publish_streamed(js, streamed)
+                streamed = []
                 if row.kind == "rule":
-                    await self._publish_streamed(js, streamed)
-                    streamed = []
                     await self._publish_rule_row(row)
                 else:
-                    streamed.append(row)
-            await self._publish_streamed(js, streamed)
+                    await self._publish_setting_row(row)
+            else:
+                streamed.append(row)
+        await self._publish_streamed(js, streamed)
 
     async def _publish_streamed(self, js: JetStreamContext, rows: list[store.OutboxRow]) -> None:
         """Facts and call records: all sent at once, marked sent together once every
@@ -352,28 +391,18 @@ class SyncAgent(SharingProcess):
     async def _province_subscription(
         self, nc: Client, js: JetStreamContext
     ) -> JetStreamContext.PullSubscription:
-        """The consumer of the province's rules, once the stream can be had. A refused
-        request (an account's permission) is waited out; anything else, and a session
-        that is ending (the client can swallow the cancellation of a request it is
-        sending), ends the loop."""
+        """The consumer of the province's rules, once the stream can be had."""
         name = province_consumer_name(self.cluster.site, self.cluster.appliance)
-        while True:
-            try:
-                await ensure_province_rules(
-                    js, self.cluster.replicas, mirror_of=self.cluster.province_domain
-                )
-                return await self._durable(
-                    js, PROVINCE_RULES_STREAM, PROVINCE_RULES_SUBJECT, name, latest=True
-                )
-            except (TimeoutError, APIError, NoRespondersError) as exc:
-                _raise_if_ending(nc)
-                logger.warning(
-                    "sync: no province rules yet (%s); the site's sharing goes on, trying"
-                    " again in %.0f s",
-                    _describe(exc),
-                    PROVINCE_RETRY_S,
-                )
-            await asyncio.sleep(PROVINCE_RETRY_S)
+
+        async def attempt() -> JetStreamContext.PullSubscription:
+            await ensure_province_rules(
+                js, self.cluster.replicas, mirror_of=self.cluster.province_domain
+            )
+            return await self._durable(
+                js, PROVINCE_RULES_STREAM, PROVINCE_RULES_SUBJECT, name, latest=True
+            )
+
+        return await _once_allowed(nc, "no province rules yet", attempt)
 
     def _rule_entry(self, msg: Any) -> tuple[dict[str, Any], int] | None:
         """(rule, revision) from the site's bucket; None for a purge or a refused message."""
@@ -398,6 +427,188 @@ class SyncAgent(SharingProcess):
             self._refuse("province rule", key, str(exc))
             return None
         return rule, msg.metadata.sequence.stream
+
+    # ------------------------------------------------------------------- settings
+
+    async def _publish_setting_row(self, row: store.OutboxRow) -> None:
+        if store.superseded(self.db, row):  # a later change of the section goes instead
+            store.mark_sent(self.db, [row.id], self._clock())
+            return
+        if self._settings_kv is None:  # no bucket yet: it waits, unsent
+            return
+        try:
+            await self._publish_setting(row)
+        except Exception as exc:
+            store.mark_failed(self.db, row.id, _describe(exc))
+            raise
+        store.mark_sent(self.db, [row.id], self._clock())
+        self.published += 1
+
+    async def _publish_setting(self, row: store.OutboxRow) -> None:
+        """Write the section with the revision this box last saw (`create` when none, and
+        for a joining box's offer, which goes out only where the site has no value)."""
+        assert self._settings_kv is not None
+        version = dict(row.payload)
+        offer = bool(version.pop("join", False))
+        key = setting_key(self.cluster.site, row.key)
+        base = store.setting_revision(self.db, row.key)
+        try:
+            if offer or base is None:
+                revision = await self._settings_kv.create(key, _encode(version))
+            else:
+                revision = await self._settings_kv.update(key, _encode(version), last=base)
+        except KeyWrongLastSequenceError:
+            if offer:
+                logger.warning(
+                    "sync: the site already has its %s settings: this box takes them", row.key
+                )
+                return
+            await self._settle_setting(row, key, version)
+            return
+        store.set_setting_revision(self.db, row.key, revision)
+
+    async def _settle_setting(self, row: store.OutboxRow, key: str, local: dict[str, Any]) -> None:
+        """The server holds a revision of the section this box has not seen: the later
+        edit wins, and the winner is written back naming the version that lost."""
+        assert self._settings_kv is not None
+        for _ in range(5):
+            try:
+                entry = await self._settings_kv.get(key)
+            except KeyNotFoundError:  # deleted or purged meanwhile: nothing to settle
+                with contextlib.suppress(KeyWrongLastSequenceError):
+                    revision = await self._settings_kv.create(key, _encode(local))
+                    store.set_setting_revision(self.db, row.key, revision)
+                    return
+                continue
+            remote = self._bucket_setting(key, entry.value or b"")
+            revision = int(entry.revision or 0)
+            if remote is not None and remote.value == local["value"]:  # the same edit
+                self._apply_settings([(remote, revision)], after_id=row.id)
+                return
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await self._write_winner(row, key, local, remote, revision)
+                return
+        raise RuntimeError(f"settings {row.key}: still changing after 5 tries")
+
+    async def _write_winner(
+        self,
+        row: store.OutboxRow,
+        key: str,
+        local: dict[str, Any],
+        remote: SettingMessage | None,
+        revision: int,
+    ) -> None:
+        """Write the later of the two versions over `revision` (ours over a message no box
+        could use), note the conflict, and put the winner in force here."""
+        assert self._settings_kv is not None
+        ours = {name: local.get(name) for name in _VERSION_FIELDS}
+        if remote is None:
+            revision = await self._settings_kv.update(key, _encode(local), last=revision)
+            store.set_setting_revision(self.db, row.key, revision)
+            return
+        theirs = remote.version()
+        keep_ours = later_setting(ours, theirs)
+        winner, loser = (ours, theirs) if keep_ours else (theirs, ours)
+        body = {
+            **winner,
+            "section": row.key,
+            "overruled": loser,
+            "resolved_by": self.cluster.appliance,
+        }
+        revision = await self._settings_kv.update(key, _encode(body), last=revision)
+        self._note_event(
+            "setting_conflict",
+            {"section": row.key, "kept": winner, "lost": loser, "resolved_by": body["resolved_by"]},
+        )
+        if keep_ours:
+            store.set_setting_revision(self.db, row.key, revision)
+        else:
+            self._apply_settings([(SettingMessage.model_validate(body), revision)], after_id=row.id)
+
+    async def _settings_loop(self, nc: Client, js: JetStreamContext) -> None:
+        """The site's screening settings: the bucket's keys of this site, each revision
+        applied once. Until the bucket can be had (a server set up before settings were
+        shared, whose administrator has not made it yet), the rest of the site's sharing
+        goes on, and this box's changes of its settings wait in the outbox."""
+        subscription = await self._settings_subscription(nc, js)
+        while True:
+            msgs = await fetch_batch(subscription)
+            entries = [entry for msg in msgs if (entry := self._setting_entry(msg)) is not None]
+            if entries:
+                self._apply_settings(entries)
+            for msg in msgs:
+                await msg.ack()
+
+    async def _settings_subscription(
+        self, nc: Client, js: JetStreamContext
+    ) -> JetStreamContext.PullSubscription:
+        """The consumer of the site's settings, once the bucket can be had; the bucket is
+        then also where the publisher writes."""
+        cluster = self.cluster
+        name = settings_consumer_name(cluster.site, cluster.appliance)
+        subject = f"$KV.{SETTINGS_BUCKET}.{cluster.site}.>"
+
+        async def attempt() -> JetStreamContext.PullSubscription:
+            await ensure_settings_bucket(js, cluster.replicas)
+            subscription = await self._durable(js, SETTINGS_STREAM, subject, name, latest=True)
+            self._settings_kv = await js.key_value(SETTINGS_BUCKET)
+            return subscription
+
+        return await _once_allowed(nc, "no settings bucket yet", attempt)
+
+    def _setting_entry(self, msg: Any) -> tuple[SettingMessage, int] | None:
+        """(section, revision) from the site's bucket; None for a purge or a refusal."""
+        key = _bucket_key(msg, SETTINGS_BUCKET)
+        if key is None:
+            return None
+        setting = self._bucket_setting(key, msg.data)
+        return None if setting is None else (setting, msg.metadata.sequence.stream)
+
+    def _bucket_setting(self, key: str, data: bytes) -> SettingMessage | None:
+        try:
+            return decode_setting(key, self.cluster.site, data)
+        except MessageRefused as exc:
+            self._refuse("settings", key, str(exc))
+            return None
+
+    def _apply_settings(
+        self, entries: list[tuple[SettingMessage, int]], *, after_id: int = 0
+    ) -> None:
+        """Apply sections received, then note what needs noting: a value this box's line
+        service could not use (`setting_refused`), and a conflict another box settled
+        against or for this box's edit (`setting_conflict`)."""
+        shared = [
+            store.SharedSetting(setting.section, setting.value, setting.updated_ts,
+                                setting.origin, revision)
+            for setting, revision in entries
+        ]  # fmt: skip
+        outcomes = store.apply_settings(self.db, shared, self._zone, after_id=after_id)
+        for (setting, _), outcome in zip(entries, outcomes, strict=True):
+            if outcome.result == "applied":
+                self.applied_settings += 1
+            elif outcome.result == "refused":
+                self._refuse_setting(setting, outcome.reason or "")
+            if outcome.result not in ("stale", "pending") and self._settled_elsewhere(setting):
+                self._note_event("setting_conflict", _conflict_detail(setting))
+
+    def _refuse_setting(self, setting: SettingMessage, reason: str) -> None:
+        self._refuse(
+            "settings", setting.section, f"this box's line service cannot use them: {reason}"
+        )
+        self._note_event(
+            "setting_refused",
+            {"section": setting.section, "origin": setting.origin, "value": setting.value,
+             "reason": reason},
+        )  # fmt: skip
+
+    def _settled_elsewhere(self, setting: SettingMessage) -> bool:
+        """Another box settled a conflict in which this box's edit was one of the two."""
+        here = self.cluster.appliance
+        return (
+            setting.overruled is not None
+            and setting.resolved_by != here
+            and here in (setting.origin, setting.overruled.origin)
+        )
 
     # ---------------------------------------------------------------------- facts
 
@@ -449,6 +660,44 @@ class SyncAgent(SharingProcess):
 
 
 _SUBJECTS = {"fact": fact_subject, "call": call_subject, "event": event_subject}
+_VERSION_FIELDS = ("value", "updated_ts", "updated_by", "origin")
+
+
+def later_setting(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether our version of a section is the later edit: by `updated_ts`, and on a tie
+    by appliance name, so that every box decides alike."""
+    return (ours["updated_ts"], ours["origin"]) > (theirs["updated_ts"], theirs["origin"])
+
+
+def _conflict_detail(setting: SettingMessage) -> dict[str, Any]:
+    return {
+        "section": setting.section,
+        "kept": setting.version(),
+        "lost": setting.overruled.version() if setting.overruled is not None else None,
+        "resolved_by": setting.resolved_by,
+    }
+
+
+async def _once_allowed(
+    nc: Client, missing: str, attempt: Callable[[], Awaitable[_Result]]
+) -> _Result:
+    """`attempt()`'s result once it succeeds. A refused request (an account's permission,
+    on a server where the administrator has not yet made the stream) is waited out,
+    `STREAM_RETRY_S` at a time, saying `missing` in the journal; anything else, and a
+    session that is ending (the client can swallow the cancellation of a request it is
+    sending), ends the session's loop."""
+    while True:
+        try:
+            return await attempt()
+        except (TimeoutError, APIError, NoRespondersError) as exc:
+            _raise_if_ending(nc)
+            logger.warning(
+                "sync: %s (%s); the site's sharing goes on, trying again in %.0f s",
+                missing,
+                _describe(exc),
+                STREAM_RETRY_S,
+            )
+        await asyncio.sleep(STREAM_RETRY_S)
 
 
 def _raise_if_ending(nc: Client) -> None:
@@ -472,10 +721,17 @@ def _bucket_key(msg: Any, bucket: str) -> str | None:
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
-    """Create the site's streams and rule bucket where they are missing (the same settings
-    every time). An appliance whose account may not create them (docs/cluster.md) needs
+    """Create the site's streams, rule bucket and settings bucket where they are missing
+    (the same settings every time; each bucket keeps the last `RULE_HISTORY` revisions of
+    each key). An appliance whose account may not create them (docs/cluster.md) needs
     them made once by the administrator's account or the hub; the province's rule bucket
     too (`province.ensure_province_rules`)."""
+    await ensure_site_streams(js, replicas)
+    await ensure_settings_bucket(js, replicas)
+
+
+async def ensure_site_streams(js: JetStreamContext, replicas: int) -> None:
+    """The streams and the rule bucket a session cannot do without."""
     for name, subjects, max_age in (
         (FACTS_STREAM, ["siaga.fact.>"], FACTS_MAX_AGE_S),
         (CALLS_STREAM, ["siaga.call.>"], CALLS_MAX_AGE_S),
@@ -492,6 +748,13 @@ async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
             )
     if not await _stream_exists(js, RULES_STREAM):
         await js.add_stream(rule_bucket_stream(RULES_STREAM, f"$KV.{RULES_BUCKET}.>", replicas))
+
+
+async def ensure_settings_bucket(js: JetStreamContext, replicas: int) -> None:
+    """The site's settings bucket, made as the rule bucket is, with its history."""
+    if not await _stream_exists(js, SETTINGS_STREAM):
+        subject = f"$KV.{SETTINGS_BUCKET}.>"
+        await js.add_stream(rule_bucket_stream(SETTINGS_STREAM, subject, replicas))
 
 
 async def _stream_exists(js: JetStreamContext, name: str) -> bool:

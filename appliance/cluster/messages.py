@@ -6,7 +6,9 @@ Subjects and keys (docs/cluster.md):
 - `siaga.event.<site>.<appliance>`: an event, alarms included (stream `SIAGA_EVENTS`);
 - key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included;
 - key `<rule id>` of the bucket `siaga_province_rules`: a rule of the whole province,
-  made at the hub (`province`).
+  made at the hub (`province`);
+- key `<site>.<section>` of the bucket `siaga_settings`: a section of the site's screening
+  settings (`policy`, `challenge`, `prompts`, `sms`), its overrides or null once removed.
 
 Nothing received is trusted: a message that is not JSON, lacks a field, carries a number
 that is not E.164 or a verdict no centre uses, or claims another appliance than the one its
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from appliance.model import ChallengeResult, is_well_formed_disposition
 from appliance.rules import MATCH_KINDS, RULE_KINDS
+from appliance.settings import LIVE_SECTIONS
 from appliance.store.rules import rule_from_row
 
 FACTS_STREAM = "SIAGA_FACTS"
@@ -31,8 +34,9 @@ CALLS_STREAM = "SIAGA_CALLS"
 EVENTS_STREAM = "SIAGA_EVENTS"
 RULES_BUCKET = "siaga_rules"
 PROVINCE_RULES_BUCKET = "siaga_province_rules"
+SETTINGS_BUCKET = "siaga_settings"
 PROVINCE_ORIGIN_PREFIX = "province/"
-RULE_HISTORY = 10  # revisions of each rule a bucket keeps
+RULE_HISTORY = 10  # revisions of each rule a bucket keeps (of each settings section too)
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -57,6 +61,10 @@ def event_subject(site: str, appliance: str) -> str:
 
 def rule_key(site: str, rule_id: str) -> str:
     return f"{site}.{rule_id}"
+
+
+def setting_key(site: str, section: str) -> str:
+    return f"{site}.{section}"
 
 
 def province_rule_key(rule_id: str) -> str:
@@ -183,6 +191,77 @@ class EventMessage(_Strict):
         if not math.isfinite(value) or value <= 0:
             raise ValueError("not a time")
         return value
+
+
+class SettingVersion(_Strict):
+    """One version of a settings section: its overrides (None: removed, each box on its
+    configuration file for that section), when and by whom they were set, and the
+    appliance they were set on."""
+
+    value: dict[str, Any] | None
+    updated_ts: float
+    updated_by: str | None = Field(default=None, max_length=200)
+    origin: str = Field(pattern=f"^{NAME}$")
+
+    @field_validator("updated_ts")
+    @classmethod
+    def _time(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("not a time")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not _all_finite(value):
+            raise ValueError("a number that is not finite")
+        return value
+
+    def version(self) -> dict[str, Any]:
+        """This version alone, as a JSON object."""
+        return {name: getattr(self, name) for name in SettingVersion.model_fields}
+
+
+class SettingMessage(SettingVersion):
+    """A section of the site's screening settings as the bucket holds it. A box that
+    settled a conflict names itself (`resolved_by`) and the version that lost
+    (`overruled`), so the box whose edit lost learns of it too."""
+
+    section: str
+    overruled: SettingVersion | None = None
+    resolved_by: str | None = Field(default=None, pattern=f"^{NAME}$")
+
+    @field_validator("section")
+    @classmethod
+    def _live(cls, value: str) -> str:
+        if value not in LIVE_SECTIONS:
+            raise ValueError("not a section that can change while running")
+        return value
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a decoded JSON value (Python's `json` reads them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(item) for item in value)
+    return True
+
+
+def decode_setting(key: str, site: str, data: bytes) -> SettingMessage:
+    """A settings section from the site's bucket; refused unless it is one of the sections
+    that change while running, under this site's key for it, with a JSON object (or null)
+    as its value. Whether this box's line service can use the value is checked when it
+    is applied (`store.apply_settings`)."""
+    try:
+        setting = SettingMessage.model_validate(decode_json(data))
+    except ValidationError as exc:
+        raise MessageRefused(_first_error(exc)) from None
+    if key != setting_key(site, setting.section):
+        raise MessageRefused(f"section {setting.section!r} stored under key {key[:80]!r}")
+    return setting
 
 
 def decode_event(subject: str, data: bytes) -> tuple[str, EventMessage]:

@@ -1,10 +1,11 @@
 """Who may publish and read what on a site's NATS server: one account per appliance.
 
 Each appliance may publish facts and call records only on its own subjects, change the
-site's rules, and read through its own three durable consumers (the site's rules, the
-site's facts, the province's rules); it cannot create, delete or purge a stream, speak for
-another box, read another site's rules, or write the province's. A separate
-administrator account (the hub, or the technician setting up the site) creates the streams.
+site's rules and screening settings, and read through its own four durable consumers (the
+site's rules, the site's facts, the site's settings, the province's rules); it cannot
+create, delete or purge a stream, speak for another box, change another site's rules or
+settings, or write the province's. A separate administrator account (the hub, or the
+technician setting up the site) creates the streams.
 `server_authorization()` writes the `authorization` block of `nats-server.conf` that says
 so; docs/cluster.md shows it and tests/cluster runs a server with it.
 """
@@ -23,6 +24,7 @@ from appliance.cluster.messages import (
     NAME,
     PROVINCE_RULES_BUCKET,
     RULES_BUCKET,
+    SETTINGS_BUCKET,
     call_subject,
     event_subject,
     fact_subject,
@@ -30,6 +32,7 @@ from appliance.cluster.messages import (
 
 RULES_STREAM = f"KV_{RULES_BUCKET}"
 PROVINCE_RULES_STREAM = f"KV_{PROVINCE_RULES_BUCKET}"
+SETTINGS_STREAM = f"KV_{SETTINGS_BUCKET}"
 
 
 def consumer_names(site: str, appliance: str) -> tuple[str, str]:
@@ -42,6 +45,11 @@ def province_consumer_name(site: str, appliance: str) -> str:
     return f"province-{site}-{appliance}"
 
 
+def settings_consumer_name(site: str, appliance: str) -> str:
+    """The appliance's durable consumer of the site's screening settings."""
+    return f"settings-{site}-{appliance}"
+
+
 def appliance_publish(site: str, appliance: str) -> list[str]:
     """The subjects an appliance's account may publish to (JetStream API calls included)."""
     rules, facts = consumer_names(site, appliance)
@@ -51,14 +59,23 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
         call_subject(site, appliance),
         event_subject(site, appliance),
         f"$KV.{RULES_BUCKET}.{site}.>",
-        f"{api}.STREAM.MSG.GET.{RULES_STREAM}",
-        f"{api}.DIRECT.GET.{RULES_STREAM}.>",
+        f"$KV.{SETTINGS_BUCKET}.{site}.>",
     ]
-    streams = (FACTS_STREAM, CALLS_STREAM, EVENTS_STREAM, RULES_STREAM, PROVINCE_RULES_STREAM)
+    for bucket in (RULES_STREAM, SETTINGS_STREAM):  # a key's latest value, on a conflict
+        allowed += [f"{api}.STREAM.MSG.GET.{bucket}", f"{api}.DIRECT.GET.{bucket}.>"]
+    streams = (
+        FACTS_STREAM,
+        CALLS_STREAM,
+        EVENTS_STREAM,
+        RULES_STREAM,
+        SETTINGS_STREAM,
+        PROVINCE_RULES_STREAM,
+    )
     allowed += [f"{api}.STREAM.INFO.{name}" for name in streams]
     consumers = (
         (RULES_STREAM, rules),
         (FACTS_STREAM, facts),
+        (SETTINGS_STREAM, settings_consumer_name(site, appliance)),
         (PROVINCE_RULES_STREAM, province_consumer_name(site, appliance)),
     )
     for stream, consumer in consumers:

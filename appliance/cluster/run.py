@@ -63,6 +63,9 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
             " FROM rules WHERE origin IS NOT NULL",
             [len(PROVINCE_ORIGIN_PREFIX), PROVINCE_ORIGIN_PREFIX] * 2,
         ).fetchone()
+        shared_settings = conn.execute(
+            "SELECT count(*) FROM settings WHERE updated_by LIKE 'sync:%'"
+        ).fetchone()
     finally:
         conn.close()
     if identity is None or not identity[2]:
@@ -77,3 +80,4 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
     out.write(
         f"verdicts and challenge outcomes received: {facts[0]} from {facts[1]} appliance(s)\n"
     )
+    out.write(f"settings sections as another appliance set them: {shared_settings[0]}\n")

@@ -13,7 +13,10 @@ What each message carries is built here in SQL (`json_object`), from the row as 
 - `rule`: the whole rule row (a new rule or a removal), keyed by the rule's id;
 - `fact`: an operator's verdict or a challenge outcome on a number, which every box of the
   site folds into its policy state (the site's reputation of a number);
-- `call`: the call record once the call has ended, for the province hub's figures.
+- `call`: the call record once the call has ended, for the province hub's figures;
+- `event`: an event (alarms, changes), for the hub's dashboard;
+- `setting`: a section of the screening settings as it now is (its overrides, or null
+  once removed), keyed by the section.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlite_utils import Database
 
 _GATE = "(SELECT enabled = 1 AND applying = 0 FROM cluster_identity WHERE id = 1)"
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_HERE = "(SELECT appliance FROM cluster_identity WHERE id = 1)"
 
 RULE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -44,6 +48,11 @@ RULE_COLUMNS: tuple[str, ...] = (
 )
 
 FLOAT_COLUMNS = frozenset({"line_seconds", "hold_s"})
+
+# The sections of `settings` that are shared: `appliance.settings.LIVE_SECTIONS` when the
+# triggers were made (migration 0023). Written out, so that a migration builds the same
+# triggers whenever it runs; a section made live later needs a migration of its own.
+SHARED_SECTIONS: tuple[str, ...] = ("policy", "challenge", "prompts", "sms")
 
 CALL_COLUMNS: tuple[str, ...] = (
     "id",
@@ -245,3 +254,71 @@ def create_event_sharing(db: Database) -> None:
         );
         """
     )
+
+
+def setting_payload(prefix: str = "NEW.") -> str:
+    """SQL for a settings section as published (`prefix`: `NEW.` in a trigger, empty in a
+    SELECT from `settings`): its overrides as a JSON object, when and by whom they were
+    set, and this box as their origin."""
+    return (
+        f"json_object('section', {prefix}section, 'value', json({prefix}value), "
+        f"'updated_ts', {_value(prefix + 'updated_ts', 'updated_ts')}, "
+        f"'updated_by', {prefix}updated_by, 'origin', {_HERE})"
+    )
+
+
+def shareable_setting(prefix: str = "NEW.") -> str:
+    """SQL true for a row that can be shared: a section the line service changes live,
+    whose value is a JSON object (anything else in the table is no one's to spread)."""
+    sections = ", ".join(f"'{section}'" for section in SHARED_SECTIONS)
+    return (
+        f"{prefix}section IN ({sections}) AND "
+        f"(CASE WHEN json_valid({prefix}value) THEN json_type({prefix}value) END) = 'object'"
+    )
+
+
+def create_setting_sharing(db: Database) -> None:
+    """The screening settings go out too, one message per changed section, and
+    `setting_sync` keeps the shared revision of each section this box last saw.
+
+    The web UI stores a section with INSERT OR REPLACE: the insert trigger runs before
+    the row is written, so it can skip a section written again with the value it already
+    had. A removed section goes out with a null value and the time it was removed, so a
+    later change anywhere is told apart from it. On a connection with recursive triggers
+    on (sqlite-utils turns them on), a REPLACE also runs the delete trigger for the row it
+    takes out; a section that has a row again is not removed, so once a row that can be
+    shared is in, the removals of that section still waiting in the outbox are dropped
+    (the row's own message, or the row as it already was, is the section's state).
+    """
+    db.execute("CREATE TABLE setting_sync (section TEXT PRIMARY KEY, revision INTEGER NOT NULL)")
+    removed = (
+        "json_object('section', OLD.section, 'value', NULL, "
+        f"'updated_ts', {_value(_NOW, 'updated_ts')}, 'updated_by', NULL, 'origin', {_HERE})"
+    )
+    sections = ", ".join(f"'{section}'" for section in SHARED_SECTIONS)
+    same = "SELECT 1 FROM settings WHERE section = NEW.section AND value IS NEW.value"
+    triggers = {
+        "outbox_setting_insert": (
+            "BEFORE INSERT ON settings",
+            f"{_GATE} AND {shareable_setting()} AND NOT EXISTS ({same})",
+            _outbox_insert("setting", "NEW.section", setting_payload()),
+        ),
+        "outbox_setting_replaced": (
+            "AFTER INSERT ON settings",
+            f"{_GATE} AND {shareable_setting()}",
+            "DELETE FROM outbox WHERE sent_ts IS NULL AND kind = 'setting' "
+            "AND key = NEW.section AND json_type(payload, '$.value') = 'null';",
+        ),
+        "outbox_setting_update": (
+            "AFTER UPDATE ON settings",
+            f"{_GATE} AND {shareable_setting()} AND OLD.value IS NOT NEW.value",
+            _outbox_insert("setting", "NEW.section", setting_payload()),
+        ),
+        "outbox_setting_delete": (
+            "AFTER DELETE ON settings",
+            f"{_GATE} AND OLD.section IN ({sections})",
+            _outbox_insert("setting", "OLD.section", removed),
+        ),
+    }
+    for name, (event, condition, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {event} WHEN {condition} BEGIN {body} END")

@@ -16,17 +16,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from appliance.cluster.schema import RULE_COLUMNS, rule_payload
-from appliance.store.db import immediate
+from appliance.cluster.schema import (
+    RULE_COLUMNS,
+    rule_payload,
+    setting_payload,
+    shareable_setting,
+)
+from appliance.config import Config, ConfigError, parse_config
+from appliance.settings import effective_config, read_overrides
+from appliance.store.db import immediate, iso_at
 from appliance.store.rules import write_shared_rule
 
 logger = logging.getLogger(__name__)
 
-OutboxKind = Literal["rule", "fact", "call"]
+OutboxKind = Literal["rule", "fact", "call", "event", "setting"]
 RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
+SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
 FactKind = Literal["verdict", "challenge"]
 
 
@@ -57,6 +66,17 @@ def declare(db: Database, site: str, appliance: str, now_ts: float) -> bool:
 
     Turning it on queues every rule in force made on this box, so the site learns the rules
     it had before it joined. Calls and verdicts from before are not sent.
+
+    It also queues each section of this box's screening settings, marked as a joining
+    box's offer (`join`): the agent publishes it only where the site has no value yet for
+    that section, and otherwise drops it, the site's value being applied here by the
+    settings consumer. The site's value wins whatever the times say, because the settings
+    in force on the site's lines are the ones its supervisors chose and see: a box that
+    arrives (a new one, a spare, one restored from a backup or moved from another site)
+    must not change how every other box screens by the mere act of joining, and the times
+    on its rows tell when they were set on that box, not that anyone meant them for the
+    site. A section the site has never set is no one's choice yet, so the box brings its
+    own. A removed section is a value too: the site's boxes follow their files there.
     """
     with immediate(db):
         found = db.execute(
@@ -73,6 +93,12 @@ def declare(db: Database, site: str, appliance: str, now_ts: float) -> bool:
         db.execute(
             f"INSERT INTO outbox (kind, key, payload, created_ts) SELECT 'rule', id, {payload}, ?"
             " FROM rules WHERE removed_ts IS NULL AND origin IS NULL ORDER BY created_ts",
+            [now_ts],
+        )
+        offer = f"json_set({setting_payload(prefix='')}, '$.join', json('true'))"
+        db.execute(
+            f"INSERT INTO outbox (kind, key, payload, created_ts) SELECT 'setting', section,"
+            f" {offer}, ? FROM settings WHERE {shareable_setting(prefix='')} ORDER BY section",
             [now_ts],
         )
     logger.info("sharing on as appliance %s of site %s", appliance, site)
@@ -248,6 +274,182 @@ def apply_merged_rule(db: Database, rule: Mapping[str, Any], revision: int) -> N
 def _same_rule(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> bool:
     """Equal in every shared column; a rule made here (origin NULL) equals its published form."""
     return all(current.get(name) == incoming.get(name) for name in RULE_COLUMNS if name != "origin")
+
+
+# ---------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSetting:
+    """A section of the site's screening settings as the bucket holds it at `revision`:
+    its overrides (None: removed), when they were set, and on which appliance."""
+
+    section: str
+    value: dict[str, Any] | None
+    updated_ts: float
+    origin: str
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingOutcome:
+    """What became of one section received: `reason` says why it was refused."""
+
+    section: str
+    result: SettingApplied
+    reason: str | None = None
+
+
+def setting_revision(conn: sqlite3.Connection | Database, section: str) -> int | None:
+    """The shared revision this box last saw of a settings section, or None (never)."""
+    found = conn.execute(
+        "SELECT revision FROM setting_sync WHERE section = ?", [section]
+    ).fetchone()
+    return None if found is None else int(found[0])
+
+
+def set_setting_revision(db: Database, section: str, revision: int) -> None:
+    """Remember the revision the server gave this section (never goes back)."""
+    with immediate(db):
+        _upsert_setting_revision(db, section, revision)
+
+
+def _upsert_setting_revision(db: Database, section: str, revision: int) -> None:
+    db.execute(
+        "INSERT INTO setting_sync (section, revision) VALUES (?, ?) ON CONFLICT (section)"
+        " DO UPDATE SET revision = max(revision, excluded.revision)",
+        [section, revision],
+    )
+
+
+def superseded(conn: sqlite3.Connection | Database, row: OutboxRow) -> bool:
+    """A later change of the same section waits in the outbox: this one need not go out
+    (a settings message is the section's whole state, not a step towards it)."""
+    found = conn.execute(
+        "SELECT 1 FROM outbox WHERE sent_ts IS NULL AND kind = 'setting' AND key = ?"
+        " AND id > ? LIMIT 1",
+        [row.key, row.id],
+    ).fetchone()
+    return found is not None
+
+
+def has_unsent_setting(
+    conn: sqlite3.Connection | Database, section: str, after_id: int = 0
+) -> bool:
+    """A change of the section made here waits to be published (after outbox row
+    `after_id`); a joining box's offer does not count, the site's value beats it."""
+    found = conn.execute(
+        "SELECT 1 FROM outbox WHERE sent_ts IS NULL AND kind = 'setting' AND key = ?"
+        " AND id > ? AND json_extract(payload, '$.join') IS NULL LIMIT 1",
+        [section, after_id],
+    ).fetchone()
+    return found is not None
+
+
+def apply_settings(
+    db: Database, entries: Sequence[SharedSetting], zone: ZoneInfo, *, after_id: int = 0
+) -> list[SettingOutcome]:
+    """Put sections of the site's settings in force here, idempotently, in one transaction,
+    with the echo flag raised. Per entry: `stale`: this box already has this revision or a
+    later one; `pending`: a change made here (after outbox row `after_id`) waits to be
+    published, and the publisher settles the two; `unchanged`: the same value, only the
+    revision is noted (`settings_version` is not bumped for nothing); `refused`: this box's
+    line service could not use the result (the revision is noted, the settings in force
+    stay, a later change at the site brings the section again); `applied`: the row is
+    written, `updated_by` `sync:<origin>`, and the line service puts it in force at its
+    next look."""
+    with _applying(db):
+        base = _line_service_base(db)
+        return [_apply_setting(db, entry, base, zone, after_id) for entry in entries]
+
+
+def _apply_setting(
+    db: Database, entry: SharedSetting, base: Config | None, zone: ZoneInfo, after_id: int
+) -> SettingOutcome:
+    known = setting_revision(db, entry.section)
+    if known is not None and known >= entry.revision:
+        return SettingOutcome(entry.section, "stale")
+    if has_unsent_setting(db, entry.section, after_id):
+        return SettingOutcome(entry.section, "pending")
+    _upsert_setting_revision(db, entry.section, entry.revision)
+    if _holds(db, entry.section, entry.value):
+        return SettingOutcome(entry.section, "unchanged")
+    problem = _unusable(base, read_overrides(db.conn), entry)
+    if problem is not None:
+        return SettingOutcome(entry.section, "refused", problem)
+    _write_setting(db, entry, zone)
+    return SettingOutcome(entry.section, "applied")
+
+
+def _holds(db: Database, section: str, value: dict[str, Any] | None) -> bool:
+    """The settings table already has `value` for the section (None: no row)."""
+    found = db.execute("SELECT value FROM settings WHERE section = ?", [section]).fetchone()
+    if found is None or value is None:
+        return found is None and value is None
+    try:
+        return bool(json.loads(found[0]) == value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _line_service_base(db: Database) -> Config | None:
+    """The configuration file the line service last started on (`service_state`), or None
+    when it never ran here (then nothing is checked: it checks when it starts)."""
+    found = db.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
+    if found is None or not found[0]:
+        return None
+    try:
+        return parse_config(json.loads(found[0]), source="service_state.base_config")
+    except (ValueError, ConfigError):
+        return None
+
+
+def _unusable(
+    base: Config | None, overrides: Mapping[str, Any], entry: SharedSetting
+) -> str | None:
+    """Why the line service could not use the settings with this section changed, or None.
+    It would keep the settings in force and log an error (`reload_settings`), but then
+    every later change, of any section, would wait behind this one; refused here, the
+    other sections still come. When what this box holds already fails (its file changed
+    since), the site's value is no worse and is applied."""
+    if base is None:
+        return None
+    proposed = {name: value for name, value in overrides.items() if name != entry.section}
+    if entry.value is not None:
+        proposed[entry.section] = entry.value
+    try:
+        effective_config(base, proposed)
+    except ConfigError as exc:
+        reason = "; ".join(exc.problems)
+    else:
+        return None
+    try:
+        effective_config(base, overrides)
+    except ConfigError:
+        return None
+    return reason
+
+
+def _write_setting(db: Database, entry: SharedSetting, zone: ZoneInfo) -> None:
+    if entry.value is None:
+        db.execute("DELETE FROM settings WHERE section = ?", [entry.section])
+        return
+    db.execute(
+        "INSERT INTO settings (section, value, updated_ts, updated_at, updated_by)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (section) DO UPDATE SET value = excluded.value,"
+        " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
+        " updated_by = excluded.updated_by",
+        [
+            entry.section,
+            json.dumps(entry.value, ensure_ascii=False, sort_keys=True),
+            entry.updated_ts,
+            iso_at(entry.updated_ts, zone),
+            f"sync:{entry.origin}",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------- facts
 
 
 @dataclass(frozen=True, slots=True)

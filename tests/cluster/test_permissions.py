@@ -2,7 +2,8 @@
 
 The server runs with the accounts `siaga nats-accounts` writes: each box shares through its
 own account; a box without credentials is refused; a box cannot speak for another, nor
-delete the site's streams, nor write the province's rules.
+delete the site's streams, nor write the province's rules or another site's settings, nor
+read through another box's consumer.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import nats
 import pytest
 from nats.js.errors import APIError
 
-from appliance.cluster.agent import ensure_streams
+from appliance.cluster.agent import ensure_site_streams, ensure_streams
 from appliance.cluster.permissions import ADMIN_USER
 from appliance.cluster.province import ensure_province_rules
 from tests.cluster.conftest import SITE, AgentThread, NatsServer, rows, wait_for
+from tests.cluster.test_settings_sharing import MAX_CALLS, change, section
 from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
 
@@ -51,10 +53,12 @@ def secret(accounts: Path, user: str) -> str:
     return (accounts / f"{user}.password").read_text(encoding="utf-8").strip()
 
 
-def start_guarded_server(tmp_path: Path, accounts: Path, *, province: bool) -> NatsServer:
+def start_guarded_server(
+    tmp_path: Path, accounts: Path, *, province: bool, settings: bool = True
+) -> NatsServer:
     """A server that knows only the site's accounts (its configuration includes the file
     `siaga nats-accounts` wrote); the streams made by the admin, the province's rule
-    bucket too unless `province` is False."""
+    bucket too unless `province` is False, the settings bucket unless `settings` is."""
     folder = tmp_path / "nats"
     folder.mkdir()
     # nats-server resolves an include beside its own configuration file.
@@ -66,7 +70,10 @@ def start_guarded_server(tmp_path: Path, accounts: Path, *, province: bool) -> N
         client = await nats.connect(
             server.url, user=ADMIN_USER, password=secret(accounts, ADMIN_USER)
         )
-        await ensure_streams(client.jetstream(), replicas=1)
+        if settings:
+            await ensure_streams(client.jetstream(), replicas=1)
+        else:  # as a server set up before settings were shared
+            await ensure_site_streams(client.jetstream(), replicas=1)
         if province:
             await ensure_province_rules(client.jetstream(), replicas=1)
         await client.close()
@@ -98,8 +105,11 @@ def test_boxes_share_through_their_own_accounts(
     for box in boxes:
         wait_for(box.is_connected, "the box to connect with its account")
     share_a_rule_and_a_verdict(a, b)
+    change(b, {MAX_CALLS: 6})
+    wait_for(lambda: section(a, "policy") == {"throttle": {"max_calls": 6}}, "the setting on a")
     assert boxes[0].agent.refused == boxes[1].agent.refused == 0
     assert "no province rules yet" not in caplog.text  # its consumer of them is allowed
+    assert "no settings bucket yet" not in caplog.text  # nor its consumer of the settings
 
 
 def share_a_rule_and_a_verdict(a: Path, b: Path) -> None:
@@ -107,6 +117,36 @@ def share_a_rule_and_a_verdict(a: Path, b: Path) -> None:
     wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
     record_verdicts(b, NUMBER, ["prank"])
     wait_for(lambda: rows(a, "SELECT count(*) FROM peer_facts") == [(1,)], "the verdict on a")
+
+
+def test_a_site_without_the_settings_bucket_still_shares_the_rest(
+    tmp_path: Path,
+    accounts: Path,
+    agents: Callable[..., AgentThread],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server set up before settings were shared: the boxes' accounts may not create the
+    bucket; rules and verdicts go on, a change of the settings waits in the outbox without
+    holding up what comes after it, and the journal says why."""
+    caplog.set_level(logging.WARNING, logger="appliance.cluster.agent")
+    server = start_guarded_server(tmp_path, accounts, province=True, settings=False)
+    try:
+        a, b = tmp_path / "a.db", tmp_path / "b.db"
+        boxes = [
+            agents(server, box, db, user=box, password_file=accounts / f"{box}.password")
+            for box, db in (("a", a), ("b", b))
+        ]
+        for box in boxes:
+            wait_for(box.is_connected, "the box to connect with its account")
+        change(a, {MAX_CALLS: 6})
+        share_a_rule_and_a_verdict(a, b)
+        wait_for(lambda: "no settings bucket yet" in caplog.text, "the reason in the log")
+        waiting = "SELECT count(*) FROM outbox WHERE kind = 'setting' AND sent_ts IS NULL"
+        assert rows(a, waiting) == [(1,)]
+        assert section(b, "policy") is None
+        assert all(box.is_connected() for box in boxes)
+    finally:
+        server.kill()
 
 
 def test_a_site_without_the_provinces_bucket_still_shares(
@@ -170,6 +210,8 @@ def test_a_box_cannot_speak_for_another_or_delete_the_streams(
                   "value": "prank", "ts": time.time()}  # fmt: skip
         await client.publish(f"siaga.fact.{SITE}.c", json.dumps(forged).encode())
         await client.publish("$KV.siaga_province_rules.b-1", b"{}")  # the hub's alone
+        await client.publish("$KV.siaga_settings.cilegon.policy", b"{}")  # another site's
+        await client.publish(f"$JS.API.CONSUMER.MSG.NEXT.KV_siaga_settings.settings-{SITE}-b", b"1")
         with pytest.raises((APIError, nats.errors.TimeoutError, nats.errors.NoRespondersError)):
             await js.delete_stream("SIAGA_FACTS")
         await client.flush()
@@ -179,5 +221,7 @@ def test_a_box_cannot_speak_for_another_or_delete_the_streams(
     asyncio.run(forge())
     assert any("permissions violation" in error.lower() for error in errors), errors
     assert any("siaga_province_rules" in error for error in errors), errors
+    assert any("siaga_settings.cilegon" in error for error in errors), errors
+    assert any(f"settings-{SITE}-b" in error for error in errors), errors
     time.sleep(1.0)
     assert rows(b, "SELECT count(*) FROM peer_facts") == [(0,)]
