@@ -107,7 +107,7 @@ class LadderStatus:
 
 # Why flood mode went on or off: one template per signal. The log, the alarm and the
 # event carry the text; the web UI reads the same templates to put it in the viewer's
-# language (`web_ui.wording.flood_reason_words`), so the two cannot drift apart.
+# language (`web_ui.core.wording.flood_reason_words`), so the two cannot drift apart.
 FLOOD_REASONS: Mapping[str, str] = {
     "rate": "rate: {calls} calls in {window} s (limit {limit})",
     "waiting": "waiting: {callers} callers found the lines busy in {window} s",

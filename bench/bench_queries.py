@@ -39,7 +39,7 @@ connection from `open_readonly`, as the CLI and reports use):
   change is made in a transaction rolled back after timing).
 - `repeaters_*`: `appliance.report.top_repeaters` (the top 20 numbers, as the reports page
   and API show them) for the month, 2024 and the whole log.
-- `console`: `web_ui.console.snapshot`, what the console's API serves every refresh:
+- `console`: `web_ui.console.service.snapshot`, what the console's API serves every refresh:
   `line_status` (8 lines, two with a caller waiting, one of them a heavy repeater) and
   the waiting callers' history (calls in 24 h and 30 days, latest dispositions, rules).
 
@@ -424,9 +424,9 @@ def _console_snapshot(
     finally:
         writer.close()
     try:
-        from web_ui.console import snapshot
+        from web_ui.console.service import snapshot
     except ImportError:  # the web UI is not installed: the same statements, by hand
-        logger.warning("web_ui.console not importable: timing its queries by hand")
+        logger.warning("web_ui.console.service not importable: timing its queries by hand")
         return lambda: _snapshot_by_hand(conn, [heavy, typical, typical], now_ts)
     return lambda: snapshot(conn, username="bench", zone=ZONE, language="en", now_ts=now_ts)
 

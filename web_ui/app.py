@@ -25,34 +25,32 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance import package_version
 from appliance.store.restore import RestoreRefused
-from web_ui import db as database
-from web_ui.app_state import SetupToken, remove_setup_link, write_setup_link
-from web_ui.deps import ForbiddenError, NotAuthenticatedError
-from web_ui.i18n import translate
-from web_ui.login_guard import AddressThrottle, LoginGate
-from web_ui.passwords import HashingBusyError
-from web_ui.request_limits import RequestLimits
-from web_ui.routers import (
-    audit,
-    auth,
-    callbacks,
-    calls,
-    console,
-    docs,
-    home,
-    lines,
-    profile,
-    reports,
-    rules,
-    screening,
-    system,
-    users,
-)
-from web_ui.security import add_security_headers, is_api_request
-from web_ui.settings import WebSettings
-from web_ui.streams import StreamRegistry
-from web_ui.templating import Pages
-from web_ui.users import UserError, count_users
+from web_ui.auth import profile
+from web_ui.auth import router as auth
+from web_ui.auth.login_guard import AddressThrottle, LoginGate
+from web_ui.auth.passwords import HashingBusyError
+from web_ui.callbacks import router as callbacks
+from web_ui.calls import router as calls
+from web_ui.console import router as console
+from web_ui.core import api_docs as docs
+from web_ui.core import db as database
+from web_ui.core.app_state import SetupToken, remove_setup_link, write_setup_link
+from web_ui.core.deps import ForbiddenError, NotAuthenticatedError
+from web_ui.core.i18n import translate
+from web_ui.core.request_limits import RequestLimits
+from web_ui.core.security import add_security_headers, is_api_request
+from web_ui.core.streams import StreamRegistry
+from web_ui.core.templating import Pages
+from web_ui.core.web_settings import WebSettings
+from web_ui.home import router as home
+from web_ui.lines import router as lines
+from web_ui.reports import router as reports
+from web_ui.rules import router as rules
+from web_ui.settings import router as screening
+from web_ui.system import router as system
+from web_ui.users import audit_router as audit
+from web_ui.users import router as users
+from web_ui.users.service import UserError, count_users
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +116,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         title="Siaga",
         version=package_version(),
         description=API_DESCRIPTION,
-        docs_url=None,  # served by `routers.docs` with local assets, behind login
+        docs_url=None,  # served by `web_ui.core.api_docs` with local assets, behind login
         redoc_url=None,
         openapi_url=None,
         lifespan=_lifespan,
@@ -135,7 +133,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         app.include_router(module.pages)
         app.include_router(module.api)
     _add_error_handlers(app)
-    # At most a few logins inside the app at once, refusals held back (web_ui.login_guard);
+    # At most a few logins inside the app at once, refusals held back (web_ui.auth.login_guard);
     # inside the security headers' middleware, so its own answers carry them too.
     app.add_middleware(LoginGate)
 

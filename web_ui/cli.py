@@ -24,7 +24,7 @@ from appliance import cli
 from appliance.cli import UsageError, add_common, config_of, db_path_of, print_rows, zone_of
 
 if TYPE_CHECKING:
-    from web_ui.server import TlsFiles
+    from web_ui.core.server import TlsFiles
 
 logger = logging.getLogger("siaga")
 
@@ -39,8 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the web UI in this process (the line service runs without it)."""
     from web_ui.app import create_app
-    from web_ui.server import serve_forever, tls_options
-    from web_ui.settings import SettingsError, settings_for
+    from web_ui.core.server import serve_forever, tls_options
+    from web_ui.core.web_settings import SettingsError, settings_for
 
     config = config_of(args)
     host = args.host or config.web.host
@@ -61,7 +61,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     root = logging.getLogger()
     root.setLevel(min(root.level, logging.INFO))  # a service: its start belongs in the journal
     logger.warning("siaga web on %s://%s:%d; database %s", scheme, host, port, db_path)
-    serve_forever(  # timeouts, trusted headers and TLS: web_ui.server
+    serve_forever(  # timeouts, trusted headers and TLS: web_ui.core.server
         create_app(settings),
         settings,
         host=host,
@@ -76,7 +76,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def _web_tls(args: argparse.Namespace, host: str) -> TlsFiles | None:
     """The certificate and key to serve HTTPS with (checked), or None for plain HTTP, which
     only loopback gets without --insecure-http."""
-    from web_ui.server import ListenError, TlsFiles, check_listening, check_tls_files
+    from web_ui.core.server import ListenError, TlsFiles, check_listening, check_tls_files
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
@@ -94,7 +94,7 @@ def _web_tls(args: argparse.Namespace, host: str) -> TlsFiles | None:
 
 def _user_db(args: argparse.Namespace) -> tuple[sqlite3.Connection, ZoneInfo]:
     """The database, migrated, opened for the web UI's account tables."""
-    from web_ui import db as web_db
+    from web_ui.core import db as web_db
 
     config = config_of(args)
     path = db_path_of(args, config)
@@ -106,7 +106,7 @@ def _cli_actor() -> Any:
     """Who the audit log names for a change made here: `cli:<login name>`."""
     import getpass
 
-    from web_ui.audit import Actor
+    from web_ui.users.audit import Actor
 
     return Actor(name=f"cli:{getpass.getuser()}")
 
@@ -126,14 +126,14 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def _user_error(name: str, code: str) -> UsageError:
-    from web_ui.i18n import translate
+    from web_ui.core.i18n import translate
 
     return UsageError(f"{name!r}: {translate('en', code)}")
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Add a web UI account (the first one, a technician, comes from here or /setup)."""
-    from web_ui.users import UserError, create_user, prepare_new_user
+    from web_ui.users.service import UserError, create_user, prepare_new_user
 
     password = _new_password(args)
     try:
@@ -153,7 +153,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     """List the web UI accounts."""
-    from web_ui.users import list_users
+    from web_ui.users.service import list_users
 
     conn, zone = _user_db(args)
     try:
@@ -177,7 +177,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def _existing_user_id(conn: sqlite3.Connection, name: str) -> int:
-    from web_ui.users import get_by_username
+    from web_ui.users.service import get_by_username
 
     user = get_by_username(conn, name)
     if user is None:
@@ -187,7 +187,7 @@ def _existing_user_id(conn: sqlite3.Connection, name: str) -> int:
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
     """Disable a web UI account; its sessions end at once."""
-    from web_ui.users import UserError, update_user
+    from web_ui.users.service import UserError, update_user
 
     conn, zone = _user_db(args)
     try:
@@ -203,7 +203,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 def cmd_user_enable(args: argparse.Namespace) -> int:
     """Enable a disabled web UI account again; audited as `user.update`, like disable."""
-    from web_ui.users import UserError, get_by_username, update_user
+    from web_ui.users.service import UserError, get_by_username, update_user
 
     conn, zone = _user_db(args)
     try:
@@ -224,8 +224,8 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
 
 def cmd_user_unlock(args: argparse.Namespace) -> int:
     """Lift every login lock on a web UI account (from every address); audited."""
-    from web_ui.sessions import unlock
-    from web_ui.users import get_by_username
+    from web_ui.auth.sessions import unlock
+    from web_ui.users.service import get_by_username
 
     conn, zone = _user_db(args)
     try:
@@ -241,7 +241,7 @@ def cmd_user_unlock(args: argparse.Namespace) -> int:
 
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     """Set a web UI account's password; its sessions end."""
-    from web_ui.users import UserError, new_password_hash, set_password
+    from web_ui.users.service import UserError, new_password_hash, set_password
 
     password = _new_password(args)
     conn, zone = _user_db(args)
@@ -269,8 +269,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     import time
 
     from appliance.store import restore
-    from web_ui import system
-    from web_ui.settings import SettingsError, settings_for
+    from web_ui.core.web_settings import SettingsError, settings_for
+    from web_ui.system import service as system
 
     config = config_of(args)
     db_path = db_path_of(args, config)
@@ -320,8 +320,8 @@ def _service_running(settings: Any) -> bool:
     """Whether the line service's heartbeat is fresh, as the system page judges it."""
     import time
 
-    from web_ui import dashboard
-    from web_ui import db as web_db
+    from web_ui.core import db as web_db
+    from web_ui.home import service as dashboard
 
     conn = web_db.connect(settings.db_path, busy_timeout_s=settings.busy_timeout_s)
     try:

@@ -12,7 +12,7 @@ Two writers, as everywhere in Siaga:
   (`CallLog.add_callback`, which queues a `CallbackRelease` and runs `upsert_release`
   inside its own transaction);
 - the web UI marks entries with `mark_callback`, inside its own short write transaction,
-  together with the audit row (`web_ui.routers.callbacks`).
+  together with the audit row (`web_ui.callbacks.router`).
 
 After a flood the list holds the flood's own numbers, one entry each. A supervisor may
 dismiss them together (`dismiss_flood_entries`): the entries first listed between the

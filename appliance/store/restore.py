@@ -298,7 +298,7 @@ def start_upload(database: DatabaseFile, *, expected_bytes: int) -> tuple[str, P
 
     Refused at once when `expected_bytes` (the request's declared size, 0 when unknown)
     is over `MAX_RESTORE_BYTES` or more than the disk has free; the writer
-    (`web_ui.restore_upload`) counts the bytes again as they arrive.
+    (`web_ui.system.restore_upload`) counts the bytes again as they arrive.
     """
     folder = _folder(database)
     sweep_temporary_files(folder, time.time())

@@ -1,7 +1,7 @@
 """The line service's side of the lines page: `line_admin` and `line_requests` in.
 
 The web UI is another process; these tests play its part with a second SQLite
-connection, writing exactly what `web_ui.lines` writes (migration 0013), against the
+connection, writing exactly what `web_ui.lines.service` writes (migration 0013), against the
 real service, a real line and a virtual modem on a real pseudo-terminal.
 """
 

@@ -17,7 +17,7 @@ from appliance.migrations import apply_migrations, migration
 from appliance.report import Report, archived_months, month_figures, report, top_repeaters
 from appliance.store import CallLog, rollup
 from appliance.store._sqlite import connect_writer, iso_at
-from web_ui.report_categories import CategoryRow, period_rows
+from web_ui.reports.categories import CategoryRow, period_rows
 
 WIB = ZoneInfo("Asia/Jakarta")
 START = datetime(2024, 3, 20, tzinfo=WIB).timestamp()  # across March, April and May

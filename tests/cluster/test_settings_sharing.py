@@ -1,7 +1,7 @@
 """Appliances of one site share their screening settings through a real nats-server.
 
 Each box is a real SQLite file whose settings are changed with the web UI's own function
-(`web_ui.screening.change_settings`), and a real `SyncAgent`; the server is a real
+(`web_ui.settings.service.change_settings`), and a real `SyncAgent`; the server is a real
 `nats-server` with JetStream, the boxes cut off from it through relays the tests cut and
 heal, and fed garbage as the tests need.
 """
@@ -30,9 +30,9 @@ from appliance.config import Config
 from appliance.settings import LIVE_SECTIONS, effective_config, read_overrides
 from appliance.store.db import connect_writer
 from tests.cluster.conftest import SITE, ZONE, AgentThread, Link, NatsServer, rows, wait_for
-from web_ui import db as web_db
-from web_ui.audit import Actor
-from web_ui.screening import change_settings
+from web_ui.core import db as web_db
+from web_ui.settings.service import change_settings
+from web_ui.users.audit import Actor
 
 MAX_CALLS = "policy.throttle.max_calls"
 UNSENT = "SELECT count(*) FROM outbox WHERE sent_ts IS NULL"

@@ -2,7 +2,7 @@
 
 - `server`: one `create_app(settings)` served by a real uvicorn in a background thread,
   on a socket bound to a free port, over a temporary database migrated like production.
-- `make_user`: creates an account through `web_ui.users` (the same code the CLI and the
+- `make_user`: creates an account through `web_ui.users.service` (the same code the CLI and the
   users page run), with a unique name, so tests never share a user whose state they change.
 - `api_session`: an httpx client logged in through `POST /api/login`.
 - `browser`: Debian's headless Chromium through its own chromedriver (never downloaded:
@@ -34,12 +34,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from web_ui import db as web_db
 from web_ui.app import create_app
-from web_ui.audit import Actor
-from web_ui.server import uvicorn_config
-from web_ui.settings import WebSettings, settings_for
-from web_ui.users import Role, create_user, prepare_new_user
+from web_ui.core import db as web_db
+from web_ui.core.server import uvicorn_config
+from web_ui.core.web_settings import WebSettings, settings_for
+from web_ui.users.audit import Actor
+from web_ui.users.service import Role, create_user, prepare_new_user
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"

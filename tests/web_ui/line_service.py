@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from appliance.numbers import normalise
 from appliance.store.db import iso_at
 from tests.web_ui.conftest import LiveServer
-from web_ui import db as web_db
+from web_ui.core import db as web_db
 
 _names = itertools.count(1)
 ZONE = ZoneInfo("Asia/Jakarta")  # the test server's zone

@@ -17,9 +17,9 @@ from tests.web_ui.conftest import (
     LiveServer,
     api_login,
 )
-from web_ui import db as web_db
-from web_ui.audit import Actor
-from web_ui.users import Role, create_user, prepare_new_user
+from web_ui.core import db as web_db
+from web_ui.users.audit import Actor
+from web_ui.users.service import Role, create_user, prepare_new_user
 
 _names = itertools.count(1)
 

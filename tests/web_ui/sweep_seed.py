@@ -22,7 +22,7 @@ from appliance.store.db import iso_at
 from tests.web_ui.conftest import Account, ApiSession, LiveServer
 from tests.web_ui.line_service import ZONE, add_calls, call_row, database
 from tests.web_ui.own_server import add_account, logged_in
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, api_login
 from web_ui.app import RESOURCES
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from schemathesis import checks
 
 from tests.web_ui.conftest import Account, LiveServer, api_login
 from tests.web_ui.screening_helpers import clear_lines, clear_settings
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 # What must hold for every generated request: no server error; every answer has a status,
 # a content type and a body its schema documents. `positive_data_acceptance` (every

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import httpx
 
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, api_login
-from web_ui import db as web_db
-from web_ui.users import Role
+from web_ui.core import db as web_db
+from web_ui.users.service import Role
 
 
 def login_form(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web_ui.calllog import CallSearchError, Cursor, match_number, neutralise
-from web_ui.charts import nice_step, stacked_bars
+from web_ui.calls.service import CallSearchError, Cursor, match_number, neutralise
+from web_ui.reports.charts import nice_step, stacked_bars
 
 
 def test_a_cursor_survives_the_round_trip_through_a_link_exactly() -> None:

@@ -31,10 +31,10 @@ from tests.web_ui.conftest import LiveServer, browser_login, serve
 from tests.web_ui.line_service import ZONE, database
 from tests.web_ui.own_server import add_account, logged_in
 from tests.web_ui.test_pages import assert_no_alert
-from web_ui import dashboard
-from web_ui import db as web_db
-from web_ui.i18n import MESSAGES
-from web_ui.users import Role
+from web_ui.core import db as web_db
+from web_ui.core.i18n import MESSAGES
+from web_ui.home import service as dashboard
+from web_ui.users.service import Role
 
 MARKUP = '<script>alert(1)</script>"'
 EVIL = '<img src=x onerror="alert(2)">'

@@ -24,7 +24,7 @@ from appliance.store.callbacks import FloodEpisode, last_ended_flood
 from tests.web_ui.conftest import LiveServer, serve
 from tests.web_ui.own_server import logged_in
 from tests.web_ui.test_callbacks import POLL_WAIT_S, Shot, open_console, open_id
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 ZONE = "Asia/Jakarta"
 FLOOD_S = 600.0

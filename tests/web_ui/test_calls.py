@@ -30,9 +30,9 @@ from appliance.model import DEFAULT_GENUINE_KINDS, ChallengeResult
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
 from tests.web_ui.own_server import logged_in
-from web_ui.calllog import COLUMNS
-from web_ui.i18n import has_message
-from web_ui.users import Role
+from web_ui.calls.service import COLUMNS
+from web_ui.core.i18n import has_message
+from web_ui.users.service import Role
 
 ZONE = ZoneInfo("Asia/Jakarta")
 _days = itertools.count()

@@ -44,10 +44,10 @@ from tests.web_ui.line_service import (
 )
 from tests.web_ui.own_server import logged_in
 from tests.web_ui.real_centre import running_centre
-from web_ui.console import LINE_STATES, REQUEST_RESULTS, disposition_choices
-from web_ui.i18n import MESSAGES
-from web_ui.routers import console as console_router
-from web_ui.users import Role
+from web_ui.console import router as console_router
+from web_ui.console.service import LINE_STATES, REQUEST_RESULTS, disposition_choices
+from web_ui.core.i18n import MESSAGES
+from web_ui.users.service import Role
 
 NUMBER = "+6281298765401"
 

@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.web_ui.conftest import Account, LiveServer
 from tests.web_ui.line_service import add_call, line_name, remove_line, service_beating, set_line
 from tests.web_ui.test_console_pages import card, open_console
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 COUNT_TONES = """
 window.__tones = 0;

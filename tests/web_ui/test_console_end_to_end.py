@@ -28,8 +28,8 @@ from firmware.virtual_modem import CallerSound
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
 from tests.web_ui.real_centre import RealCentre, running_centre
 from tests.web_ui.test_console_pages import card, open_console, press
-from web_ui.console import disposition_choices
-from web_ui.users import Role
+from web_ui.console.service import disposition_choices
+from web_ui.users.service import Role
 
 LINE = "e2e1"
 CALLER = "081299990001"

@@ -33,8 +33,8 @@ from tests.web_ui.line_service import (
     wait_until,
 )
 from tests.web_ui.test_pages import assert_no_alert
-from web_ui.console import disposition_choices
-from web_ui.users import Role
+from web_ui.console.service import disposition_choices
+from web_ui.users.service import Role
 
 Shot = Callable[[str], Path]
 LIVE_S = 2.0  # a change in line_status must show within this

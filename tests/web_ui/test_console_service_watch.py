@@ -26,8 +26,8 @@ from tests.web_ui.conftest import LiveServer, browser_login, serve
 from tests.web_ui.line_service import database
 from tests.web_ui.line_service_process import started_service
 from tests.web_ui.own_server import add_account
-from web_ui import console
-from web_ui.users import Role
+from web_ui.console import service as console
+from web_ui.users.service import Role
 
 Shot = Callable[[str], Path]
 LINE = "watch1"

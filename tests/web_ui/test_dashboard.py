@@ -24,9 +24,10 @@ from appliance.store.db import iso_at
 from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, serve, wait_for
 from tests.web_ui.line_service import ZONE, add_calls, call_row, database, line_name, set_line
 from tests.web_ui.own_server import add_account, logged_in
-from web_ui import dashboard, system
-from web_ui import db as web_db
-from web_ui.users import Role
+from web_ui.core import db as web_db
+from web_ui.home import service as dashboard
+from web_ui.system import service as system
+from web_ui.users.service import Role
 
 MARKUP = "<script>alert('xss')</script>"
 

@@ -11,16 +11,16 @@ import pytest
 from fastapi import Response
 from pydantic import SecretStr, ValidationError
 
-from web_ui import db as web_db
-from web_ui.i18n import MESSAGES, format_time
-from web_ui.security import safe_next, set_session_cookie
-from web_ui.settings import (
+from web_ui.core import db as web_db
+from web_ui.core.i18n import MESSAGES, format_time
+from web_ui.core.security import safe_next, set_session_cookie
+from web_ui.core.web_settings import (
     SettingsError,
     WebSettings,
     load_or_create_secret,
     secret_path_for,
 )
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 WEB_UI = Path(__file__).resolve().parents[2] / "web_ui"
 TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([a-z_.]*[a-z])["']""")

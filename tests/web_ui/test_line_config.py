@@ -20,9 +20,9 @@ import pytest
 from tests.web_ui.conftest import ApiSession, LiveServer
 from tests.web_ui.line_service import audit_rows, database, line_name
 from tests.web_ui.screening_helpers import clear_lines
-from web_ui.i18n import MESSAGES
-from web_ui.line_config import CHECKOUT_RULES, FIELDS, Applied, parse_rules, read_slots
-from web_ui.users import Role
+from web_ui.core.i18n import MESSAGES
+from web_ui.lines.config_form import CHECKOUT_RULES, FIELDS, Applied, parse_rules, read_slots
+from web_ui.users.service import Role
 
 FileLines = Callable[[list[dict[str, Any]]], None]
 

@@ -35,7 +35,7 @@ from tests.web_ui.line_service import audit_rows, database, line_name, wait_unti
 from tests.web_ui.screening_helpers import clear_lines
 from tests.web_ui.test_lines import line_card
 from tests.web_ui.test_pages import assert_no_alert
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 START_S = 15.0
 STEP_S = 20.0  # real time on a shared machine

@@ -34,9 +34,9 @@ from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
 from tests.web_ui.line_service import audit_rows, database, line_name, remove_line, set_line
 from tests.web_ui.real_centre import RealCentre, running_centre
 from tests.web_ui.test_pages import assert_no_alert
-from web_ui.i18n import MESSAGES
-from web_ui.lines import REGISTRATIONS, signal_dbm, signal_percent
-from web_ui.users import Role
+from web_ui.core.i18n import MESSAGES
+from web_ui.lines.service import REGISTRATIONS, signal_dbm, signal_percent
+from web_ui.users.service import Role
 
 Shot = Callable[[str], Path]
 STEP_S = 15.0  # each browser step waits at most this long (real time, a shared machine)

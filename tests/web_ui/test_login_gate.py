@@ -1,4 +1,4 @@
-"""`LoginGate` (web_ui.login_guard) on its own, and where Argon2 runs (web_ui.passwords).
+"""`LoginGate` (web_ui.auth.login_guard) on its own, and where Argon2 runs (web_ui.auth.passwords).
 
 The gate is driven as ASGI with a stand-in app that answers what a test tells it, with
 hold times of a few tens of milliseconds: how many logins are inside at once, that a 429
@@ -18,8 +18,8 @@ from typing import Any
 import anyio
 import pytest
 
-from web_ui import passwords
-from web_ui.login_guard import LoginGate, Message
+from web_ui.auth import passwords
+from web_ui.auth.login_guard import LoginGate, Message
 
 HOLD_S = 0.05
 

@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.web_ui.conftest import WAIT_S, Account, LiveServer, browser_login, wait_for
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 Shot = Callable[[str], Path]
 

@@ -24,8 +24,8 @@ from tests.web_ui.test_screening import (
     rows,
     version,
 )
-from web_ui.prompt_keys import disagreements, named_keys, new_disagreements
-from web_ui.users import Role
+from web_ui.settings.prompt_keys import disagreements, named_keys, new_disagreements
+from web_ui.users.service import Role
 
 
 @pytest.fixture

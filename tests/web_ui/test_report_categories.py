@@ -23,8 +23,8 @@ from appliance.report import Report, ReportRow, count_columns
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login
 from tests.web_ui.line_service import add_calls, call_row, line_name
 from tests.web_ui.test_reports import at, fresh_month
-from web_ui.report_categories import categorise, siaga_class
-from web_ui.users import Role
+from web_ui.reports.categories import categorise, siaga_class
+from web_ui.users.service import Role
 
 Shot = Callable[[str], Path]
 A4_WIDTH_PX = 794  # 210 mm at 96 px per inch

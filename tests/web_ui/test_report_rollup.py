@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from appliance.store import rollup
 from tests.web_ui.conftest import ApiSession, LiveServer
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 ZONE = ZoneInfo("Asia/Jakarta")
 _months = itertools.count(1)  # months of 2013: no other test writes calls there

@@ -17,7 +17,7 @@ from tests.appliance.test_report_sites import hub_database
 from tests.web_ui.conftest import LiveServer, browser_login, serve
 from tests.web_ui.own_server import add_account, logged_in
 from tests.web_ui.test_pages import submit_and_wait
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 NOVEMBER = {"since": "2026-11-01", "until": "2026-11-30", "period": "month"}
 

@@ -30,7 +30,7 @@ from appliance.report import report, report_csv
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
 from tests.web_ui.own_server import logged_in
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 ZONE = ZoneInfo("Asia/Jakarta")
 _months = itertools.count(1)

@@ -16,7 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.web_ui.conftest import ApiSession, LiveServer, browser_login, wait_for
-from web_ui.users import Role
+from web_ui.users.service import Role
 
 _subscribers = itertools.count(1)
 

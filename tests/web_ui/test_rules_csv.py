@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from web_ui.i18n import translate
-from web_ui.rules_csv import COLUMNS, MAX_ROWS, RulesImport, parse_rules_csv
+from web_ui.core.i18n import translate
+from web_ui.rules.csv_import import COLUMNS, MAX_ROWS, RulesImport, parse_rules_csv
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=WIB).timestamp()

@@ -21,8 +21,8 @@ import pytest
 
 from tests.web_ui.conftest import ApiSession, serve
 from tests.web_ui.own_server import logged_in
-from web_ui.rules_csv import parse_rules_csv
-from web_ui.users import Role
+from web_ui.rules.csv_import import parse_rules_csv
+from web_ui.users.service import Role
 
 SHORT_LIVED_S = 3.0
 A_DAY_NEXT_YEAR = (date.today() + timedelta(days=400)).isoformat()

@@ -23,11 +23,10 @@ from appliance.model import LineState
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, wait_for
 from tests.web_ui.real_centre import RealCentre, running_centre
 from tests.web_ui.screening_helpers import clear_settings
-from web_ui import db as web_db
-from web_ui import screening
-from web_ui.audit import Actor
-from web_ui.i18n import MESSAGES
-from web_ui.screening_form import (
+from web_ui.core import db as web_db
+from web_ui.core.i18n import MESSAGES
+from web_ui.settings import service as screening
+from web_ui.settings.form import (
     FIELDS,
     GROUPS,
     LADDER_COLUMNS,
@@ -40,7 +39,8 @@ from web_ui.screening_form import (
     parse_share,
     seconds_text,
 )
-from web_ui.users import Role
+from web_ui.users.audit import Actor
+from web_ui.users.service import Role
 
 ZONE_NAME = "Asia/Jakarta"
 STEP_S = 20.0  # each step of the real-time test waits at most this long (a shared machine)

@@ -24,11 +24,13 @@ import pytest
 from appliance.store import restore
 from tests.web_ui.conftest import LiveServer, api_login, serve
 from tests.web_ui.own_server import add_account, logged_in
-from web_ui import calllog, passwords, request_limits
-from web_ui import db as web_db
-from web_ui.deps import SESSION_COOKIE
-from web_ui.streams import STREAMS_PER_SESSION
-from web_ui.users import Role
+from web_ui.auth import passwords
+from web_ui.calls import service as calllog
+from web_ui.core import db as web_db
+from web_ui.core import request_limits
+from web_ui.core.deps import SESSION_COOKIE
+from web_ui.core.streams import STREAMS_PER_SESSION
+from web_ui.users.service import Role
 
 CHUNK_BYTES = 16 * 1024
 SOCKET_TIMEOUT_S = 10.0

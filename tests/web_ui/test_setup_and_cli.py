@@ -25,9 +25,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from tests.web_ui.conftest import REPO_ROOT, Account, LiveServer, api_login, free_socket, wait_for
-from web_ui import db as web_db
-from web_ui.app_state import setup_link_path
-from web_ui.users import Role
+from web_ui.core import db as web_db
+from web_ui.core.app_state import setup_link_path
+from web_ui.users.service import Role
 
 START_TIMEOUT_S = 20.0
 NEW_PASSWORD = "new-pw-carol-1"

@@ -34,9 +34,9 @@ from tests.web_ui.conftest import (
 )
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
 from tests.web_ui.own_server import add_account
-from web_ui import system
-from web_ui.settings import secret_path_for
-from web_ui.users import Role
+from web_ui.core.web_settings import secret_path_for
+from web_ui.system import service as system
+from web_ui.users.service import Role
 
 MARKUP = "<script>alert('xss')</script>"
 

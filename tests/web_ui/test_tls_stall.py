@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.web_ui.test_https import Certificates, WebProcess, make_certificates, start_web
-from web_ui.server import TLS_HANDSHAKE_S
+from web_ui.core.server import TLS_HANDSHAKE_S
 
 STALLED = 40  # half send nothing, half one byte of a ClientHello
 CLIENT_HELLO_FIRST_BYTE = b"\x16"  # a TLS record of type handshake, then nothing

@@ -9,8 +9,8 @@ import pytest
 
 from tests.web_ui.conftest import Account as Account
 from tests.web_ui.conftest import ApiSession, LiveServer, api_login
-from web_ui import db as web_db
-from web_ui.users import Role
+from web_ui.core import db as web_db
+from web_ui.users.service import Role
 
 MARKUP = '<script>alert("siaga")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert("  # the audit page shows it inside JSON, quotes escaped

@@ -1,4 +1,5 @@
-"""What the line service stores for machines, in words (`web_ui.wording`, `web_ui.audit_view`).
+"""What the line service stores for machines, in words (`web_ui.core.wording`,
+`web_ui.users.audit_view`).
 
 The texts matched here are the line service's own (`appliance.line`, `appliance.recovery`,
 `appliance.policy`, `firmware.at.channel`): when one of them changes its wording, these
@@ -14,9 +15,9 @@ import pytest
 
 from appliance.policy import FLOOD_REASONS, flood_reason
 from firmware.at.channel import ATCommandError, ATTimeoutError
-from web_ui.audit import AuditEntry
-from web_ui.audit_view import audit_row
-from web_ui.wording import error_words, event_words, fields_words, flood_reason_words
+from web_ui.core.wording import error_words, event_words, fields_words, flood_reason_words
+from web_ui.users.audit import AuditEntry
+from web_ui.users.audit_view import audit_row
 
 ZONE = ZoneInfo("Asia/Jakarta")
 

@@ -1,5 +1,5 @@
 """The words of the call-back list (console, dashboard, API errors), in Bahasa Indonesia
-and English (see `web_ui.i18n`). The console's script gets every `callbacks.*` key."""
+and English (see `web_ui.core.i18n`). The console's script gets every `callbacks.*` key."""
 
 from __future__ import annotations
 

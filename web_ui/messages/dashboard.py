@@ -1,4 +1,4 @@
-"""The words of the dashboard page, in Bahasa Indonesia and English (see `web_ui.i18n`)."""
+"""The words of the dashboard page, in Bahasa Indonesia and English (see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 

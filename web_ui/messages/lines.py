@@ -1,4 +1,4 @@
-"""The words of the lines page, in Bahasa Indonesia and English (see `web_ui.i18n`)."""
+"""The words of the lines page, in Bahasa Indonesia and English (see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.lines.enable": ("Saluran diaktifkan", "Line enabled"),
     "action.lines.disable": ("Saluran dinonaktifkan", "Line disabled"),
     "action.lines.at_test": ("Uji AT saluran", "Line AT test"),
-    # Lines configured on the page (web_ui/line_config.py).
+    # Lines configured on the page (web_ui/lines/config_form.py).
     "lines.source.database": (
         "Saluran yang berlaku: yang diatur di halaman ini (basis data). Entri [[lines]] di "
         "berkas konfigurasi tidak dipakai selama halaman ini memiliki saluran.",

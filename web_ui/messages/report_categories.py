@@ -1,6 +1,6 @@
-"""The reports page's words for the centre's categories (`web_ui.report_categories`): who
+"""The reports page's words for the centre's categories (`web_ui.reports.categories`): who
 classified each call, Siaga's own classes and the share, in Bahasa Indonesia and English
-(see `web_ui.i18n`)."""
+(see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The words of the web UI's protections: limits, busy answers, throttling, unlocking
-(see `web_ui.i18n`)."""
+(see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The console's words for a line service that has stopped, never started, or a web
-server the page cannot reach, in Bahasa Indonesia and English (see `web_ui.i18n`). The
+server the page cannot reach, in Bahasa Indonesia and English (see `web_ui.core.i18n`). The
 console's script gets every `console.*` and `state.*` key."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The words of `web_ui.wording`: event details, modem errors, flood reasons and the values
-of audit entries, in Bahasa Indonesia and English (see `web_ui.i18n`)."""
+"""The words of `web_ui.core.wording`: event details, modem errors, flood reasons and the values
+of audit entries, in Bahasa Indonesia and English (see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "busiest number block: {prefix}",
     ),
     "wording.flood.hot_withheld": ("kebanyakan tanpa nomor", "mostly without a number"),
-    # housekeeping alarms (appliance.housekeeping, web_ui.sessions)
+    # housekeeping alarms (appliance.housekeeping, web_ui.auth.sessions)
     "wording.alarm.clock_unsynced": (
         "Jam sistem tidak tersinkron (tanpa NTP): waktu panggilan ditandai tidak pasti",
         "The system clock is not synchronised (no NTP): call times are marked unsure",

@@ -1,0 +1,1 @@
+"""The way in: passwords, sessions, the login gate, the login and profile pages."""

@@ -1,0 +1,1 @@
+"""The call log page (`/calls`) and its search."""

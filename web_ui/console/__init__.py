@@ -1,0 +1,2 @@
+"""The operator console (`/console`): screened calls, the caller's history, a verdict in one
+click."""

@@ -1,0 +1,78 @@
+"""The home page is the dashboard (`GET /`, `GET /api/dashboard`); an operator's is the console.
+
+Operators are sent on to `/console`; supervisors and technicians see today's calls, the
+alarms of the last 24 hours, flood mode, the line service, each line's health and the
+open call-backs (`web_ui.home.service`, whose docstring says what each figure means). The
+page reloads itself every `REFRESH_S` seconds through `/static/refresh.js`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from web_ui.core import wording
+from web_ui.core.app_state import pages_of
+from web_ui.core.deps import (
+    CsrfChecked,
+    CurrentUser,
+    DbDep,
+    SessionDep,
+    SettingsDep,
+    SupervisorUser,
+)
+from web_ui.core.models import ErrorPublic
+from web_ui.home import service as dashboard
+from web_ui.users.service import Role
+
+pages = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
+api = APIRouter(
+    prefix="/api",
+    tags=["dashboard"],
+    dependencies=[CsrfChecked],
+    responses={401: {"model": ErrorPublic}, 403: {"model": ErrorPublic}},
+)
+
+
+@pages.get("/")
+def dashboard_page(
+    request: Request, db: DbDep, settings: SettingsDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The dashboard; an operator's home is the console."""
+    if user.role is Role.OPERATOR:
+        return RedirectResponse("/console", status_code=303)
+    view = dashboard.build(db, zone=settings.zone, timezone=settings.timezone, now_ts=time.time())
+    language = user.language
+    context = {
+        "view": view,
+        "refresh_s": dashboard.REFRESH_S,
+        "count": lambda value: dashboard.format_count(value, language),
+        "percent": lambda value: dashboard.format_percent(value, language),
+        "duration": lambda seconds: dashboard.format_duration(seconds, language),
+        "alarm_label": lambda alarm: dashboard.alarm_label(language, alarm),
+        "reason_label": lambda reason: dashboard.reason_label(language, reason),
+        "registration_label": lambda value: dashboard.registration_label(language, value),
+        "state_label": lambda state: dashboard.state_label(language, state),
+        "callback_reason": lambda reason: dashboard.callback_reason_label(language, reason),
+        "event_words": lambda kind, detail: wording.event_words(
+            kind, detail, language, settings.zone
+        ),
+        "error_words": lambda raw: wording.error_words(raw, language),
+        "flood_words": lambda reason: wording.flood_reason_words(reason, language),
+        "today_text": dashboard.format_day(
+            view.today.since_at.timestamp(), settings.zone, language
+        ),
+    }
+    return pages_of(request).render(request, "dashboard.html", context, session=session)
+
+
+@api.get("/dashboard", response_model=dashboard.DashboardPublic)
+def api_dashboard(
+    db: DbDep, settings: SettingsDep, user: SupervisorUser
+) -> dashboard.DashboardPublic:
+    """Today's calls and screening, alarms of the last 24 h, flood mode, the line service,
+    each line's health and the open call-backs: the dashboard's figures (times in the
+    site's zone)."""
+    return dashboard.build(db, zone=settings.zone, timezone=settings.timezone, now_ts=time.time())

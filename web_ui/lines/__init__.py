@@ -1,0 +1,1 @@
+"""The lines page (`/lines`): technicians add, edit, test and remove lines."""

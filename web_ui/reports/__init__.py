@@ -1,0 +1,1 @@
+"""The reports page (`/reports`): the centre's figures, the print view and the CSV exports."""

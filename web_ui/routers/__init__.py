@@ -1,1 +1,0 @@
-"""One router module per resource; each exposes `pages` (HTML) and `api` (JSON under /api)."""

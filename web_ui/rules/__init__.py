@@ -1,0 +1,1 @@
+"""The rules page (`/rules`): allow and block rules, their CSV import and export."""

@@ -1,0 +1,1 @@
+"""The screening settings page (`/settings`)."""

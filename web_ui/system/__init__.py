@@ -1,0 +1,1 @@
+"""The system page (`/system`): versions, the database, backup and restore, logs."""
