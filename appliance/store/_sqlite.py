@@ -95,6 +95,18 @@ def immediate(db: Database) -> Iterator[Database]:
         raise
 
 
+@contextlib.contextmanager
+def immediate_connection(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`immediate` for a plain `sqlite3` connection opened with `isolation_level=None`."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when the same write may succeed later: locked, busy, disk full, I/O error.
 

@@ -3,7 +3,8 @@
 What the web UI legitimately needs from the store's connection handling: open the file
 for writing with the service's settings (`connect_writer`: WAL, synchronous=FULL, busy
 timeout, migrations), open it read-only (`open_readonly`), a write transaction that takes
-the lock at BEGIN (`immediate`), and the call log's way of writing a time (`iso_at`).
+the lock at BEGIN (`immediate`; `immediate_connection` for a plain connection), and
+the call log's way of writing a time (`iso_at`).
 The implementation stays private in `appliance.store._sqlite`; import it from here.
 """
 
@@ -11,6 +12,7 @@ from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
     immediate,
+    immediate_connection,
     iso_at,
     open_readonly,
 )
@@ -19,6 +21,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT_S",
     "connect_writer",
     "immediate",
+    "immediate_connection",
     "iso_at",
     "open_readonly",
 ]

@@ -96,7 +96,7 @@ from sqlite_utils import Database
 
 from appliance.migrations import MIGRATION_SET, apply_migrations, pending_migrations
 from appliance.store.backup import backup_name, copy_database
-from appliance.store.db import connect_writer
+from appliance.store.db import connect_writer, immediate_connection
 from appliance.store.events import add_event
 
 logger = logging.getLogger(__name__)
@@ -171,18 +171,6 @@ def _connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     conn.execute("PRAGMA synchronous=FULL")
     return conn
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction that takes the write lock at BEGIN."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 # ------------------------------------------------------------------ temporary files
@@ -694,7 +682,7 @@ def restore(
     outcome = RestoreOutcome(safety_copy=safety, calls_before=kept.calls, summary=summary)
     live = _connect(database.db_path, busy_timeout_s=database.busy_timeout_s)
     try:
-        with _transaction(live):
+        with immediate_connection(live):
             _hand_on(live, kept)
             live.execute("DELETE FROM web_sessions")  # everyone logs in again
             _record_restore(live, outcome, by, database.zone, now_ts)

@@ -10,12 +10,13 @@ before the transaction starts, never inside it.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-from appliance.store.db import connect_writer
+from appliance.store.db import connect_writer, immediate_connection
+
+# One short write transaction that takes the write lock at BEGIN (waits, not fails).
+transaction = immediate_connection
 
 
 def migrate(path: Path, *, busy_timeout_s: float) -> None:
@@ -38,18 +39,6 @@ def connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
-
-
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One short write transaction that takes the write lock at BEGIN (waits, not fails)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def connect_readonly(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
