@@ -142,7 +142,7 @@ class Link:
         self._writers: set[asyncio.StreamWriter] = set()
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(ready,), name="link")
+        self.thread = threading.Thread(target=self._run, args=(ready,), name="link", daemon=True)
         self.thread.start()
         ready.wait(timeout=10)
 
@@ -264,7 +264,10 @@ class AgentThread:
         self.agent: SyncAgent | Hub = (Hub if hub else SyncAgent)(cluster, db, timezone=ZONE)
         self.loop = asyncio.new_event_loop()
         self._task: asyncio.Task[None] | None = None
-        self.thread = threading.Thread(target=self._run, name=f"agent-{cluster.appliance}")
+        # A daemon: an agent that would not stop (a failed test's) cannot hold the run open.
+        self.thread = threading.Thread(
+            target=self._run, name=f"agent-{cluster.appliance}", daemon=True
+        )
         self.thread.start()
 
     def _run(self) -> None:
