@@ -208,9 +208,7 @@ class ScenarioDriver:
                 self._check_finished()
             return
         modem = self._modems[name]
-        number, number_type = _caller_fields(call.caller)
-        validity = 1 if call.caller is None else 0
-        virtual = modem.incoming_call(number, number_type, validity, sound=_caller_sound(call))
+        virtual = _dial(modem, call)
         playing = _CallInPlay(call, modem, virtual)
         self._playing[name] = playing
         self._give_up_after(playing, name, call.hangup_after_s)
@@ -232,15 +230,11 @@ class ScenarioDriver:
         network's call waiting. False when no line can take a waiting call (the caller
         hears busy). The caller stays until the line takes them, they give up
         (`hangup_after_s`) or the network stops (`waiting_patience_s`)."""
-        number, number_type = _caller_fields(call.caller)
-        validity = 1 if call.caller is None else 0
         for name, modem in self._modems.items():
             if not modem.is_up or modem.state is not ModemState.ACTIVE or name in self._waiting:
                 continue
             try:
-                virtual = modem.incoming_call(
-                    number, number_type, validity, sound=_caller_sound(call)
-                )
+                virtual = _dial(modem, call)
             except RuntimeError:  # already a waiting call there, or call waiting is off
                 continue
             self.presented_waiting += 1
@@ -468,6 +462,13 @@ class SimulatedOperators:
             return
         self._free.append(operator)
         self._dispatch()
+
+
+def _dial(modem: VirtualModem, call: ScenarioCall) -> VirtualCall:
+    """The scenario caller dials `modem`'s line (it rings, or waits behind a call)."""
+    number, number_type = _caller_fields(call.caller)
+    validity = 1 if call.caller is None else 0
+    return modem.incoming_call(number, number_type, validity, sound=_caller_sound(call))
 
 
 def _give_up_waiting(modem: VirtualModem, virtual: VirtualCall) -> None:
