@@ -237,6 +237,47 @@ def test_the_top_repeaters_come_from_the_kept_numbers_when_they_prove_the_lead(
     _assert_exact(db)
 
 
+def _call_at(call_id: int, caller: str, day: int, minute: int) -> tuple[object, ...]:
+    started = START + day * 86_400 + 3600 + minute * 60
+    return (call_id, "line1", caller, iso_at(started, WIB), started,
+            "pass", "default", None, 1, "prank", 30.0)  # fmt: skip
+
+
+def test_each_numbers_own_bound_proves_leaders_kept_on_only_half_their_days(db: Path) -> None:
+    """Twenty numbers call 3 times on even days (kept) and twice on odd days (not kept):
+    from the kept days alone each has 45 of its 75 calls, and the 30 days' `caller_rest`
+    add up to 60, so the sum over all days proves nothing. A number's own bound (2 on
+    each of its 15 unkept days) does: the leaders are counted, and 60 quiet numbers with
+    10 calls each cannot reach 75."""
+    rows: list[tuple[object, ...]] = []
+    for day in range(30):
+        for leader in range(20):
+            for minute in range(3 if day % 2 == 0 else 2):
+                rows.append(_call_at(len(rows) + 1, f"+6281100{leader:05d}", day, minute))
+        for quiet in range(day % 6 * 10, day % 6 * 10 + 10):
+            for minute in range(2):
+                rows.append(_call_at(len(rows) + 1, f"+6281900{quiet:05d}", day, minute))
+    conn = _writer(db)
+    try:
+        _insert(conn, rows)
+    finally:
+        conn.close()
+    _refresh(db)
+    conn = _writer(db)
+    try:
+        month = (START, START + 30 * 86_400)
+        proved = rollup.top_callers(conn, *month, 20)
+        assert proved is not None
+        assert [row[1] for row in proved] == [75] * 20
+        assert [row[0] for row in proved] == [f"+6281100{leader:05d}" for leader in range(20)]
+        assert [tuple(row) for row in proved] == [
+            (r.caller, r.calls, r.junk, r.genuine, r.reached_operator, r.first_ts, r.last_ts)
+            for r in top_repeaters(_row_by_row(db), *month, 20)
+        ]
+    finally:
+        conn.close()
+
+
 def test_the_call_log_writer_archiving_a_month_stays_exact(db: Path) -> None:
     _fill(db, 800, 7)
     _refresh(db)
