@@ -56,7 +56,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from appliance.caller_data import PhantomRings, RingingCall, ringing_call
 from appliance.clock import Clock
 from appliance.config import ChallengeConfig, LineConfig, PromptText, WatchdogConfig
-from appliance.model import Action, CallerNumber, ChallengeResult, Decision, LineState, Reason
+from appliance.model import (
+    Action,
+    CallerNumber,
+    ChallengeResult,
+    Decision,
+    LineState,
+    Reason,
+    line_error,
+)
 from appliance.numbers import normalise
 from appliance.policy import FLOOD_RETRY_RULE, FLOOD_SHORT_RULE
 from appliance.recovery import ModemRecovery, RecoveryLadder
@@ -267,7 +275,7 @@ class ModemErrorReplies(ATCommandError):
 
     def __init__(self, final_line: str) -> None:
         super().__init__("AT", final_line, [])
-        self.args = (f"the modem answers {final_line} to every command, even AT",)
+        self.args = (line_error("errors_to_all", reply=final_line),)
 
 
 @dataclass
@@ -791,7 +799,7 @@ class Line:
         return True
 
     def _poll_failed(self, exc: Exception) -> bool:
-        self.health.last_error = f"health poll: {exc}"
+        self.health.last_error = line_error("health_poll", inner=exc)
         logger.warning("line %s: health poll failed: %s", self.name, exc)
         return False
 
@@ -1024,9 +1032,8 @@ class Line:
             self._request_check("a call the modem lost")
 
     def _modem_hung_in_call(self, call: ActiveCall) -> None:
-        self.health.last_error = (
-            f"the modem stopped answering during call {call.call_id} "
-            f"({CALL_POLL_FAILURES} polls unanswered)"
+        self.health.last_error = line_error(
+            "hung_in_call", call=call.call_id, polls=CALL_POLL_FAILURES
         )
         logger.warning("ALARM line %s: %s", self.name, self.health.last_error)
         self._end_call_now(call, "modem_not_answering")
@@ -1101,7 +1108,7 @@ class Line:
         self.health.network_clock_at_ts = now_ts
 
     def _on_lost(self, exc: BaseException) -> None:
-        self.health.last_error = f"port lost: {exc}"
+        self.health.last_error = line_error("port_lost", inner=exc)
         logger.error("line %s: port lost: %s", self.name, exc)
         self._lost.set()
 
@@ -1282,7 +1289,7 @@ class Line:
         try:
             await self._initialise()
         except (ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
-            self.health.last_error = f"re-initialisation: {exc}"
+            self.health.last_error = line_error("reinit", inner=exc)
             self._lost.set()
             return
         self.health.last_error = None
@@ -1360,7 +1367,7 @@ class Line:
             # row says why; the line then checks whether it answers a plain AT at all.
             logger.warning("ALARM line %s: call %d: the modem stopped answering (%s)",
                            self.name, call.call_id, exc)  # fmt: skip
-            self.health.last_error = f"the modem stopped answering during call {call.call_id}"
+            self.health.last_error = line_error("stopped_in_call", call=call.call_id)
             self._finish_call(call, "modem_not_answering")
             self._request_check("a command unanswered during a call")
         except asyncio.CancelledError:

@@ -6,7 +6,7 @@ Plain immutable data with no I/O, so the screening policy can import it freely.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -156,3 +156,21 @@ def is_valid_disposition(disposition: str, kinds: Collection[str] = DEFAULT_GENU
         return False
     kind = genuine_kind(disposition)
     return kind is None or kind in kinds
+
+
+# A line's last error as the line service words it (`LineHealth.last_error`, the lines page
+# and the recovery events): one template per kind, which the web UI reads back into the
+# user's language. `{inner}` is the error that caused it, worded in turn.
+LINE_ERRORS: Mapping[str, str] = {
+    "health_poll": "health poll: {inner}",
+    "port_lost": "port lost: {inner}",
+    "reinit": "re-initialisation: {inner}",
+    "errors_to_all": "the modem answers {reply} to every command, even AT",
+    "hung_in_call": "the modem stopped answering during call {call} ({polls} polls unanswered)",
+    "stopped_in_call": "the modem stopped answering during call {call}",
+}
+
+
+def line_error(kind: str, **values: object) -> str:
+    """The error text of `kind` (`LINE_ERRORS`) with its values."""
+    return LINE_ERRORS[kind].format(**values)

@@ -36,6 +36,11 @@ STEPS = ("reinitialise", "power_cycle", "usb_reset")
 STEP_GRACE_S = 30.0  # after a power cycle or USB reset, before the next step
 LADDER_REPEAT_S = 3600.0  # an exhausted ladder is climbed again (from step 2) after this
 LADDER_ROUNDS_MAX = 3  # ... at most this many times per outage
+# A step's detail when it has nothing of its own to say (the web UI words each by its key).
+RECOVERY_DETAILS = {
+    "reconnecting": "reconnecting",
+    "no_actions": "no recovery actions wired",
+}
 
 
 class RecoverySkipped(Exception):
@@ -141,7 +146,7 @@ class RecoveryLadder(Generic[LineT]):
     async def _take(self, step: str, line: LineT) -> bool:
         """Take `step`; True if it acted on the modem (so the next one waits)."""
         number = STEPS.index(step) + 1
-        outcome, detail = "done", "reconnecting"
+        outcome, detail = "done", RECOVERY_DETAILS["reconnecting"]
         action = self._action(step)
         if action is not None:
             try:
@@ -170,7 +175,7 @@ class RecoveryLadder(Generic[LineT]):
         if step == "reinitialise":
             return None  # the reconnect that follows is the re-initialisation
         if self._actions is None:
-            return _skip("no recovery actions wired")
+            return _skip(RECOVERY_DETAILS["no_actions"])
         return self._actions.power_cycle if step == "power_cycle" else self._actions.usb_reset
 
     def _exhausted(self, line: LineT, now: float) -> None:

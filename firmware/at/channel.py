@@ -28,7 +28,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import serial
@@ -78,11 +78,19 @@ class ChannelClosedError(ChannelError):
     """The channel was closed, or the port vanished (USB unplug), before the reply came."""
 
 
+# How a refused or unanswered command reads in a line's error (the web UI reads the
+# figures back from these, so each is written once, here).
+AT_ERRORS: Mapping[str, str] = {
+    "at_refused": "'{command}' failed: {reply}",
+    "at_timeout": "'{command}': no final result within {seconds} s",
+}
+
+
 class ATCommandError(ATError):
     """The modem answered a command with an error final result (ERROR, +CME ERROR, ...)."""
 
     def __init__(self, command: str, final_line: str, lines: list[str]) -> None:
-        super().__init__(f"{command!r} failed: {final_line}")
+        super().__init__(AT_ERRORS["at_refused"].format(command=command, reply=final_line))
         self.command = command
         self.final_line = final_line
         self.lines = lines
@@ -92,7 +100,7 @@ class ATTimeoutError(ATError, TimeoutError):
     """The modem gave no final result within the command's timeout."""
 
     def __init__(self, command: str, timeout_s: float) -> None:
-        super().__init__(f"{command!r}: no final result within {timeout_s} s")
+        super().__init__(AT_ERRORS["at_timeout"].format(command=command, seconds=timeout_s))
         self.command = command
         self.timeout_s = timeout_s
 

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from appliance.model import LINE_ERRORS
 from appliance.policy import FLOOD_REASONS, flood_reason
-from firmware.at.channel import ATCommandError, ATTimeoutError
+from appliance.recovery import RECOVERY_DETAILS
+from firmware.at.channel import AT_ERRORS, ATCommandError, ATTimeoutError
 from web_ui.core.wording import error_words, event_words, fields_words, flood_reason_words
 from web_ui.users.audit import AuditEntry
 from web_ui.users.audit_view import audit_row
@@ -39,6 +41,36 @@ def test_modem_errors_become_words_and_keep_the_original() -> None:
     )
     assert "Error" not in error_words("KeyError: 'state'", "en").text
     assert error_words("+CME ERROR: 10", "id").text == "+CME ERROR: 10"  # unknown: as it is
+
+
+ERROR_TEMPLATES = {**LINE_ERRORS, **AT_ERRORS, **RECOVERY_DETAILS}
+
+
+@pytest.mark.parametrize("kind", sorted(ERROR_TEMPLATES))
+def test_every_error_a_line_stores_is_worded_in_both_languages(kind: str) -> None:
+    """Whatever a line writes as its error (`appliance.model.line_error`, the AT channel's
+    errors, a recovery step's detail), with or without the exception's name, reads as
+    words with its figures: no modem error reaches a page in the line service's English."""
+    template = ERROR_TEMPLATES[kind]
+    figures = {
+        name: "AT+CSQ" if name == "command" else "+CME ERROR: 9" if name == "reply" else "9"
+        for name in re.findall(r"\{(\w+)\}", template)
+    }
+    if "inner" in figures:
+        figures["inner"] = str(ATTimeoutError("AT+CSQ", 9.0))
+    raw = template.format(**figures)
+    # A line stores an exception with its name; a recovery step's detail is stored bare.
+    stored_as = [raw] if kind in RECOVERY_DETAILS else [raw, f"ATCommandError: {raw}"]
+    for stored in stored_as:
+        indonesian = error_words(stored, "id").text
+        english = error_words(stored, "en").text
+        assert indonesian != english
+        assert indonesian not in (stored, raw)
+        for words in (indonesian, english):
+            assert "Error:" not in words and "no final result" not in words
+            for name, value in figures.items():
+                if name in ("command", "reply", "call"):
+                    assert value in words
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from appliance.model import LINE_ERRORS
 from appliance.policy import FLOOD_REASONS
-from appliance.recovery import STEPS
+from appliance.recovery import RECOVERY_DETAILS, STEPS
+from firmware.at.channel import AT_ERRORS
 from web_ui.core.i18n import format_time, has_message, translate
 from web_ui.settings.form import duration_words, format_number
 from web_ui.users.service import Language
@@ -75,65 +77,59 @@ def yes_no(value: bool, language: Language) -> str:
 
 # ------------------------------------------------------------------ errors
 
-_Rewrite = tuple[re.Pattern[str], Callable[[re.Match[str], Language], str]]
+# What each figure of an error template may hold, read back from a stored text.
+_ERROR_FIELDS = {
+    "inner": ".+",
+    "reply": ".+",
+    "command": "[^']*",
+    "seconds": "[0-9.]+",
+    "call": "[0-9]+",
+    "polls": "[0-9]+",
+}
+_CLASS_PREFIX = r"(?:[A-Z][A-Za-z]*: )?"  # how a line stores an exception: `ATTimeoutError: `
 
 
-def _inner(key: str) -> Callable[[re.Match[str], Language], str]:
-    return lambda found, language: translate(
-        language, key, inner=error_words(found["inner"], language).text
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """An error template (`'{command}' failed: {reply}`) as a pattern that reads its
+    figures back: the literal text kept, each `{name}` a named group, after the name of
+    the exception that carried it, if stored with one."""
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>{_ERROR_FIELDS[part]})"
+        for index, part in enumerate(parts)
     )
+    return re.compile(_CLASS_PREFIX + pattern)
+
+
+def _from_template(key: str) -> Callable[[re.Match[str], Language], str]:
+    """The catalogue's words for `key`, with the figures read back: an inner error worded in
+    turn, seconds as a duration."""
+
+    def words(found: re.Match[str], language: Language) -> str:
+        values = dict(found.groupdict())
+        if "inner" in values:
+            values["inner"] = error_words(values["inner"], language).text
+        if "seconds" in values:
+            values["seconds"] = seconds_words(values["seconds"], language)
+        return translate(language, key, **values)
+
+    return words
 
 
 def _fixed(key: str) -> Callable[[re.Match[str], Language], str]:
     return lambda found, language: translate(language, key)
 
 
-def _at_timeout(found: re.Match[str], language: Language) -> str:
-    seconds = seconds_words(found["seconds"], language)
-    return translate(
-        language, "wording.error.at_timeout", command=found["command"], seconds=seconds
-    )
-
-
-def _at_refused(found: re.Match[str], language: Language) -> str:
-    return translate(
-        language, "wording.error.at_refused", command=found["command"], reply=found["reply"]
-    )
-
+_Rewrite = tuple[re.Pattern[str], Callable[[re.Match[str], Language], str]]
 
 _ERRORS: tuple[_Rewrite, ...] = (
-    (re.compile(r"health poll: (?P<inner>.+)"), _inner("wording.error.health_poll")),
-    (re.compile(r"port lost: (?P<inner>.+)"), _inner("wording.error.port_lost")),
-    (re.compile(r"re-initialisation: (?P<inner>.+)"), _inner("wording.error.reinit")),
-    (
-        re.compile(
-            r"(?:ATTimeoutError: )?'(?P<command>[^']*)': no final result within "
-            r"(?P<seconds>[0-9.]+) s"
-        ),
-        _at_timeout,
+    *(
+        (_template_pattern(template), _from_template(f"wording.error.{kind}"))
+        for kind, template in {**LINE_ERRORS, **AT_ERRORS}.items()
     ),
-    (
-        re.compile(
-            r"(?:(?:ATCommandError|ModemErrorReplies): )?'(?P<command>[^']*)' failed: (?P<reply>.+)"
-        ),
-        _at_refused,
-    ),
-    (
-        re.compile(
-            r"(?:ModemErrorReplies: )?the modem answers (?P<reply>.+) to every command, even AT"
-        ),
-        lambda found, language: translate(
-            language, "wording.error.errors_to_all", reply=found["reply"]
-        ),
-    ),
-    (
-        re.compile(
-            r"the modem stopped answering during call (?P<call>\d+) "
-            r"\((?P<polls>\d+) polls unanswered\)"
-        ),
-        lambda found, language: translate(
-            language, "wording.error.hung_in_call", call=found["call"], polls=found["polls"]
-        ),
+    *(
+        (re.compile(re.escape(text)), _fixed(f"wording.error.{key}"))
+        for key, text in RECOVERY_DETAILS.items()
     ),
     (
         re.compile(r"(?:ChannelClosedError|ChannelError)(?::.*)?"),
@@ -147,8 +143,6 @@ _ERRORS: tuple[_Rewrite, ...] = (
         ),
         _fixed("wording.error.port_os"),
     ),
-    (re.compile(r"reconnecting"), _fixed("wording.error.reconnecting")),
-    (re.compile(r"no recovery actions wired"), _fixed("wording.error.no_actions")),
     (re.compile(r"[A-Z][A-Za-z0-9_]*(?:Error|Exception)(?::.*)?"), _fixed("wording.error.program")),
 )
 

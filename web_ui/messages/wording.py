@@ -35,6 +35,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "modem berhenti menjawab saat panggilan #{call} ({polls} pemeriksaan tak terjawab)",
         "the modem stopped answering during call #{call} ({polls} checks unanswered)",
     ),
+    "wording.error.stopped_in_call": (
+        "modem berhenti menjawab saat panggilan #{call}",
+        "the modem stopped answering during call #{call}",
+    ),
     "wording.error.port_closed": (
         "port modem tertutup atau hilang (USB dicabut?)",
         "the modem's port closed or vanished (USB unplugged?)",
