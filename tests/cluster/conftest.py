@@ -26,6 +26,7 @@ import pytest
 from appliance.cluster.agent import SyncAgent
 from appliance.cluster.hub import Hub
 from appliance.config import ClusterConfig
+from tests.cluster.tls_certificates import Certificates
 
 DEADLINE_S = 30.0
 SITE = "serang"
@@ -74,6 +75,7 @@ class NatsServer:
         self.folder = folder
         self.port = port or free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
+        self.route_port: int | None = None  # its `cluster {}` listener, when it has one
         self.config = folder / "server.conf"
         domain_line = f", domain: {domain}" if domain else ""
         streams = (
@@ -93,11 +95,14 @@ class NatsServer:
         )
         wait_for(self._listening, f"nats-server on port {self.port}")
 
+    def log(self) -> str:
+        """What the server wrote since it last started."""
+        return (self.folder / f"server-{self.starts}.log").read_text(errors="replace")
+
     def _listening(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            log = (self.folder / f"server-{self.starts}.log").read_text(errors="replace")
-            pytest.fail(f"nats-server exited: {log[-2000:]}")
+            pytest.fail(f"nats-server exited: {self.log()[-2000:]}")
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
@@ -222,37 +227,86 @@ class Link:
             await sender
 
 
-@pytest.fixture
-def province(tmp_path: Path) -> Iterator[tuple[dict[str, NatsServer], Link]]:
-    """The province hub's server, and two sites' servers as its leaf nodes, each with its
-    own JetStream domain; the sites reach the hub through one `Link` that can be cut."""
+def province_servers(
+    tmp_path: Path, sites: dict[str, str], *, hub_tls: str = ""
+) -> tuple[dict[str, NatsServer], Link]:
+    """The province hub's server, and each site's server as its leaf node, each with its
+    own JetStream domain, not started; the sites reach the hub through one `Link` that can
+    be cut. `sites` maps each site to what its remote entry adds (a `tls {}` block, or
+    ""); `hub_tls` is the `tls {}` block of the hub's `leafnodes {}`."""
     leaf_port = free_port()
     link = Link(leaf_port)
     hub_folder = tmp_path / "hub-server"
     hub_folder.mkdir()
     leafnodes = (  # the hub tells leaf nodes the link's address, or they would go round it
-        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}" }}'
+        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}"'
+        f"{', ' if hub_tls else ''}{hub_tls} }}"
     )
     servers = {
         "hub": NatsServer(hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}")
     }
-    for site in ("serang", "cilegon"):
+    for site, remote_tls in sites.items():
         folder = tmp_path / f"{site}-server"
         folder.mkdir()
+        remote = f'url: "nats-leaf://127.0.0.1:{link.port}"{", " if remote_tls else ""}{remote_tls}'
         servers[site] = NatsServer(
             folder,
             domain=site,
-            config_text=(
-                f"server_name: {site}\n"
-                f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{link.port}" }}] }}'
-            ),
+            config_text=f"server_name: {site}\nleafnodes {{ remotes: [{{ {remote} }}] }}",
         )
+    return servers, link
+
+
+@pytest.fixture
+def province(tmp_path: Path) -> Iterator[tuple[dict[str, NatsServer], Link]]:
+    """The province hub's server, and two sites' servers as its leaf nodes, each with its
+    own JetStream domain; the sites reach the hub through one `Link` that can be cut."""
+    servers, link = province_servers(tmp_path, {"serang": "", "cilegon": ""})
     for server in servers.values():
         server.start()
     yield servers, link
     link.close()
     for server in servers.values():
         server.kill()
+
+
+def site_cluster(tmp_path: Path, route_tls: list[str]) -> list[NatsServer]:
+    """One site's servers in the JetStream cluster `serang`, one per entry of `route_tls`
+    (the `tls {}` block of that server's `cluster {}`, or ""), not started. Every server
+    lists the first three's routes: a fourth joins by reaching them."""
+    client_ports = [free_port() for _ in route_tls]
+    route_ports = [free_port() for _ in route_tls]
+    routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in route_ports[:3])
+    servers = []
+    for index, tls in enumerate(route_tls):
+        folder = tmp_path / f"n{index + 1}"
+        folder.mkdir()
+        cluster = (
+            f"server_name: n{index + 1}\n"
+            f'cluster {{ name: serang, listen: "127.0.0.1:{route_ports[index]}", '
+            f"routes: [{routes}]{', ' if tls else ''}{tls} }}"
+        )
+        server = NatsServer(folder, config_text=cluster, port=client_ports[index])
+        server.route_port = route_ports[index]
+        servers.append(server)
+    return servers
+
+
+@pytest.fixture
+def three_servers(tmp_path: Path) -> Iterator[list[NatsServer]]:
+    """One site's three servers in a JetStream cluster."""
+    servers = site_cluster(tmp_path, ["", "", ""])
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """The site's CA and its server certificate, and a stranger's (`Certificates`)."""
+    return Certificates(tmp_path_factory.mktemp("nats-tls"))
 
 
 class AgentThread:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,67 +30,8 @@ import pytest
 from tests.cluster.conftest import AgentThread, NatsServer, rows, wait_for
 from tests.cluster.test_centres import BLOCKED, Box
 from tests.cluster.test_sharing import block, rule_row
-from tests.faults.conftest import REPO_ROOT, query, wait_real
-
-SERVER_NAMES = "DNS:localhost,IP:127.0.0.1"
-CLUSTER_DOC = REPO_ROOT / "docs" / "cluster.md"
-
-
-def documented_signing(folder: Path, names: str) -> str:
-    """The shell lines docs/cluster.md gives for signing the server's certificate with the
-    installer's CA, run in `folder` for `names` instead of the box's own."""
-    blocks = re.findall(r"```sh\n(.*?)```", CLUSTER_DOC.read_text(encoding="utf-8"), re.S)
-    lines = next(block for block in blocks if "nats-server.crt" in block)
-    for documented, here in (
-        ("cd /etc/siaga/tls\n", f'cd "{folder}"\n'),
-        ('names="IP:10.0.0.5"', f'names="{names}"'),
-    ):
-        assert documented in lines, f"docs/cluster.md's signing lines lost {documented!r}"
-        lines = lines.replace(documented, here)
-    return lines
-
-
-class Certificates:
-    """The site's CA, made by the installer's own function (`install.sh`'s `tls_make_ca`,
-    as for `siaga web`'s HTTPS); the server's certificate signed by it with the lines
-    docs/cluster.md gives; and a stranger's CA that signed nothing of this site."""
-
-    def __init__(self, folder: Path) -> None:
-        self.site = folder / "site"
-        self.stranger = folder / "stranger"
-        for made in (self.site, self.stranger):
-            made.mkdir(parents=True)
-        script = 'source "$1" && tls_make_ca "$2" "Siaga test CA" && tls_make_ca "$3" "Other CA"'
-        self._bash(script, str(REPO_ROOT / "install.sh"), str(self.site), str(self.stranger))
-        self._bash(documented_signing(self.site, SERVER_NAMES))
-
-    @staticmethod
-    def _bash(script: str, *args: str) -> None:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script, "certificates", *args],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    @property
-    def ca(self) -> Path:
-        return self.site / "siaga-ca.crt"
-
-    @property
-    def stranger_ca(self) -> Path:
-        return self.stranger / "siaga-ca.crt"
-
-    def server_block(self) -> str:
-        """The server's `tls {}` block: it then accepts TLS clients only."""
-        return (
-            f'tls {{ cert_file: "{self.site / "nats-server.crt"}", '
-            f'key_file: "{self.site / "nats-server.key"}", timeout: 2 }}'
-        )
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return Certificates(tmp_path_factory.mktemp("nats-tls"))
+from tests.cluster.tls_certificates import Certificates, plain_text_session
+from tests.faults.conftest import query, wait_real
 
 
 @pytest.fixture
@@ -150,23 +89,8 @@ def test_a_box_given_another_ca_is_refused_and_keeps_screening(
         box.close()
 
 
-def _plain_text_session(port: int) -> tuple[dict[str, object], bytes]:
-    """Talk to the server without TLS, as an old client would: its first message, and
-    what it answers a CONNECT and a PING sent in clear (b"" when it hangs up)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        info_line = sock.makefile("rb").readline()
-        sock.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
-        answer = b""
-        try:
-            while chunk := sock.recv(4096):
-                answer += chunk
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return json.loads(info_line.split(b" ", 1)[1]), answer
-
-
 def test_plain_text_to_the_tls_server_is_refused(tls_server: NatsServer) -> None:
-    info, answer = _plain_text_session(tls_server.port)
+    info, answer = plain_text_session(tls_server.port)
     assert info["tls_required"] is True
     assert b"PONG" not in answer
 

@@ -24,7 +24,6 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
-    free_port,
     rows,
     wait_for,
 )
@@ -42,29 +41,6 @@ def tails(servers: list[NatsServer], lines: int = 15) -> str:
             text = log.read_text(errors="replace").splitlines()[-lines:]
             found.append(f"--- {log.parent.name}/{log.name}\n" + "\n".join(text))
     return "\n".join(found)
-
-
-@pytest.fixture
-def three_servers(tmp_path: Path) -> Iterator[list[NatsServer]]:
-    """One site's three servers in a JetStream cluster."""
-    client_ports = [free_port() for _ in range(3)]
-    route_ports = [free_port() for _ in range(3)]
-    routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in route_ports)
-    servers = []
-    for index in range(3):
-        folder = tmp_path / f"n{index + 1}"
-        folder.mkdir()
-        cluster = (
-            f"server_name: n{index + 1}\n"
-            f'cluster {{ name: serang, listen: "127.0.0.1:{route_ports[index]}", '
-            f"routes: [{routes}] }}"
-        )
-        servers.append(NatsServer(folder, config_text=cluster, port=client_ports[index]))
-    for server in servers:
-        server.start()
-    yield servers
-    for server in servers:
-        server.kill()
 
 
 def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
