@@ -48,6 +48,15 @@ How it is built, to be honest about what it times:
   about 4-5 ms to about 2 ms with it, which shows that most of the tail is the call-log
   writer thread (about 2 ms of CPU per 8-call batch, mostly sqlite-utils' per-row upsert,
   largely under the GIL) working while the next calls arrive.
+- `run_floor()` (used by bench_partition.py) puts a raw responder where the appliance
+  was: a few lines that open each pty, switch +CLIP on and write the action command as
+  soon as a whole `+CLIP` line has been read, nothing else. Same modem process, same
+  timestamps: the harness's own floor (pty delivery both ways, two event loops, the modem
+  process serving every line), below which no appliance can be measured here.
+- `run_once(..., cluster=)` runs the service with a `[cluster]` table (the outbox
+  triggers on, the site's verdicts polled), as `siaga run` does on a sharing box; on a
+  database of an earlier run (`db_path=`) the callers' block rules already in force are
+  kept.
 
 Prints a table (lines, family, action, calls, p50/p99/max in ms) and one JSON line per run.
 """
@@ -62,11 +71,12 @@ import gc
 import json
 import logging
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -74,12 +84,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.clock import SystemClock
-from appliance.config import Config, LineConfig
+from appliance.config import ClusterConfig, Config, LineConfig
 from appliance.model import LineState
 from appliance.numbers import normalise_pattern
 from appliance.service import LineService
 from appliance.simulate import MIXED_FAMILIES
-from appliance.store import CallLog, RuleStore, open_readonly
+from appliance.store import CallLog, DuplicateRuleError, RuleStore, open_readonly
 from firmware.at.channel import ATChannel
 from firmware.families import family_by_name
 from firmware.virtual_modem import ModemState, VirtualModem
@@ -365,16 +375,18 @@ async def _wait_idle(service: LineService, timeout_s: float) -> None:
 
 def _add_block_rules(store: RuleStore, count: int, action: str, region: str) -> None:
     for index in range(count):
-        store.add(
-            {
-                "kind": "block",
-                "pattern": normalise_pattern(caller_number(index), region),
-                "match": "exact",
-                "action": action,
-                "reason": "benchmark caller",
-                "created_by": "bench",
-            }
-        )
+        # The same rule from an earlier run on this database is kept as it is.
+        with contextlib.suppress(DuplicateRuleError):
+            store.add(
+                {
+                    "kind": "block",
+                    "pattern": normalise_pattern(caller_number(index), region),
+                    "match": "exact",
+                    "action": action,
+                    "reason": "benchmark caller",
+                    "created_by": "bench",
+                }
+            )
 
 
 async def _appliance(
@@ -383,11 +395,12 @@ async def _appliance(
     db_path: Path,
     flush_between_rounds: bool,
     probe: Callable[[LineService], dict[str, Any]] | None = None,
+    cluster: ClusterConfig | None = None,
 ) -> dict[str, Any]:
     hello = await receive(conn, STARTUP_TIMEOUT_S)
     if "error" in hello:
         raise RuntimeError(f"modem process: {hello['error']}")
-    config = Config()
+    config = Config(cluster=cluster)
     lines = [
         LineConfig(
             name=f"line{index + 1}",
@@ -471,33 +484,26 @@ def run_once(
     flush_between_rounds: bool = False,
     db_path: Path | None = None,
     probe: Callable[[LineService], dict[str, Any]] | None = None,
+    cluster: ClusterConfig | None = None,
+    keep_samples: bool = False,
 ) -> dict[str, Any]:
     """One benchmark run: spawn the modems, run the appliance here, return the figures.
 
     `db_path`: an existing database to run on (its rules are loaded too; default: a new
     temporary one). `probe(service)` runs once every round is done while the service is
     still up; what it returns is reported as `probe` (bench_memory.py reads its RSS there).
+    `cluster`: the service's `[cluster]` table (default: none, one box). `keep_samples`:
+    every call's +CLIP-to-action time is reported too, in ns (`latencies_ns`).
     """
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    modems = context.Process(
-        target=modem_process,
-        args=(there, families_for(family, lines), action, rounds, warmup),
-        name="virtual-modems",
-        daemon=True,
-    )
-    modems.start()
-    there.close()
-    try:
-        with tempfile.TemporaryDirectory(prefix="siaga-bench-") as tmp:
-            path = Path(tmp) / "bench.db" if db_path is None else db_path
-            result = asyncio.run(_appliance(here, action, path, flush_between_rounds, probe))
-    finally:
-        modems.join(10)
-        if modems.is_alive():
-            modems.terminate()
-            modems.join(5)
-        here.close()
+    with tempfile.TemporaryDirectory(prefix="siaga-bench-") as tmp:
+        path = Path(tmp) / "bench.db" if db_path is None else db_path
+        result = _drive_modems(
+            families_for(family, lines),
+            action,
+            rounds,
+            warmup,
+            lambda conn: _appliance(conn, action, path, flush_between_rounds, probe, cluster),
+        )
     samples: list[Sample] = result["samples"]
     logged = result["logged"]
     if db_path is None and set(logged["decisions"]) != {f"{action}/blocklist"}:
@@ -527,6 +533,127 @@ def run_once(
         report["probe"] = result["probe"]
     if wire is not None:
         report["breakdown"] = wire.split(samples, action)
+    if keep_samples:
+        report["latencies_ns"] = [read - clip for _, _, clip, read in samples]
+    return report
+
+
+def _drive_modems(
+    families: list[str],
+    action: str,
+    rounds: int,
+    warmup: int,
+    side: Callable[[Connection], Coroutine[Any, Any, dict[str, Any]]],
+) -> dict[str, Any]:
+    """Spawn the modem process and run `side(conn)` (what answers the lines) here."""
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    modems = context.Process(
+        target=modem_process,
+        args=(there, families, action, rounds, warmup),
+        name="virtual-modems",
+        daemon=True,
+    )
+    modems.start()
+    there.close()
+    try:
+        return asyncio.run(side(here))
+    finally:
+        modems.join(10)
+        if modems.is_alive():
+            modems.terminate()
+            modems.join(5)
+        here.close()
+
+
+# ------------------------------------------------------------------ the floor
+
+
+class _RawLine:
+    """One pty answered by hand: the action command as soon as a whole +CLIP line is in."""
+
+    def __init__(self, port: str, command: bytes) -> None:
+        self.fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)  # raw: PtyLink set it
+        self.command = command + b"\r"
+        self.buffer = bytearray()
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self.buffer += os.read(self.fd, 4096)
+        start = self.buffer.find(b"+CLIP:")
+        if start >= 0 and self.buffer.find(b"\r\n", start) >= 0:
+            os.write(self.fd, self.command)
+            self.buffer.clear()
+        elif not self.ready.done() and b"OK\r\n" in self.buffer:  # AT+CLIP=1 answered
+            self.ready.set_result(None)
+            self.buffer.clear()
+        elif len(self.buffer) > 4096:  # RING, OK and the like: nothing to act on
+            del self.buffer[:-64]
+
+
+async def _raw_responder(conn: Connection, action: str) -> dict[str, Any]:
+    hello = await receive(conn, STARTUP_TIMEOUT_S)
+    if "error" in hello:
+        raise RuntimeError(f"modem process: {hello['error']}")
+    loop = asyncio.get_running_loop()
+    lines = [
+        _RawLine(port, action_command(family, action).encode())
+        for port, _voice, family in hello["ports"]
+    ]
+    try:
+        for line in lines:
+            loop.add_reader(line.fd, line.readable)
+            os.write(line.fd, b"AT+CLIP=1\r")
+        await asyncio.wait_for(asyncio.gather(*(line.ready for line in lines)), STARTUP_TIMEOUT_S)
+        conn.send("go")
+        while True:
+            message = await receive(conn, ROUND_TIMEOUT_S * 4)
+            if message == "round_done":  # the command ended each call in the modem
+                conn.send("idle")
+                continue
+            if "error" in message:
+                raise RuntimeError(f"modem process: {message['error']}")
+            result: dict[str, Any] = message
+            break
+        with contextlib.suppress(OSError):
+            conn.send("bye")
+    finally:
+        for line in lines:
+            loop.remove_reader(line.fd)
+            os.close(line.fd)
+    return result
+
+
+def run_floor(
+    lines: int, rounds: int, family: str, action: str, warmup: int, *, keep_samples: bool = False
+) -> dict[str, Any]:
+    """The harness's floor: the same modems and timestamps, a raw responder for the
+    appliance. `reject` only: after `ATA` the modem would wait for a prompt."""
+    if action != "reject":
+        raise ValueError("the raw responder only rejects")
+    result = _drive_modems(
+        families_for(family, lines),
+        action,
+        rounds,
+        warmup,
+        lambda conn: _raw_responder(conn, action),
+    )
+    latencies = [read - clip for _, _, clip, read in result["samples"]]
+    report: dict[str, Any] = {
+        "bench": "clip_to_action_floor",
+        "lines": lines,
+        "family": family,
+        "action": action,
+        "rounds": rounds,
+        "calls": len(latencies),
+        **summary_ms(latencies),
+        "warmup_rounds": warmup,
+        "warmup_max_ms": round(result["warmup_worst_ns"] / 1e6, 3),
+        "python": sys.version.split()[0],
+    }
+    if keep_samples:
+        report["latencies_ns"] = latencies
     return report
 
 
