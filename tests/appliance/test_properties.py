@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +42,7 @@ DOCUMENTS = st.recursive(
 )
 
 
+@pytest.mark.slow  # 600 generated configuration documents
 @given(st.dictionaries(KEYS, DOCUMENTS, max_size=6))
 @settings(max_examples=600, deadline=None)
 def test_any_configuration_document_loads_or_names_its_problems(data: dict[str, Any]) -> None:

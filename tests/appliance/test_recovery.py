@@ -146,6 +146,7 @@ def test_a_silent_modem_is_reinitialised_then_power_cycled_and_answers_again(
     run_virtual(scenario)
 
 
+@pytest.mark.slow  # waits out a power cycle's grace on the virtual modem, per family
 @pytest.mark.parametrize("family", POWER_FAMILIES)
 def test_a_modem_the_power_key_cannot_revive_gets_its_usb_port_reset(
     tmp_path: Path, family: str, caplog: pytest.LogCaptureFixture

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from appliance.cluster.hub import store_call
 from appliance.report import report, sites
 from appliance.store.db import connect_writer, immediate, open_readonly
@@ -69,6 +71,8 @@ def test_each_sites_figures_are_its_own_and_add_up_to_the_province(tmp_path: Pat
         assert province[column] == serang[column] + cilegon[column], column
 
 
+@pytest.mark.server  # the `siaga` program
+@pytest.mark.slow
 def test_siaga_report_site_on_the_command_line(tmp_path: Path) -> None:
     hub = hub_database(tmp_path / "hub.db")
 

@@ -168,6 +168,7 @@ def _dirty(path: Path) -> list[str]:
         conn.close()
 
 
+@pytest.mark.slow  # 3,000 random calls, every report over six ranges, three times
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_report_equals_counting_the_rows_dirty_refreshed_and_late(
     db: Path, seed: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ numbers = st.lists(suffixes, min_size=1, max_size=10)
 _databases = itertools.count()
 
 
+@pytest.mark.slow  # 60 generated rule tables, each on a SQLite file
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -146,6 +146,7 @@ async def answered_call(modem: VirtualModem, sound: CallerSound) -> ATChannel:
     return channel
 
 
+@pytest.mark.slow  # a caller's voice streamed at the real PCM rate
 @pytest.mark.parametrize(
     ("family", "on", "off"),
     [
