@@ -364,17 +364,21 @@ def period_figures(
     period: Period,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
     site: str | None = None,
+    groups_out: dict[str, list[rollup.Group]] | None = None,
 ) -> dict[str, ReportRow]:
     """A row for each (label, from_ts, to_ts) of `bounds` (contiguous, as `period_bounds`
     gives them): from the per-day figures (`appliance.store.rollup`), or row by row on a
     database from before migration 0017 and for one `site` of a hub (the per-day figures
-    count every site together)."""
+    count every site together). From the per-day figures, the groups read are also put
+    in `groups_out` when given, by label, for another table of the same periods."""
     if not bounds or site is not None or not rollup.has_rollup(conn):
         return {
             label: _period_row(conn, label, from_ts, to_ts, kinds, site)
             for label, from_ts, to_ts in bounds
         }
     groups = rollup.period_groups(conn, bounds, period)
+    if groups_out is not None:
+        groups_out.update(groups)
     rows: dict[str, ReportRow] = {}
     for label, *_ in bounds:
         row = ReportRow(label, _zero_figures(kinds))
@@ -423,6 +427,7 @@ def report(
     timezone: str = DEFAULT_TIMEZONE,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
     site: str | None = None,
+    groups_out: dict[str, list[rollup.Group]] | None = None,
 ) -> Report:
     """Figures per local day or month for calls started in [since_ts, until_ts).
 
@@ -431,7 +436,8 @@ def report(
     open-ended range (since 1970, until 2100) costs no empty rows. No calls: no rows.
     `kinds` are the configured kinds of genuine call (`site.genuine_kinds`). `site`: only
     that site's calls, on a province hub's database (`sites`); counted row by row, and
-    without archived months, whose figures are every site's together.
+    without archived months, whose figures are every site's together. `groups_out`: see
+    `period_figures`.
     """
     if period not in ("day", "month"):
         raise ValueError(f"period must be 'day' or 'month', got {period!r}")
@@ -453,7 +459,12 @@ def report(
     if extent is not None:
         bounds = list(period_bounds(*extent, period, zone))
         counted = period_figures(
-            conn, [bound for bound in bounds if bound[0] not in archived], period, kinds, site
+            conn,
+            [bound for bound in bounds if bound[0] not in archived],
+            period,
+            kinds,
+            site,
+            groups_out,
         )
         rows = [
             archived[label].row if label in archived else counted[label] for label, *_ in bounds

@@ -33,7 +33,7 @@ operators' figures: there every call without a verdict is *other*, and the row s
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -231,8 +231,16 @@ def period_rows(
             for label, from_ts, to_ts in bounds
         }
     groups = rollup.period_groups(conn, bounds, period)
+    return rows_from_groups(groups, [label for label, *_ in bounds])
+
+
+def rows_from_groups(
+    groups: Mapping[str, Sequence[rollup.Group]], labels: Iterable[str]
+) -> dict[str, CategoryRow]:
+    """The periods `labels` in the centre's categories, from their per-day groups
+    (`appliance.store.rollup.period_groups`, or those a report read: `report(groups_out=)`)."""
     rows: dict[str, CategoryRow] = {}
-    for label, *_ in bounds:
+    for label in labels:
         row = CategoryRow(label)
         for disposition, decision, reason, result, reached, n, _line_s in groups.get(label, ()):
             _fold(row, disposition, decision, reason, result, bool(reached), n)
