@@ -16,13 +16,12 @@ Technicians take lines out of service and test them from the web UI's lines page
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from appliance import package_version
@@ -151,6 +150,7 @@ class LineService:
         self._line_admin_poll_s = line_admin_poll_s
         self.line_admin = LineAdmin(self, call_log.path) if line_admin_poll_s else None
         self._line_tasks: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None  # while run() runs
         self._rule_marker: object = None
         self._state_since: dict[str, float] = {}  # line -> when it entered its state
         self._published_health: dict[str, tuple[Any, ...]] = {}
@@ -266,44 +266,51 @@ class LineService:
         )
 
     async def run(self) -> None:
-        """Run every line until `stop()`."""
+        """Run every line and the service's pollers until `stop()`, in one task group.
+
+        Each task guards its own faults (a line's modem, a locked database), so a task
+        that fails is a bug: the group then stops the others and `run()` raises it, and the
+        process exits for systemd to start again, rather than going on with a poller dead
+        and nobody told. Lines added or enabled later join the same group."""
         self._lines_started = True
-        for name, line in self.lines.items():
-            if not line.disabled:
-                self._start_line(name)
-        tasks = [asyncio.create_task(self._tick_flood(), name="flood")]
-        tasks.append(asyncio.create_task(self.housekeeping.run(), name="housekeeping"))
-        if self._rule_poll_s is not None and self.rule_store is not None:
-            tasks.append(asyncio.create_task(self._poll_rules(self._rule_poll_s), name="rules"))
-            tasks.append(
-                asyncio.create_task(self._poll_settings(self._rule_poll_s), name="settings")
-            )
-        if self._desk_poll_s is not None:
-            tasks.append(asyncio.create_task(self._serve_desk(self._desk_poll_s), name="desk"))
-        if self._peer_facts is not None and self._rule_poll_s is not None:
-            poll = self._poll_peer_facts(self._peer_facts, self._rule_poll_s)
-            tasks.append(asyncio.create_task(poll, name="peer-facts"))
-        if self.line_admin is not None and self._line_admin_poll_s is not None:
-            tasks.append(
-                asyncio.create_task(
-                    self._serve_line_admin(self.line_admin, self._line_admin_poll_s),
-                    name="line-admin",
-                )
-            )
-        if self.board_wiring is not None:
-            self.board_wiring.start()
         try:
-            await self._stop.wait()
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for name, line in self.lines.items():
+                    if not line.disabled:
+                        self._start_line(name)
+                background = [
+                    group.create_task(job, name=name) for name, job in self._background_jobs()
+                ]
+                if self.board_wiring is not None:
+                    self.board_wiring.start()
+                await self._stop.wait()
+                for line in self.lines.values():
+                    line.stop()
+                for task in [*background, *self._line_tasks.values()]:
+                    task.cancel()
         finally:
-            for line in self.lines.values():
-                line.stop()
-            tasks += self._line_tasks.values()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            self._group = None
             self._close_board()
+
+    def _background_jobs(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        """The service's own loops beside the lines, by name: flood, housekeeping, and the
+        pollers of what the web UI and the other boxes change."""
+        jobs: list[tuple[str, Coroutine[Any, Any, None]]] = [
+            ("flood", self._tick_flood()),
+            ("housekeeping", self.housekeeping.run()),
+        ]
+        if self._rule_poll_s is not None and self.rule_store is not None:
+            jobs.append(("rules", self._poll_rules(self._rule_poll_s)))
+            jobs.append(("settings", self._poll_settings(self._rule_poll_s)))
+        if self._desk_poll_s is not None:
+            jobs.append(("desk", self._serve_desk(self._desk_poll_s)))
+        if self._peer_facts is not None and self._rule_poll_s is not None:
+            jobs.append(("peer-facts", self._poll_peer_facts(self._peer_facts, self._rule_poll_s)))
+        if self.line_admin is not None and self._line_admin_poll_s is not None:
+            admin = self._serve_line_admin(self.line_admin, self._line_admin_poll_s)
+            jobs.append(("line-admin", admin))
+        return jobs
 
     def stop(self) -> None:
         """Ask `run()` to stop."""
@@ -311,7 +318,8 @@ class LineService:
 
     def _start_line(self, name: str) -> None:
         line = self.lines[name]
-        self._line_tasks[name] = asyncio.create_task(self._supervise(line), name=f"line-{name}")
+        spawn = self._group.create_task if self._group is not None else asyncio.create_task
+        self._line_tasks[name] = spawn(self._supervise(line), name=f"line-{name}")
 
     def _build_line(self, line_config: LineConfig) -> Line:
         config = self.config

@@ -12,7 +12,7 @@ from pathlib import Path
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
 from appliance.line import ActiveCall
-from appliance.model import Action, NumberClass, Reason
+from appliance.model import Action, LineState, NumberClass, Reason
 from appliance.numbers import normalise
 from appliance.service import LineService
 from appliance.simulate import InFlightProbe
@@ -216,6 +216,55 @@ def test_a_crashing_line_is_restarted_and_raises_an_alarm(tmp_path: Path) -> Non
     crashes = events(db, "line_crashed")
     assert len(crashes) == 4
     assert "ValueError" in crashes[0]["detail"]
+
+
+def test_a_failing_job_of_the_service_stops_it_with_its_error_and_closes_the_lines(
+    tmp_path: Path,
+) -> None:
+    """Every loop of the service guards its own faults, so one that fails is a bug: the
+    service stops its lines and `run()` raises the error (systemd then starts it again),
+    instead of going on for months with that loop dead and nobody told."""
+    loop = VirtualTimeLoop()
+    asyncio.set_event_loop(loop)
+    log = CallLog(tmp_path / "calls.db")
+    log.open()
+    modem = VirtualModem("sim800")
+    loop.run_until_complete(modem.start())
+    service = LineService(
+        Config(),
+        call_log=log,
+        rule_store=None,
+        clock=LoopClock(loop, datetime(2024, 4, 1, tzinfo=UTC)),
+        lines=[LineConfig(name="line1", port=modem.port)],
+        rule_poll_s=None,
+    )
+
+    async def flood_ticker_with_a_bug() -> None:
+        await asyncio.sleep(5)
+        raise RuntimeError("a bug in the flood ticker")
+
+    service._tick_flood = flood_ticker_with_a_bug  # type: ignore[method-assign]
+
+    async def run_until_it_fails() -> BaseException | None:
+        runner = asyncio.create_task(service.run())
+        await asyncio.sleep(3)
+        assert service.lines["line1"].state is LineState.IDLE  # the line came up
+        try:
+            await asyncio.wait_for(runner, timeout=60)
+        except BaseException as raised:  # what run() raised is the point
+            return raised
+        return None
+
+    try:
+        raised = loop.run_until_complete(run_until_it_fails())
+    finally:
+        modem.close()
+        asyncio.set_event_loop(None)
+        loop.close()
+    log.close()
+    assert isinstance(raised, ExceptionGroup)
+    assert [str(error) for error in raised.exceptions] == ["a bug in the flood ticker"]
+    assert service.lines["line1"].state is not LineState.IDLE  # stopped with the service
 
 
 def test_a_number_reaching_the_flagged_step_is_listed_once_for_the_supervisor(
