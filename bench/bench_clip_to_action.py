@@ -76,7 +76,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,20 @@ async def receive(conn: Connection, timeout_s: float) -> Any:
     finally:
         loop.remove_reader(conn.fileno())
     return conn.recv()
+
+
+async def serve_rounds(conn: Connection, between_rounds: Callable[[], Awaitable[None]]) -> Any:
+    """Answer the modem process's rounds (`between_rounds` once each, then `idle`) until
+    it sends its result; an error it reports is raised here."""
+    while True:
+        message = await receive(conn, ROUND_TIMEOUT_S * 4)
+        if message == "round_done":
+            await between_rounds()
+            conn.send("idle")
+            continue
+        if "error" in message:
+            raise RuntimeError(f"modem process: {message['error']}")
+        return message
 
 
 # ------------------------------------------------------------------ the modem process
@@ -423,18 +437,13 @@ async def _appliance(
     try:
         await _wait_idle(service, STARTUP_TIMEOUT_S)
         conn.send("go")
-        while True:
-            message = await receive(conn, ROUND_TIMEOUT_S * 4)
-            if message == "round_done":
-                await _wait_idle(service, ROUND_TIMEOUT_S)
-                if flush_between_rounds:
-                    await asyncio.to_thread(call_log.flush, ROUND_TIMEOUT_S)
-                conn.send("idle")
-                continue
-            if "error" in message:
-                raise RuntimeError(f"modem process: {message['error']}")
-            result: dict[str, Any] = message
-            break
+
+        async def settle() -> None:
+            await _wait_idle(service, ROUND_TIMEOUT_S)
+            if flush_between_rounds:
+                await asyncio.to_thread(call_log.flush, ROUND_TIMEOUT_S)
+
+        result: dict[str, Any] = await serve_rounds(conn, settle)
         if probe is not None:  # every round done, the lines idle, the service still up
             result["probe"] = probe(service)
     finally:
@@ -607,15 +616,11 @@ async def _raw_responder(conn: Connection, action: str) -> dict[str, Any]:
             os.write(line.fd, b"AT+CLIP=1\r")
         await asyncio.wait_for(asyncio.gather(*(line.ready for line in lines)), STARTUP_TIMEOUT_S)
         conn.send("go")
-        while True:
-            message = await receive(conn, ROUND_TIMEOUT_S * 4)
-            if message == "round_done":  # the command ended each call in the modem
-                conn.send("idle")
-                continue
-            if "error" in message:
-                raise RuntimeError(f"modem process: {message['error']}")
-            result: dict[str, Any] = message
-            break
+
+        async def nothing_to_settle() -> None:  # the command ended each call in the modem
+            return None
+
+        result: dict[str, Any] = await serve_rounds(conn, nothing_to_settle)
         with contextlib.suppress(OSError):
             conn.send("bye")
     finally:
