@@ -8,10 +8,12 @@ Four measurements, each on fresh servers in a temporary folder, loopback only:
   the CLI uses; for each, the time from its commit on A to its row on box B (both real
   `SyncAgent`s on their own threads, on one server; B's database polled every
   millisecond). The line service reads a new rule at its next rules poll (every second),
-  which is not included. Rules stay within a site; what crosses a leaf node is a site's
-  calls and verdicts on their way to the hub: as many verdicts, each from its commit on
-  the box (its call ended just before) to its call carrying it in the hub's database,
-  with the site's server a leaf node of the hub's (docs/cluster.md, the province).
+  which is not included. Through a leaf node (the site's server a leaf node of the
+  hub's, docs/cluster.md, the province): as many blocks made at the hub, each from its
+  commit there to its row on a site's box (after five untimed ones: the site's mirror and
+  the box's consumer being set up make the first wait up to 2 s); and as many verdicts,
+  each from its commit on the box (its call ended just before) to its call carrying it in
+  the hub's database.
 - `hub_ingest`: `--appliances` appliances each with `--calls-per-appliance` ended calls
   (default: Serang's average month, 23,734 calls in nine months), published to the calls
   stream beforehand as their agents would (same subjects, bodies and message ids); then
@@ -86,12 +88,12 @@ def _agent(
     return agent
 
 
-def _time_rules(a: Path, b: Path, count: int) -> list[float]:
+def _time_rules(a: Path, b: Path, count: int, first: int = 0) -> list[float]:
     store = RuleStore(a, timezone=ZONE)
     probe = connect_writer(b)
     seconds = []
     try:
-        for index in range(count):
+        for index in range(first, first + count):
             rule_id = store.add(
                 {"kind": "block", "pattern": f"+628{index:09d}", "match": "exact",
                  "action": "reject", "reason": "bench", "created_by": "bench"}
@@ -124,13 +126,13 @@ def propagation(folder: Path, count: int) -> dict[str, Any]:
             part.stop()
         server.kill()
     figures["verdict_to_hub_through_leaf_node"] = _verdicts_to_hub(folder, count)
+    figures["province_rule_through_leaf_node"] = _province_rules(folder, count)
     return figures
 
 
-def _verdicts_to_hub(folder: Path, count: int) -> dict[str, float]:
-    """A verdict recorded on a site's box until its call carries it in the hub's database:
-    the site's server is a leaf node of the hub's, each with its own JetStream domain, and
-    the hub gathers the site's streams (the province topology of docs/cluster.md)."""
+def _leaf_topology(folder: Path) -> tuple[NatsServer, NatsServer]:
+    """The hub's server and a site's server as its leaf node, each with its own JetStream
+    domain (the province topology of docs/cluster.md)."""
     leaf_port = free_port()
     hub_server = _server(
         folder / "hub", domain="hub", config_text=f'leafnodes {{ listen: "127.0.0.1:{leaf_port}" }}'
@@ -140,6 +142,36 @@ def _verdicts_to_hub(folder: Path, count: int) -> dict[str, float]:
         domain="serang",
         config_text=f'leafnodes {{ remotes: [{{ url: "nats-leaf://127.0.0.1:{leaf_port}" }}] }}',
     )
+    return hub_server, site
+
+
+def _province_rules(folder: Path, count: int) -> dict[str, Any]:
+    """A block made at the hub (its rule store, as `siaga block add` there) until its row
+    is on a site's box: the hub publishes it to the province's bucket, the site's server
+    mirrors the bucket across the leaf connection, and the box's agent takes it in. The
+    first few blocks after the parts connect wait up to 2 s while the site's mirror and the
+    box's consumer of it are set up: five go first, their times given apart (`first_ms`)."""
+    hub_server, site = _leaf_topology(folder / "province")
+    box_db, hub_db = folder / "province-box.db", folder / "province-hub.db"
+    box = _agent(site.url, "a", box_db, domain="serang", province_domain="hub")
+    hub = _agent(hub_server.url, "hub", hub_db, site="banten", hub=True, site_domains=("serang",))
+    try:
+        first = _time_rules(hub_db, box_db, 5)
+        figures: dict[str, Any] = _summary(_time_rules(hub_db, box_db, count, first=5))
+        figures["first_ms"] = [round(value * 1000, 1) for value in first]
+        return figures
+    finally:
+        box.stop()
+        hub.stop()
+        site.kill()
+        hub_server.kill()
+
+
+def _verdicts_to_hub(folder: Path, count: int) -> dict[str, float]:
+    """A verdict recorded on a site's box until its call carries it in the hub's database:
+    the site's server is a leaf node of the hub's, each with its own JetStream domain, and
+    the hub gathers the site's streams (the province topology of docs/cluster.md)."""
+    hub_server, site = _leaf_topology(folder / "verdicts")
     box_db, hub_db = folder / "leaf-box.db", folder / "leaf-hub.db"
     box = _agent(site.url, "a", box_db, domain="serang")
     hub = _agent(hub_server.url, "hub", hub_db, site="banten", hub=True, site_domains=("serang",))

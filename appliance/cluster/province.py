@@ -36,7 +36,7 @@ from appliance.cluster.schema import RULE_COLUMNS
 logger = logging.getLogger(__name__)
 
 PROVINCE_RULES_SUBJECT = f"$KV.{PROVINCE_RULES_BUCKET}.>"
-LOOK_EVERY_S = 0.2  # the hub's rules table, looked at (one cheap read) this often
+LOOK_EVERY_S = 0.01  # the hub's database, looked at this often (no work while unchanged)
 
 
 def rule_bucket_stream(name: str, subject: str, replicas: int) -> api.StreamConfig:
@@ -108,14 +108,26 @@ class ProvincePublisher:
         self.published = 0
 
     async def run(self, kv: KeyValue) -> None:
-        """Publish what the bucket lacks, then every change, until cancelled or failed."""
+        """Publish what the bucket lacks, then every change, until cancelled or failed.
+
+        The database is looked at every `LOOK_EVERY_S` with `PRAGMA data_version` (which
+        changes only when another connection commits) and this connection's own changes;
+        the rules' version is read only then, so a block made at the hub leaves for the
+        sites within about 10 ms, for next to no work while nothing happens."""
         in_bucket = await bucket_rules(kv)
         seen_version: int | None = None
+        seen_state: tuple[int, int] | None = None
         while True:
-            version = rules_version(self.db)
-            if version != seen_version:
-                await self._publish_changes(kv, in_bucket)
-                seen_version = version
+            state = (
+                self.db.execute("PRAGMA data_version").fetchone()[0],
+                self.db.conn.total_changes,
+            )
+            if state != seen_state:
+                seen_state = state
+                version = rules_version(self.db)
+                if version != seen_version:
+                    await self._publish_changes(kv, in_bucket)
+                    seen_version = version
             await asyncio.sleep(LOOK_EVERY_S)
 
     async def _publish_changes(self, kv: KeyValue, in_bucket: dict[str, dict[str, Any]]) -> None:
