@@ -702,6 +702,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush_between_rounds=args.flush_between_rounds,
             )
         )
+    floors = {}
+    if args.action == "reject":  # the raw responder only rejects
+        floors = {
+            lines: run_floor(lines, args.rounds, args.family, args.action, args.warmup)
+            for lines in args.lines
+        }
     print(
         f"{'lines':>5}  {'family':<8} {'action':<9} {'calls':>6}  "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}  p99 <= {TARGET_P99_MS:g} ms"
@@ -712,6 +718,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['p50_ms']:>7.3f} {r['p99_ms']:>7.3f} {r['max_ms']:>7.3f}  "
             f"{'yes' if r['meets_target'] else 'NO'}"
         )
+        floor = floors.get(r["lines"])
+        if floor is not None:
+            r["floor"] = {key: floor[key] for key in ("calls", "p50_ms", "p99_ms", "max_ms")}
+            print(
+                f"{'':>5}  {'floor: a raw responder on the same modems':<41}  "
+                f"{floor['p50_ms']:>7.3f} {floor['p99_ms']:>7.3f} {floor['max_ms']:>7.3f}"
+            )
         for leg, figures in r.get("breakdown", {}).items():
             print(
                 f"{'':>5}  {'':<8} {leg:<16}  "
