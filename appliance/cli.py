@@ -802,8 +802,14 @@ def cmd_nats_accounts(args: argparse.Namespace) -> int:
     from appliance.cluster.permissions import write_site_accounts
 
     try:
-        written = write_site_accounts(Path(args.out), args.site, args.appliances)
-    except ValueError as exc:
+        written = write_site_accounts(
+            Path(args.out),
+            args.site,
+            args.appliances,
+            leaf_sites=args.leaf_sites,
+            hub_url=args.hub_url,
+        )
+    except (ValueError, RuntimeError) as exc:  # a bad name; no bcrypt on this system
         raise UsageError(str(exc)) from None
     for path in written:
         sys.stdout.write(f"{path}\n")
@@ -895,9 +901,24 @@ def _add_sync_command(sub: Any) -> None:
     accounts = sub.add_parser(
         "nats-accounts", help="accounts for a site's NATS server: one per appliance, one admin"
     )
-    accounts.add_argument("appliances", nargs="+", metavar="APPLIANCE", help="the boxes' names")
+    accounts.add_argument("appliances", nargs="*", metavar="APPLIANCE", help="the boxes' names")
     accounts.add_argument("--site", required=True, help="the site's name, as in [cluster]")
     accounts.add_argument("--out", required=True, help="folder for the files (created, 0700)")
+    accounts.add_argument(
+        "--leaf-site",
+        dest="leaf_sites",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="on the province hub's server: a site whose server links to it as a leaf node,"
+        " by its JetStream domain (again for each site); its link gets a credential of its own",
+    )
+    accounts.add_argument(
+        "--hub-url",
+        metavar="URL",
+        help="with --leaf-site: the hub's leaf-node address as the sites' servers dial it"
+        " (nats-leaf://HOST:PORT)",
+    )
     accounts.set_defaults(func=cmd_nats_accounts)
     site = sub.add_parser(
         "site-demo", help="several demo appliances sharing through NATS, and the province hub"

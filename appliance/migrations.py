@@ -16,6 +16,7 @@ import logging
 from sqlite_utils import Database, Migrations
 
 from appliance.cluster.schema import (
+    create_callback_sharing,
     create_cluster_tables,
     create_event_sharing,
     create_hub_tables,
@@ -746,3 +747,11 @@ def share_settings(db: Database) -> None:
     message per changed section, and `setting_sync` keeps the shared revision of each
     section: see appliance/cluster/schema.py."""
     create_setting_sharing(db)
+
+
+@migration(name="0024_callbacks_sharing")
+def share_callbacks(db: Database) -> None:
+    """The call-back list leaves through the outbox too (while sharing is on), one message
+    per change of an entry, and the hub keeps every site's entries in `hub_callbacks`:
+    see appliance/cluster/schema.py."""
+    create_callback_sharing(db)

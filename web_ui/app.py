@@ -30,6 +30,7 @@ from web_ui.auth import router as auth
 from web_ui.auth.login_guard import AddressThrottle, LoginGate
 from web_ui.auth.passwords import HashingBusyError
 from web_ui.callbacks import router as callbacks
+from web_ui.callbacks import sites as site_callbacks
 from web_ui.calls import router as calls
 from web_ui.console import router as console
 from web_ui.core import api_docs as docs
@@ -62,6 +63,7 @@ RESOURCES = (
     home,
     console,
     callbacks,
+    site_callbacks,
     calls,
     reports,
     rules,

@@ -5,11 +5,14 @@ from SQLite alone and learns of the site's rules, verdicts and settings the way 
 of a rule added by the CLI or a setting changed on its web UI (it polls the database), so
 the network's state never reaches a line.
 
-While connected, seven loops run together:
-- publish: the outbox (rules, settings, facts, call records, events) in order; a row is
-  marked sent only on the server's acknowledgement, so a dead link or a restart re-sends
-  it (with the same message id: the server drops a copy within its duplicate window, and
-  receivers ignore one that arrives later);
+While connected, eight loops run together:
+- publish: the outbox (rules, settings, facts, call records, events, call-back entries)
+  in order; a row is marked sent only on the server's acknowledgement, so a dead link or
+  a restart re-sends it (with the same message id: the server drops a copy within its
+  duplicate window, and receivers ignore one that arrives later);
+- call-back stream: the stream of the call-back entries, made once the account may (a
+  server set up before the call-back list was shared); until then those entries wait in
+  the outbox and everything else goes out;
 - rules: a durable pull consumer on the rule bucket's stream, filtered to this site; each
   entry applied idempotently (`store.apply_rules`);
 - settings: a durable pull consumer on the settings bucket's stream, filtered to this
@@ -67,6 +70,7 @@ from sqlite_utils import Database
 from appliance.cluster import store
 from appliance.cluster.connection import close_quietly, connect
 from appliance.cluster.messages import (
+    CALLBACKS_STREAM,
     CALLS_STREAM,
     EVENTS_STREAM,
     FACTS_STREAM,
@@ -76,6 +80,8 @@ from appliance.cluster.messages import (
     MessageRefused,
     SettingMessage,
     call_subject,
+    callback_message_id,
+    callback_subject,
     decode_fact,
     decode_province_rule,
     decode_rule,
@@ -203,6 +209,7 @@ class SyncAgent(SharingProcess):
     applied_province_rules = 0
     applied_facts = 0
     applied_settings = 0
+    _callbacks_ready = False  # the call-back stream is there: its entries may go out
 
     def _prepare(self) -> None:
         store.declare(self.db, self.cluster.site, self.cluster.appliance, self._clock())
@@ -223,12 +230,14 @@ class SyncAgent(SharingProcess):
                 group.create_task(self._settings_loop(nc, js), name="sync-settings")
                 group.create_task(self._province_rules_loop(nc, js), name="sync-province-rules")
                 group.create_task(self._facts_loop(js), name="sync-facts")
+                group.create_task(self._callbacks_stream(nc, js), name="sync-callbacks")
                 group.create_task(self._prune_loop(), name="sync-prune")
                 group.create_task(self._watch_connection(nc), name="sync-link")
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
         finally:
             self._kv = self._settings_kv = None
+            self._callbacks_ready = False
             await close_quietly(nc)
 
     async def _watch_connection(self, nc: Client) -> None:
@@ -246,16 +255,23 @@ class SyncAgent(SharingProcess):
         connection commits: a new fact goes out within about that long, for next to no
         work while nothing happens. The agent's own writes count too (an event it notes
         while applying what the site sent goes out like any other). Settings wait while
-        the settings bucket cannot be had (`_settings_loop`): the outbox is looked at
-        again when it can."""
+        the settings bucket cannot be had (`_settings_loop`), and call-back entries while
+        their stream cannot (`_callbacks_stream`; they are not even read): the outbox is
+        looked at again when it can."""
         seen = None
         while True:
             version = self.db.execute("PRAGMA data_version").fetchone()[0]
-            state = (version, self.db.conn.total_changes, self._settings_kv is not None)
+            state = (
+                version,
+                self.db.conn.total_changes,
+                self._settings_kv is not None,
+                self._callbacks_ready,
+            )
             if state == seen:
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
-            rows = store.unsent(self.db, self.cluster.outbox_batch)
+            waiting: tuple[store.OutboxKind, ...] = () if self._callbacks_ready else ("callback",)
+            rows = store.unsent(self.db, self.cluster.outbox_batch, waiting=waiting)
             if not rows or (
                 self._settings_kv is None and all(row.kind == "setting" for row in rows)
             ):
@@ -278,8 +294,9 @@ class SyncAgent(SharingProcess):
         await self._publish_streamed(js, streamed)
 
     async def _publish_streamed(self, js: JetStreamContext, rows: list[store.OutboxRow]) -> None:
-        """Facts and call records: all sent at once, marked sent together once every
-        acknowledgement is in (a partial failure re-sends them all; copies are dropped)."""
+        """Facts, call records, events and call-back entries: all sent at once, marked
+        sent together once every acknowledgement is in (a partial failure re-sends them
+        all; copies are dropped)."""
         if not rows:
             return
         cluster = self.cluster
@@ -288,7 +305,7 @@ class SyncAgent(SharingProcess):
             for row in rows:
                 make_subject = _SUBJECTS[row.kind]
                 body = {**row.payload, "origin": cluster.appliance, "seq": row.id}
-                headers = {"Nats-Msg-Id": message_id(cluster.site, cluster.appliance, row.id)}
+                headers = {"Nats-Msg-Id": outbox_message_id(cluster, row)}
                 pending.append(
                     await js.publish_async(
                         make_subject(cluster.site, cluster.appliance),
@@ -638,6 +655,21 @@ class SyncAgent(SharingProcess):
             fact.origin, fact.seq, fact.kind, fact.caller, fact.value, fact.ts
         )
 
+    # ------------------------------------------------------------------ call-backs
+
+    async def _callbacks_stream(self, nc: Client, js: JetStreamContext) -> None:
+        """Make the stream of the call-back entries where it is missing and the account
+        may, then let the publisher send them. Until it can be had (a server set up
+        before the call-back list was shared, whose administrator has not made it yet),
+        the entries wait in the outbox, the rest of the site's sharing goes on, and the
+        journal says why."""
+
+        async def attempt() -> None:
+            await ensure_callbacks_stream(js, self.cluster.replicas)
+
+        await _once_allowed(nc, "no call-back stream yet", attempt)
+        self._callbacks_ready = True
+
     # ---------------------------------------------------------------------- misc
 
     async def _prune_loop(self) -> None:
@@ -659,7 +691,24 @@ class SyncAgent(SharingProcess):
             logger.exception("sync: could not record the %s event", kind)
 
 
-_SUBJECTS = {"fact": fact_subject, "call": call_subject, "event": event_subject}
+_SUBJECTS = {
+    "fact": fact_subject,
+    "call": call_subject,
+    "event": event_subject,
+    "callback": callback_subject,
+}
+
+
+def outbox_message_id(cluster: ClusterConfig, row: store.OutboxRow) -> str:
+    """The message id of an outbox row: its outbox id (`message_id`), or for a call-back
+    entry the entry's id and revision (`callback_message_id`), so that the same state
+    sent twice, from this outbox row or another, is dropped as a copy."""
+    if row.kind == "callback":
+        revision = int(row.payload.get("revision") or 0)
+        return callback_message_id(cluster.site, cluster.appliance, int(row.key), revision)
+    return message_id(cluster.site, cluster.appliance, row.id)
+
+
 _VERSION_FIELDS = ("value", "updated_ts", "updated_by", "origin")
 
 
@@ -725,9 +774,10 @@ async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
     (the same settings every time; each bucket keeps the last `RULE_HISTORY` revisions of
     each key). An appliance whose account may not create them (docs/cluster.md) needs
     them made once by the administrator's account or the hub; the province's rule bucket
-    too (`province.ensure_province_rules`)."""
+    too (`province.ensure_province_rules`). The call-back stream too."""
     await ensure_site_streams(js, replicas)
     await ensure_settings_bucket(js, replicas)
+    await ensure_callbacks_stream(js, replicas)
 
 
 async def ensure_site_streams(js: JetStreamContext, replicas: int) -> None:
@@ -748,6 +798,20 @@ async def ensure_site_streams(js: JetStreamContext, replicas: int) -> None:
             )
     if not await _stream_exists(js, RULES_STREAM):
         await js.add_stream(rule_bucket_stream(RULES_STREAM, f"$KV.{RULES_BUCKET}.>", replicas))
+
+
+async def ensure_callbacks_stream(js: JetStreamContext, replicas: int) -> None:
+    """The stream of every site's call-back entries (`siaga.callback.>`), kept as long as
+    the call records, where it is missing."""
+    if not await _stream_exists(js, CALLBACKS_STREAM):
+        await js.add_stream(
+            name=CALLBACKS_STREAM,
+            subjects=["siaga.callback.>"],
+            storage=api.StorageType.FILE,
+            max_age=CALLS_MAX_AGE_S,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
+        )
 
 
 async def ensure_settings_bucket(js: JetStreamContext, replicas: int) -> None:

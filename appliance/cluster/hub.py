@@ -1,15 +1,18 @@
 """`siaga hub`: every site's call records and verdicts in one database, for the province.
 
-The hub consumes the streams the appliances publish (`siaga.call.>`, `siaga.fact.>` and
-`siaga.event.>`, every site) through durable consumers. Each call goes into the hub's own
-SQLite `calls` table with its site, its appliance and its id there, and each event into
-`events` with `site/appliance/line` as its line. The web UI (`siaga web` on the hub's
-database, with the hub's own accounts) and `siaga report` then give every site's figures
-together, and the dashboard every box's alarms.
+The hub consumes the streams the appliances publish (`siaga.call.>`, `siaga.fact.>`,
+`siaga.event.>` and `siaga.callback.>`, every site) through durable consumers. Each call
+goes into the hub's own SQLite `calls` table with its site, its appliance and its id
+there, each event into `events` with `site/appliance/line` as its line, and each entry
+of a box's call-back list into `hub_callbacks` (`appliance.store.site_callbacks`). The
+web UI (`siaga web` on the hub's database, with the hub's own accounts) and `siaga
+report` then give every site's figures together, the dashboard every box's alarms, and
+`/callbacks` every site's callers waiting to be called back.
 
 Idempotent: a call is kept once per (site, appliance, id) whatever the re-deliveries; a
 verdict is kept once per (site, appliance, sequence) and applied to its call whether it
-arrives before or after the call's record (the latest verdict wins, as on the appliance).
+arrives before or after the call's record (the latest verdict wins, as on the appliance);
+a call-back entry is kept once per (site, appliance, id), at its latest revision.
 
 The other way, the hub publishes its own rules table as the province's rules, which every
 appliance of every site applies (`appliance.cluster.province`).
@@ -37,6 +40,7 @@ from appliance.cluster.agent import (
 )
 from appliance.cluster.connection import close_quietly, connect
 from appliance.cluster.messages import (
+    CALLBACKS_STREAM,
     CALLS_STREAM,
     EVENTS_STREAM,
     FACTS_STREAM,
@@ -44,12 +48,14 @@ from appliance.cluster.messages import (
     EventMessage,
     MessageRefused,
     decode_call,
+    decode_callback,
     decode_event,
     decode_fact,
 )
 from appliance.cluster.province import ProvincePublisher, ensure_province_rules
 from appliance.cluster.schema import CALL_COLUMNS
 from appliance.store.db import connect_writer, immediate, iso_at
+from appliance.store.site_callbacks import store_site_callback
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ class Hub(SharingProcess):
     calls = 0
     verdicts = 0
     events = 0
+    callbacks = 0  # changes of call-back entries kept
     province: ProvincePublisher  # made before the first session
 
     def _prepare(self) -> None:
@@ -84,20 +91,22 @@ class Hub(SharingProcess):
         try:
             js = nc.jetstream(domain=self.cluster.domain)
             if self.cluster.site_domains:
-                calls, facts, events = await gather_site_streams(
+                calls, facts, events, callbacks = await gather_site_streams(
                     js, self.cluster.site_domains, self.cluster.replicas
                 )
             else:
                 await ensure_streams(js, self.cluster.replicas)
                 calls, facts, events = CALLS_STREAM, FACTS_STREAM, EVENTS_STREAM
+                callbacks = CALLBACKS_STREAM
             await ensure_province_rules(js, self.cluster.replicas)
             province_rules = await js.key_value(PROVINCE_RULES_BUCKET)
             self.connected.set()
-            logger.warning("hub: consuming every site's calls, verdicts and events")
+            logger.warning("hub: consuming every site's calls, verdicts, events and call-backs")
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._consume(js, calls, "siaga.call.>", self._call))
                 group.create_task(self._consume(js, facts, "siaga.fact.>", self._fact))
                 group.create_task(self._consume(js, events, "siaga.event.>", self._event))
+                group.create_task(self._consume(js, callbacks, "siaga.callback.>", self._callback))
                 group.create_task(self.province.run(province_rules), name="hub-province-rules")
         except* Exception as group_error:
             raise group_error.exceptions[0] from None
@@ -133,6 +142,12 @@ class Hub(SharingProcess):
         if store_event(self.db, site, event, self._zone):
             self.events += 1
 
+    def _callback(self, msg: Any) -> None:
+        site, entry = decode_callback(msg.subject, msg.data)
+        fields = entry.model_dump(exclude={"origin", "seq"})
+        if store_site_callback(self.db, site, entry.origin, fields, self._zone, self._clock()):
+            self.callbacks += 1
+
     def _fact(self, msg: Any) -> None:
         fact = decode_fact(msg.subject, msg.data)
         site = msg.subject.split(".")[2]
@@ -145,18 +160,19 @@ class Hub(SharingProcess):
 
 async def gather_site_streams(
     js: JetStreamContext, domains: tuple[str, ...], replicas: int
-) -> tuple[str, str, str]:
+) -> tuple[str, str, str, str]:
     """Streams on the hub's servers that source every site's calls and facts from the
     sites' JetStream domains (their servers are leaf nodes of the hub's). The server keeps
     each source's position: a site whose link was down is caught up when it is back, and
     the hub's own consumers read these streams as they would read one site's. Adding a
     domain to the configuration adds its source. Returns the streams' names (calls,
-    facts, events)."""
+    facts, events, call-backs)."""
     names = []
     for stream, max_age in (
         (CALLS_STREAM, CALLS_MAX_AGE_S),
         (FACTS_STREAM, FACTS_MAX_AGE_S),
         (EVENTS_STREAM, CALLS_MAX_AGE_S),
+        (CALLBACKS_STREAM, CALLS_MAX_AGE_S),
     ):
         name = f"{stream}_ALL"
         sources = [
@@ -183,7 +199,7 @@ async def gather_site_streams(
             ):
                 await js.update_stream(config)
         names.append(name)
-    return names[0], names[1], names[2]
+    return names[0], names[1], names[2], names[3]
 
 
 def store_event(db: Database, site: str, event: EventMessage, zone: ZoneInfo) -> bool:

@@ -4,6 +4,8 @@ Subjects and keys (docs/cluster.md):
 - `siaga.fact.<site>.<appliance>`: a verdict or challenge outcome (stream `SIAGA_FACTS`);
 - `siaga.call.<site>.<appliance>`: an ended call's record (stream `SIAGA_CALLS`);
 - `siaga.event.<site>.<appliance>`: an event, alarms included (stream `SIAGA_EVENTS`);
+- `siaga.callback.<site>.<appliance>`: an entry of the call-back list as it now is, new,
+  one attempt more or marked (stream `SIAGA_CALLBACKS`), for the province hub;
 - key `<site>.<rule id>` of the key-value bucket `siaga_rules`: a rule, removal included;
 - key `<rule id>` of the bucket `siaga_province_rules`: a rule of the whole province,
   made at the hub (`province`);
@@ -27,11 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from appliance.model import ChallengeResult, is_well_formed_disposition
 from appliance.rules import MATCH_KINDS, RULE_KINDS
 from appliance.settings import LIVE_SECTIONS
+from appliance.store.callbacks import NOTE_MAX_CHARS, OPEN
 from appliance.store.rules import rule_from_row
 
 FACTS_STREAM = "SIAGA_FACTS"
 CALLS_STREAM = "SIAGA_CALLS"
 EVENTS_STREAM = "SIAGA_EVENTS"
+CALLBACKS_STREAM = "SIAGA_CALLBACKS"
 RULES_BUCKET = "siaga_rules"
 PROVINCE_RULES_BUCKET = "siaga_province_rules"
 SETTINGS_BUCKET = "siaga_settings"
@@ -41,6 +45,7 @@ NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 16_384
+REASON_WORD = r"[a-z][a-z0-9_]{0,39}"  # a call-back's reason, as the box's store takes it
 
 
 class MessageRefused(ValueError):
@@ -57,6 +62,10 @@ def call_subject(site: str, appliance: str) -> str:
 
 def event_subject(site: str, appliance: str) -> str:
     return f"siaga.event.{site}.{appliance}"
+
+
+def callback_subject(site: str, appliance: str) -> str:
+    return f"siaga.callback.{site}.{appliance}"
 
 
 def rule_key(site: str, rule_id: str) -> str:
@@ -86,6 +95,21 @@ def message_id(site: str, appliance: str, outbox_id: int) -> str:
     """Stable across re-sends: the server drops a second copy within its duplicate window,
     and receivers ignore one that arrives later (each keeps (origin, seq) once)."""
     return f"{site}.{appliance}.{outbox_id}"
+
+
+def callback_revision(attempts: int, status: str) -> int:
+    """The revision of a call-back entry's state: it grows with every change that counts.
+    An entry's attempts only ever grow while it is open, and a mark closes it for good
+    (the caller's next release opens a new entry), so twice the attempts, plus one once
+    marked, orders every state of one entry. The outbox trigger computes the same in SQL
+    (`appliance.cluster.schema.callback_payload`)."""
+    return 2 * attempts + (status != OPEN)
+
+
+def callback_message_id(site: str, appliance: str, entry_id: int, revision: int) -> str:
+    """One state of one entry: a re-send of it is dropped by the server within its
+    duplicate window, while the entry's next state, a new revision, is not."""
+    return f"{site}.{appliance}.callback.{entry_id}.{revision}"
 
 
 class _Strict(BaseModel):
@@ -193,6 +217,66 @@ class EventMessage(_Strict):
         return value
 
 
+class CallbackMessage(_Strict):
+    """An entry of a box's call-back list as it now is (`callbacks` row), for the hub.
+
+    Checked as closely as the box's own table checks it: an E.164 number, a reason that
+    is a machine word (a box of a later version may give reasons this one has no words
+    for; the hub shows them as they are, as the box's own list does), a known status, real
+    times, bounded text, and a revision that is the one its attempts and status give."""
+
+    origin: str = Field(pattern=f"^{NAME}$")
+    seq: int | None = Field(default=None, ge=1)
+    id: int = Field(ge=1)
+    revision: int = Field(ge=2)
+    caller: str
+    caller_raw: str | None = Field(default=None, max_length=100)
+    line: str | None = Field(default=None, max_length=64)
+    call_id: int | None = Field(default=None, ge=0)
+    reason: str = Field(pattern=f"^{REASON_WORD}$")
+    detail: dict[str, Any] = Field(default_factory=dict)
+    first_ts: float
+    last_ts: float
+    attempts: int = Field(ge=1, le=1_000_000)
+    status: Literal["open", "done", "unreachable", "dismissed"]  # CALLBACK_STATUSES
+    status_ts: float | None = None
+    status_by: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
+
+    @field_validator("caller")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if not E164.fullmatch(value):
+            raise ValueError("not an E.164 number")
+        return value
+
+    @field_validator("first_ts", "last_ts", "status_ts")
+    @classmethod
+    def _time(cls, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise ValueError("not a time")
+        return value
+
+    @field_validator("detail")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not _all_finite(value):
+            raise ValueError("a number that is not finite")
+        return value
+
+    def checked(self) -> CallbackMessage:
+        """Self, once its parts agree; raises `MessageRefused` if they do not."""
+        if self.revision != callback_revision(self.attempts, self.status):
+            raise MessageRefused(
+                f"revision {self.revision} is not that of {self.attempts} attempt(s), {self.status}"
+            )
+        if (self.status == OPEN) != (self.status_ts is None):
+            raise MessageRefused(f"status {self.status} with status_ts {self.status_ts}")
+        if self.last_ts < self.first_ts:
+            raise MessageRefused("last release before the first")
+        return self
+
+
 class SettingVersion(_Strict):
     """One version of a settings section: its overrides (None: removed, each box on its
     configuration file for that section), when and by whom they were set, and the
@@ -276,7 +360,14 @@ def decode_call(subject: str, data: bytes) -> tuple[str, str, dict[str, Any]]:
     return site, call.origin, call.model_dump(exclude={"origin", "seq"})
 
 
-_Message = TypeVar("_Message", FactMessage, CallMessage, EventMessage)
+def decode_callback(subject: str, data: bytes) -> tuple[str, CallbackMessage]:
+    """(site, the entry) from `siaga.callback.<site>.<appliance>`; its origin must be that
+    appliance."""
+    site, entry = _decode(CallbackMessage, subject, "callback", data)
+    return site, entry.checked()
+
+
+_Message = TypeVar("_Message", FactMessage, CallMessage, EventMessage, CallbackMessage)
 
 
 def _decode(model: type[_Message], subject: str, family: str, data: bytes) -> tuple[str, _Message]:

@@ -1,6 +1,7 @@
 """Who may publish and read what on a site's NATS server: one account per appliance.
 
-Each appliance may publish facts and call records only on its own subjects, change the
+Each appliance may publish facts, call records, events and call-back entries only on its
+own subjects, change the
 site's rules and screening settings, and read through its own four durable consumers (the
 site's rules, the site's facts, the site's settings, the province's rules); it cannot
 create, delete or purge a stream, speak for another box, change another site's rules or
@@ -8,16 +9,30 @@ settings, or write the province's. A separate administrator account (the hub, or
 technician setting up the site) creates the streams.
 `server_authorization()` writes the `authorization` block of `nats-server.conf` that says
 so; docs/cluster.md shows it and tests/cluster runs a server with it.
+
+On the province hub's server the same block also holds one user per site whose server
+links to it as a leaf node (`leaf-<domain>`), usable on the leaf-node port only, its
+password hashed with bcrypt. nats-server applies that user's permissions to the link: the
+site may answer the hub's requests for its own domain's calls, facts and events, and read
+the province's rules into its mirror; nothing else crosses, either way
+(`leaf_permissions()`). The site's server names the user and its password in the url of
+its remote, from the file `write_site_accounts()` makes for it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from appliance.cluster.messages import (
+    CALLBACKS_STREAM,
     CALLS_STREAM,
     EVENTS_STREAM,
     FACTS_STREAM,
@@ -26,6 +41,7 @@ from appliance.cluster.messages import (
     RULES_BUCKET,
     SETTINGS_BUCKET,
     call_subject,
+    callback_subject,
     event_subject,
     fact_subject,
 )
@@ -58,6 +74,7 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
         fact_subject(site, appliance),
         call_subject(site, appliance),
         event_subject(site, appliance),
+        callback_subject(site, appliance),
         f"$KV.{RULES_BUCKET}.{site}.>",
         f"$KV.{SETTINGS_BUCKET}.{site}.>",
     ]
@@ -67,6 +84,7 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
         FACTS_STREAM,
         CALLS_STREAM,
         EVENTS_STREAM,
+        CALLBACKS_STREAM,
         RULES_STREAM,
         SETTINGS_STREAM,
         PROVINCE_RULES_STREAM,
@@ -90,15 +108,84 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
     return allowed
 
 
-def server_authorization(site: str, appliances: dict[str, str], *, admin: tuple[str, str]) -> str:
+SITE_STREAMS = (CALLS_STREAM, FACTS_STREAM, EVENTS_STREAM, CALLBACKS_STREAM)  # the hub gathers
+
+
+def leaf_user(domain: str) -> str:
+    """The hub's user for the leaf-node link of the site whose JetStream domain this is."""
+    return f"leaf-{domain}"
+
+
+def leaf_permissions(domain: str) -> dict[str, dict[str, list[str]]]:
+    """What the link of the site in JetStream `domain` may carry, as nats-server reads a
+    leaf-node user's permissions: `publish`, what the site may send into the hub's
+    account; `subscribe`, what the hub's account may send to the site.
+
+    Into the hub: the site's mirror asking for a consumer of the province's rules (in
+    whatever domain the hub has: the only other domains the hub's account reaches are the
+    sites', whose links take nothing but the hub's requests for their streams), the replies to
+    the hub's requests (`$JSC.R.*`), what the site's streams deliver to the hub's sources
+    (`$JS.S.*`) and the flow control of the mirror. To the site: the hub's requests for
+    consumers of the site's own calls, facts and events (no other domain's, no other
+    stream's), what the province's bucket delivers to the mirror (`$JS.M.*`), the replies
+    to the mirror's requests and the flow control of the hub's sources. nats-server 2.9
+    asks for a consumer on `CONSUMER.CREATE.<stream>`, and on
+    `CONSUMER.CREATE.<stream>.<name>.<filter>` when it filters: both are allowed."""
+    mirror = f"$JS.*.API.CONSUMER.CREATE.{PROVINCE_RULES_STREAM}"
+    sources = [f"$JS.{domain}.API.CONSUMER.CREATE.{stream}" for stream in SITE_STREAMS]
+    return {
+        "publish": {
+            "allow": [
+                mirror,
+                f"{mirror}.>",
+                "$JSC.R.*",
+                "$JS.S.*",
+                f"$JS.FC.{PROVINCE_RULES_STREAM}.>",
+            ]
+        },
+        "subscribe": {
+            "allow": [
+                *(subject for source in sources for subject in (source, f"{source}.>")),
+                "$JS.M.*",
+                "$JSC.R.*",
+                *(f"$JS.FC.{stream}.>" for stream in SITE_STREAMS),
+            ]
+        },
+    }
+
+
+# On the hub: the user a leaf node that offers no credential is taken for. nats-server
+# before 2.12 (Debian's is 2.9) lets such a leaf into the server's global account with
+# every right, whatever the users; named `no_auth_user`, it is refused instead: this user
+# may connect as a leaf node only, its password is the hash of a secret no one keeps (the
+# server compares the hash itself against the hash, which never matches), and it may
+# neither send nor receive anything.
+NO_CREDENTIAL_USER = "no credentials"
+
+
+def server_authorization(
+    site: str,
+    appliances: dict[str, str],
+    *,
+    admin: tuple[str, str],
+    leaf_sites: dict[str, str] | None = None,
+) -> str:
     """The `authorization` block for a site: `appliances` maps each box's name to its
-    password; `admin` is (user, password) of the account that creates the streams."""
-    users = [
-        {"user": admin[0], "password": admin[1]},
+    password; `admin` is (user, password) of the account that creates the streams. The
+    boxes and the admin connect as clients only.
+
+    `leaf_sites`, on the province hub's server, maps the JetStream domain of each site
+    whose server links to it as a leaf node to the bcrypt hash of its link's password:
+    each link is a user that connects as a leaf node only, with `leaf_permissions()`, and
+    a leaf node that offers no credential is refused (`NO_CREDENTIAL_USER`)."""
+    client_only = {"allowed_connection_types": ["STANDARD"]}
+    users: list[dict[str, Any]] = [
+        {"user": admin[0], "password": admin[1], **client_only},
         *(
             {
                 "user": name,
                 "password": password,
+                **client_only,
                 "permissions": {
                     "publish": {"allow": appliance_publish(site, name)},
                     "subscribe": {"allow": ["_INBOX.>"]},
@@ -107,39 +194,137 @@ def server_authorization(site: str, appliances: dict[str, str], *, admin: tuple[
             for name, password in sorted(appliances.items())
         ),
     ]
+    leaf_only = {"allowed_connection_types": ["LEAFNODE"]}
+    for domain, hashed in sorted((leaf_sites or {}).items()):
+        users.append(
+            {"user": leaf_user(domain), "password": hashed, **leaf_only,
+             "permissions": leaf_permissions(domain)}
+        )  # fmt: skip
+    if leaf_sites:
+        nothing = {"deny": [">"]}
+        users.append(
+            {"user": NO_CREDENTIAL_USER, "password": bcrypt_hash(secrets.token_urlsafe(24)),
+             **leaf_only, "permissions": {"publish": nothing, "subscribe": nothing}}
+        )  # fmt: skip
     # nats-server reads JSON inside its configuration format.
-    return "authorization {\n  users = " + json.dumps(users, indent=2) + "\n}\n"
+    block = "authorization {\n  users = " + json.dumps(users, indent=2) + "\n}\n"
+    if leaf_sites:
+        block += f"no_auth_user: {json.dumps(NO_CREDENTIAL_USER)}\n"
+    return block
 
 
 ADMIN_USER = "siaga-admin"
 ACCOUNTS_FILE = "nats-accounts.conf"
+LEAF_URL_SCHEMES = ("nats-leaf", "nats", "tls")
 
 
-def write_site_accounts(folder: Path, site: str, appliances: list[str]) -> list[Path]:
+def write_site_accounts(
+    folder: Path,
+    site: str,
+    appliances: Sequence[str],
+    *,
+    leaf_sites: Sequence[str] = (),
+    hub_url: str | None = None,
+) -> list[Path]:
     """Make the accounts of a site in `folder`: `nats-accounts.conf` (include it from the
     server's configuration) and a password file per appliance and for the admin, each
     readable by its owner only. Existing passwords are kept, so running it again to add
-    a box changes no other box's password. Returns the files written."""
-    names = [site, *appliances]
+    a box changes no other box's password.
+
+    On the province hub's server, `leaf_sites` names the JetStream domain of each site
+    whose server links to it as a leaf node, and `hub_url` the address those servers dial
+    (`nats-leaf://hub.example:7422`): each gets a user of its own in the block, with its
+    password's bcrypt hash, a password file `leaf-<domain>.password` and
+    `leaf-<domain>.conf`, the `url` of the site's remote with the credential in it (include
+    it from the remote's entry on the site's server). Returns the files written."""
+    leaves = [leaf_user(domain) for domain in leaf_sites]
+    names = [site, *appliances, *leaf_sites]
     bad = [name for name in names if not re.fullmatch(NAME, name)]
     if bad:
         raise ValueError(
             f"{bad[0]!r}: names are a lowercase letter or digit, then up to 31 of a-z 0-9 _ -"
         )
-    if len(set(appliances)) != len(appliances) or ADMIN_USER in appliances:
-        raise ValueError("appliance names must be unique, and not the admin's")
+    users = [*appliances, *leaves, ADMIN_USER]
+    if len(set(users)) != len(users):
+        raise ValueError("appliance and site names must be unique, and not the admin's")
+    if not appliances and not leaf_sites:
+        raise ValueError("name an appliance, or a site that links as a leaf node")
+    if hub_url and not leaf_sites:
+        raise ValueError("the hub's address is for the sites that link to it (--leaf-site)")
+    scheme, address = _leaf_address(hub_url) if leaf_sites else ("", "")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     passwords = {name: _password(folder / f"{name}.password") for name in appliances}
     admin = _password(folder / f"{ADMIN_USER}.password")
+    links = {domain: _password(folder / f"{leaf_user(domain)}.password") for domain in leaf_sites}
     config = folder / ACCOUNTS_FILE
-    config.write_text(
+    header = (
         f"# The accounts of site {site}: made by `siaga nats-accounts`; include this file\n"
         "# from nats-server.conf. Each appliance publishes only on its own subjects.\n"
-        + server_authorization(site, passwords, admin=(ADMIN_USER, admin)),
+    )
+    if leaf_sites:
+        header += "# Each site's leaf-node link carries its own streams and the province's rules.\n"
+    hashes = {domain: bcrypt_hash(password) for domain, password in links.items()}
+    config.write_text(
+        header
+        + server_authorization(site, passwords, admin=(ADMIN_USER, admin), leaf_sites=hashes),
         encoding="utf-8",
     )
     config.chmod(0o600)
-    return [config, *(folder / f"{name}.password" for name in [*appliances, ADMIN_USER])]
+    written = [config, *(folder / f"{name}.password" for name in [*appliances, ADMIN_USER])]
+    for domain, password in links.items():
+        remote = folder / f"{leaf_user(domain)}.conf"
+        remote.write_text(
+            f"# The link of site {domain} to the province hub: made by `siaga nats-accounts`;\n"
+            "# include it from the remote's entry in the site's nats-server.conf.\n"
+            f'url: "{scheme}://{leaf_user(domain)}:{password}@{address}"\n',
+            encoding="utf-8",
+        )
+        remote.chmod(0o600)
+        written += [folder / f"{leaf_user(domain)}.password", remote]
+    return written
+
+
+def _leaf_address(hub_url: str | None) -> tuple[str, str]:
+    """(scheme, host:port) of the hub's leaf-node port, from `nats-leaf://host:port`."""
+    if not hub_url:
+        raise ValueError("sites that link as leaf nodes need the hub's address (--hub-url)")
+    parts = urlsplit(hub_url)
+    if parts.scheme not in LEAF_URL_SCHEMES or not parts.hostname or parts.port is None:
+        raise ValueError(f"{hub_url!r}: the hub's leaf-node address is nats-leaf://HOST:PORT")
+    if parts.username or parts.password or parts.path not in ("", "/"):
+        raise ValueError(f"{hub_url!r}: the hub's address alone, nats-leaf://HOST:PORT")
+    return parts.scheme, parts.netloc
+
+
+BCRYPT_COST = 11  # 2^11 rounds: what nats-server's own tooling uses
+_CRYPT_DATA_SIZE = 32768  # sizeof(struct crypt_data) in libxcrypt
+_GENSALT_OUTPUT_SIZE = 192  # CRYPT_GENSALT_OUTPUT_SIZE
+
+
+def bcrypt_hash(password: str, cost: int = BCRYPT_COST) -> str:
+    """`password` hashed with bcrypt (`$2b$`), which nats-server checks a password against
+    when the configuration holds a hash: by the system's libcrypt (libxcrypt, which hashes
+    the login passwords too), with 16 random bytes of salt."""
+    name = ctypes.util.find_library("crypt")
+    if name is None:
+        raise RuntimeError("no libcrypt on this system: cannot hash the links' passwords")
+    lib = ctypes.CDLL(name)
+    salt = ctypes.create_string_buffer(_GENSALT_OUTPUT_SIZE)
+    lib.crypt_gensalt_rn.restype = ctypes.c_char_p
+    lib.crypt_gensalt_rn.argtypes = [
+        ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int,
+        ctypes.c_char_p, ctypes.c_int,
+    ]  # fmt: skip
+    random = secrets.token_bytes(16)
+    if not lib.crypt_gensalt_rn(b"$2b$", cost, random, len(random), salt, len(salt)):
+        raise RuntimeError("this system's libcrypt cannot make a bcrypt salt")
+    data = ctypes.create_string_buffer(_CRYPT_DATA_SIZE)
+    lib.crypt_rn.restype = ctypes.c_char_p
+    lib.crypt_rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+    hashed = lib.crypt_rn(password.encode(), salt.value, data, len(data))
+    if not hashed or not hashed.startswith(b"$2b$"):
+        raise RuntimeError("this system's libcrypt cannot hash with bcrypt")
+    return str(hashed.decode("ascii"))
 
 
 def _password(path: Path) -> str:

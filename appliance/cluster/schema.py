@@ -16,7 +16,9 @@ What each message carries is built here in SQL (`json_object`), from the row as 
 - `call`: the call record once the call has ended, for the province hub's figures;
 - `event`: an event (alarms, changes), for the hub's dashboard;
 - `setting`: a section of the screening settings as it now is (its overrides, or null
-  once removed), keyed by the section.
+  once removed), keyed by the section;
+- `callback`: an entry of the call-back list as it now is (new, one attempt more, or
+  marked), keyed by the entry's id, for the province hub's list of every site's callers.
 """
 
 from __future__ import annotations
@@ -322,3 +324,80 @@ def create_setting_sharing(db: Database) -> None:
     }
     for name, (event, condition, body) in triggers.items():
         db.execute(f"CREATE TRIGGER {name} {event} WHEN {condition} BEGIN {body} END")
+
+
+def callback_payload(prefix: str = "NEW.") -> str:
+    """SQL for a call-back entry as published (`prefix`: `NEW.` in a trigger, empty in a
+    SELECT from `callbacks`), with its revision (`messages.callback_revision`: twice the
+    attempts, plus one once marked). Text is cut to what the hub takes, and a `detail`
+    that is not a small JSON object goes as an empty one, so that no entry is refused
+    for its size."""
+    p = prefix
+    detail = (
+        f"CASE WHEN length({p}detail) <= 4000 AND (CASE WHEN json_valid({p}detail)"
+        f" THEN json_type({p}detail) END) = 'object' THEN json({p}detail) ELSE json_object() END"
+    )
+    return (
+        f"json_object('id', {p}id, 'revision', 2 * {p}attempts + ({p}status != 'open'), "
+        f"'caller', {p}caller, 'caller_raw', substr({p}caller_raw, 1, 100), "
+        f"'line', substr({p}line, 1, 64), 'call_id', {p}call_id, 'reason', {p}reason, "
+        f"'detail', {detail}, 'first_ts', {_value(p + 'first_ts', 'first_ts')}, "
+        f"'last_ts', {_value(p + 'last_ts', 'last_ts')}, 'attempts', {p}attempts, "
+        f"'status', {p}status, 'status_ts', {_value(p + 'status_ts', 'status_ts')}, "
+        f"'status_by', substr({p}status_by, 1, 64), 'note', substr({p}note, 1, 500))"
+    )
+
+
+def create_callback_sharing(db: Database) -> None:
+    """The call-back list goes out too, one message per change of an entry (a new open
+    entry, one attempt more, a mark), and the hub keeps every site's entries in
+    `hub_callbacks`, one row per (site, appliance, entry id there), the latest revision.
+
+    A write that changes neither the attempts nor the status (the same release written
+    twice) sends nothing: its revision would be the one already sent. The entries open
+    when this runs on a box that shares already are queued once, so the hub's list holds
+    the callers who were waiting before; a box that joins later queues its own when it
+    joins (`appliance.cluster.store.declare`). A migration that rebuilds `callbacks` must
+    make these triggers again (dropping a table drops its triggers)."""
+    payload = callback_payload()
+    changed = "(OLD.attempts IS NOT NEW.attempts OR OLD.status IS NOT NEW.status)"
+    triggers = {
+        "outbox_callback_insert": ("AFTER INSERT ON callbacks", _GATE),
+        "outbox_callback_update": ("AFTER UPDATE ON callbacks", f"{_GATE} AND {changed}"),
+    }
+    for name, (event, condition) in triggers.items():
+        body = _outbox_insert("callback", "NEW.id", payload)
+        db.execute(f"CREATE TRIGGER {name} {event} WHEN {condition} BEGIN {body} END")
+    db.execute(
+        "INSERT INTO outbox (kind, key, payload, created_ts) SELECT 'callback', id, "
+        f"{callback_payload(prefix='')}, {_NOW} FROM callbacks WHERE status = 'open' AND {_GATE}"
+        " ORDER BY id"
+    )
+    db.execute(
+        """CREATE TABLE hub_callbacks (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            appliance TEXT NOT NULL,
+            origin_id INTEGER NOT NULL,
+            revision INTEGER NOT NULL,
+            caller TEXT NOT NULL,
+            caller_raw TEXT,
+            line TEXT,
+            call_id INTEGER,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            first_ts REAL NOT NULL,
+            first_at TEXT,
+            last_ts REAL NOT NULL,
+            last_at TEXT,
+            attempts INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            status_ts REAL,
+            status_at TEXT,
+            status_by TEXT,
+            note TEXT,
+            received_ts REAL NOT NULL,
+            UNIQUE (site, appliance, origin_id)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_hub_callbacks_status ON hub_callbacks (status, last_ts)")

@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from appliance.cluster.schema import (
     RULE_COLUMNS,
+    callback_payload,
     rule_payload,
     setting_payload,
     shareable_setting,
@@ -33,7 +34,7 @@ from appliance.store.rules import write_shared_rule
 
 logger = logging.getLogger(__name__)
 
-OutboxKind = Literal["rule", "fact", "call", "event", "setting"]
+OutboxKind = Literal["rule", "fact", "call", "event", "setting", "callback"]
 RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
 SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
 FactKind = Literal["verdict", "challenge"]
@@ -77,6 +78,9 @@ def declare(db: Database, site: str, appliance: str, now_ts: float) -> bool:
     on its rows tell when they were set on that box, not that anyone meant them for the
     site. A section the site has never set is no one's choice yet, so the box brings its
     own. A removed section is a value too: the site's boxes follow their files there.
+
+    And it queues each open entry of the call-back list, so that the province hub lists
+    the callers who were waiting when the box joined.
     """
     with immediate(db):
         found = db.execute(
@@ -101,6 +105,11 @@ def declare(db: Database, site: str, appliance: str, now_ts: float) -> bool:
             f" {offer}, ? FROM settings WHERE {shareable_setting(prefix='')} ORDER BY section",
             [now_ts],
         )
+        db.execute(
+            "INSERT INTO outbox (kind, key, payload, created_ts) SELECT 'callback', id,"
+            f" {callback_payload(prefix='')}, ? FROM callbacks WHERE status = 'open' ORDER BY id",
+            [now_ts],
+        )
     logger.info("sharing on as appliance %s of site %s", appliance, site)
     return True
 
@@ -112,11 +121,14 @@ def withdraw(db: Database) -> bool:
     return cursor.rowcount > 0
 
 
-def unsent(db: Database, limit: int) -> list[OutboxRow]:
-    """The oldest messages not yet acknowledged by the server, in the order they were made."""
+def unsent(db: Database, limit: int, *, waiting: Sequence[OutboxKind] = ()) -> list[OutboxRow]:
+    """The oldest messages not yet acknowledged by the server, in the order they were made;
+    those of the kinds `waiting` (whose stream cannot be had yet) are left where they are."""
+    skip = "".join(" AND kind != ?" for _ in waiting)
     rows = db.execute(
-        "SELECT id, kind, key, payload FROM outbox WHERE sent_ts IS NULL ORDER BY id LIMIT ?",
-        [limit],
+        f"SELECT id, kind, key, payload FROM outbox WHERE sent_ts IS NULL{skip} ORDER BY id"
+        " LIMIT ?",
+        [*waiting, limit],
     ).fetchall()
     return [OutboxRow(row[0], row[1], row[2], json.loads(row[3])) for row in rows]
 

@@ -15,6 +15,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,22 @@ def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def nats_accounts(folder: Path, *args: str) -> list[Path]:
+    """Run `siaga nats-accounts --out folder ARGS` as a technician does; the files it says
+    it wrote."""
+    result = subprocess.run(
+        [sys.executable, "-m", "web_ui.cli", "nats-accounts", "--out", str(folder), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [Path(line) for line in result.stdout.split()]
+
+
+def secret(accounts: Path, user: str) -> str:
+    """The password `siaga nats-accounts` keeps for `user` in the folder `accounts`."""
+    return (accounts / f"{user}.password").read_text(encoding="utf-8").strip()
 
 
 class NatsServer:
@@ -228,27 +245,39 @@ class Link:
 
 
 def province_servers(
-    tmp_path: Path, sites: dict[str, str], *, hub_tls: str = ""
+    tmp_path: Path,
+    sites: dict[str, str],
+    *,
+    hub_tls: str = "",
+    hub_config: str = "",
+    link: Link | None = None,
+    remote_urls: dict[str, str] | None = None,
 ) -> tuple[dict[str, NatsServer], Link]:
     """The province hub's server, and each site's server as its leaf node, each with its
     own JetStream domain, not started; the sites reach the hub through one `Link` that can
     be cut. `sites` maps each site to what its remote entry adds (a `tls {}` block, or
-    ""); `hub_tls` is the `tls {}` block of the hub's `leafnodes {}`."""
-    leaf_port = free_port()
-    link = Link(leaf_port)
+    ""); `hub_tls` is the `tls {}` block of the hub's `leafnodes {}`, `hub_config` more of
+    the hub's configuration (an `include`). `link`, made beforehand (its `target_port` the
+    hub's leaf port), lets a test write the link's address into a file first;
+    `remote_urls` maps a site to what its remote entry says instead of the link's `url`
+    (an `include` of a file that holds the url and a credential)."""
+    link = link or Link(free_port())
     hub_folder = tmp_path / "hub-server"
     hub_folder.mkdir()
     leafnodes = (  # the hub tells leaf nodes the link's address, or they would go round it
-        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}", advertise: "127.0.0.1:{link.port}"'
+        f'leafnodes {{ listen: "127.0.0.1:{link.target_port}", advertise: "127.0.0.1:{link.port}"'
         f"{', ' if hub_tls else ''}{hub_tls} }}"
     )
     servers = {
-        "hub": NatsServer(hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}")
+        "hub": NatsServer(
+            hub_folder, domain="hub", config_text=f"server_name: hub\n{leafnodes}\n{hub_config}"
+        )
     }
     for site, remote_tls in sites.items():
         folder = tmp_path / f"{site}-server"
         folder.mkdir()
-        remote = f'url: "nats-leaf://127.0.0.1:{link.port}"{", " if remote_tls else ""}{remote_tls}'
+        url = (remote_urls or {}).get(site, f'url: "nats-leaf://127.0.0.1:{link.port}"')
+        remote = f"{url}{', ' if remote_tls else ''}{remote_tls}"
         servers[site] = NatsServer(
             folder,
             domain=site,

@@ -12,8 +12,6 @@ import asyncio
 import json
 import logging
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +23,15 @@ from nats.js.errors import APIError
 from appliance.cluster.agent import ensure_site_streams, ensure_streams
 from appliance.cluster.permissions import ADMIN_USER
 from appliance.cluster.province import ensure_province_rules
-from tests.cluster.conftest import SITE, AgentThread, NatsServer, rows, wait_for
+from tests.cluster.conftest import (
+    SITE,
+    AgentThread,
+    NatsServer,
+    nats_accounts,
+    rows,
+    secret,
+    wait_for,
+)
 from tests.cluster.test_settings_sharing import MAX_CALLS, change, section
 from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
@@ -34,23 +40,13 @@ from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 def accounts(tmp_path: Path) -> Path:
     """The site's accounts as `siaga nats-accounts --site serang --out DIR a b` makes them."""
     folder = tmp_path / "accounts"
-    result = subprocess.run(
-        [sys.executable, "-m", "web_ui.cli", "nats-accounts", "--site", SITE, "--out",
-         str(folder), "a", "b"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        str(folder / name)
+    assert nats_accounts(folder, "--site", SITE, "a", "b") == [
+        folder / name
         for name in ("nats-accounts.conf", "a.password", "b.password", "siaga-admin.password")
     ]
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert oct((folder / "a.password").stat().st_mode & 0o777) == "0o600"
     return folder
-
-
-def secret(accounts: Path, user: str) -> str:
-    return (accounts / f"{user}.password").read_text(encoding="utf-8").strip()
 
 
 def start_guarded_server(

@@ -64,6 +64,8 @@ ROUTES = [
     Route("GET", "/api/callbacks", OPERATOR),
     Route("POST", "/api/callbacks/{callback_id}", OPERATOR),
     Route("POST", "/api/callbacks/flood/dismiss", SUPERVISOR),
+    Route("GET", "/callbacks", OPERATOR),
+    Route("GET", "/api/callbacks/sites", OPERATOR),
     Route("GET", "/audit", SUPERVISOR),
     Route("GET", "/calls", SUPERVISOR),
     Route("GET", "/calls.csv", SUPERVISOR),

@@ -24,6 +24,7 @@ from web_ui.messages import (
     screening,
     security,
     service_watch,
+    site_callbacks,
     system,
     wording,
 )
@@ -800,6 +801,7 @@ def _merge_page_catalogues() -> None:
         screening,
         security,
         service_watch,
+        site_callbacks,
         system,
         wording,
     ):

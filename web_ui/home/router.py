@@ -13,6 +13,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from appliance.store import site_callbacks
 from web_ui.core import wording
 from web_ui.core.app_state import pages_of
 from web_ui.core.deps import (
@@ -63,6 +64,10 @@ def dashboard_page(
         "flood_words": lambda reason: wording.flood_reason_words(reason, language),
         "today_text": dashboard.format_day(
             view.today.since_at.timestamp(), settings.zone, language
+        ),
+        # On a province hub: how many of every site's call-backs are open (None on a box).
+        "site_callbacks": (
+            site_callbacks.open_site_count(db) if site_callbacks.callback_sites(db) else None
         ),
     }
     return pages_of(request).render(request, "dashboard.html", context, session=session)
