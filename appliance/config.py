@@ -547,7 +547,10 @@ class ClusterConfig(StrictModel):
     domain: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
-        description="JetStream domain of the site's server (a leaf node of the province hub)",
+        description=(
+            "JetStream domain of the site's server (a leaf node of the province hub): the "
+            "site's name"
+        ),
     )
     province_domain: str | None = Field(
         default=None,
@@ -584,6 +587,17 @@ class ClusterConfig(StrictModel):
     keep_sent_s: PositiveSeconds = Field(
         default=7 * 86_400.0, description="sent outbox rows are deleted after this long"
     )
+
+    @model_validator(mode="after")
+    def _domain_is_the_site(self) -> ClusterConfig:
+        # The hub gathers each site from its domain and takes only that site's subjects
+        # from it (`appliance.cluster.hub.gather_site_streams`): the two names are one.
+        if self.domain is not None and not self.site_domains and self.domain != self.site:
+            raise ValueError(
+                f"domain must be the site's name ({self.site!r}, not {self.domain!r}): the"
+                " province hub gathers each site's calls from the domain of that name"
+            )
+        return self
 
 
 class SmsConfig(StrictModel):

@@ -47,10 +47,14 @@ from appliance.cluster.messages import (
     PROVINCE_RULES_BUCKET,
     EventMessage,
     MessageRefused,
+    call_subject,
+    callback_subject,
     decode_call,
     decode_callback,
     decode_event,
     decode_fact,
+    event_subject,
+    fact_subject,
 )
 from appliance.cluster.province import ProvincePublisher, ensure_province_rules
 from appliance.cluster.schema import CALL_COLUMNS
@@ -165,18 +169,25 @@ async def gather_site_streams(
     sites' JetStream domains (their servers are leaf nodes of the hub's). The server keeps
     each source's position: a site whose link was down is caught up when it is back, and
     the hub's own consumers read these streams as they would read one site's. Adding a
-    domain to the configuration adds its source. Returns the streams' names (calls,
-    facts, events, call-backs)."""
+    domain to the configuration adds its source. A site's domain is its name (its boxes'
+    `[cluster]` says so, `ClusterConfig`), and each source takes only that site's own
+    subjects: a site's server whose streams hold messages on another site's subjects (its
+    administrator's account may publish them) cannot speak for that site at the hub.
+    Returns the streams' names (calls, facts, events, call-backs)."""
     names = []
-    for stream, max_age in (
-        (CALLS_STREAM, CALLS_MAX_AGE_S),
-        (FACTS_STREAM, FACTS_MAX_AGE_S),
-        (EVENTS_STREAM, CALLS_MAX_AGE_S),
-        (CALLBACKS_STREAM, CALLS_MAX_AGE_S),
+    for stream, max_age, subject in (
+        (CALLS_STREAM, CALLS_MAX_AGE_S, call_subject),
+        (FACTS_STREAM, FACTS_MAX_AGE_S, fact_subject),
+        (EVENTS_STREAM, CALLS_MAX_AGE_S, event_subject),
+        (CALLBACKS_STREAM, CALLS_MAX_AGE_S, callback_subject),
     ):
         name = f"{stream}_ALL"
         sources = [
-            api.StreamSource(name=stream, external=api.ExternalStream(api=f"$JS.{domain}.API"))
+            api.StreamSource(
+                name=stream,
+                external=api.ExternalStream(api=f"$JS.{domain}.API"),
+                filter_subject=subject(domain, "*"),
+            )
             for domain in domains
         ]
         config = api.StreamConfig(
@@ -192,11 +203,13 @@ async def gather_site_streams(
         except NotFoundError:
             await js.add_stream(config)
         else:
-            known = {source.external.api for source in info.config.sources or [] if source.external}
-            if (
-                known != {f"$JS.{domain}.API" for domain in domains}
-                or info.config.duplicate_window != SOURCED_DUPLICATE_WINDOW_S
-            ):
+            known = {
+                (source.external.api, source.filter_subject)
+                for source in info.config.sources or []
+                if source.external
+            }
+            wanted = {(f"$JS.{domain}.API", subject(domain, "*")) for domain in domains}
+            if known != wanted or info.config.duplicate_window != SOURCED_DUPLICATE_WINDOW_S:
                 await js.update_stream(config)
         names.append(name)
     return names[0], names[1], names[2], names[3]

@@ -118,3 +118,15 @@ def test_a_prompts_table_for_english_only_with_one_file_is_accepted(tmp_path: Pa
     prompts = load_config(path).prompt_text()
     assert prompts.challenge_file == "press5.amr"
     assert prompts.connecting == Config().prompts["en"].connecting
+
+
+def test_a_boxs_domain_must_be_its_sites_name(tmp_path: Path) -> None:
+    """The province hub takes each site's calls from the domain of the site's name: a box
+    whose server's domain is another name would share nothing with the hub, unnoticed."""
+    path = tmp_path / "siaga.toml"
+    path.write_text('[cluster]\nsite = "serang"\nappliance = "box1"\ndomain = "banten-1"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "domain must be the site's name ('serang', not 'banten-1')" in str(caught.value)
+    path.write_text('[cluster]\nsite = "serang"\nappliance = "box1"\ndomain = "serang"\n')
+    assert load_config(path).cluster is not None

@@ -161,6 +161,49 @@ def test_a_message_stored_twice_at_a_site_does_not_hold_the_province_up(
     assert rows(hub, "SELECT count(*) FROM calls") == [(2,)]
 
 
+async def _store_as_another_site(server: NatsServer, site: str) -> None:
+    """Store the last call of the server's calls stream again, on another site's subject
+    and under a new message id: what a site's administrator account could publish."""
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("SIAGA_CALLS")
+        last = await js.get_msg("SIAGA_CALLS", info.state.last_seq)
+        assert last.subject is not None
+        appliance = last.subject.rsplit(".", 1)[-1]
+        await js.publish(
+            f"siaga.call.{site}.{appliance}", last.data or b"", headers={"Nats-Msg-Id": "forged-1"}
+        )
+    finally:
+        await nc.close()
+
+
+def test_a_sites_server_cannot_speak_for_another_site_at_the_hub(
+    tmp_path: Path,
+    province: tuple[dict[str, NatsServer], Link],
+    agents: Callable[..., AgentThread],
+) -> None:
+    """The hub takes from each site's domain only that site's subjects: a call stored on
+    serang's server under cilegon's subject never reaches the hub as cilegon's."""
+    servers, _ = province
+    serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
+    box = agents(servers["serang"], "box1", serang, domain="serang")
+    the_hub = agents(
+        servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
+    )
+    for part in (box, the_hub):
+        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    judged = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
+    record_verdicts(serang, NUMBER, ["prank"])
+    wait_for(lambda: rows(hub, judged) == [(1,)], "the first call at the hub", timeout_s=60)
+
+    asyncio.run(_store_as_another_site(servers["serang"], "cilegon"))
+    record_verdicts(serang, NUMBER, ["ghost"], first_call_id=2)  # a call after the forgery
+    wait_for(lambda: rows(hub, judged) == [(2,)], "the next call at the hub", timeout_s=30)
+    time.sleep(0.5)
+    assert rows(hub, "SELECT site, count(*) FROM calls GROUP BY site") == [("serang", 2)]
+
+
 @pytest.fixture
 def slow_link(nats_server: NatsServer) -> Iterator[Link]:
     link = Link(nats_server.port)
