@@ -51,6 +51,7 @@ PAGES = (
     Page("console", "/console", ("#live[data-state='live']", ".line-card .number", "tr.callback")),
     Page("calls", "/calls"),
     Page("calls-of-a-number", "/calls?number=081234500001"),
+    Page("callbacks", "/callbacks"),
     Page("reports", "/reports"),
     Page("reports-print", "/reports?print=1", ("main",)),
     Page("rules", "/rules"),
