@@ -15,7 +15,13 @@ with Debian's tools, at test time, in memory (no audio file is committed or kept
   rubbing a microphone in bursts), hiss, mains hum (50 Hz and harmonics) and buzz, single
   and dual tones (Indonesia's 425 Hz dial, busy and ringback tones, the DTMF digit "5",
   a 1 kHz tone), and silence; each as made or through the telephone band;
-- street noise (brown plus pink noise swelling slowly, telephone band) to mix speech into.
+- street noise (brown plus pink noise swelling slowly, telephone band) to mix speech into;
+- muffled speech: the same sentences through cloth (a phone in a pocket or under a
+  blanket, a caller far from it), `sox lowpass` at a cutoff (300-800 Hz; 3400 Hz is the
+  telephone band alone) before the telephone band, at a quiet level, alone or over the
+  room's noise muffled the same way (`muffled_clip`);
+- its mirror, a pocket dial whose owner talks to someone else all through the call: two
+  talkers taking turns, muffled, the other one 6 dB quieter (`pocket_talk_clip`).
 
 Every level here is an *active level* in dBFS (0 dBFS: the RMS of a full-scale square
 wave), measured by `active_level_dbfs`: ITU-T P.56 method B, the way telephone speech
@@ -152,6 +158,20 @@ SPEECH_LEVELS_DBFS = (-55.0, -50.0, -45.0, -40.0, -35.0, -30.0, -20.0, -10.0)
 SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 STREET_SPEECH_LEVEL_DBFS = -26.0  # a caller speaking into the phone, a typical level
 
+# Cloth over the microphone takes the highs away: sox's `lowpass` (two poles, 12 dB an
+# octave past the cutoff, as cloth damps gradually), then the telephone band. 3400 Hz:
+# no cloth, the telephone band alone (the quiet, distant talker).
+NO_CLOTH_HZ = 3400.0
+CLOTH_CUTOFFS_HZ = (300.0, 500.0, 800.0, NO_CLOTH_HZ)
+MUFFLED_LEVELS_DBFS = tuple(float(level) for level in range(-40, -60, -2))  # -40 .. -58
+# "A little" room noise under a muffled caller: RMS, muffled by the same cloth. -60 dBFS
+# sits at the top of a mobile call's own noise floor (about -60 to -70 dBFS).
+ROOM_NOISE_DBFS = -60.0
+ROOM_NOISE_S = 40.0  # one draw per cutoff, long enough for any clip made here
+POCKET_TALK_S = 36.0  # as long as the default challenge listens
+POCKET_OTHER_DOWN_DB = 6.0  # the owner's companion, further from the pocket
+POCKET_GAPS_S = (0.4, 0.9, 0.6, 1.2, 0.5)  # between turns, in this order, round and round
+
 
 class ToolMissing(RuntimeError):
     """`espeak-ng` or `sox` is not installed (`./dev test` installs both)."""
@@ -215,16 +235,19 @@ def to_pcm(signal: Signal) -> bytes:
     return bytes(clipped.astype("<i2").tobytes())
 
 
-def telephone_wav(wav: bytes) -> Signal:
-    """Any WAV as 8 kHz mono telephone-band samples (sox's resampler and sinc filter)."""
-    return _from_raw(_run([*_SOX, "-t", "wav", "-", *_RAW_OUT, *_TELEPHONE_BAND], wav))
+def telephone_wav(wav: bytes, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
+    """Any WAV as 8 kHz mono telephone-band samples (sox's resampler and sinc filter),
+    through cloth first when `cutoff_hz` is below NO_CLOTH_HZ (`cloth`)."""
+    chain = (*cloth(cutoff_hz), *_TELEPHONE_BAND)
+    return _from_raw(_run([*_SOX, "-t", "wav", "-", *_RAW_OUT, *chain], wav))
 
 
-def spoken(sentence: str, talker: Talker) -> Signal:
-    """`sentence` spoken by espeak-ng as `talker`, telephone band, unscaled."""
+def spoken(sentence: str, talker: Talker, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
+    """`sentence` spoken by espeak-ng as `talker`, telephone band, unscaled; muffled by
+    cloth at `cutoff_hz` when that is below NO_CLOTH_HZ."""
     speed, pitch = str(talker.speed_wpm), str(talker.pitch)
     wav = _run(["espeak-ng", "-v", talker.voice, "-s", speed, "-p", pitch, "--stdout", sentence])
-    return telephone_wav(wav)
+    return telephone_wav(wav, cutoff_hz)
 
 
 def recorded(path: Path) -> Signal:
@@ -240,11 +263,21 @@ def noise(kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> S
     return _from_raw(_run([*_SOX, "-n", *_RAW_OUT, *_noise_chain(kind, duration_s), *band]))
 
 
-def street_noise(duration_s: float) -> Signal:
-    """Traffic heard through a phone: brown and pink noise swelling slowly, phone band."""
+def cloth(cutoff_hz: float) -> tuple[str, ...]:
+    """The sox effect for cloth over the microphone: a two-pole low-pass at `cutoff_hz`
+    (none from NO_CLOTH_HZ up: the telephone band cuts there anyway)."""
+    if cutoff_hz <= 0:
+        raise ValueError(f"cutoff must be positive, not {cutoff_hz:g} Hz")
+    return () if cutoff_hz >= NO_CLOTH_HZ else ("lowpass", "-2", f"{cutoff_hz:g}")
+
+
+def street_noise(duration_s: float, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
+    """Traffic heard through a phone: brown and pink noise swelling slowly, phone band;
+    with `cutoff_hz` below NO_CLOTH_HZ, heard through cloth as well (`cloth`)."""
     seconds = f"{duration_s:.3f}"
-    rumble = _run([*_SOX, "-n", *_RAW_OUT, "synth", seconds, "brownnoise", *_TELEPHONE_BAND])
-    swell = ("synth", seconds, "pinknoise", "tremolo", "0.3", "40", *_TELEPHONE_BAND)
+    band = (*cloth(cutoff_hz), *_TELEPHONE_BAND)
+    rumble = _run([*_SOX, "-n", *_RAW_OUT, "synth", seconds, "brownnoise", *band])
+    swell = ("synth", seconds, "pinknoise", "tremolo", "0.3", "40", *band)
     traffic = _run([*_SOX, "-n", *_RAW_OUT, *swell])
     brown, pink = _from_raw(rumble), _from_raw(traffic)
     size = min(len(brown), len(pink))
@@ -347,6 +380,15 @@ def over_noise(speech: Signal, background: Signal, snr_db: float) -> Signal:
     return np.asarray(clip + background[: len(clip)] * 10 ** (gain_db / 20))
 
 
+def with_noise_at(clip: Signal, background: Signal, noise_dbfs: float) -> Signal:
+    """`clip` with `background` under it for its whole length, the background scaled to
+    `noise_dbfs` RMS (an absolute level, whatever the clip's)."""
+    if len(background) < len(clip):
+        raise ValueError("background shorter than the clip")
+    part = background[: len(clip)]
+    return np.asarray(clip + part * 10 ** ((noise_dbfs - rms_dbfs(part)) / 20))
+
+
 # ---------------------------------------------------------------------------------------
 # Clips and listening.
 
@@ -399,16 +441,72 @@ class Library:
     """Makes the sounds once (cached, unscaled); scaled clips are made on demand."""
 
     def __init__(self) -> None:
-        self._speech: dict[tuple[str, Talker], Signal] = {}
+        self._speech: dict[tuple[str, Talker, float], Signal] = {}
         self._noise: dict[tuple[str, float, bool], Signal] = {}
         self._recorded: dict[Path, Signal] = {}
+        self._room: dict[float, Signal] = {}
 
-    def speech(self, sentence: str, talker: Talker) -> Signal:
-        """The sentence spoken by the talker, unscaled."""
-        key = (sentence, talker)
+    def speech(self, sentence: str, talker: Talker, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
+        """The sentence spoken by the talker, unscaled; through cloth below NO_CLOTH_HZ."""
+        key = (sentence, talker, cutoff_hz)
         if key not in self._speech:
-            self._speech[key] = spoken(sentence, talker)
+            self._speech[key] = spoken(sentence, talker, cutoff_hz)
         return self._speech[key]
+
+    def room_noise(self, cutoff_hz: float) -> Signal:
+        """ROOM_NOISE_S of street noise through the same cloth, unscaled."""
+        if cutoff_hz not in self._room:
+            self._room[cutoff_hz] = street_noise(ROOM_NOISE_S, cutoff_hz)
+        return self._room[cutoff_hz]
+
+    def muffled_clip(
+        self,
+        sentence: str,
+        talker: Talker,
+        dbfs: float,
+        cutoff_hz: float,
+        noise_dbfs: float | None = None,
+    ) -> Clip:
+        """A caller heard through cloth (`cutoff_hz`) at an active level `dbfs`, framed
+        by silence, or by the room's noise (muffled alike) at `noise_dbfs` RMS throughout."""
+        samples = framed(at_level(self.speech(sentence, talker, cutoff_hz), dbfs))
+        if noise_dbfs is not None:
+            samples = with_noise_at(samples, self.room_noise(cutoff_hz), noise_dbfs)
+        detail = f"{talker.name}: {sentence}"
+        return Clip(f"muffled-{cutoff_hz:g}", dbfs, True, samples, detail)
+
+    def pocket_talk_clip(
+        self,
+        owner: Talker,
+        other: Talker,
+        dbfs: float,
+        cutoff_hz: float,
+        noise_dbfs: float | None = None,
+        duration_s: float = POCKET_TALK_S,
+    ) -> Clip:
+        """A pocket dial whose owner talks to someone else all through it: `owner` and
+        `other` take turns through the sentences (gaps of POCKET_GAPS_S), both through
+        cloth at `cutoff_hz`; the owner at active level `dbfs`, the other
+        POCKET_OTHER_DOWN_DB quieter; over the room's noise at `noise_dbfs` if given.
+        The owner's first word comes LEAD_S after the answer, as a caller's would; the
+        clip lasts `duration_s`."""
+        size = round(duration_s * RATE_HZ)
+        parts: list[Signal] = [np.zeros(round(LEAD_S * RATE_HZ))]
+        made = len(parts[0])
+        turn = 0
+        while made < size:
+            talker, down_db = (owner, 0.0) if turn % 2 == 0 else (other, POCKET_OTHER_DOWN_DB)
+            sentence = SENTENCES[turn % len(SENTENCES)]
+            speech = at_level(self.speech(sentence, talker, cutoff_hz), dbfs - down_db)
+            gap = np.zeros(round(POCKET_GAPS_S[turn % len(POCKET_GAPS_S)] * RATE_HZ))
+            parts += [speech, gap]
+            made += len(speech) + len(gap)
+            turn += 1
+        samples = np.concatenate(parts)[:size]
+        if noise_dbfs is not None:
+            samples = with_noise_at(samples, self.room_noise(cutoff_hz), noise_dbfs)
+        detail = f"{owner.name} and {other.name}, {duration_s:g} s"
+        return Clip(f"pocket-talk-{cutoff_hz:g}", dbfs, True, samples, detail)
 
     def noise(self, kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> Signal:
         """A noise class, unscaled."""

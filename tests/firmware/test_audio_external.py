@@ -2,11 +2,14 @@
 
 The targets (docs/voice-detector.md): Indonesian speech at -40 dBFS active level or
 louder is heard within a few seconds of speaking; no noise class is heard at any level
-up to -15 dBFS; speech over street noise at +10 and +5 dB SNR is heard. These tests
-assert them on a representative subset; `bench/bench_voice.py` sweeps everything and
-prints the confusion table. The audio is made by `external_audio` with Debian's
-`espeak-ng` and `sox` (and alsa-utils' recorded words): without them these tests fail,
-they never skip, and `./dev test` installs them.
+up to -15 dBFS; speech over street noise at +10 and +5 dB SNR is heard; a caller muffled
+by cloth is heard down to the level the docs promise for its cutoff, and a pocket dial
+whose owner talks to someone else is heard as a voice too (the detector cannot tell).
+These tests assert them on a representative subset; `bench/bench_voice.py` sweeps
+everything and prints the confusion table (`--muffled`: the muffled caller's sweep).
+The audio is made by `external_audio` with Debian's `espeak-ng` and `sox` (and
+alsa-utils' recorded words): without them these tests fail, they never skip, and
+`./dev test` installs them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import math
 import numpy as np
 import pytest
 
-from firmware.audio import VoiceSettings
+from firmware.audio import FRAME_S, VoiceSettings, band_levels_dbfs
 from tests.firmware import external_audio as audio
 
 # Voices and sentences for the per-level checks: a deep man, a woman, a high voice, the
@@ -160,3 +163,69 @@ def test_the_caller_pressing_the_key_is_not_a_voice(library: audio.Library) -> N
     """DTMF "5" repeated (the challenge key, heard in the audio as well as reported)."""
     clip = library.noise_clip("dtmf", -10.0)
     assert audio.listen(clip.pcm).heard_s == 0.0
+
+
+# ------------------------------------------------------------------ the muffled caller
+
+# Per cloth cutoff, the quietest active level at which every sentence (7 voices x 5) is
+# promised to be heard (docs/voice-detector.md, "A caller through cloth"): 2 dB above the
+# lowest level at which the sweep heard all 35, alone and over room noise.
+MUFFLED_PROMISE_DBFS = {300.0: -40.0, 500.0: -42.0, 800.0: -46.0, audio.NO_CLOTH_HZ: -48.0}
+
+
+@pytest.mark.slow  # 35 sentences made through the cloth and heard: 1-2 s each
+@pytest.mark.parametrize("noise_dbfs", [None, audio.ROOM_NOISE_DBFS], ids=["alone", "room"])
+@pytest.mark.parametrize("cutoff_hz", list(MUFFLED_PROMISE_DBFS), ids=lambda c: f"{c:g}Hz")
+def test_a_caller_through_cloth_is_heard_down_to_the_promised_level(
+    library: audio.Library, cutoff_hz: float, noise_dbfs: float | None
+) -> None:
+    """A phone in a pocket or under cloth, or a caller far from it: every voice and
+    sentence, one sentence alone, at the promised level, with and without room noise."""
+    dbfs = MUFFLED_PROMISE_DBFS[cutoff_hz]
+    missed = []
+    for talker in audio.TALKERS:
+        for sentence in audio.SENTENCES:
+            clip = library.muffled_clip(sentence, talker, dbfs, cutoff_hz, noise_dbfs)
+            heard = audio.listen(clip.pcm)
+            if not heard.heard:
+                missed.append(f"{clip.detail} ({heard.heard_s:.2f} s)")
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("cutoff_hz", list(MUFFLED_PROMISE_DBFS), ids=lambda c: f"{c:g}Hz")
+def test_a_pocket_owner_talking_to_someone_else_is_heard_as_a_voice(
+    library: audio.Library, cutoff_hz: float
+) -> None:
+    """The mirror of the muffled caller, and the detector cannot tell them apart: a pocket
+    dial whose owner talks to someone else through the whole challenge, muffled, at
+    -48 dBFS over room noise, is heard, so it reaches an operator as speech (what
+    protects the centre then is the operator's verdict: docs/voice-detector.md)."""
+    for owner, other in (
+        (audio.TALKERS[0], audio.TALKERS[1]),
+        (audio.TALKERS[6], audio.TALKERS[3]),
+    ):
+        clip = library.pocket_talk_clip(owner, other, -48.0, cutoff_hz, audio.ROOM_NOISE_DBFS)
+        assert audio.listen(clip.pcm).heard, clip.detail
+
+
+@pytest.mark.parametrize("cutoff_hz", [300.0, audio.NO_CLOTH_HZ], ids=lambda c: f"{c:g}Hz")
+def test_nothing_quieter_than_the_start_gate_is_heard_however_long(
+    library: audio.Library, cutoff_hz: float
+) -> None:
+    """The floor that holds whatever the voice: no run of voice starts below
+    `level_dbfs` (a run already going may go on down to `level_hold_dbfs`, never start
+    there). A 36 s conversation whose loudest 40 ms stays 0.5 dB under the gate (an active
+    level of about -59 dBFS), with half a second or more of it between the hold and the
+    gate, counts nothing."""
+    settings = VoiceSettings()
+    for owner, other in (
+        (audio.TALKERS[4], audio.TALKERS[5]),
+        (audio.TALKERS[2], audio.TALKERS[6]),
+    ):
+        clip = library.pocket_talk_clip(owner, other, -50.0, cutoff_hz)
+        levels = band_levels_dbfs(clip.pcm)
+        samples = clip.samples * 10 ** ((settings.level_dbfs - 0.5 - levels.max()) / 20)
+        levels = band_levels_dbfs(audio.to_pcm(samples))
+        assert levels.max() < settings.level_dbfs
+        assert np.count_nonzero(levels >= settings.level_hold_dbfs) * FRAME_S >= 0.5
+        assert audio.listen(audio.to_pcm(samples)).heard_s == 0.0, clip.detail
