@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from appliance.model import ChallengeResult, is_well_formed_disposition
 from appliance.rules import MATCH_KINDS, RULE_KINDS
@@ -46,6 +46,22 @@ E164 = re.compile(r"\+[1-9][0-9]{5,14}")
 RULE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_MESSAGE_BYTES = 16_384
 REASON_WORD = r"[a-z][a-z0-9_]{0,39}"  # a call-back's reason, as the box's store takes it
+
+
+def _e164_number(value: str) -> str:
+    if not E164.fullmatch(value):
+        raise ValueError("not an E.164 number")
+    return value
+
+
+def _a_time(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("not a time")
+    return value
+
+
+E164Number = Annotated[str, AfterValidator(_e164_number)]  # a caller, checked
+Time = Annotated[float, AfterValidator(_a_time)]  # seconds since the epoch, finite, positive
 
 
 class MessageRefused(ValueError):
@@ -122,24 +138,10 @@ class FactMessage(_Strict):
     origin: str = Field(pattern=f"^{NAME}$")
     seq: int = Field(ge=1)
     kind: Literal["verdict", "challenge"]
-    caller: str
+    caller: E164Number
     value: str
-    ts: float
+    ts: Time
     call: int | None = None
-
-    @field_validator("caller")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        if not E164.fullmatch(value):
-            raise ValueError("not an E.164 number")
-        return value
-
-    @field_validator("ts")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("not a time")
-        return value
 
     def checked(self) -> FactMessage:
         """Self, once the value fits the kind; raises `MessageRefused` if it does not."""
@@ -157,39 +159,25 @@ class CallMessage(_Strict):
     seq: int = Field(ge=1)
     id: int = Field(ge=1)
     line: str = Field(min_length=1, max_length=64)
-    caller: str | None = None
+    caller: E164Number | None = None
     number_class: Literal["number", "withheld", "unavailable", "unparseable"]
     started_at: str = Field(max_length=40)
-    started_ts: float
+    started_ts: Time
     decision: str | None = Field(default=None, max_length=40)
     reason: str | None = Field(default=None, max_length=40)
     rule: str | None = Field(default=None, max_length=64)
     challenge_result: str | None = Field(default=None, max_length=40)
     reached_operator: int = Field(default=0, ge=0, le=1)
-    operator_ts: float | None = None
-    ended_ts: float | None = None
+    operator_ts: Time | None = None
+    ended_ts: Time | None = None
     end_cause: str | None = Field(default=None, max_length=40)
     interrupted: int = Field(default=0, ge=0, le=1)
     disposition: str | None = Field(default=None, max_length=64)
-    disposition_ts: float | None = None
+    disposition_ts: Time | None = None
     line_seconds: float | None = Field(default=None, ge=0)
     voice_heard: int | None = Field(default=None, ge=0, le=1)
     desk: str | None = Field(default=None, max_length=64)
     time_trusted: int | None = Field(default=None, ge=0, le=1)
-
-    @field_validator("caller")
-    @classmethod
-    def _e164_or_none(cls, value: str | None) -> str | None:
-        if value is not None and not E164.fullmatch(value):
-            raise ValueError("not an E.164 number")
-        return value
-
-    @field_validator("started_ts", "operator_ts", "ended_ts", "disposition_ts")
-    @classmethod
-    def _time(cls, value: float | None) -> float | None:
-        if value is not None and (not math.isfinite(value) or value <= 0):
-            raise ValueError("not a time")
-        return value
 
     @field_validator("disposition")
     @classmethod
@@ -206,15 +194,8 @@ class EventMessage(_Strict):
     seq: int = Field(ge=1)
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     line: str | None = Field(default=None, max_length=64)
-    ts: float
+    ts: Time
     detail: str | None = Field(default=None, max_length=8000)
-
-    @field_validator("ts")
-    @classmethod
-    def _time(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("not a time")
-        return value
 
 
 class CallbackMessage(_Strict):
@@ -229,33 +210,19 @@ class CallbackMessage(_Strict):
     seq: int | None = Field(default=None, ge=1)
     id: int = Field(ge=1)
     revision: int = Field(ge=2)
-    caller: str
+    caller: E164Number
     caller_raw: str | None = Field(default=None, max_length=100)
     line: str | None = Field(default=None, max_length=64)
     call_id: int | None = Field(default=None, ge=0)
     reason: str = Field(pattern=f"^{REASON_WORD}$")
     detail: dict[str, Any] = Field(default_factory=dict)
-    first_ts: float
-    last_ts: float
+    first_ts: Time
+    last_ts: Time
     attempts: int = Field(ge=1, le=1_000_000)
     status: Literal["open", "done", "unreachable", "dismissed"]  # CALLBACK_STATUSES
-    status_ts: float | None = None
+    status_ts: Time | None = None
     status_by: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
-
-    @field_validator("caller")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        if not E164.fullmatch(value):
-            raise ValueError("not an E.164 number")
-        return value
-
-    @field_validator("first_ts", "last_ts", "status_ts")
-    @classmethod
-    def _time(cls, value: float | None) -> float | None:
-        if value is not None and (not math.isfinite(value) or value <= 0):
-            raise ValueError("not a time")
-        return value
 
     @field_validator("detail")
     @classmethod
@@ -283,16 +250,9 @@ class SettingVersion(_Strict):
     appliance they were set on."""
 
     value: dict[str, Any] | None
-    updated_ts: float
+    updated_ts: Time
     updated_by: str | None = Field(default=None, max_length=200)
     origin: str = Field(pattern=f"^{NAME}$")
-
-    @field_validator("updated_ts")
-    @classmethod
-    def _time(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("not a time")
-        return value
 
     @field_validator("value")
     @classmethod

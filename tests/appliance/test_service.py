@@ -240,17 +240,16 @@ def test_a_failing_job_of_the_service_stops_it_with_its_error_and_closes_the_lin
     )
 
     async def flood_ticker_with_a_bug() -> None:
-        await asyncio.sleep(5)
+        while service.lines["line1"].state is not LineState.IDLE:  # once the line is up
+            await asyncio.sleep(0.1)
         raise RuntimeError("a bug in the flood ticker")
 
     service._tick_flood = flood_ticker_with_a_bug  # type: ignore[method-assign]
 
     async def run_until_it_fails() -> BaseException | None:
         runner = asyncio.create_task(service.run())
-        await asyncio.sleep(3)
-        assert service.lines["line1"].state is LineState.IDLE  # the line came up
         try:
-            await asyncio.wait_for(runner, timeout=60)
+            await asyncio.wait_for(runner, timeout=120)
         except BaseException as raised:  # what run() raised is the point
             return raised
         return None
