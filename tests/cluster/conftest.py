@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from appliance.cluster.agent import SyncAgent
@@ -49,6 +50,32 @@ def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = DEADLIN
             return value
         time.sleep(0.02)
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def jetstream_ready(servers: list[NatsServer], timeout_s: float = 60.0) -> None:
+    """Wait until every server answers a JetStream request: a cluster has elected its
+    meta leader (on a busy machine that takes seconds, and an agent that meets the
+    election backs off, doubling its wait)."""
+
+    async def answers(server: NatsServer) -> bool:
+        try:
+            client = await nats.connect(server.url, connect_timeout=2, max_reconnect_attempts=0)
+        except Exception:
+            return False
+        try:
+            await client.jetstream().account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            await client.close()
+
+    for server in servers:
+        wait_for(
+            lambda server=server: asyncio.run(answers(server)),
+            f"JetStream on {server.url}",
+            timeout_s=timeout_s,
+        )
 
 
 def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -363,6 +390,19 @@ class AgentThread:
 
     def is_connected(self) -> bool:
         return self.agent.connected.is_set()
+
+    def describe(self) -> str:
+        """What the agent did and what its outbox holds, for a failure message."""
+        agent = self.agent
+        unsent = rows(
+            self.db,
+            "SELECT count(*), max(attempts), max(last_error) FROM outbox WHERE sent_ts IS NULL",
+        )
+        return (
+            f"{agent.cluster.appliance}: connected={self.is_connected()} server={agent.server}"
+            f" published={agent.published} applied_rules={getattr(agent, 'applied_rules', '-')}"
+            f" unsent (count, attempts, last error)={unsent}"
+        )
 
     def stop(self) -> None:
         """Cancel the agent's task, again each second while it runs: on Python 3.11 the

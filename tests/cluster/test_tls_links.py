@@ -33,6 +33,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    jetstream_ready,
     province_servers,
     site_cluster,
     wait_for,
@@ -172,6 +173,7 @@ def test_three_servers_with_tls_routes_replicate(
     agents: Callable[..., AgentThread],
 ) -> None:
     servers = tls_cluster(tmp_path, certificates, started)
+    jetstream_ready(servers)
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a = agents(servers[0], "a", a, replicas=3)  # each box on a server of its own
     box_b = agents(servers[2], "b", b, replicas=3)
@@ -181,7 +183,8 @@ def test_three_servers_with_tls_routes_replicate(
     try:  # a cluster still settling its leaders on a busy machine takes a while
         wait_for(lambda: rule_row(b, rule_id), "the rule on box b", timeout_s=90)
     except pytest.fail.Exception:
-        pytest.fail(f"the rule never reached box b; the servers said:\n{tails(servers)}")
+        boxes = f"{box_a.describe()}\n{box_b.describe()}"
+        pytest.fail(f"the rule never reached box b:\n{boxes}\nthe servers said:\n{tails(servers)}")
     assert box_a.agent.refused == box_b.agent.refused == 0
     for server in servers:
         assert "handshake error" not in server.log(), tails([server])

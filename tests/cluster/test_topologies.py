@@ -24,6 +24,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    jetstream_ready,
     rows,
     wait_for,
 )
@@ -46,6 +47,7 @@ def tails(servers: list[NatsServer], lines: int = 15) -> str:
 def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
     tmp_path: Path, three_servers: list[NatsServer], agents: Callable[..., AgentThread]
 ) -> None:
+    jetstream_ready(three_servers)
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     urls = tuple(server.url for server in three_servers)
     boxes = [
@@ -58,7 +60,8 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
     try:  # a cluster still settling its leaders on a busy machine takes a while
         wait_for(lambda: rule_row(b, rule_id), "the rule on box b", timeout_s=90)
     except pytest.fail.Exception:
-        pytest.fail(f"the rule never reached box b; the servers said:\n{tails(three_servers)}")
+        said = "\n".join(box.describe() for box in boxes) + "\n" + tails(three_servers)
+        pytest.fail(f"the rule never reached box b; the boxes and servers said:\n{said}")
 
     record_verdicts(a, NUMBER, ["prank"] * (BURST // 2))
     talking_to = next(s for s in three_servers if s.url.endswith(boxes[0].agent.server))
