@@ -52,6 +52,12 @@ def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = DEADLIN
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def connected(*parts: AgentThread, timeout_s: float = DEADLINE_S) -> None:
+    """Wait until every agent has a session with its server."""
+    for part in parts:
+        wait_for(part.is_connected, f"{part.agent.cluster.appliance} to connect", timeout_s)
+
+
 def jetstream_ready(servers: list[NatsServer], timeout_s: float = 60.0) -> None:
     """Wait until every server answers a JetStream request: a cluster has elected its
     meta leader (on a busy machine that takes seconds, and an agent that meets the

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from appliance.store import CallLog
 from appliance.store.db import connect_writer
-from tests.cluster.conftest import ZONE, AgentThread, NatsServer, rows, wait_for
+from tests.cluster.conftest import ZONE, AgentThread, NatsServer, connected, rows, wait_for
 from tests.cluster.test_sharing import NUMBER, record_verdicts
 
 
@@ -33,8 +33,7 @@ def test_every_sites_calls_reach_the_hub_once_with_their_verdicts(
         agents(nats_server, "box1", cilegon, site="cilegon"),
     ]
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    for box in (*boxes, the_hub):
-        wait_for(box.is_connected, "every part to connect")
+    connected(*boxes, the_hub)
 
     record_verdicts(serang, NUMBER, ["prank", "genuine:fire"])
     record_verdicts(cilegon, "+6281300001111", ["ghost"])
@@ -70,8 +69,7 @@ def test_a_verdict_that_arrives_before_its_call_is_kept_for_it(
     serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
     box = agents(nats_server, "box1", serang)
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    for part in (box, the_hub):
-        wait_for(part.is_connected, "both to connect")
+    connected(box, the_hub)
     log = CallLog(serang, timezone=ZONE)
     log.open()
     now = time.time()
@@ -96,8 +94,7 @@ def test_every_boxs_alarms_reach_the_hub_once_saying_where(
     serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
     box = agents(nats_server, "box1", serang)
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    for part in (box, the_hub):
-        wait_for(part.is_connected, "both to connect")
+    connected(box, the_hub)
     log = CallLog(serang, timezone=ZONE)
     log.open()
     now = time.time()

@@ -41,6 +41,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    connected,
     nats_accounts,
     rows,
     secret,
@@ -133,11 +134,6 @@ def stream_messages(url: str, **auth: str) -> int:
     return asyncio.run(run())
 
 
-def connect_all(*parts: AgentThread) -> None:
-    for part in parts:
-        wait_for(part.is_connected, f"{part.agent.cluster.appliance} to connect")
-
-
 def test_a_caller_released_on_a_sites_box_is_on_the_hubs_list_once_with_its_site(
     tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
 ) -> None:
@@ -147,7 +143,7 @@ def test_a_caller_released_on_a_sites_box_is_on_the_hubs_list_once_with_its_site
         agents(nats_server, "box1", cilegon, site="cilegon"),
     ]
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    connect_all(*boxes, the_hub)
+    connected(*boxes, the_hub)
 
     release(serang, CALLER, line="gsm2")
     release(cilegon, OTHER)
@@ -190,7 +186,7 @@ def test_a_copy_and_an_older_revision_arriving_late_change_nothing(
     serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
     box = agents(nats_server, "box1", serang)
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    connect_all(box, the_hub)
+    connected(box, the_hub)
     release(serang, CALLER)
     release(serang, CALLER)
     mark(serang, CALLER, "unreachable", by="op2", note="no answer twice")
@@ -239,7 +235,7 @@ def test_a_malformed_callback_message_is_refused_and_the_hub_goes_on(
 ) -> None:
     hub = tmp_path / "hub.db"
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    connect_all(the_hub)  # the streams are made
+    connected(the_hub)  # the streams are made
     now = time.time()
     good = {
         "origin": "evil", "seq": 1, "id": 1, "revision": 2, "caller": CALLER,
@@ -293,7 +289,7 @@ def test_a_box_publishes_its_own_callbacks_only(
             server, "hub", hub, site="banten", hub=True,
             user=ADMIN_USER, password_file=accounts / f"{ADMIN_USER}.password",
         )  # fmt: skip
-        connect_all(box, the_hub)
+        connected(box, the_hub)
         release(a, CALLER)
         wait_for(lambda: hub_entries(hub) == [(SITE, "a", 1, CALLER, "open", 1, 2)], "a's caller")
 
@@ -358,7 +354,7 @@ def test_without_the_callback_stream_the_entries_wait_and_the_rest_is_shared(
             agents(server, box, db, user=box, password_file=accounts / f"{box}.password")
             for box, db in (("a", a), ("b", b))
         ]
-        connect_all(*boxes)
+        connected(*boxes)
         release(a, CALLER)
         share_a_rule_and_a_verdict(a, b)
         wait_for(lambda: "no call-back stream yet" in caplog.text, "the reason in the log")
@@ -431,7 +427,7 @@ def test_a_site_on_a_leaf_node_sends_its_callers_to_the_hub(
     the_hub = agents(
         servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
     )
-    connect_all(*boxes, the_hub)
+    connected(*boxes, the_hub)
     release(serang, CALLER)
     release(cilegon, OTHER)
     mark(cilegon, OTHER, "done", by="op1", note="rang back")

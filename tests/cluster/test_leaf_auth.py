@@ -42,6 +42,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    connected,
     free_port,
     nats_accounts,
     province_servers,
@@ -147,8 +148,7 @@ def start_parts(
             **province.admin(),
         )
     )  # fmt: skip
-    for part in parts:
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(*parts, timeout_s=60)
 
 
 def stream_subjects(server: NatsServer, stream: str) -> set[str]:

@@ -27,6 +27,7 @@ from tests.cluster.conftest import (
     SITE,
     AgentThread,
     NatsServer,
+    connected,
     nats_accounts,
     rows,
     secret,
@@ -98,8 +99,7 @@ def test_boxes_share_through_their_own_accounts(
         agents(guarded_server, box, db, user=box, password_file=accounts / f"{box}.password")
         for box, db in (("a", a), ("b", b))
     ]
-    for box in boxes:
-        wait_for(box.is_connected, "the box to connect with its account")
+    connected(*boxes)
     share_a_rule_and_a_verdict(a, b)
     change(b, {MAX_CALLS: 6})
     wait_for(lambda: section(a, "policy") == {"throttle": {"max_calls": 6}}, "the setting on a")
@@ -132,8 +132,7 @@ def test_a_site_without_the_settings_bucket_still_shares_the_rest(
             agents(server, box, db, user=box, password_file=accounts / f"{box}.password")
             for box, db in (("a", a), ("b", b))
         ]
-        for box in boxes:
-            wait_for(box.is_connected, "the box to connect with its account")
+        connected(*boxes)
         change(a, {MAX_CALLS: 6})
         share_a_rule_and_a_verdict(a, b)
         wait_for(lambda: "no settings bucket yet" in caplog.text, "the reason in the log")
@@ -161,8 +160,7 @@ def test_a_site_without_the_provinces_bucket_still_shares(
             agents(server, box, db, user=box, password_file=accounts / f"{box}.password")
             for box, db in (("a", a), ("b", b))
         ]
-        for box in boxes:
-            wait_for(box.is_connected, "the box to connect with its account")
+        connected(*boxes)
         share_a_rule_and_a_verdict(a, b)
         wait_for(lambda: "no province rules yet" in caplog.text, "the reason in the log")
         assert all(box.is_connected() for box in boxes)

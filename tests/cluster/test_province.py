@@ -24,7 +24,7 @@ from appliance.model import Action
 from appliance.numbers import normalise
 from appliance.policy import PolicyState, decide
 from appliance.store.rules import StoredRules
-from tests.cluster.conftest import AgentThread, Link, NatsServer, rows, wait_for
+from tests.cluster.conftest import AgentThread, Link, NatsServer, connected, rows, wait_for
 from tests.cluster.test_sharing import block, rule_row, unblock
 
 RING = "+6281255500011"  # a number of the prank ring the province blocks
@@ -69,8 +69,7 @@ def test_a_province_rule_reaches_every_site_and_a_site_cut_off_catches_up(
         for site, db in boxes.items()
     ]
     the_hub = agents(servers["hub"], "hub", hub, site="banten", hub=True, site_domains=tuple(boxes))
-    for part in (*parts, the_hub):
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(*parts, the_hub, timeout_s=60)
 
     first = province_block(hub, RING_PREFIX)
     for db in boxes.values():
@@ -114,8 +113,7 @@ def test_a_province_rule_on_one_server_reaches_the_boxes_and_a_lift_on_a_box_sta
     first = province_block(hub, RING_PREFIX)  # made while `siaga hub` is not running
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
     the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
-    for part in (box_a, box_b, the_hub):
-        wait_for(part.is_connected, "every part to connect")
+    connected(box_a, box_b, the_hub)
     for db in (a, b):
         wait_for(lambda db=db: rule_row(db, first), f"the province's rule on {db.name}")
 

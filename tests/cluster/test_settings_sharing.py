@@ -29,7 +29,16 @@ from appliance.cluster.schema import SHARED_SECTIONS
 from appliance.config import Config
 from appliance.settings import LIVE_SECTIONS, effective_config, read_overrides
 from appliance.store.db import connect_writer
-from tests.cluster.conftest import SITE, ZONE, AgentThread, Link, NatsServer, rows, wait_for
+from tests.cluster.conftest import (
+    SITE,
+    ZONE,
+    AgentThread,
+    Link,
+    NatsServer,
+    connected,
+    rows,
+    wait_for,
+)
 from web_ui.core import db as web_db
 from web_ui.settings.service import change_settings
 from web_ui.users.audit import Actor
@@ -75,11 +84,6 @@ def events(db: Path, kind: str) -> list[dict[str, Any]]:
 
 def drained(db: Path) -> bool:
     return rows(db, UNSENT) == [(0,)]
-
-
-def connected(*boxes: AgentThread) -> None:
-    for box in boxes:
-        wait_for(box.is_connected, f"{box.agent.cluster.appliance} to connect")
 
 
 def test_a_setting_changed_on_one_box_is_in_force_on_the_other_and_a_reset_removes_it(

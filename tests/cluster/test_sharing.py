@@ -25,7 +25,7 @@ from appliance.config import PolicyConfig
 from appliance.policy import PolicyState, SharedFact
 from appliance.store import CallLog, RuleStore
 from appliance.store.db import connect_writer
-from tests.cluster.conftest import SITE, ZONE, AgentThread, NatsServer, rows, wait_for
+from tests.cluster.conftest import SITE, ZONE, AgentThread, NatsServer, connected, rows, wait_for
 
 NUMBER = "+6281234567890"
 
@@ -90,17 +90,12 @@ def record_verdicts(db: Path, caller: str, verdicts: list[str], first_call_id: i
         log.close()
 
 
-def both_connected(*boxes: AgentThread) -> None:
-    for box in boxes:
-        wait_for(box.is_connected, f"{box.agent.cluster.appliance} to connect")
-
-
 def test_a_rule_added_on_one_box_is_in_force_on_the_other_and_removal_comes_back(
     tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
 
     rule_id = block(a, "+62899")
     shared = wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
@@ -124,7 +119,7 @@ def test_rules_made_before_a_box_joined_reach_the_site(
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     older = [block(a, f"+6289{digit}") for digit in range(3)]
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
     wait_for(
         lambda: len(rows(b, "SELECT id FROM rules WHERE origin = 'a'")) == 3,
         "box a's three older rules on box b",
@@ -137,7 +132,7 @@ def test_a_verdict_on_one_box_restricts_the_number_on_the_other_once(
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
     connect_writer(b).close()  # box b's schema, as its service makes it at start
     feed = PeerFactFeed(b)
     assert feed.since(0.0) == []
@@ -172,7 +167,7 @@ def test_a_message_resent_after_a_lost_acknowledgement_is_applied_once(
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
     record_verdicts(a, NUMBER, ["prank"])
     wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(1,)], "the verdict")
     box_a.stop()
@@ -194,7 +189,7 @@ def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
     contested = block(a, "+62877")
     wait_for(lambda: rule_row(b, contested), "the contested rule on box b")
 
@@ -209,7 +204,7 @@ def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
     assert rows(a, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL")[0][0] >= 4
 
     nats_server.start()
-    both_connected(box_a, box_b)
+    connected(box_a, box_b)
     for db, other in ((a, only_b), (b, only_a)):
         wait_for(lambda db=db, other=other: rule_row(db, other), f"{other} on {db.name}")
     wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(2,)], "both verdicts")

@@ -27,7 +27,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.cluster.conftest import AgentThread, NatsServer, rows, wait_for
+from tests.cluster.conftest import AgentThread, NatsServer, connected, rows, wait_for
 from tests.cluster.test_centres import BLOCKED, Box
 from tests.cluster.test_sharing import block, rule_row
 from tests.cluster.tls_certificates import Certificates, plain_text_session
@@ -55,8 +55,7 @@ def test_boxes_that_name_the_ca_share_over_tls(
     tls_url = tls_server.url.replace("nats://", "tls://")
     box_a = agents(tls_server, "a", a, tls_ca=certificates.ca, servers=(tls_url,))
     box_b = agents(tls_server, "b", b, tls_ca=certificates.ca)  # nats://: upgraded too
-    for box in (box_a, box_b):
-        wait_for(box.is_connected, f"{box.agent.cluster.appliance} to connect over TLS")
+    connected(box_a, box_b)
     rule_id = block(a, "+62877")
     shared = wait_for(lambda: rule_row(b, rule_id), "the rule on box b")
     assert shared["origin"] == "a"

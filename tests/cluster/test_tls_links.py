@@ -33,6 +33,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    connected,
     jetstream_ready,
     province_servers,
     site_cluster,
@@ -107,8 +108,7 @@ def test_a_site_on_a_tls_leaf_link_gets_the_provinces_rule(
     hub, box = tmp_path / "hub.db", tmp_path / "serang-box1.db"
     the_box = agents(servers["serang"], "box1", box, domain="serang", province_domain="hub")
     the_hub = agents(servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang",))
-    for part in (the_box, the_hub):
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(the_box, the_hub, timeout_s=60)
 
     rule_id = province_block(hub, RING_PREFIX)
     wait_for(lambda: rule_row(box, rule_id), "the province's rule across the TLS link", 60)
@@ -137,8 +137,7 @@ def test_a_leaf_link_that_trusts_another_ca_is_refused_and_nothing_crosses(
         for site, db in boxes.items()
     ]
     the_hub = agents(servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang",))
-    for part in (*parts, the_hub):  # cilegon's box still reaches its own server
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(*parts, the_hub, timeout_s=60)  # cilegon's box still reaches its own server
 
     rule_id = province_block(hub, RING_PREFIX)
     wait_for(lambda: rule_row(boxes["serang"], rule_id), "the rule on serang's box", 60)
@@ -177,8 +176,7 @@ def test_three_servers_with_tls_routes_replicate(
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a = agents(servers[0], "a", a, replicas=3)  # each box on a server of its own
     box_b = agents(servers[2], "b", b, replicas=3)
-    for box in (box_a, box_b):
-        wait_for(box.is_connected, "the box to join the cluster", timeout_s=60)
+    connected(box_a, box_b, timeout_s=60)
     rule_id = block(a, "+62844")
     try:  # a cluster still settling its leaders on a busy machine takes a while
         wait_for(lambda: rule_row(b, rule_id), "the rule on box b", timeout_s=90)

@@ -24,6 +24,7 @@ from tests.cluster.conftest import (
     AgentThread,
     Link,
     NatsServer,
+    connected,
     jetstream_ready,
     rows,
     wait_for,
@@ -54,8 +55,7 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
         agents(three_servers[0], box, db, servers=urls, replicas=3)
         for box, db in (("a", a), ("b", b))
     ]
-    for box in boxes:
-        wait_for(box.is_connected, "the box to join the cluster", timeout_s=60)
+    connected(*boxes, timeout_s=60)
     rule_id = block(a, "+62844")
     try:  # a cluster still settling its leaders on a busy machine takes a while
         wait_for(lambda: rule_row(b, rule_id), "the rule on box b", timeout_s=90)
@@ -94,8 +94,7 @@ def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals
     the_hub = agents(
         servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
     )
-    for part in (box_serang, box_cilegon, the_hub):
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(box_serang, box_cilegon, the_hub, timeout_s=60)
 
     record_verdicts(serang, NUMBER, ["prank", "ghost"])
     record_verdicts(cilegon, "+6281300001111", ["genuine:fire"])
@@ -152,8 +151,7 @@ def test_a_message_stored_twice_at_a_site_does_not_hold_the_province_up(
     serang, hub = tmp_path / "serang.db", tmp_path / "hub.db"
     box = agents(servers["serang"], "box1", serang, domain="serang")
     the_hub = agents(servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang",))
-    for part in (box, the_hub):
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(box, the_hub, timeout_s=60)
     judged = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
 
     record_verdicts(serang, NUMBER, ["prank"])
@@ -194,8 +192,7 @@ def test_a_sites_server_cannot_speak_for_another_site_at_the_hub(
     the_hub = agents(
         servers["hub"], "hub", hub, site="banten", hub=True, site_domains=("serang", "cilegon")
     )
-    for part in (box, the_hub):
-        wait_for(part.is_connected, "every part to connect", timeout_s=60)
+    connected(box, the_hub, timeout_s=60)
     judged = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
     record_verdicts(serang, NUMBER, ["prank"])
     wait_for(lambda: rows(hub, judged) == [(1,)], "the first call at the hub", timeout_s=60)
@@ -223,8 +220,7 @@ def test_a_box_on_a_slow_link_keeps_its_session_and_converges(
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a = agents(nats_server, "a", a)
     box_b = agents(nats_server, "b", b, servers=(slow_link.url,))
-    for box in (box_a, box_b):
-        wait_for(box.is_connected, "both boxes to connect")
+    connected(box_a, box_b)
     slow_link.slow(2.5)  # longer than a fetch waits for its answer
     time.sleep(6.0)  # several fetches answered too late
     rule_id = block(a, "+62845")
