@@ -1,19 +1,21 @@
 """Benchmark: sharing between appliances over NATS JetStream (real nats-server processes).
 
 Usage: .venv/bin/python bench/bench_cluster.py [--rules 200] [--appliances 50]
-           [--calls-per-appliance 2637] [--offline-calls 3000] [--only NAME ...]
+           [--calls-per-appliance 2637] [--offline-calls 3000] [--idle-seconds 30]
+           [--only NAME ...]
 
 Four measurements, each on fresh servers in a temporary folder, loopback only:
 - `propagation`: `--rules` block rules added one at a time on box A with the rule store
   the CLI uses; for each, the time from its commit on A to its row on box B (both real
   `SyncAgent`s on their own threads, on one server; B's database polled every
-  millisecond). The line service reads a new rule at its next rules poll (every second),
-  which is not included. Through a leaf node (the site's server a leaf node of the
-  hub's, docs/cluster.md, the province): as many blocks made at the hub, each from its
-  commit there to its row on a site's box (after five untimed ones: the site's mirror and
-  the box's consumer being set up make the first wait up to 2 s); and as many verdicts,
-  each from its commit on the box (its call ended just before) to its call carrying it in
-  the hub's database.
+  millisecond); then 30 more, each after a second of quiet, when A's agent looks at its
+  database least often (`appliance.cluster.idle`). The line service reads a new rule at
+  its next rules poll (every second), which is not included. Through a leaf node (the
+  site's server a leaf node of the hub's, docs/cluster.md, the province): as many blocks
+  made at the hub, each from its commit there to its row on a site's box (after five
+  untimed ones: the site's mirror and the box's consumer being set up make the first wait
+  up to 2 s); and as many verdicts, each from its commit on the box (its call ended just
+  before) to its call carrying it in the hub's database.
 - `hub_ingest`: `--appliances` appliances each with `--calls-per-appliance` ended calls
   (default: Serang's average month, 23,734 calls in nine months), published to the calls
   stream beforehand as their agents would (same subjects, bodies and message ids); then
@@ -21,8 +23,10 @@ Four measurements, each on fresh servers in a temporary folder, loopback only:
 - `catch_up`: box A's database holds `--offline-calls` ended calls with a verdict on one
   in ten, written while its server was unreachable (a busy day at a flooded centre); the
   time from the agent's start to an empty outbox and to every verdict on box B.
-- `agent_cost`: the resident memory of a `siaga sync` process (VmRSS, VmHWM) idle after
-  connecting and after the catch-up, and the CPU seconds it spent, per thousand messages.
+- `agent_cost`: a `siaga sync` process connected with nothing to do: the share of one
+  core it takes over `--idle-seconds` (what a box pays all day for sharing); its resident
+  memory (VmRSS, VmHWM) idle after connecting and after the catch-up, and the CPU seconds
+  it spent, per thousand messages.
 
 Prints a line per figure and one JSON line.
 """
@@ -34,6 +38,7 @@ import asyncio
 import json
 import logging
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -58,6 +63,8 @@ logger = logging.getLogger("bench.cluster")
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = "Asia/Jakarta"
+AFTER_IDLE_RULES = 30  # rules timed after a quiet spell each, `IDLE_PAUSE_S` apart
+IDLE_PAUSE_S = 1.0  # long enough for the agent's looks to have slowed to their longest
 SERANG_MONTH_CALLS = 23_734 // 9
 
 
@@ -88,7 +95,8 @@ def _agent(
     return agent
 
 
-def _time_rules(a: Path, b: Path, count: int, first: int = 0) -> list[float]:
+def _time_rules(a: Path, b: Path, count: int, first: int = 0, pause_s: float = 0.0) -> list[float]:
+    """Add `count` rules on A one at a time, `pause_s` apart (after each reached B)."""
     store = RuleStore(a, timezone=ZONE)
     probe = connect_writer(b)
     seconds = []
@@ -102,6 +110,7 @@ def _time_rules(a: Path, b: Path, count: int, first: int = 0) -> list[float]:
             while not probe.execute("SELECT 1 FROM rules WHERE id = ?", [rule_id]).fetchone():
                 time.sleep(0.001)
             seconds.append(time.perf_counter() - started)
+            time.sleep(pause_s)
     finally:
         store.close()
         probe.close()
@@ -120,6 +129,11 @@ def propagation(folder: Path, count: int) -> dict[str, Any]:
     try:
         figures["one_server"] = _summary(
             _time_rules(folder / "one-a.db", folder / "one-b.db", count)
+        )
+        figures["one_server_after_idle"] = _summary(
+            _time_rules(
+                folder / "one-a.db", folder / "one-b.db", AFTER_IDLE_RULES, count, IDLE_PAUSE_S
+            )
         )
     finally:
         for part in parts:
@@ -340,8 +354,10 @@ def catch_up(folder: Path, calls: int) -> dict[str, Any]:
     }
 
 
-def agent_cost(folder: Path, calls: int) -> dict[str, Any]:
-    """`siaga sync` as its own process: memory idle and after a catch-up of `calls` calls."""
+def agent_cost(folder: Path, calls: int, idle_s: float) -> dict[str, Any]:
+    """`siaga sync` as its own process: the share of a core it takes while nothing
+    happens (over `idle_s` after connecting), and its memory idle and after a catch-up of
+    `calls` calls."""
     import subprocess
 
     server = _server(folder / "cost")
@@ -359,14 +375,10 @@ def agent_cost(folder: Path, calls: int) -> dict[str, Any]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(
-            lambda: (
-                db.exists()
-                and rows(db, "SELECT count(*) FROM events WHERE kind = 'sync_connected'") == [(1,)]
-            ),
-            "siaga sync to connect",
-            timeout_s=60,
-        )
+        wait_until(lambda: _connected_once(db), "siaga sync to connect", timeout_s=60)
+        idle_cpu_before, idle_started = _cpu_s(process.pid), time.monotonic()
+        time.sleep(idle_s)
+        idle_cpu_share = (_cpu_s(process.pid) - idle_cpu_before) / (time.monotonic() - idle_started)
         idle = _status(process.pid)
         cpu_before = _cpu_s(process.pid)
         _offline_day(db, calls)
@@ -380,12 +392,21 @@ def agent_cost(folder: Path, calls: int) -> dict[str, Any]:
         process.wait(timeout=30)
         server.kill()
     return {
+        "idle_cpu_percent": round(idle_cpu_share * 100, 2),
         "idle_rss_mb": idle["VmRSS"],
         "after_rss_mb": after["VmRSS"],
         "peak_mb": after["VmHWM"],
         "messages": messages,
         "cpu_s_per_1000_messages": round(cpu_s / messages * 1000, 3),
     }
+
+
+def _connected_once(db: Path) -> bool:
+    """Whether the agent has noted its first session (its database may still be made)."""
+    try:
+        return rows(db, "SELECT count(*) FROM events WHERE kind = 'sync_connected'") == [(1,)]
+    except sqlite3.OperationalError:  # no file or no table yet
+        return False
 
 
 def _status(pid: int) -> dict[str, float]:
@@ -411,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appliances", type=int, default=50)
     parser.add_argument("--calls-per-appliance", type=int, default=SERANG_MONTH_CALLS)
     parser.add_argument("--offline-calls", type=int, default=3000)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -418,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "propagation": lambda folder: propagation(folder, args.rules),
         "hub_ingest": lambda folder: hub_ingest(folder, args.appliances, args.calls_per_appliance),
         "catch_up": lambda folder: catch_up(folder, args.offline_calls),
-        "agent_cost": lambda folder: agent_cost(folder, args.offline_calls),
+        "agent_cost": lambda folder: agent_cost(folder, args.offline_calls, args.idle_seconds),
     }
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="siaga-bench-cluster-") as tmp:
