@@ -3,7 +3,8 @@
 - A site on three clustered servers with every stream replicated three times: `kill -9`
   of the server a box is talking to, in the middle of a burst, loses nothing.
 - A province whose sites' servers are leaf nodes of the hub's: the hub catches up after
-  its link was down.
+  its link was down for 10 s (the hub's server also restarted meanwhile) and for two and
+  a half minutes while the sites took calls every 30 s; every call reaches it once.
 - A site's stream holding two copies of one message (the box re-sent it after the
   duplicate window): the hub takes the copy and goes on.
 - A box on a slow link (every byte from its server two and a half seconds late, longer
@@ -33,6 +34,8 @@ from tests.cluster.test_sharing import NUMBER, block, record_verdicts, rule_row
 
 BURST = 150
 HUB_ALONE_S = 10.0  # the hub up, its link to the sites still down
+LONG_CUT_S = 150.0  # a province link down for minutes, as a real outage is
+CUT_ROUND_S = 30.0  # while it is down, each site takes calls this often
 
 
 def tails(servers: list[NatsServer], lines: int = 15) -> str:
@@ -80,12 +83,20 @@ def test_kill_9_of_a_clustered_server_during_a_burst_loses_nothing(
     assert not boxes[0].agent.server.endswith(str(talking_to.port))
 
 
-@pytest.mark.parametrize("hub_restarts", [False, True], ids=["link-cut", "link-cut-hub-restarted"])
+@pytest.mark.parametrize(
+    ("hub_restarts", "cut_s"),
+    [
+        pytest.param(False, HUB_ALONE_S, id="link-cut"),
+        pytest.param(True, HUB_ALONE_S, id="link-cut-hub-restarted"),
+        pytest.param(False, LONG_CUT_S, id="link-cut-for-minutes", marks=pytest.mark.timeout(400)),
+    ],
+)
 def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals(
     tmp_path: Path,
     province: tuple[dict[str, NatsServer], Link],
     agents: Callable[..., AgentThread],
     hub_restarts: bool,
+    cut_s: float,
 ) -> None:
     servers, link = province
     serang, cilegon, hub = tmp_path / "serang.db", tmp_path / "cilegon.db", tmp_path / "hub.db"
@@ -101,24 +112,30 @@ def test_the_hub_gathers_sites_on_leaf_nodes_and_catches_up_after_the_link_heals
     count = "SELECT count(*) FROM calls WHERE disposition IS NOT NULL"
     wait_for(lambda: rows(hub, count) == [(3,)], "three judged calls at the hub", timeout_s=60)
 
-    link.cut()  # the province's link down; the sites go on
-    record_verdicts(serang, NUMBER, ["prank"] * 5, first_call_id=10)
-    record_verdicts(cilegon, "+6281300001111", ["ghost"] * 5, first_call_id=10)
-    for db in (serang, cilegon):
-        wait_for(
-            lambda db=db: rows(db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)],
-            "each site's outbox sent to its own server",
-        )
-    if hub_restarts:  # the worst order: the hub comes back while it cannot reach the sites
-        servers["hub"].kill()
-        servers["hub"].start()
-    time.sleep(HUB_ALONE_S)
+    link.cut()  # the province's link down; the sites go on taking calls all the while
+    rounds = max(1, round(cut_s / CUT_ROUND_S))
+    for index in range(rounds):
+        record_verdicts(serang, NUMBER, ["prank"] * 5, first_call_id=10 * (index + 1))
+        record_verdicts(cilegon, "+6281300001111", ["ghost"] * 5, first_call_id=10 * (index + 1))
+        for db in (serang, cilegon):
+            wait_for(
+                lambda db=db: (
+                    rows(db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)]
+                ),
+                "each site's outbox sent to its own server",
+            )
+        if hub_restarts and index == 0:  # the worst order: the hub is back, the sites not
+            servers["hub"].kill()
+            servers["hub"].start()
+        time.sleep(cut_s / rounds)
+    assert rows(hub, count) == [(3,)], "a call crossed the cut link"
     link.heal()
-    wait_for(lambda: rows(hub, count) == [(13,)], "every call at the hub", timeout_s=90)
+    total = 3 + 10 * rounds
+    wait_for(lambda: rows(hub, count) == [(total,)], "every call at the hub", timeout_s=90)
     time.sleep(1.0)
     assert rows(hub, "SELECT site, count(*) FROM calls GROUP BY site ORDER BY site") == [
-        ("cilegon", 6),
-        ("serang", 7),
+        ("cilegon", 1 + 5 * rounds),
+        ("serang", 2 + 5 * rounds),
     ]
     assert the_hub.agent.refused == 0
 
