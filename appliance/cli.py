@@ -671,25 +671,26 @@ def _follow_calls(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The centre's figures per day or month: total, valid by kind, prank, ghost, screened."""
+    """The centre's figures per day or month: total, valid by kind, prank, ghost, screened;
+    or (`--flagged`) the numbers flagged for a supervisor, with their site on a hub's
+    database. `--site`: one site of a hub's database, for either."""
     config = config_of(args)
     zone = zone_of(config)
     since_ts = _parse_day(args.since, zone) if args.since else 0.0
     until_ts = _parse_day(args.until, zone, end=True) if args.until else 4_102_444_800.0
     connection = _read_only(db_path_of(args, config))
-    if args.flagged:
-        try:
-            flagged = flagged_numbers(connection, since_ts, until_ts, config.site.timezone)
-        finally:
-            connection.close()
-        rows = [vars(number) for number in flagged]
-        columns = ["flagged_at", "caller", "level", "junk_24h", "restricted_until"]
-        print_rows(rows, columns, args.csv)
-        return 0
     try:
-        if args.site is not None and args.site not in sites(connection):
-            known = ", ".join(sites(connection)) or "none: this is not a hub's database"
-            raise UsageError(f"no calls of site {args.site!r} here (sites: {known})")
+        known = sites(connection)
+        if args.site is not None and args.site not in known:
+            listed = ", ".join(known) or "none: this is not a hub's database"
+            raise UsageError(f"no calls of site {args.site!r} here (sites: {listed})")
+        if args.flagged:
+            timezone = config.site.timezone
+            flagged = flagged_numbers(connection, since_ts, until_ts, timezone, args.site)
+            where = ["site"] if known else []  # a hub's: the site whose box flagged it
+            columns = ["flagged_at", *where, "caller", "level", "junk_24h", "restricted_until"]
+            print_rows([vars(number) for number in flagged], columns, args.csv)
+            return 0
         result = report(
             connection,
             since_ts=since_ts,
@@ -1041,7 +1042,9 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     rep.add_argument("--since", help="YYYY-MM-DD (local time)")
     rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
     rep.add_argument("--csv", action="store_true")
-    rep.add_argument("--site", help="on a province hub's database: only this site's calls")
+    rep.add_argument(
+        "--site", help="on a province hub's database: only this site's calls (and flagged numbers)"
+    )
     rep.add_argument(
         "--flagged",
         action="store_true",

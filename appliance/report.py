@@ -29,6 +29,7 @@ import functools
 import io
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -126,8 +127,13 @@ _LAST_QUERY = "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND start
 
 
 def site_filter(site: str | None) -> tuple[str, tuple[str, ...]]:
-    """The clause and parameter that keep one site's calls (a hub's database), or none."""
-    return ("", ()) if site is None else (" AND site = ?", (site,))
+    """The clause and parameter that keep one site's calls (a hub's database), or none.
+
+    `+site`: the column is kept out of index choice, so SQLite reads the range through the
+    `started_ts` index and checks the site on each row; given `site = ?` it picked the
+    `(site, appliance, origin_id)` index and read the site's whole history to count one
+    day (240 ms against 0.6 ms with 200,000 calls a site)."""
+    return ("", ()) if site is None else (" AND +site = ?", (site,))
 
 
 _REPEATERS_QUERY = """
@@ -607,35 +613,115 @@ __all__ = [
 ]
 
 
+SITE_SEPARATOR = "/"  # a hub's event line: `site/appliance[/line]`
+_FLAGGED_QUERY = """
+    SELECT ts, line, detail FROM events
+    WHERE kind = 'supervisor_flag' AND ts >= ? AND ts < ?{site}
+    ORDER BY ts, id{limit}
+"""
+
+
+def event_site(line: str | None) -> str | None:
+    """The site an event of a province hub's database came from, or None (an event of
+    this box). The hub names an event's line `site/appliance[/line]`
+    (`appliance.cluster.hub.store_event`), and a site's name holds no `/`."""
+    if line is None or SITE_SEPARATOR not in line:
+        return None
+    return line.split(SITE_SEPARATOR, 1)[0]
+
+
+def event_site_filter(site: str | None) -> tuple[str, tuple[int | str, ...]]:
+    """The clause and parameters that keep one site's events (a hub's database), or none.
+    A prefix compared as text: `LIKE` would read a `_` in a site's name as a wildcard."""
+    if site is None:
+        return "", ()
+    prefix = f"{site}{SITE_SEPARATOR}"
+    return " AND substr(line, 1, ?) = ?", (len(prefix), prefix)
+
+
 @dataclass(frozen=True)
 class FlaggedNumber:
-    """A number the abuse ladder put on the supervisor's list (to ask the carrier to act)."""
+    """A number the abuse ladder put on the supervisor's list (to ask the carrier to act).
+
+    The figures are read from the event as the box wrote it; on a hub's database an
+    event comes from a site's box, so a value that is not what a box writes is shown
+    empty (a caller) or as 0 (a level, a count), never trusted."""
 
     caller: str
     flagged_at: str  # local ISO time
     level: int
     junk_24h: int
-    restricted_until: str  # local ISO time
+    restricted_until: str  # local ISO time; empty when the event does not say
+    flagged_ts: float
+    until_ts: float | None
+    site: str | None = None  # the site whose box flagged it, on a hub's database
+
+
+def _number(value: object) -> float | None:
+    """A finite number from an event's detail; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _whole(value: object) -> int:
+    """A count or level from an event's detail; 0 for anything else."""
+    number = _number(value)
+    return 0 if number is None else int(number)
+
+
+def _local_iso(ts: float | None, zone: ZoneInfo) -> str:
+    """`ts` as local ISO time; empty for none or one no calendar holds."""
+    if ts is None:
+        return ""
+    try:
+        return datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _flag_detail(text: str | None) -> dict[str, object]:
+    """An event's detail as a dict; empty when it is not a JSON object."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _flagged(
+    ts: float, line: str | None, detail: dict[str, object], zone: ZoneInfo
+) -> FlaggedNumber:
+    """One `supervisor_flag` event as a flagged number."""
+    caller = detail.get("caller")
+    restricted_until = _local_iso(_number(detail.get("until_ts")), zone)
+    return FlaggedNumber(
+        caller=caller if isinstance(caller, str) else "",
+        flagged_at=_local_iso(ts, zone),
+        level=_whole(detail.get("level")),
+        junk_24h=_whole(detail.get("junk_24h")),
+        restricted_until=restricted_until,
+        flagged_ts=ts,
+        # None too for a time no calendar holds: it is shown as nothing, not read again.
+        until_ts=_number(detail.get("until_ts")) if restricted_until else None,
+        site=event_site(line),
+    )
 
 
 def flagged_numbers(
-    conn: sqlite3.Connection, since_ts: float, until_ts: float, timezone: str = "Asia/Jakarta"
+    conn: sqlite3.Connection,
+    since_ts: float,
+    until_ts: float,
+    timezone: str = DEFAULT_TIMEZONE,
+    site: str | None = None,
+    limit: int | None = None,
 ) -> list[FlaggedNumber]:
-    """Numbers flagged for a supervisor in [since_ts, until_ts), oldest first."""
-    zone = ZoneInfo(timezone)
-    rows = conn.execute(
-        "SELECT ts, json_extract(detail, '$.caller'), json_extract(detail, '$.level'),"
-        " json_extract(detail, '$.junk_24h'), json_extract(detail, '$.until_ts')"
-        " FROM events WHERE kind = 'supervisor_flag' AND ts >= ? AND ts < ? ORDER BY ts",
-        [since_ts, until_ts],
-    ).fetchall()
-    return [
-        FlaggedNumber(
-            caller=str(caller),
-            flagged_at=datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds"),
-            level=int(level),
-            junk_24h=int(junk),
-            restricted_until=datetime.fromtimestamp(until, zone).isoformat(timespec="seconds"),
-        )
-        for ts, caller, level, junk, until in rows
-    ]
+    """Numbers flagged for a supervisor in [since_ts, until_ts), oldest first, at most
+    `limit`. On a province hub's database each carries the site that flagged it, and
+    `site` keeps that site's only."""
+    zone = _zone(timezone)
+    clause, params = event_site_filter(site)
+    query = _FLAGGED_QUERY.format(site=clause, limit="" if limit is None else " LIMIT ?")
+    bound = () if limit is None else (limit,)
+    rows = conn.execute(query, (since_ts, until_ts, *params, *bound)).fetchall()
+    return [_flagged(float(ts), line, _flag_detail(detail), zone) for ts, line, detail in rows]

@@ -58,18 +58,27 @@ Refresh: the page reloads itself every `REFRESH_S` seconds with the static scrip
 `/static/refresh.js` (the Content-Security-Policy allows this site's own scripts and no
 inline ones). The script waits while the browser tab is hidden and reloads as soon as it
 is shown again, so a dashboard left open in a background tab costs the box nothing.
+
+On a province hub's database (`siaga hub`), the dashboard shows every site's calls and
+alarms together, or one site's (`site`, one of `appliance.report.sites`, as on the
+reports page): today's figures count that site's calls (`appliance.report`'s own `site`),
+and the alarms are those its boxes raised (the hub names an event's line
+`site/appliance[/line]`, `appliance.report.event_site_filter`). The line service, flood
+mode, the lines and the call-back card are the database's own (a hub has none of them)
+and do not change with the site. On a box's database there is no site to choose.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from appliance.report import SCREEN_COLUMNS, report
+from appliance.report import SCREEN_COLUMNS, event_site_filter, report
 from appliance.store import callbacks
 from web_ui.console.service import HEARTBEAT_FRESH_S as HEARTBEAT_FRESH_S  # its readers look here
 from web_ui.console.service import (
@@ -79,7 +88,7 @@ from web_ui.console.service import (
 )
 from web_ui.core.i18n import format_time, has_message, translate
 from web_ui.reports.categories import categorise, junk_share_pct, period_rows
-from web_ui.users.service import Language
+from web_ui.users.service import Language, UserError
 
 ALARM_KINDS: tuple[str, ...] = (
     "alarm",
@@ -217,6 +226,8 @@ class DashboardPublic(BaseModel):
     alarms: list[AlarmPublic]
     lines: list[LineHealthPublic]
     callbacks: CallbacksPublic
+    site: str | None = None  # one site of a province hub's database; None: every site
+    sites: list[str] = []  # the sites a province hub's database holds (none on a box)
 
 
 # ------------------------------------------------------------------ reading
@@ -259,13 +270,21 @@ def share_pct(part: float, whole: float) -> float:
 
 
 def today_figures(
-    conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo, timezone: str
+    conn: sqlite3.Connection,
+    now_ts: float,
+    zone: ZoneInfo,
+    timezone: str,
+    site: str | None = None,
 ) -> TodayPublic:
-    """Today's calls, screened (by reason), reached operators, genuine, prank and ghost."""
+    """Today's calls, screened (by reason), reached operators, genuine, prank and ghost;
+    `site`: one site's calls of a province hub's database."""
     day, since_ts, until_ts = today_range(now_ts, zone)
-    figures = report(conn, since_ts=since_ts, until_ts=until_ts, period="day", timezone=timezone)
+    figures = report(
+        conn, since_ts=since_ts, until_ts=until_ts, period="day", timezone=timezone, site=site
+    )
     totals = figures.totals.figures
-    categories = categorise(figures, period_rows(conn, since_ts, until_ts, "day", zone)).totals
+    counted = period_rows(conn, since_ts, until_ts, "day", zone, site)
+    categories = categorise(figures, counted).totals
     calls = int(totals["calls"])
     screened = int(totals["screened"])
     return TodayPublic(
@@ -344,14 +363,20 @@ def alarm_text(kind: str, detail: dict[str, Any]) -> str:
 
 
 def recent_alarms(
-    conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo, limit: int = ALARMS_SHOWN
+    conn: sqlite3.Connection,
+    now_ts: float,
+    zone: ZoneInfo,
+    limit: int = ALARMS_SHOWN,
+    site: str | None = None,
 ) -> list[AlarmPublic]:
-    """Alarm events of the last 24 hours, newest first."""
+    """Alarm events of the last 24 hours, newest first; `site`: those one site's boxes
+    raised, on a province hub's database."""
     marks = ", ".join("?" * len(ALARM_KINDS))
+    clause, params = event_site_filter(site)
     rows = conn.execute(
         f"SELECT id, ts, kind, line, detail FROM events WHERE kind IN ({marks}) AND ts >= ?"
-        " ORDER BY ts DESC, id DESC LIMIT ?",
-        [*ALARM_KINDS, now_ts - ALARM_WINDOW_S, limit],
+        f"{clause} ORDER BY ts DESC, id DESC LIMIT ?",
+        [*ALARM_KINDS, now_ts - ALARM_WINDOW_S, *params, limit],
     ).fetchall()
     alarms = []
     for row in rows:
@@ -445,22 +470,41 @@ def callback_summary(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) ->
 
 
 def build(
-    conn: sqlite3.Connection, *, zone: ZoneInfo, timezone: str, now_ts: float
+    conn: sqlite3.Connection,
+    *,
+    zone: ZoneInfo,
+    timezone: str,
+    now_ts: float,
+    site: str | None = None,
+    sites: Sequence[str] = (),
 ) -> DashboardPublic:
-    """Everything the dashboard shows at `now_ts`."""
+    """Everything the dashboard shows at `now_ts`; on a province hub's database (`sites`,
+    as `appliance.report.sites` lists them), today's calls and the alarms of `site` only
+    when one is given."""
     service = service_status(conn, now_ts, zone)
     return DashboardPublic(
         now_ts=now_ts,
         now_at=_local(now_ts, zone),
         timezone=timezone,
-        today=today_figures(conn, now_ts, zone, timezone),
+        today=today_figures(conn, now_ts, zone, timezone, site),
         service=service,
         flood=flood_status(conn, service.running, zone),
         alarm_kinds=list(ALARM_KINDS),
-        alarms=recent_alarms(conn, now_ts, zone),
+        alarms=recent_alarms(conn, now_ts, zone, site=site),
         lines=line_health(conn, zone),
         callbacks=callback_summary(conn, now_ts, zone),
+        site=site,
+        sites=list(sites),
     )
+
+
+def chosen_site(site: str, sites: Sequence[str]) -> str | None:
+    """The site asked for (one of a hub's `sites`), or None for every site (blank);
+    `UserError` 422 for any other."""
+    wanted = site.strip() or None
+    if wanted is not None and wanted not in sites:
+        raise UserError("error.unknown_site", status=422)
+    return wanted
 
 
 # ------------------------------------------------------------------ words and numbers

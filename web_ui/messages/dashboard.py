@@ -1,4 +1,5 @@
-"""The words of the dashboard page, in Bahasa Indonesia and English (see `web_ui.core.i18n`)."""
+"""The words of the dashboard page and of the numbers flagged for a supervisor (a section
+of the reports page), in Bahasa Indonesia and English (see `web_ui.core.i18n`)."""
 
 from __future__ import annotations
 
@@ -152,4 +153,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dashboard.duration_hours": ("{hours} jam {minutes} menit", "{hours} h {minutes} min"),
     "dashboard.duration_minutes": ("{minutes} menit {seconds} detik", "{minutes} min {seconds} s"),
     "dashboard.duration_seconds": ("{seconds} detik", "{seconds} s"),
+    # a province hub: one site
+    "dashboard.site_note": (
+        "Angka hari ini, alarm dan daftar panggil balik dari lokasi {site} saja.",
+        "Today's figures, the alarms and the call-back list of site {site} only.",
+    ),
+    # the numbers flagged for a supervisor (a section of the reports page)
+    "flagged.title": ("Nomor yang ditandai untuk supervisor", "Numbers flagged for a supervisor"),
+    "flagged.intro": (
+        "Nomor yang naik ke anak tangga penyalahgunaan yang ditandai dalam periode ini, yang "
+        "terlama di atas. Pusat meminta operator seluler atau Kominfo menindaknya.",
+        "Numbers that climbed to a flagged step of the abuse ladder in this period, oldest "
+        "first. The centre asks the carrier or Kominfo to act on them.",
+    ),
+    "flagged.when": ("Ditandai", "Flagged"),
+    "flagged.level": ("Anak tangga", "Ladder step"),
+    "flagged.junk_24h": ("Iseng dan hantu dalam 24 jam", "Prank and ghost in 24 h"),
+    "flagged.until": ("Dibatasi sampai", "Restricted until"),
+    "flagged.none": (
+        "Tidak ada nomor yang ditandai dalam periode ini.",
+        "No number was flagged in this period.",
+    ),
+    "flagged.more": (
+        "Hanya {shown} nomor pertama yang ditampilkan; persempit periode atau pilih satu "
+        "lokasi. Semuanya:",
+        "Only the first {shown} numbers are listed; narrow the period or pick a site. All of them:",
+    ),
+    "flagged.to_list": (
+        "Nomor yang ditandai untuk supervisor, per periode",
+        "Numbers flagged for a supervisor, by period",
+    ),
 }

@@ -2,7 +2,8 @@
 `GET /reports.csv` and `GET /api/reports`, for supervisors and technicians.
 
 All three take the same period fields (`period`, `month` or `since`/`until`), read by
-`web_ui.reports.service.parse_request`, and show `appliance.report`'s figures for it.
+`web_ui.reports.service.parse_request`, and show `appliance.report`'s figures for it. The
+page also lists the numbers flagged for a supervisor in the period (`web_ui.reports.flagged`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from web_ui.home.service import format_count, format_percent
 from web_ui.reports import service as reports
 from web_ui.reports.categories import junk_share_pct
 from web_ui.reports.export import excel_csv
+from web_ui.reports.flagged import flagged_list
 from web_ui.reports.service import ReportPublic, ReportRequest, ReportRequestError
 from web_ui.users.audit import record_export
 
@@ -97,10 +99,12 @@ def reports_page(
         asked = report_request(settings, db)
     view = reports.build_view(db, asked, settings)
     query = urlencode(asked.query())
+    known_sites = sites(db)
     context = {
         "view": view,
         "asked": asked,
-        "sites": sites(db),
+        "sites": known_sites,
+        "flagged": flagged_list(db, asked, settings, known_sites),
         "calls_chart": reports.calls_chart(view, user.language),
         "junk_chart": reports.junk_chart(view, user.language),
         "call_columns": reports.CALL_COLUMNS,
