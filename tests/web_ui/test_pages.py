@@ -87,6 +87,7 @@ def test_login_works_and_a_wrong_password_shows_an_error(
         "Laporan",
         "Aturan",
         "Pengaturan penyaringan",
+        "Pengguna",  # the locked accounts, to unlock them
         "Log audit",
         "Profil",
     ]

@@ -21,7 +21,10 @@ contract's words, and a test checks them against `appliance.model.LineState`.
 `HEARTBEAT_FRESH_S` old (the dashboard's test too); sooner than that, a heartbeat older
 than `PID_GONE_AFTER_S` from a process that no longer exists on this machine (killed,
 crashed) counts as stopped. The age guard keeps a service in another PID namespace, whose
-process the web process cannot see, from ever looking dead while it beats. While it is
+process the web process cannot see, from ever looking dead while it beats. A heartbeat
+stamped more than `FUTURE_SLACK_S` ahead of this process's clock (the clock stepped back
+on the box, or a demo's accelerated clock wrote it) says nothing about when the service
+last beat: then only its process decides, running while it still exists. While it is
 not running, `line_status` holds only what it last said, and the console says so.
 """
 
@@ -125,6 +128,7 @@ DIGIT_KEYS = 9
 
 HEARTBEAT_FRESH_S = 30.0  # the line service beats every 10 s: three missed beats
 PID_GONE_AFTER_S = 15.0  # a heartbeat this old from a vanished process: stopped
+FUTURE_SLACK_S = 5.0  # a heartbeat further ahead than this: the clocks disagree
 
 RowLike = sqlite3.Row | Mapping[str, Any]
 RequestStatus = Literal["pending", "done", "not_answering"]
@@ -199,9 +203,12 @@ def process_exists(pid: int) -> bool:
 
 
 def service_running(heartbeat_age_s: float | None, pid: int | None) -> bool:
-    """The line service's liveness from its heartbeat's age and process id (see above)."""
+    """The line service's liveness from its heartbeat's age and process id (see above);
+    a negative age is a heartbeat stamped in the future."""
     if heartbeat_age_s is None or heartbeat_age_s > HEARTBEAT_FRESH_S:
         return False
+    if heartbeat_age_s < -FUTURE_SLACK_S:  # its age means nothing: ask the process
+        return pid is not None and process_exists(int(pid))
     if pid is not None and heartbeat_age_s > PID_GONE_AFTER_S:
         return process_exists(int(pid))
     return True
@@ -215,7 +222,7 @@ def service_health(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> C
             running=False, known=False, heartbeat_ts=None, heartbeat_at=None
         )
     heartbeat_ts = None if row["heartbeat_ts"] is None else float(row["heartbeat_ts"])
-    age_s = None if heartbeat_ts is None else max(0.0, now_ts - heartbeat_ts)
+    age_s = None if heartbeat_ts is None else now_ts - heartbeat_ts  # < 0: in the future
     return ConsoleServicePublic(
         running=service_running(age_s, row["pid"]),
         known=True,

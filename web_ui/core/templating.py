@@ -44,7 +44,7 @@ NAV_LINKS = (
     NavLink("/rules", "nav.rules", Role.SUPERVISOR),
     NavLink("/settings", "nav.settings", Role.SUPERVISOR),
     NavLink("/lines", "nav.lines", Role.TECHNICIAN),
-    NavLink("/users", "nav.users", Role.TECHNICIAN),
+    NavLink("/users", "nav.users", Role.SUPERVISOR),  # supervisors: lift login locks
     NavLink("/audit", "nav.audit", Role.SUPERVISOR),
     NavLink("/system", "nav.system", Role.TECHNICIAN),
     NavLink("/profile", "nav.profile", Role.OPERATOR),

@@ -313,8 +313,9 @@ def service_status(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> S
         )  # fmt: skip
     heartbeat_ts = _optional_float(row["heartbeat_ts"])
     started_ts = _optional_float(row["started_ts"])
-    age_s = None if heartbeat_ts is None else max(0.0, now_ts - heartbeat_ts)
-    running = service_running(age_s, row["pid"])
+    raw_age_s = None if heartbeat_ts is None else now_ts - heartbeat_ts
+    running = service_running(raw_age_s, row["pid"])  # a future heartbeat: its process says
+    age_s = None if raw_age_s is None else max(0.0, raw_age_s)
     return ServicePublic(
         known=True,
         running=running,

@@ -25,6 +25,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "locked out from {addresses}",
     ),
     "users.unlock": ("Buka kunci", "Unlock"),
+    "users.locked_list": ("Akun yang terkunci", "Locked accounts"),
+    "users.unlock_help": (
+        "Akun yang terkunci karena kata sandi salah berulang kali, dengan alamat asal "
+        "percobaannya. Pengaturan akun lainnya dilakukan oleh teknisi.",
+        "Accounts locked out by repeated wrong passwords, with the addresses the attempts "
+        "came from. Everything else about accounts is done by the technician.",
+    ),
+    "users.none_locked": ("Tidak ada akun yang terkunci.", "No account is locked out."),
     "done.user_unlocked": (
         "Kunci masuk akun itu dibuka dari semua alamat.",
         "The account's login locks were lifted for every address.",

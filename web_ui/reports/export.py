@@ -15,13 +15,12 @@ from __future__ import annotations
 import csv
 import io
 
-from web_ui.calls.service import UTF8_BOM, neutralise
+from web_ui.calls.service import EXCEL_SEPARATOR, UTF8_BOM, neutralise
 from web_ui.core.i18n import translate
 from web_ui.reports.categories import CategoryRow, junk_share_pct
 from web_ui.reports.service import ReportView, kind_of
 from web_ui.users.service import Language
 
-EXCEL_SEPARATOR = ";"
 _CATEGORY_COLUMNS = ("valid", "prank", "ghost", "other")
 
 

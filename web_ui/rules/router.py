@@ -58,6 +58,11 @@ EMPTY_FORM = {
     "expires": "",
 }
 RuleId = Annotated[str, Path(min_length=1, max_length=64)]
+# A field of the add form. No length limit of its own: `parse_rule_fields` judges each
+# field and names the one refused (a reason over `MAX_REASON_CHARS` too), so a client
+# that ignores the page's `maxlength` gets the form back with what it sent, not a bare
+# 400; the body limit of a form (`web_ui.core.request_limits`) still bounds them all.
+AddField = Annotated[str, Form()]
 
 
 class RuleCreate(BaseModel):
@@ -178,14 +183,14 @@ def add_rule_form(
     settings: SettingsDep,
     user: SupervisorUser,
     session: SessionDep,
-    kind: Annotated[str, Form(max_length=10)] = "",
-    number: Annotated[str, Form(max_length=64)] = "",
-    match: Annotated[str, Form(max_length=10)] = "exact",
-    action: Annotated[str, Form(max_length=12)] = "",
-    reason: Annotated[str, Form(max_length=200)] = "",
-    expires: Annotated[str, Form(max_length=12)] = "",
+    kind: AddField = "",
+    number: AddField = "",
+    match: AddField = "exact",
+    action: AddField = "",
+    reason: AddField = "",
+    expires: AddField = "",
 ) -> Response:
-    """Add one rule from the form."""
+    """Add one rule from the form; a refused field is named, the form kept (422)."""
     form = {
         "kind": kind,
         "number": number,

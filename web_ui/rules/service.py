@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from appliance.store import rules as rule_store
-from web_ui.calls.service import UTF8_BOM, local_iso, neutralise
+from web_ui.calls.service import EXCEL_SEPARATOR, UTF8_BOM, local_iso, neutralise
 from web_ui.core.db import transaction
 from web_ui.core.i18n import translate
 from web_ui.rules.csv_import import HEADING_KEYS, RowError, RuleDraft, RulesImport
@@ -35,7 +35,6 @@ from web_ui.users.service import Language, UserError
 
 logger = logging.getLogger(__name__)
 
-EXCEL_SEPARATOR = ";"  # the list separator of Windows set to Indonesian
 # The Excel export's headings: the rules page's column names, in the user's language.
 EXPORT_HEADING_KEYS: dict[str, str] = {
     **HEADING_KEYS,

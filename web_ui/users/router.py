@@ -1,5 +1,8 @@
-"""Accounts: list, add, change role, disable/enable, reset a password, lift login locks
-(technicians only).
+"""Accounts: list, add, change role, disable/enable, reset a password (technicians), and
+lift login locks (supervisors too: at night the supervisor is the one on shift).
+
+A supervisor's users page lists only the accounts locked out now, each with its *Unlock*
+button; the rest of user management, on the page and in the API, stays the technician's.
 
 Page forms post and redirect back (`?done=...`); a refused change re-renders the page
 with the reason. The API does the same through JSON. Each change is one transaction with
@@ -22,6 +25,7 @@ from web_ui.core.deps import (
     RowId,
     SessionDep,
     SettingsDep,
+    SupervisorUser,
     TechnicianUser,
     actor_for,
     get_settings,
@@ -67,12 +71,16 @@ def _users_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    locked = locked_accounts(db, get_settings(request), time.time())
+    manage = session.user.role.at_least(Role.TECHNICIAN)
+    users = list_users(db)
     return pages_of(request).render(
         request,
         "users.html",
         {
-            "users": list_users(db),
-            "locked": locked_accounts(db, get_settings(request), time.time()),
+            "users": users if manage else [u for u in users if u.username.lower() in locked],
+            "manage": manage,  # a supervisor sees the locked accounts and Unlock only
+            "locked": locked,
             "roles": list(Role),
             "languages": LANGUAGES,
             "form": form or EMPTY_FORM,
@@ -99,11 +107,12 @@ def _done(key: str) -> Response:
 def users_page(
     request: Request,
     db: DbDep,
-    user: TechnicianUser,
+    user: SupervisorUser,
     session: SessionDep,
     done: str | None = None,
 ) -> Response:
-    """Every account, with the forms to change them."""
+    """Every account with the forms to change them; for a supervisor, the locked ones with
+    their Unlock buttons only."""
     return _users_page(request, db, session, done=done)
 
 
@@ -194,7 +203,7 @@ def unlock_form(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
-    user: TechnicianUser,
+    user: SupervisorUser,
     session: SessionDep,
     user_id: RowId,
 ) -> Response:
@@ -309,7 +318,7 @@ def api_unlock_user(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
-    user: TechnicianUser,
+    user: SupervisorUser,
     session: SessionDep,
     user_id: RowId,
 ) -> Response:
