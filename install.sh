@@ -2,6 +2,8 @@
 # Siaga installer for Raspberry Pi OS / Debian 12, run as root from a checkout:
 #
 #   sudo ./install.sh [--wheels DIR]        install, or bring an installation up to date
+#       [--nats-server]                     and the site's NATS server on this box
+#       [--hub]                             and the province hub (a machine with no lines)
 #   sudo ./install.sh --uninstall [--purge] remove it (--purge: the data and config too)
 #
 # It creates the `siaga` system user (groups dialout, and gpio where it exists), the
@@ -16,6 +18,15 @@
 # systemd units and a journald drop-in (systemd/), then reloads systemd and enables both
 # units. Outside a running systemd (a chroot, an image build) the units are enabled but
 # nothing is started or reloaded.
+# --nats-server (docs/cluster.md): Debian's nats-server package (installed beforehand) as the
+# site's server: /etc/nats-server.conf with JetStream on the LAN in place of the package's
+# default (an edited one is kept), the accounts `siaga nats-accounts` wrote in
+# /etc/siaga/nats/ beside it as /etc/nats-accounts.conf, and a drop-in for its unit
+# (systemd/nats-server.service.d/: the JetStream store /var/lib/nats, restarts).
+# --hub (docs/cluster.md): /etc/siaga/hub.toml from a template (its own database,
+# /var/lib/siaga/province.db; never overwritten), siaga-hub.service, started once hub.toml
+# has a [cluster] table, and siaga-web.service pointed at hub.toml; the line service is
+# not enabled (the hub takes no calls). Either role, once installed, is kept by later runs.
 # Running it again changes nothing unless something differs; it says what it did.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) stops the script too
@@ -35,12 +46,20 @@ TLS_DIR=$ETC/tls
 CA_DAYS=7300     # the box's own certificate authority: 20 years (the desks import it once)
 SERVER_DAYS=825  # the web UI's certificate: the longest validity every browser accepts
 RENEW_DAYS=60    # a certificate with fewer days left is renewed by the next run
+HUB_CONFIG=$ETC/hub.toml
+HUB_WEB_DROPIN=$UNIT_DIR/siaga-web.service.d/hub.conf
+NATS_CONF=/etc/nats-server.conf
+NATS_ACCOUNTS=/etc/nats-accounts.conf # beside it: the server includes it by that name
+NATS_DROPIN=$UNIT_DIR/nats-server.service.d/siaga.conf
 
 changes=0
 units_changed=0
 code_changed=0
 tls_changed=0
+nats_changed=0
 wheels=""
+hub=0  # the roles: --hub, --nats-server, or installed by an earlier run
+nats=0
 
 say() { echo "install.sh: $*"; }
 did() {
@@ -56,7 +75,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 systemd_running() { [ -d /run/systemd/system ] && have systemctl; }
 
 usage() {
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -87,15 +106,16 @@ ensure_owner_mode() {
     fi
 }
 
-# ensure_file SOURCE DEST MODE: copy a root-owned file when its content or mode differs.
+# ensure_file SOURCE DEST MODE [GROUP]: copy a root-owned file (group root unless given)
+# when its content, group or mode differs.
 # Returns 0 when it changed something, 1 when DEST was already right.
 ensure_file() {
-    local source=$1 dest=$2 mode=$3
+    local source=$1 dest=$2 mode=$3 group=${4:-root}
     if [ -f "$dest" ] && cmp -s "$source" "$dest" \
-        && [ "$(stat -c '%U:%G %a' "$dest")" = "root:root ${mode#0}" ]; then
+        && [ "$(stat -c '%U:%G %a' "$dest")" = "root:$group ${mode#0}" ]; then
         return 1
     fi
-    install -D -o root -g root -m "$mode" "$source" "$dest"
+    install -D -o root -g "$group" -m "$mode" "$source" "$dest"
     did "installed $dest"
     return 0
 }
@@ -360,12 +380,174 @@ ensure_system_files() {
     fi
 }
 
+# ------------------------------------------------------------------ the province hub (--hub)
+
+# hub_config_template: /etc/siaga/hub.toml as --hub first writes it.
+hub_config_template() {
+    cat <<'EOF'
+# Siaga province hub (/etc/siaga/hub.toml), made by install.sh --hub. `siaga hub`
+# (siaga-hub.service) gathers every site's calls, verdicts, events and call-back lists
+# into the database below and publishes its rules as the province's; the web UI
+# (siaga-web.service) serves that database. docs/cluster.md, "The province hub";
+# docs/config-example.toml in the Siaga checkout lists every key. After editing:
+#   sudo -u siaga /opt/siaga/venv/bin/siaga config check /etc/siaga/hub.toml
+#   sudo ./install.sh                  (starts siaga-hub once [cluster] is filled in)
+#   sudo systemctl restart siaga-hub siaga-web
+
+[site]
+name = "Provinsi 112"
+timezone = "Asia/Jakarta"   # WIB; WITA is Asia/Makassar, WIT Asia/Jayapura
+language = "id"
+
+[database]
+path = "/var/lib/siaga/province.db"   # the province's: every site's calls, its rules
+
+[web]
+# "0.0.0.0" to reach the web UI from the network: HTTPS with the certificate in
+# /etc/siaga/tls/, as on a box.
+host = "127.0.0.1"
+port = 8112
+
+# The hub's NATS servers and its account (the administrator's, from siaga nats-accounts).
+# [cluster]
+# site = "banten"                       # as given to siaga nats-accounts --site
+# appliance = "hub"
+# servers = ["nats://127.0.0.1:4222"]
+# user = "siaga-admin"
+# password_file = "/etc/siaga/nats/siaga-admin.password"
+# tls_ca = "/etc/siaga/nats/ca.crt"     # servers with a tls {} block
+# site_domains = ["serang", "cilegon"]  # sites whose servers are leaf nodes of the hub's
+EOF
+}
+
+# hub_web_dropin: siaga-web.service's own ExecStart (continued lines joined), its
+# configuration hub.toml instead of config.toml: the web UI on the hub's database.
+hub_web_dropin() {
+    local exec
+    exec=$(sed -n -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' -e '/^ExecStart=/{p;q}' \
+        "$CHECKOUT/systemd/siaga-web.service")
+    [[ $exec == *" --config $ETC/config.toml"* ]] \
+        || die "systemd/siaga-web.service runs no --config $ETC/config.toml to point at $HUB_CONFIG"
+    printf '%s\n' \
+        "# Made by install.sh --hub from siaga-web.service's ExecStart: the web UI serves the" \
+        "# province hub's database ($HUB_CONFIG), not this machine's call log." \
+        "[Service]" \
+        "ExecStart=" \
+        "${exec/" --config $ETC/config.toml"/" --config $HUB_CONFIG"}"
+}
+
+ensure_hub() {
+    if has_lines || { systemd_running && systemctl is-active --quiet siaga.service; }; then
+        die "this box screens calls (siaga.service, [[lines]]): the hub goes on a machine" \
+            "of its own (docs/cluster.md)"
+    fi
+    if [ -e "$HUB_CONFIG" ]; then
+        ensure_owner_mode "$HUB_CONFIG" root "$USER_NAME" 0640
+    else
+        hub_config_template >"$HUB_CONFIG.new"
+        install -o root -g "$USER_NAME" -m 0640 "$HUB_CONFIG.new" "$HUB_CONFIG"
+        rm -f "$HUB_CONFIG.new"
+        did "created $HUB_CONFIG: fill in its [cluster] table (the hub's servers)"
+    fi
+    local dropin
+    dropin=$(mktemp)
+    hub_web_dropin >"$dropin"
+    if ensure_file "$dropin" "$HUB_WEB_DROPIN" 0644; then
+        units_changed=1
+    fi
+    rm -f "$dropin"
+    # `siaga nats-accounts` made the administrator's password here: the hub's to read.
+    if [ -f "$ETC/nats/siaga-admin.password" ]; then
+        ensure_owner_mode "$ETC/nats" root "$USER_NAME" 0750
+        ensure_owner_mode "$ETC/nats/siaga-admin.password" "$USER_NAME" "$USER_NAME" 0600
+    fi
+}
+
+# ------------------------------------------------------------------ the site's NATS server
+
+# nats_server_template: /etc/nats-server.conf as --nats-server writes it.
+nats_server_template() {
+    cat <<'EOF'
+# The NATS server of a Siaga site (docs/cluster.md), made by install.sh --nats-server in
+# place of Debian's default (127.0.0.1 only, no JetStream). install.sh never rewrites it:
+# edit it for TLS, three servers or the province's leaf nodes (docs/cluster.md), then
+# sudo systemctl restart nats-server.
+listen: "0.0.0.0:4222"
+jetstream { store_dir: "/var/lib/nats" }
+# The boxes' accounts: install.sh copies /etc/siaga/nats/nats-accounts.conf here once
+# siaga nats-accounts has written it; until then the file is empty and any client may
+# connect.
+include nats-accounts.conf
+EOF
+}
+
+# The accounts file until `siaga nats-accounts` writes the real one.
+nats_accounts_placeholder() {
+    cat <<'EOF'
+# No accounts yet: any client may connect. Write them with
+#   sudo /opt/siaga/venv/bin/siaga nats-accounts --site SITE --out /etc/siaga/nats box1 box2
+# then run sudo ./install.sh again, which copies them here (docs/cluster.md).
+EOF
+}
+
+# True for Debian's nats-server.conf as shipped: a server on 127.0.0.1:4222, no JetStream.
+nats_conf_is_debians() {
+    [ "$(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$NATS_CONF" | grep -v '^$' | sort \
+        | paste -sd' ' -)" = "host:127.0.0.1 port:4222" ]
+}
+
+ensure_nats_server() {
+    if [ ! -x /usr/sbin/nats-server ] || ! getent group nats >/dev/null; then
+        die "nats-server is missing: apt-get install nats-server"
+    fi
+    local made
+    made=$(mktemp)
+    if [ ! -e "$NATS_CONF" ] || nats_conf_is_debians; then
+        nats_server_template >"$made"
+        if ensure_file "$made" "$NATS_CONF" 0644; then
+            nats_changed=1
+        fi
+    elif ! grep -Eq '^[[:space:]]*jetstream' "$NATS_CONF"; then
+        say "warning: $NATS_CONF (kept, edited) has no jetstream block: sharing needs one"
+    fi
+    if [ -f "$ETC/nats/nats-accounts.conf" ]; then
+        ensure_owner_mode "$ETC/nats" root "$USER_NAME" 0750 # each box reaches its own file
+        if ensure_file "$ETC/nats/nats-accounts.conf" "$NATS_ACCOUNTS" 0640 nats; then
+            nats_changed=1
+        fi
+        grep -q 'nats-accounts\.conf' "$NATS_CONF" \
+            || say "warning: $NATS_CONF does not include nats-accounts.conf: no accounts apply"
+    elif [ -e "$NATS_ACCOUNTS" ]; then
+        ensure_owner_mode "$NATS_ACCOUNTS" root nats 0640
+    else
+        nats_accounts_placeholder >"$made"
+        if ensure_file "$made" "$NATS_ACCOUNTS" 0640 nats; then
+            nats_changed=1
+        fi
+    fi
+    rm -f "$made"
+    if ensure_file "$CHECKOUT/systemd/nats-server.service.d/siaga.conf" "$NATS_DROPIN" 0644; then
+        units_changed=1
+        nats_changed=1
+    fi
+}
+
 has_lines() { grep -Eq '^[[:space:]]*\[\[[[:space:]]*lines[[:space:]]*\]\]' "$ETC/config.toml"; }
 
-# Sharing with the site's other appliances (docs/cluster.md) runs only with a [cluster] table.
-has_cluster() { grep -Eq '^[[:space:]]*\[[[:space:]]*cluster[[:space:]]*\]' "$ETC/config.toml"; }
+# Sharing with the site's other appliances (docs/cluster.md) runs only with a [cluster] table,
+# and so does the hub (in hub.toml).
+has_cluster() {
+    grep -Eq '^[[:space:]]*\[[[:space:]]*cluster[[:space:]]*\]' "${1:-$ETC/config.toml}"
+}
 
-wanted() { [ "$1" != siaga-sync.service ] || has_cluster; }
+wanted() {
+    case "$1" in
+        siaga.service) [ "$hub" = 0 ] ;; # the hub takes no calls
+        siaga-sync.service) has_cluster ;;
+        siaga-hub.service) has_cluster "$HUB_CONFIG" ;;
+        *) true ;;
+    esac
+}
 
 enable_units() {
     if ! have systemctl; then
@@ -383,9 +565,23 @@ enable_units() {
             did "enabled $unit"
         fi
     done
+    if [ "$hub" = 1 ] && systemctl is-enabled --quiet siaga.service 2>/dev/null; then
+        systemctl disable --quiet siaga.service
+        did "disabled siaga.service: the hub takes no calls"
+    fi
+    if [ "$nats" = 1 ] && ! systemctl is-enabled --quiet nats-server.service 2>/dev/null; then
+        systemctl enable --quiet nats-server.service
+        did "enabled nats-server.service"
+    fi
     if ! systemd_running; then
         say "systemd is not running here (a chroot?): units enabled, nothing started or reloaded"
         return
+    fi
+    if [ "$nats" = 1 ] && [ "$nats_changed" = 1 ]; then
+        systemctl restart nats-server.service # its configuration, accounts or drop-in changed
+        did "restarted nats-server.service"
+    elif [ "$nats" = 1 ]; then
+        start_unit nats-server.service
     fi
     if [ "$code_changed" = 1 ] || [ "$units_changed" = 1 ]; then
         systemctl try-restart "${UNITS[@]}"
@@ -393,7 +589,14 @@ enable_units() {
         systemctl try-restart siaga-web.service # it reads its certificate when it starts
     fi
     start_unit siaga-web.service
-    if has_lines; then
+    if [ "$hub" = 1 ]; then
+        if has_cluster "$HUB_CONFIG"; then
+            start_unit siaga-hub.service
+        else
+            say "$HUB_CONFIG has no [cluster] yet: siaga-hub.service starts once it has one" \
+                "(sudo ./install.sh again)"
+        fi
+    elif has_lines; then
         start_unit siaga.service
     else
         say "$ETC/config.toml has no [[lines]] yet: siaga.service starts once you add them" \
@@ -413,9 +616,24 @@ start_unit() {
 
 install_all() {
     have python3 || die "python3 is missing: apt-get install python3 python3-venv"
+    if [ -f "$UNIT_DIR/siaga-hub.service" ]; then
+        hub=1 # installed by an earlier --hub
+    fi
+    if [ -f "$NATS_DROPIN" ]; then
+        nats=1 # installed by an earlier --nats-server
+    fi
+    if [ "$hub" = 1 ]; then
+        UNITS+=(siaga-hub.service)
+    fi
     ensure_user
     ensure_directories
     ensure_config
+    if [ "$hub" = 1 ]; then
+        ensure_hub
+    fi
+    if [ "$nats" = 1 ]; then
+        ensure_nats_server
+    fi
     ensure_tls
     ensure_venv
     ensure_system_files
@@ -432,7 +650,7 @@ install_all() {
 uninstall_all() {
     local purge=$1 unit
     if have systemctl; then
-        for unit in "${UNITS[@]}"; do
+        for unit in "${UNITS[@]}" siaga-hub.service; do
             if systemd_running && systemctl is-active --quiet "$unit"; then
                 systemctl stop "$unit"
                 did "stopped $unit"
@@ -445,7 +663,14 @@ uninstall_all() {
     fi
     remove "$UNIT_DIR/siaga.service" "$UNIT_DIR/siaga-web.service" \
         "$UNIT_DIR/siaga-sync.service" "$UNIT_DIR/siaga.service.d" \
+        "$UNIT_DIR/siaga-hub.service" "$UNIT_DIR/siaga-web.service.d" \
         "$RULES" "$JOURNALD_CONF" "$PREFIX"
+    if [ -f "$NATS_DROPIN" ]; then
+        remove "$NATS_DROPIN"
+        rmdir --ignore-fail-on-non-empty "$(dirname "$NATS_DROPIN")"
+        say "kept nats-server, $NATS_CONF, $NATS_ACCOUNTS and its store /var/lib/nats" \
+            "(apt-get purge nats-server removes the package's)"
+    fi
     if systemd_running; then
         systemctl daemon-reload
     fi
@@ -473,6 +698,8 @@ main() {
                 wheels=$(cd "$2" && pwd) || die "no wheel directory $2"
                 shift 2
                 ;;
+            --hub) hub=1 && shift ;;
+            --nats-server) nats=1 && shift ;;
             --uninstall) mode=uninstall && shift ;;
             --purge) purge=1 && shift ;;
             -h | --help) usage ;;
@@ -481,6 +708,7 @@ main() {
     done
     [ "$(id -u)" = 0 ] || die "run as root (sudo ./install.sh)"
     if [ "$mode" = uninstall ]; then
+        [ "$hub$nats" = 00 ] || die "--hub and --nats-server go with an installation"
         uninstall_all "$purge"
     else
         [ "$purge" = 0 ] || die "--purge goes with --uninstall"

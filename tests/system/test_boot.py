@@ -7,7 +7,10 @@ installs into the root, the root boots with systemd as its init, and then
   installer's certificate;
 - a stuck line service (here: stopped with SIGSTOP) stops feeding the watchdog, and
   systemd kills it after WatchdogSec=30 and starts it again;
-- `systemctl stop` ends it cleanly (SIGINT: the call log is closed, exit status 0).
+- `systemctl stop` ends it cleanly (SIGINT: the call log is closed, exit status 0);
+- the box is also its site's NATS server (`install.sh --nats-server`, Debian's package):
+  the server runs JetStream with its store in /var/lib/nats, `siaga sync` shares through
+  it, and the server reloads and stops without /bin/kill.
 The configured line's modem does not exist in the container: the line keeps retrying,
 which is also how a Pi with an unplugged modem runs.
 """
@@ -15,6 +18,7 @@ which is also how a Pi with an unplugged modem runs.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import subprocess
 import time
@@ -26,16 +30,19 @@ import pytest
 
 from tests.system.debian_root import mounted
 from tests.system.rootfs import in_root, prepared_root
+from tests.system.test_installer import nats_server_deb
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)
 
 BOOT_TIMEOUT_S = 120.0
-# Booted without machined or D-Bus on the host, which a test machine need not have.
+# Booted without machined or D-Bus on the host, which a test machine need not have; a
+# network of its own (loopback only), so its NATS server's port 4222 is not the host's.
 NSPAWN = ["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit"]
-NSPAWN += ["--machine=siaga-test"]
+NSPAWN += ["--machine=siaga-test", "--private-network"]
 INSIDE_ENV = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_COLORS=0"]
 LINE = '\n[[lines]]\nname = "line1"\nport = "/dev/siaga/line1"\nfamily = "sim800"\n'
+CLUSTER = '\n[cluster]\nsite = "serang"\nappliance = "box1"\nservers = ["nats://127.0.0.1:4222"]\n'
 
 
 class Container:
@@ -131,6 +138,17 @@ def test_the_units_run_under_systemd_and_a_stuck_line_service_is_restarted(
         with mounted(root):
             installed = in_root(root, "bash", "/src/siaga/install.sh", "--wheels", "/src/wheels")
             assert installed.returncode == 0, installed.stdout + installed.stderr
+            # The site's server on this box, and the box sharing through it.
+            shutil.copy(nats_server_deb(root / "src"), root / "src/nats-server.deb")
+            dpkg = in_root(root, "dpkg", "-i", "/src/nats-server.deb")
+            assert dpkg.returncode == 0, dpkg.stdout + dpkg.stderr
+            with (root / "etc/siaga/config.toml").open("a") as config:
+                config.write(CLUSTER)
+            server = in_root(
+                root, "bash", "/src/siaga/install.sh", "--wheels", "/src/wheels", "--nats-server"
+            )
+            assert server.returncode == 0, server.stdout + server.stderr
+            assert "enabled siaga-sync.service" in server.stdout
         with (root / "etc/siaga/config.toml").open("a") as config:
             config.write(LINE)
         (root / "etc/hostname").write_text("siaga-test\n")
@@ -172,3 +190,30 @@ def test_the_units_run_under_systemd_and_a_stuck_line_service_is_restarted(
             assert "call log /var/lib/siaga/siaga.db closed" in box.journal("siaga.service")
             # The web UI does not depend on the line service.
             assert box.show("siaga-web.service", "ActiveState") == "active"
+
+            assert_the_site_server_runs_and_the_box_shares_through_it(box)
+
+
+def assert_the_site_server_runs_and_the_box_shares_through_it(box: Container) -> None:
+    """nats-server with the installer's configuration and drop-in; siaga sync on it."""
+    for unit in ("nats-server.service", "siaga-sync.service"):
+        wait_until(lambda u=unit: box.show(u, "ActiveState") == "active", unit, 60.0)
+    wait_until(
+        lambda: "sync: connected to 127.0.0.1:4222" in box.journal("siaga-sync.service"),
+        "siaga sync to connect to the box's own server",
+        60.0,
+    )
+    assert 'Store Directory: "/var/lib/nats/jetstream"' in box.journal("nats-server.service")
+    store = box.run("stat -c '%U %a' /var/lib/nats /var/lib/nats/jetstream").stdout.split()
+    assert store == ["nats", "750", "nats", "750"]
+    assert box.run("systemctl reload nats-server").returncode == 0
+    wait_until(
+        lambda: "Reloaded server configuration" in box.journal("nats-server.service"),
+        "nats-server to reload",
+        30.0,
+    )
+    assert box.run("systemctl stop nats-server").returncode == 0
+    assert box.show("nats-server.service", "Result") == "success"
+    assert "Server Exiting" in box.journal("nats-server.service")
+    # Sharing waits for the server; the line service never noticed.
+    assert box.show("siaga-sync.service", "ActiveState") == "active"

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 
 from tests.system.debian_root import REPO_ROOT
 from tests.system.rootfs import in_root
+from tests.system.units import values
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)
@@ -114,15 +117,22 @@ def test_install_twice_changes_nothing_the_second_time_and_uninstall_keeps_the_d
     assert added.returncode == 0, added.stderr
     assert (root / "var/lib/siaga/siaga.db").is_file()
 
+    assert_the_hub_and_the_nats_server_roles(root)
+
     removed = install(root, "--uninstall")
     assert "removed user siaga" in removed
     for gone in (
         "opt/siaga",
         "etc/systemd/system/siaga.service",
         "etc/systemd/system/siaga-sync.service",
+        "etc/systemd/system/siaga-hub.service",
+        "etc/systemd/system/siaga-web.service.d",
+        "etc/systemd/system/nats-server.service.d",
         "etc/udev/rules.d/99-siaga-modems.rules",
     ):
         assert not (root / gone).exists(), gone
+    assert "kept nats-server" in removed
+    assert (root / "etc/nats-server.conf").is_file() and (root / "etc/siaga/hub.toml").is_file()
     assert not (root / "etc/systemd/system/multi-user.target.wants/siaga.service").is_symlink()
     assert "siaga:" not in (root / "etc/passwd").read_text()
     assert (root / "etc/siaga/config.toml").is_file()
@@ -171,6 +181,121 @@ def assert_installed(root: Path) -> None:
     )
     output = verify.stdout + verify.stderr
     assert verify.returncode == 0 and not output, output
+
+
+UNITS = "etc/systemd/system"
+WANTS = f"{UNITS}/multi-user.target.wants"
+HUB_CLUSTER = (
+    '\n[cluster]\nsite = "banten"\nappliance = "hub"\nservers = ["nats://127.0.0.1:4222"]\n'
+)
+
+
+def assert_the_hub_and_the_nats_server_roles(root: Path) -> None:
+    """--hub, then --nats-server, on the installed box: each role added, then kept."""
+    hub = install(root, "--wheels", "/src/wheels", "--hub")
+    assert "created /etc/siaga/hub.toml: fill in its [cluster] table" in hub
+    assert "disabled siaga.service: the hub takes no calls" in hub
+    installed = root / UNITS / "siaga-hub.service"
+    assert installed.read_text() == (REPO_ROOT / "systemd/siaga-hub.service").read_text()
+    assert not (root / WANTS / "siaga.service").exists()
+    assert not (root / WANTS / "siaga-hub.service").exists()  # not before its [cluster]
+    hub_toml = root / "etc/siaga/hub.toml"
+    status = hub_toml.stat()
+    assert (oct(status.st_mode & 0o777), status.st_gid) == ("0o640", owner_uid(root, "siaga"))
+    (web_exec,) = values(REPO_ROOT / "systemd/siaga-web.service", "ExecStart")
+    assert values(root / UNITS / "siaga-web.service.d/hub.conf", "ExecStart") == [
+        "",
+        web_exec.replace("/etc/siaga/config.toml", "/etc/siaga/hub.toml"),
+    ]
+    with hub_toml.open("a") as config:
+        config.write(HUB_CLUSTER)
+    check = in_root(
+        root, "/opt/siaga/venv/bin/siaga", "config", "check", "/etc/siaga/hub.toml", user="siaga"
+    )
+    assert check.returncode == 0 and "province.db" in check.stdout, check.stdout + check.stderr
+    kept = install(root, "--wheels", "/src/wheels")  # no --hub: the role stays
+    assert "enabled siaga-hub.service" in kept and "enabled siaga.service" not in kept
+    assert "nothing to change" in install(root, "--wheels", "/src/wheels")
+    verify = in_root(
+        root,
+        "systemd-analyze",
+        "verify",
+        f"/{UNITS}/siaga-hub.service",
+        f"/{UNITS}/siaga-web.service",
+    )
+    assert verify.returncode == 0 and not verify.stdout + verify.stderr, verify.stderr
+
+    # The site's NATS server: Debian's package first, then the option.
+    missing = in_root(root, "bash", "/src/siaga/install.sh", "--nats-server")
+    assert missing.returncode == 1 and "apt-get install nats-server" in missing.stderr
+    shutil.copy(nats_server_deb(root / "src"), root / "src/nats-server.deb")
+    dpkg = in_root(root, "dpkg", "-i", "/src/nats-server.deb")
+    assert dpkg.returncode == 0, dpkg.stdout + dpkg.stderr
+    assert (root / "etc/nats-server.conf").read_text() == "host: 127.0.0.1\nport: 4222\n"
+    nats = install(root, "--wheels", "/src/wheels", "--nats-server")
+    assert "installed /etc/nats-server.conf" in nats and "installed /etc/nats-accounts.conf" in nats
+    assert 'listen: "0.0.0.0:4222"' in (root / "etc/nats-server.conf").read_text()
+    dropin = root / UNITS / "nats-server.service.d/siaga.conf"
+    assert (
+        dropin.read_text() == (REPO_ROOT / "systemd/nats-server.service.d/siaga.conf").read_text()
+    )
+    assert (root / WANTS / "nats-server.service").is_symlink()
+    assert_nats_server_config_valid(root)
+
+    # The accounts siaga nats-accounts writes: beside the server's file at the next run.
+    accounts = in_root(
+        root,
+        "/opt/siaga/venv/bin/siaga",
+        "nats-accounts",
+        "--site",
+        "banten",
+        "--out",
+        "/etc/siaga/nats",
+        "box1",
+    )
+    assert accounts.returncode == 0, accounts.stdout + accounts.stderr
+    copied = install(root, "--wheels", "/src/wheels")  # both roles kept
+    assert "installed /etc/nats-accounts.conf" in copied
+    written = root / "etc/siaga/nats/nats-accounts.conf"
+    beside = root / "etc/nats-accounts.conf"
+    assert beside.read_text() == written.read_text()
+    nats_gid = int(in_root(root, "getent", "group", "nats").stdout.split(":")[2])
+    status = beside.stat()
+    assert (oct(status.st_mode & 0o777), status.st_uid, status.st_gid) == ("0o640", 0, nats_gid)
+    # The hub (as siaga) reads the administrator's password; the boxes' stay root's.
+    siaga = owner_uid(root, "siaga")
+    folder = (root / "etc/siaga/nats").stat()
+    assert (oct(folder.st_mode & 0o777), folder.st_gid) == ("0o750", siaga)
+    assert (root / "etc/siaga/nats/siaga-admin.password").stat().st_uid == siaga
+    assert (root / "etc/siaga/nats/box1.password").stat().st_uid == 0
+    assert_nats_server_config_valid(root)
+    assert "nothing to change" in install(root, "--wheels", "/src/wheels")
+
+
+def assert_nats_server_config_valid(root: Path) -> None:
+    """`nats-server -t` on the installed configuration, and its unit with the drop-in."""
+    tested = in_root(root, "nats-server", "-c", "/etc/nats-server.conf", "-t")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    verify = in_root(root, "systemd-analyze", "verify", "/lib/systemd/system/nats-server.service")
+    assert verify.returncode == 0 and not verify.stdout + verify.stderr, verify.stderr
+
+
+def nats_server_deb(scratch: Path) -> Path:
+    """Debian's nats-server package: from apt's cache here, else fetched with apt-get."""
+    cached = sorted(Path("/var/cache/apt/archives").glob("nats-server_*.deb"))
+    if cached:
+        return cached[-1]
+    fetched = subprocess.run(
+        ["apt-get", "download", "nats-server"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    (deb,) = scratch.glob("nats-server_*.deb")
+    return deb
 
 
 TLS = "etc/siaga/tls"

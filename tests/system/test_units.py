@@ -8,6 +8,7 @@ the installed units unchanged inside a Debian root where /opt/siaga/venv exists.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.units import SYSTEMD_DIR, entries, values
+from appliance.cli import cmd_hub
+from appliance.cluster import hub as cluster_hub
+from appliance.cluster import run as cluster_run
+from tests.system.units import REPO_ROOT, SYSTEMD_DIR, entries, values
 
-UNITS = ("siaga.service", "siaga-web.service", "siaga-sync.service")
+UNITS = ("siaga.service", "siaga-web.service", "siaga-sync.service", "siaga-hub.service")
 INSTALLED_SIAGA = "/opt/siaga/venv/bin/siaga"
 # `systemd-analyze security` exposure scores (0 best, 10 worst) the units must stay under.
-MAX_EXPOSURE = {"siaga.service": 1.5, "siaga-web.service": 2.0, "siaga-sync.service": 2.0}
+MAX_EXPOSURE = {
+    "siaga.service": 1.5,
+    "siaga-web.service": 2.0,
+    "siaga-sync.service": 2.0,
+    "siaga-hub.service": 2.0,
+}
+# Debian's nats-server package's unit, which `install.sh --nats-server` adds a drop-in to.
+DEBIAN_NATS_UNIT = Path("/lib/systemd/system/nats-server.service")
 
 
 def systemd_analyze() -> str:
@@ -118,3 +129,75 @@ def test_the_web_unit_has_no_devices_and_does_not_require_the_line_service() -> 
         assert not any("siaga.service" in value for value in values(unit, key, "Unit")), key
     line_unit = SYSTEMD_DIR / "siaga.service"
     assert not any("siaga-web" in value for _, _, value in entries(line_unit))
+
+
+def test_the_hub_unit_runs_siaga_hub_on_its_own_configuration_without_a_watchdog() -> None:
+    unit = SYSTEMD_DIR / "siaga-hub.service"
+    assert values(unit, "ExecStart") == [f"{INSTALLED_SIAGA} hub --config /etc/siaga/hub.toml"]
+    # `siaga hub` never notifies systemd: a watchdog would kill a healthy hub.
+    assert values(unit, "Type") == ["exec"]
+    assert values(unit, "WatchdogSec") == values(unit, "NotifyAccess") == []
+    for code in (cmd_hub, cluster_run, cluster_hub):
+        assert "notify" not in inspect.getsource(code).lower(), code
+    assert values(unit, "Restart") == ["always"]
+    assert values(unit, "RestartPreventExitStatus") == ["2"]  # no [cluster]: not in a loop
+    assert values(unit, "StartLimitIntervalSec", "Unit") == ["0"]
+    assert values(unit, "PrivateDevices") == ["yes"]
+    # Beside the sharing agent's unit, line for line but what makes it the hub.
+    own = {"Description", "After", "ExecStart", "SyslogIdentifier"}
+    sync = SYSTEMD_DIR / "siaga-sync.service"
+    assert [e for e in entries(unit) if e[1] not in own] == [
+        e for e in entries(sync) if e[1] not in own
+    ]
+
+
+def test_the_hub_web_drop_in_points_the_web_unit_at_hub_toml(unit_copies: Path) -> None:
+    """The drop-in `install.sh --hub` makes, from the web unit's own ExecStart, verifies."""
+    made = subprocess.run(
+        ["bash", "-c", f"source {REPO_ROOT / 'install.sh'} && hub_web_dropin"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    dropin = unit_copies / "siaga-web.service.d" / "hub.conf"
+    dropin.parent.mkdir()
+    dropin.write_text(made)
+    web = values(SYSTEMD_DIR / "siaga-web.service", "ExecStart")[0]
+    assert values(dropin, "ExecStart") == [
+        "",
+        web.replace("--config /etc/siaga/config.toml", "--config /etc/siaga/hub.toml"),
+    ]
+    test_siaga = str(Path(sys.executable).with_name("siaga"))
+    dropin.write_text(made.replace(INSTALLED_SIAGA, test_siaga))
+    result = subprocess.run(
+        [systemd_analyze(), "verify", str(unit_copies / "siaga-web.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_nats_server_drop_in_passes_verify_with_debians_unit(tmp_path: Path) -> None:
+    assert DEBIAN_NATS_UNIT.is_file(), "nats-server is missing: apt-get install nats-server"
+    shutil.copy(DEBIAN_NATS_UNIT, tmp_path)
+    shutil.copytree(SYSTEMD_DIR / "nats-server.service.d", tmp_path / "nats-server.service.d")
+    result = subprocess.run(
+        [systemd_analyze(), "verify", str(tmp_path / "nats-server.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    dropin = SYSTEMD_DIR / "nats-server.service.d" / "siaga.conf"
+    # The JetStream store the installer's nats-server.conf names, kept across restarts.
+    assert values(dropin, "StateDirectory") == ["nats"]
+    assert values(dropin, "Restart") == ["always"]
+    assert values(DEBIAN_NATS_UNIT, "User") == ["nats"]  # who owns /var/lib/nats
+    # No /bin/kill (procps) needed to stop or reload it: the SIGINT the package's sends.
+    assert values(dropin, "ExecStop") == [""] and values(dropin, "KillSignal") == ["SIGINT"]
+    assert values(dropin, "ExecReload")[0] == ""
+    assert not any("/bin/kill" in value for value in values(dropin, "ExecReload"))
