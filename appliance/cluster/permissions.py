@@ -171,7 +171,8 @@ def server_authorization(
     leaf_sites: dict[str, str] | None = None,
 ) -> str:
     """The `authorization` block for a site: `appliances` maps each box's name to its
-    password; `admin` is (user, password) of the account that creates the streams. The
+    password (or its bcrypt hash, which nats-server checks a password against); `admin`
+    is (user, password or hash) of the account that creates the streams. The
     boxes and the admin connect as clients only.
 
     `leaf_sites`, on the province hub's server, maps the JetStream domain of each site
@@ -227,9 +228,10 @@ def write_site_accounts(
     hub_url: str | None = None,
 ) -> list[Path]:
     """Make the accounts of a site in `folder`: `nats-accounts.conf` (include it from the
-    server's configuration) and a password file per appliance and for the admin, each
-    readable by its owner only. Existing passwords are kept, so running it again to add
-    a box changes no other box's password.
+    server's configuration; it holds each password's bcrypt hash, never the password) and
+    a password file per appliance and for the admin, each readable by its owner only.
+    Existing passwords are kept, so running it again to add a box changes no other box's
+    password.
 
     On the province hub's server, `leaf_sites` names the JetStream domain of each site
     whose server links to it as a leaf node, and `hub_url` the address those servers dial
@@ -263,10 +265,15 @@ def write_site_accounts(
     )
     if leaf_sites:
         header += "# Each site's leaf-node link carries its own streams and the province's rules.\n"
+    # The server's file holds only bcrypt hashes: a copy of it (a backup, a support
+    # bundle) gives nobody a box's, the admin's or a link's password.
+    boxes = {name: bcrypt_hash(password) for name, password in passwords.items()}
     hashes = {domain: bcrypt_hash(password) for domain, password in links.items()}
     config.write_text(
         header
-        + server_authorization(site, passwords, admin=(ADMIN_USER, admin), leaf_sites=hashes),
+        + server_authorization(
+            site, boxes, admin=(ADMIN_USER, bcrypt_hash(admin)), leaf_sites=hashes
+        ),
         encoding="utf-8",
     )
     config.chmod(0o600)

@@ -86,6 +86,13 @@ def guarded_server(tmp_path: Path, accounts: Path) -> Iterator[NatsServer]:
     server.kill()
 
 
+def test_the_servers_accounts_file_holds_hashes_never_a_password(accounts: Path) -> None:
+    conf = (accounts / "nats-accounts.conf").read_text(encoding="utf-8")
+    for user in ("a", "b", ADMIN_USER):
+        assert secret(accounts, user) not in conf, f"{user}'s password in the server's file"
+    assert conf.count('"password": "$2b$') == 3  # two boxes and the admin, hashed
+
+
 def test_boxes_share_through_their_own_accounts(
     tmp_path: Path,
     guarded_server: NatsServer,
