@@ -16,6 +16,7 @@ import logging
 from sqlite_utils import Database, Migrations
 
 from appliance.cluster.schema import (
+    create_callback_served_fact,
     create_callback_sharing,
     create_cluster_tables,
     create_event_sharing,
@@ -755,3 +756,10 @@ def share_callbacks(db: Database) -> None:
     per change of an entry, and the hub keeps every site's entries in `hub_callbacks`:
     see appliance/cluster/schema.py."""
     create_callback_sharing(db)
+
+
+@migration(name="0025_callback_served_fact")
+def share_served_callbacks(db: Database) -> None:
+    """A call-back served on one box closes the caller's entry on the site's other boxes
+    and counts as an operator's contact there: see appliance/cluster/schema.py."""
+    create_callback_served_fact(db)

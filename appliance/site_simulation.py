@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
@@ -175,7 +176,8 @@ class SiteBridge:
 
     @staticmethod
     def _deliver(box: _BridgedBox, facts: Sequence[store.ReceivedFact], now_ts: float) -> None:
-        box.facts_received += store.add_peer_facts(box.db, facts, now_ts)
+        zone = ZoneInfo(box.service.config.site.timezone)
+        box.facts_received += store.add_peer_facts(box.db, facts, now_ts, zone)
         for fact in facts:
             box.service.policy.record_shared_fact(
                 SharedFact(caller_e164=fact.caller, kind=fact.kind, value=fact.value, at=fact.ts)

@@ -644,7 +644,8 @@ class SyncAgent(SharingProcess):
                 if msg.subject != own and (fact := self._received_fact(msg)) is not None
             ]
             if facts:
-                self.applied_facts += store.add_peer_facts(self.db, facts, self._clock())
+                added = store.add_peer_facts(self.db, facts, self._clock(), self._zone)
+                self.applied_facts += added
             for msg in msgs:
                 await msg.ack()
 

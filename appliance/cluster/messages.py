@@ -133,11 +133,12 @@ class _Strict(BaseModel):
 
 
 class FactMessage(_Strict):
-    """A verdict (`genuine:<kind>`, prank, ghost...) or a challenge outcome on a number."""
+    """A verdict (`genuine:<kind>`, prank, ghost...), a challenge outcome, or a call-back
+    served (`callback`, value `done`: an operator reached the caller) on a number."""
 
     origin: str = Field(pattern=f"^{NAME}$")
     seq: int = Field(ge=1)
-    kind: Literal["verdict", "challenge"]
+    kind: Literal["verdict", "challenge", "callback"]
     caller: E164Number
     value: str
     ts: Time
@@ -149,6 +150,8 @@ class FactMessage(_Strict):
             raise MessageRefused(f"unknown verdict {self.value[:40]!r}")
         if self.kind == "challenge" and self.value not in {r.value for r in ChallengeResult}:
             raise MessageRefused(f"unknown challenge result {self.value[:40]!r}")
+        if self.kind == "callback" and self.value != "done":
+            raise MessageRefused(f"unknown call-back outcome {self.value[:40]!r}")
         return self
 
 

@@ -12,7 +12,10 @@ of one transaction.
 What each message carries is built here in SQL (`json_object`), from the row as committed:
 - `rule`: the whole rule row (a new rule or a removal), keyed by the rule's id;
 - `fact`: an operator's verdict or a challenge outcome on a number, which every box of the
-  site folds into its policy state (the site's reputation of a number);
+  site folds into its policy state (the site's reputation of a number); and a call-back
+  served (an entry of the call-back list marked `done`: an operator reached the caller),
+  which closes the caller's entry on the site's other boxes and counts there as an
+  operator's contact;
 - `call`: the call record once the call has ended, for the province hub's figures;
 - `event`: an event (alarms, changes), for the hub's dashboard;
 - `setting`: a section of the screening settings as it now is (its overrides, or null
@@ -401,3 +404,25 @@ def create_callback_sharing(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX idx_hub_callbacks_status ON hub_callbacks (status, last_ts)")
+
+
+def create_callback_served_fact(db: Database) -> None:
+    """An entry of the call-back list marked `done` (an operator called the caller back, or
+    the caller got through to one) goes out as a fact of kind `callback`, value `done`,
+    at the time it was marked: every other box of the site closes its own open entry for
+    that caller (`appliance.store.callbacks.close_served_elsewhere`) and counts an
+    operator's contact with the number. An entry closed that way (`status_by` starting
+    `sync:`) is not shared again as a fact; its entry still goes to the hub's list."""
+    served = (
+        "json_object('kind', 'callback', 'caller', NEW.caller, 'value', 'done', "
+        f"'ts', {_value('NEW.status_ts', 'status_ts')}, 'call', NEW.call_id)"
+    )
+    condition = (
+        f"{_GATE} AND OLD.status = 'open' AND NEW.status = 'done' AND NEW.status_ts IS NOT NULL"
+        " AND substr(COALESCE(NEW.status_by, ''), 1, 5) != 'sync:'"
+    )
+    body = _outbox_insert("fact", "NEW.caller", served)
+    db.execute(
+        "CREATE TRIGGER outbox_callback_served AFTER UPDATE OF status ON callbacks"
+        f" WHEN {condition} BEGIN {body} END"
+    )

@@ -29,6 +29,7 @@ from appliance.cluster.schema import (
 )
 from appliance.config import Config, ConfigError, parse_config
 from appliance.settings import effective_config, read_overrides
+from appliance.store.callbacks import close_served_elsewhere
 from appliance.store.db import immediate, iso_at
 from appliance.store.rules import write_shared_rule
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 OutboxKind = Literal["rule", "fact", "call", "event", "setting", "callback"]
 RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
 SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
-FactKind = Literal["verdict", "challenge"]
+FactKind = Literal["verdict", "challenge", "callback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,9 +477,13 @@ class ReceivedFact:
     ts: float
 
 
-def add_peer_facts(db: Database, facts: Sequence[ReceivedFact], received_ts: float) -> int:
-    """Keep peers' verdicts and challenge outcomes, in one transaction; a fact already kept
-    (same origin and sequence) is skipped. Returns how many were new."""
+def add_peer_facts(
+    db: Database, facts: Sequence[ReceivedFact], received_ts: float, zone: ZoneInfo
+) -> int:
+    """Keep peers' verdicts, challenge outcomes and call-backs served, in one transaction;
+    a fact already kept (same origin and sequence) is skipped. A call-back served on
+    another box closes this box's open entry for that caller (`close_served_elsewhere`).
+    Returns how many were new."""
     added = 0
     with immediate(db):
         for fact in facts:
@@ -490,6 +495,8 @@ def add_peer_facts(db: Database, facts: Sequence[ReceivedFact], received_ts: flo
                  received_ts],
             )  # fmt: skip
             added += cursor.rowcount
+            if cursor.rowcount and fact.kind == "callback":
+                close_served_elsewhere(db.conn, fact.caller, fact.ts, fact.origin, zone)
     return added
 
 

@@ -328,6 +328,26 @@ def close_reached(conn: sqlite3.Connection, call_id: int, ts: float, zone: ZoneI
     return cursor.rowcount
 
 
+# The name an entry closed because another box of the site reached the caller is
+# recorded under: `sync:<that box>`. Such a close is not shared again.
+PEER_ACTOR_PREFIX = "sync:"
+
+
+def close_served_elsewhere(
+    conn: sqlite3.Connection, caller: str, ts: float, origin: str, zone: ZoneInfo
+) -> int:
+    """Another appliance of the site reached `caller` at `ts` (an operator called them back,
+    or they got through to one there): the open entry listed for that caller here before
+    then is `done`, by `sync:<origin>`, so no operator of this box rings them again. Call
+    it inside the write transaction that keeps the peer's fact; the rows changed (0 or 1)."""
+    cursor = conn.execute(
+        "UPDATE callbacks SET status = 'done', status_ts = ?, status_at = ?, status_by = ?,"
+        " note = ? WHERE status = 'open' AND caller = ? AND first_ts <= ?",
+        [ts, iso_at(ts, zone), f"{PEER_ACTOR_PREFIX}{origin}", f"served on {origin}", caller, ts],
+    )
+    return cursor.rowcount
+
+
 # ------------------------------------------------------------------ after a flood
 
 

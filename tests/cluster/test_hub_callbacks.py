@@ -3,8 +3,10 @@
 Each box is a real SQLite file whose call-back list is written as the line service writes
 it (`CallLog.add_callback`) and marked as the web UI marks it (`mark_callback` in a write
 transaction); its `SyncAgent` publishes every change of an entry, and the `Hub` keeps one
-row per (site, appliance, entry id there) at its latest revision. Garbage, copies and
-late old revisions are published with a plain client, as anything on the network could.
+row per (site, appliance, entry id there) at its latest revision. A caller served on one
+box (an entry marked `done`) is taken off the site's other boxes' lists, and the hub's.
+Garbage, copies and late old revisions are published with a plain client, as anything on
+the network could.
 """
 
 from __future__ import annotations
@@ -178,6 +180,31 @@ def test_a_caller_released_on_a_sites_box_is_on_the_hubs_list_once_with_its_site
     ]
     assert the_hub.agent.refused == 0
     assert all(box.agent.refused == 0 for box in boxes)
+
+
+def test_a_caller_served_on_one_box_leaves_the_lists_of_the_sites_other_boxes(
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+) -> None:
+    a, b, hub = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "hub.db"
+    box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
+    the_hub = agents(nats_server, "hub", hub, site="banten", hub=True)
+    connected(box_a, box_b, the_hub)
+    release(a, CALLER)  # the caller was released on both boxes (a hunt over every line)
+    release(b, CALLER)
+    release(b, LATER)
+    mark(a, CALLER, "done", by="op1", note="called back: a fall, ambulance sent")
+
+    closed_on_b = "SELECT status, status_by FROM callbacks WHERE caller = ?"
+    wait_for(lambda: rows(b, closed_on_b, CALLER) == [("done", "sync:a")], "b's entry closed")
+    assert rows(b, closed_on_b, LATER) == [("open", None)]  # another caller's entry stays
+    at_hub = "SELECT appliance, status FROM hub_callbacks WHERE caller = ? ORDER BY appliance"
+    wait_for(
+        lambda: rows(hub, at_hub, CALLER) == [("a", "done"), ("b", "done")],
+        "both boxes' entries closed on the hub's list",
+    )
+    assert rows(b, "SELECT kind, origin, value FROM peer_facts") == [("callback", "a", "done")]
+    assert rows(b, "SELECT count(*) FROM outbox WHERE kind = 'fact'") == [(0,)]  # no echo
+    assert box_a.agent.refused == box_b.agent.refused == the_hub.agent.refused == 0
 
 
 def test_a_copy_and_an_older_revision_arriving_late_change_nothing(

@@ -244,6 +244,7 @@ def test_garbage_on_the_site_subjects_is_refused_and_sharing_goes_on(
             (f"{fact}.evil", json.dumps({**good, "ts": float("nan")}).replace("NaN", "1e999")),
             (f"{fact}.mallory", json.dumps(good)),  # claims to be another box
             (f"{fact}.evil", json.dumps({**good, "seq": 2}) + " " * 20_000),
+            (f"{fact}.evil", json.dumps({**good, "seq": 4, "kind": "callback", "value": "x"})),
             (f"$KV.siaga_rules.{SITE}.b-1", b"{}"),
             (f"$KV.siaga_rules.{SITE}.b-2", json.dumps({"id": "b-3", "kind": "block"})),
             (f"$KV.siaga_rules.{SITE}.b-4",
@@ -257,7 +258,7 @@ def test_garbage_on_the_site_subjects_is_refused_and_sharing_goes_on(
 
     asyncio.run(attack())
     wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(1,)], "the one good fact")
-    wait_for(lambda: box_b.agent.refused >= 10, "ten refusals")
+    wait_for(lambda: box_b.agent.refused >= 11, "eleven refusals")
     assert rows(b, "SELECT origin, origin_seq, value FROM peer_facts") == [("evil", 3, "prank")]
     assert rows(b, "SELECT count(*) FROM rules") == [(0,)]
     assert box_b.is_connected()
