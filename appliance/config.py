@@ -568,6 +568,14 @@ class ClusterConfig(StrictModel):
         default=None, description="file holding the NATS user's password"
     )
     tls_ca: Path | None = Field(default=None, description="CA certificate of the NATS servers")
+    tls_cert: Path | None = Field(
+        default=None,
+        description=(
+            "this box's own certificate, shown to servers that ask for one (verify: true);"
+            " with tls_key"
+        ),
+    )
+    tls_key: Path | None = Field(default=None, description="the private key of tls_cert")
     replicas: int = Field(
         default=1, ge=1, le=5, description="copies of each stream (3 on a three-server site)"
     )
@@ -596,6 +604,16 @@ class ClusterConfig(StrictModel):
             raise ValueError(
                 f"domain must be the site's name ({self.site!r}, not {self.domain!r}): the"
                 " province hub gathers each site's calls from the domain of that name"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> ClusterConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: the certificate and its key")
+        if self.tls_cert is not None and self.tls_ca is None:
+            raise ValueError(
+                "tls_cert needs tls_ca: a box shows its certificate only to a server it checked"
             )
         return self
 

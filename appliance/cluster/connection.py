@@ -52,7 +52,8 @@ def wants_tls(cluster: ClusterConfig) -> bool:
 
 def tls_context(cluster: ClusterConfig) -> HandshakeWitness:
     """The context that checks the servers' certificates: against `tls_ca`, else the
-    system's CAs. A CA file that cannot be read is said plainly."""
+    system's CAs; and shows this box's own (`tls_cert`, `tls_key`) to a server that asks
+    for one. A file that cannot be read is said plainly."""
     context = HandshakeWitness(ssl.PROTOCOL_TLS_CLIENT)  # names and chain checked
     if cluster.tls_ca is None:
         context.load_default_certs()
@@ -61,6 +62,14 @@ def tls_context(cluster: ClusterConfig) -> HandshakeWitness:
         context.load_verify_locations(cafile=str(cluster.tls_ca))
     except (OSError, ssl.SSLError) as exc:
         raise TlsRefused(f"cannot read the CA in tls_ca ({cluster.tls_ca}): {exc}") from None
+    if cluster.tls_cert is not None and cluster.tls_key is not None:
+        try:
+            context.load_cert_chain(certfile=str(cluster.tls_cert), keyfile=str(cluster.tls_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsRefused(
+                f"cannot read this box's certificate ({cluster.tls_cert}) with its key"
+                f" ({cluster.tls_key}): {exc}"
+            ) from None
     return context
 
 

@@ -10,7 +10,10 @@ only TLS:
   line service screens as before (real `siaga run` and `siaga sync` processes);
 - a plain-text client is refused by the server;
 - a box that names a CA never talks plain text to a server that offers no TLS: its
-  password never leaves it.
+  password never leaves it;
+- with mutual TLS (the server asks every client for a certificate the site's CA signed,
+  each box's made with the lines docs/cluster.md gives), the boxes holding theirs share,
+  and a box with none, or with one a stranger's CA signed, is refused in the handshake.
 """
 
 from __future__ import annotations
@@ -161,3 +164,59 @@ def test_a_box_that_names_a_ca_never_talks_plain_text(
     assert rows(tmp_path / "a.db", "SELECT count(*) FROM events WHERE kind = 'sync_connected'") == [
         (0,)
     ]
+
+
+@pytest.fixture
+def verifying_server(tmp_path: Path, certificates: Certificates) -> Iterator[NatsServer]:
+    """A JetStream server that asks every client for a certificate the site's CA signed."""
+    folder = tmp_path / "nats-verify"
+    folder.mkdir()
+    server = NatsServer(folder, config_text=certificates.server_block(verify=True))
+    server.start()
+    yield server
+    server.kill()
+
+
+def test_with_mutual_tls_only_boxes_holding_a_certificate_of_the_site_get_in(
+    tmp_path: Path,
+    verifying_server: NatsServer,
+    certificates: Certificates,
+    agents: Callable[..., AgentThread],
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    mine = {
+        box: dict(zip(("tls_cert", "tls_key"), certificates.box_certificate(box), strict=True))
+        for box in ("a", "b")
+    }
+    box_a = agents(verifying_server, "a", a, tls_ca=certificates.ca, **mine["a"])
+    box_b = agents(verifying_server, "b", b, tls_ca=certificates.ca, **mine["b"])
+    connected(box_a, box_b)
+    rule_id = block(a, "+62877")
+    assert wait_for(lambda: rule_row(b, rule_id), "the rule on box b")["origin"] == "a"
+
+    strangers_cert, strangers_key = certificates.box_certificate("c", stranger=True)
+    no_certificate = agents(verifying_server, "c", tmp_path / "c.db", tls_ca=certificates.ca)
+    strangers = {"tls_cert": strangers_cert, "tls_key": strangers_key}
+    strangers_box = agents(
+        verifying_server, "d", tmp_path / "d.db", tls_ca=certificates.ca, **strangers
+    )
+    intruders = [no_certificate, strangers_box]
+    for index, intruder in enumerate(intruders):
+        block(intruder.db, f"+6281100000{index}")
+    time.sleep(3.0)  # several tries each (the first wait 0.2 s, doubling)
+    for intruder in intruders:
+        assert not intruder.is_connected()
+        assert rows(intruder.db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") != [(0,)]
+    assert rows(b, "SELECT count(*) FROM rules") == [(1,)]  # nothing of theirs arrived
+    log = verifying_server.log()
+    assert "client didn't provide a certificate" in log, log[-2000:]
+    assert "certificate signed by unknown authority" in log, log[-2000:]
+
+
+def test_a_box_certificate_needs_its_key_and_the_ca() -> None:
+    from appliance.config import ClusterConfig
+
+    with pytest.raises(ValueError, match="tls_cert and tls_key go together"):
+        ClusterConfig(site="serang", appliance="a", tls_ca=Path("ca.crt"), tls_cert=Path("a.crt"))
+    with pytest.raises(ValueError, match="tls_cert needs tls_ca"):
+        ClusterConfig(site="serang", appliance="a", tls_cert=Path("a.crt"), tls_key=Path("a.key"))

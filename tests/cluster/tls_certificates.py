@@ -36,6 +36,20 @@ def documented_signing(folder: Path, names: str) -> str:
     return lines
 
 
+def documented_box_signing(folder: Path, box: str) -> str:
+    """The shell lines docs/cluster.md gives for signing a box's own certificate (mutual
+    TLS), run in `folder` for `box`."""
+    blocks = re.findall(r"```sh\n(.*?)```", CLUSTER_DOC.read_text(encoding="utf-8"), re.S)
+    lines = next(block for block in blocks if '"$box.crt"' in block)
+    for documented, here in (
+        ("cd /etc/siaga/tls\n", f'cd "{folder}"\n'),
+        ('box="box1"', f'box="{box}"'),
+    ):
+        assert documented in lines, f"docs/cluster.md's box signing lines lost {documented!r}"
+        lines = lines.replace(documented, here)
+    return lines
+
+
 class Certificates:
     """The site's CA, made by the installer's own function (`install.sh`'s `tls_make_ca`,
     as for `siaga web`'s HTTPS); the server's certificate signed by it with the lines
@@ -68,16 +82,27 @@ class Certificates:
     def stranger_ca(self) -> Path:
         return self.stranger / "siaga-ca.crt"
 
-    def server_block(self, *, stranger: bool = False, peers_ca: bool = False) -> str:
+    def box_certificate(self, box: str, *, stranger: bool = False) -> tuple[Path, Path]:
+        """A box's own certificate and key (mutual TLS), signed by the site's CA (the
+        stranger's with `stranger`) with the lines docs/cluster.md gives."""
+        folder = self.stranger if stranger else self.site
+        self._bash(documented_box_signing(folder, box))
+        return folder / f"{box}.crt", folder / f"{box}.key"
+
+    def server_block(
+        self, *, stranger: bool = False, peers_ca: bool = False, verify: bool = False
+    ) -> str:
         """A `tls {}` block with the server's certificate (the stranger's with `stranger`):
         at the top level the server then accepts TLS clients only, in `leafnodes {}` TLS
         leaf nodes only. `peers_ca` adds the CA (the same one) that must have signed the
-        certificate a peer presents, as `cluster {}` needs for its routes."""
+        certificate a peer presents, as `cluster {}` needs for its routes; `verify` asks
+        every client for such a certificate too (mutual TLS)."""
         folder = self.stranger if stranger else self.site
-        ca = f'ca_file: "{folder / "siaga-ca.crt"}", ' if peers_ca else ""
+        ca = f'ca_file: "{folder / "siaga-ca.crt"}", ' if peers_ca or verify else ""
+        checked = "verify: true, " if verify else ""
         return (
             f'tls {{ cert_file: "{folder / "nats-server.crt"}", '
-            f'key_file: "{folder / "nats-server.key"}", {ca}timeout: 2 }}'
+            f'key_file: "{folder / "nats-server.key"}", {ca}{checked}timeout: 2 }}'
         )
 
     def remote_block(self, *, stranger: bool = False) -> str:
