@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -45,12 +46,15 @@ from tests.cluster.test_topologies import tails
 from tests.cluster.tls_certificates import Certificates, plain_text_session
 
 NOT_ARRIVED_S = 3.0  # how long a refused link is watched for anything crossing it
-UNKNOWN_CA = "x509: certificate signed by unknown authority"  # said by the side that checked
-BAD_CERTIFICATE = "remote error: tls: bad certificate"  # said by the side it refused
-LEAF_REFUSED_AT_SITE = f"TLS leafnode handshake error: {UNKNOWN_CA}"
-LEAF_REFUSED_AT_HUB = f"TLS leafnode handshake error: {BAD_CERTIFICATE}"
-ROUTE_REFUSED_AT_STRANGER = f"TLS route handshake error: {UNKNOWN_CA}"
-ROUTE_REFUSED_AT_SITE = f"TLS route handshake error: {BAD_CERTIFICATE}"
+# What the servers log when they refuse a peer (nats-server 2.9 and 2.15 word the first a
+# little differently: "...error: x509: ..." and "...error: tls: failed to verify
+# certificate: x509: ...").
+UNKNOWN_CA = r"(tls: failed to verify certificate: )?x509: certificate signed by unknown authority"
+BAD_CERTIFICATE = r"remote error: tls: bad certificate"  # said by the side it refused
+LEAF_REFUSED_AT_SITE = re.compile(f"TLS leafnode handshake error: {UNKNOWN_CA}")
+LEAF_REFUSED_AT_HUB = re.compile(f"TLS leafnode handshake error: {BAD_CERTIFICATE}")
+ROUTE_REFUSED_AT_STRANGER = re.compile(f"TLS route handshake error: {UNKNOWN_CA}")
+ROUTE_REFUSED_AT_SITE = re.compile(f"TLS route handshake error: {BAD_CERTIFICATE}")
 NOT_TLS = "TLS route handshake error: tls: first record does not look like a TLS handshake"
 SUBJECT = "siaga.test.routes"
 
@@ -145,10 +149,10 @@ def test_a_leaf_link_that_trusts_another_ca_is_refused_and_nothing_crosses(
     assert rule_row(boxes["cilegon"], rule_id) is None, "a rule crossed a refused link"
     assert screened(boxes["cilegon"], RING)[1] != "blocklist"
     wait_for(
-        lambda: servers["cilegon"].log().count(LEAF_REFUSED_AT_SITE) >= 2,
+        lambda: len(LEAF_REFUSED_AT_SITE.findall(servers["cilegon"].log())) >= 2,
         "the site's server to say why, at each try",
     )
-    assert LEAF_REFUSED_AT_HUB in servers["hub"].log()
+    assert LEAF_REFUSED_AT_HUB.search(servers["hub"].log())
     assert "handshake error" not in servers["serang"].log()
 
 
@@ -232,7 +236,7 @@ def test_a_route_peer_with_another_cas_certificate_does_not_join(
     started: Callable[[list[NatsServer]], list[NatsServer]],
 ) -> None:
     *site, stranger = tls_cluster(tmp_path, certificates, started, strangers=1)
-    wait_for(lambda: ROUTE_REFUSED_AT_STRANGER in stranger.log(), "the stranger's refusal")
+    wait_for(lambda: ROUTE_REFUSED_AT_STRANGER.search(stranger.log()), "the stranger's refusal")
     assert asyncio.run(_crosses(site[0], site[1], 30.0)), "the site's own routes carry nothing"
     assert not asyncio.run(_crosses(site[0], stranger, NOT_ARRIVED_S)), "the stranger joined"
-    assert any(ROUTE_REFUSED_AT_SITE in server.log() for server in site), tails(site)
+    assert any(ROUTE_REFUSED_AT_SITE.search(server.log()) for server in site), tails(site)
