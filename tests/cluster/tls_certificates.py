@@ -22,32 +22,25 @@ SERVER_NAMES = "DNS:localhost,IP:127.0.0.1"
 CLUSTER_DOC = REPO_ROOT / "docs" / "cluster.md"
 
 
-def documented_signing(folder: Path, names: str) -> str:
-    """The shell lines docs/cluster.md gives for signing the server's certificate with the
-    installer's CA, run in `folder` for `names` instead of the box's own."""
+def documented_lines(marker: str, folder: Path, replacements: dict[str, str]) -> str:
+    """The shell lines of the docs/cluster.md block that holds `marker`, run in `folder`,
+    each documented text in `replacements` (the box's own names) replaced by its value."""
     blocks = re.findall(r"```sh\n(.*?)```", CLUSTER_DOC.read_text(encoding="utf-8"), re.S)
-    lines = next(block for block in blocks if "nats-server.crt" in block)
-    for documented, here in (
-        ("cd /etc/siaga/tls\n", f'cd "{folder}"\n'),
-        ('names="IP:10.0.0.5"', f'names="{names}"'),
-    ):
-        assert documented in lines, f"docs/cluster.md's signing lines lost {documented!r}"
+    lines = next(block for block in blocks if marker in block)
+    for documented, here in {"cd /etc/siaga/tls\n": f'cd "{folder}"\n', **replacements}.items():
+        assert documented in lines, f"docs/cluster.md's lines around {marker} lost {documented!r}"
         lines = lines.replace(documented, here)
     return lines
+
+
+def documented_signing(folder: Path, names: str) -> str:
+    """The lines docs/cluster.md gives for signing a server's certificate, for `names`."""
+    return documented_lines("nats-server.crt", folder, {'names="IP:10.0.0.5"': f'names="{names}"'})
 
 
 def documented_box_signing(folder: Path, box: str) -> str:
-    """The shell lines docs/cluster.md gives for signing a box's own certificate (mutual
-    TLS), run in `folder` for `box`."""
-    blocks = re.findall(r"```sh\n(.*?)```", CLUSTER_DOC.read_text(encoding="utf-8"), re.S)
-    lines = next(block for block in blocks if '"$box.crt"' in block)
-    for documented, here in (
-        ("cd /etc/siaga/tls\n", f'cd "{folder}"\n'),
-        ('box="box1"', f'box="{box}"'),
-    ):
-        assert documented in lines, f"docs/cluster.md's box signing lines lost {documented!r}"
-        lines = lines.replace(documented, here)
-    return lines
+    """The lines docs/cluster.md gives for signing a box's own certificate (mutual TLS)."""
+    return documented_lines('"$box.crt"', folder, {'box="box1"': f'box="{box}"'})
 
 
 class Certificates:
