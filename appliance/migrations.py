@@ -760,6 +760,6 @@ def share_callbacks(db: Database) -> None:
 
 @migration(name="0025_callback_served_fact")
 def share_served_callbacks(db: Database) -> None:
-    """A call-back served on one box closes the caller's entry on the site's other boxes
-    and counts as an operator's contact there: see appliance/cluster/schema.py."""
+    """A call-back served on one box closes the caller's entry on the site's other boxes:
+    see appliance/cluster/schema.py."""
     create_callback_served_fact(db)

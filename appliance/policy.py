@@ -171,12 +171,11 @@ class HistoryRow:
 
 @dataclass(frozen=True, slots=True)
 class SharedFact:
-    """A verdict (`value`: a disposition), a challenge outcome (`value`: a
-    `ChallengeResult`) or a call-back served (`value`: `done`: an operator reached the
-    caller) another appliance of the site recorded on a number at `at`."""
+    """A verdict (`value`: a disposition) or a challenge outcome (`value`: a
+    `ChallengeResult`) another appliance of the site recorded on a number at `at`."""
 
     caller_e164: str
-    kind: Literal["verdict", "challenge", "callback"]
+    kind: Literal["verdict", "challenge"]
     value: str
     at: float
 
@@ -971,24 +970,20 @@ _CHALLENGE_RESULTS = frozenset(result.value for result in ChallengeResult)
 
 
 def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, HistoryRow]:
-    """The replay event a peer's fact stands for (no arrival: the call was not ours). A
-    call-back served is an operator's contact with the number, as if it were ours: the
-    throttle's window starts again."""
+    """The replay event a peer's fact stands for (no arrival: the call was not ours)."""
     verdict = fact.kind == "verdict"
-    served = fact.kind == "callback"
     row = HistoryRow(
         caller_e164=fact.caller_e164,
         number_class=NumberClass.NUMBER,
         started_at=fact.at,
-        reached_operator=served,
-        operator_at=fact.at if served else None,
+        reached_operator=False,
+        operator_at=None,
         disposition=fact.value if verdict else None,
         disposition_at=fact.at,
-        challenge_result=None if verdict or served else fact.value,
+        challenge_result=None if verdict else fact.value,
         challenge_at=fact.at,
     )
-    kind = _EVENT_OPERATOR if served else _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE
-    return (fact.at, order, kind, row)
+    return (fact.at, order, _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE, row)
 
 
 def _row_events(row: HistoryRow, order: int) -> list[tuple[float, int, int, HistoryRow]]:

@@ -14,8 +14,7 @@ What each message carries is built here in SQL (`json_object`), from the row as 
 - `fact`: an operator's verdict or a challenge outcome on a number, which every box of the
   site folds into its policy state (the site's reputation of a number); and a call-back
   served (an entry of the call-back list marked `done`: an operator reached the caller),
-  which closes the caller's entry on the site's other boxes and counts there as an
-  operator's contact;
+  which closes the caller's entry on the site's other boxes;
 - `call`: the call record once the call has ended, for the province hub's figures;
 - `event`: an event (alarms, changes), for the hub's dashboard;
 - `setting`: a section of the screening settings as it now is (its overrides, or null
@@ -410,9 +409,9 @@ def create_callback_served_fact(db: Database) -> None:
     """An entry of the call-back list marked `done` (an operator called the caller back, or
     the caller got through to one) goes out as a fact of kind `callback`, value `done`,
     at the time it was marked: every other box of the site closes its own open entry for
-    that caller (`appliance.store.callbacks.close_served_elsewhere`) and counts an
-    operator's contact with the number. An entry closed that way (`status_by` starting
-    `sync:`) is not shared again as a fact; its entry still goes to the hub's list."""
+    that caller (`appliance.store.callbacks.close_served_elsewhere`). An entry closed
+    that way (`status_by` starting `sync:`) is not shared again as a fact; its entry still
+    goes to the hub's list."""
     served = (
         "json_object('kind', 'callback', 'caller', NEW.caller, 'value', 'done', "
         f"'ts', {_value('NEW.status_ts', 'status_ts')}, 'call', NEW.call_id)"

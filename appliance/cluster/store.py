@@ -39,6 +39,10 @@ OutboxKind = Literal["rule", "fact", "call", "event", "setting", "callback"]
 RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
 SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
 FactKind = Literal["verdict", "challenge", "callback"]
+# The facts the line service folds into its policy: a call-back served only closes entries
+# of the call-back list (`add_peer_facts`), on every box alike.
+PolicyFactKind = Literal["verdict", "challenge"]
+_POLICY_KINDS = "kind IN ('verdict', 'challenge')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class PeerFact:
 
     id: int
     origin: str
-    kind: FactKind
+    kind: PolicyFactKind
     caller: str
     value: str
     ts: float
@@ -503,19 +507,21 @@ def add_peer_facts(
 def peer_facts_after(
     conn: sqlite3.Connection | Database, after_id: int, limit: int = 1000
 ) -> list[PeerFact]:
-    """Facts received after row `after_id`, oldest first."""
+    """Verdicts and challenge outcomes received after row `after_id`, oldest first."""
     rows = conn.execute(
-        "SELECT id, origin, kind, caller, value, ts FROM peer_facts WHERE id > ?"
-        " ORDER BY id LIMIT ?",
+        "SELECT id, origin, kind, caller, value, ts FROM peer_facts"
+        f" WHERE id > ? AND {_POLICY_KINDS} ORDER BY id LIMIT ?",
         [after_id, limit],
     ).fetchall()
     return [PeerFact(*row) for row in rows]
 
 
 def peer_facts_since(conn: sqlite3.Connection | Database, ts: float) -> list[PeerFact]:
-    """Facts that happened at or after `ts`, for the policy's replay at start-up."""
+    """Verdicts and challenge outcomes that happened at or after `ts`, for the policy's
+    replay at start-up."""
     rows = conn.execute(
-        "SELECT id, origin, kind, caller, value, ts FROM peer_facts WHERE ts >= ? ORDER BY ts",
+        "SELECT id, origin, kind, caller, value, ts FROM peer_facts"
+        f" WHERE ts >= ? AND {_POLICY_KINDS} ORDER BY ts",
         [ts],
     ).fetchall()
     return [PeerFact(*row) for row in rows]

@@ -25,7 +25,6 @@ from appliance.policy import (
     HistoryRow,
     LadderStatus,
     PolicyState,
-    SharedFact,
     decide,
     decide_safely,
     release_unverified,
@@ -222,23 +221,6 @@ def test_operator_contact_resets_the_throttle_window() -> None:
     for i in range(3):
         assert call(state, number(), T0 + (4 + i) * MINUTE).reason is Reason.DEFAULT
     assert call(state, number(), T0 + 8 * MINUTE).reason is Reason.THROTTLE
-
-
-def test_a_call_back_served_on_another_box_resets_the_throttle_window_here() -> None:
-    served = SharedFact(caller_e164=NUMBER, kind="callback", value="done", at=T0 + 3 * MINUTE)
-    live, replayed = PolicyState(BASE), PolicyState(BASE)
-    for i in range(3):
-        call(live, number(), T0 + i * MINUTE)
-    live.record_shared_fact(served)  # as it arrives while the service runs
-    rows = [
-        HistoryRow(NUMBER, NumberClass.NUMBER, T0 + i * MINUTE, False, None, None, None, None)
-        for i in range(3)
-    ]
-    replayed.replay(rows, T0 + 3 * MINUTE + 1, shared=[served])  # as a restart replays it
-    for state in (live, replayed):
-        for i in range(3):
-            assert call(state, number(), T0 + (4 + i) * MINUTE).reason is Reason.DEFAULT
-        assert call(state, number(), T0 + 8 * MINUTE).reason is Reason.THROTTLE
 
 
 def test_throttle_action_and_limits_are_configurable() -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import nats
 import pytest
@@ -278,6 +279,30 @@ def test_a_box_without_cluster_keeps_no_outbox(tmp_path: Path) -> None:
     db.close()
     block(db_path, "+62856")
     assert rows(db_path, "SELECT count(*) FROM outbox") == [(1,)]
+
+
+def test_the_line_service_is_fed_verdicts_and_challenges_not_call_backs(tmp_path: Path) -> None:
+    db_path = tmp_path / "b.db"
+    record_verdicts(db_path, NUMBER, ["prank"])  # the call log's tables
+    db = connect_writer(db_path)
+    now = time.time()
+    sent = [
+        store.ReceivedFact("a", 1, "verdict", NUMBER, "prank", now - 30),
+        store.ReceivedFact("a", 2, "callback", NUMBER, "done", now - 20),
+        store.ReceivedFact("a", 3, "challenge", NUMBER, "passed", now - 10),
+    ]
+    assert store.add_peer_facts(db, sent, now, ZoneInfo(ZONE)) == 3
+    db.close()
+    feed = PeerFactFeed(db_path)
+    assert [fact.kind for fact in feed.since(now - 60)] == ["verdict", "challenge"]
+    db = connect_writer(db_path)
+    later = [
+        store.ReceivedFact("a", 4, "callback", NUMBER, "done", now),
+        store.ReceivedFact("a", 5, "verdict", NUMBER, "ghost", now),
+    ]
+    store.add_peer_facts(db, later, now, ZoneInfo(ZONE))
+    db.close()
+    assert [(fact.kind, fact.value) for fact in feed.new()] == [("verdict", "ghost")]
 
 
 @pytest.mark.parametrize("kind", ["verdict", "challenge"])
