@@ -14,19 +14,25 @@ import asyncio
 import contextlib
 import csv
 import errno
+import fcntl
 import io
 import json
 import logging
+import os
+import pty
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time as time_module
-from collections.abc import Callable, Coroutine, Sequence
+import tty
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from appliance import systemd
@@ -225,15 +231,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
     config = config_of(args)
+    zone = zone_of(config)
     db_path = Path(args.db) if args.db else DEMO_DB
     web_port = args.port or config.web.port
     if not args.no_web:
         check_port_free(config.web.host, web_port)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    start = datetime.now(UTC) + timedelta(seconds=LEAD_IN_S / args.speed * 2)
+    _choose_demo_database(db_path, fresh=args.fresh, zone=zone)
+    lead_in = timedelta(seconds=LEAD_IN_S / args.speed * 2)  # the lines come up
+    epoch = _demo_epoch(datetime.now(UTC), lead_in + timedelta(days=args.days), args.speed)
+    start = epoch + lead_in
     calls = generate(days=args.days, seed=args.seed, start=start, timezone=config.site.timezone)
     options = SimulationOptions(
-        lines=args.lines, operators=args.operators, operator_answer_s=5.0, config=config
+        lines=args.lines,
+        operators=args.operators,
+        operator_answer_s=5.0,
+        config=config,
+        service_state_clock=SystemClock(),  # the web UI's clock says whether it runs
     )
     logger.warning(
         "demo: %d generated calls over %d day(s) on %d virtual lines at %gx real time; "
@@ -244,9 +258,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.speed,
         db_path,
     )
+    _say_demo_window(start, args.days, zone)
     loop = ScaledTimeLoop(args.speed)
     asyncio.set_event_loop(loop)
-    clock = LoopClock(loop, datetime.now(UTC))
+    clock = LoopClock(loop, epoch)
     web = None if args.no_web else _start_demo_web(args, db_path, web_port)
 
     try:
@@ -275,6 +290,125 @@ def cmd_demo(args: argparse.Namespace) -> int:
     json.dump(score(calls, outcomes), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+# The demo's clock runs `--speed` times faster than the machine's. It starts far enough
+# back that it reaches the machine's time only as the last generated call ends (a call
+# lasts minutes; this much is left for the last one), so nothing is stamped in the future.
+DEMO_TAIL_S = 900.0
+# Above this many times real time the virtual modems' replies miss the lines' AT timeouts
+# (5 s, 2 s for a call check: they shrink with the speed) on a busy 2-core machine, and
+# lines fail (docs/cli.md, "The demo").
+MAX_DEMO_SPEED = 90.0
+# Beside a SQLite file, files that belong to it and go where it goes.
+DEMO_DB_COMPANIONS = ("-wal", "-shm", ".setup-link", ".web-secret")
+
+
+def _demo_epoch(now: datetime, traffic: timedelta, speed: float) -> datetime:
+    """The demo clock's reading at `now`: the `traffic` and its tail, played at `speed`,
+    take it to the machine's time when they end, `(traffic + tail) / speed` from now."""
+    span_s = traffic.total_seconds() + DEMO_TAIL_S
+    return now - timedelta(seconds=span_s * (1 - 1 / speed))
+
+
+def _say_demo_window(start: datetime, days: int, zone: ZoneInfo) -> None:
+    end = start + timedelta(days=days)
+    logger.warning(
+        "demo: it replays the traffic of %s to %s (site time), catching up with the real"
+        " time as it ends: calls, alarms and reports are never stamped in the future",
+        f"{start.astimezone(zone):%Y-%m-%d %H:%M}",
+        f"{end.astimezone(zone):%Y-%m-%d %H:%M}",
+    )
+
+
+def _choose_demo_database(db_path: Path, *, fresh: bool, zone: ZoneInfo) -> None:
+    """Say which database the demo writes; `fresh` moves the earlier one aside first."""
+    if fresh:
+        moved = _move_database_aside(db_path, zone)
+        if moved is not None:
+            logger.warning(
+                "demo: --fresh: the earlier demo database is kept as %s; a new one starts in %s",
+                moved,
+                db_path,
+            )
+    elif db_path.exists():
+        logger.warning(
+            "demo: continuing the existing database %s (%d calls from earlier runs, shown"
+            " with this run's); --fresh moves it aside and starts a new one",
+            db_path,
+            _calls_in(db_path),
+        )
+
+
+def _calls_in(db_path: Path) -> int:
+    connection = open_readonly(db_path)
+    try:
+        return int(connection.execute("select count(*) from calls").fetchone()[0])
+    except sqlite3.DatabaseError:  # an empty file (no calls table yet), or no database
+        return 0
+    finally:
+        connection.close()
+
+
+def _move_database_aside(db_path: Path, zone: ZoneInfo) -> Path | None:
+    """Rename the database at `db_path` and the files that belong to it (`-wal`, the web
+    UI's secret and setup link) after the time it was last written, in the site's zone:
+    `siaga-demo-20250101-093000.db`. Nothing is deleted; None when there is none."""
+    if not db_path.exists():
+        return None
+    written = max(
+        path.stat().st_mtime for path in (db_path, _companion(db_path, "-wal")) if path.exists()
+    )
+    target = _unused_name(db_path, datetime.fromtimestamp(written, zone))
+    with _writer_lock_held(db_path):
+        for suffix in ("", *DEMO_DB_COMPANIONS):
+            if _companion(db_path, suffix).exists():
+                _companion(db_path, suffix).rename(_companion(target, suffix))
+    return target
+
+
+def _companion(db_path: Path, suffix: str) -> Path:
+    return db_path.with_name(db_path.name + suffix)
+
+
+def _unused_name(db_path: Path, written: datetime) -> Path:
+    """`<stem>-YYYYMMDD-HHMMSS<suffix>` beside `db_path`, `-2`, `-3`... when taken."""
+    base = f"{db_path.stem}-{written:%Y%m%d-%H%M%S}"
+    for number in range(1, 1000):
+        name = base if number == 1 else f"{base}-{number}"
+        target = db_path.with_name(name + db_path.suffix)
+        if not any(_companion(target, s).exists() for s in ("", *DEMO_DB_COMPANIONS)):
+            return target
+    raise UsageError(f"no free name to move {db_path} aside to; move it yourself")
+
+
+@contextlib.contextmanager
+def _writer_lock_held(db_path: Path) -> Iterator[None]:
+    """Hold the call log's single-writer lock (`CallLog.open`'s `<db>.writer-lock`): a
+    database another siaga writes (a demo still running) is not moved."""
+    with _companion(db_path, ".writer-lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"{db_path} is being written by another siaga (a demo still running?):"
+                " stop it before starting fresh"
+            ) from None
+        yield
+
+
+def _demo_speed(text: str) -> float:
+    """An argparse type: the demo's speed, from real time (1) to `MAX_DEMO_SPEED`."""
+    value = _positive_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 (real time), got {text}")
+    if value > MAX_DEMO_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_DEMO_SPEED:g} times real time, got {text}: faster, the virtual"
+            " modems answer the lines too late for their AT timeouts, which shrink with"
+            " the speed, and lines fail"
+        )
+    return value
 
 
 _Played = TypeVar("_Played")
@@ -344,20 +478,63 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _start_demo_web(
-    args: argparse.Namespace, db_path: Path, port: int
-) -> subprocess.Popen[bytes] | None:
+# uvicorn's own INFO lines ("Started server process", "Press CTRL+C to quit", "Shutting
+# down", ...): the demo's terminal leaves them out, so Ctrl-C ends it with one line; the
+# web UI's warnings, errors and setup link still show.
+UVICORN_INFO = re.compile(rb"^\S+ \S+ INFO uvicorn(\.error)?: ")
+WEB_RELAY_JOIN_S = 5.0
+
+
+class _DemoWeb(NamedTuple):
+    """The demo's web UI: its process, and the thread showing its standard error."""
+
+    process: subprocess.Popen[bytes]
+    relay: threading.Thread
+
+
+def _start_demo_web(args: argparse.Namespace, db_path: Path, port: int) -> _DemoWeb | None:
     """`siaga web` on the demo's database, as its own process (as on the box): a web crash
     never touches screening. It dies with the demo, even after a kill -9 of the demo; it has
     its own session, so Ctrl-C reaches the demo alone, which then stops it."""
     command = siaga_command("web", "--db", str(db_path), "--port", str(port))
     if args.config:
         command += ["--config", args.config]
+    reader, writer = _web_error_channel()
     try:
-        return subprocess.Popen(command, preexec_fn=_die_with_parent, start_new_session=True)
+        process = subprocess.Popen(
+            command, stderr=writer, preexec_fn=_die_with_parent, start_new_session=True
+        )
     except OSError as exc:
+        os.close(reader)
         logger.warning("demo: the web UI could not start (%s); screening goes on", exc)
         return None
+    finally:
+        os.close(writer)
+    relay = threading.Thread(
+        target=_relay_web_errors, args=(reader,), name="demo-web-stderr", daemon=True
+    )
+    relay.start()
+    return _DemoWeb(process, relay)
+
+
+def _web_error_channel() -> tuple[int, int]:
+    """(read end, write end) of the web UI's standard error: a pseudo-terminal when the
+    demo's is a terminal (the web UI shows its setup link only to a terminal), else a pipe."""
+    if not sys.stderr.isatty():
+        return os.pipe()
+    reader, writer = pty.openpty()
+    tty.setraw(writer)  # the lines as written: no carriage return added
+    return reader, writer
+
+
+def _relay_web_errors(reader: int) -> None:
+    """Show the web UI's standard error on the demo's, but for uvicorn's INFO lines, until
+    the web UI ends (end of file; EIO on a pseudo-terminal)."""
+    with open(reader, "rb") as source, contextlib.suppress(OSError):
+        for line in source:
+            if not UVICORN_INFO.match(line):
+                with contextlib.suppress(OSError):  # nobody reads ours: drop it, go on
+                    os.write(sys.stderr.fileno(), line)
 
 
 def _die_with_parent() -> None:
@@ -369,14 +546,18 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _stop_demo_web(web: subprocess.Popen[bytes] | None) -> None:
-    if web is None or web.poll() is not None:
+def _stop_demo_web(web: _DemoWeb | None) -> None:
+    """Stop the web UI (SIGTERM; SIGKILL after 10 s) and show the last it said."""
+    if web is None:
         return
-    web.terminate()
-    try:
-        web.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        web.kill()
+    if web.process.poll() is None:
+        web.process.terminate()
+        try:
+            web.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            web.process.kill()
+            web.process.wait()
+    web.relay.join(WEB_RELAY_JOIN_S)
 
 
 # ------------------------------------------------------------------------- simulate
@@ -926,7 +1107,12 @@ def _add_sync_command(sub: Any) -> None:
     )
     site.add_argument("--appliances", type=int, default=2, help="how many boxes (default 2)")
     site.add_argument("--lines", type=int, default=4, help="virtual lines per box (default 4)")
-    site.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
+    site.add_argument(
+        "--speed",
+        type=_demo_speed,
+        default=60.0,
+        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default 60): each box is a demo",
+    )
     site.add_argument("--days", type=int, default=1, help="generated days per box (default 1)")
     site.add_argument("--port", type=int, default=8112, help="the hub's web UI port (8112)")
     site.add_argument(
@@ -953,12 +1139,22 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
 
     demo = sub.add_parser("demo", help="the appliance on virtual modems with generated traffic")
     add_common(demo)
-    demo.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
+    demo.add_argument(
+        "--speed",
+        type=_demo_speed,
+        default=60.0,
+        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default 60)",
+    )
     demo.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
     demo.add_argument("--lines", type=int, default=4)
     demo.add_argument("--operators", type=int, default=4)
     demo.add_argument("--seed", type=int, default=112)
     demo.add_argument("--no-web", action="store_true", help="do not start the web UI")
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="move the earlier demo database aside (kept, renamed after its time); start anew",
+    )
     demo.add_argument(
         "--port", type=_port, help="the web UI's port (default: the config's web.port, 8112)"
     )

@@ -27,13 +27,13 @@ import sqlite3
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from appliance.clock import LoopClock, VirtualTimeLoop
+from appliance.clock import Clock, LoopClock, VirtualTimeLoop
 from appliance.config import CallWaitingMode, Config, LineConfig
 from appliance.desk import DESK_POLL_S
 from appliance.line import ActiveCall, Line
@@ -61,6 +61,8 @@ WAITING_PATIENCE_S = 20.0  # a caller left waiting on a busy line gives up after
 CALL_BACK_TALK_S = 60.0  # an operator's call-back that is answered: ring, ask, note
 CALL_BACK_LOOK_AGAIN_S = 30.0  # operators glance at the list this often in a flood
 CALL_BACK_NO_ANSWER_S = 30.0  # one that rings out
+# The columns of the service's row that say when it started and that it still runs.
+SERVICE_ROW_TIMES = frozenset({"started_ts", "heartbeat_ts"})
 # Callers' voices range from a low adult voice to a child's (pitch in Hz).
 VOICE_PITCH_HZ = (95, 320)
 
@@ -91,6 +93,11 @@ class SimulationOptions:
     # numbers; its genuine callers redial, and the list waits for the flood to end).
     call_back_spare_operators: int = 1
     call_backs_in_flood: bool = False
+    # The clock that stamps the service's own row (`service_state`: its start and its
+    # heartbeat), which the web UI judges against its own clock to say whether the
+    # service runs. None: the simulation's. The demo gives the machine's: its clock runs
+    # `--speed` times faster than the web UI's.
+    service_state_clock: Clock | None = None
 
     def family_of(self, index: int) -> str:
         """The modem family of line `index` (0-based)."""
@@ -545,7 +552,7 @@ async def build_centre(
     """
     first_row_id = max_call_id(db_path)
     modems, line_configs = await start_modems(options, range(options.lines))
-    call_log = open_call_log(db_path, options.config)
+    call_log = open_call_log(db_path, options.config, options.service_state_clock)
     driver = ScenarioDriver(
         modems,
         clock,
@@ -595,11 +602,38 @@ def _call_waiting_field(options: SimulationOptions) -> dict[str, Any]:
     return {} if mode is None else {"call_waiting": mode}
 
 
-def open_call_log(db_path: Path, config: Config) -> CallLog:
-    """The box's call log, open (created and migrated when new)."""
-    call_log = CallLog(db_path, timezone=config.site.timezone)
+def open_call_log(
+    db_path: Path, config: Config, service_state_clock: Clock | None = None
+) -> CallLog:
+    """The box's call log, open (created and migrated when new); the service's own row
+    stamped by `service_state_clock` when one is given."""
+    call_log = (
+        CallLog(db_path, timezone=config.site.timezone)
+        if service_state_clock is None
+        else ServiceRowClockLog(db_path, service_state_clock, timezone=config.site.timezone)
+    )
     call_log.open()
     return call_log
+
+
+class ServiceRowClockLog(CallLog):
+    """A call log whose `service_state` row (the service's start, its heartbeat, when the
+    row changed) is stamped by a clock of its own; calls, events and lines keep the
+    service's. The demo stamps that row with the machine's clock, which the web UI reads:
+    the service then runs while the demo does and reads as stopped once it ends."""
+
+    def __init__(self, path: Path, clock: Clock, *, timezone: str) -> None:
+        super().__init__(path, timezone=timezone)
+        self._row_clock = clock
+
+    def set_service_state(self, fields: Mapping[str, Any], ts: float) -> None:
+        """As `CallLog.set_service_state`, with the start, heartbeat and row times from
+        this log's clock (`ts` is the service's)."""
+        now_ts = self._row_clock.timestamp()
+        stamped = {
+            key: now_ts if key in SERVICE_ROW_TIMES else value for key, value in fields.items()
+        }
+        super().set_service_state(stamped, now_ts)
 
 
 @dataclass(frozen=True)

@@ -10,28 +10,35 @@ error. A one-day scenario is generated and simulated once per module; the `calls
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import os
+import pty
 import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from appliance.numbers import normalise
 from appliance.store import CallLog, open_readonly
+from tests.appliance.test_durability import busy_timezone
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 180.0  # generous: a simulate on a loaded 2-core machine
@@ -647,35 +654,74 @@ def _web_answers(port: int) -> bool:
         return False
 
 
+class _Terminal:
+    """A pseudo-terminal standing in for the one a person runs `siaga demo` in: what the
+    program writes to it is collected, line by line, until its last writer closes it."""
+
+    def __init__(self) -> None:
+        self.reader, self.writer = pty.openpty()
+        self.text = b""
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError):  # EIO: every writer has closed it
+            while chunk := os.read(self.reader, 4096):
+                self.text += chunk
+
+    def lines(self) -> list[str]:
+        self._thread.join(10)
+        return self.text.decode(errors="replace").replace("\r\n", "\n").splitlines()
+
+
+def _stamped_since(lines: list[str], moment: datetime) -> list[str]:
+    """The log lines (`YYYY-MM-DD HH:MM:SS,mmm ...`, local time) stamped at `moment` or later."""
+    stamp = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
+    after = []
+    for line in lines:
+        found = stamp.match(line)
+        if found and datetime.fromisoformat(f"{found[1]}.{found[2]}") >= moment:
+            after.append(line)
+    return after
+
+
 def test_ctrl_c_stops_the_demo_cleanly_with_one_line(tmp_path: Path) -> None:
+    """On a terminal, as `./dev run` shows it: the web UI's setup link is there, and
+    Ctrl-C adds one line (the web UI's server stops without a word)."""
     port = _free_port()
+    terminal = _Terminal()
     demo = subprocess.Popen(
         [sys.executable, "-m", "web_ui.cli", "demo", "--db", "demo.db", "--port", str(port)],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal.writer,
         start_new_session=True,  # its own process group: the terminal's Ctrl-C reaches all
     )
+    os.close(terminal.writer)
     try:
         deadline = time.monotonic() + 60.0
         while not _web_answers(port):  # the web UI listens on --port
             assert demo.poll() is None and time.monotonic() < deadline
             time.sleep(0.5)
         time.sleep(3.0)  # calls under way
+        interrupted = datetime.now()
         os.killpg(demo.pid, signal.SIGINT)
-        _, stderr = demo.communicate(timeout=60)
+        demo.wait(60)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait(10)
-    assert demo.returncode == 0, stderr
+    lines = terminal.lines()
+    shown = "\n".join(lines)
+    assert demo.returncode == 0, shown
     # No traceback and no ERROR-level line; a modem's own "+CME ERROR" quoted in a
     # WARNING (a prompt refused because the caller had just hung up) is not one.
-    error_lines = [line for line in stderr.splitlines() if re.match(r"\S+ \S+ ERROR ", line)]
-    assert "Traceback" not in stderr and not error_lines, stderr
-    assert stderr.count("demo stopped") == 1
+    error_lines = [line for line in lines if re.match(r"\S+ \S+ ERROR ", line)]
+    assert "Traceback" not in shown and not error_lines, shown
+    assert f"Create the first technician account: http://127.0.0.1:{port}/setup?token=" in shown
+    after = _stamped_since(lines, interrupted)
+    assert len(after) == 1 and "demo stopped" in after[0], shown
     assert not _web_answers(port)
 
 
@@ -688,6 +734,197 @@ def test_the_demo_refuses_a_busy_port_clearly_without_a_setup_link(tmp_path: Pat
     assert f"port {port}" in message and "already in use" in message and "--port" in message
     assert "setup" not in message
     assert not (tmp_path / "demo.db.setup-link").exists()
+
+
+DEMO_MAX_SPEED = "90"  # appliance.cli.MAX_DEMO_SPEED, as docs/cli.md gives it
+DEMO_PASSWORD = "demo-supervisor-1"
+
+
+def _busy_site(tmp_path: Path) -> tuple[Path, ZoneInfo]:
+    """A site whose zone puts the demo's traffic (about the day before now) in the busy
+    late afternoon, where its calls come seconds apart: its configuration, its zone."""
+    config = tmp_path / "site.toml"
+    zone = busy_timezone(datetime.now(UTC))
+    config.write_text(f'[site]\ntimezone = "{zone}"\n', encoding="utf-8")
+    return config, ZoneInfo(zone)
+
+
+def _start(tmp_path: Path, name: str, *args: str | Path) -> subprocess.Popen[bytes]:
+    """`siaga ARGS` running in `tmp_path`, its output in `<name>.out` and `<name>.err`."""
+    with (tmp_path / f"{name}.out").open("wb") as out, (tmp_path / f"{name}.err").open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "web_ui.cli", *map(str, args)],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stdout=out,
+            stderr=err,
+        )
+
+
+def _wait_for(what: str, done: Any, process: subprocess.Popen[bytes], limit_s: float) -> None:
+    deadline = time.monotonic() + limit_s
+    while not done():
+        assert process.poll() is None, f"it ended ({process.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} in {limit_s:g} s"
+        time.sleep(0.2)
+
+
+def _ctrl_c(process: subprocess.Popen[bytes]) -> int:
+    """Stop a `siaga` process as Ctrl-C does; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _calls_of(db: Path) -> list[sqlite3.Row]:
+    """Every call row of a database another process writes; none before it has a table."""
+    if not db.exists():
+        return []
+    conn = open_readonly(db)
+    try:
+        return conn.execute("SELECT started_ts, ended_ts FROM calls").fetchall()
+    except sqlite3.OperationalError:  # no schema yet
+        return []
+    finally:
+        conn.close()
+
+
+def _has_call_log(db: Path) -> bool:
+    if not db.exists():
+        return False
+    conn = open_readonly(db)
+    try:
+        return bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'calls'").fetchone())
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _supervisor(port: int) -> Iterator[httpx.Client]:
+    """A client of the web UI on `port`, logged in as the demo's supervisor."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as web:
+        login = web.post("/api/login", json={"username": "sup", "password": DEMO_PASSWORD})
+        assert login.status_code == 200, login.text
+        yield web
+
+
+def _dashboard(web: httpx.Client) -> dict[str, Any]:
+    answer = web.get("/api/dashboard")
+    assert answer.status_code == 200, answer.text
+    board: dict[str, Any] = answer.json()
+    return board
+
+
+def _add_supervisor(tmp_path: Path, db: Path, config: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "web_ui.cli", "user", "add", "sup", "--role", "supervisor",
+         "--password-stdin", "--db", str(db), "--config", str(config)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        input=f"{DEMO_PASSWORD}\n", text=True, capture_output=True, timeout=RUN_TIMEOUT_S,
+        check=True,
+    )  # fmt: skip
+
+
+def test_the_demo_and_its_web_ui_keep_one_time_while_it_runs_and_after(tmp_path: Path) -> None:
+    """The demo plays a day in minutes, yet its web UI (which reads the machine's clock)
+    sees no call or alarm in the future, today's calls as today's, and the line service
+    running; once the demo stops, a web UI on its database says the service stopped
+    within its usual threshold (30 s without a heartbeat, sooner when its process is
+    gone), not hours later."""
+    (config, zone), db, port = _busy_site(tmp_path), tmp_path / "demo.db", _free_port()
+    _add_supervisor(tmp_path, db, config)
+    demo = _start(tmp_path, "demo", "demo", "--db", db, "--config", config,
+                  "--speed", DEMO_MAX_SPEED, "--port", port)  # fmt: skip
+    try:
+        _wait_for("the web UI", lambda: _web_answers(port), demo, 60.0)
+        _wait_for("five calls", lambda: len(_calls_of(db)) >= 5, demo, 120.0)
+        with _supervisor(port) as web:
+            board = _dashboard(web)
+        now = time.time()
+        calls = _calls_of(db)
+    finally:
+        status = _ctrl_c(demo)
+    ended = time.monotonic()
+    assert status == 0, (tmp_path / "demo.err").read_text()
+    assert board["service"]["running"], board["service"]
+    assert all(alarm["ts"] <= now for alarm in board["alarms"]), board["alarms"]
+    latest = max(max(row["started_ts"], row["ended_ts"] or 0.0) for row in calls)
+    assert latest <= now, f"a call stamped {latest - now:.0f} s in the future"
+    today = datetime.fromisoformat(board["today"]["day"]).date()
+    assert today == datetime.fromtimestamp(board["now_ts"], zone).date()
+    assert all(datetime.fromtimestamp(row["started_ts"], zone).date() <= today for row in calls)
+
+    web_port = _free_port()
+    server = _start(tmp_path, "web", "web", "--db", db, "--config", config, "--port", web_port)
+    try:
+        _wait_for("the web UI", lambda: _web_answers(web_port), server, 60.0)
+        with _supervisor(web_port) as web:
+            while _dashboard(web)["service"]["running"]:
+                assert time.monotonic() - ended < 40.0, "the service still reads as running"
+                time.sleep(1.0)
+    finally:
+        _ctrl_c(server)
+
+
+@pytest.mark.parametrize(
+    ("speed", "said"), [("91", "at most 90 times real time"), ("0.5", "at least 1")]
+)
+def test_the_demo_refuses_a_speed_its_virtual_modems_cannot_keep(
+    tmp_path: Path, speed: str, said: str
+) -> None:
+    result = siaga("demo", "--speed", speed, "--no-web", "--db", "demo.db", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "argument --speed" in result.stderr and said in result.stderr, result.stderr
+    assert not (tmp_path / "demo.db").exists()
+
+
+def _demo_started(tmp_path: Path, name: str, *args: str | Path) -> str:
+    """Run `siaga demo --no-web ARGS` until its call log is open, stop it (Ctrl-C); what
+    it logged."""
+    db = tmp_path / "demo.db"
+    demo = _start(tmp_path, name, "demo", "--no-web", "--db", db, *args)
+    try:
+        _wait_for("its call log", lambda: (tmp_path / f"{name}.err").read_text().count(
+            "replays the traffic") and _has_call_log(db), demo, 60.0)  # fmt: skip
+    finally:
+        assert _ctrl_c(demo) == 0
+    return (tmp_path / f"{name}.err").read_text()
+
+
+def test_a_demo_continues_its_database_unless_fresh_moves_it_aside_kept(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    added = ok(siaga("block", "add", "0812-3456-7890", "--reason", "earlier", "--db", db,
+                     cwd=tmp_path))  # fmt: skip
+    rule_id = added.split()[2].rstrip(":")
+
+    said = _demo_started(tmp_path, "again")
+    assert f"continuing the existing database {db}" in said and "--fresh" in said, said
+    assert rule_id in ok(siaga("block", "list", "--db", db, cwd=tmp_path))
+
+    said = _demo_started(tmp_path, "fresh", "--fresh")
+    moved_to = re.search(r"the earlier demo database is kept as (\S+); a new one starts in", said)
+    assert moved_to is not None and "continuing" not in said, said
+    moved = Path(moved_to[1])
+    assert moved.parent == tmp_path and re.fullmatch(r"demo-\d{8}-\d{6}\.db", moved.name)
+    assert rule_id in ok(siaga("block", "list", "--db", moved, cwd=tmp_path))
+    assert rule_id not in ok(siaga("block", "list", "--db", db, cwd=tmp_path))
+
+
+def test_fresh_does_not_move_a_database_another_demo_writes(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    first = _start(tmp_path, "first", "demo", "--no-web", "--db", db)
+    try:
+        _wait_for("its call log", lambda: _has_call_log(db), first, 60.0)
+        message = refused(siaga("demo", "--fresh", "--no-web", "--db", db, cwd=tmp_path))
+    finally:
+        assert _ctrl_c(first) == 0
+    assert "being written by another siaga" in message and str(db) in message
+    assert sorted(path.name for path in tmp_path.glob("demo-*")) == []
 
 
 def test_an_identical_rule_in_force_is_refused_as_a_duplicate(tmp_path: Path) -> None:

@@ -1,11 +1,11 @@
 """Durability proof: `siaga demo` killed with SIGKILL mid-traffic loses no finished call.
 
 The real `siaga demo` runs as a subprocess (virtual modems, the real line service, the
-real call log) at 200x real time. The test polls the database read-only until calls have
-ended rows, kills the process with SIGKILL while calls are in flight, then opens the log
-with `CallLog`, which closes out the calls the dead process left open. Every row must
-then be either a finished call or a call marked interrupted, and every call seen
-finished before the kill must still be there, unchanged.
+real call log) at 90x real time, its fastest. The test polls the database read-only
+until calls have ended rows, kills the process with SIGKILL while calls are in flight,
+then opens the log with `CallLog`, which closes out the calls the dead process left
+open. Every row must then be either a finished call or a call marked interrupted, and
+every call seen finished before the kill must still be there, unchanged.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ FIRST_CALLS_DEADLINE_S = 120.0
 IN_FLIGHT_GRACE_S = 20.0  # after that many calls ended, how long to look for a live one
 POLL_S = 0.02
 # Generated traffic follows the hour of day at the site: at night the 12th call of a
-# 200x demo can be minutes away, in the late afternoon it is seconds away. The test runs
-# the site in whichever fixed-offset zone puts "now" at 17:xx local time.
+# demo can be minutes away, in the late afternoon it is seconds away. The demo replays the
+# day before now, starting about a day back; the test runs the site in whichever
+# fixed-offset zone puts that start (and "now") at 17:xx local time.
 BUSY_LOCAL_HOUR = 17
 
 
@@ -73,7 +74,7 @@ def test_sigkill_mid_traffic_leaves_every_call_finished_or_interrupted(tmp_path:
         "web_ui.cli",
         "demo",
         "--speed",
-        "200",
+        "90",
         "--days",
         "1",
         "--no-web",
