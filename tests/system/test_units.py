@@ -19,7 +19,8 @@ import pytest
 from appliance.cli import cmd_hub
 from appliance.cluster import hub as cluster_hub
 from appliance.cluster import run as cluster_run
-from tests.system.units import REPO_ROOT, SYSTEMD_DIR, entries, values
+from tests.system.test_install_files import installer
+from tests.system.units import SYSTEMD_DIR, entries, values
 
 UNITS = ("siaga.service", "siaga-web.service", "siaga-sync.service", "siaga-hub.service")
 INSTALLED_SIAGA = "/opt/siaga/venv/bin/siaga"
@@ -40,6 +41,19 @@ def systemd_analyze() -> str:
     return found
 
 
+def verify(*units: Path) -> tuple[int, str]:
+    """`systemd-analyze verify` of `units`: its exit status and everything it said (it
+    exits 0 on unknown keys too, with a warning: any output is a failure)."""
+    result = subprocess.run(
+        [systemd_analyze(), "verify", *(str(unit) for unit in units)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 @pytest.fixture
 def unit_copies(tmp_path: Path) -> Path:
     """The units and drop-ins, ExecStart pointed at this environment's `siaga`."""
@@ -54,15 +68,7 @@ def unit_copies(tmp_path: Path) -> Path:
 
 
 def test_both_units_pass_systemd_analyze_verify(unit_copies: Path) -> None:
-    result = subprocess.run(
-        [systemd_analyze(), "verify", *(str(unit_copies / unit) for unit in UNITS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    # verify exits 0 on unknown keys too, with a warning: any output is a failure.
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    assert verify(*(unit_copies / unit for unit in UNITS)) == (0, "")
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -153,13 +159,7 @@ def test_the_hub_unit_runs_siaga_hub_on_its_own_configuration_without_a_watchdog
 
 def test_the_hub_web_drop_in_points_the_web_unit_at_hub_toml(unit_copies: Path) -> None:
     """The drop-in `install.sh --hub` makes, from the web unit's own ExecStart, verifies."""
-    made = subprocess.run(
-        ["bash", "-c", f"source {REPO_ROOT / 'install.sh'} && hub_web_dropin"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    made = installer("hub_web_dropin")
     dropin = unit_copies / "siaga-web.service.d" / "hub.conf"
     dropin.parent.mkdir()
     dropin.write_text(made)
@@ -170,28 +170,14 @@ def test_the_hub_web_drop_in_points_the_web_unit_at_hub_toml(unit_copies: Path) 
     ]
     test_siaga = str(Path(sys.executable).with_name("siaga"))
     dropin.write_text(made.replace(INSTALLED_SIAGA, test_siaga))
-    result = subprocess.run(
-        [systemd_analyze(), "verify", str(unit_copies / "siaga-web.service")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    assert verify(unit_copies / "siaga-web.service") == (0, "")
 
 
 def test_the_nats_server_drop_in_passes_verify_with_debians_unit(tmp_path: Path) -> None:
     assert DEBIAN_NATS_UNIT.is_file(), "nats-server is missing: apt-get install nats-server"
     shutil.copy(DEBIAN_NATS_UNIT, tmp_path)
     shutil.copytree(SYSTEMD_DIR / "nats-server.service.d", tmp_path / "nats-server.service.d")
-    result = subprocess.run(
-        [systemd_analyze(), "verify", str(tmp_path / "nats-server.service")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    assert verify(tmp_path / "nats-server.service") == (0, "")
     dropin = SYSTEMD_DIR / "nats-server.service.d" / "siaga.conf"
     # The JetStream store the installer's nats-server.conf names, kept across restarts.
     assert values(dropin, "StateDirectory") == ["nats"]
