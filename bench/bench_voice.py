@@ -3,6 +3,8 @@
 Usage:
     .venv/bin/python bench/bench_voice.py [--quick] [--noise-s 36] [--json-only]
     .venv/bin/python bench/bench_voice.py --muffled [--quick]    # the muffled world instead
+    .venv/bin/python bench/bench_voice.py --reverberant [--quick]         # echoing rooms
+    .venv/bin/python bench/bench_voice.py --phone-processing [--quick]    # network, handset
     ... [--level-dbfs -48] [--level-hold-dbfs -54]               # another gate, to compare
 
 Needs Debian's `espeak-ng` and `sox` (and `alsa-utils` for the recorded words); `./dev
@@ -36,6 +38,23 @@ same way; every noise class again at the quiet levels where a muffled caller is,
 -44 dBFS, `--noise-s` of each; and the project's own pocket sound (the simulator's
 `CallerSound("noise")`: rustle and room voices muffled by cloth at about -50 dBFS).
 
+`--reverberant` sweeps a caller in an echoing room instead: every sentence dry and through
+sox `reverb` (reverberance 0, 50 and 100 %, room scale 100 %; at 50 and 100 % also the
+echo alone, `-w`, a talker far from the phone) before the telephone band, at active levels
+from -20 to -58 dBFS (`audio.WORLD_LEVELS_DBFS`), the share heard and the time to the
+first hearing per cell (median and most), then the voice counted at -40 dBFS per room
+(least and median: the margin), every noise class through each room (the most seconds
+counted at any level, -60 to -15 dBFS and the quiet levels), and the simulator's pocket
+dial through each room at its own RMS level.
+
+`--phone-processing` sweeps what the network and the handset do to a call: the network's
+comfort noise alone (GSM/AMR discontinuous transmission: pink or brown noise whose level
+steps every 160 ms, -70 to -30 dBFS, `--noise-s` of it); a caller over the room's noise
+through a handset's noise suppression (a gate on 10 ms frames that cuts what is under its
+threshold and clips each onset by 20 or 50 ms; one fills its gaps with comfort noise)
+beside the same clips without it, at the same levels as `--reverberant`; and every noise
+class through each gate.
+
 `--level-dbfs` and `--level-hold-dbfs` run everything with another level gate (the
 detector's `VoiceSettings`), to see what moving it would gain and cost; with the hold
 equal to the gate the detector is the one before the hold was added.
@@ -43,7 +62,9 @@ equal to the gate the detector is the one before the hold was added.
 The last line is one JSON object with the summary figures. `--quick`: 3 voices x 2
 sentences, 10 s of each noise. The exit status is 1 when a target is missed: speech at
 -40 dBFS or louder not heard, or any noise class heard (with `--muffled`: any noise class
-heard at the quiet levels).
+heard at the quiet levels; with `--reverberant` or `--phone-processing`: speech at -40 dBFS
+or louder missed in any column, any noise class heard under any condition, or comfort
+noise heard). `--quick` there: the noises at -60 to -15 dBFS only.
 """
 
 from __future__ import annotations
@@ -306,13 +327,13 @@ def sweep_table(
 
 def all_heard_down_to(column: dict[str, str]) -> float | None:
     """The lowest level from which up every clip of a column was heard (None: not even
-    at the top level)."""
+    at the top level). The column's cells run loudest first, as the sweeps fill them."""
     lowest = None
-    for level in audio.MUFFLED_LEVELS_DBFS:  # loudest first
-        heard, total = column[f"{level:g}"].split("/")
+    for level, cell in column.items():
+        heard, total = cell.split("/")
         if heard != total:
             break
-        lowest = level
+        lowest = float(level)
     return lowest
 
 
@@ -380,6 +401,274 @@ def simulator_pocket() -> Table:
     return [line], figures
 
 
+# ---------------------------------------------------------------------------------------
+# Columns of conditions: the reverberant world, and the handset's and network's processing.
+
+Column = tuple[str, Callable[[float], list[audio.Clip]]]  # heading, clips at a level
+
+
+def column_sweep(
+    title: str, columns: Sequence[Column]
+) -> tuple[list[str], dict[str, dict[str, str]], dict[str, list[Outcome]], int]:
+    """Level x condition, at a caller's everyday levels and the muffled sweep's quiet
+    ones (`audio.WORLD_LEVELS_DBFS`): per cell the clips heard and the time from the
+    first word to `heard`, median and most. Also each column's outcomes at
+    TARGET_SPEECH_DBFS (for the margins), and how many clips at that level or louder
+    were not heard (the target missed)."""
+    lines = [
+        title,
+        "",
+        "| active level dBFS | " + " | ".join(heading for heading, _ in columns) + " |",
+        "| --- | " + " | ".join("---" for _ in columns) + " |",
+    ]
+    grid: dict[str, dict[str, str]] = {heading: {} for heading, _ in columns}
+    at_target: dict[str, list[Outcome]] = {}
+    missed = 0
+    for level in audio.WORLD_LEVELS_DBFS:
+        cells = []
+        for heading, make in columns:
+            outcomes = run(make(level))
+            grid[heading][f"{level:g}"] = heard_count(outcomes)
+            cells.append(sweep_cell(outcomes))
+            if level == TARGET_SPEECH_DBFS:
+                at_target[heading] = outcomes
+            if level >= TARGET_SPEECH_DBFS:
+                missed += sum(not o.heard.heard for o in outcomes)
+        lines.append(f"| {level:g} | " + " | ".join(cells) + " |")
+        logger.info("%s: %g dBFS done", title.lstrip("# "), level)
+    return lines, grid, at_target, missed
+
+
+def margin_table(title: str, at_target: dict[str, list[Outcome]]) -> Table:
+    """Per column at TARGET_SPEECH_DBFS: the seconds of voice counted (least, median),
+    the longest wait for `heard`, and the clip with the fewest seconds."""
+    lines = [title, "", SPEECH_HEADER.format(what="condition")]
+    figures: dict[str, object] = {}
+    for heading, outcomes in at_target.items():
+        lines.append(speech_row(heading, outcomes))
+        figures[heading] = round(min(o.heard.heard_s for o in outcomes), 2)
+    return lines, {"least_voice_s_at_target": figures}
+
+
+def sweep_figures(key: str, grid: dict[str, dict[str, str]]) -> dict[str, object]:
+    """A sweep's summary: every cell, and per column the lowest level from which up
+    every clip was heard."""
+    return {
+        key: grid,
+        f"{key}_all_heard_down_to_dBFS": {
+            heading: all_heard_down_to(column) for heading, column in grid.items()
+        },
+    }
+
+
+def most_cell(results: list[tuple[float, float, bool]]) -> str:
+    """The most seconds any level counted, and at which level ('heard' in bold)."""
+    seconds, level, heard = max(results)
+    if seconds == 0:
+        return "0.00"
+    cell = f"{seconds:.2f} ({level:g})"
+    return f"**heard {cell}**" if heard else cell
+
+
+def noise_by_condition(
+    title: str,
+    headings: Sequence[str],
+    levels: Sequence[float],
+    clips: Callable[[str, float, bool], list[audio.Clip]],
+) -> Table:
+    """Rows: every noise class as made and through the telephone band, then those beyond
+    the targets; columns: the conditions, each cell the most seconds of voice counted at
+    any of `levels` (the clips `clips(kind, level, phone_band)` gives, one a column)."""
+    lines = [
+        title,
+        "",
+        "| class | " + " | ".join(headings) + " |",
+        "| --- | " + " | ".join("---" for _ in headings) + " |",
+    ]
+    heard_where: list[str] = []
+    most: tuple[float, str] = (0.0, "")
+    for phone_band in (False, True):
+        for kind in (*audio.NOISES, *audio.BEYOND_TARGETS):
+            if kind == audio.SILENCE and phone_band:
+                continue
+            per_column: list[list[tuple[float, float, bool]]] = [[] for _ in headings]
+            for level in levels if kind != audio.SILENCE else levels[:1]:
+                for index, clip in enumerate(clips(kind, level, phone_band)):
+                    heard = listen(clip.pcm)
+                    per_column[index].append((heard.heard_s, level, heard.heard))
+            label = f"{kind} (phone band)" if phone_band else kind
+            if kind in audio.BEYOND_TARGETS:
+                label = f"{label}, beyond the targets"
+            else:
+                for heading, results in zip(headings, per_column, strict=True):
+                    top = max(results)
+                    most = max(most, (top[0], f"{label} at {top[1]:g} dBFS, {heading}"))
+                    heard_where += [
+                        f"{label} at {lv:g} dBFS, {heading}" for _, lv, h in results if h
+                    ]
+            cells = [most_cell(results) for results in per_column]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        logger.info("%s: %s done", title.lstrip("# "), "phone band" if phone_band else "as made")
+    figures: dict[str, object] = {
+        "noise_heard": heard_where,
+        "noise_most_voice_s": round(most[0], 2),
+        "noise_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+    return lines, figures
+
+
+def noise_levels(quick: bool) -> tuple[float, ...]:
+    """The levels every noise class is tried at under a condition: the targets' levels
+    and, unless quick, the quiet ones where these callers are."""
+    if quick:
+        return audio.NOISE_LEVELS_DBFS
+    return tuple(sorted({*audio.NOISE_LEVELS_DBFS, *QUIET_NOISE_LEVELS_DBFS}, reverse=True))
+
+
+def reverberant_world(
+    library: audio.Library,
+    talkers: Sequence[audio.Talker],
+    sentences: Sequence[str],
+    noise_s: float,
+    quick: bool,
+) -> Table:
+    """A caller in an echoing room or far from the phone: every sentence dry and through
+    each room, the margins at -40 dBFS, every noise class through each room, and the
+    simulator's pocket dial through each room."""
+    rooms: list[audio.Room | None] = [None, *audio.ROOMS]
+    columns: list[Column] = []
+    for room in rooms:
+
+        def clips(level: float, room: audio.Room | None = room) -> list[audio.Clip]:
+            return [library.reverberant_clip(s, t, level, room) for t in talkers for s in sentences]
+
+        columns.append(("dry" if room is None else room.name, clips))
+    title = "### A caller in a room, one sentence and its echo, alone"
+    lines, grid, at_target, missed = column_sweep(title, columns)
+    figures = sweep_figures("reverberant", grid)
+    margin_lines, margins = margin_table(
+        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per room", at_target
+    )
+    figures |= margins
+    figures["speech_target_missed"] = missed
+    levels = noise_levels(quick)
+    noise_lines, noise_figures = noise_by_condition(
+        f"### Noise through each room ({noise_s:g} s each): the most seconds counted as voice "
+        f"at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
+        [room.name for room in audio.ROOMS],
+        levels,
+        lambda kind, level, band: [
+            library.noise_clip(kind, level, noise_s, band, room) for room in audio.ROOMS
+        ],
+    )
+    figures |= noise_figures
+    pocket_lines, pocket_figures = simulator_pocket_in_rooms()
+    lines += ["", *margin_lines, "", *noise_lines, "", *pocket_lines]
+    return lines, figures | pocket_figures
+
+
+def simulator_pocket_in_rooms() -> Table:
+    """The simulator's pocket dial (rustle and muffled room voices) through each room, at
+    the same RMS level as it is made."""
+    pcm = CallerSound("noise").next_chunk(SIMULATOR_POCKET_S)
+    made = audio.from_pcm(pcm)
+    lines = [
+        f'### The simulator\'s pocket dial (`CallerSound("noise")`, {SIMULATOR_POCKET_S:g} s) '
+        "through each room, at its own RMS level",
+        "",
+        "| room | seconds counted as voice |",
+        "| --- | --- |",
+    ]
+    figures: dict[str, float] = {}
+    for room in (None, *audio.ROOMS):
+        name = "dry" if room is None else room.name
+        samples = made if room is None else audio.through_room(pcm, room)
+        samples = samples * 10 ** ((audio.rms_dbfs(made) - audio.rms_dbfs(samples)) / 20)
+        heard = listen(audio.to_pcm(samples))
+        figures[name] = round(heard.heard_s, 2)
+        cell = f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
+        lines.append(f"| {name} | {cell} |")
+    return lines, {"simulator_pocket_voice_s": figures}
+
+
+def comfort_noise_table(library: audio.Library, noise_s: float) -> Table:
+    """The network's comfort noise alone, each kind at every level: seconds counted."""
+    levels = audio.COMFORT_LEVELS_DBFS
+    title = (
+        f"### A network's comfort noise ({noise_s:g} s each, level stepping every "
+        f"{audio.COMFORT_FRAME_S * 1000:g} ms): seconds counted as voice"
+    )
+    lines = level_header(title, levels)
+    heard_where: list[str] = []
+    most: tuple[float, str] = (0.0, "")
+    for comfort in audio.COMFORT_NOISES:
+        cells = []
+        for level in levels:
+            heard = listen(library.comfort_clip(comfort, level, noise_s).pcm)
+            where = f"comfort noise {comfort.name} at {level:g} dBFS"
+            most = max(most, (heard.heard_s, where))
+            if heard.heard:
+                heard_where.append(where)
+            cells.append(
+                f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
+            )
+        lines.append(f"| {comfort.name} | " + " | ".join(cells) + " |")
+    figures: dict[str, object] = {
+        "comfort_noise_heard": heard_where,
+        "comfort_noise_most_voice_s": round(most[0], 2),
+        "comfort_noise_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+    return lines, figures
+
+
+def phone_processing_world(
+    library: audio.Library,
+    talkers: Sequence[audio.Talker],
+    sentences: Sequence[str],
+    noise_s: float,
+    quick: bool,
+) -> Table:
+    """The network's comfort noise alone; a caller over room noise through a handset's
+    noise suppression (each gate) beside the same without it, the margins at -40 dBFS;
+    every noise class through each gate."""
+    lines, figures = comfort_noise_table(library, noise_s)
+    gates: list[audio.NoiseGate | None] = [None, *audio.NOISE_GATES]
+    columns: list[Column] = []
+    for gate in gates:
+
+        def clips(level: float, gate: audio.NoiseGate | None = gate) -> list[audio.Clip]:
+            return [library.suppressed_clip(s, t, level, gate) for t in talkers for s in sentences]
+
+        columns.append(("without" if gate is None else gate.name, clips))
+    title = (
+        f"### A caller over room noise at {audio.ROOM_NOISE_DBFS:g} dBFS through a handset's "
+        "noise suppression, one sentence"
+    )
+    sweep_lines, grid, at_target, missed = column_sweep(title, columns)
+    figures |= sweep_figures("suppressed", grid)
+    margin_lines, margins = margin_table(
+        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per gate", at_target
+    )
+    figures |= margins
+    figures["speech_target_missed"] = missed
+    levels = noise_levels(quick)
+
+    def gated_noise(kind: str, level: float, band: bool) -> list[audio.Clip]:
+        clip = library.noise_clip(kind, level, noise_s, band)
+        return [library.gate_clip(clip, gate) for gate in audio.NOISE_GATES]
+
+    noise_lines, noise_figures = noise_by_condition(
+        f"### Noise through each gate ({noise_s:g} s each): the most seconds counted as voice "
+        f"at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
+        [gate.name for gate in audio.NOISE_GATES],
+        levels,
+        gated_noise,
+    )
+    figures |= noise_figures
+    lines += ["", *sweep_lines, "", *margin_lines, "", *noise_lines]
+    return lines, figures
+
+
 def cpu_ms_per_audio_s(pcm: bytes, chunk_s: float | None, repeat: int) -> float:
     """Process time per second of audio for one detector fed `chunk_s` pieces."""
     step = len(pcm) if chunk_s is None else round(chunk_s * audio.RATE_HZ) * 2
@@ -437,14 +726,35 @@ def timed(what: str, make: Callable[[], Table]) -> Table:
     return lines, figures
 
 
+def benchmark_name(args: argparse.Namespace) -> str:
+    """The name the JSON line gives the run: which world was swept."""
+    for flag, name in (
+        ("reverberant", "voice-reverberant"),
+        ("phone_processing", "voice-phone-processing"),
+        ("muffled", "voice-muffled"),
+    ):
+        if getattr(args, flag):
+            return name
+    return "voice"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweep; print the tables and the JSON line; 1 if a target was missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 voices x 2 sentences, 10 s noise")
     parser.add_argument("--noise-s", type=float, default=None, help="seconds of each noise")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
-    parser.add_argument(
+    world = parser.add_mutually_exclusive_group()
+    world.add_argument(
         "--muffled", action="store_true", help="sweep the muffled caller and the pocket talk"
+    )
+    world.add_argument(
+        "--reverberant", action="store_true", help="sweep a caller in echoing rooms, and noise"
+    )
+    world.add_argument(
+        "--phone-processing",
+        action="store_true",
+        help="sweep comfort noise and a caller through a handset's noise suppression",
     )
     parser.add_argument(
         "--level-dbfs", type=float, default=None, help="the level gate that starts a run"
@@ -472,7 +782,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     noise_s = args.noise_s or (audio.NOISE_S if args.quick else 36.0)
     library = audio.Library()
     started = time.perf_counter()
-    if args.muffled:
+    if args.reverberant:
+        parts = [
+            timed(
+                "reverberant",
+                lambda: reverberant_world(library, talkers, sentences, noise_s, args.quick),
+            )
+        ]
+    elif args.phone_processing:
+        parts = [
+            timed(
+                "phone_processing",
+                lambda: phone_processing_world(library, talkers, sentences, noise_s, args.quick),
+            )
+        ]
+    elif args.muffled:
         parts = [
             timed("muffled", lambda: muffled_world(library, talkers, sentences, pairs)),
             timed(
@@ -490,7 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timed("cost", lambda: cost_table(library, talkers, sentences)),
         ]
     figures: dict[str, object] = {
-        "benchmark": "voice-muffled" if args.muffled else "voice",
+        "benchmark": benchmark_name(args),
         "quick": args.quick,
         "level_dbfs": SETTINGS.level_dbfs,
         "level_hold_dbfs": SETTINGS.level_hold_dbfs,
@@ -500,7 +824,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(lines) + "\n")
         figures.update(part_figures)
     figures["wall_s"] = round(time.perf_counter() - started, 1)
-    missed = figures.get("speech_target_missed", 0) != 0 or bool(figures["noise_heard"])
+    missed = (
+        figures.get("speech_target_missed", 0) != 0
+        or bool(figures["noise_heard"])
+        or bool(figures.get("comfort_noise_heard"))
+    )
     figures["targets_met"] = not missed
     print(json.dumps(figures))
     return 1 if missed else 0

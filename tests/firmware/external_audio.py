@@ -21,7 +21,14 @@ with Debian's tools, at test time, in memory (no audio file is committed or kept
   telephone band alone) before the telephone band, at a quiet level, alone or over the
   room's noise muffled the same way (`muffled_clip`);
 - its mirror, a pocket dial whose owner talks to someone else all through the call: two
-  talkers taking turns, muffled, the other one 6 dB quieter (`pocket_talk_clip`).
+  talkers taking turns, muffled, the other one 6 dB quieter (`pocket_talk_clip`);
+- reverberant speech: the same sentences in a tiled bathroom or stairwell, or from a talker
+  far from the phone, through sox `reverb` (its freeverb) before the telephone band, and
+  every noise class through the same room (`Room`, `reverberant_clip`);
+- a network's comfort noise: the low pink-ish noise GSM/AMR discontinuous transmission
+  plays while the caller is silent, its level jumping every 160 ms (`comfort_noise`);
+- a handset's noise suppression: a gate that cuts the frames whose energy is under a
+  threshold to silence and opens late, clipping each onset (`NoiseGate`, `gated`).
 
 Every level here is an *active level* in dBFS (0 dBFS: the RMS of a full-scale square
 wave), measured by `active_level_dbfs`: ITU-T P.56 method B, the way telephone speech
@@ -36,6 +43,7 @@ this audio; `bench/bench_voice.py` sweeps all of it and prints the confusion tab
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -164,6 +172,10 @@ STREET_SPEECH_LEVEL_DBFS = -26.0  # a caller speaking into the phone, a typical 
 NO_CLOTH_HZ = 3400.0
 CLOTH_CUTOFFS_HZ = (300.0, 500.0, 800.0, NO_CLOTH_HZ)
 MUFFLED_LEVELS_DBFS = tuple(float(level) for level in range(-40, -60, -2))  # -40 .. -58
+# A caller speaking into the phone (-26 dBFS is typical) and louder, then the muffled
+# sweep's quiet levels: the levels the reverberant and processed worlds are swept at. An
+# echo that carries the voicing across the gaps between words matters most when loud.
+WORLD_LEVELS_DBFS = (-20.0, -26.0, -30.0, -35.0, *MUFFLED_LEVELS_DBFS)
 # "A little" room noise under a muffled caller: RMS, muffled by the same cloth. -60 dBFS
 # sits at the top of a mobile call's own noise floor (about -60 to -70 dBFS).
 ROOM_NOISE_DBFS = -60.0
@@ -171,6 +183,120 @@ ROOM_NOISE_S = 40.0  # one draw per cutoff, long enough for any clip made here
 POCKET_TALK_S = 36.0  # as long as the default challenge listens
 POCKET_OTHER_DOWN_DB = 6.0  # the owner's companion, further from the pocket
 POCKET_GAPS_S = (0.4, 0.9, 0.6, 1.2, 0.5)  # between turns, in this order, round and round
+
+
+# A room's echo: sox `reverb` (freeverb). Room scale 100 % (the largest room the effect
+# models), high-frequency damping at sox's default 50 %, stereo depth 0 (one microphone:
+# mono in, mono out), no pre-delay, the wet part at 0 dB. Each sentence is padded with
+# REVERB_TAIL_S of silence first so the echo can ring out: 50 % is gone within it, 100 %
+# decays only about 8.5 dB a second and is cut some 25 dB down (measured).
+REVERB_ROOM_SCALE_PCT = 100
+REVERB_HF_DAMPING_PCT = 50
+REVERB_TAIL_S = 3.0
+# sox's reverb adds the echo to the sound, and its comb filters ring up a steady tone
+# near their resonances: 20 dB of headroom first, so that no sound made here clips (with
+# 6 dB, a 425 Hz tone through reverberance 100 % clipped and gained the harmonics of a
+# buzz). The level is set afterwards anyway; clipping is an error (`_run`).
+_REVERB_HEADROOM = ("gain", "-20")
+
+
+@dataclass(frozen=True)
+class Room:
+    """The echo between a talker and the phone: sox `reverb` at `reverberance_pct`
+    (0-100 %), the direct sound and its echo, or with `wet_only` the echo alone (a
+    talker far from the microphone, heard only by what the walls send back)."""
+
+    reverberance_pct: int
+    wet_only: bool = False
+
+    @property
+    def name(self) -> str:
+        """A short label for tables and test ids."""
+        return f"reverb {self.reverberance_pct}%{' wet only' if self.wet_only else ''}"
+
+    @property
+    def effects(self) -> tuple[str, ...]:
+        """The sox effects: headroom, then `reverb [-w] reverberance 50 100 0`."""
+        wet = ("-w",) if self.wet_only else ()
+        settings = (self.reverberance_pct, REVERB_HF_DAMPING_PCT, REVERB_ROOM_SCALE_PCT, 0)
+        return (*_REVERB_HEADROOM, "reverb", *wet, *(str(value) for value in settings))
+
+
+# A small room (0 %: sox's shortest echo, 0.2 s), a tiled bathroom (50 %: about 1.7 s
+# to fall 60 dB), a stairwell or hall (100 %: about 7 s), and a talker far from the phone in
+# the last two: the echo alone.
+ROOMS = (Room(0), Room(50), Room(100), Room(50, wet_only=True), Room(100, wet_only=True))
+
+# GSM/AMR discontinuous transmission: while the caller is silent the handset sends a
+# silence descriptor every 8 frames (160 ms) and the network plays comfort noise shaped
+# by it, so the noise's level steps every 160 ms. Modelled as sox's pink (or brown)
+# noise through the telephone band, its level set per 160 ms frame: drawn evenly in dB
+# within `jump_db` of the clip's level, stepping abruptly (the harder case: a decoder
+# may smooth the steps). The draws are seeded: the same clip every run.
+COMFORT_FRAME_S = 0.16
+COMFORT_SEED = 8
+COMFORT_LEVELS_DBFS = (-70.0, -65.0, -60.0, -55.0, -50.0, -45.0, -40.0, -35.0, -30.0)
+COMFORT_PROMISE_LEVELS_DBFS = (-70.0, -65.0, -60.0, -55.0, -50.0)  # what networks play
+
+
+@dataclass(frozen=True)
+class ComfortNoise:
+    """Comfort noise of one colour (`pink` or `brown`) whose level jumps, every
+    COMFORT_FRAME_S, anywhere within `jump_db` either side of its level."""
+
+    colour: str
+    jump_db: float
+
+    @property
+    def name(self) -> str:
+        """A short label for tables and test ids."""
+        return f"{self.colour} +-{self.jump_db:g} dB"
+
+
+# A steady background (the level wanders 3 dB), one that changes (10 dB), and a darker
+# one (brown: most of its energy under the 400 Hz the detector's gate reads).
+COMFORT_NOISES = (
+    ComfortNoise("pink", 3.0),
+    ComfortNoise("pink", 10.0),
+    ComfortNoise("brown", 10.0),
+)
+
+# A handset's noise suppression, modelled as a gate on 10 ms frames: a frame whose RMS is
+# under the threshold is cut (gain 0, or `floor_db`); the gate opens only after the
+# energy has stayed above the threshold for `onset_s` (so every onset loses that much)
+# and closes `release_s` after it drops. The gain steps are smoothed over 1 ms. The
+# room's noise sits at ROOM_NOISE_DBFS, so a threshold 6 dB above it passes little of
+# the noise, 12 dB above it none, and cuts more of a quiet talker.
+GATE_FRAME_S = 0.01
+GATE_RAMP_S = 0.001
+
+
+@dataclass(frozen=True)
+class NoiseGate:
+    """A handset's noise suppression: frames under `threshold_dbfs` are cut to
+    `floor_db` (-inf: digital silence), or filled with comfort noise at
+    `comfort_dbfs` (the network's discontinuous transmission after the gate)."""
+
+    threshold_dbfs: float
+    onset_s: float
+    release_s: float = 0.02
+    floor_db: float = -math.inf
+    comfort_dbfs: float | None = None
+
+    @property
+    def name(self) -> str:
+        """A short label for tables and test ids."""
+        cut = "comfort noise" if self.comfort_dbfs is not None else "cut"
+        return f"gate {self.threshold_dbfs:g} dBFS, onset {self.onset_s * 1000:g} ms, {cut}"
+
+
+NOISE_GATES = (
+    NoiseGate(ROOM_NOISE_DBFS + 6, 0.02),
+    NoiseGate(ROOM_NOISE_DBFS + 6, 0.05),
+    NoiseGate(ROOM_NOISE_DBFS + 12, 0.02),
+    NoiseGate(ROOM_NOISE_DBFS + 12, 0.05),
+    NoiseGate(ROOM_NOISE_DBFS + 12, 0.05, comfort_dbfs=ROOM_NOISE_DBFS),
+)
 
 
 class ToolMissing(RuntimeError):
@@ -193,13 +319,27 @@ def recorded_speech_files() -> list[Path]:
     ]
 
 
-def _run(command: list[str], stdin: bytes | None = None) -> bytes:
+def _clipped_from_reverb_on(command: list[str], stderr: bytes) -> list[str]:
+    """The effects of a sox `command` from `reverb` on (and those sox adds after the
+    chain: rate, dither) that warned they clipped; what clipped before it is the sound
+    as the class makes it without a room (sox's `hiss` clips in its high-pass)."""
+    before = command[: command.index("reverb")] if "reverb" in command else command
+    clipped = re.findall(rb"WARN (\w+): \1 clipped", stderr)
+    return [name.decode() for name in clipped if name.decode() not in before]
+
+
+def _run(command: list[str], stdin: bytes | None = None, unclipped: bool = False) -> bytes:
+    """The command's stdout; with `unclipped`, an error too when sox warns that the room's
+    echo or an effect after it clipped (a clipped tone gains harmonics a pitch detector
+    hears: not the sound meant)."""
     missing = missing_tools()
     if missing:
         raise ToolMissing(f"missing {', '.join(missing)}: apt-get install them (./dev test)")
     done = subprocess.run(command, input=stdin, capture_output=True, check=False, timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {done.stderr.decode(errors='replace')}")
+    if unclipped and _clipped_from_reverb_on(command, done.stderr):
+        raise RuntimeError(f"{command[0]} clipped: {done.stderr.decode(errors='replace')}")
     return done.stdout
 
 
@@ -221,11 +361,17 @@ _RAW_OUT = (
     "-",
 )
 _TELEPHONE_BAND = ("sinc", "300-3400")
+_RAW_IN = ("-t", "raw", "-r", str(RATE_HZ), "-c", "1", "-b", "16", "-e", "signed-integer", "-")
 
 
 def _from_raw(raw: bytes) -> Signal:
     """s16le bytes as float samples, full scale 1.0."""
     return np.frombuffer(raw, dtype="<i2").astype(np.float64) / FULL_SCALE
+
+
+def from_pcm(pcm: bytes) -> Signal:
+    """s16le bytes (a modem's voice port, the simulator's sounds) as float samples."""
+    return _from_raw(pcm)
 
 
 def to_pcm(signal: Signal) -> bytes:
@@ -235,19 +381,25 @@ def to_pcm(signal: Signal) -> bytes:
     return bytes(clipped.astype("<i2").tobytes())
 
 
-def telephone_wav(wav: bytes, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
+def telephone_wav(wav: bytes, cutoff_hz: float = NO_CLOTH_HZ, room: Room | None = None) -> Signal:
     """Any WAV as 8 kHz mono telephone-band samples (sox's resampler and sinc filter),
-    through cloth first when `cutoff_hz` is below NO_CLOTH_HZ (`cloth`)."""
-    chain = (*cloth(cutoff_hz), *_TELEPHONE_BAND)
-    return _from_raw(_run([*_SOX, "-t", "wav", "-", *_RAW_OUT, *chain], wav))
+    through a room's echo first when `room` is given (`Room.effects`, the reverberant
+    tail kept) and through cloth when `cutoff_hz` is below NO_CLOTH_HZ (`cloth`)."""
+    echo = () if room is None else ("pad", "0", f"{REVERB_TAIL_S:g}", *room.effects)
+    chain = (*echo, *cloth(cutoff_hz), *_TELEPHONE_BAND)
+    command = [*_SOX, "-t", "wav", "-", *_RAW_OUT, *chain]
+    return _from_raw(_run(command, wav, unclipped=room is not None))
 
 
-def spoken(sentence: str, talker: Talker, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
-    """`sentence` spoken by espeak-ng as `talker`, telephone band, unscaled; muffled by
-    cloth at `cutoff_hz` when that is below NO_CLOTH_HZ."""
+def spoken(
+    sentence: str, talker: Talker, cutoff_hz: float = NO_CLOTH_HZ, room: Room | None = None
+) -> Signal:
+    """`sentence` spoken by espeak-ng as `talker`, telephone band, unscaled; in `room`
+    (its echo, `Room`) when given; muffled by cloth at `cutoff_hz` when that is below
+    NO_CLOTH_HZ."""
     speed, pitch = str(talker.speed_wpm), str(talker.pitch)
     wav = _run(["espeak-ng", "-v", talker.voice, "-s", speed, "-p", pitch, "--stdout", sentence])
-    return telephone_wav(wav, cutoff_hz)
+    return telephone_wav(wav, cutoff_hz, room)
 
 
 def recorded(path: Path) -> Signal:
@@ -255,12 +407,22 @@ def recorded(path: Path) -> Signal:
     return telephone_wav(path.read_bytes())
 
 
-def noise(kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> Signal:
+def noise(
+    kind: str, duration_s: float = NOISE_S, phone_band: bool = False, room: Room | None = None
+) -> Signal:
     """`duration_s` of noise class `kind` (one of NOISES), unscaled; as made at 8 kHz (a
     modem's own audio path is not always band-limited, and rumble is the harder case) or
-    through the telephone band."""
+    through the telephone band; heard through `room`'s echo first when given."""
     band = _TELEPHONE_BAND if phone_band else ()
-    return _from_raw(_run([*_SOX, "-n", *_RAW_OUT, *_noise_chain(kind, duration_s), *band]))
+    echo = () if room is None else room.effects
+    chain = (*_noise_chain(kind, duration_s), *echo, *band)
+    return _from_raw(_run([*_SOX, "-n", *_RAW_OUT, *chain], unclipped=room is not None))
+
+
+def through_room(pcm: bytes, room: Room) -> Signal:
+    """8 kHz s16le audio (the simulator's own sounds) heard through `room`'s echo, as
+    long as it was (the echo of its last second is cut off with it)."""
+    return _from_raw(_run([*_SOX, *_RAW_IN, *_RAW_OUT, *room.effects], pcm, unclipped=True))
 
 
 def cloth(cutoff_hz: float) -> tuple[str, ...]:
@@ -389,6 +551,65 @@ def with_noise_at(clip: Signal, background: Signal, noise_dbfs: float) -> Signal
     return np.asarray(clip + part * 10 ** ((noise_dbfs - rms_dbfs(part)) / 20))
 
 
+def comfort_noise(
+    comfort: ComfortNoise, dbfs: float, duration_s: float, seed: int = COMFORT_SEED
+) -> Signal:
+    """`duration_s` of a network's comfort noise: sox's `comfort.colour` noise through
+    the telephone band at `dbfs` RMS, each COMFORT_FRAME_S frame then stepped to a level
+    drawn evenly within `comfort.jump_db` of it (seeded by `seed`)."""
+    made = ("synth", f"{duration_s:.3f}", f"{comfort.colour}noise", *_TELEPHONE_BAND)
+    steady = _from_raw(_run([*_SOX, "-n", *_RAW_OUT, *made]))
+    steady = steady * 10 ** ((dbfs - rms_dbfs(steady)) / 20)
+    frame = round(COMFORT_FRAME_S * RATE_HZ)
+    frames = -(-len(steady) // frame)
+    jumps_db = np.random.default_rng(seed).uniform(-comfort.jump_db, comfort.jump_db, frames)
+    gains = np.repeat(10 ** (jumps_db / 20), frame)[: len(steady)]
+    return np.asarray(steady * gains)
+
+
+def _gate_open(levels_dbfs: Signal, gate: NoiseGate) -> Signal:
+    """Per gate frame, whether the gate is open: after `onset_s` above the threshold,
+    until `release_s` below it."""
+    onset = round(gate.onset_s / GATE_FRAME_S)
+    release = round(gate.release_s / GATE_FRAME_S)
+    is_open = np.zeros(len(levels_dbfs), dtype=bool)
+    above_run = 0  # frames above the threshold in a row
+    since_above = release + 1  # frames since the last one above
+    opened = False
+    for index, level in enumerate(levels_dbfs):
+        if level >= gate.threshold_dbfs:
+            above_run, since_above = above_run + 1, 0
+            opened = opened or above_run > onset
+        else:
+            above_run, since_above = 0, since_above + 1
+            opened = opened and since_above <= release
+        is_open[index] = opened
+    return is_open
+
+
+def gated(samples: Signal, gate: NoiseGate, fill: Signal | None = None) -> Signal:
+    """`samples` through a handset's noise suppression (`NoiseGate`): the 10 ms frames
+    the gate holds closed cut to its floor, or replaced by `fill` (comfort noise, at
+    least as long) where `gate.comfort_dbfs` is set."""
+    frame = round(GATE_FRAME_S * RATE_HZ)
+    frames = len(samples) // frame
+    whole = samples[: frames * frame].reshape(frames, frame)
+    with np.errstate(divide="ignore"):
+        levels = 10 * np.log10(np.mean(whole**2, axis=1))
+    floor = 0.0 if gate.floor_db == -math.inf else 10 ** (gate.floor_db / 20)
+    gains = np.where(_gate_open(levels, gate), 1.0, floor)
+    gains = np.append(gains, gains[-1:] if frames else [floor])  # the ragged last frame
+    per_sample = np.repeat(gains, frame)[: len(samples)]
+    ramp = max(1, round(GATE_RAMP_S * RATE_HZ))
+    per_sample = np.convolve(per_sample, np.ones(ramp) / ramp, mode="same")
+    out = samples * per_sample
+    if gate.comfort_dbfs is not None:
+        if fill is None or len(fill) < len(samples):
+            raise ValueError("a gate that fills with comfort noise needs enough of it")
+        out = out + fill[: len(samples)] * (1.0 - per_sample)
+    return np.asarray(out)
+
+
 # ---------------------------------------------------------------------------------------
 # Clips and listening.
 
@@ -441,16 +662,24 @@ class Library:
     """Makes the sounds once (cached, unscaled); scaled clips are made on demand."""
 
     def __init__(self) -> None:
-        self._speech: dict[tuple[str, Talker, float], Signal] = {}
-        self._noise: dict[tuple[str, float, bool], Signal] = {}
+        self._speech: dict[tuple[str, Talker, float, Room | None], Signal] = {}
+        self._noise: dict[tuple[str, float, bool, Room | None], Signal] = {}
         self._recorded: dict[Path, Signal] = {}
         self._room: dict[float, Signal] = {}
+        self._comfort: dict[tuple[ComfortNoise, float, float], Signal] = {}
 
-    def speech(self, sentence: str, talker: Talker, cutoff_hz: float = NO_CLOTH_HZ) -> Signal:
-        """The sentence spoken by the talker, unscaled; through cloth below NO_CLOTH_HZ."""
-        key = (sentence, talker, cutoff_hz)
+    def speech(
+        self,
+        sentence: str,
+        talker: Talker,
+        cutoff_hz: float = NO_CLOTH_HZ,
+        room: Room | None = None,
+    ) -> Signal:
+        """The sentence spoken by the talker, unscaled; through cloth below NO_CLOTH_HZ;
+        in `room` (its echo ringing out after the words) when given."""
+        key = (sentence, talker, cutoff_hz, room)
         if key not in self._speech:
-            self._speech[key] = spoken(sentence, talker, cutoff_hz)
+            self._speech[key] = spoken(sentence, talker, cutoff_hz, room)
         return self._speech[key]
 
     def room_noise(self, cutoff_hz: float) -> Signal:
@@ -508,11 +737,17 @@ class Library:
         detail = f"{owner.name} and {other.name}, {duration_s:g} s"
         return Clip(f"pocket-talk-{cutoff_hz:g}", dbfs, True, samples, detail)
 
-    def noise(self, kind: str, duration_s: float = NOISE_S, phone_band: bool = False) -> Signal:
-        """A noise class, unscaled."""
-        key = (kind, duration_s, phone_band)
+    def noise(
+        self,
+        kind: str,
+        duration_s: float = NOISE_S,
+        phone_band: bool = False,
+        room: Room | None = None,
+    ) -> Signal:
+        """A noise class, unscaled; through `room`'s echo when given."""
+        key = (kind, duration_s, phone_band, room)
         if key not in self._noise:
-            self._noise[key] = noise(kind, duration_s, phone_band)
+            self._noise[key] = noise(kind, duration_s, phone_band, room)
         return self._noise[key]
 
     def speech_clip(self, sentence: str, talker: Talker, dbfs: float) -> Clip:
@@ -521,14 +756,64 @@ class Library:
         return Clip("speech", dbfs, True, samples, f"{talker.name}: {sentence}")
 
     def noise_clip(
-        self, kind: str, dbfs: float, duration_s: float = NOISE_S, phone_band: bool = False
+        self,
+        kind: str,
+        dbfs: float,
+        duration_s: float = NOISE_S,
+        phone_band: bool = False,
+        room: Room | None = None,
     ) -> Clip:
-        """A noise class at an active level (silence as made, whatever `dbfs` says)."""
-        samples = self.noise(kind, duration_s, phone_band)
+        """A noise class at an active level (silence as made, whatever `dbfs` says),
+        through `room`'s echo when given (the level is set after it)."""
+        samples = self.noise(kind, duration_s, phone_band, room)
         if kind != SILENCE:
             samples = at_level(samples, dbfs)
         name = f"{kind} (phone band)" if phone_band else kind
-        return Clip(name, dbfs, False, samples)
+        return Clip(name, dbfs, False, samples, "" if room is None else room.name)
+
+    def reverberant_clip(
+        self, sentence: str, talker: Talker, dbfs: float, room: Room | None
+    ) -> Clip:
+        """A caller in `room` (None: dry, no echo), one sentence and its echo at active
+        level `dbfs` as the phone hears them, framed by silence."""
+        samples = framed(at_level(self.speech(sentence, talker, room=room), dbfs))
+        kind = "dry" if room is None else room.name
+        return Clip(kind, dbfs, True, samples, f"{talker.name}: {sentence}")
+
+    def comfort(self, comfort: ComfortNoise, dbfs: float, duration_s: float) -> Signal:
+        """`comfort_noise` at `dbfs`, made once per colour, jump, level and length."""
+        key = (comfort, dbfs, duration_s)
+        if key not in self._comfort:
+            self._comfort[key] = comfort_noise(comfort, dbfs, duration_s)
+        return self._comfort[key]
+
+    def comfort_clip(self, comfort: ComfortNoise, dbfs: float, duration_s: float) -> Clip:
+        """A caller's silence as the network plays it: comfort noise only."""
+        samples = self.comfort(comfort, dbfs, duration_s)
+        return Clip(f"comfort {comfort.name}", dbfs, False, samples)
+
+    def suppressed_clip(
+        self, sentence: str, talker: Talker, dbfs: float, gate: NoiseGate | None
+    ) -> Clip:
+        """A sentence at active level `dbfs` over the room's noise at ROOM_NOISE_DBFS
+        (telephone band, no cloth), through a handset's noise suppression `gate` (None:
+        none, the same clip as `muffled_clip` makes with no cloth)."""
+        clip = self.muffled_clip(sentence, talker, dbfs, NO_CLOTH_HZ, ROOM_NOISE_DBFS)
+        if gate is None:
+            return clip
+        fill = self._gate_fill(gate)
+        return Clip(gate.name, dbfs, True, gated(clip.samples, gate, fill), clip.detail)
+
+    def gate_clip(self, clip: Clip, gate: NoiseGate) -> Clip:
+        """`clip` (a noise class: the background the handset hears) through `gate`."""
+        samples = gated(clip.samples, gate, self._gate_fill(gate, clip.duration_s))
+        return Clip(clip.kind, clip.level_db, clip.is_voice, samples, gate.name)
+
+    def _gate_fill(self, gate: NoiseGate, duration_s: float = ROOM_NOISE_S) -> Signal | None:
+        """The comfort noise a gate fills its gaps with (steady pink, 3 dB jumps)."""
+        if gate.comfort_dbfs is None:
+            return None
+        return self.comfort(COMFORT_NOISES[0], gate.comfort_dbfs, max(duration_s, ROOM_NOISE_S))
 
     def street_clip(self, sentence: str, talker: Talker, snr_db: float) -> Clip:
         """A sentence at a typical level over street noise at `snr_db`."""

@@ -4,9 +4,14 @@ The targets (docs/voice-detector.md): Indonesian speech at -40 dBFS active level
 louder is heard within a few seconds of speaking; no noise class is heard at any level
 up to -15 dBFS; speech over street noise at +10 and +5 dB SNR is heard; a caller muffled
 by cloth is heard down to the level the docs promise for its cutoff, and a pocket dial
-whose owner talks to someone else is heard as a voice too (the detector cannot tell).
+whose owner talks to someone else is heard as a voice too (the detector cannot tell); a
+caller in an echoing room is heard down to the level promised for the room and no noise
+class is heard through one (a far talker in a tiled bathroom is not: an expected failure,
+a finding); the network's comfort noise is not heard; a caller through a handset's noise
+suppression is heard down to the level promised for the gate, and no noise class is.
 These tests assert them on a representative subset; `bench/bench_voice.py` sweeps
-everything and prints the confusion table (`--muffled`: the muffled caller's sweep).
+everything and prints the confusion table (`--muffled`, `--reverberant`,
+`--phone-processing`: those worlds' sweeps).
 The audio is made by `external_audio` with Debian's `espeak-ng` and `sox` (and
 alsa-utils' recorded words): without them these tests fail, they never skip, and
 `./dev test` installs them.
@@ -15,6 +20,7 @@ alsa-utils' recorded words): without them these tests fail, they never skip, and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -27,6 +33,7 @@ from tests.firmware import external_audio as audio
 SUBSET_TALKERS = (audio.TALKERS[4], audio.TALKERS[1], audio.TALKERS[2], audio.TALKERS[6])
 SUBSET_SENTENCES = (audio.SENTENCES[0], audio.SENTENCES[1])
 HEARD_WITHIN_S = 3.0  # of speaking, from the first word
+TARGET_DBFS = -40.0  # speech at this active level or louder is heard
 
 
 @pytest.fixture(scope="session")
@@ -229,3 +236,183 @@ def test_nothing_quieter_than_the_start_gate_is_heard_however_long(
         assert levels.max() < settings.level_dbfs
         assert np.count_nonzero(levels >= settings.level_hold_dbfs) * FRAME_S >= 0.5
         assert audio.listen(audio.to_pcm(samples)).heard_s == 0.0, clip.detail
+
+
+# ------------------------------------------------------------------ a caller in an echoing room
+
+REVERB_BATHROOM_FAR = audio.Room(50, wet_only=True)
+# Per room, the quietest active level at which every sentence (7 voices x 5) is promised
+# to be heard, at that level and at every louder one of the sweep down from -20 dBFS
+# (docs/voice-detector.md, "A caller in an echoing room"): 2 dB above the lowest level
+# down to which the sweep heard all 35. No level is promised for a far talker in a tiled
+# bathroom (the echo alone, reverberance 50 %): the sweep missed a sentence at every level.
+REVERB_PROMISE_DBFS = {
+    audio.Room(0): -48.0,
+    audio.Room(50): -48.0,
+    audio.Room(100): -48.0,
+    audio.Room(100, wet_only=True): -42.0,
+}
+
+
+def _missed_down_to(
+    promise_dbfs: float, make: Callable[[audio.Talker, str, float], audio.Clip]
+) -> list[str]:
+    """The clips `make(talker, sentence, level)` gives, for every voice and sentence at
+    every sweep level from the loudest down to `promise_dbfs` (and at that level), that
+    are not heard."""
+    louder = [level for level in audio.WORLD_LEVELS_DBFS if level > promise_dbfs]
+    missed = []
+    for level in [*louder, promise_dbfs]:
+        for talker in audio.TALKERS:
+            for sentence in audio.SENTENCES:
+                clip = make(talker, sentence, level)
+                heard = audio.listen(clip.pcm)
+                if not heard.heard:
+                    missed.append(f"{clip.kind} at {level:g} dBFS, {clip.detail}")
+    return missed
+
+
+@pytest.mark.slow  # 35 sentences and their echo at up to 9 levels: 10-20 s a room
+@pytest.mark.parametrize("room", list(REVERB_PROMISE_DBFS), ids=lambda room: room.name)
+def test_a_caller_in_an_echoing_room_is_heard_down_to_the_promised_level(
+    library: audio.Library, room: audio.Room
+) -> None:
+    """A caller in a tiled bathroom or stairwell, or far from the phone in one: every
+    voice and sentence, one sentence and its echo, from -20 dBFS down to the level
+    promised for the room. Louder is not easier here: an echo carries the voicing
+    across the gaps between words (see the far talker in a bathroom below)."""
+    missed = _missed_down_to(
+        REVERB_PROMISE_DBFS[room],
+        lambda talker, sentence, level: library.reverberant_clip(sentence, talker, level, room),
+    )
+    assert not missed, missed
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="a finding (docs/voice-detector.md): the echo alone joins words into runs of "
+    "voice over 2 s, which the detector drops as a buzz; a short 'halo?' counts 0.28 s",
+)
+def test_a_far_talker_in_a_tiled_bathroom_is_heard_at_minus_40_dbfs_and_louder(
+    library: audio.Library,
+) -> None:
+    """The -40 dBFS target in the echo alone at reverberance 50 %: one sentence is missed
+    at every level from -48 to -20 dBFS (which one depends on the level). Strict: when
+    the detector hears them all, this fails and the docs and promise must be updated."""
+    missed = _missed_down_to(
+        TARGET_DBFS,
+        lambda talker, sentence, level: library.reverberant_clip(
+            sentence, talker, level, REVERB_BATHROOM_FAR
+        ),
+    )
+    assert not missed, missed
+
+
+@pytest.mark.slow  # every class at 6 levels through the room, 10 s each: about 10 s a room
+@pytest.mark.parametrize("room", audio.ROOMS, ids=lambda room: room.name)
+def test_no_noise_class_is_heard_through_an_echoing_room(
+    library: audio.Library, room: audio.Room
+) -> None:
+    """A room's echo smears rustle and stretches a cadenced tone's bursts: every noise
+    class, as made and through the telephone band, -60 to -15 dBFS, through the room."""
+    heard_where = []
+    for phone_band in (False, True):
+        for kind in audio.NOISES:
+            if kind == audio.SILENCE and phone_band:
+                continue
+            for level in audio.NOISE_LEVELS_DBFS:
+                clip = library.noise_clip(kind, level, phone_band=phone_band, room=room)
+                heard = audio.listen(clip.pcm)
+                if heard.heard:
+                    heard_where.append(f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s")
+    assert not heard_where, heard_where
+
+
+# ------------------------------------------------------------------ the network and the handset
+
+
+@pytest.mark.parametrize("comfort", audio.COMFORT_NOISES, ids=lambda comfort: comfort.name)
+def test_a_networks_comfort_noise_is_not_heard(
+    library: audio.Library, comfort: audio.ComfortNoise
+) -> None:
+    """While the caller is silent, GSM/AMR discontinuous transmission plays comfort noise
+    whose level steps every 160 ms: as long as a challenge listens, at -70 to -50 dBFS (what
+    a network plays) and on to -30 dBFS, it counts nothing as voice."""
+    for level in audio.COMFORT_LEVELS_DBFS:
+        clip = library.comfort_clip(comfort, level, 36.0)
+        heard = audio.listen(clip.pcm)
+        assert heard.heard_s == 0.0, f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s"
+
+
+# Per gate, the quietest active level at which every sentence over the room's noise is
+# promised to be heard through a handset's noise suppression (and at every louder level
+# of the sweep): 2 dB above the lowest level down to which the sweep heard all 35. Without
+# a gate the same clips are promised down to -48 dBFS (MUFFLED_PROMISE_DBFS, no cloth).
+SUPPRESSED_PROMISE_DBFS = {
+    audio.NOISE_GATES[0]: -46.0,
+    audio.NOISE_GATES[1]: -44.0,
+    audio.NOISE_GATES[2]: -44.0,
+    audio.NOISE_GATES[3]: -38.0,
+    audio.NOISE_GATES[4]: -38.0,
+}
+
+
+@pytest.mark.slow  # 35 sentences at up to 9 levels through the gate: 10-15 s a gate
+@pytest.mark.parametrize("gate", list(SUPPRESSED_PROMISE_DBFS), ids=lambda gate: gate.name)
+def test_a_caller_through_noise_suppression_is_heard_down_to_the_promised_level(
+    library: audio.Library, gate: audio.NoiseGate
+) -> None:
+    """A handset that cuts its microphone between words and clips each onset: every
+    voice and sentence over the room's noise, from -20 dBFS down to the level promised
+    for the gate (quieter than without it: the gate costs a quiet caller 2 to 10 dB)."""
+    missed = _missed_down_to(
+        SUPPRESSED_PROMISE_DBFS[gate],
+        lambda talker, sentence, level: library.suppressed_clip(sentence, talker, level, gate),
+    )
+    assert not missed, missed
+
+
+@pytest.mark.slow  # every class at 8 levels through the gate, 10 s each: about 10 s a gate
+@pytest.mark.parametrize("gate", audio.NOISE_GATES, ids=lambda gate: gate.name)
+def test_no_noise_class_is_heard_through_noise_suppression(
+    library: audio.Library, gate: audio.NoiseGate
+) -> None:
+    """A gate chops a background that hovers about its threshold into bursts: every noise
+    class, as made and through the telephone band, -60 to -15 dBFS and at and just above
+    the gate's threshold, through the gate."""
+    levels = sorted({*audio.NOISE_LEVELS_DBFS, gate.threshold_dbfs, gate.threshold_dbfs + 2})
+    heard_where = []
+    for phone_band in (False, True):
+        for kind in audio.NOISES:
+            if kind == audio.SILENCE and phone_band:
+                continue
+            for level in levels:
+                clip = library.gate_clip(
+                    library.noise_clip(kind, level, phone_band=phone_band), gate
+                )
+                heard = audio.listen(clip.pcm)
+                if heard.heard:
+                    heard_where.append(f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s")
+    assert not heard_where, heard_where
+
+
+def test_the_noise_gate_cuts_the_quiet_frames_and_clips_each_onset() -> None:
+    """The model itself: a burst over the threshold loses its first `onset_s`, the frames
+    under the threshold go to silence (or to comfort noise), the frames after the onset
+    pass unchanged."""
+    rate = audio.RATE_HZ
+    quiet = np.full(rate // 2, 10 ** (-70 / 20))  # 0.5 s at -70 dBFS
+    loud = np.full(rate // 2, 10 ** (-30 / 20))
+    signal = np.concatenate([quiet, loud, quiet])
+    gate = audio.NoiseGate(threshold_dbfs=-54.0, onset_s=0.05)
+    out = audio.gated(signal, gate)
+    assert np.all(out[: rate // 2 - 8] == 0.0)  # the quiet start: cut (ramps aside)
+    onset = round(0.05 * rate)
+    assert np.all(out[rate // 2 : rate // 2 + onset - 8] == 0.0)  # the onset: clipped
+    assert np.allclose(out[rate // 2 + onset + 8 : rate - 8], loud[0])  # then passed
+    released = rate + round(gate.release_s * rate) + 8
+    assert np.all(out[released:] == 0.0)  # cut again once released
+    fill = np.full(len(signal), 1e-4)
+    filled = audio.gated(signal, audio.NoiseGate(-54.0, 0.05, comfort_dbfs=-80.0), fill)
+    assert np.allclose(filled[: rate // 2 - 8], 1e-4)  # the gaps hold the comfort noise
