@@ -17,6 +17,7 @@ from sqlite_utils import Database, Migrations
 
 from appliance.cluster.schema import (
     create_callback_served_fact,
+    create_callback_served_kept,
     create_callback_sharing,
     create_cluster_tables,
     create_event_sharing,
@@ -763,3 +764,11 @@ def share_served_callbacks(db: Database) -> None:
     """A call-back served on one box closes the caller's entry on the site's other boxes:
     see appliance/cluster/schema.py."""
     create_callback_served_fact(db)
+
+
+@migration(name="0026_callback_served_kept")
+def keep_served_callbacks(db: Database) -> None:
+    """A call-back served on this box is kept in its own `peer_facts` too, so its line
+    service counts the contact as the site's other boxes do: see
+    appliance/cluster/schema.py."""
+    create_callback_served_kept(db)

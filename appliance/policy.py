@@ -171,11 +171,13 @@ class HistoryRow:
 
 @dataclass(frozen=True, slots=True)
 class SharedFact:
-    """A verdict (`value`: a disposition) or a challenge outcome (`value`: a
-    `ChallengeResult`) another appliance of the site recorded on a number at `at`."""
+    """A fact an appliance of the site recorded on a number at `at`: a verdict (`value`: a
+    disposition), a challenge outcome (`value`: a `ChallengeResult`), or a call-back
+    served (`value`: `done`: an operator reached the caller, which counts as an operator's
+    contact, as on the box that listed them)."""
 
     caller_e164: str
-    kind: Literal["verdict", "challenge"]
+    kind: Literal["verdict", "challenge", "callback"]
     value: str
     at: float
 
@@ -768,9 +770,11 @@ class PolicyState:
             self._record_junk(caller.e164, disposition == "ghost", now)
 
     def record_shared_fact(self, fact: SharedFact) -> None:
-        """A verdict or challenge outcome another appliance of the site recorded."""
-        kind, row = _shared_event(fact, 0)[2:]
-        self._apply_event(kind, row)
+        """A verdict, challenge outcome or call-back served an appliance of the site
+        recorded."""
+        event = _shared_event(fact, 0)
+        if event is not None:
+            self._apply_event(event[2], event[3])
 
     def record_challenge_result(
         self,
@@ -829,10 +833,10 @@ class PolicyState:
         applied in time order, so the state equals the one of a process that lived
         through them. Pass at least `abuse.immunity_s` (30 days) of rows; events after `now`
         are ignored. `shared` adds the verdicts and challenge outcomes other appliances of
-        the site recorded, in time order with this box's own. Returns how many calls were
-        replayed. The flood monitor is rebuilt
-        too: if `flood_active` is True afterwards, the box restarted during a flood and the
-        service should raise the alarm again.
+        the site recorded, and the site's call-backs served (operator contacts), in time
+        order with this box's own. Returns how many calls were replayed. The flood monitor
+        is rebuilt too: if `flood_active` is True afterwards, the box restarted during a
+        flood and the service should raise the alarm again.
         """
         events: list[tuple[float, int, int, HistoryRow]] = []
         malformed = 0
@@ -841,7 +845,9 @@ class PolicyState:
                 events.extend(_row_events(_clean_row(row), index))
             except (TypeError, ValueError):
                 malformed += 1  # one bad row must not stop the service from starting
-        events.extend(_shared_event(fact, index) for index, fact in enumerate(shared, len(events)))
+        for index, fact in enumerate(shared, len(events)):
+            if (event := _shared_event(fact, index)) is not None:
+                events.append(event)
         if malformed:
             logger.warning("replay skipped %d malformed call-log row(s)", malformed)
         events.sort(key=lambda event: event[:3])
@@ -969,21 +975,25 @@ _EVENT_ARRIVAL, _EVENT_CHALLENGE, _EVENT_OPERATOR, _EVENT_DISPOSITION = range(4)
 _CHALLENGE_RESULTS = frozenset(result.value for result in ChallengeResult)
 
 
-def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, HistoryRow]:
-    """The replay event a peer's fact stands for (no arrival: the call was not ours)."""
-    verdict = fact.kind == "verdict"
+def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, HistoryRow] | None:
+    """The replay event a site's fact stands for (no arrival: the call was not this one's);
+    None for a value the policy has no use for."""
+    verdict, served = fact.kind == "verdict", fact.kind == "callback"
+    if served and fact.value != "done":
+        return None
     row = HistoryRow(
         caller_e164=fact.caller_e164,
         number_class=NumberClass.NUMBER,
         started_at=fact.at,
-        reached_operator=False,
-        operator_at=None,
+        reached_operator=served,
+        operator_at=fact.at if served else None,
         disposition=fact.value if verdict else None,
         disposition_at=fact.at,
-        challenge_result=None if verdict else fact.value,
+        challenge_result=None if verdict or served else fact.value,
         challenge_at=fact.at,
     )
-    return (fact.at, order, _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE, row)
+    kind = _EVENT_OPERATOR if served else _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE
+    return (fact.at, order, kind, row)
 
 
 def _row_events(row: HistoryRow, order: int) -> list[tuple[float, int, int, HistoryRow]]:

@@ -140,8 +140,9 @@ class LineService:
         self.call_log = call_log
         self.rule_store = rule_store
         self.policy = PolicyState(config.policy)
-        # The site's verdicts, which `siaga sync` keeps in the database ([cluster] only).
-        self._peer_facts = PeerFactFeed(call_log.path) if config.cluster is not None else None
+        # The site's verdicts, which `siaga sync` keeps in the database ([cluster]), and the
+        # call-backs served, this box's own included (a box alone has only those).
+        self._peer_facts = PeerFactFeed(call_log.path)
         self.desks: list[OperatorDesk] = []
         self._rule_poll_s = rule_poll_s
         self._desk_poll_s = desk_poll_s
@@ -219,14 +220,16 @@ class LineService:
     def _shared_facts_at_start(self, now_ts: float) -> list[SharedFact]:
         """Turn sharing on or off as `[cluster]` says; the site's facts for the replay."""
         declare_sharing(self.call_log.path, self.config.cluster, now_ts)
-        if self._peer_facts is None:
-            return []
         facts = self._peer_facts.since(now_ts - REPLAY_WINDOW_S)
-        logger.info("%d verdict(s) and challenge outcome(s) from the site's appliances", len(facts))
+        logger.info(
+            "%d verdict(s), challenge outcome(s) and call-back(s) served from the site",
+            len(facts),
+        )
         return facts
 
     async def _poll_peer_facts(self, feed: PeerFactFeed, interval_s: float) -> None:
-        """Fold the site's new verdicts and challenge outcomes into the policy."""
+        """Fold the site's new verdicts, challenge outcomes and call-backs served (this
+        box's own marks included) into the policy."""
         while True:
             await asyncio.sleep(interval_s)
             try:
@@ -305,7 +308,7 @@ class LineService:
             jobs.append(("settings", self._poll_settings(self._rule_poll_s)))
         if self._desk_poll_s is not None:
             jobs.append(("desk", self._serve_desk(self._desk_poll_s)))
-        if self._peer_facts is not None and self._rule_poll_s is not None:
+        if self._rule_poll_s is not None:
             jobs.append(("peer-facts", self._poll_peer_facts(self._peer_facts, self._rule_poll_s)))
         if self.line_admin is not None and self._line_admin_poll_s is not None:
             admin = self._serve_line_admin(self.line_admin, self._line_admin_poll_s)

@@ -368,7 +368,8 @@ class SimulatedOperators:
         self._answer_s = answer_s
         self._waiting: deque[tuple[Line, ActiveCall]] = deque()
         self._talking: dict[int, str] = {}  # call id -> operator
-        self._call_back_list: dict[str, float] = {}  # subscriber -> listed at (POSIX s)
+        # subscriber -> (listed at, POSIX s; the number as the service saw it)
+        self._call_back_list: dict[str, tuple[float, CallerNumber]] = {}
         self.call_backs: list[CallBack] = []
         # A centre with one operator keeps nobody spare: that operator calls back when idle.
         self._spare_operators = min(spare_operators, count - 1)
@@ -381,8 +382,8 @@ class SimulatedOperators:
         if subscriber is None:
             return
         # The console lists the newest release first, a caller released again moving up.
-        listed_ts = self._call_back_list.pop(subscriber, ts)
-        self._call_back_list[subscriber] = listed_ts
+        listed_ts, _ = self._call_back_list.pop(subscriber, (ts, caller))
+        self._call_back_list[subscriber] = (listed_ts, caller)
         self._dispatch()
 
     def call_started(self, line: Line, call: ActiveCall) -> None:
@@ -414,9 +415,9 @@ class SimulatedOperators:
             operator = self._free.pop(0)
             loop.call_later(self._answer_s, self._pick_up, operator, line, call)
         while self._may_call_back():
-            subscriber, listed_ts = next(reversed(self._call_back_list.items()))
+            subscriber, (listed_ts, caller) = next(reversed(self._call_back_list.items()))
             del self._call_back_list[subscriber]
-            self._call_back(self._free.pop(0), subscriber, listed_ts)
+            self._call_back(self._free.pop(0), subscriber, caller, listed_ts)
 
     def _may_call_back(self) -> bool:
         """An operator is free for a call-back under the protocol (see the class)."""
@@ -440,12 +441,18 @@ class SimulatedOperators:
         self._look_again = None
         self._dispatch()
 
-    def _call_back(self, operator: str, subscriber: str, listed_ts: float) -> None:
+    def _call_back(
+        self, operator: str, subscriber: str, caller: CallerNumber, listed_ts: float
+    ) -> None:
         """Ring the caller back from the desk's own phone (not an incoming line)."""
         now_ts = self._service.clock.timestamp()
         latest = self._driver.latest_call_of(subscriber, now_ts)
         answered = latest is not None and latest.answer.call_back
         self.call_backs.append(CallBack(subscriber, listed_ts, now_ts, answered))
+        if answered:
+            # The operator marks the entry done, and the line service counts the contact
+            # (it reads the mark from `peer_facts`; the simulation hands it over at once).
+            self._service.policy.record_operator_contact(caller, now_ts)
         busy_s = CALL_BACK_TALK_S if answered else CALL_BACK_NO_ANSWER_S
         asyncio.get_running_loop().call_later(busy_s, self._free_again, operator)
 

@@ -179,8 +179,6 @@ class SiteBridge:
         zone = ZoneInfo(box.service.config.site.timezone)
         box.facts_received += store.add_peer_facts(box.db, facts, now_ts, zone)
         for fact in facts:
-            if fact.kind == "callback":  # it closes entries of the list, nothing in the policy
-                continue
             box.service.policy.record_shared_fact(
                 SharedFact(caller_e164=fact.caller, kind=fact.kind, value=fact.value, at=fact.ts)
             )

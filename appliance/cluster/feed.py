@@ -1,9 +1,12 @@
 """What the line service takes from sharing: the site's facts about numbers, from SQLite.
 
-The line service never talks to the network. `siaga sync` keeps the verdicts and challenge
-outcomes of the site's other appliances in `peer_facts`; the service reads them at start
-(into the policy's replay) and then every few seconds, as it reads rules the CLI adds. This
-module imports nothing of NATS, so the line service's memory does not grow by it.
+The line service never talks to the network. `siaga sync` keeps the verdicts, challenge
+outcomes and call-backs served of the site's other appliances in `peer_facts`, and a
+trigger keeps this box's own call-backs served there too, sharing or not (an operator's
+call-back is a contact with the number wherever it was marked); the service reads them at
+start (into the policy's replay) and then every few seconds, as it reads rules the CLI
+adds. This module imports nothing of NATS, so the line service's memory does not grow by
+it.
 """
 
 from __future__ import annotations

@@ -56,7 +56,9 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
         oldest = conn.execute(
             "SELECT min(created_ts), max(attempts), last_error FROM outbox WHERE sent_ts IS NULL"
         ).fetchone()
-        facts = conn.execute("SELECT count(*), count(DISTINCT origin) FROM peer_facts").fetchone()
+        facts = conn.execute(  # a negative sequence: this box's own call-backs served
+            "SELECT count(*), count(DISTINCT origin) FROM peer_facts WHERE origin_seq > 0"
+        ).fetchone()
         shared_rules = conn.execute(
             "SELECT count(*) FILTER (WHERE substr(origin, 1, ?) != ?),"
             " count(*) FILTER (WHERE substr(origin, 1, ?) = ?)"

@@ -425,3 +425,25 @@ def create_callback_served_fact(db: Database) -> None:
         "CREATE TRIGGER outbox_callback_served AFTER UPDATE OF status ON callbacks"
         f" WHEN {condition} BEGIN {body} END"
     )
+
+
+def create_callback_served_kept(db: Database) -> None:
+    """An entry marked `done` here is also kept in this box's own `peer_facts`, sharing or
+    not: the line service folds the site's facts and its own box's call-backs served into
+    its policy from that one table, so every box of a site, and a box alone, counts an
+    operator's call-back as a contact with the number. Such a row's sequence is the
+    entry's id, negated: peers' sequences (outbox ids) are positive, so the two never meet,
+    and `origin_seq < 0` tells this box's own rows apart. Its origin is the box's name
+    while it shares, '' otherwise."""
+    condition = (
+        "OLD.status = 'open' AND NEW.status = 'done' AND NEW.status_ts IS NOT NULL"
+        " AND substr(COALESCE(NEW.status_by, ''), 1, 5) != 'sync:'"
+    )
+    db.execute(
+        "CREATE TRIGGER callback_served_kept AFTER UPDATE OF status ON callbacks"
+        f" WHEN {condition} BEGIN"
+        " INSERT OR IGNORE INTO peer_facts"
+        " (origin, origin_seq, kind, caller, value, ts, received_ts)"
+        f" VALUES (COALESCE({_HERE}, ''), -NEW.id, 'callback', NEW.caller, 'done',"
+        f" NEW.status_ts, {_NOW}); END"
+    )

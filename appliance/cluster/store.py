@@ -38,11 +38,9 @@ logger = logging.getLogger(__name__)
 OutboxKind = Literal["rule", "fact", "call", "event", "setting", "callback"]
 RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
 SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
+# Every kind is folded into the line service's policy; a call-back served also closes
+# entries of the call-back list (`add_peer_facts`).
 FactKind = Literal["verdict", "challenge", "callback"]
-# The facts the line service folds into its policy: a call-back served only closes entries
-# of the call-back list (`add_peer_facts`), on every box alike.
-PolicyFactKind = Literal["verdict", "challenge"]
-_POLICY_KINDS = "kind IN ('verdict', 'challenge')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +55,12 @@ class OutboxRow:
 
 @dataclass(frozen=True, slots=True)
 class PeerFact:
-    """A verdict or challenge outcome another appliance of the site recorded on a number."""
+    """A verdict, challenge outcome or call-back served that an appliance of the site
+    recorded on a number (this box's own call-backs served included)."""
 
     id: int
     origin: str
-    kind: PolicyFactKind
+    kind: FactKind
     caller: str
     value: str
     ts: float
@@ -507,21 +506,19 @@ def add_peer_facts(
 def peer_facts_after(
     conn: sqlite3.Connection | Database, after_id: int, limit: int = 1000
 ) -> list[PeerFact]:
-    """Verdicts and challenge outcomes received after row `after_id`, oldest first."""
+    """Facts kept after row `after_id`, oldest first."""
     rows = conn.execute(
         "SELECT id, origin, kind, caller, value, ts FROM peer_facts"
-        f" WHERE id > ? AND {_POLICY_KINDS} ORDER BY id LIMIT ?",
+        " WHERE id > ? ORDER BY id LIMIT ?",
         [after_id, limit],
     ).fetchall()
     return [PeerFact(*row) for row in rows]
 
 
 def peer_facts_since(conn: sqlite3.Connection | Database, ts: float) -> list[PeerFact]:
-    """Verdicts and challenge outcomes that happened at or after `ts`, for the policy's
-    replay at start-up."""
+    """Facts that happened at or after `ts`, for the policy's replay at start-up."""
     rows = conn.execute(
-        "SELECT id, origin, kind, caller, value, ts FROM peer_facts"
-        f" WHERE ts >= ? AND {_POLICY_KINDS} ORDER BY ts",
+        "SELECT id, origin, kind, caller, value, ts FROM peer_facts WHERE ts >= ? ORDER BY ts",
         [ts],
     ).fetchall()
     return [PeerFact(*row) for row in rows]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -23,9 +24,11 @@ import pytest
 from appliance.cluster import store
 from appliance.cluster.feed import PeerFactFeed
 from appliance.config import PolicyConfig
+from appliance.model import CallerNumber, NumberClass
 from appliance.policy import PolicyState, SharedFact
 from appliance.store import CallLog, RuleStore
-from appliance.store.db import connect_writer
+from appliance.store.callbacks import callback_release, mark_callback, upsert_release
+from appliance.store.db import connect_writer, immediate
 from tests.cluster.conftest import SITE, ZONE, AgentThread, NatsServer, connected, rows, wait_for
 
 NUMBER = "+6281234567890"
@@ -281,7 +284,7 @@ def test_a_box_without_cluster_keeps_no_outbox(tmp_path: Path) -> None:
     assert rows(db_path, "SELECT count(*) FROM outbox") == [(1,)]
 
 
-def test_the_line_service_is_fed_verdicts_and_challenges_not_call_backs(tmp_path: Path) -> None:
+def test_the_line_service_is_fed_the_sites_facts_in_order(tmp_path: Path) -> None:
     db_path = tmp_path / "b.db"
     record_verdicts(db_path, NUMBER, ["prank"])  # the call log's tables
     db = connect_writer(db_path)
@@ -294,7 +297,7 @@ def test_the_line_service_is_fed_verdicts_and_challenges_not_call_backs(tmp_path
     assert store.add_peer_facts(db, sent, now, ZoneInfo(ZONE)) == 3
     db.close()
     feed = PeerFactFeed(db_path)
-    assert [fact.kind for fact in feed.since(now - 60)] == ["verdict", "challenge"]
+    assert [fact.kind for fact in feed.since(now - 60)] == ["verdict", "callback", "challenge"]
     db = connect_writer(db_path)
     later = [
         store.ReceivedFact("a", 4, "callback", NUMBER, "done", now),
@@ -302,7 +305,69 @@ def test_the_line_service_is_fed_verdicts_and_challenges_not_call_backs(tmp_path
     ]
     store.add_peer_facts(db, later, now, ZoneInfo(ZONE))
     db.close()
-    assert [(fact.kind, fact.value) for fact in feed.new()] == [("verdict", "ghost")]
+    assert [(fact.kind, fact.value) for fact in feed.new()] == [
+        ("callback", "done"),
+        ("verdict", "ghost"),
+    ]
+
+
+@pytest.mark.parametrize("sharing", [False, True], ids=["alone", "sharing"])
+def test_a_call_back_marked_on_this_box_reaches_its_own_line_service(
+    tmp_path: Path, sharing: bool
+) -> None:
+    """An operator's call-back marked `done` here is a contact with the number on this box
+    too, sharing or alone: the feed hands it over once, as a `callback` fact."""
+    db_path = tmp_path / "b.db"
+    record_verdicts(db_path, NUMBER, ["prank"])  # the call log's tables
+    db = connect_writer(db_path)
+    now = time.time()
+    if sharing:
+        store.declare(db, SITE, "b", now)
+    feed = PeerFactFeed(db_path)
+    assert feed.since(now - 60) == []
+    release = callback_release(
+        caller=NUMBER, caller_raw=NUMBER, line="line1", call_id=1, reason="silent_after_challenge",
+        detail={}, ts=now - 50,
+    )  # fmt: skip
+    with immediate(db):
+        upsert_release(db.conn, release, ZoneInfo(ZONE))
+    entry_id = rows(db_path, "SELECT id FROM callbacks")[0][0]
+    with immediate(db):
+        mark_callback(db.conn, entry_id, "unreachable", by="op1", note=None, ts=now - 40,
+                      zone=ZoneInfo(ZONE))  # fmt: skip
+        upsert_release(db.conn, replace(release, ts=now - 30), ZoneInfo(ZONE))
+    assert feed.new() == []  # nobody reached the caller
+    second_id = rows(db_path, "SELECT max(id) FROM callbacks")[0][0]
+    with immediate(db):
+        mark_callback(db.conn, second_id, "done", by="op1", note="ibu jatuh, sudah dikirim",
+                      ts=now - 10, zone=ZoneInfo(ZONE))  # fmt: skip
+    db.close()
+    assert feed.new() == [SharedFact(NUMBER, "callback", "done", now - 10)]
+    assert feed.new() == []
+    # The fact a sharing box publishes is the site's; its own copy counts no peer.
+    published = rows(db_path, "SELECT count(*) FROM outbox WHERE kind = 'fact'")[0][0]
+    assert published == (1 if sharing else 0)
+    assert PeerFactFeed(db_path).since(now - 60) == [
+        SharedFact(NUMBER, "callback", "done", now - 10)
+    ]
+
+
+def test_a_call_back_served_restarts_the_throttle_window() -> None:
+    """A caller an operator reached by call-back is not throttled for the calls before it,
+    as after a call an operator answered."""
+    policy = PolicyState(PolicyConfig())
+    now = time.time()
+    caller = CallerNumber(raw=NUMBER, e164=NUMBER, number_class=NumberClass.NUMBER)
+    for offset in (300, 200, 100):
+        policy.record_arrival(caller, now - offset)
+    assert policy.calls_in_window(NUMBER, now, 3600) == 3
+    policy.record_shared_fact(SharedFact(NUMBER, "callback", "done", now - 50))
+    assert policy.calls_in_window(NUMBER, now, 3600) == 0
+    replayed = PolicyState(PolicyConfig())
+    replayed.replay([], now, shared=[SharedFact(NUMBER, "callback", "done", now - 150)])
+    for offset in (300, 200, 100):
+        replayed.record_arrival(caller, now - offset)
+    assert replayed.calls_in_window(NUMBER, now, 3600) == 1
 
 
 @pytest.mark.parametrize("kind", ["verdict", "challenge"])
