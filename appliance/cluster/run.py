@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sqlite3
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from appliance.cluster import store
 from appliance.cluster.agent import SharingProcess, SyncAgent
@@ -38,12 +40,35 @@ def run_hub(cluster: ClusterConfig, db_path: Path, *, timezone: str) -> None:
 
 
 def _run_until_stopped(process: SharingProcess) -> None:
+    """Run until Ctrl-C or SIGTERM (what `systemctl stop` sends): either ends it the same
+    way, the database closed and the stop logged, with exit status 0."""
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(process.run())
+            asyncio.run(_until_terminated(process.run()))
     finally:
         process.close()
         logger.warning("siaga %s stopped", process.role)
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    """Await `main`; SIGTERM cancels it, and the cancellation ends here, as a stop."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated: list[bool] = []
+
+    def terminate() -> None:
+        terminated.append(True)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        await main
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
