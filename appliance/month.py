@@ -75,7 +75,8 @@ class Population(StrEnum):
 # ring-once, SIM tests, half the withheld junk: 50.5 %) and ghost-like (pocket dials, half
 # the withheld junk: 49.5 %). Ring-once callers are Banyuwangi's pattern (17,111 of 17,257
 # calls "ring once, hang up when answered"); "Test SIM" is one of the centre's disposition
-# codes (docs/domain.md R14); withheld junk is "a few" (project brief) since 112 calls carry a CLI.
+# codes (docs/domain.md R14); withheld junk is "a few" (docs/domain.md, M8) since 112 calls
+# carry a CLI.
 JUNK_MIX: dict[Population, float] = {
     Population.PRANKSTER: 0.385,
     Population.RING_ONCE: 0.08,
@@ -121,7 +122,7 @@ GENUINE_FIXED_LINE_SHARE = 0.08
 # ---------------------------------------------------------------------------------------
 # Time of day: relative call weights for local hours 00..23.
 # ---------------------------------------------------------------------------------------
-# Pranks "peak late at night or after 10:00" (project brief): a rise from 10:00, a hump
+# Pranks "peak late at night or after 10:00" (docs/domain.md, M8): a rise from 10:00, a hump
 # after school (13-17) and the highest load in the late evening (19-23); some at night.
 PRANK_HOURLY: tuple[float, ...] = (
     4, 3, 2, 1, 1, 1, 1, 2, 3, 4, 7, 8, 8, 9, 10, 10, 9, 8, 9, 11, 12, 12, 10, 7,
@@ -176,8 +177,8 @@ RING_ONCE_GAP_S = (10, 300)
 # operator has answered by then. Simulated operators answer after 5 s by default.
 # ---------------------------------------------------------------------------------------
 # Pranksters meeting a challenge: most hang up within seconds or press random keys; "a
-# minority (~15 %) press the right key" (project brief; UK Silent Solution: ~1 % of silent calls
-# press 55, but children who called on purpose are more curious).
+# minority (~15 %) press the right key" (docs/domain.md, M8; UK Silent Solution: ~1 % of
+# silent calls press 55, but children who called on purpose are more curious).
 PRANK_PRESSES_PROMPT_KEY = 0.15
 PRANK_PRESSES_WRONG_KEYS = 0.30
 PRANK_KEY_AFTER_S = (1.0, 6.0)  # random keys come fast
@@ -185,10 +186,10 @@ PRANK_PROMPT_KEY_AFTER_S = (3.0, 10.0)
 PRANK_HANGUP_S = (6.0, 20.0)  # silent pranksters wait a few seconds for a voice
 PRANK_KEYS_HANGUP_S = (10.0, 30.0)
 PRANK_WAIT_AFTER_KEY_S = (20.0, 50.0)
-PRANK_TALK_S = (5.0, 30.0)  # brief: an operator spends 5-30 s on a prank
+PRANK_TALK_S = (5.0, 30.0)  # docs/domain.md, M8: an operator spends 5-30 s on a prank
 PRANK_KEY_STRING_LEN = (1, 3)
-# Pocket / ghost: silent, stay on 20-90 s (project brief); an operator gives up on a silent call
-# after about 10 s in Estonia, and classifies a call in 30 s-1 min in Cilegon.
+# Pocket / ghost: silent, stay on 20-90 s (docs/domain.md, M8); an operator gives up on a
+# silent call after about 10 s in Estonia, and classifies a call in 30 s-1 min in Cilegon.
 GHOST_HANGUP_S = (20.0, 90.0)
 GHOST_TALK_S = (10.0, 40.0)
 # What a ghost call carries (`answer.sound`): a phone in a pocket or bag gives rustle and
@@ -198,11 +199,11 @@ GHOST_TALK_S = (10.0, 40.0)
 POCKET_VOICE_SHARE = 0.10
 # Ring-once: Banyuwangi callers ring and hang up before anyone answers.
 RING_ONCE_HANGUP_S = (1.0, 4.0)
-# SIM testers hang up within ~10 s of being answered (project brief): they wait for the ring to
+# SIM testers hang up within ~10 s of being answered (docs/domain.md, M8): they wait for the ring to
 # be answered, then drop.
 SIM_TEST_HANGUP_S = (5.0, 16.0)
 SIM_TEST_TALK_S = (2.0, 10.0)
-# Genuine callers listen and press the prompt's key, wait long, talk long (project brief).
+# Genuine callers listen and press the prompt's key, wait long, talk long (docs/domain.md, M8).
 GENUINE_KEY_AFTER_S = (2.0, 8.0)
 GENUINE_HANGUP_S = (90.0, 180.0)
 GENUINE_TALK_S = (60.0, 240.0)

@@ -31,7 +31,7 @@ from appliance.store.callbacks import (
 from appliance.store.calllog import TS_TWINS, CallLog, CallLogBusyError, CallLogStats
 from appliance.store.db import open_readonly
 from appliance.store.events import add_event
-from appliance.store.queries import HISTORY_COLUMNS, read_history, search, search_calls, tail
+from appliance.store.queries import HISTORY_COLUMNS, read_history, search_calls, tail
 from appliance.store.rules import DuplicateRuleError, RuleStore, rule_from_row
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "open_readonly",
     "read_history",
     "rule_from_row",
-    "search",
     "search_calls",
     "tail",
 ]

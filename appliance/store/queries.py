@@ -115,6 +115,3 @@ def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     """All rows of `cursor` as plain dicts, whatever the connection's row factory."""
     columns = [description[0] for description in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-search = search_calls  # the name the store's brief used; the CLI uses search_calls
