@@ -57,6 +57,7 @@ from appliance.caller_data import PhantomRings, RingingCall, ringing_call
 from appliance.clock import Clock
 from appliance.config import ChallengeConfig, LineConfig, PromptText, WatchdogConfig
 from appliance.model import (
+    CALL_STATES,
     Action,
     CallerNumber,
     ChallengeResult,
@@ -136,18 +137,6 @@ _DUE_SLACK_S = 0.01  # a poll this close to due is due (loop times are floats)
 # (`Line.release_in_flood`): a junk record, so its caller is not called back.
 FLOOD_RELEASED_CAUSE = "flood_released"
 
-CALL_STATES = frozenset(
-    {
-        LineState.RINGING,
-        LineState.SCREENING,
-        LineState.REJECTING,
-        LineState.ANNOUNCING,
-        LineState.CHALLENGING,
-        LineState.HOLDING,
-        LineState.OPERATOR_RINGING,
-        LineState.CONNECTED,
-    }
-)
 # States in which the line waits for people and sends the modem nothing of its own: there
 # the in-call poll (AT+CLCC) runs. In the others the line's own commands, each with its
 # timeout, would notice a hung modem, and a poll could only come between them.

@@ -50,7 +50,7 @@ class NumberClass(StrEnum):
 
 class LineState(StrEnum):
     """Where a line is (`appliance.line`; `line_status.state`, which the web UI reads);
-    `appliance.line` groups the states that hold a call."""
+    `CALL_STATES` are the ones that hold a call."""
 
     DOWN = "down"
     INITIALISING = "initialising"
@@ -65,6 +65,22 @@ class LineState(StrEnum):
     CONNECTED = "connected"  # an operator is talking to the caller
     FAILED = "failed"
     DISABLED = "disabled"  # a technician took the line out of service: its port is free
+
+
+# The states in which a line holds a call (members compare equal to their names, so the
+# web UI tests `line_status.state` strings against it as they are).
+CALL_STATES = frozenset(
+    {
+        LineState.RINGING,
+        LineState.SCREENING,
+        LineState.REJECTING,
+        LineState.ANNOUNCING,
+        LineState.CHALLENGING,
+        LineState.HOLDING,
+        LineState.OPERATOR_RINGING,
+        LineState.CONNECTED,
+    }
+)
 
 
 class ChallengeResult(StrEnum):

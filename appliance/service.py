@@ -32,9 +32,10 @@ from appliance.config import Config, ConfigError, LineConfig
 from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
 from appliance.gateway import PolicyGateway
 from appliance.housekeeping import Housekeeping
-from appliance.line import CALL_STATES, ActiveCall, Line, describe_call
+from appliance.line import ActiveCall, Line, describe_call
 from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
 from appliance.model import (
+    CALL_STATES,
     CallerNumber,
     LineState,
     is_well_formed_disposition,

@@ -20,8 +20,10 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from appliance.config import Config, ConfigError, parse_config
+from appliance.store.db import iso_at
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,27 @@ def read_overrides(conn: sqlite3.Connection) -> dict[str, Any]:
         except (TypeError, ValueError):
             logger.error("settings: section %r is not JSON; ignored", section)
     return overrides
+
+
+def write_override(
+    conn: sqlite3.Connection, section: str, value: Any, *, by: str, ts: float, zone: ZoneInfo
+) -> None:
+    """Keep `value` (JSON) as `section`'s override, changed by `by` at `ts`, inside the
+    caller's transaction. An upsert, never `INSERT OR REPLACE`: on a connection with
+    recursive triggers on (sqlite-utils turns them on) a replace also runs the delete
+    triggers, which would count the change twice and queue a removal for the site."""
+    conn.execute(
+        "INSERT INTO settings (section, value, updated_ts, updated_at, updated_by)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (section) DO UPDATE SET value = excluded.value,"
+        " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
+        " updated_by = excluded.updated_by",
+        [section, json.dumps(value, ensure_ascii=False, sort_keys=True), ts, iso_at(ts, zone), by],
+    )
+
+
+def remove_override(conn: sqlite3.Connection, section: str) -> None:
+    """Drop `section`'s override (the configuration file's value is in force again)."""
+    conn.execute("DELETE FROM settings WHERE section = ?", [section])
 
 
 def settings_version(conn: sqlite3.Connection) -> int:

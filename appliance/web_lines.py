@@ -28,11 +28,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from appliance.config import ConfigError, LineConfig, parse_config
 from appliance.store import open_readonly
+from appliance.store.db import iso_at
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,38 @@ def read_stored(conn: sqlite3.Connection) -> StoredLines:
         lines.append(line)
     problems += set_problems(lines)
     return StoredLines(version, tuple(lines), tuple(problems))
+
+
+def stored_rows(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
+    """Every `web_lines` row by name, in order, as stored (`conn` with `sqlite3.Row`)."""
+    rows = conn.execute("SELECT * FROM web_lines ORDER BY position, name").fetchall()
+    return {str(row["name"]): row for row in rows}
+
+
+def write_stored(
+    conn: sqlite3.Connection, lines: Sequence[LineConfig], touched: set[str], *, by: str,
+    ts: float, zone: ZoneInfo,
+) -> None:  # fmt: skip
+    """Store the set in its order, inside the caller's transaction: lines not in it go,
+    the `touched` ones (and new ones) are marked changed by `by` at `ts`, and the others
+    keep who last changed them and when."""
+    kept = stored_rows(conn)
+    conn.execute("DELETE FROM web_lines WHERE name NOT IN (SELECT value FROM json_each(?))",
+                 [json.dumps([line.name for line in lines])])  # fmt: skip
+    for position, line in enumerate(lines, 1):
+        row = kept.get(line.name)
+        changed_by, changed_ts = (by, ts) if line.name in touched or row is None else (
+            str(row["updated_by"]), float(row["updated_ts"])
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO web_lines (name, position, config, updated_ts, updated_at, updated_by)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+            " position = excluded.position, config = excluded.config,"
+            " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
+            " updated_by = excluded.updated_by",
+            [line.name, position, json.dumps(line.model_dump(mode="json")), changed_ts,
+             iso_at(changed_ts, zone), changed_by],
+        )  # fmt: skip
 
 
 def _short(exc: Exception) -> str:

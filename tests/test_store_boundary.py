@@ -11,6 +11,7 @@ in any spelling (`import appliance.store._sqlite`, `from appliance.store._sqlite
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,44 @@ def test_nothing_outside_the_store_imports_its_private_sqlite_module() -> None:
         for line in private_imports(path.read_text(encoding="utf-8"))
     ]
     assert offenders == [], f"import appliance.store.db (or .events, .rules) instead: {offenders}"
+
+
+# The tables the web UI keeps for itself (accounts, sessions, login throttling, the audit
+# log); every other table is the appliance's, written through `appliance.store`,
+# `appliance.settings` or `appliance.web_lines`.
+WEB_UI_TABLES = frozenset({"users", "web_sessions", "login_failures", "audit_log"})
+SQL_WRITE = re.compile(
+    r"\b(?:INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+([a-z_]+)\b"
+)
+
+
+def tables_written(source: str) -> set[str]:
+    """The tables the SQL in `source`'s string constants writes."""
+    written: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            written.update(SQL_WRITE.findall(node.value))
+    return written
+
+
+def test_the_write_finder_sees_every_spelling() -> None:
+    source = (
+        'a = "INSERT OR REPLACE INTO settings (x) VALUES (?)"\n'
+        'b = ("UPDATE line_admin SET x = 1")\n'
+        'c = "DELETE FROM desk_requests WHERE id = ?"\n'
+        'd = "INSERT INTO users (name) VALUES (?)"\n'
+        'e = "a word to UPDATE and keep"\n'
+    )
+    assert tables_written(source) == {"settings", "line_admin", "desk_requests", "users", "and"}
+
+
+def test_the_web_ui_writes_only_its_own_tables() -> None:
+    """Requests, settings, lines, rules, events and call-backs are written by the
+    appliance's functions, which the CLI and `siaga sync` use too."""
+    offenders = {
+        f"{path.relative_to(REPO_ROOT)}: {table}"
+        for path in sorted((REPO_ROOT / "web_ui").rglob("*.py"))
+        for table in tables_written(path.read_text(encoding="utf-8"))
+        if table not in WEB_UI_TABLES and table != "and"  # prose: "UPDATE and ..."
+    }
+    assert offenders == set(), f"write these through the appliance's store: {sorted(offenders)}"

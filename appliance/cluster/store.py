@@ -28,9 +28,14 @@ from appliance.cluster.schema import (
     shareable_setting,
 )
 from appliance.config import Config, ConfigError, parse_config
-from appliance.settings import effective_config, read_overrides
+from appliance.settings import (
+    effective_config,
+    read_overrides,
+    remove_override,
+    write_override,
+)
 from appliance.store.callbacks import close_served_elsewhere
-from appliance.store.db import immediate, iso_at
+from appliance.store.db import immediate
 from appliance.store.rules import write_shared_rule
 
 logger = logging.getLogger(__name__)
@@ -448,21 +453,12 @@ def _unusable(
 
 def _write_setting(db: Database, entry: SharedSetting, zone: ZoneInfo) -> None:
     if entry.value is None:
-        db.execute("DELETE FROM settings WHERE section = ?", [entry.section])
+        remove_override(db.conn, entry.section)
         return
-    db.execute(
-        "INSERT INTO settings (section, value, updated_ts, updated_at, updated_by)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (section) DO UPDATE SET value = excluded.value,"
-        " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
-        " updated_by = excluded.updated_by",
-        [
-            entry.section,
-            json.dumps(entry.value, ensure_ascii=False, sort_keys=True),
-            entry.updated_ts,
-            iso_at(entry.updated_ts, zone),
-            f"sync:{entry.origin}",
-        ],
-    )
+    write_override(
+        db.conn, entry.section, entry.value, by=f"sync:{entry.origin}", ts=entry.updated_ts,
+        zone=zone,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- facts

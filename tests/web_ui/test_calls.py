@@ -25,8 +25,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from appliance.config import Config
-from appliance.line import CALL_STATES, FLOOD_RELEASED_CAUSE
-from appliance.model import DEFAULT_GENUINE_KINDS, ChallengeResult
+from appliance.line import FLOOD_RELEASED_CAUSE
+from appliance.model import CALL_STATES, DEFAULT_GENUINE_KINDS, ChallengeResult
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, browser_login, serve
 from tests.web_ui.line_service import add_calls, call_row, database, line_name
 from tests.web_ui.own_server import logged_in

@@ -52,7 +52,7 @@ from appliance.model import (
 )
 from appliance.rules import is_rule_pattern
 from appliance.store import rules as rule_store
-from appliance.store.db import iso_at
+from appliance.store.requests import DeskRequestKind, add_desk_request
 from web_ui.core.db import transaction
 from web_ui.core.i18n import format_time
 from web_ui.core.kinds import configured_kinds
@@ -510,30 +510,6 @@ def _pending_twin(conn: sqlite3.Connection, kind: str, call_id: int, now_ts: flo
     return None if row is None else int(row["id"])
 
 
-def _insert_request(
-    conn: sqlite3.Connection,
-    actor: Actor,
-    kind: str,
-    line: str,
-    call_id: int,
-    disposition: str | None,
-    now_ts: float,
-    zone: ZoneInfo,
-) -> int:
-    cursor = conn.execute(
-        "INSERT INTO desk_requests"
-        " (kind, line, call_id, disposition, operator, requested_ts, requested_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [kind, line, call_id, disposition, actor.name, now_ts, iso_at(now_ts, zone)],
-    )
-    request_id = cursor.lastrowid
-    assert request_id is not None
-    logger.info(
-        "desk request %d by %s: %s line %s call %d", request_id, actor.name, kind, line, call_id
-    )
-    return request_id
-
-
 def _after(request_id: int, kind: str, line: str, call_id: int, **extra: Any) -> dict[str, Any]:
     return {"request_id": request_id, "kind": kind, "line": line, "call_id": call_id, **extra}
 
@@ -541,7 +517,7 @@ def _after(request_id: int, kind: str, line: str, call_id: int, **extra: Any) ->
 def _call_request(
     conn: sqlite3.Connection,
     actor: Actor,
-    kind: str,
+    kind: DeskRequestKind,
     line: str,
     call_id: int,
     zone: ZoneInfo,
@@ -558,7 +534,10 @@ def _call_request(
         twin = _pending_twin(conn, kind, call_id, now_ts)
         if twin is not None:
             return twin
-        request_id = _insert_request(conn, actor, kind, line, call_id, None, now_ts, zone)
+        request_id = add_desk_request(
+            conn, kind=kind, line=line, call_id=call_id, disposition=None, operator=actor.name,
+            ts=now_ts, zone=zone,
+        )  # fmt: skip
         audit.record(
             conn,
             actor,
@@ -645,9 +624,10 @@ def request_disposition(
         call = _call_row(conn, call_id)
         if not _recordable(status, call, line, call_id, now_ts):
             raise ConsoleError("error.call_not_recordable", status=409)
-        request_id = _insert_request(
-            conn, actor, "disposition", line, call_id, disposition, now_ts, zone
-        )
+        request_id = add_desk_request(
+            conn, kind="disposition", line=line, call_id=call_id, disposition=disposition,
+            operator=actor.name, ts=now_ts, zone=zone,
+        )  # fmt: skip
         audit.record(
             conn,
             actor,

@@ -42,8 +42,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError
 
 from appliance.config import LineConfig
-from appliance.store.db import iso_at
-from appliance.web_lines import LinesSource, line_from_json, read_stored, set_problems
+from appliance.web_lines import (
+    LinesSource,
+    line_from_json,
+    read_stored,
+    set_problems,
+    stored_rows,
+    write_stored,
+)
 from web_ui.core.db import transaction
 from web_ui.core.models import ErrorPublic, InputModel
 from web_ui.lines.service import LinesError
@@ -242,11 +248,6 @@ def file_lines(conn: sqlite3.Connection) -> tuple[list[LineConfig], bool]:
         return [], False
 
 
-def _stored_rows(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    rows = conn.execute("SELECT * FROM web_lines ORDER BY position, name").fetchall()
-    return {str(row["name"]): row for row in rows}
-
-
 def _differs(one: LineConfig, other: LineConfig | None) -> list[str] | None:
     if other is None:
         return None
@@ -300,7 +301,7 @@ def _applied_word(version: int, applied: _Applied) -> Applied:
 def read_view(conn: sqlite3.Connection, slots: Sequence[Slot] | None = None) -> LinesConfigPublic:
     """The set in force, the file's overridden entries and what the service applied."""
     stored = read_stored(conn)
-    rows = _stored_rows(conn)
+    rows = stored_rows(conn)
     in_file, file_known = file_lines(conn)
     by_name = {line.name: line for line in in_file}
     source: LinesSource = "database" if rows else "file"
@@ -399,35 +400,11 @@ def _set_checked(lines: Sequence[LineConfig], changed: LineConfig) -> None:
 
 def _current_set(conn: sqlite3.Connection) -> tuple[list[LineConfig], list[str]]:
     """The set in force to change, and the file's lines copied in to take over (if any)."""
-    rows = _stored_rows(conn)
+    rows = stored_rows(conn)
     if rows:
         return [line_from_json(str(row["config"])) for row in rows.values()], []
     in_file, _ = file_lines(conn)
     return in_file, [line.name for line in in_file]
-
-
-def _write_set(
-    conn: sqlite3.Connection, lines: Sequence[LineConfig], touched: set[str], actor: Actor,
-    now_ts: float, zone: ZoneInfo,
-) -> None:  # fmt: skip
-    """Store the set in its order: rows of untouched lines keep who last changed them."""
-    kept = {name: row for name, row in _stored_rows(conn).items()}
-    conn.execute("DELETE FROM web_lines WHERE name NOT IN (SELECT value FROM json_each(?))",
-                 [json.dumps([line.name for line in lines])])  # fmt: skip
-    for position, line in enumerate(lines, 1):
-        row = kept.get(line.name)
-        by, ts = (actor.name, now_ts) if line.name in touched or row is None else (
-            str(row["updated_by"]), float(row["updated_ts"])
-        )  # fmt: skip
-        conn.execute(
-            "INSERT INTO web_lines (name, position, config, updated_ts, updated_at, updated_by)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-            " position = excluded.position, config = excluded.config,"
-            " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by",
-            [line.name, position, json.dumps(line.model_dump(mode="json")), ts,
-             iso_at(ts, zone), by],
-        )  # fmt: skip
 
 
 def _audit(
@@ -455,7 +432,7 @@ def add_line(
         lines, adopted = _current_set(conn)
         lines.append(line)
         _set_checked(lines, line)
-        _write_set(conn, lines, {line.name}, actor, now_ts, zone)
+        write_stored(conn, lines, {line.name}, by=actor.name, ts=now_ts, zone=zone)
         _audit(conn, actor, "lines.add", line.name, None, line, adopted, zone, now_ts)
     logger.info("line %s (%s) added by %s", line.name, line.port, actor.name)
     return line
@@ -481,7 +458,7 @@ def edit_line(
             return line
         lines[index] = line
         _set_checked(lines, line)
-        _write_set(conn, lines, {name}, actor, now_ts, zone)
+        write_stored(conn, lines, {name}, by=actor.name, ts=now_ts, zone=zone)
         _audit(conn, actor, "lines.edit", name, before, line, adopted, zone, now_ts)
     logger.info("line %s changed by %s", name, actor.name)
     return line
@@ -501,7 +478,7 @@ def remove_line(conn: sqlite3.Connection, actor: Actor, name: str, zone: ZoneInf
         lines.remove(found)
         if not lines and file_lines(conn)[0]:
             raise LinesError("error.line_last", status=409)
-        _write_set(conn, lines, set(), actor, now_ts, zone)
+        write_stored(conn, lines, set(), by=actor.name, ts=now_ts, zone=zone)
         _audit(conn, actor, "lines.remove", name, found, None, adopted, zone, now_ts)
     logger.info("line %s removed by %s", name, actor.name)
     return found

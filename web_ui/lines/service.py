@@ -50,7 +50,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, StrictBool
 
 from appliance.line_admin import AT_TEST_COMMANDS
-from appliance.store.db import iso_at
+from appliance.model import CALL_STATES
+from appliance.store.requests import add_at_test, set_line_enabled
 from web_ui.console.service import STATE_TONES, degraded_list
 from web_ui.core.db import transaction
 from web_ui.core.models import InputModel
@@ -60,19 +61,6 @@ from web_ui.users.service import UserError
 
 logger = logging.getLogger(__name__)
 
-# The states in which a line holds a call (appliance.line.CALL_STATES, by name).
-CALL_STATES = frozenset(
-    {
-        "ringing",
-        "screening",
-        "rejecting",
-        "announcing",
-        "challenging",
-        "holding",
-        "operator_ringing",
-        "connected",
-    }
-)
 REGISTRATIONS: tuple[str, ...] = ("home", "roaming", "searching", "denied", "idle", "unknown")
 CSQ_MAX = 31  # +CSQ: 0-31, 99 = not known
 NOT_ANSWERING_S = 8.0  # a test not done after this: the line service is not running
@@ -363,13 +351,7 @@ def set_enabled(
             return line
         if not enabled and line.holds_call:
             raise LinesError("error.line_in_call", status=409)
-        conn.execute(
-            "INSERT INTO line_admin (line, enabled, updated_ts, updated_at, updated_by)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(line) DO UPDATE SET enabled = excluded.enabled,"
-            " updated_ts = excluded.updated_ts, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by",
-            [name, int(enabled), now_ts, iso_at(now_ts, zone), actor.name],
-        )
+        set_line_enabled(conn, line=name, enabled=enabled, by=actor.name, ts=now_ts, zone=zone)
         audit.record(
             conn,
             actor,
@@ -395,14 +377,9 @@ def request_test(
     now_ts = time.time()
     with transaction(conn):
         line = _known(conn, name, zone)
-        cursor = conn.execute(
-            "INSERT INTO line_requests"
-            " (kind, line, command, requested_by, requested_ts, requested_at)"
-            " VALUES ('at_test', ?, ?, ?, ?, ?)",
-            [name, command, actor.name, now_ts, iso_at(now_ts, zone)],
+        request_id = add_at_test(
+            conn, line=name, command=command, by=actor.name, ts=now_ts, zone=zone
         )
-        request_id = cursor.lastrowid
-        assert request_id is not None
         audit.record(
             conn,
             actor,
@@ -413,7 +390,6 @@ def request_test(
             zone=zone,
             now_ts=now_ts,
         )
-    logger.info("AT test %d by %s: %s on line %s", request_id, actor.name, command, name)
     return request_id
 
 

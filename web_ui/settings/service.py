@@ -41,9 +41,10 @@ from appliance.settings import (
     config_digest,
     effective_config,
     read_overrides,
+    remove_override,
     settings_version,
+    write_override,
 )
-from appliance.store.db import iso_at
 from web_ui.core.db import transaction
 from web_ui.settings import prompt_keys
 from web_ui.users import audit
@@ -387,19 +388,9 @@ def _store(
         if kept.get(section) == stored.get(section):
             continue
         if section in kept:
-            conn.execute(
-                "INSERT OR REPLACE INTO settings"
-                " (section, value, updated_ts, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)",
-                [
-                    section,
-                    json.dumps(kept[section], ensure_ascii=False, sort_keys=True),
-                    now_ts,
-                    iso_at(now_ts, zone),
-                    actor.name,
-                ],
-            )
+            write_override(conn, section, kept[section], by=actor.name, ts=now_ts, zone=zone)
         else:
-            conn.execute("DELETE FROM settings WHERE section = ?", [section])
+            remove_override(conn, section)
 
 
 def change_settings(
