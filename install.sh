@@ -599,8 +599,12 @@ enable_units() {
     elif has_lines; then
         start_unit siaga.service
     else
-        say "$ETC/config.toml has no [[lines]] yet: siaga.service starts once you add them" \
-            "(systemctl start siaga)"
+        # Started without a line too, not waited for: `siaga run` refuses and systemd tries
+        # again every 5 s, so a first line saved on the web UI's Lines page is screened
+        # within seconds, with no command to remember.
+        systemctl is-active --quiet siaga.service || systemctl start --no-block siaga.service
+        say "$ETC/config.toml has no [[lines]] yet: siaga.service screens once a line is" \
+            "added there or on the web UI's Lines page (it tries again every 5 s until then)"
     fi
     if has_cluster; then
         start_unit siaga-sync.service
