@@ -574,6 +574,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         calls = load_scenario(Path(args.scenario))
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
+    if args.db is None:
+        raise UsageError("--db FILE: the simulation writes a call log of its own (a new file)")
     db_path = Path(args.db)
     appliances = args.appliances
     if appliances < 1 or args.lines < appliances or args.operators < appliances:
@@ -628,7 +630,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
     """An argparse type: a TCP port number, 1-65535."""
     try:
         value = int(text)
@@ -1022,70 +1024,177 @@ def cmd_site_demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------- parser
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
+DESCRIPTION = (
+    "Siaga screens the incoming calls of an emergency call centre's GSM lines, on a Raspberry"
+    " Pi with GSM modems. These commands run it (or a demo or simulation of it), manage its"
+    " rules, read its call log and reports, share with a site's other boxes, and serve its"
+    " web UI and accounts."
+)
+VERBOSE_HELP = "more log output; twice: debug"
+CSV_HELP = "print CSV (with a header row) instead of a table"
+
+
+def add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    db_help: str = "SQLite call log (default: the config's database.path)",
+) -> None:
+    """`--config` and `--db`, for a command that reads or writes the database; `db_help`
+    says which database a command uses when it is not the config's (`siaga demo`)."""
     parser.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
-    parser.add_argument("--db", help="SQLite call log (default: the config's database.path)")
+    parser.add_argument("--db", help=db_help)
+
+
+def add_commands(parser: argparse.ArgumentParser, dest: str) -> Any:
+    """`parser`'s subparsers: one command required, listed under "commands" as COMMAND
+    rather than as one `{a,b,...}` word."""
+    return parser.add_subparsers(
+        dest=dest,
+        required=True,
+        metavar="COMMAND",
+        title="commands",
+        help=f"{parser.prog} COMMAND --help shows a command's options",
+    )
+
+
+def add_command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    """A command of `sub`: `summary` is its line in its parent's list, `description` the
+    paragraph its `--help` starts with."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    return parser
 
 
 def _add_rule_commands(sub: Any, kind: str) -> None:
-    parser = sub.add_parser(kind, help=f"manage the {kind}list")
-    actions = parser.add_subparsers(dest="rule_action", required=True)
-    add = actions.add_parser("add", help=f"add a number or prefix to the {kind}list")
+    block = kind == "block"
+    parser = add_command(
+        sub,
+        kind,
+        f"manage the {kind}list",
+        "Manage the blocklist: numbers and prefixes the lines challenge (or announce to, or"
+        " reject) instead of putting them straight through to an operator."
+        if block
+        else "Manage the allowlist: numbers and prefixes always put through to an operator"
+        " (hospitals, fire brigade, police, PLN), whatever the screening would do.",
+    )
+    actions = add_commands(parser, "rule_action")
+    add = add_command(
+        actions,
+        "add",
+        f"add a number or prefix to the {kind}list",
+        "Block a number or, with --prefix, every number that starts with it: the line"
+        " challenges it (or announces to it, or rejects it) until --expires. A rule identical"
+        " to one in force (same number, match and action) is refused, naming it. A running"
+        " service picks the rule up within seconds."
+        if block
+        else "Always put a number or, with --prefix, every number that starts with it through"
+        " to an operator; the rule stays until removed. A rule identical to one in force is"
+        " refused, naming it. A running service picks the rule up within seconds.",
+    )
     add_common(add)
-    add.add_argument("number", help="a number in any form (0812..., +62 812..., 62812...)")
-    add.add_argument("--prefix", action="store_true", help="match every number starting so")
-    add.add_argument("--reason", default="", help="why (required for a permanent block)")
-    add.add_argument("--by", default="cli", help="who adds it (for the audit trail)")
-    if kind == "block":
+    add.add_argument(
+        "number", metavar="NUMBER", help="a number in any form (0812..., +62 812..., 62812...)"
+    )
+    add.add_argument(
+        "--prefix", action="store_true", help="match every number that starts with NUMBER"
+    )
+    add.add_argument(
+        "--reason",
+        default="",
+        help="why (required for a block that never expires)" if block else "why (optional)",
+    )
+    add.add_argument(
+        "--by",
+        default="cli",
+        metavar="NAME",
+        help="who adds it, for the audit trail (default: %(default)s)",
+    )
+    if block:
         add.add_argument(
             "--action",
             choices=ACTIONS_BY_KIND["block"],
             default=ACTIONS_BY_KIND["block"][0],
-            help="what the line does with the number (default: challenge, with an escape key)",
+            help="what the line does with the number: challenge (answer, wait for the escape"
+            " key), announce (play a message, hang up) or reject (default: %(default)s)",
         )
         add.add_argument(
             "--expires",
             default="24h",
             help="30m, 24h, 7d, 7 hari, 2 minggu, a date YYYY-MM-DD, or never; empty is never"
-            " (default 24h)",
+            " (default: %(default)s)",
         )
     add.set_defaults(func=cmd_rule_add, kind=kind)
-    remove = actions.add_parser("remove", help="remove a rule by id")
+    remove = add_command(
+        actions,
+        "remove",
+        "remove a rule by id",
+        f"Remove {'a' if block else 'an'} {kind} rule by its id (siaga {kind} list shows"
+        " it). The rule is kept,"
+        f" marked removed, for the record: siaga {kind} list --all shows it.",
+    )
     add_common(remove)
-    remove.add_argument("id")
-    remove.add_argument("--by", default="cli")
+    remove.add_argument("id", metavar="ID", help=f"the rule's id, as siaga {kind} list shows it")
+    remove.add_argument(
+        "--by",
+        default="cli",
+        metavar="NAME",
+        help="who removes it, for the audit trail (default: %(default)s)",
+    )
     remove.set_defaults(func=cmd_rule_remove, kind=kind)
-    listing = actions.add_parser("list", help="list the rules in force")
+    listing = add_command(
+        actions,
+        "list",
+        "list the rules in force",
+        f"List the {kind} rules in force; --all includes expired and removed ones.",
+    )
     add_common(listing)
     listing.add_argument("--all", action="store_true", help="include expired and removed rules")
-    listing.add_argument("--csv", action="store_true")
+    listing.add_argument("--csv", action="store_true", help=CSV_HELP)
     listing.set_defaults(func=cmd_rule_list, kind=kind)
 
 
 def _add_sync_command(sub: Any) -> None:
     """`siaga sync`: share with the site's other appliances (docs/cluster.md)."""
-    sync = sub.add_parser(
+    sync = add_command(
+        sub,
         "sync",
-        help="share rules, settings, verdicts and call records with the site (NATS JetStream)",
+        "share rules, settings, verdicts and call records with the site (NATS JetStream)",
+        "Share this box's rules, screening settings, operators' verdicts, challenge outcomes,"
+        " call-backs and call records with the other appliances of its site over NATS"
+        " JetStream (the [cluster] table), and apply theirs and the province's rules. It runs"
+        " until stopped, beside siaga run.",
     )
     add_common(sync)
     sync.add_argument(
         "--status", action="store_true", help="print what waits to be sent and received, then stop"
     )
     sync.set_defaults(func=cmd_sync)
-    hub = sub.add_parser(
+    hub = add_command(
+        sub,
         "hub",
-        help="keep every site's calls and verdicts in this database, and publish its rules"
+        "keep every site's calls and verdicts in this database, and publish its rules"
         " to every site (the province hub)",
+        "The province hub: keep every site's call records and operators' verdicts in this"
+        " database, from the servers of the [cluster] table, so siaga web and siaga report on"
+        " it give every site's figures; publish this database's rules as the province's,"
+        " which every appliance of every site applies. It runs until stopped.",
     )
     add_common(hub)
     hub.set_defaults(func=cmd_hub)
-    accounts = sub.add_parser(
-        "nats-accounts", help="accounts for a site's NATS server: one per appliance, one admin"
+    accounts = add_command(
+        sub,
+        "nats-accounts",
+        "accounts for a site's NATS server: one per appliance, one admin",
+        "Write the accounts of a site's NATS server into --out: nats-accounts.conf (the"
+        " server's authorization block, each appliance allowed only its own subjects) and a"
+        " password file for each appliance and for siaga-admin; existing passwords are kept."
+        " On the province hub's server, each site named with --leaf-site (and --hub-url) also"
+        " gets a credential of its own for its leaf-node link.",
     )
     accounts.add_argument("appliances", nargs="*", metavar="APPLIANCE", help="the boxes' names")
     accounts.add_argument("--site", required=True, help="the site's name, as in [cluster]")
-    accounts.add_argument("--out", required=True, help="folder for the files (created, 0700)")
+    accounts.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the files (created, 0700)"
+    )
     accounts.add_argument(
         "--leaf-site",
         dest="leaf_sites",
@@ -1102,21 +1211,39 @@ def _add_sync_command(sub: Any) -> None:
         " (nats-leaf://HOST:PORT)",
     )
     accounts.set_defaults(func=cmd_nats_accounts)
-    site = sub.add_parser(
-        "site-demo", help="several demo appliances sharing through NATS, and the province hub"
+    site = add_command(
+        sub,
+        "site-demo",
+        "several demo appliances sharing through NATS, and the province hub",
+        "Run several demo appliances sharing through a NATS server, and the province hub with"
+        " its web UI, all on this machine as separate processes. It needs Debian's"
+        " nats-server; Ctrl-C stops every process it started.",
     )
-    site.add_argument("--appliances", type=int, default=2, help="how many boxes (default 2)")
-    site.add_argument("--lines", type=int, default=4, help="virtual lines per box (default 4)")
+    site.add_argument(
+        "--appliances", type=int, default=2, help="how many boxes, 1 to 8 (default: %(default)s)"
+    )
+    site.add_argument(
+        "--lines",
+        type=int,
+        default=4,
+        help="virtual lines per box, 1 to 16 (default: %(default)s)",
+    )
     site.add_argument(
         "--speed",
         type=_demo_speed,
         default=60.0,
-        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default 60): each box is a demo",
+        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default: 60): each box is a demo",
     )
-    site.add_argument("--days", type=int, default=1, help="generated days per box (default 1)")
-    site.add_argument("--port", type=int, default=8112, help="the hub's web UI port (8112)")
     site.add_argument(
-        "--folder", default="var/site-demo", help="configurations, databases and logs"
+        "--days", type=int, default=1, help="generated days per box (default: %(default)s)"
+    )
+    site.add_argument(
+        "--port", type=int, default=8112, help="the hub's web UI port (default: %(default)s)"
+    )
+    site.add_argument(
+        "--folder",
+        default="var/site-demo",
+        help="folder for the configurations, databases and logs (default: %(default)s)",
     )
     site.set_defaults(func=cmd_site_demo)
 
@@ -1124,31 +1251,57 @@ def _add_sync_command(sub: Any) -> None:
 def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser:
     """The `siaga` command line: the appliance's commands, then each group's (the web
     UI's: `web_ui.cli`)."""
-    parser = argparse.ArgumentParser(
-        prog="siaga", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="siaga", description=DESCRIPTION)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    sub = add_commands(parser, "command")
 
-    run = sub.add_parser("run", help="screen calls on the modems in the configuration")
+    run = add_command(
+        sub,
+        "run",
+        "screen calls on the modems in the configuration",
+        "Screen calls on the real modems: the lines the web UI's lines page stores, or while"
+        " it stores none the configuration's [[lines]]. It logs one line per call; --raw-at"
+        " logs every line's raw AT traffic, and SIGUSR1 (systemctl kill -s USR1 siaga) turns"
+        " that on or off while it runs.",
+    )
     run.add_argument(
         "--raw-at", action="store_true", help="log raw AT traffic from the start (SIGUSR1 toggles)"
     )
     add_common(run)
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="the appliance on virtual modems with generated traffic")
-    add_common(demo)
+    demo = add_command(
+        sub,
+        "demo",
+        "the appliance on virtual modems with generated traffic",
+        "Run the appliance on virtual modems with generated traffic, replayed at --speed"
+        " times real time so that it ends at the real time, and the web UI on --port. It"
+        f" continues the database of the last run ({DEMO_DB}, or --db); --fresh moves that"
+        " one aside and starts a new one. Ctrl-C stops it.",
+    )
+    add_common(demo, db_help=f"SQLite call log, continued from the last run (default: {DEMO_DB})")
     demo.add_argument(
         "--speed",
         type=_demo_speed,
         default=60.0,
-        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default 60)",
+        help=f"times real time, 1 to {MAX_DEMO_SPEED:g} (default: 60)",
     )
-    demo.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
-    demo.add_argument("--lines", type=int, default=4)
-    demo.add_argument("--operators", type=int, default=4)
-    demo.add_argument("--seed", type=int, default=112)
+    demo.add_argument("--days", type=int, default=1, help="days of traffic (default: %(default)s)")
+    demo.add_argument(
+        "--lines", type=int, default=4, help="virtual lines (modems) (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--operators",
+        type=int,
+        default=4,
+        help="simulated operators answering the calls put through (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=112,
+        help="seed of the generated traffic: the same seed, the same calls (default: %(default)s)",
+    )
     demo.add_argument("--no-web", action="store_true", help="do not start the web UI")
     demo.add_argument(
         "--fresh",
@@ -1156,24 +1309,52 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         help="move the earlier demo database aside (kept, renamed after its time); start anew",
     )
     demo.add_argument(
-        "--port", type=_port, help="the web UI's port (default: the config's web.port, 8112)"
+        "--port", type=port_number, help="the web UI's port (default: the config's web.port, 8112)"
     )
     demo.set_defaults(func=cmd_demo)
 
-    simulate = sub.add_parser("simulate", help="replay a scenario on a virtual clock; JSON score")
-    add_common(simulate)
-    simulate.add_argument("--scenario", required=True, help="scenario JSON Lines file")
-    simulate.add_argument("--lines", type=int, default=4)
-    simulate.add_argument("--operators", type=int, default=4)
-    simulate.add_argument("--operator-answer-s", type=float, default=5.0)
-    simulate.add_argument("--family", default="mixed", help="modem family of every line, or mixed")
+    simulate = add_command(
+        sub,
+        "simulate",
+        "replay a scenario on a virtual clock; JSON score",
+        "Replay a scenario file on virtual modems and a virtual clock, as fast as the machine"
+        " goes, and print the centre's score as JSON. --appliances N splits the lines and"
+        " operators over N boxes of one site, each with its own line service and database.",
+    )
+    add_common(
+        simulate,
+        db_help="SQLite database the simulation writes (no default: give one; refused if it"
+        " exists, unless --append)",
+    )
+    simulate.add_argument(
+        "--scenario", required=True, help="scenario JSON Lines file (siaga scenario writes one)"
+    )
+    simulate.add_argument(
+        "--lines", type=int, default=4, help="virtual lines (modems) (default: %(default)s)"
+    )
+    simulate.add_argument(
+        "--operators", type=int, default=4, help="simulated operators (default: %(default)s)"
+    )
+    simulate.add_argument(
+        "--operator-answer-s",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds a free operator takes to answer a call put through (default: %(default)s)",
+    )
+    simulate.add_argument(
+        "--family",
+        default="mixed",
+        help="modem family of every line, or mixed: each line the next of sim7600, ec25,"
+        " sim800, m95 and huawei (default: %(default)s)",
+    )
     simulate.add_argument("--append", action="store_true", help="add to an existing database")
     simulate.add_argument(
         "--appliances",
         type=int,
         default=1,
         help="split the lines and operators over N boxes of one site (box k's database:"
-        " <db stem>-boxk.db beside --db, box 1's is --db)",
+        " <db stem>-boxk.db beside --db, box 1's is --db) (default: %(default)s)",
     )
     simulate.add_argument(
         "--shared",
@@ -1183,43 +1364,133 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     )
     simulate.set_defaults(func=cmd_simulate)
 
-    scenario = sub.add_parser("scenario", help="scenario files")
-    scenario_sub = scenario.add_subparsers(dest="scenario_action", required=True)
-    gen = scenario_sub.add_parser("generate", help="synthetic traffic from the customer's figures")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--days", type=int, default=30)
-    gen.add_argument("--seed", type=int, default=112)
-    gen.add_argument("--calls-per-day", type=float, default=173.0)
-    gen.add_argument("--start", help="ISO start time with offset (default 2024-04-01T00:00+07:00)")
-    gen.set_defaults(func=cmd_scenario_generate)
-    flood = scenario_sub.add_parser("flood", help="a flood of one shape (docs/floods.md)")
-    flood.add_argument("--out", required=True)
-    flood.add_argument(
-        "--shape", choices=["block", "spread", "withheld", "crew", "hammer"], default="block"
+    scenario = add_command(
+        sub,
+        "scenario",
+        "scenario files",
+        "Write scenario files (JSON Lines) for siaga simulate: synthetic traffic, or a flood.",
     )
-    flood.add_argument("--rate", type=_positive_float, default=2.0, help="junk calls a second")
-    flood.add_argument("--minutes", type=_positive_float, default=15.0)
-    flood.add_argument("--seed", type=int, default=1)
-    flood.add_argument("--genuine", type=int, default=8, help="genuine callers in the flood")
-    flood.add_argument("--redials", type=int, default=1, help="retries of a genuine caller")
-    flood.add_argument("--junk-press-share", type=float, default=0.0)
-    flood.add_argument("--junk-sound", choices=["silence", "noise", "voice"], default="silence")
-    flood.add_argument("--in-month", action="store_true", help="inside a generated month")
+    scenario_sub = add_commands(scenario, "scenario_action")
+    gen = add_command(
+        scenario_sub,
+        "generate",
+        "synthetic traffic from the customer's figures",
+        "Write synthetic, seeded traffic built from the customer's figures (Serang's calls:"
+        " mostly prank and silent calls) to a scenario file, and print its summary as JSON.",
+    )
+    gen.add_argument("--out", required=True, metavar="FILE", help="the scenario file to write")
+    gen.add_argument("--days", type=int, default=30, help="days of traffic (default: %(default)s)")
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=112,
+        help="random seed: the same seed, the same calls (default: %(default)s)",
+    )
+    gen.add_argument(
+        "--calls-per-day",
+        type=float,
+        default=173.0,
+        help="calls a day on average (default: %(default)s)",
+    )
+    gen.add_argument("--start", help="ISO start time with offset (default: 2024-04-01T00:00+07:00)")
+    gen.set_defaults(func=cmd_scenario_generate)
+    flood = add_command(
+        scenario_sub,
+        "flood",
+        "a flood of one shape (docs/floods.md)",
+        "Write a flood of junk calls of one shape, with genuine callers trying to get through"
+        " it, to a scenario file (alone, or inside a generated month), and print its summary"
+        " as JSON. docs/floods.md describes the shapes.",
+    )
+    flood.add_argument("--out", required=True, metavar="FILE", help="the scenario file to write")
+    flood.add_argument(
+        "--shape",
+        choices=["block", "spread", "withheld", "crew", "hammer"],
+        default="block",
+        help="how the junk callers are numbered: rotating numbers in one block, fresh numbers"
+        " everywhere, no caller ID, a crew of numbers in one range, or one number over and"
+        " over (default: %(default)s)",
+    )
+    flood.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=2.0,
+        help="junk calls a second (default: %(default)s)",
+    )
+    flood.add_argument(
+        "--minutes",
+        type=_positive_float,
+        default=15.0,
+        help="how long the flood lasts, in minutes (default: %(default)s)",
+    )
+    flood.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    flood.add_argument(
+        "--genuine", type=int, default=8, help="genuine callers in the flood (default: %(default)s)"
+    )
+    flood.add_argument(
+        "--redials",
+        type=int,
+        default=1,
+        help="retries of each genuine caller (default: %(default)s)",
+    )
+    flood.add_argument(
+        "--junk-press-share",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of junk callers who press the prompt's key, 0 to 1 (default: %(default)s)",
+    )
+    flood.add_argument(
+        "--junk-sound",
+        choices=["silence", "noise", "voice"],
+        default="silence",
+        help="what the junk callers' line carries (default: %(default)s)",
+    )
+    flood.add_argument(
+        "--in-month",
+        action="store_true",
+        help="lay the flood over a generated month (on the evening of its tenth day)",
+    )
     flood.set_defaults(func=cmd_scenario_flood)
 
     _add_rule_commands(sub, "block")
     _add_rule_commands(sub, "allow")
 
-    calls = sub.add_parser("calls", help="the latest calls, or a search")
+    calls = add_command(
+        sub,
+        "calls",
+        "the latest calls, or a search",
+        "Print the latest calls, oldest first, or those matching every filter given."
+        " --follow then prints every call as it ends, like tail -f.",
+    )
     add_common(calls)
     calls.add_argument("--number", help="any form of the caller's number")
     calls.add_argument("--since", help="YYYY-MM-DD (local time)")
     calls.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
-    calls.add_argument("--decision", choices=[a.value for a in Action])
-    calls.add_argument("--reason")
-    calls.add_argument("--disposition")
-    calls.add_argument("--limit", type=int, default=50)
-    calls.add_argument("--csv", action="store_true")
+    calls.add_argument(
+        "--decision",
+        choices=[a.value for a in Action],
+        help="only calls the line handled this way",
+    )
+    calls.add_argument(
+        "--reason",
+        help="only calls decided for this reason (allowlist, blocklist, throttle, abuse,"
+        " withheld, flood, default, ...)",
+    )
+    calls.add_argument(
+        "--disposition",
+        help="only calls an operator recorded so (prank, ghost, info, wrong_number,"
+        " genuine:KIND, or genuine for every genuine kind)",
+    )
+    calls.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="how many of the latest matching calls to print (default: %(default)s;"
+        " --follow prints --last instead)",
+    )
+    calls.add_argument("--csv", action="store_true", help=CSV_HELP)
     calls.add_argument(
         "--follow", action="store_true", help="then print every call as it ends (Ctrl-C stops)"
     )
@@ -1228,16 +1499,29 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         type=int,
         default=10,
         metavar="N",
-        help="with --follow: the N latest calls first (default 10), then the new ones",
+        help="with --follow: the N latest calls first, then the new ones (default: %(default)s)",
     )
     calls.set_defaults(func=cmd_calls)
 
-    rep = sub.add_parser("report", help="the centre's figures per day or month")
+    rep = add_command(
+        sub,
+        "report",
+        "the centre's figures per day or month",
+        "Print the centre's figures per day or month: total, valid calls by kind, prank,"
+        " ghost, screened by reason. --flagged lists instead the numbers the abuse ladder"
+        " flagged for a supervisor. On a province hub's database, --site counts one site's"
+        " calls only.",
+    )
     add_common(rep)
-    rep.add_argument("--period", choices=["day", "month"], default="month")
+    rep.add_argument(
+        "--period",
+        choices=["day", "month"],
+        default="month",
+        help="a row per day or per month (default: %(default)s)",
+    )
     rep.add_argument("--since", help="YYYY-MM-DD (local time)")
     rep.add_argument("--until", help="YYYY-MM-DD (local time, inclusive)")
-    rep.add_argument("--csv", action="store_true")
+    rep.add_argument("--csv", action="store_true", help=CSV_HELP)
     rep.add_argument(
         "--site", help="on a province hub's database: only this site's calls (and flagged numbers)"
     )
@@ -1248,17 +1532,35 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
     )
     rep.set_defaults(func=cmd_report)
 
-    backup = sub.add_parser("backup", help="copy the database to one file, while it runs")
+    backup = add_command(
+        sub,
+        "backup",
+        "copy the database to one file, while it runs",
+        "Write a consistent copy of the database to one file while the service runs"
+        " (SQLite's backup API). An existing file is never overwritten; siaga restore or the"
+        " web UI's system page puts a backup back.",
+    )
     add_common(backup)
     backup.add_argument(
-        "--out", help="the file, or a folder for siaga-backup-YYYYMMDD-HHMM.db (default: here)"
+        "--out",
+        metavar="PATH",
+        help="the file, or a folder for siaga-backup-YYYYMMDD-HHMM.db"
+        " (default: the current folder)",
     )
     backup.set_defaults(func=cmd_backup)
 
-    config = sub.add_parser("config", help="configuration files")
-    config_sub = config.add_subparsers(dest="config_action", required=True)
-    check = config_sub.add_parser("check", help="validate a configuration file")
-    check.add_argument("file")
+    config = add_command(
+        sub, "config", "configuration files", "Check configuration files before using them."
+    )
+    config_sub = add_commands(config, "config_action")
+    check = add_command(
+        config_sub,
+        "check",
+        "validate a configuration file",
+        "Validate a configuration file and summarise it (lines, region, time zone, language,"
+        " database); each problem found names its key.",
+    )
+    check.add_argument("file", metavar="FILE", help="the TOML configuration file")
     check.set_defaults(func=cmd_config_check)
 
     _add_sync_command(sub)
@@ -1276,7 +1578,7 @@ def _verbose_anywhere(parser: argparse.ArgumentParser) -> None:
             for command in action.choices.values():
                 command.add_argument(
                     "-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                    help="more log output (twice: debug)",
+                    help=VERBOSE_HELP,
                 )  # fmt: skip
                 _verbose_anywhere(command)
 

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from appliance import cli
-from appliance.cli import UsageError, add_common, config_of, db_path_of, print_rows, zone_of
+from appliance.cli import (
+    UsageError,
+    add_command,
+    add_commands,
+    add_common,
+    config_of,
+    db_path_of,
+    print_rows,
+    zone_of,
+)
 
 if TYPE_CHECKING:
     from web_ui.core.server import TlsFiles
@@ -353,10 +362,19 @@ def _confirmed(word: str) -> bool:
 
 def add_web_commands(sub: Any) -> None:
     """`siaga web`, `siaga user ...` and `siaga restore`."""
-    web = sub.add_parser("web", help="serve the web UI (pages and JSON API)")
+    web = add_command(
+        sub,
+        "web",
+        "serve the web UI (pages and JSON API)",
+        "Serve the web UI (pages and JSON API) on the config's web.host and web.port, or"
+        " --host and --port. --tls-cert and --tls-key serve HTTPS; plain HTTP on an address"
+        " beyond loopback is refused unless --insecure-http says it is meant.",
+    )
     add_common(web)
     web.add_argument("--host", help="address to listen on (default: the config's web.host)")
-    web.add_argument("--port", type=int, help="port (default: the config's web.port, 8112)")
+    web.add_argument(
+        "--port", type=cli.port_number, help="port (default: the config's web.port, 8112)"
+    )
     web.add_argument(
         "--secure-cookies",
         action="store_true",
@@ -374,43 +392,110 @@ def add_web_commands(sub: Any) -> None:
     )
     web.set_defaults(func=cmd_web)
 
-    user = sub.add_parser("user", help="web UI accounts")
-    actions = user.add_subparsers(dest="user_action", required=True)
-    add = actions.add_parser("add", help="add an account")
+    user = add_command(sub, "user", "web UI accounts", "Manage the web UI's accounts.")
+    actions = add_commands(user, "user_action")
+    add = add_command(
+        actions,
+        "add",
+        "add an account",
+        "Add a web UI account (the first one, a technician, comes from here or the /setup"
+        " page). The password is typed twice at the terminal, or read from one line of"
+        " standard input with --password-stdin.",
+    )
     add_common(add)
-    add.add_argument("name", help="user name: 2-32 letters, digits, . _ -")
-    add.add_argument("--role", required=True, choices=["operator", "supervisor", "technician"])
-    add.add_argument("--display-name", default="", help="name shown in the UI")
-    add.add_argument("--language", choices=["id", "en"], default="id", help="default id")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("name", metavar="NAME", help="user name: 2-32 letters, digits, . _ -")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["operator", "supervisor", "technician"],
+        help="what the account may do: operator (the console), supervisor (also reports,"
+        " the call log, rules, the audit log), technician (also users, settings, lines,"
+        " the system page)",
+    )
+    add.add_argument(
+        "--display-name", default="", help="name shown in the UI (default: the user name)"
+    )
+    add.add_argument(
+        "--language",
+        choices=["id", "en"],
+        default="id",
+        help="the account's language: id (Indonesian) or en (English) (default: %(default)s)",
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from one line of standard input",
+    )
     add.set_defaults(func=cmd_user_add)
-    listing = actions.add_parser("list", help="list the accounts")
+    listing = add_command(
+        actions,
+        "list",
+        "list the accounts",
+        "List the web UI accounts: user name, display name, role, language, status and when"
+        " each was added.",
+    )
     add_common(listing)
-    listing.add_argument("--csv", action="store_true")
+    listing.add_argument("--csv", action="store_true", help=cli.CSV_HELP)
     listing.set_defaults(func=cmd_user_list)
-    disable = actions.add_parser("disable", help="disable an account (ends its sessions)")
+    disable = add_command(
+        actions,
+        "disable",
+        "disable an account (ends its sessions)",
+        "Disable a web UI account: it can no longer log in, and its sessions end at once. The"
+        " last active technician cannot be disabled.",
+    )
     add_common(disable)
-    disable.add_argument("name")
+    disable.add_argument("name", metavar="NAME", help="the account's user name")
     disable.set_defaults(func=cmd_user_disable)
-    enable = actions.add_parser("enable", help="enable a disabled account again")
+    enable = add_command(
+        actions,
+        "enable",
+        "enable a disabled account again",
+        "Enable a disabled web UI account again (audited as user.update, like disable).",
+    )
     add_common(enable)
-    enable.add_argument("name")
+    enable.add_argument("name", metavar="NAME", help="the account's user name")
     enable.set_defaults(func=cmd_user_enable)
-    unlock = actions.add_parser("unlock", help="lift an account's login locks (every address)")
+    unlock = add_command(
+        actions,
+        "unlock",
+        "lift an account's login locks (every address)",
+        "Lift every login lock on a web UI account, from every address, as Unlock on the"
+        " users page does (audited as user.unlock).",
+    )
     add_common(unlock)
-    unlock.add_argument("name")
+    unlock.add_argument("name", metavar="NAME", help="the account's user name")
     unlock.set_defaults(func=cmd_user_unlock)
-    passwd = actions.add_parser("passwd", help="set an account's password (ends its sessions)")
+    passwd = add_command(
+        actions,
+        "passwd",
+        "set an account's password (ends its sessions)",
+        "Set a web UI account's password, typed twice at the terminal or read with"
+        " --password-stdin; the account's sessions end.",
+    )
     add_common(passwd)
-    passwd.add_argument("name")
-    passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    passwd.add_argument("name", metavar="NAME", help="the account's user name")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the new password from one line of standard input",
+    )
     passwd.set_defaults(func=cmd_user_passwd)
 
-    restore = sub.add_parser(
-        "restore", help="replace the database with a backup (the old one is kept)"
+    restore = add_command(
+        sub,
+        "restore",
+        "replace the database with a backup (the old one is kept)",
+        "Replace the database with a backup, with the system page's checks and steps: the"
+        " file is checked and brought to this version's schema, a summary is printed, and"
+        " you type RESTORE (--yes skips the question). The replaced database is kept as a"
+        " safety copy, calls logged since the backup are handed on, and every web session"
+        " ends.",
     )
     add_common(restore)
-    restore.add_argument("file", help="a backup made by `siaga backup` or the system page")
+    restore.add_argument(
+        "file", metavar="FILE", help="a backup made by siaga backup or the system page"
+    )
     restore.add_argument(
         "--yes", action="store_true", help="do not ask for RESTORE on the terminal"
     )

@@ -220,6 +220,11 @@ def test_simulate_refuses_an_existing_database_without_append(simulated: Simulat
     assert simulated.db.stat().st_size == before
 
 
+def test_simulate_without_a_database_says_so(simulated: Simulated) -> None:
+    message = refused(siaga("simulate", "--scenario", simulated.scenario, cwd=simulated.directory))
+    assert "--db FILE" in message and "Traceback" not in message
+
+
 def test_simulate_append_scores_only_its_own_run(tmp_path: Path) -> None:
     scenario = tmp_path / "day.jsonl"
     ok(siaga("scenario", "generate", "--out", scenario, "--days", "1", "--seed", "5", cwd=tmp_path))
