@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from appliance.model import NumberClass
+from appliance.store.call_search import CallQuery, page_calls
 
 _HISTORY_BATCH = 500
 _NUMBER_CLASSES: dict[str | None, NumberClass] = {member.value: member for member in NumberClass}
@@ -79,36 +80,26 @@ def search_calls(
     disposition: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Calls matching every given filter, newest first.
+    """Calls matching every given filter, newest first, as dicts (`siaga calls`).
 
     `number`: an E.164 number (`+62...`, matched on `caller`, indexed); anything else is
     matched exactly against `caller_raw`. Normalise before calling to find every form.
     `since_ts` is inclusive, `until_ts` exclusive. `disposition="genuine"` matches every
-    `genuine:<kind>`; other values match exactly.
+    `genuine:<kind>`; other values match exactly. The search is `call_search`'s, the
+    web UI's call log's.
     """
-    clauses: list[str] = []
-    params: list[Any] = []
-    if number is not None:
-        clauses.append("caller = ?" if number.startswith("+") else "caller_raw = ?")
-        params.append(number)
-    if since_ts is not None:
-        clauses.append("started_ts >= ?")
-        params.append(since_ts)
-    if until_ts is not None:
-        clauses.append("started_ts < ?")
-        params.append(until_ts)
-    for column, value in (("decision", decision), ("reason", reason)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if disposition == "genuine":
-        clauses.append("disposition LIKE 'genuine:%'")
-    elif disposition is not None:
-        clauses.append("disposition = ?")
-        params.append(disposition)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT * FROM calls{where} ORDER BY started_ts DESC, id DESC LIMIT ?"
-    return _dicts(conn.execute(sql, (*params, max(limit, 0))))
+    e164 = number is not None and number.startswith("+")
+    query = CallQuery(
+        since_ts=since_ts,
+        until_ts=until_ts,
+        caller=number if e164 else None,
+        caller_raw=None if e164 else number,
+        decision=decision,
+        reason=reason,
+        disposition=disposition,
+    )
+    found = page_calls(conn, query, limit=limit)
+    return [dict(zip(found.columns, row, strict=True)) for row in found.rows]
 
 
 def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from appliance.store.call_search import CallPage
 from web_ui.calls import service as calllog
 from web_ui.calls.service import (
     MAX_NUMBER_INPUT,
@@ -132,7 +133,7 @@ def calls_page(
 ) -> Response:
     """Filters, one page of calls newest first, links to older and newer pages, CSV."""
     filters, error = _safe_filters(request)
-    found: calllog.CallPage | None = None
+    found: CallPage | None = None
     search: Search | None = None
     if error is None:
         try:

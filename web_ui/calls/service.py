@@ -1,13 +1,9 @@
-"""The call log as the web UI searches it: filters, keyset paging, and the CSV export.
+"""The call log as the web UI searches it: filters, paging, and the CSV export.
 
-Read-only SQL on the line service's `calls` table (the contract in docs/contracts.md), newest first
-by `(started_ts, id)`. Paging is keyset, never OFFSET: a page starts just past a cursor
-(the last row's `started_ts` and `id`), so page 1,000 costs what page 1 costs. Each
-filter is written so that SQLite can walk one of the call log's indexes in time order
-and stop after a page: `started_ts`, `(caller, started_ts)`, `(disposition,
-started_ts)` and `(decision, started_ts)`. Where two indexes could serve, the one that
-does not also give the order is switched off with a unary `+` (a `reason` filter would
-otherwise pick `(decision, reason)` and sort every matching row before returning 50).
+The search itself is the store's (`appliance.store.call_search`, as `siaga calls` uses):
+newest first by `(started_ts, id)`, keyset paging, each filter on an index that gives the
+order. This module turns what the user typed into the store's query, refusing values
+outside the known ones, and writes the rows three ways (page, API, CSV).
 
 A disposition filter takes `genuine` (every kind), `none`, or any well-formed disposition:
 `genuine:<kind>` of a kind the configuration lacks finds the calls that carry it (a
@@ -55,6 +51,15 @@ from appliance.model import (
     is_well_formed_disposition,
 )
 from appliance.numbers import normalise, normalise_pattern
+from appliance.store.call_search import (
+    EVERY_GENUINE,
+    NO_VERDICT,
+    CallCursor,
+    CallPage,
+    CallQuery,
+    iter_calls,
+    page_calls,
+)
 from web_ui.core.i18n import has_message, translate
 from web_ui.core.kinds import DEFAULT_CATALOGUE, KindCatalogue
 from web_ui.users.service import Language, UserError
@@ -66,8 +71,8 @@ MAX_PAGE_SIZE = 500
 EXPORT_BATCH = 1000
 MAX_NUMBER_INPUT = 64
 DEFAULT_REGION = "ID"
-NO_DISPOSITION = "none"  # the disposition filter's value for "no verdict recorded"
-GENUINE_ANY = "genuine"  # the disposition filter's value for every `genuine:<kind>`
+NO_DISPOSITION = NO_VERDICT  # the disposition filter's value for "no verdict recorded"
+GENUINE_ANY = EVERY_GENUINE  # the disposition filter's value for every `genuine:<kind>`
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 UTF8_BOM = "\ufeff"
 EXCEL_SEPARATOR = ";"  # the list separator of Windows set to Indonesian
@@ -111,10 +116,10 @@ COLUMNS: tuple[str, ...] = (
     "ended_at",
     "time_trusted",
 )
-_SELECT = (
-    "SELECT id, started_ts, line, caller_raw, caller, number_class, decision, reason,"
+_SELECT_COLUMNS = (
+    "id, started_ts, line, caller_raw, caller, number_class, decision, reason,"
     " challenge_result, voice_heard, reached_operator, operator, disposition, end_cause,"
-    " ended_ts, time_trusted FROM calls"
+    " ended_ts, time_trusted"
 )
 
 
@@ -125,27 +130,17 @@ class CallSearchError(UserError):
         super().__init__(code, 422)
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """A position in the log: a row's `started_ts` and `id`; text form `ts_id`."""
-
-    started_ts: float
-    id: int
-
-    def __str__(self) -> str:
-        return f"{self.started_ts!r}_{self.id}"
+class Cursor(CallCursor):
+    """A position in the log (`appliance.store.call_search.CallCursor`) as a link carries it."""
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
         """The cursor written by `str()`; `CallSearchError` for anything else."""
-        ts_text, _, id_text = text.partition("_")
         try:
-            started_ts, row_id = float(ts_text), int(id_text)
+            found = CallCursor.parse(text)
         except ValueError:
             raise CallSearchError("error.bad_cursor") from None
-        if started_ts != started_ts or row_id < 0:  # NaN
-            raise CallSearchError("error.bad_cursor")
-        return cls(started_ts, row_id)
+        return cls(found.started_ts, found.id)
 
 
 @dataclass(frozen=True)
@@ -186,16 +181,10 @@ class NumberMatch:
 
 @dataclass(frozen=True)
 class Search:
-    """The filters turned into SQL: a WHERE clause (without paging) and its parameters."""
+    """The filters as the store's query, and how the number was matched (the page says)."""
 
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
+    query: CallQuery = field(default_factory=CallQuery)
     number: NumberMatch | None = None
-
-    def where(self, extra: Sequence[str] = ()) -> str:
-        """`WHERE ...` with `extra` clauses appended, or an empty string."""
-        clauses = [*self.clauses, *extra]
-        return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
 def match_number(text: str, prefix: bool, region: str = DEFAULT_REGION) -> NumberMatch:
@@ -245,22 +234,9 @@ def day_range_ts(since: date | None, until: date | None, zone: ZoneInfo) -> tupl
     return since_ts, until_ts
 
 
-def _number_clauses(match: NumberMatch) -> tuple[list[str], list[Any]]:
-    if match.kind == "exact":
-        return ["caller = ?"], [match.value]
-    if match.kind == "prefix":
-        # ':' sorts just after '9': every "+<prefix><digits>" lies in [prefix, prefix:).
-        return ["caller >= ?", "caller < ?"], [match.value, match.value + ":"]
-    return ["caller_raw = ?"], [match.value]
-
-
-def _disposition_clauses(disposition: str) -> tuple[list[str], list[Any]]:
-    if disposition == NO_DISPOSITION:
-        return ["disposition IS NULL"], []
-    if disposition == GENUINE_ANY:
-        # A range rather than LIKE, so the (disposition, started_ts) index can serve it.
-        return ["disposition >= ?", "disposition < ?"], ["genuine:", "genuine;"]
-    return ["disposition = ?"], [disposition]
+def _number_fields(match: NumberMatch) -> dict[str, str]:
+    field_of = {"exact": "caller", "prefix": "caller_prefix", "raw": "caller_raw"}
+    return {field_of[match.kind]: match.value}
 
 
 def _choice(value: str, allowed: tuple[str, ...]) -> str:
@@ -277,70 +253,26 @@ def _disposition_choice(value: str) -> str:
 
 
 def build_search(filters: CallFilters, zone: ZoneInfo, region: str = DEFAULT_REGION) -> Search:
-    """The SQL of `filters`; `CallSearchError` for a value outside the known ones."""
-    clauses: list[str] = []
-    params: list[Any] = []
+    """The store's query for `filters`; `CallSearchError` for a value outside the known
+    ones."""
+    fields: dict[str, Any] = {}
     number: NumberMatch | None = None
     if filters.since or filters.until:
         if filters.since and filters.until and filters.until < filters.since:
             raise CallSearchError("error.bad_range")
-        clauses += ["started_ts >= ?", "started_ts < ?"]
-        params += day_range_ts(filters.since, filters.until, zone)
+        fields["since_ts"], fields["until_ts"] = day_range_ts(filters.since, filters.until, zone)
     if filters.number.strip():
         number = match_number(filters.number, filters.number_prefix, region)
-        more_clauses, more_params = _number_clauses(number)
-        clauses += more_clauses
-        params += more_params
+        fields.update(_number_fields(number))
     if filters.decision:
-        clauses.append("decision = ?")
-        params.append(_choice(filters.decision, DECISIONS))
+        fields["decision"] = _choice(filters.decision, DECISIONS)
     if filters.reason:
-        clauses.append("+reason = ?")  # see the module docstring
-        params.append(_choice(filters.reason, REASONS))
+        fields["reason"] = _choice(filters.reason, REASONS)
     if filters.disposition:
-        more_clauses, more_params = _disposition_clauses(_disposition_choice(filters.disposition))
-        clauses += more_clauses
-        params += more_params
+        fields["disposition"] = _disposition_choice(filters.disposition)
     if filters.line.strip():
-        clauses.append("line = ?")
-        params.append(filters.line.strip())
-    return Search(clauses, params, number)
-
-
-@dataclass(frozen=True)
-class CallPage:
-    """One page of calls, newest first, and the cursors of the pages around it."""
-
-    rows: list[sqlite3.Row]
-    older: Cursor | None  # the last row shown, when older rows exist
-    newer: Cursor | None  # the first row shown, when newer rows exist
-
-
-def _fetch(
-    conn: sqlite3.Connection,
-    search: Search,
-    extra: list[str],
-    params: list[Any],
-    order: str,
-    n: int,
-) -> list[sqlite3.Row]:
-    sql = f"{_SELECT}{search.where(extra)} ORDER BY started_ts {order}, id {order} LIMIT ?"
-    return conn.execute(sql, [*search.params, *params, n]).fetchall()
-
-
-def _older_than(cursor: Cursor) -> tuple[list[str], list[Any]]:
-    # `started_ts <= ?` first: a plain range the started_ts index serves on its own.
-    clauses = ["started_ts <= ?", "(started_ts < ? OR id < ?)"]
-    return clauses, [cursor.started_ts, cursor.started_ts, cursor.id]
-
-
-def _newer_than(cursor: Cursor) -> tuple[list[str], list[Any]]:
-    clauses = ["started_ts >= ?", "(started_ts > ? OR id > ?)"]
-    return clauses, [cursor.started_ts, cursor.started_ts, cursor.id]
-
-
-def _cursor(row: sqlite3.Row) -> Cursor:
-    return Cursor(float(row["started_ts"]), int(row["id"]))
+        fields["line"] = filters.line.strip()
+    return Search(CallQuery(**fields), number)
 
 
 def page(
@@ -352,27 +284,9 @@ def page(
     limit: int = PAGE_SIZE,
 ) -> CallPage:
     """Up to `limit` calls older than `before` (or newer than `after`), newest first."""
-    if after is not None:
-        return _page_newer(conn, search, after, limit)
-    clauses, params = _older_than(before) if before is not None else ([], [])
-    found = _fetch(conn, search, clauses, params, "DESC", limit + 1)
-    rows = found[:limit]
-    older = _cursor(rows[-1]) if len(found) > limit else None
-    newer = None
-    if rows and before is not None:
-        newer_clauses, newer_params = _newer_than(_cursor(rows[0]))
-        if _fetch(conn, search, newer_clauses, newer_params, "ASC", 1):
-            newer = _cursor(rows[0])
-    return CallPage(rows, older, newer)
-
-
-def _page_newer(conn: sqlite3.Connection, search: Search, after: Cursor, limit: int) -> CallPage:
-    """The page just newer than `after` (the "newer" link): older rows exist by definition."""
-    clauses, params = _newer_than(after)
-    found = _fetch(conn, search, clauses, params, "ASC", limit + 1)
-    rows = list(reversed(found[:limit]))
-    newer = _cursor(rows[0]) if len(found) > limit else None
-    return CallPage(rows, _cursor(rows[-1]) if rows else after, newer)
+    return page_calls(
+        conn, search.query, before=before, after=after, limit=limit, columns=_SELECT_COLUMNS
+    )
 
 
 def known_lines(conn: sqlite3.Connection) -> list[str]:
@@ -382,14 +296,7 @@ def known_lines(conn: sqlite3.Connection) -> list[str]:
 
 def iter_all(conn: sqlite3.Connection, search: Search) -> Iterator[sqlite3.Row]:
     """Every matching call, newest first, fetched `EXPORT_BATCH` rows at a time."""
-    before: Cursor | None = None
-    while True:
-        clauses, params = _older_than(before) if before is not None else ([], [])
-        batch = _fetch(conn, search, clauses, params, "DESC", EXPORT_BATCH)
-        yield from batch
-        if len(batch) < EXPORT_BATCH:
-            return
-        before = _cursor(batch[-1])
+    return iter_calls(conn, search.query, columns=_SELECT_COLUMNS, batch=EXPORT_BATCH)
 
 
 # ------------------------------------------------------------------ one row, three ways
