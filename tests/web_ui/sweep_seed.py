@@ -36,6 +36,12 @@ LONG_REASON = (
     "Tinjau ulang sebulan lagi, Polresta."
 )
 assert len(LONG_REASON) == 200, len(LONG_REASON)
+CALLBACK_NOTE = "tidak diangkat, coba lagi jam 10"
+RULE_REASONS = ("Kantor BPBD", "iseng berulang", "diam berulang", "blok nomor robot")
+DISPLAY_NAMES = ("Siti Rahma", "Budi Santoso", "Dewi Lestari", "Agus Teknisi")
+# What people typed in Bahasa Indonesia (reasons, notes, names): data, shown as typed on
+# the English pages too.
+TYPED_IN_INDONESIAN = (LONG_REASON, CALLBACK_NOTE, *RULE_REASONS, *DISPLAY_NAMES)
 
 
 @dataclass(frozen=True)
@@ -296,14 +302,15 @@ def _post(session: ApiSession, path: str, body: dict[str, Any], method: str = "P
 def seed_rules(session: ApiSession) -> None:
     """A rule of every kind and action, prefix and exact, with and without expiry; one
     removed (the audit log shows both)."""
+    office, repeats, silent, robots = RULE_REASONS
     rules = [
-        {"kind": "allow", "number": "0812-3456-7890", "reason": "Kantor BPBD"},
+        {"kind": "allow", "number": "0812-3456-7890", "reason": office},
         {"kind": "block", "number": "081234500001", "action": "challenge", "expires": "7d",
-         "reason": "iseng berulang"},
+         "reason": repeats},
         {"kind": "block", "number": "081234500005", "action": "announce", "expires": "24h",
-         "reason": "diam berulang"},
+         "reason": silent},
         {"kind": "block", "number": "+62 899", "match": "prefix", "action": "reject",
-         "reason": "blok nomor robot"},
+         "reason": robots},
         {"kind": "block", "number": "081234500006", "action": "reject", "reason": LONG_REASON},
     ]  # fmt: skip
     added = [_post(session, "/api/rules", rule) for rule in rules]
@@ -317,10 +324,11 @@ def seed_people(server: LiveServer, technician: ApiSession) -> None:
     """Users of every role; one renamed and disabled, one with a reset password, one
     locked out by failed logins."""
     made = {}
-    for username, role, name in (
-        ("siti.op", "operator", "Siti Rahma"),
-        ("budi.op", "operator", "Budi Santoso"),
-        ("dewi.sup", "supervisor", "Dewi Lestari"),
+    for username, role, name in zip(
+        ("siti.op", "budi.op", "dewi.sup"),
+        ("operator", "operator", "supervisor"),
+        DISPLAY_NAMES,
+        strict=False,
     ):
         body = {"username": username, "display_name": name, "role": role,
                 "password": "kata-sandi-rahasia-112"}  # fmt: skip
@@ -350,7 +358,7 @@ def seed_marks_and_exports(technician: ApiSession, waiting_call: int) -> None:
     """A call-back marked, a console block, and the three CSV exports (all audited)."""
     listed = technician.client.get("/api/callbacks").json()["entries"]
     _post(technician, f"/api/callbacks/{listed[0]['id']}",
-          {"status": "unreachable", "note": "tidak diangkat, coba lagi jam 10"})  # fmt: skip
+          {"status": "unreachable", "note": CALLBACK_NOTE})  # fmt: skip
     _post(technician, "/api/console/block",
           {"line": "gsm1", "call_id": waiting_call, "duration": "7d"})  # fmt: skip
     for path in ("/calls.csv?decision=reject", "/reports.csv", "/rules.csv?dialect=excel"):
@@ -374,7 +382,7 @@ def seed_centre(server: LiveServer) -> Centre:
         technician.client.close()
     technicians = {
         language: add_account(
-            server, Role.TECHNICIAN, language=language, display_name="Agus Teknisi"
+            server, Role.TECHNICIAN, language=language, display_name=DISPLAY_NAMES[-1]
         )
         for language in ("id", "en")
     }

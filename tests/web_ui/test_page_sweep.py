@@ -7,8 +7,16 @@ supervisor reading a report must never meet:
 
 - the document wider than the screen (a wide table may scroll inside its own box);
 - raw JSON, Python exception names or `None`/`True`/`False` as values;
-- English words in the Indonesian pages (`ENGLISH_WORDS`), outside what is marked as
-  not to be translated (`code`, `kbd`, `[translate=no]`: numbers, file and table names).
+- English words in the Indonesian pages (`ENGLISH_WORDS`), and Indonesian words in the
+  English pages (`INDONESIAN_WORDS`), outside what is marked as not to be translated
+  (`code`, `kbd`, `[translate=no]`: numbers, file and table names) and what people typed;
+- a catalogue's marks shown as typed (a backtick, `[[`), a stored key as a label
+  (`origin`), a percentage written apart (`90 %`, where the pages write `90%`);
+- what reads badly however it is worded (`LAYOUT_JS`): a word or a number broken across
+  two lines, a table cell that is no longer a cell (its row lines no longer line up),
+  cards touching or overlapping, a caller's number cell left empty, on a laptop a
+  report table cut at its box's edge, and on a phone a column hidden past a box's right
+  edge or a stacked row's label with no value under it.
 
 Every page's whole length is saved as var/screenshots/<test>[<language>-<width>]-<page>.png
 for a person to look at. One browser, one login per language and width; the problems of
@@ -28,7 +36,7 @@ from selenium.webdriver.common.by import By
 
 from tests.web_ui.conftest import LiveServer, browser_login, serve, wait_for
 from tests.web_ui.line_service import service_beating
-from tests.web_ui.sweep_seed import LONG_REASON, Centre, seed_centre
+from tests.web_ui.sweep_seed import LONG_REASON, TYPED_IN_INDONESIAN, Centre, seed_centre
 from tests.web_ui.test_pages import submit_and_wait
 
 pytestmark = pytest.mark.slow
@@ -76,23 +84,43 @@ ENGLISH_WORDS = (
     "caller", "line", "flood", "restart", "timeout", "unknown", "default", "error",
     "expected", "found", "released", "state", "round", "the", "and", "of", "with", "from",
     "within", "seconds?", "calls?", "numbers?", "result", "health", "poll", "no", "not",
-    "only", "free", "unsure", "untrusted", "synchroni[sz]ed", "active",
+    "only", "free", "unsure", "untrusted", "synchroni[sz]ed", "active", "anonymous",
+    "origin",
 )  # fmt: skip
 ENGLISH = re.compile(r"\b(" + "|".join(ENGLISH_WORDS) + r")\b", re.IGNORECASE)
+# And the other way round: the words the Indonesian pages are made of, and the months
+# as Indonesian abbreviates them.
+INDONESIAN_WORDS = (
+    "dan", "yang", "dari", "untuk", "tidak", "dengan", "belum", "sudah", "dalam", "atau",
+    "ini", "itu", "oleh", "saat", "tanpa", "sejak", "sampai", "saluran", "panggilan",
+    "nomor", "penelepon", "berkas", "pengguna", "aturan", "jam", "hari", "menit", "detik",
+    "iseng", "hantu", "lolos", "tolak", "tantangan", "awalan", "persis", "terbuka",
+    "Des", "Agu", "Okt", "Mei",
+)  # fmt: skip
+INDONESIAN = re.compile(r"\b(" + "|".join(INDONESIAN_WORDS) + r")\b")
+TYPED = re.compile("|".join(re.escape(text) for text in sorted(TYPED_IN_INDONESIAN, key=len)[::-1]))
+# A catalogue's marks for code (`siaga run`, [[lines]]) shown as typed, not as code.
+MARKS = re.compile(r"`|\[\[")
+# (But for the lines page's signal reading, `65 % (-73 dBm, CSQ 20)`, as test_lines has it.)
+PERCENT_APART = re.compile(r"\d %(?! \(-?\d+ dBm)")
 RAW_JSON = re.compile(r"\{\"|\['|\[\"|\": ")
 PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
 PYTHON_VALUE = {"id": re.compile(r"\b(None|True|False)\b"), "en": re.compile(r"\b(True|False)\b")}
 
 # The visible text of the page, and that text less what is marked as not to be translated
-# (hidden for a moment: `innerText` leaves out what is not displayed).
+# (hidden for a moment: `innerText` leaves out what is not displayed); the last, less the
+# charts too (their axes are drawn, not written).
 VISIBLE_TEXT_JS = """
-const skipped = [...document.querySelectorAll('code, kbd, [translate="no"]')];
-const text = document.body.innerText;
-const kept = skipped.map(node => node.style.display);
-skipped.forEach(node => { node.style.display = 'none'; });
-const translatable = document.body.innerText;
-skipped.forEach((node, index) => { node.style.display = kept[index]; });
-return [text, translatable];
+const texts = [document.body.innerText];
+const hidden = [];
+for (const css of ['code, kbd, [translate="no"]', 'svg']) {
+  const nodes = [...document.querySelectorAll(css)];
+  hidden.push(...nodes.map(node => [node, node.style.display]));
+  nodes.forEach(node => { node.style.display = 'none'; });
+  texts.push(document.body.innerText);
+}
+hidden.forEach(([node, display]) => { node.style.display = display; });
+return texts;
 """
 # A value quoted as typed (“prefix”, “7d”): what a user writes in a CSV cell, not prose.
 QUOTED = re.compile("\u201c[^\u201d]*\u201d")
@@ -105,6 +133,89 @@ const out = [...document.querySelectorAll('main *')].filter(node =>
   node.getBoundingClientRect().right > width + 1 && !node.closest('.scroll, .fit'));
 const named = node => node.tagName + (node.id ? '#' + node.id : '') + '.' + node.className;
 return [document.documentElement.scrollWidth, out.slice(0, 5).map(named)];
+"""
+# What reads badly at any wording, on a screen `arguments[0]` wide (a phone: under 500).
+LAYOUT_JS = """
+const width = arguments[0], phone = width < 500;
+const main = document.querySelector('main');
+const shown = node => node.getClientRects().length > 0;
+const named = node => node.tagName.toLowerCase() + (node.id ? '#' + node.id : '')
+  + (node.classList.length ? '.' + [...node.classList].join('.') : '');
+const words = text => text.trim().replace(/\\s+/g, ' ').slice(0, 40);
+const found = [];
+// A word alone in its element, or a number, a date or a time anywhere, laid out on two
+// lines (no space in it to wrap at: broken inside, or at a date's hyphen).
+const lines = range => new Set([...range.getClientRects()].filter(box => box.width > 1)
+  .map(box => Math.round(box.top))).size;
+const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const node = walker.currentNode, text = node.textContent, word = text.trim();
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  if (/^\\+?[\\p{L}\\p{N}]{3,16}$/u.test(word) && lines(range) > 1) {
+    found.push('a word broken across lines: ' + word + ' in ' + named(node.parentElement));
+  }
+  for (const match of text.matchAll(/\\+?\\d[\\d.:\u2011-]{4,}\\d/g)) {
+    range.setStart(node, match.index);
+    range.setEnd(node, match.index + match[0].length);
+    if (lines(range) > 1) {
+      found.push('a number broken across lines: ' + match[0] + ' in ' + named(node.parentElement));
+    }
+  }
+}
+// A cell of a table laid out as a table that is not a cell: its row lines break.
+for (const cell of main.querySelectorAll('td, th')) {
+  const table = cell.closest('table');
+  if (shown(cell) && getComputedStyle(table).display === 'table'
+      && getComputedStyle(cell).display !== 'table-cell') {
+    found.push('not a table cell: ' + named(cell) + ' in ' + named(table));
+  }
+}
+// Cards touching or overlapping one another (one above the other, or side by side).
+const cards = [...main.querySelectorAll('.card')].filter(shown);
+cards.forEach((a, i) => cards.slice(i + 1).forEach(b => {
+  if (a.contains(b) || b.contains(a)) return;
+  const p = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+  const across = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+  const down = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+  if (across > -4 && down > -4) found.push('cards touch: ' + named(a) + ' and ' + named(b));
+}));
+// A caller's number cell with nothing in it.
+for (const cell of main.querySelectorAll('td.number')) {
+  if (shown(cell) && !cell.innerText.trim()) {
+    found.push('an empty number in ' + named(cell.closest('table')));
+  }
+}
+if (phone) {
+  // A column past a box's right edge (a report's `.fit` table may scroll on a phone).
+  for (const box of main.querySelectorAll('.scroll')) {
+    if (shown(box) && box.scrollWidth > box.clientWidth + 1) {
+      found.push('a box hides columns: ' + named(box.querySelector('table') || box)
+        + ' (' + box.scrollWidth + ' > ' + box.clientWidth + ' px)');
+    }
+  }
+  // A stacked row's label with no value under it.
+  for (const cell of main.querySelectorAll('table.stack td[data-label]')) {
+    if (shown(cell) && !cell.innerText.trim() && !cell.querySelector('input, select, button')) {
+      found.push('a label with no value: ' + cell.dataset.label + ' in ' + named(cell.parentNode));
+    }
+  }
+} else {
+  // On a laptop every column of a report shows without scrolling (as on paper).
+  for (const box of main.querySelectorAll('.fit')) {
+    if (shown(box) && box.scrollWidth > box.clientWidth + 1) {
+      found.push('a report table cut at its box: ' + named(box.querySelector('table') || box)
+        + ' (' + box.scrollWidth + ' > ' + box.clientWidth + ' px)');
+    }
+  }
+}
+// A stored key shown as a label.
+for (const label of main.querySelectorAll('dt, th[scope="col"]')) {
+  if (shown(label) && /^[a-z]+(_[a-z]+)*$/.test(label.innerText.trim())) {
+    found.push('a stored key as a label: ' + words(label.innerText));
+  }
+}
+return [...new Set(found)];
 """
 
 
@@ -142,16 +253,19 @@ def problems_of(driver: webdriver.Chrome, language: str, width: int) -> list[str
     scroll_width, sticking_out = driver.execute_script(OVERFLOW_JS, width)
     if scroll_width > width + 1:
         found.append(f"wider than the screen: {scroll_width} > {width} ({sticking_out})")
-    text, translatable = driver.execute_script(VISIBLE_TEXT_JS)
-    for label, pattern in (
-        ("raw JSON", RAW_JSON),
-        ("Python exception", PYTHON_ERROR),
-        ("Python value", PYTHON_VALUE[language]),
+    text, translatable, written = driver.execute_script(VISIBLE_TEXT_JS)
+    for label, pattern, where in (
+        ("raw JSON", RAW_JSON, text),
+        ("Python exception", PYTHON_ERROR, text),
+        ("Python value", PYTHON_VALUE[language], text),
+        ("marks shown as typed", MARKS, translatable),
+        ("a percentage written apart", PERCENT_APART, written),
     ):
-        found += [f"{label}: {snippet}" for snippet in snippets(pattern, text)]
-    if language == "id":
-        prose = QUOTED.sub(" ", translatable)
-        found += [f"English: {snippet}" for snippet in snippets(ENGLISH, prose)]
+        found += [f"{label}: {snippet}" for snippet in snippets(pattern, where)]
+    prose = QUOTED.sub(" ", TYPED.sub(" ", translatable))
+    foreign = ("English", ENGLISH) if language == "id" else ("Indonesian", INDONESIAN)
+    found += [f"{foreign[0]}: {snippet}" for snippet in snippets(foreign[1], prose)]
+    found += driver.execute_script(LAYOUT_JS, width)
     return found
 
 
@@ -194,8 +308,8 @@ def import_preview(driver: webdriver.Chrome, server: LiveServer, tmp_path: Path)
     upload.write_text(
         "Jenis;Nomor;Cocok;Tindakan;Alasan;Kedaluwarsa\n"
         "blokir;0812;persis;;;\n"
-        "block;081234500011;exact;reject;iseng;7d\n"
-        "block;0812;exact;;iseng;\n"
+        "block;081234500011;exact;reject;iseng berulang;7d\n"
+        "block;0812;exact;;iseng berulang;\n"
         "block;081234500012;exact;lolos;;kemarin\n"
         "allow;+62 21 555;prefix;;Polres;\n",
         encoding="utf-8",

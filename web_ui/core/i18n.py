@@ -130,6 +130,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "audit.when": ("Waktu", "When"),
     "audit.who": ("Oleh", "Who"),
+    "audit.anonymous": ("(tanpa akun)", "(no account)"),  # a failed login's actor
     "audit.what": ("Tindakan", "What"),
     "audit.target": ("Sasaran", "Target"),
     "audit.before": ("Sebelum", "Before"),
@@ -324,7 +325,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reason.immune": ("panggilan asli baru-baru ini", "recent genuine call"),
     "reason.no_history": ("tanpa riwayat baik", "no good history"),
     "reason.default": ("bawaan", "default"),
-    "reason.fail_open": ("gagal-terbuka", "fail open"),
+    "reason.fail_open": ("kesalahan sistem", "system error"),
     "number_class.number": ("Nomor", "Number"),
     "number_class.withheld": ("Nomor disembunyikan", "Withheld number"),
     "number_class.unavailable": ("Nomor tidak tersedia", "Number unavailable"),
@@ -498,8 +499,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "calls.until": ("Sampai tanggal", "Until"),
     "calls.number": ("Nomor", "Number"),
     "calls.number_help": (
-        "Bentuk apa pun: 0812-3456-7890, 6281234567890, +62 812 3456 7890.",
-        "Any form: 0812-3456-7890, 6281234567890, +62 812 3456 7890.",
+        # the examples kept whole on a line (non-breaking hyphens and spaces)
+        "Bentuk apa pun: 0812\u20113456\u20117890, 6281234567890, "
+        "+62\u00a0812\u00a03456\u00a07890.",
+        "Any form: 0812\u20113456\u20117890, 6281234567890, +62\u00a0812\u00a03456\u00a07890.",
     ),
     "calls.number_prefix": (
         "Cari semua nomor yang diawali ini",
@@ -560,6 +563,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "calls.col.disposition": ("Penilaian", "Disposition"),
     "calls.col.end_cause": ("Sebab berakhir", "End cause"),
     "calls.no_caller_id": ("(tanpa ID penelepon)", "(no caller ID)"),
+    "calls.withheld": ("(nomor disembunyikan)", "(withheld number)"),
     "calls.yes": ("ya", "yes"),
     "calls.no": ("tidak", "no"),
     "calls.untrusted": ("jam tidak pasti", "clock unsure"),
@@ -619,7 +623,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reports.total": ("Jumlah", "Total"),
     "reports.col.period": ("Periode", "Period"),
     "reports.col.calls": ("Total", "Total"),
-    "reports.col.valid": ("Asli", "Valid"),
+    "reports.col.valid": ("Asli", "Genuine"),
     "reports.col.info": ("Informasi", "Information"),
     "reports.col.prank": ("Iseng", "Prank"),
     "reports.col.ghost": ("Hantu", "Ghost"),
@@ -676,8 +680,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rules.kind": ("Jenis", "Kind"),
     "rules.number": ("Nomor", "Number"),
     "rules.number_help": (
-        "Nomor dalam bentuk apa pun (0812-3456-7890, +62 812...); untuk awalan pilih awalan.",
-        "A number in any form (0812-3456-7890, +62 812...); for a prefix choose prefix.",
+        "Nomor dalam bentuk apa pun (0812\u20113456\u20117890, +62\u00a0812...); untuk awalan "
+        "pilih awalan.",
+        "A number in any form (0812\u20113456\u20117890, +62\u00a0812...); for a prefix "
+        "choose prefix.",
     ),
     "rules.match": ("Cocok", "Match"),
     "rules.match.exact": ("persis", "exact"),
@@ -686,6 +692,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rules.action_default": ("(bawaan)", "(default)"),
     "rules.reason": ("Alasan", "Reason"),
     "rules.expires": ("Kedaluwarsa", "Expires"),
+    "rules.expires_example": ("7 hari", "7d"),
     "rules.expires_help": (
         "TTTT-BB-HH (berlaku sampai akhir hari itu, WIB), 24 jam, 7 hari, atau kosong "
         "(tidak pernah).",
@@ -752,20 +759,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "rules_csv.bad_row": ("Baris ini tidak dapat dibaca.", "This row cannot be read."),
     "rules_csv.bad_kind": (
-        "Jenis \u201c{value}\u201d tidak dikenal: tulis \u201callow\u201d (izin) atau "
-        "\u201cblock\u201d (blokir).",
+        "Jenis \u201c{value}\u201d tidak dikenal: tulis \u201cizin\u201d atau \u201cblokir\u201d.",
         "Unknown kind \u201c{value}\u201d: write \u201callow\u201d or \u201cblock\u201d.",
     ),
     "rules_csv.bad_match": (
-        "Cocok \u201c{value}\u201d tidak dikenal: tulis \u201cexact\u201d (persis), "
-        "\u201cprefix\u201d (awalan), atau kosongkan.",
+        "Cocok \u201c{value}\u201d tidak dikenal: tulis \u201cpersis\u201d, "
+        "\u201cawalan\u201d, atau kosongkan.",
         "Unknown match \u201c{value}\u201d: write \u201cexact\u201d, \u201cprefix\u201d, "
         "or leave it empty.",
     ),
     "rules_csv.number_missing": ("Nomor kosong.", "The number is empty."),
     "rules_csv.bad_number": (
-        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan tulis \u201cprefix\u201d "
-        "(awalan) di kolom Cocok.",
+        "\u201c{value}\u201d bukan nomor lengkap; untuk awalan tulis \u201cawalan\u201d "
+        "di kolom Cocok.",
         "\u201c{value}\u201d is not a whole number; for a prefix write \u201cprefix\u201d "
         "in the Match column.",
     ),
@@ -774,14 +780,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "\u201c{value}\u201d is not a valid number prefix (e.g. 0812 or +62812).",
     ),
     "rules_csv.bad_action_allow": (
-        "Tindakan \u201c{value}\u201d tidak berlaku untuk izin: tulis \u201cpass\u201d "
-        "(lolos) atau kosongkan.",
+        "Tindakan \u201c{value}\u201d tidak berlaku untuk izin: tulis \u201clolos\u201d "
+        "atau kosongkan.",
         "Action \u201c{value}\u201d does not apply to allow: write \u201cpass\u201d or leave "
         "it empty.",
     ),
     "rules_csv.bad_action_block": (
-        "Tindakan \u201c{value}\u201d tidak dikenal: tulis \u201cchallenge\u201d "
-        "(tantangan), \u201cannounce\u201d (pesan) atau \u201creject\u201d (tolak).",
+        "Tindakan \u201c{value}\u201d tidak dikenal: tulis \u201ctantangan\u201d, "
+        "\u201cpesan\u201d atau \u201ctolak\u201d.",
         "Unknown action \u201c{value}\u201d: write \u201cchallenge\u201d, "
         "\u201cannounce\u201d or \u201creject\u201d.",
     ),

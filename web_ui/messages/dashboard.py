@@ -16,6 +16,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dashboard.calls": ("Panggilan", "Calls"),
     "dashboard.screened": ("Disaring", "Screened"),
     "dashboard.screened_share": ("Porsi disaring", "Share screened"),
+    "dashboard.share_of": ("dari {calls} panggilan hari ini", "of today's {calls} calls"),
     "dashboard.reached_operator": ("Sampai ke operator", "Reached an operator"),
     "dashboard.genuine": ("Asli", "Genuine"),
     "dashboard.prank": ("Iseng", "Prank"),

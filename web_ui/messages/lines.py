@@ -120,15 +120,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.lines.at_test": ("Uji AT saluran", "Line AT test"),
     # Lines configured on the page (web_ui/lines/config_form.py).
     "lines.source.database": (
-        "Saluran yang berlaku: yang diatur di halaman ini (basis data). Entri [[lines]] di "
+        "Saluran yang berlaku: yang diatur di halaman ini (basis data). Entri `[[lines]]` di "
         "berkas konfigurasi tidak dipakai selama halaman ini memiliki saluran.",
         "Lines in force: those set on this page (the database). The configuration file's "
-        "[[lines]] are not used while this page has lines.",
+        "`[[lines]]` are not used while this page has lines.",
     ),
     "lines.source.file": (
-        "Saluran yang berlaku: [[lines]] dari berkas konfigurasi. Perubahan pertama di halaman "
+        "Saluran yang berlaku: `[[lines]]` dari berkas konfigurasi. Perubahan pertama di halaman "
         "ini menyalinnya ke basis data, lalu halaman ini yang berlaku.",
-        "Lines in force: the configuration file's [[lines]]. The first change on this page "
+        "Lines in force: the configuration file's `[[lines]]`. The first change on this page "
         "copies them into the database, and from then on this page's lines are in force.",
     ),
     "lines.source.file_unknown": (
@@ -150,10 +150,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Applied, except lines {lines}: waiting for their calls to end (never cut).",
     ),
     "lines.applied.not_applied": (
-        "Layanan saluran yang berjalan tidak menerapkan saluran dari halaman ini (tidak "
-        "berjalan, atau demo/simulasi); `siaga run` memakainya saat dimulai.",
-        "The running line service does not apply lines from this page (not running, or a "
-        "demo/simulation); `siaga run` uses them when it starts.",
+        "Saluran dari halaman ini belum dipakai: layanan saluran tidak berjalan, atau "
+        "berjalan sebagai demo/simulasi. `siaga run` memakainya saat dimulai.",
+        "The lines of this page are not in use yet: the line service is not running, or "
+        "runs a demo/simulation. `siaga run` uses them when it starts.",
     ),
     "lines.applied.refused": (
         "Layanan saluran menolak saluran yang tersimpan (lihat log); saluran yang berjalan "
@@ -181,8 +181,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Configuration file entries not in force",
     ),
     "lines.overridden_intro": (
-        "Halaman ini yang berlaku: entri [[lines]] berikut di berkas konfigurasi diabaikan.",
-        "This page's lines are in force: these [[lines]] entries of the file are ignored.",
+        "Halaman ini yang berlaku: entri `[[lines]]` berikut di berkas konfigurasi diabaikan.",
+        "This page's lines are in force: these `[[lines]]` entries of the file are ignored.",
     ),
     "lines.port": ("Port", "Port"),
     "lines.origin.database": ("halaman ini", "this page"),
@@ -197,9 +197,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.form.edit_title": ("Ubah saluran {line}", "Edit line {line}"),
     "lines.form.intro": (
         "Port: pilih nama tetap slot USB (dari aturan udev) atau ketik path lain. Nilai "
-        "diperiksa seperti entri [[lines]] di berkas konfigurasi.",
+        "diperiksa seperti entri `[[lines]]` di berkas konfigurasi.",
         "Port: pick a USB slot's stable name (from the udev rules) or type another path. "
-        "Values are checked as a [[lines]] entry of the configuration file is.",
+        "Values are checked as a `[[lines]]` entry of the configuration file is.",
     ),
     "lines.form.problems": (
         "Saluran tidak disimpan. Periksa isian berikut:",

@@ -332,9 +332,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Share of the time lines are busy",
     ),
     "settings.help.policy.flood.saturation_occupancy": (
-        "Saluran sibuk sebesar ini (0,9 atau 90 %) dari jangka saluran penuh, dan cukup "
+        "Saluran sibuk sebesar ini (0,9 atau 90%) dari jangka saluran penuh, dan cukup "
         "sering terisi lagi dengan cepat, memulai mode banjir panggilan.",
-        "Lines busy this share (0.9 or 90 %) of the busy-lines window, and taken again "
+        "Lines busy this share (0.9 or 90%) of the busy-lines window, and taken again "
         "quickly often enough, start flood mode.",
     ),
     "settings.field.policy.flood.reseize_s": (
@@ -415,9 +415,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Least share of one number or block",
     ),
     "settings.help.policy.flood.block_min_share": (
-        "Bagian dari panggilan bernomor (0,5 atau 50 %) yang harus dimiliki satu nomor atau "
+        "Bagian dari panggilan bernomor (0,5 atau 50%) yang harus dimiliki satu nomor atau "
         "blok untuk memulai mode banjir, atau untuk ditolak selama banjir.",
-        "The share of calls with a number (0.5 or 50 %) one number or block must have to "
+        "The share of calls with a number (0.5 or 50%) one number or block must have to "
         "start flood mode, or to be rejected during it.",
     ),
     "settings.field.policy.flood.withheld_min_calls": (
@@ -435,8 +435,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Least share of withheld calls",
     ),
     "settings.help.policy.flood.withheld_min_share": (
-        "Bagian dari semua panggilan (0,5 atau 50 %) yang harus tanpa nomor.",
-        "The share of all calls (0.5 or 50 %) that must come without a number.",
+        "Bagian dari semua panggilan (0,5 atau 50%) yang harus tanpa nomor.",
+        "The share of all calls (0.5 or 50%) that must come without a number.",
     ),
     # flood: spare lines and the short challenge
     "settings.field.policy.flood.reserve_lines": (
@@ -594,8 +594,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "settings.field.sms.supervisors": ("Nomor supervisor", "Supervisors' numbers"),
     "settings.help.sms.supervisors": (
-        "Menerima alarm. Satu nomor per baris, bentuk apa pun (0812-3456-7890, +62 812...).",
-        "They receive alarms. One number a line, any form (0812-3456-7890, +62 812...).",
+        "Menerima alarm. Satu nomor per baris, bentuk apa pun (0812\u20113456\u20117890, "
+        "+62\u00a0812...).",
+        "They receive alarms. One number a line, any form (0812\u20113456\u20117890, "
+        "+62\u00a0812...).",
     ),
     # durations in words
     "settings.unit.days": ("{n} hari", "{n} d"),

@@ -276,6 +276,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wording.key.number": ("Nomor", "Number"),
     "wording.key.number_class": ("Jenis nomor", "Number class"),
     "wording.key.site": ("Lokasi", "Site"),
+    "wording.key.origin": ("Asal", "Origin"),  # the hub or box a shared rule came from
     "wording.key.usb_port": ("Port USB (reset)", "USB port (reset)"),
     "wording.key.by": ("Oleh", "By"),
     "wording.key.count": ("Jumlah", "Count"),
