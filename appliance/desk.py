@@ -88,6 +88,7 @@ class DeskHost(Protocol):
         operator: str,
         *,
         caller: CallerNumber | None = None,
+        earlier: str | None = None,
     ) -> None: ...
 
 
@@ -190,11 +191,13 @@ class DeskRequests:
             return "invalid"
         found = (
             self._connection()
-            .execute("SELECT caller_raw FROM calls WHERE id = ?", (call_id,))
+            .execute("SELECT caller_raw, disposition FROM calls WHERE id = ?", (call_id,))
             .fetchone()
         )
         if found is None:
             return "no_such_call"
         caller = normalise(found["caller_raw"], self._service.config.site.region)
-        self._service.record_disposition(call_id, disposition, operator, caller=caller)
+        self._service.record_disposition(
+            call_id, disposition, operator, caller=caller, earlier=found["disposition"]
+        )
         return "ok"

@@ -23,6 +23,7 @@ from appliance.cluster.schema import (
     create_event_sharing,
     create_hub_tables,
     create_setting_sharing,
+    create_verdict_withdrawn_fact,
 )
 
 logger = logging.getLogger(__name__)
@@ -772,3 +773,10 @@ def keep_served_callbacks(db: Database) -> None:
     service counts the contact as the site's other boxes do: see
     appliance/cluster/schema.py."""
     create_callback_served_kept(db)
+
+
+@migration(name="0027_verdict_withdrawn_fact")
+def share_withdrawn_verdicts(db: Database) -> None:
+    """A verdict replaced on one box stops counting on the site's other boxes too: see
+    appliance/cluster/schema.py."""
+    create_verdict_withdrawn_fact(db)

@@ -172,12 +172,13 @@ class HistoryRow:
 @dataclass(frozen=True, slots=True)
 class SharedFact:
     """A fact an appliance of the site recorded on a number at `at`: a verdict (`value`: a
-    disposition), a challenge outcome (`value`: a `ChallengeResult`), or a call-back
-    served (`value`: `done`: an operator reached the caller, which counts as an operator's
+    disposition), a verdict withdrawn (`value`: the earlier verdict an operator replaced
+    on a call), a challenge outcome (`value`: a `ChallengeResult`), or a call-back served
+    (`value`: `done`: an operator reached the caller, which counts as an operator's
     contact, as on the box that listed them)."""
 
     caller_e164: str
-    kind: Literal["verdict", "challenge", "callback"]
+    kind: Literal["verdict", "withdrawn", "challenge", "callback"]
     value: str
     at: float
 
@@ -769,6 +770,39 @@ class PolicyState:
         elif disposition in JUNK_DISPOSITIONS:
             self._record_junk(caller.e164, disposition == "ghost", now)
 
+    def withdraw_disposition(self, caller: CallerNumber, disposition: str, now: float) -> None:
+        """An operator replaced their verdict on a call (a click on the wrong button): the
+        earlier `disposition` stops counting, as the call log now holds only the later one
+        (which `record_disposition` then records). A prank or ghost withdrawn removes the
+        latest such entry up to `now` and rebuilds the ladder from what is left; a genuine
+        one withdrawn ends the immunity it gave (the evidence it wiped stays wiped)."""
+        if not (caller.is_number and caller.e164 is not None):
+            return
+        record = self._callers.get(caller.e164)
+        if record is None:
+            return
+        if is_genuine(disposition):
+            if record.last_genuine_at is not None and record.last_genuine_at <= now:
+                record.last_genuine_at = None
+        elif disposition in JUNK_DISPOSITIONS and record.junk:
+            self._withdraw_junk(caller.e164, record, disposition == "ghost", now)
+
+    def _withdraw_junk(self, e164: str, record: _CallerRecord, is_ghost: bool, now: float) -> None:
+        entries = list(record.junk or ())
+        for index in range(len(entries) - 1, -1, -1):
+            if entries[index][1] == is_ghost and entries[index][0] <= now:
+                withdrawn_at = entries.pop(index)[0]
+                break
+        else:
+            return
+        record.junk = deque(entries, maxlen=self._junk_kept)
+        if record.last_junk_at == withdrawn_at:
+            record.last_junk_at = max((at for at, _ in entries), default=None)
+        record.ladder = {}
+        for at, _ in entries:
+            self._climb_ladder(e164, record, at)
+        logger.info("%s: a %s verdict withdrawn", e164, "ghost" if is_ghost else "prank")
+
     def record_shared_fact(self, fact: SharedFact) -> None:
         """A verdict, challenge outcome or call-back served an appliance of the site
         recorded."""
@@ -968,17 +1002,21 @@ class PolicyState:
             self.record_operator_contact(caller, row.operator_at)
         elif kind == _EVENT_DISPOSITION and row.disposition is not None:
             self.record_disposition(caller, row.disposition, _disposition_time(row))
+        elif kind == _EVENT_WITHDRAWAL and row.disposition is not None:
+            self.withdraw_disposition(caller, row.disposition, _disposition_time(row))
 
 
-# Replay event kinds, in the order they happen within one call when times tie.
-_EVENT_ARRIVAL, _EVENT_CHALLENGE, _EVENT_OPERATOR, _EVENT_DISPOSITION = range(4)
+# Replay event kinds, in the order they happen within one call when times tie (a
+# withdrawal comes only from another box's fact, never from a call-log row).
+_EVENT_ARRIVAL, _EVENT_CHALLENGE, _EVENT_OPERATOR, _EVENT_DISPOSITION, _EVENT_WITHDRAWAL = range(5)
 _CHALLENGE_RESULTS = frozenset(result.value for result in ChallengeResult)
 
 
 def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, HistoryRow] | None:
     """The replay event a site's fact stands for (no arrival: the call was not this one's);
     None for a value the policy has no use for."""
-    verdict, served = fact.kind == "verdict", fact.kind == "callback"
+    served = fact.kind == "callback"
+    verdict = fact.kind in ("verdict", "withdrawn")
     if served and fact.value != "done":
         return None
     row = HistoryRow(
@@ -992,7 +1030,11 @@ def _shared_event(fact: SharedFact, order: int) -> tuple[float, int, int, Histor
         challenge_result=None if verdict or served else fact.value,
         challenge_at=fact.at,
     )
-    kind = _EVENT_OPERATOR if served else _EVENT_DISPOSITION if verdict else _EVENT_CHALLENGE
+    kind = {
+        "callback": _EVENT_OPERATOR,
+        "verdict": _EVENT_DISPOSITION,
+        "withdrawn": _EVENT_WITHDRAWAL,
+    }.get(fact.kind, _EVENT_CHALLENGE)
     return (fact.at, order, kind, row)
 
 

@@ -157,6 +157,7 @@ class LineService:
         self._state_since: dict[str, float] = {}  # line -> when it entered its state
         self._published_health: dict[str, tuple[Any, ...]] = {}
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
+        self._verdicts: dict[int, str] = {}  # the latest verdict on each call in `_recent`
         self._stop = asyncio.Event()
         self.lines: dict[str, Line] = {}
         self.housekeeping = Housekeeping(
@@ -722,11 +723,14 @@ class LineService:
         operator: str,
         *,
         caller: CallerNumber | None = None,
+        earlier: str | None = None,
     ) -> None:
         """An operator's verdict on a call: feeds the policy and the call log.
 
         `caller` is needed only for calls this process did not see end (the console may
-        record a verdict after a restart); calls seen lately are remembered.
+        record a verdict after a restart); calls seen lately are remembered. `earlier` is
+        the verdict the call's row holds (the desk reads it), for a verdict recorded
+        before a restart; one given since is remembered here.
         """
         # Any well-formed kind: the desk checks the configured ones, while a replayed
         # scenario or a verdict from before a configuration change may name another.
@@ -734,8 +738,15 @@ class LineService:
             raise ValueError(f"unknown disposition {disposition!r}")
         now_ts = self.clock.timestamp()
         caller = self._recent.get(call_id) or caller
-        if caller is not None:
+        earlier = self._verdicts.get(call_id, earlier)
+        if call_id in self._recent:
+            self._verdicts[call_id] = disposition
+        if caller is not None and earlier != disposition:  # the same again counts once
             before = self._ladder_level(caller, now_ts)
+            if earlier is not None:
+                # The call keeps its latest verdict (the call log, and so the replay after a
+                # restart, hold only that one): the earlier one stops counting here too.
+                self.policy.withdraw_disposition(caller, earlier, now_ts)
             self.policy.record_disposition(caller, disposition, now_ts)
             self._flag_for_supervisor(caller, before, now_ts)
             if caller.e164 is not None and self._ladder_level(caller, now_ts) > before:
@@ -792,7 +803,8 @@ class LineService:
         self._recent[call_id] = caller
         self._recent.move_to_end(call_id)
         while len(self._recent) > RECENT_CALLS_KEPT:
-            self._recent.popitem(last=False)
+            forgotten, _ = self._recent.popitem(last=False)
+            self._verdicts.pop(forgotten, None)
 
     # ----------------------------------------------------------------- flood
 

@@ -133,12 +133,14 @@ class _Strict(BaseModel):
 
 
 class FactMessage(_Strict):
-    """A verdict (`genuine:<kind>`, prank, ghost...), a challenge outcome, or a call-back
-    served (`callback`, value `done`: an operator reached the caller) on a number."""
+    """A verdict (`genuine:<kind>`, prank, ghost...), a verdict withdrawn (`withdrawn`,
+    the earlier verdict an operator replaced on a call), a challenge outcome, or a
+    call-back served (`callback`, value `done`: an operator reached the caller) on a
+    number."""
 
     origin: str = Field(pattern=f"^{NAME}$")
     seq: int = Field(ge=1)
-    kind: Literal["verdict", "challenge", "callback"]
+    kind: Literal["verdict", "withdrawn", "challenge", "callback"]
     caller: E164Number
     value: str
     ts: Time
@@ -146,7 +148,8 @@ class FactMessage(_Strict):
 
     def checked(self) -> FactMessage:
         """Self, once the value fits the kind; raises `MessageRefused` if it does not."""
-        if self.kind == "verdict" and not is_well_formed_disposition(self.value):
+        verdict = self.kind in ("verdict", "withdrawn")
+        if verdict and not is_well_formed_disposition(self.value):
             raise MessageRefused(f"unknown verdict {self.value[:40]!r}")
         if self.kind == "challenge" and self.value not in {r.value for r in ChallengeResult}:
             raise MessageRefused(f"unknown challenge result {self.value[:40]!r}")

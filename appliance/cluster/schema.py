@@ -427,6 +427,39 @@ def create_callback_served_fact(db: Database) -> None:
     )
 
 
+def create_verdict_withdrawn_fact(db: Database) -> None:
+    """An operator's second verdict on a call replaces the first (the call's row keeps the
+    latest): the box also sends a fact of kind `withdrawn`, the earlier verdict as its
+    value, at the time of the new one, so the site's other boxes stop counting it as this
+    box does (`PolicyState.withdraw_disposition`). The same verdict given again (a double
+    click) is no new fact: the verdict trigger is remade to skip it."""
+    earlier = (
+        "(SELECT disposition FROM dispositions WHERE call_id = NEW.call_id AND id < NEW.id"
+        " ORDER BY id DESC LIMIT 1)"
+    )
+    ts = _value("NEW.recorded_ts", "recorded_ts")
+    verdict = (
+        "json_object('kind', 'verdict', 'caller', NEW.caller, 'value', NEW.disposition, "
+        f"'ts', {ts}, 'call', NEW.call_id)"
+    )
+    withdrawn = (
+        f"json_object('kind', 'withdrawn', 'caller', NEW.caller, 'value', {earlier}, "
+        f"'ts', {ts}, 'call', NEW.call_id)"
+    )
+    shared = f"{_GATE} AND NEW.caller IS NOT NULL"
+    db.execute("DROP TRIGGER IF EXISTS outbox_verdict")
+    db.execute(
+        "CREATE TRIGGER outbox_verdict AFTER INSERT ON dispositions"
+        f" WHEN {shared} AND {earlier} IS NOT NEW.disposition"
+        f" BEGIN {_outbox_insert('fact', 'NEW.caller', verdict)} END"
+    )
+    db.execute(
+        "CREATE TRIGGER outbox_verdict_withdrawn AFTER INSERT ON dispositions"
+        f" WHEN {shared} AND {earlier} IS NOT NULL AND {earlier} != NEW.disposition"
+        f" BEGIN {_outbox_insert('fact', 'NEW.caller', withdrawn)} END"
+    )
+
+
 def create_callback_served_kept(db: Database) -> None:
     """An entry marked `done` here is also kept in this box's own `peer_facts`, sharing or
     not: the line service folds the site's facts and its own box's call-backs served into

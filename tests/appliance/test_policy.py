@@ -25,6 +25,7 @@ from appliance.policy import (
     HistoryRow,
     LadderStatus,
     PolicyState,
+    SharedFact,
     decide,
     decide_safely,
     release_unverified,
@@ -1160,3 +1161,56 @@ def test_a_voice_does_not_outweigh_junk_evidence() -> None:
         without_evidence="listen",
         voice_heard=True,
     )
+
+
+def test_a_withdrawn_prank_stops_counting_and_its_restriction_goes() -> None:
+    """An operator clicked Prank on a genuine caller and corrected it to Information: the
+    number is where it would be without the wrong click."""
+    state = PolicyState(BASE)
+    state.record_disposition(number(), "prank", T0)
+    state.record_disposition(number(), "ghost", T0 + HOUR)
+    state.record_disposition(number(), "prank", T0 + 2 * HOUR)
+    assert state.ladder_status(NUMBER, T0 + 2 * HOUR) is not None
+    state.withdraw_disposition(number(), "prank", T0 + 2 * HOUR + MINUTE)
+    state.record_disposition(number(), "info", T0 + 2 * HOUR + MINUTE)
+    assert state.ladder_status(NUMBER, T0 + 2 * HOUR + MINUTE) is None
+    later = T0 + 3 * HOUR
+    assert state.reputation(NUMBER, later) == pytest.approx(_reputation_of([T0, T0 + HOUR], later))
+    # The next junk verdict counts from what is left: three again, a restriction again.
+    state.record_disposition(number(), "prank", T0 + 4 * HOUR)
+    assert state.ladder_status(NUMBER, T0 + 4 * HOUR) is not None
+
+
+def _reputation_of(junk_times: list[float], now: float) -> float:
+    state = PolicyState(BASE)
+    for at in junk_times:
+        state.record_disposition(number(), "prank", at)
+    return state.reputation(NUMBER, now)
+
+
+def test_a_withdrawn_ghost_leaves_the_pranks_and_a_withdrawn_genuine_ends_immunity() -> None:
+    state = PolicyState(BASE)
+    pranks(state, number(), [T0, T0 + 1])
+    state.record_disposition(number(), "ghost", T0 + 2)
+    state.withdraw_disposition(number(), "ghost", T0 + 3)
+    assert state.ladder_status(NUMBER, T0 + 3) is None
+    state.record_disposition(number(), "prank", T0 + 4)
+    assert state.ladder_status(NUMBER, T0 + 4) is not None  # the two pranks still count
+
+    other = "+6281299990000"
+    state.record_disposition(number(other), "genuine:medical", T0)
+    assert state.is_immune(other, T0 + MINUTE)
+    state.withdraw_disposition(number(other), "genuine:medical", T0 + MINUTE)
+    assert not state.is_immune(other, T0 + MINUTE)
+
+
+def test_a_peers_withdrawal_is_replayed_after_the_verdict_it_withdraws() -> None:
+    facts = [SharedFact(NUMBER, "verdict", "prank", T0 + i * MINUTE) for i in range(3)] + [
+        SharedFact(NUMBER, "withdrawn", "prank", T0 + 3 * MINUTE)
+    ]
+    state = PolicyState(BASE)
+    state.replay([], T0 + HOUR, shared=facts)
+    assert state.ladder_status(NUMBER, T0 + HOUR) is None
+    without = PolicyState(BASE)
+    without.replay([], T0 + HOUR, shared=facts[:3])
+    assert without.ladder_status(NUMBER, T0 + HOUR) is not None

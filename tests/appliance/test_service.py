@@ -9,6 +9,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from appliance.clock import LoopClock, VirtualTimeLoop
 from appliance.config import Config, LineConfig
 from appliance.line import ActiveCall
@@ -105,6 +107,42 @@ def test_a_genuine_call_before_the_restart_keeps_the_number_immune(tmp_path: Pat
     service, log = start_service(db)
     try:
         assert service.gateway.screen(normalise("081234567890"), NOW).reason is Reason.IMMUNE
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["live", "after-a-restart"])
+def test_a_corrected_verdict_counts_once_live_and_after_a_restart(
+    tmp_path: Path, restarted: bool
+) -> None:
+    """Three pranks restrict the number; the third corrected to information (a wrong
+    click) must lift it, in the running service as in one started on the same log."""
+    db = tmp_path / "calls.db"
+    write_calls(db, [prank_call(NOW - 3600 * hours) for hours in (3, 2)])
+    log = CallLog(db)
+    log.open()
+    service = LineService(
+        Config(), call_log=log, rule_store=RuleStore(db), clock=FixedClock(NOW),
+        lines=[LineConfig(name="line1", port="/dev/null")],
+    )  # fmt: skip
+    service.prepare()
+    caller = normalise("081234567890")
+    try:
+        call_id = log.new_call_id()
+        log.call_started(call_id, {"line": "line1", "caller": CALLER,
+                                   "caller_raw": "081234567890", "number_class": "number",
+                                   "started_ts": NOW - 60, "decision": "pass",
+                                   "reason": "default"})  # fmt: skip
+        call = ActiveCall(call_id=call_id, started_ts=NOW - 60, caller=caller)
+        service.call_finished(service.lines["line1"], call)
+        service.record_disposition(call_id, "prank", "op1")
+        assert service.gateway.screen(caller, NOW).rule == "ladder:1"
+        service.record_disposition(call_id, "info", "op1")
+        assert log.flush()
+        if restarted:
+            log.close()
+            service, log = start_service(db)
+        assert service.gateway.screen(caller, NOW).reason is not Reason.ABUSE
     finally:
         log.close()
 

@@ -23,6 +23,7 @@ import pytest
 
 from appliance.cluster import store
 from appliance.cluster.feed import PeerFactFeed
+from appliance.cluster.messages import decode_fact, fact_subject
 from appliance.config import PolicyConfig
 from appliance.model import CallerNumber, NumberClass
 from appliance.policy import PolicyState, SharedFact
@@ -394,3 +395,36 @@ def test_the_line_service_does_not_load_the_nats_client() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
+    """An operator's second verdict on a call: the box sends the earlier one withdrawn
+    beside the new one, and a peer folding both counts only the new one."""
+    db_path = tmp_path / "a.db"
+    record_verdicts(db_path, NUMBER, [])  # the call log's tables
+    db = connect_writer(db_path)
+    store.declare(db, SITE, "a", time.time())
+    db.close()
+    record_verdicts(db_path, NUMBER, ["prank", "prank", "prank"])
+    log = CallLog(db_path, timezone=ZONE)
+    log.open()
+    log.record_disposition(3, "info", "op1", time.time())  # the third was a wrong click
+    log.record_disposition(2, "prank", "op1", time.time())  # a double click: no new fact
+    assert log.flush()
+    log.close()
+    db = connect_writer(db_path)
+    facts = [row.payload for row in store.unsent(db, 100) if row.kind == "fact"]
+    db.close()
+    assert [(fact["kind"], fact["value"], fact["call"]) for fact in facts] == [
+        ("verdict", "prank", 1),
+        ("verdict", "prank", 2),
+        ("verdict", "prank", 3),
+        ("withdrawn", "prank", 3),
+        ("verdict", "info", 3),
+    ]
+    peer = PolicyState(PolicyConfig())
+    for fact in facts:
+        peer.record_shared_fact(SharedFact(NUMBER, fact["kind"], fact["value"], fact["ts"]))
+    assert peer.ladder_status(NUMBER, time.time()) is None
+    withdrawn = json.dumps({**facts[3], "origin": "a", "seq": 4})
+    assert decode_fact(fact_subject(SITE, "a"), withdrawn.encode()).kind == "withdrawn"
