@@ -243,7 +243,7 @@ def test_line_health_is_shown_escaped_with_signal_and_network(own: LiveServer) -
     assert MARKUP not in page
     assert str(escape(f"+CME ERROR: {MARKUP}")) in page
     assert "registration denied" in page and "(SIM? coverage?)" in page
-    assert "7/31 · -99 dBm · weak" in page
+    assert "7/31 · -99&nbsp;dBm · weak" in page  # `-99 dBm` never split over two lines
 
 
 def test_a_degraded_line_is_shown_as_such_in_both_languages(own: LiveServer) -> None:

@@ -298,7 +298,9 @@ def test_modem_text_is_escaped_on_the_page(
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert markup not in page.text and "<img src=x" not in page.text
-    assert "65 % (-73 dBm, CSQ 20)" in page.text and "Registered (home network)" in page.text
+    # One percent format on every page (`65%`), and `-73 dBm` never split over two lines.
+    assert "65% (-73\u00a0dBm, CSQ\u00a020)" in page.text
+    assert "Registered (home network)" in page.text
 
 
 def test_a_degraded_line_says_what_it_cannot_do(

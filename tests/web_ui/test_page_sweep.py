@@ -11,12 +11,14 @@ supervisor reading a report must never meet:
   English pages (`INDONESIAN_WORDS`), outside what is marked as not to be translated
   (`code`, `kbd`, `[translate=no]`: numbers, file and table names) and what people typed;
 - a catalogue's marks shown as typed (a backtick, `[[`), a stored key as a label
-  (`origin`), a percentage written apart (`90 %`, where the pages write `90%`);
+  (`origin`), a percentage written apart (`90 %`, where the pages write `90%`), on a
+  chart's axis too;
 - what reads badly however it is worded (`LAYOUT_JS`): a word or a number broken across
   two lines, a table cell that is no longer a cell (its row lines no longer line up),
-  cards touching or overlapping, a caller's number cell left empty, on a laptop a
-  report table cut at its box's edge, and on a phone a column hidden past a box's right
-  edge or a stacked row's label with no value under it.
+  cards touching or overlapping, a caller's number cell left empty, a chart's text drawn
+  too small to read (under `MIN_TEXT_PX`), on a laptop a report table cut at its box's
+  edge, and on a phone a column hidden past a box's right edge or a stacked row's label
+  with no value under it.
 
 Every page's whole length is saved as var/screenshots/<test>[<language>-<width>]-<page>.png
 for a person to look at. One browser, one login per language and width; the problems of
@@ -101,24 +103,19 @@ INDONESIAN = re.compile(r"\b(" + "|".join(INDONESIAN_WORDS) + r")\b")
 TYPED = re.compile("|".join(re.escape(text) for text in sorted(TYPED_IN_INDONESIAN, key=len)[::-1]))
 # A catalogue's marks for code (`siaga run`, [[lines]]) shown as typed, not as code.
 MARKS = re.compile(r"`|\[\[")
-# (But for the lines page's signal reading, `65 % (-73 dBm, CSQ 20)`, as test_lines has it.)
-PERCENT_APART = re.compile(r"\d %(?! \(-?\d+ dBm)")
+PERCENT_APART = re.compile(r"\d %")
 RAW_JSON = re.compile(r"\{\"|\['|\[\"|\": ")
 PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
 PYTHON_VALUE = {"id": re.compile(r"\b(None|True|False)\b"), "en": re.compile(r"\b(True|False)\b")}
 
-# The visible text of the page, and that text less what is marked as not to be translated
-# (hidden for a moment: `innerText` leaves out what is not displayed); the last, less the
-# charts too (their axes are drawn, not written).
+# The visible text of the page (a chart's too), and that text less what is marked as not
+# to be translated (hidden for a moment: `innerText` leaves out what is not displayed).
 VISIBLE_TEXT_JS = """
 const texts = [document.body.innerText];
-const hidden = [];
-for (const css of ['code, kbd, [translate="no"]', 'svg']) {
-  const nodes = [...document.querySelectorAll(css)];
-  hidden.push(...nodes.map(node => [node, node.style.display]));
-  nodes.forEach(node => { node.style.display = 'none'; });
-  texts.push(document.body.innerText);
-}
+const nodes = [...document.querySelectorAll('code, kbd, [translate="no"]')];
+const hidden = nodes.map(node => [node, node.style.display]);
+nodes.forEach(node => { node.style.display = 'none'; });
+texts.push(document.body.innerText);
 hidden.forEach(([node, display]) => { node.style.display = display; });
 return texts;
 """
@@ -134,7 +131,9 @@ const out = [...document.querySelectorAll('main *')].filter(node =>
 const named = node => node.tagName + (node.id ? '#' + node.id : '') + '.' + node.className;
 return [document.documentElement.scrollWidth, out.slice(0, 5).map(named)];
 """
-# What reads badly at any wording, on a screen `arguments[0]` wide (a phone: under 500).
+MIN_TEXT_PX = 10  # the smallest text a chart may draw, on screen
+# What reads badly at any wording, on a screen `arguments[0]` wide (a phone: under 500),
+# with text no smaller than `arguments[1]` px.
 LAYOUT_JS = """
 const width = arguments[0], phone = width < 500;
 const main = document.querySelector('main');
@@ -209,6 +208,15 @@ if (phone) {
     }
   }
 }
+// A chart's text drawn smaller than a screen shows legibly (a drawing scales its text with
+// it: a wide chart on a phone's narrow screen).
+for (const text of main.querySelectorAll('svg text')) {
+  const size = parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a;
+  if (shown(text) && size < arguments[1]) {
+    found.push('chart text too small: ' + words(text.textContent) + ' at '
+      + size.toFixed(1) + ' px in ' + named(text.closest('figure') || text));
+  }
+}
 // A stored key shown as a label.
 for (const label of main.querySelectorAll('dt, th[scope="col"]')) {
   if (shown(label) && /^[a-z]+(_[a-z]+)*$/.test(label.innerText.trim())) {
@@ -253,19 +261,19 @@ def problems_of(driver: webdriver.Chrome, language: str, width: int) -> list[str
     scroll_width, sticking_out = driver.execute_script(OVERFLOW_JS, width)
     if scroll_width > width + 1:
         found.append(f"wider than the screen: {scroll_width} > {width} ({sticking_out})")
-    text, translatable, written = driver.execute_script(VISIBLE_TEXT_JS)
+    text, translatable = driver.execute_script(VISIBLE_TEXT_JS)
     for label, pattern, where in (
         ("raw JSON", RAW_JSON, text),
         ("Python exception", PYTHON_ERROR, text),
         ("Python value", PYTHON_VALUE[language], text),
         ("marks shown as typed", MARKS, translatable),
-        ("a percentage written apart", PERCENT_APART, written),
+        ("a percentage written apart", PERCENT_APART, translatable),
     ):
         found += [f"{label}: {snippet}" for snippet in snippets(pattern, where)]
     prose = QUOTED.sub(" ", TYPED.sub(" ", translatable))
     foreign = ("English", ENGLISH) if language == "id" else ("Indonesian", INDONESIAN)
     found += [f"{foreign[0]}: {snippet}" for snippet in snippets(foreign[1], prose)]
-    found += driver.execute_script(LAYOUT_JS, width)
+    found += driver.execute_script(LAYOUT_JS, width, MIN_TEXT_PX)
     return found
 
 

@@ -134,6 +134,38 @@ def test_the_csv_is_appliance_reports_csv_with_a_bom(
     assert answer.content.decode("utf-8") == "\ufeff" + report_csv(expected_report(server, month))
 
 
+def part_of(page: str, start: str, end: str) -> str:
+    """The page from `start` up to the next `end`."""
+    begin = page.index(start)
+    return page[begin : page.index(end, begin)]
+
+
+BAR_SHARE = re.compile(r'<g class="bar" data-label="([^"]+)"[^>]*>\s*<title>[^<]*?(\S+%)</title>')
+ROW_SHARE = re.compile(
+    r'<th scope="row">([0-9-]+)</th>.*?<td data-column="junk_share">([^<]*)<', re.S
+)
+
+
+def test_the_charts_write_figures_as_the_tables_do_in_each_language(
+    server: LiveServer, api_session: Callable[..., ApiSession]
+) -> None:
+    """One percent format on the page: a chart's axis and each bar's sentence write a
+    share as the category table does (`50,0%` in Bahasa Indonesia, `50.0%` in English),
+    never apart (`50 %`)."""
+    month = fresh_month()
+    fill_month(server, month)
+    axes = {"id": ["0,0%", "50,0%", "100,0%"], "en": ["0.0%", "50.0%", "100.0%"]}
+    for language, axis in axes.items():
+        session = api_session(Role.SUPERVISOR, language=language)
+        page = session.client.get("/reports", params={"month": month.isoformat()[:7]}).text
+        chart = part_of(page, 'id="chart-junk"', "</figure>")
+        assert re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', chart) == axis
+        said = dict(BAR_SHARE.findall(chart))
+        written = dict(ROW_SHARE.findall(part_of(page, 'id="category-table"', "</table>")))
+        assert said and said == written
+        assert not re.search(r"\d %", page)
+
+
 def test_the_reports_page_shows_the_totals_and_one_bar_per_day(
     server: LiveServer,
     browser: webdriver.Chrome,

@@ -17,7 +17,15 @@ from appliance.model import LINE_ERRORS
 from appliance.policy import FLOOD_REASONS, flood_reason
 from appliance.recovery import RECOVERY_DETAILS
 from firmware.at.channel import AT_ERRORS, ATCommandError, ATTimeoutError
-from web_ui.core.wording import error_words, event_words, fields_words, flood_reason_words
+from web_ui.core.wording import (
+    error_words,
+    event_words,
+    fields_words,
+    flood_reason_words,
+    format_count,
+    format_percent,
+    seconds_words,
+)
 from web_ui.users.audit import AuditEntry
 from web_ui.users.audit_view import audit_row
 
@@ -149,3 +157,34 @@ def test_every_reason_the_flood_detector_gives_is_worded_in_both_languages(signa
         for name, value in figures.items():
             if name not in ("window", "within"):  # durations are worded ("9 detik")
                 assert value in words
+
+
+def test_a_negative_duration_is_minus_its_length_in_both_languages() -> None:
+    """A clock stepped back an hour (`step_s` -3600) reads as minus one hour, not as
+    minus a day plus 23 hours."""
+    step = {"step_s": -3600.0}
+    assert event_words("clock_step", step, "id", ZONE) == "Jam bergeser -1 jam"
+    assert event_words("clock_step", step, "en", ZONE) == "The clock stepped by -1 h"
+    assert seconds_words(-90.5, "id") == "-1 menit 30,5 detik"
+    assert seconds_words("-5400", "en") == "-1 h 30 min"
+    assert seconds_words(3600, "id") == "1 jam"
+
+
+def test_sizes_in_an_alarm_carry_the_languages_thousands_separator() -> None:
+    """`29000 MB` is `29.000 MB` in Bahasa Indonesia and `29,000 MB` in English, as every
+    other count on the pages (`format_count`)."""
+    alarm = {"kind": "disk_low", "message": "180 MB free of 29000 MB on /var/lib/siaga"}
+    assert event_words("alarm", alarm, "id", ZONE) == (
+        "180 MB kosong dari 29.000 MB di /var/lib/siaga"
+    )
+    assert event_words("alarm", alarm, "en", ZONE) == "180 MB free of 29,000 MB on /var/lib/siaga"
+
+
+def test_counts_and_percentages_are_written_one_way_per_language() -> None:
+    assert (format_count(1234567, "id"), format_count(1234567, "en")) == ("1.234.567", "1,234,567")
+    assert (format_percent(1234.5, "id"), format_percent(1234.5, "en")) == ("1.234,5%", "1,234.5%")
+    assert (format_percent(50, "id"), format_percent(50, "en")) == ("50,0%", "50.0%")
+    assert (format_percent(68, "id", digits=0), format_percent(68, "en", digits=0)) == (
+        "68%",
+        "68%",
+    )

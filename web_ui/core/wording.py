@@ -16,6 +16,8 @@ class name, and a supervisor must not read JSON. This module turns each into wor
 - `fields_words` / `value_words`: any stored dict as (label, value) pairs: names from the
   message catalogue, times in the site's zone, `*_s` as durations, yes/no, machine words
   (`challenge`, `silent_after_challenge`) in the catalogue's words.
+- `format_count` / `format_percent`: a count or a percentage as every page writes it, in the
+  viewer's language (`29.000`, `33,3%` in Bahasa Indonesia; `29,000`, `33.3%` in English).
 
 Only the presentation changes: the stored data and the JSON API keep their values. Text
 this module has no words for is shown as it is, never dropped.
@@ -62,12 +64,30 @@ def _known(language: Language, key: str, fallback: str, **values: object) -> str
     return translate(language, key, **values) if has_message(key) else fallback
 
 
+def format_count(value: float, language: Language) -> str:
+    """A whole number with the language's thousands separator: `1.234` (id), `1,234` (en)."""
+    text = f"{round(value):,}"
+    return text.replace(",", ".") if language == "id" else text
+
+
+def format_percent(value: float, language: Language, *, digits: int = 1) -> str:
+    """A percentage, `digits` decimals (one: the tables' shares), the sign written on:
+    `33,3%` and `1.234,5%` in Bahasa Indonesia, `33.3%` and `1,234.5%` in English."""
+    text = f"{value:,.{digits}f}"
+    if language == "id":
+        text = text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+    return text + "%"
+
+
 def seconds_words(text: str | float, language: Language) -> str:
-    """A number of seconds (`5.0`, `600`) as a duration in words (`5 detik`, `10 menit`)."""
+    """A number of seconds (`5.0`, `600`) as a duration in words (`5 detik`, `10 menit`);
+    a negative one as minus its length (`-3600`: `-1 jam`, a clock stepped back)."""
     try:
-        return duration_words(float(text), language)
+        seconds = float(text)
     except ValueError:
         return str(text)
+    words = duration_words(abs(seconds), language)
+    return f"-{words}" if seconds < 0 else words
 
 
 def yes_no(value: bool, language: Language) -> str:
@@ -345,7 +365,8 @@ def _alarm(event: _Event) -> str:
         return event.say("wording.alarm.clock_unsynced")
     disk = re.fullmatch(r"(?P<free>\d+) MB free of (?P<total>\d+) MB on (?P<folder>.+)", message)
     if kind == "disk_low" and disk is not None:
-        return event.say("wording.alarm.disk_low", **disk.groupdict())
+        free, total = (format_count(int(disk[key]), event.language) for key in ("free", "total"))
+        return event.say("wording.alarm.disk_low", free=free, total=total, folder=disk["folder"])
     if kind == "login_lockouts":
         return event.say(
             "wording.alarm.login_lockouts",

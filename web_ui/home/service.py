@@ -87,6 +87,8 @@ from web_ui.console.service import (
     service_running,
 )
 from web_ui.core.i18n import format_time, has_message, translate
+from web_ui.core.wording import format_count as format_count  # its readers look here
+from web_ui.core.wording import format_percent as format_percent  # (the pages' one format)
 from web_ui.reports.categories import categorise, junk_share_pct, period_rows
 from web_ui.users.service import Language, UserError
 
@@ -509,20 +511,6 @@ def chosen_site(site: str, sites: Sequence[str]) -> str | None:
 
 
 # ------------------------------------------------------------------ words and numbers
-
-
-def format_count(value: float, language: Language) -> str:
-    """A whole number with the language's thousands separator: `1.234` (id), `1,234` (en)."""
-    text = f"{round(value):,}"
-    return text.replace(",", ".") if language == "id" else text
-
-
-def format_percent(value: float, language: Language) -> str:
-    """A percentage to one decimal: `33,3%` in Bahasa Indonesia, `33.3%` in English."""
-    text = f"{value:,.1f}"
-    if language == "id":
-        text = text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
-    return text + "%"
 
 
 def format_duration(seconds: float, language: Language) -> str:

@@ -110,6 +110,8 @@ def _lines_page(
             "commands": AT_TEST_COMMANDS,
             "registrations": REGISTRATIONS,
             "error_words": lambda raw: wording.error_words(raw, session.user.language),
+            # A signal's share of the best reading, a whole percent (`68%`).
+            "percent": lambda value: wording.format_percent(value, session.user.language, digits=0),
             "done": done if done in DONE_KEYS else None,
             "error": error,
         },

@@ -25,9 +25,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.imei": ("IMEI", "IMEI"),
     "lines.desk": ("Meja operator", "Operator desk"),
     "lines.signal": ("Sinyal", "Signal"),
+    # `percent` written as every page writes one (`68%`); a no-break space keeps a figure
+    # with its unit (`-71 dBm`, `CSQ 21`) on one line.
     "lines.signal_value": (
-        "{percent} % ({dbm} dBm, CSQ {csq})",
-        "{percent} % ({dbm} dBm, CSQ {csq})",
+        "{percent} ({dbm}\u00a0dBm, CSQ\u00a0{csq})",
+        "{percent} ({dbm}\u00a0dBm, CSQ\u00a0{csq})",
     ),
     "lines.signal_unknown": ("Tidak diketahui (CSQ {csq})", "Unknown (CSQ {csq})"),
     "lines.network": ("Jaringan", "Network"),
