@@ -27,7 +27,6 @@ import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from appliance.config import LineConfig
 from appliance.line import Line
@@ -71,33 +70,22 @@ def led_pattern(line: Line) -> LedPattern:
     return _PATTERNS.get(line.state, LED_FAST)
 
 
-class OperatorApi(Protocol):
-    """The service's operator side, as the desk button uses it."""
-
-    def answer(self, line_name: str, operator: str) -> bool:
-        """Answer the call waiting on the line."""
-        ...
-
-    def hang_up(self, line_name: str) -> bool:
-        """End the call connected on the line."""
-        ...
-
-
 class BoardWiring:
     """Maps each line to its board slot and keeps the slot's pins in step with the line."""
 
-    def __init__(
-        self,
-        board: Board,
-        line_configs: Iterable[LineConfig],
-        lines: Mapping[str, Line],
-        operator: OperatorApi,
-    ) -> None:
+    def __init__(self, board: Board, lines: Mapping[str, Line]) -> None:
+        """`lines`: the running lines by name (the line supervisor's); no line has a slot
+        until `assign_slots`."""
         self.board = board
         self._lines = lines
-        self._operator = operator
         self.slots: dict[str, SlotPins] = {}
         self._shown: dict[int, LedPattern] = {}
+
+    def assign_slots(self, line_configs: Iterable[LineConfig]) -> None:
+        """Slot n to the n-th of `line_configs` (the lines in force at start, in their
+        order), if it runs; before `start()`."""
+        board = self.board
+        self.slots = {}
         for number, line_config in enumerate(line_configs, 1):
             slot = board.spec.slot(number)
             if slot is None:
@@ -106,7 +94,7 @@ class BoardWiring:
                     "no LED, lamp, button or power key",
                     board.spec.name, len(board.spec.slots), line_config.name, number,
                 )  # fmt: skip
-            elif line_config.name in lines:
+            elif line_config.name in self._lines:
                 self.slots[line_config.name] = slot
 
     def start(self) -> None:
@@ -162,10 +150,10 @@ class BoardWiring:
         state = line.state
         if state is LineState.OPERATOR_RINGING:
             operator = self.operator_name(line)
-            answered = self._operator.answer(name, operator)
+            answered = line.operator_answer(operator)
             logger.info("desk button: line %s answered by %s: %s", name, operator, answered)
         elif state is LineState.CONNECTED:
-            hung_up = self._operator.hang_up(name)
+            hung_up = line.operator_hang_up()
             logger.info("desk button: line %s hung up: %s", name, hung_up)
         else:
             logger.info("desk button of line %s pressed while %s: ignored", name, state.value)

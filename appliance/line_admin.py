@@ -1,9 +1,11 @@
 """The line service's side of the web UI's lines page: technicians' choices and tests in.
 
 Like the operator console (`appliance/desk.py`), the web UI is another process and the
-two meet only in the database (migration `0013_service_and_line_admin`); `LineAdmin`
-polls it on a read-only connection and writes nothing itself: results go through the
-call log's single writer.
+two meet only in the database (migration `0013_service_and_line_admin`). The service's
+`RequestPoller` (`appliance/request_poller.py`) polls `line_requests` for `LineAdmin` on
+a read-only connection, which first reads `line_admin` and `web_lines` on it at every
+poll; `LineAdmin` writes nothing itself: results go through the call log's single
+writer, and it changes the running lines only through the `LineSupervisor`.
 
 - `line_admin` (line, enabled 0/1, who, when) is a technician's choice per line, kept
   across restarts of either process. A disabled line is taken out of service: the
@@ -31,7 +33,7 @@ call log's single writer.
   page; while it has any they are the lines in force, else the file's
   (`appliance/web_lines.py` has the rule). With `lines_from_database` (`siaga run`) the
   service reads them at start, and each poll that finds `web_lines_version` changed
-  brings the running lines in step (`LineService.apply_lines`): a new line starts, a
+  brings the running lines in step (`LineSupervisor.apply_lines`): a new line starts, a
   removed one stops, a changed one restarts; only those, and only when they hold no
   call: one in a call is dealt with at the first poll that finds it free, like a
   disable. Each applied set is a `lines_change` event (the version, the source, the
@@ -45,19 +47,16 @@ here raises into the lines or stalls screening.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from appliance.clock import Clock
-from appliance.config import LineConfig
-from appliance.line import Line
+from appliance.line_supervisor import LineSupervisor
+from appliance.request_poller import Outcome, RequestTable
 from appliance.store import CallLog, open_readonly
-from appliance.web_lines import LinesInForce, LinesSource, in_force, read_stored, stored_version
+from appliance.web_lines import LinesInForce, in_force, read_stored, stored_version
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +86,9 @@ LINE_REQUEST_RESULTS: tuple[str, ...] = (
 AT_TEST_TIMEOUT_S = 3.0
 ANSWER_MAX_CHARS = 2000
 STALE_REQUEST_S = 10.0
-_BATCH = 20
+LINE_REQUESTS = RequestTable(
+    "line_requests", ("kind", "line", "command", "requested_by", "requested_ts"), batch=20
+)
 
 
 @dataclass(frozen=True)
@@ -113,33 +114,27 @@ def truncated_answer(lines: tuple[str, ...]) -> str:
     return text[: ANSWER_MAX_CHARS - 3] + "..."
 
 
-class LineHost(Protocol):
-    """What the line admin uses of the line service (`appliance.service.LineService`)."""
-
-    call_log: CallLog
-    clock: Clock
-    lines: dict[str, Line]
-    file_lines: tuple[LineConfig, ...]
-    lines_from_database: bool
-    lines_source: LinesSource
-
-    async def apply_lines(
-        self, wanted: Sequence[LineConfig], *, disabled: Collection[str] = ()
-    ) -> list[str]: ...
-
-    async def disable_line(self, name: str, *, by: str | None) -> bool: ...
-
-    def enable_line(self, name: str, *, by: str | None) -> None: ...
-
-
 class LineAdmin:
-    """Applies `line_admin` to the service's lines and carries out `line_requests`."""
+    """Applies `line_admin` (and the web UI's lines) to the supervisor's lines, and
+    carries out `line_requests` (a `RequestHandler`)."""
 
-    def __init__(self, service: LineHost, db_path: Path) -> None:
-        self._service = service
+    def __init__(
+        self,
+        supervisor: LineSupervisor,
+        db_path: Path,
+        *,
+        call_log: CallLog,
+        clock: Clock,
+        lines_from_database: bool = False,
+    ) -> None:
+        """`supervisor`: the running lines, which it disables, enables and replaces;
+        `db_path`: the database read at start (`apply_at_start`); `lines_from_database`:
+        the web UI's stored lines are brought in force at every poll."""
+        self._supervisor = supervisor
         self._db_path = db_path
-        self._conn: sqlite3.Connection | None = None
-        self._handled: set[int] = set()  # done, but perhaps not yet committed
+        self._call_log = call_log
+        self._clock = clock
+        self._lines_from_database = lines_from_database
         self._waiting_for_call_end: set[str] = set()  # disables put off by a call
         self._lines_version: int | None = None  # of `web_lines` last read
         self._wanted: LinesInForce | None = None  # the set to bring the lines to
@@ -152,73 +147,76 @@ class LineAdmin:
         enabled (the poll applies the choices once the database answers).
         """
         try:
-            choices = self._choices()
+            conn = open_readonly(self._db_path)
+            try:
+                choices = read_choices(conn)
+            finally:
+                conn.close()
         except sqlite3.Error as exc:
             logger.warning("line admin: cannot read line_admin at start: %s", exc)
-            self.close()
             return 0
         disabled = 0
         for name, choice in choices.items():
-            line = self._service.lines.get(name)
+            line = self._supervisor.lines.get(name)
             if line is not None and not choice.enabled and not line.disabled:
                 logger.warning("line %s is disabled by %s (web UI)", name, choice.updated_by)
                 line.take_out_of_service()
                 disabled += 1
         return disabled
 
-    def expire_stale(self) -> int:
+    # ------------------------------------------------------------------ RequestHandler
+
+    def stale(self, row: sqlite3.Row) -> bool:
         """At start: tests left from before `STALE_REQUEST_S` have nobody waiting."""
-        now_ts = self._service.clock.timestamp()
-        stale = [
-            row for row in self._pending() if float(row["requested_ts"]) < now_ts - STALE_REQUEST_S
-        ]
-        for row in stale:
-            self._done(int(row["id"]), "expired", None)
-        return len(stale)
+        return float(row["requested_ts"]) < self._clock.timestamp() - STALE_REQUEST_S
 
-    async def poll_once(self) -> None:
-        """Apply the lines in force and the choices, then carry out every pending request."""
-        if self._service.lines_from_database:
-            await self.apply_lines()
-        await self.apply_choices()
-        await self.serve_requests()
+    async def before_requests(self, conn: sqlite3.Connection) -> None:
+        """Each poll, before the tests: the lines in force, then the choices."""
+        if self._lines_from_database:
+            await self.apply_lines(conn)
+        await self.apply_choices(conn)
 
-    async def run(self, interval_s: float = LINE_ADMIN_POLL_S) -> None:
-        """Poll until cancelled; a locked or broken database is logged, never fatal."""
-        while True:
-            try:
-                await self.poll_once()
-            except sqlite3.Error as exc:
-                logger.warning("line admin: %s", exc)
-                self.close()
-            except Exception:
-                logger.exception("line admin: unexpected error")
-            await asyncio.sleep(interval_s)
+    async def carry_out(self, row: sqlite3.Row, conn: sqlite3.Connection) -> Outcome:
+        """Send a test's AT command on its line, if it is one of `AT_TEST_COMMANDS`."""
+        name, command = str(row["line"]), row["command"]
+        logger.info(
+            "line request %d: %s %r on line %s by %s",
+            row["id"], row["kind"], command, name, row["requested_by"],
+        )  # fmt: skip
+        if row["kind"] != "at_test" or command not in AT_TEST_COMMANDS:
+            return Outcome("refused")
+        line = self._supervisor.lines.get(name)
+        if line is None:
+            return Outcome("no_such_line")
+        answer = await line.query(str(command), AT_TEST_TIMEOUT_S)
+        if answer.result == "not_ready":
+            return Outcome("not_ready")
+        return Outcome(answer.result, truncated_answer(answer.lines))
 
-    def close(self) -> None:
-        """Close the read-only connection (it is reopened on the next poll)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def done(self, request_id: int, outcome: Outcome) -> None:
+        """Write the test's result and answer (`line_requests`)."""
+        self._call_log.line_request_done(
+            request_id, outcome.result, outcome.answer, self._clock.timestamp()
+        )
 
     # ------------------------------------------------------------------ enable/disable
 
-    async def apply_choices(self) -> None:
+    async def apply_choices(self, conn: sqlite3.Connection) -> None:
         """Bring every line in step with its `line_admin` row."""
-        choices = self._choices()
-        for name, line in self._service.lines.items():
+        choices = _choices(conn)
+        for name, line in self._supervisor.lines.items():
             choice = choices.get(name)
             wanted_enabled = choice is None or choice.enabled
             by = choice.updated_by if choice is not None else None
             if wanted_enabled:
                 self._waiting_for_call_end.discard(name)
                 if line.disabled:
-                    self._service.enable_line(name, by=by)
+                    self._supervisor.enable_line(name, by=by)
             elif not line.disabled:
                 await self._disable(name, by)
 
     async def _disable(self, name: str, by: str | None) -> None:
-        if await self._service.disable_line(name, by=by):
+        if await self._supervisor.disable_line(name, by=by):
             self._waiting_for_call_end.discard(name)
         elif name not in self._waiting_for_call_end:
             self._waiting_for_call_end.add(name)
@@ -226,23 +224,21 @@ class LineAdmin:
 
     # ------------------------------------------------------------------ lines in force
 
-    async def apply_lines(self) -> None:
+    async def apply_lines(self, conn: sqlite3.Connection) -> None:
         """Read `web_lines` if it changed, and bring the running lines in step with it."""
-        self._read_lines()
+        self._read_lines(conn)
         wanted = self._wanted
         if wanted is None:
             return
-        if self._lines_waiting == [] and self._in_step(wanted):
+        if self._lines_waiting == [] and self._supervisor.in_step(wanted):
             return
-        disabled = {name for name, choice in self._choices().items() if not choice.enabled}
-        waiting = await self._service.apply_lines(wanted.lines, disabled=disabled)
-        self._service.lines_source = wanted.source
+        disabled = {name for name, choice in _choices(conn).items() if not choice.enabled}
+        waiting = await self._supervisor.apply_lines(wanted, disabled=disabled)
         if waiting != self._lines_waiting:
             self._lines_waiting = waiting
             self._tell(wanted, waiting)
 
-    def _read_lines(self) -> None:
-        conn = self._connection()
+    def _read_lines(self, conn: sqlite3.Connection) -> None:
         try:
             version = stored_version(conn)
             if version == self._lines_version:
@@ -256,18 +252,14 @@ class LineAdmin:
                 "ALARM lines from the web UI refused (version %d), keeping the lines in force: %s",
                 version, "; ".join(stored.problems),
             )  # fmt: skip
-            self._service.call_log.add_event(
+            self._call_log.add_event(
                 "lines_refused",
                 detail={"version": version, "problems": list(stored.problems)},
-                ts=self._service.clock.timestamp(),
+                ts=self._clock.timestamp(),
             )
             return
-        self._wanted = in_force(self._service.file_lines, stored)
+        self._wanted = in_force(self._supervisor.file_lines, stored)
         self._lines_waiting = None  # a new set: tell once it is applied
-
-    def _in_step(self, wanted: LinesInForce) -> bool:
-        running = {name: line.config for name, line in self._service.lines.items()}
-        return running == {line.name: line for line in wanted.lines if line.enabled}
 
     def _tell(self, wanted: LinesInForce, waiting: list[str]) -> None:
         names = [line.name for line in wanted.lines]
@@ -281,67 +273,10 @@ class LineAdmin:
             logger.warning("lines: %s wait for their calls to end", ", ".join(waiting))
         else:
             logger.info("lines in force (%s): %s", wanted.source, ", ".join(names))
-        self._service.call_log.add_event(
-            "lines_change", detail=detail, ts=self._service.clock.timestamp()
-        )
+        self._call_log.add_event("lines_change", detail=detail, ts=self._clock.timestamp())
 
-    # ------------------------------------------------------------------ requests
 
-    async def serve_requests(self) -> int:
-        """Carry out every pending request once; returns how many were handled."""
-        handled = 0
-        for row in self._pending():
-            request_id = int(row["id"])
-            if request_id in self._handled:
-                continue
-            result, answer = await self._carry_out(row)
-            self._done(request_id, result, answer)
-            handled += 1
-        return handled
-
-    async def _carry_out(self, row: sqlite3.Row) -> tuple[str, str | None]:
-        name, command = str(row["line"]), row["command"]
-        logger.info(
-            "line request %d: %s %r on line %s by %s",
-            row["id"], row["kind"], command, name, row["requested_by"],
-        )  # fmt: skip
-        if row["kind"] != "at_test" or command not in AT_TEST_COMMANDS:
-            return "refused", None
-        line = self._service.lines.get(name)
-        if line is None:
-            return "no_such_line", None
-        answer = await line.query(str(command), AT_TEST_TIMEOUT_S)
-        if answer.result == "not_ready":
-            return "not_ready", None
-        return answer.result, truncated_answer(answer.lines)
-
-    # ------------------------------------------------------------------ internals
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_readonly(self._db_path)
-        return self._conn
-
-    def _choices(self) -> dict[str, AdminChoice]:
-        conn = self._connection()
-        choices = read_choices(conn)
-        conn.commit()  # end the read transaction: the next poll sees new rows
-        return choices
-
-    def _pending(self) -> list[sqlite3.Row]:
-        conn = self._connection()
-        rows = conn.execute(
-            "SELECT id, kind, line, command, requested_by, requested_ts FROM line_requests"
-            " WHERE done_ts IS NULL ORDER BY id LIMIT ?",
-            (_BATCH,),
-        ).fetchall()
-        conn.commit()
-        return rows
-
-    def _done(self, request_id: int, result: str, answer: str | None) -> None:
-        self._handled.add(request_id)
-        self._service.call_log.line_request_done(
-            request_id, result, answer, self._service.clock.timestamp()
-        )
-        if len(self._handled) > 10 * _BATCH:  # committed long ago: forget them
-            self._handled = set(sorted(self._handled)[-_BATCH:])
+def _choices(conn: sqlite3.Connection) -> dict[str, AdminChoice]:
+    choices = read_choices(conn)
+    conn.commit()  # end the read transaction: the next poll sees new rows
+    return choices

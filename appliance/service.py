@@ -3,14 +3,24 @@
 It is the only writer of the call log. It rebuilds the policy's memory from the log at
 start, keeps the rules in the database in force (a rule the CLI, the web UI or `siaga
 sync` wrote screens within a second), keeps line occupancy for flood detection, and
-offers the operator-side API: answer a waiting call, hang up, record a disposition. What
-the lines ask of the policy (screen a caller, record a challenge, the flood's alarms,
-the call-back list) is its `gateway` (`appliance/gateway.py`). It
-shows each line on the board (status LED, desk lamp, answer button:
-`appliance/board_wiring.py`) and takes the recovery ladder's steps a line cannot take
-itself (power key, USB reset: `appliance/recovery.py`).
-Technicians take lines out of service and test them from the web UI's lines page
-(`appliance/line_admin.py`): a disabled line lets go of its modem until enabled again.
+offers the operator-side API: answer a waiting call, hang up, record a disposition.
+
+It is made of parts, each handed only what it uses, run under one `asyncio.TaskGroup`:
+
+- `gateway` (`appliance/gateway.py`): what the lines ask of the policy (screen a caller,
+  record a challenge, the flood's alarms, the call-back list);
+- `supervisor` (`appliance/line_supervisor.py`): the lines themselves, built, run,
+  restarted after a crash, disabled, enabled and replaced;
+- `recovery` (`appliance/recovery_actions.py`): the recovery ladder's steps a line cannot
+  take itself (power key, USB reset);
+- `board_wiring` (`appliance/board_wiring.py`): each line on the board (status LED, desk
+  lamp, answer button, power key);
+- a `RequestPoller` (`appliance/request_poller.py`) per request table the web UI writes:
+  the console's (`appliance/desk.py`) and the lines page's (`appliance/line_admin.py`:
+  a disabled line lets go of its modem until enabled again; the web UI's lines).
+
+The service itself hears what the lines tell (`LineListener`), publishes their status,
+and keeps the rules, the settings and the site's facts in force.
 """
 
 from __future__ import annotations
@@ -19,9 +29,8 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal, Protocol
 
 from appliance import package_version
@@ -29,11 +38,12 @@ from appliance.board_wiring import BoardWiring
 from appliance.clock import Clock
 from appliance.cluster.feed import PeerFactFeed, declare_sharing
 from appliance.config import Config, ConfigError, LineConfig
-from appliance.desk import DESK_POLL_S, DeskRequests, line_status_fields
+from appliance.desk import DESK_POLL_S, DESK_REQUESTS, DeskRequests, line_status_fields
 from appliance.gateway import PolicyGateway
 from appliance.housekeeping import Housekeeping
 from appliance.line import ActiveCall, Line, describe_call
-from appliance.line_admin import LINE_ADMIN_POLL_S, LineAdmin
+from appliance.line_admin import LINE_ADMIN_POLL_S, LINE_REQUESTS, LineAdmin
+from appliance.line_supervisor import LineSupervisor
 from appliance.model import (
     CALL_STATES,
     CallerNumber,
@@ -46,7 +56,8 @@ from appliance.policy import (
     SharedFact,
     flood_reason,
 )
-from appliance.recovery import RecoverySkipped
+from appliance.recovery_actions import RecoveryActions
+from appliance.request_poller import RequestPoller
 from appliance.settings import (
     config_digest,
     effective_config,
@@ -55,15 +66,10 @@ from appliance.settings import (
 )
 from appliance.store import CallLog, RuleStore, open_readonly
 from appliance.store.rules import StoredRules
-from appliance.web_lines import LinesInForce, LinesSource, lines_at_start
+from appliance.web_lines import lines_at_start
 from firmware.board import Board, UsbPortReset, open_board
 
 logger = logging.getLogger(__name__)
-
-
-def _ports(line_config: LineConfig) -> tuple[str, ...]:
-    """The device files a line opens."""
-    return tuple(port for port in (line_config.port, line_config.voice_port) if port)
 
 
 def _health_key(line: Line) -> tuple[Any, ...]:
@@ -150,15 +156,13 @@ class LineService:
         if line_admin_poll_s is None and desk_poll_s is not None:
             line_admin_poll_s = desk_poll_s * LINE_ADMIN_POLL_S / DESK_POLL_S
         self._line_admin_poll_s = line_admin_poll_s
-        self.line_admin = LineAdmin(self, call_log.path) if line_admin_poll_s else None
-        self._line_tasks: dict[str, asyncio.Task[None]] = {}
-        self._group: asyncio.TaskGroup | None = None  # while run() runs
         self._rule_marker: object = None
         self._state_since: dict[str, float] = {}  # line -> when it entered its state
         self._published_health: dict[str, tuple[Any, ...]] = {}
         self._recent: OrderedDict[int, CallerNumber] = OrderedDict()
         self._verdicts: dict[int, str] = {}  # the latest verdict on each call in `_recent`
         self._stop = asyncio.Event()
+        # The running lines: the supervisor's, read by the gateway, housekeeping and board.
         self.lines: dict[str, Line] = {}
         self.housekeeping = Housekeeping(
             config, lines=self.lines, call_log=call_log, clock=clock, clock_probe=clock_probe
@@ -173,24 +177,48 @@ class LineService:
             lines=self.lines,
             desks=self.desks,
         )
-        self._health_interval_s = health_interval_s
-        line_configs = tuple(lines if lines is not None else config.lines)
-        # The file's lines: in force unless the web UI's are (appliance/web_lines.py).
-        self.file_lines = line_configs
-        self.lines_from_database = lines_from_database and self.line_admin is not None
-        self.lines_source: LinesSource = "file"
-        self._lines_started = False  # run() has started the lines
-        for line_config in line_configs:
-            if line_config.enabled:
-                self.lines[line_config.name] = self._build_line(line_config)
-        self.usb = usb or UsbPortReset()
         self._owns_board = board == FROM_CONFIG
         if board == FROM_CONFIG:
             board = open_board(config.board.name, config.board.backend)
         self.board: Board | None = board if not isinstance(board, str) else None
-        self.board_wiring = (
-            BoardWiring(self.board, line_configs, self.lines, self) if self.board else None
-        )  # rebuilt by `prepare` when the web UI's lines are in force
+        self.board_wiring = BoardWiring(self.board, self.lines) if self.board else None
+        self.recovery = RecoveryActions(self.board_wiring, usb or UsbPortReset())
+        line_configs = tuple(lines if lines is not None else config.lines)
+        # The file's lines: in force unless the web UI's are (appliance/web_lines.py).
+        self.supervisor = LineSupervisor(
+            config,
+            line_configs,
+            lines=self.lines,
+            screener=self.gateway,
+            call_log=call_log,
+            listener=self,
+            recovery=self.recovery,
+            clock=clock,
+            health_interval_s=health_interval_s,
+        )
+        if self.board_wiring is not None:  # given again by `prepare` to the web UI's lines
+            self.board_wiring.assign_slots(line_configs)
+        self.line_admin = (
+            LineAdmin(
+                self.supervisor,
+                call_log.path,
+                call_log=call_log,
+                clock=clock,
+                lines_from_database=lines_from_database,
+            )
+            if line_admin_poll_s
+            else None
+        )
+        self.lines_from_database = lines_from_database and self.line_admin is not None
+
+    @property
+    def usb(self) -> UsbPortReset:
+        """The USB port resetter the recovery ladder's last step uses."""
+        return self.recovery.usb
+
+    @usb.setter
+    def usb(self, usb: UsbPortReset) -> None:
+        self.recovery.usb = usb
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -215,9 +243,10 @@ class LineService:
         self.housekeeping.prepare()
         if self.line_admin is not None:  # before any line opens its port
             if self.lines_from_database:
-                self._use_lines_at_start(lines_at_start(self.file_lines, self.call_log.path))
+                wanted = lines_at_start(self.supervisor.file_lines, self.call_log.path)
+                if self.supervisor.use_lines_at_start(wanted) and self.board_wiring is not None:
+                    self.board_wiring.assign_slots(wanted.lines)  # in their order
             self.line_admin.apply_at_start()
-            self.line_admin.close()
 
     def _shared_facts_at_start(self, now_ts: float) -> list[SharedFact]:
         """Turn sharing on or off as `[cluster]` says; the site's facts for the replay."""
@@ -277,25 +306,20 @@ class LineService:
         that fails is a bug: the group then stops the others and `run()` raises it, and the
         process exits for systemd to start again, rather than going on with a poller dead
         and nobody told. Lines added or enabled later join the same group."""
-        self._lines_started = True
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
-                for name, line in self.lines.items():
-                    if not line.disabled:
-                        self._start_line(name)
+                self.supervisor.start(group)
                 background = [
                     group.create_task(job, name=name) for name, job in self._background_jobs()
                 ]
                 if self.board_wiring is not None:
                     self.board_wiring.start()
                 await self._stop.wait()
-                for line in self.lines.values():
-                    line.stop()
-                for task in [*background, *self._line_tasks.values()]:
+                self.supervisor.stop()
+                for task in background:
                     task.cancel()
         finally:
-            self._group = None
+            self.supervisor.left_group()
             self._close_board()
 
     def _background_jobs(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
@@ -309,200 +333,32 @@ class LineService:
             jobs.append(("rules", self._poll_rules(self._rule_poll_s)))
             jobs.append(("settings", self._poll_settings(self._rule_poll_s)))
         if self._desk_poll_s is not None:
-            jobs.append(("desk", self._serve_desk(self._desk_poll_s)))
+            desk = DeskRequests(
+                self.lines,
+                record_disposition=self.record_disposition,
+                call_log=self.call_log,
+                clock=self.clock,
+                site=lambda: self.config.site,
+            )
+            poller = RequestPoller(
+                self.call_log.path, DESK_REQUESTS, desk, interval_s=self._desk_poll_s
+            )
+            jobs.append(("desk", poller.run()))
         if self._rule_poll_s is not None:
             jobs.append(("peer-facts", self._poll_peer_facts(self._peer_facts, self._rule_poll_s)))
         if self.line_admin is not None and self._line_admin_poll_s is not None:
-            admin = self._serve_line_admin(self.line_admin, self._line_admin_poll_s)
-            jobs.append(("line-admin", admin))
+            poller = RequestPoller(
+                self.call_log.path,
+                LINE_REQUESTS,
+                self.line_admin,
+                interval_s=self._line_admin_poll_s,
+            )
+            jobs.append(("line-admin", poller.run()))
         return jobs
 
     def stop(self) -> None:
         """Ask `run()` to stop."""
         self._stop.set()
-
-    def _start_line(self, name: str) -> None:
-        line = self.lines[name]
-        spawn = self._group.create_task if self._group is not None else asyncio.create_task
-        self._line_tasks[name] = spawn(self._supervise(line), name=f"line-{name}")
-
-    def _build_line(self, line_config: LineConfig) -> Line:
-        config = self.config
-        return Line(
-            line_config,
-            screener=self.gateway,
-            recorder=self.call_log,
-            listener=self,
-            clock=self.clock,
-            prompts=config.prompt_text(),
-            challenge=config.challenge,
-            region=config.site.region,
-            health_interval_s=self._health_interval_s,
-            recordings_dir=config.site.recordings_dir,
-            recovery=self,
-            watchdog=config.watchdog,
-        )
-
-    # ----------------------------------------------------------------- lines in force
-
-    def _use_lines_at_start(self, wanted: LinesInForce) -> None:
-        """Before any port opens: build the lines in force (the web UI's, else the file's)
-        and give the board's slots to them in their order."""
-        self.lines_source = wanted.source
-        if wanted.source == "file":
-            return
-        self.lines.clear()  # the same dict the housekeeping and the board read
-        for line_config in wanted.lines:
-            if line_config.enabled:
-                self.lines[line_config.name] = self._build_line(line_config)
-        if self.board is not None:
-            self.board_wiring = BoardWiring(self.board, wanted.lines, self.lines, self)
-        logger.warning(
-            "lines from the web UI in force (%d); the file's [[lines]] are not used",
-            len(self.lines),
-        )
-
-    async def apply_lines(
-        self, wanted: Sequence[LineConfig], *, disabled: Collection[str] = ()
-    ) -> list[str]:
-        """Bring the running lines in step with `wanted` without touching the others: a
-        new line is built and started (left out of service if in `disabled`), a removed
-        one stopped, a changed one stopped and started anew. A line holding a call is
-        left as it is until its call ends (never cut), and so is a new line whose port a
-        waiting line still holds; returns the names still waiting (the caller asks again).
-        """
-        wanted_by_name = {line.name: line for line in wanted if line.enabled}
-        waiting: list[str] = []
-        for name, line in list(self.lines.items()):
-            if wanted_by_name.get(name) == line.config:
-                continue
-            if line.call is not None or line.state in CALL_STATES:
-                waiting.append(name)
-            else:
-                await self._remove_line(name, replaced=name in wanted_by_name)
-        held = {port for line in self.lines.values() for port in _ports(line.config)}
-        for name, line_config in wanted_by_name.items():
-            if name in self.lines:
-                continue
-            if held & set(_ports(line_config)):
-                waiting.append(name)
-                continue
-            self._add_line(line_config, disabled=name in disabled)
-        return sorted(set(waiting))
-
-    def _add_line(self, line_config: LineConfig, *, disabled: bool) -> None:
-        name = line_config.name
-        line = self._build_line(line_config)
-        self.lines[name] = line
-        if disabled:
-            line.take_out_of_service()
-        elif self._lines_started:
-            self._start_line(name)
-        logger.warning("line %s (%s) added from the web UI", name, line_config.port)
-        self.call_log.add_event(
-            "line_added", line=name, detail={"port": line_config.port}, ts=self.clock.timestamp()
-        )
-
-    async def _remove_line(self, name: str, *, replaced: bool) -> None:
-        """Stop a line that holds no call and let go of its port; forget its status row
-        unless a line of the same name takes its place."""
-        line = self.lines.pop(name)
-        line.take_out_of_service()  # closes the port; rests DISABLED, no line_down alarm
-        task = self._line_tasks.pop(name, None)
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-        self._published_health.pop(name, None)
-        self._state_since.pop(name, None)
-        if not replaced:
-            self.call_log.forget_line_status(name)
-        kind = "line_restarting" if replaced else "line_removed"
-        logger.warning("line %s %s (web UI)", name, "stopped to restart" if replaced else "removed")
-        self.call_log.add_event(kind, line=name, ts=self.clock.timestamp())
-
-    async def disable_line(self, name: str, *, by: str | None) -> bool:
-        """Take a line out of service (a technician's choice on the lines page): its port
-        is closed and it rests in DISABLED. False, changing nothing, while it holds a
-        call: a call in progress is never cut, the caller asks again later."""
-        line = self.lines[name]
-        if line.disabled:
-            return True
-        if line.call is not None or line.state in CALL_STATES:
-            return False
-        line.take_out_of_service()
-        task = self._line_tasks.get(name)
-        if task is not None and not task.done():
-            task.cancel()  # it may wait in a back-off or a recovery step
-            await asyncio.wait({task})
-        self._line_tasks.pop(name, None)
-        logger.warning("line %s disabled by %s: out of service, port released", name, by)
-        self.call_log.add_event(
-            "line_disabled", line=name, detail={"by": by}, ts=self.clock.timestamp()
-        )
-        return True
-
-    def enable_line(self, name: str, *, by: str | None) -> None:
-        """Put a disabled line back in service: it opens its port and initialises again."""
-        line = self.lines[name]
-        if not line.disabled:
-            return
-        line.return_to_service()
-        self._start_line(name)
-        logger.warning("line %s enabled by %s: back in service", name, by)
-        self.call_log.add_event(
-            "line_enabled", line=name, detail={"by": by}, ts=self.clock.timestamp()
-        )
-
-    async def _supervise(self, line: Line) -> None:
-        """Run a line; if it crashes (a bug, not a modem fault), log, alarm and restart it.
-
-        Modem faults are the line's own business (FAILED, back-off, reconnect); this is
-        the net under that, so no exception can leave a line dead without anyone knowing.
-        """
-        delay_s = 1.0
-        while True:
-            try:
-                await line.run()
-                return  # stopped
-            except Exception as exc:
-                logger.exception("ALARM line %s crashed; restarting in %.0f s", line.name, delay_s)
-                self.call_log.add_event(
-                    "line_crashed",
-                    line=line.name,
-                    detail={"error": f"{type(exc).__name__}: {exc}"},
-                    ts=self.clock.timestamp(),
-                )
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, 60.0)
-
-    async def _serve_desk(self, interval_s: float) -> None:
-        """Carry out the operator console's requests (see appliance/desk.py)."""
-        requests = DeskRequests(self, self.call_log.path)
-        try:
-            expired = requests.expire_stale()
-            if expired:
-                logger.info(
-                    "desk: %d answer/hang-up request(s) from before the start expired", expired
-                )
-        except sqlite3.Error as exc:
-            logger.warning("desk requests: %s", exc)
-        try:
-            await requests.run(interval_s)
-        finally:
-            requests.close()
-
-    async def _serve_line_admin(self, line_admin: LineAdmin, interval_s: float) -> None:
-        """Apply the lines page's choices and carry out its tests (appliance/line_admin.py)."""
-        try:
-            expired = line_admin.expire_stale()
-            if expired:
-                logger.info("line admin: %d test(s) from before the start expired", expired)
-        except sqlite3.Error as exc:
-            logger.warning("line requests: %s", exc)
-        try:
-            await line_admin.run(interval_s)
-        finally:
-            line_admin.close()
 
     # ----------------------------------------------------------------- rules
 
@@ -570,10 +426,7 @@ class LineService:
         self.config = config
         self.gateway.config = config
         self.policy.reconfigure(config.policy)
-        for line in self.lines.values():
-            line.reconfigure(
-                prompts=config.prompt_text(), challenge=config.challenge, watchdog=config.watchdog
-            )
+        self.supervisor.reconfigure(config)
         self.housekeeping.reconfigure(config)
         logger.warning("screening settings changed from the web UI: now in force")
         self._record_configuration(self.clock.timestamp())
@@ -616,7 +469,7 @@ class LineService:
         self.restored = True
         self.stop()
 
-    # ----------------------------------------------------------------- LineListener
+    # ----------------------------------------------------------------- SupervisorListener
 
     def line_state_changed(self, line: Line, old: LineState, new: LineState) -> None:
         """Publish the line's status (the console, the board) and track occupancy (flood
@@ -679,21 +532,15 @@ class LineService:
         self._publish_status(line)
         self.housekeeping.text_supervisors(kind, message, about=line.name)
 
-    # ----------------------------------------------------------------- ModemRecovery
+    def line_removed(self, name: str, *, replaced: bool) -> None:
+        """The supervisor dropped a line: forget its status, and its row unless a line of
+        the same name takes its place."""
+        self._published_health.pop(name, None)
+        self._state_since.pop(name, None)
+        if not replaced:
+            self.call_log.forget_line_status(name)
 
-    async def power_cycle(self, line: Line) -> str:
-        """Power-cycle the line's modem with its power key (a recovery ladder step)."""
-        if self.board_wiring is None:
-            raise RecoverySkipped("no board")
-        return await self.board_wiring.power_cycle(line)
-
-    async def usb_reset(self, line: Line) -> str:
-        """Reset the line's USB port through sysfs (the recovery ladder's last step)."""
-        port = line.config.usb_port
-        if port is None:
-            raise RecoverySkipped("the line has no usb_port")
-        await self.usb.reset(port)
-        return f"USB port {port} de-authorised and authorised again"
+    # ----------------------------------------------------------------- the board
 
     def _close_board(self) -> None:
         try:
@@ -708,13 +555,11 @@ class LineService:
 
     def answer(self, line_name: str, operator: str) -> bool:
         """An operator answers the call waiting on `line_name`."""
-        line = self.lines.get(line_name)
-        return line is not None and line.operator_answer(operator)
+        return self.supervisor.answer(line_name, operator)
 
     def hang_up(self, line_name: str) -> bool:
         """An operator ends the call connected on `line_name`."""
-        line = self.lines.get(line_name)
-        return line is not None and line.operator_hang_up()
+        return self.supervisor.hang_up(line_name)
 
     def record_disposition(
         self,
