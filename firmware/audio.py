@@ -47,7 +47,10 @@ Speech comes in runs of 60 ms to 2 s (syllables, words). A run starts on a frame
 can dent the correlation of a vowel without breaking the run, while the chance peaks of
 noise land at any lag and do not chain. A run counts once it has ended, and only if it
 lasted `MIN_RUN_FRAMES` to `MAX_RUN_FRAMES`: a lone periodic blip is chance, and a
-periodic sound that never stops (a buzz) is not a voice. Counting on the run's end, not
+periodic sound that never stops (a buzz) is not a voice. A longer run counts when its
+pitch glided over `MIN_LONG_RUN_GLIDE` (octave jumps of the pitch pick left out): a
+room's echo joins a sentence's words into one run over 2 s, which rises and falls as a
+voice does, while a buzz holds its pitch. Counting on the run's end, not
 on its way, matters because `VoiceListener` stops feeding once `heard`: a count that was
 to be taken back later never would be. The caller is "heard" after `min_voice_s`.
 
@@ -71,6 +74,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +100,10 @@ MAX_PREDICTION_GAIN_DB = 36.0  # speech reaches about 32 dB at order 10, tones 4
 LAG_TOLERANCE = 0.1  # how far (relative) the pitch lag may move from one frame to the next
 MIN_RUN_FRAMES = 3  # 60 ms
 MAX_RUN_FRAMES = 100  # 2 s
+# A run longer than MAX_RUN_FRAMES still counts when its pitch glided over this range
+# (log of the highest over the lowest lag, octave jumps left out: about 16 %). Words
+# joined by a room's echo rise and fall as a voice does; a buzz holds its pitch.
+MIN_LONG_RUN_GLIDE = 0.15
 _FULL_SCALE = 32768.0
 # One read takes whatever audio has queued up: a modem sends a 20 ms frame at a time, a
 # busy loop may find several waiting, and the simulator's virtual modems send 0.5 s at once.
@@ -151,6 +159,11 @@ class VoiceDetector:
         self.voiced_frames = 0  # voiced frames in runs that count as speech
         self._run = 0  # voiced frames in the run going on
         self._previous_lag = 0  # pitch lag of the last frame analysed (0: none)
+        # The run's pitch path: log lag relative to its first frame, octave jumps left out.
+        self._glide_at = 0.0
+        self._glide_low = 0.0
+        self._glide_high = 0.0
+        self._glide_lag = 0  # lag the path last moved from (0: none yet)
 
     @property
     def heard_s(self) -> float:
@@ -179,20 +192,42 @@ class VoiceDetector:
         self.frames += len(frames)
         before = np.vstack([self._previous[np.newaxis, :], frames[:-1]])
         self._previous = frames[-1].copy()
-        for strength in self._strengths(np.hstack([before, frames])).tolist():
-            self._count(strength)
+        strengths, lags = self._strengths(np.hstack([before, frames]))
+        for strength, lag in zip(strengths.tolist(), lags.tolist(), strict=True):
+            self._count(strength, lag)
 
-    def _count(self, strength: int) -> None:
+    def _count(self, strength: int, lag: int) -> None:
         """Follow runs: 2 starts or extends one, 1 only extends one, 0 ends it."""
         if strength == 2 or (strength == 1 and self._run > 0):
             self._run += 1
+            self._follow_pitch(lag)
             return
-        if MIN_RUN_FRAMES <= self._run <= MAX_RUN_FRAMES:
+        if MIN_RUN_FRAMES <= self._run <= MAX_RUN_FRAMES or (
+            self._run > MAX_RUN_FRAMES and self._glide_high - self._glide_low >= MIN_LONG_RUN_GLIDE
+        ):
             self.voiced_frames += self._run
         self._run = 0
+        self._glide_at = self._glide_low = self._glide_high = 0.0
+        self._glide_lag = 0
 
-    def _strengths(self, windows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Per frame: 2 if it can start a run of voice, 1 if it can only extend one, 0."""
+    def _follow_pitch(self, lag: int) -> None:
+        """Move the run's pitch path by this frame's step, unless it jumps (an octave
+        error of the pitch pick, not a glide)."""
+        if lag <= 0:
+            return
+        if self._glide_lag > 0:
+            step = math.log(self._glide_lag / lag)
+            if abs(step) <= math.log1p(LAG_TOLERANCE):
+                self._glide_at += step
+                self._glide_low = min(self._glide_low, self._glide_at)
+                self._glide_high = max(self._glide_high, self._glide_at)
+        self._glide_lag = lag
+
+    def _strengths(
+        self, windows: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Per frame: 2 if it can start a run of voice, 1 if it can only extend one, 0;
+        and its pitch lag in samples (0: none)."""
         count = len(windows)
         centred = windows - windows.mean(axis=1, keepdims=True)
         strengths = np.zeros(count, dtype=np.int64)
@@ -213,7 +248,7 @@ class VoiceDetector:
                 np.where(kept >= self.settings.voicing_hold, 1, 0),
             )
         self._previous_lag = int(best_lags[-1])
-        return strengths
+        return strengths, best_lags
 
 
 def band_levels_dbfs(pcm: bytes) -> np.ndarray[Any, Any]:
