@@ -148,6 +148,26 @@ class LineConfig(StrictModel):
     )
     desk: str | None = Field(default=None, description="operator desk alerted for passed calls")
     deflect_to: str | None = Field(default=None, description="deflect passed calls (AT+CTFR)")
+    fail_over_to: str | None = Field(
+        default=None,
+        pattern=r"^\+[1-9][0-9]{5,14}$",
+        description=(
+            "the centre's backup number (E.164, `+62...`): the line has the network forward "
+            "its calls there when the modem does not answer within `fail_over_after_s` or "
+            "cannot be reached (AT+CCFC, no reply and not reachable), so calls reach people "
+            "while Siaga or its box is down; never on busy, where a flood would follow"
+        ),
+    )
+    fail_over_after_s: int = Field(
+        default=30,
+        ge=5,
+        le=30,
+        multiple_of=5,
+        description=(
+            "seconds a call rings unanswered before the network forwards it (5-30, the "
+            "network's steps): longer than an operator takes to pick up a passed call"
+        ),
+    )
     reject_method: RejectMethod = "hangup"
     call_waiting: CallWaitingMode = Field(
         default="reject",

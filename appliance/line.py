@@ -117,6 +117,11 @@ COMMIT_WAIT_S = 2.0  # longest a call's end report waits for its row to be commi
 # call without its row. A stalled disk delays the command at most this long; the call then
 # goes on and its row follows when the disk can be written (docs/faults.md, durability).
 ROW_BEFORE_ACTION_MAX_S = 0.5
+# Call forwarding (27.007 +CCFC) for the fail-over: the reasons registered, what a line
+# lacks without it, and how long the network may take to answer.
+CCFC_NO_REPLY, CCFC_NOT_REACHABLE = 2, 3
+NO_FAIL_OVER = "no_fail_over"
+SUPPLEMENTARY_TIMEOUT_S = 20.0
 CLCC_CHECK_TIMEOUT_S = 2.0  # "does a call ring?" (AT+CLCC) when RING or NO CARRIER is doubtful
 # While a call waits for or talks to an operator the modem is asked for its calls this often
 # (AT+CLCC): a hung modem is noticed after CALL_POLL_FAILURES unanswered polls in a row.
@@ -460,6 +465,7 @@ class Line:
         self._check_task: asyncio.Task[None] | None = None  # a settings check under way
         self._settings_lock = asyncio.Lock()
         self._crc_on = False  # AT+CRC=1 was accepted: a plain RING means a reset
+        self._fail_over_registered = False  # the network took `fail_over_to` (AT+CCFC)
         self._echo_off = False  # ATE0 was accepted: an echo means a reset
         self._settings_retry_s = SETTINGS_RETRY_FIRST_S
         self._settings_retry_at: float | None = None  # loop time of the next retry
@@ -638,14 +644,42 @@ class Line:
                 logger.warning("line %s: %s refused: %s", self.name, command, exc)
                 continue
             self._crc_on = self._crc_on or command == "AT+CRC=1"
+        if self.config.fail_over_to:
+            self._fail_over_registered = await self._register_fail_over(channel)
+
+    async def _register_fail_over(self, channel: ATChannel) -> bool:
+        """Have the network forward this line's calls to the backup number when the modem
+        does not answer (no reply) or cannot be reached (off, no signal, its box down):
+        fail open for the whole box. Never on busy: a flood would follow. A supplementary
+        service goes to the network, so it may take seconds; refused or unanswered, the
+        line screens on and shows `no_fail_over` (retried with the other settings)."""
+        number, after_s = self.config.fail_over_to, self.config.fail_over_after_s
+        commands = (
+            f'AT+CCFC={CCFC_NO_REPLY},3,"{number}",145,1,,,{after_s}',
+            f'AT+CCFC={CCFC_NOT_REACHABLE},3,"{number}",145,1',
+        )
+        for command in commands:
+            try:
+                await channel.command(command, timeout_s=SUPPLEMENTARY_TIMEOUT_S)
+            except (ATCommandError, ATTimeoutError) as exc:
+                logger.warning("line %s: fail-over to %s not registered: %s: %s",
+                               self.name, number, command, exc)  # fmt: skip
+                return False
+        logger.info("line %s: calls unanswered for %d s or unreachable go to %s",
+                    self.name, after_s, number)  # fmt: skip
+        return True
 
     async def _missing_settings(self, channel: ATChannel) -> list[str]:
         """What the line lacks now (`SettingCheck.missing`), read back from the modem; a
-        query the modem refuses counts as the setting off. Raises ATTimeoutError."""
+        query the modem refuses counts as the setting off. Raises ATTimeoutError. The
+        fail-over is what its last registration gave (a network query on every health
+        poll would cost seconds of signalling each time)."""
         missing = []
         for check in self._require_family().setting_checks():
             if not await self._setting_on(channel, check):
                 missing.append(check.missing)
+        if self.config.fail_over_to and not self._fail_over_registered:
+            missing.append(NO_FAIL_OVER)
         return missing
 
     @staticmethod

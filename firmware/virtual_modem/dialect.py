@@ -35,6 +35,7 @@ class DialectModem(Protocol):
     signal: int
     network_time: bool
     deflect_supported: bool
+    forwarding: dict[int, tuple[str, int]]  # +CCFC reason -> (number, no-reply seconds)
     clock: Callable[[], datetime] | None
     _cfun: int
 
@@ -181,6 +182,44 @@ def _ccwa(modem: DialectModem, command: Command) -> Reply:
         # AT+CCWA=<n>[,<mode>[,<class>]]: <n> turns the +CCWA presentation on or off.
         modem.settings.ccwa = command.first("0") == "1"
     return Reply()
+
+
+# 27.007 +CCFC: <reason> 0 unconditional, 1 busy, 2 no reply, 3 not reachable (4, 5:
+# the groups); <mode> 0 disable, 1 enable, 2 query, 3 registration, 4 erasure.
+_CCFC_REASONS = 5
+_CCFC_DEFAULT_NO_REPLY_S = 20
+
+
+def _ccfc(modem: DialectModem, command: Command) -> Reply:
+    """Call forwarding, kept by the network (a reboot of the modem keeps it)."""
+    if command.op == "=?":
+        return _lines("+CCFC: (0-5)")
+    params = command.params()
+    if command.op != "=" or len(params) < 2 or not (params[0] + params[1]).isdigit():
+        return Reply(final="ERROR")
+    reason, mode = int(params[0]), int(params[1])
+    if reason > _CCFC_REASONS or mode > 4:
+        return Reply(final="ERROR")
+    if mode == 2:
+        return _lines(_ccfc_status(modem, reason))
+    if mode in (0, 4):
+        modem.forwarding.pop(reason, None)
+        return Reply()
+    number = params[2] if len(params) > 2 else ""
+    if not number:
+        return Reply(final="ERROR" if mode == 3 else "OK")
+    after = params[7] if len(params) > 7 else ""
+    modem.forwarding[reason] = (number, int(after) if after.isdigit() else _CCFC_DEFAULT_NO_REPLY_S)
+    return Reply()
+
+
+def _ccfc_status(modem: DialectModem, reason: int) -> str:
+    entry = modem.forwarding.get(reason)
+    if entry is None:
+        return "+CCFC: 0,1"
+    number, after = entry
+    kind = 145 if number.startswith("+") else 129
+    return f'+CCFC: 1,1,"{number}",{kind}' + (f",,,{after}" if reason == 2 else "")
 
 
 def _ddet(modem: DialectModem, command: Command) -> Reply:
@@ -477,6 +516,7 @@ _COMMON: dict[str, Handler] = {
     "+CLIP": _setting("clip", "+CLIP: {},1"),
     "+CRC": _setting("crc", "+CRC: {}"),
     "+CCWA": _ccwa,
+    "+CCFC": _ccfc,
     "+CVHU": _setting("cvhu", "+CVHU: {}"),
     "+CMEE": _setting("cmee", "+CMEE: {}", maximum=2),
     "+CHUP": _chup,

@@ -125,6 +125,9 @@ class VirtualModem:
         self.sim_status = "READY"  # +CPIN: READY | SIM PIN | NOT INSERTED
         # Behaviour knobs.
         self.deflect_supported = True  # False: AT+CTFR -> +CME ERROR: 3 (not provisioned)
+        # Call forwarding (AT+CCFC) the network keeps for this SIM: reason -> (number,
+        # no-reply seconds). Never forwards a call here: it is what the line registered.
+        self.forwarding: dict[int, tuple[str, int]] = {}
         self.cend_fields = 4  # Huawei ^CEND with (4) or without (3) the cc_cause field
         self.prompt_duration_s: float | None = None
         self.file_prompt_s = 4.0

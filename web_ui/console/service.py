@@ -94,7 +94,12 @@ STATE_TONES: dict[str, str] = {
 LINE_STATES: tuple[str, ...] = tuple(state.value for state in LineState)
 # What a line that answers may still be unable to do (`line_status.degraded`, written by
 # the line service when its modem refuses a setting: appliance.line `_set_degraded`).
-DEGRADED_KINDS: tuple[str, ...] = ("no_caller_id", "no_key_detection", "no_voice_port")
+DEGRADED_KINDS: tuple[str, ...] = (
+    "no_caller_id",
+    "no_key_detection",
+    "no_voice_port",
+    "no_fail_over",
+)
 
 
 def degraded_list(value: object) -> list[str]:

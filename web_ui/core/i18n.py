@@ -310,6 +310,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.degraded.no_caller_id": ("tanpa ID penelepon", "no caller ID"),
     "state.degraded.no_key_detection": ("tombol tidak terdeteksi", "keys not detected"),
     "state.degraded.no_voice_port": ("tanpa port suara", "no voice port"),
+    "state.degraded.no_fail_over": (
+        "pengalihan cadangan tidak terdaftar",
+        "backup forwarding not registered",
+    ),
     "decision.pass": ("lolos", "pass"),
     "decision.challenge": ("tantangan", "challenge"),
     "decision.announce": ("pesan", "announce"),

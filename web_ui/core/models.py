@@ -238,7 +238,8 @@ class LinePublic(BaseModel):
     degraded: list[str] = Field(
         default_factory=list,
         description="what the line cannot do although it answers: no_caller_id, "
-        "no_key_detection, no_voice_port (settings its modem refuses)",
+        "no_key_detection, no_voice_port (settings its modem refuses), no_fail_over (the "
+        "network did not take the backup forwarding)",
     )
     updated_ts: float
     history: CallerHistory | None = Field(

@@ -62,12 +62,15 @@ INSTALLED_RULES = Path("/etc/udev/rules.d/99-siaga-modems.rules")
 CHECKOUT_RULES = Path(__file__).resolve().parents[2] / "udev" / "99-siaga-modems.rules"
 # LineConfig's fields as the form and the API give them; the checkboxes are booleans.
 TEXT_FIELDS: tuple[str, ...] = (
-    "name", "port", "family", "voice_port", "desk", "deflect_to", "usb_port", "imei",
-    "baudrate", "reject_method", "call_waiting",
+    "name", "port", "family", "voice_port", "desk", "deflect_to", "fail_over_to",
+    "fail_over_after_s", "usb_port", "imei", "baudrate", "reject_method", "call_waiting",
 )  # fmt: skip
 FLAG_FIELDS: tuple[str, ...] = ("rtscts", "listen", "enabled")
 FIELDS = TEXT_FIELDS + FLAG_FIELDS
-OPTIONAL_FIELDS = frozenset({"voice_port", "desk", "deflect_to", "usb_port", "imei"})
+OPTIONAL_FIELDS = frozenset(
+    {"voice_port", "desk", "deflect_to", "fail_over_to", "usb_port", "imei"}
+)
+DEFAULT_WHEN_EMPTY = frozenset({"fail_over_after_s"})  # left empty: the model's default
 
 Applied = Literal["applied", "pending", "waiting", "not_applied", "refused"]
 
@@ -113,6 +116,8 @@ class LineConfigInput(InputModel):
     voice_port: str | None = Field(default=None, max_length=512)
     desk: str | None = Field(default=None, max_length=64)
     deflect_to: str | None = Field(default=None, max_length=32)
+    fail_over_to: str | None = Field(default=None, max_length=32)
+    fail_over_after_s: int | str = Field(default=30)
     usb_port: str | None = Field(default=None, max_length=64)
     imei: str | None = Field(default=None, max_length=32)
     baudrate: int | str = Field(default=115200)
@@ -357,6 +362,8 @@ def _cleaned(values: Mapping[str, Any]) -> dict[str, Any]:
         value = values[name]
         if isinstance(value, str):
             value = value.strip()
+            if value == "" and name in DEFAULT_WHEN_EMPTY:
+                continue
             if name in OPTIONAL_FIELDS and value == "":
                 value = None
         data[name] = value

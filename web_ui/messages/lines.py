@@ -224,6 +224,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.field.voice_port": ("Port suara", "Voice port"),
     "lines.field.desk": ("Meja operator", "Operator desk"),
     "lines.field.deflect_to": ("Alihkan ke nomor", "Deflect to number"),
+    "lines.field.fail_over_to": ("Nomor cadangan", "Backup number"),
+    "lines.field.fail_over_after_s": ("Alihkan setelah (detik)", "Forward after (seconds)"),
     "lines.field.usb_port": ("Port USB (reset)", "USB port (reset)"),
     "lines.field.imei": ("IMEI yang diharapkan", "Expected IMEI"),
     "lines.field.baudrate": ("Baud rate", "Baud rate"),
@@ -255,6 +257,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.help.deflect_to": (
         "Panggilan yang diteruskan dialihkan ke nomor ini (AT+CTFR); kosong: tidak.",
         "Passed calls are deflected to this number (AT+CTFR); empty: not.",
+    ),
+    "lines.help.fail_over_to": (
+        "Nomor cadangan pusat (+62...): bila Siaga tidak menjawab atau modem tidak dapat "
+        "dihubungi (Siaga atau kotaknya mati), jaringan mengalihkan panggilan ke nomor ini "
+        "(AT+CCFC). Tidak saat sibuk. Kosong: tidak ada pengalihan.",
+        "The centre's backup number (+62...): when Siaga does not answer or the modem "
+        "cannot be reached (Siaga or its box down), the network forwards the call there "
+        "(AT+CCFC). Never on busy. Empty: no forwarding.",
+    ),
+    "lines.help.fail_over_after_s": (
+        "5 sampai 30, kelipatan 5: lebih lama dari waktu operator mengangkat panggilan "
+        "yang diteruskan.",
+        "5 to 30, in steps of 5: longer than an operator takes to pick up a passed call.",
     ),
     "lines.help.call_waiting": (
         "Tolak: penelepon kedua mendengar nada sibuk dan dapat menelepon ulang ke saluran "
