@@ -21,6 +21,7 @@ from appliance.cluster.schema import (
     create_callback_sharing,
     create_cluster_tables,
     create_event_sharing,
+    create_flood_fact,
     create_hub_tables,
     create_setting_sharing,
     create_verdict_withdrawn_fact,
@@ -780,3 +781,10 @@ def share_withdrawn_verdicts(db: Database) -> None:
     """A verdict replaced on one box stops counting on the site's other boxes too: see
     appliance/cluster/schema.py."""
     create_verdict_withdrawn_fact(db)
+
+
+@migration(name="0028_flood_fact")
+def share_flood_mode(db: Database) -> None:
+    """A box's own flood mode reaches the site's other boxes: see
+    appliance/cluster/schema.py."""
+    create_flood_fact(db)

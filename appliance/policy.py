@@ -118,10 +118,15 @@ FLOOD_REASONS: Mapping[str, str] = {
     "withheld": "withheld: {withheld} of {calls} calls without a number in {window} s",
     "one_number": "one number: {calls} calls from {number} in {window} s",
     "number_block": "number block {block}: {calls} calls from {numbers} numbers in {window} s",
+    "site": "site: {box} in flood mode",
     "restart": "restart",
     "quiet": "quiet for {window} s",
     "switched_off": "flood detection switched off",
 }
+
+
+# The longest another box's flood counts here without word of its end (a lost message).
+SITE_FLOOD_MAX_S = 2 * 3600.0
 
 
 def flood_reason(signal: str, **figures: object) -> str:
@@ -175,12 +180,14 @@ class SharedFact:
     disposition), a verdict withdrawn (`value`: the earlier verdict an operator replaced
     on a call), a challenge outcome (`value`: a `ChallengeResult`), or a call-back served
     (`value`: `done`: an operator reached the caller, which counts as an operator's
-    contact, as on the box that listed them)."""
+    contact, as on the box that listed them); or, with no caller, the flood mode of the
+    appliance `origin` (`flood`, `value` `on` or `off`)."""
 
     caller_e164: str
-    kind: Literal["verdict", "withdrawn", "challenge", "callback"]
+    kind: Literal["verdict", "withdrawn", "challenge", "callback", "flood"]
     value: str
     at: float
+    origin: str = ""
 
 
 @dataclass(slots=True)
@@ -240,6 +247,10 @@ class FloodMonitor:
     - **withheld**: at least `withheld_min_calls` arrivals without a number within
       `rate_window_s`, at least `withheld_min_share` of all arrivals.
 
+    - **site**: another appliance of the site is in flood mode by a signal of its own
+      (`site_flood`): the network hunts one number over every box's lines, so the next
+      box sees only the overflow of a flood the first one recognised.
+
     It is left once none has held for `quiet_s`. While active, what the flood comes from
     is *hot*, and the policy rejects it: a number or block with at least `block_min_calls`
     calls and `block_min_share` of the numbered arrivals (a block only from at least
@@ -268,6 +279,7 @@ class FloodMonitor:
         self._last_hot_at: float | None = None
         self._active_since: float | None = None
         self._concentrated: str | None = None  # the block that started flood mode, if one did
+        self._site_floods: dict[str, float] = {}  # another box -> when its flood began
         self._reset_levels()
 
     def _reset_levels(self) -> None:
@@ -357,6 +369,15 @@ class FloodMonitor:
             self._occupancy.pop()
         self._occupancy.append((now, fraction))
         return self._evaluate(now)
+
+    def site_flood(self, box: str, on: bool, at: float) -> None:
+        """Another appliance of the site entered (`on`) or left flood mode at `at`; the
+        next `tick` follows. An entry not followed by its end lapses after
+        `SITE_FLOOD_MAX_S`, so a lost message never holds this box in flood mode."""
+        if on:
+            self._site_floods[box] = at
+        else:
+            self._site_floods.pop(box, None)
 
     def tick(self, now: float) -> list[FloodChange]:
         """Advance time: enter on sustained saturation, leave after a quiet spell; look
@@ -493,6 +514,9 @@ class FloodMonitor:
         occupancy = self._occupancy
         while len(occupancy) > 1 and occupancy[1][0] <= short_horizon:
             occupancy.popleft()
+        for box, since in list(self._site_floods.items()):
+            if since <= now - SITE_FLOOD_MAX_S:
+                del self._site_floods[box]
 
     def _busy_fraction(self, now: float) -> float:
         """The lines' busy share of the last `saturation_s` (0 before any report)."""
@@ -532,8 +556,13 @@ class FloodMonitor:
         if self._withheld_dominates():
             return flood_reason("withheld", withheld=self._withheld, calls=calls, window=window)
         if scan_all:
-            return self._concentration_reason(window, list(self._number_counts))
-        return self._concentration_reason(window, [arrived] if arrived else [])
+            found = self._concentration_reason(window, list(self._number_counts))
+        else:
+            found = self._concentration_reason(window, [arrived] if arrived else [])
+        if found is None and self._site_floods:
+            box = min(self._site_floods, key=lambda name: (self._site_floods[name], name))
+            return flood_reason("site", box=box)
+        return found
 
     def _concentration_reason(self, window: str, numbers: list[str]) -> str | None:
         """Concentration on any of `numbers` or on the blocks they are in."""
@@ -805,7 +834,10 @@ class PolicyState:
 
     def record_shared_fact(self, fact: SharedFact) -> None:
         """A verdict, challenge outcome or call-back served an appliance of the site
-        recorded."""
+        recorded, or its flood mode (followed at the next `tick`)."""
+        if fact.kind == "flood":
+            self.flood.site_flood(fact.origin, fact.value == "on", fact.at)
+            return
         event = _shared_event(fact, 0)
         if event is not None:
             self._apply_event(event[2], event[3])
@@ -879,8 +911,11 @@ class PolicyState:
                 events.extend(_row_events(_clean_row(row), index))
             except (TypeError, ValueError):
                 malformed += 1  # one bad row must not stop the service from starting
+        floods: list[SharedFact] = []
         for index, fact in enumerate(shared, len(events)):
-            if (event := _shared_event(fact, index)) is not None:
+            if fact.kind == "flood":
+                floods.append(fact)
+            elif (event := _shared_event(fact, index)) is not None:
                 events.append(event)
         if malformed:
             logger.warning("replay skipped %d malformed call-log row(s)", malformed)
@@ -892,6 +927,9 @@ class PolicyState:
             if kind == _EVENT_ARRIVAL:
                 calls += 1
             self._apply_event(kind, row)
+        for fact in sorted(floods, key=lambda flood: flood.at):
+            if fact.at <= now:
+                self.record_shared_fact(fact)
         self.tick(now)
         if self.flood_active:
             logger.warning("history replayed up to a flood still in progress")

@@ -180,7 +180,13 @@ class SiteBridge:
         box.facts_received += store.add_peer_facts(box.db, facts, now_ts, zone)
         for fact in facts:
             box.service.policy.record_shared_fact(
-                SharedFact(caller_e164=fact.caller, kind=fact.kind, value=fact.value, at=fact.ts)
+                SharedFact(
+                    caller_e164=fact.caller,
+                    kind=fact.kind,
+                    value=fact.value,
+                    at=fact.ts,
+                    origin=fact.origin,
+                )
             )
 
 
@@ -190,7 +196,7 @@ def _received(origin: str, row: store.OutboxRow) -> store.ReceivedFact:
         origin=origin,
         origin_seq=row.id,
         kind=payload["kind"],
-        caller=str(payload["caller"]),
+        caller=str(payload["caller"] or ""),
         value=str(payload["value"]),
         ts=float(payload["ts"]),
     )

@@ -656,7 +656,7 @@ class SyncAgent(SharingProcess):
             self._refuse("fact", msg.subject, str(exc))
             return None
         return store.ReceivedFact(
-            fact.origin, fact.seq, fact.kind, fact.caller, fact.value, fact.ts
+            fact.origin, fact.seq, fact.kind, fact.caller or "", fact.value, fact.ts
         )
 
     # ------------------------------------------------------------------ call-backs

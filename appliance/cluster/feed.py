@@ -68,4 +68,6 @@ class PeerFactFeed:
 
 
 def _shared(fact: store.PeerFact) -> SharedFact:
-    return SharedFact(caller_e164=fact.caller, kind=fact.kind, value=fact.value, at=fact.ts)
+    return SharedFact(
+        caller_e164=fact.caller, kind=fact.kind, value=fact.value, at=fact.ts, origin=fact.origin
+    )

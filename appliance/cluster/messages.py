@@ -136,18 +136,22 @@ class FactMessage(_Strict):
     """A verdict (`genuine:<kind>`, prank, ghost...), a verdict withdrawn (`withdrawn`,
     the earlier verdict an operator replaced on a call), a challenge outcome, or a
     call-back served (`callback`, value `done`: an operator reached the caller) on a
-    number."""
+    number; or the appliance's own flood mode (`flood`, value `on` or `off`, no caller)."""
 
     origin: str = Field(pattern=f"^{NAME}$")
     seq: int = Field(ge=1)
-    kind: Literal["verdict", "withdrawn", "challenge", "callback"]
-    caller: E164Number
+    kind: Literal["verdict", "withdrawn", "challenge", "callback", "flood"]
+    caller: E164Number | None = None
     value: str
     ts: Time
     call: int | None = None
 
     def checked(self) -> FactMessage:
         """Self, once the value fits the kind; raises `MessageRefused` if it does not."""
+        if (self.kind == "flood") != (self.caller is None):
+            raise MessageRefused("a flood fact has no caller, every other fact one")
+        if self.kind == "flood" and self.value not in ("on", "off"):
+            raise MessageRefused(f"unknown flood state {self.value[:40]!r}")
         verdict = self.kind in ("verdict", "withdrawn")
         if verdict and not is_well_formed_disposition(self.value):
             raise MessageRefused(f"unknown verdict {self.value[:40]!r}")

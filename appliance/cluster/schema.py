@@ -460,6 +460,27 @@ def create_verdict_withdrawn_fact(db: Database) -> None:
     )
 
 
+def create_flood_fact(db: Database) -> None:
+    """This box entering or leaving flood mode by a signal of its own goes out as a fact
+    of kind `flood` (value `on` or `off`, no caller), so the site's other boxes, which the
+    network hunts the same number over, enter flood mode too
+    (`FloodMonitor.site_flood`). A flood entered only because another box is in one
+    (reason `site: ...`) is not sent: the boxes would hold each other in it."""
+    state = "CASE NEW.kind WHEN 'flood_on' THEN 'on' ELSE 'off' END"
+    flood = (
+        f"json_object('kind', 'flood', 'caller', NULL, 'value', {state}, "
+        f"'ts', {_value('NEW.ts', 'ts')})"
+    )
+    condition = (
+        f"{_GATE} AND NEW.kind IN ('flood_on', 'flood_off')"
+        " AND COALESCE(json_extract(NEW.detail, '$.reason'), '') NOT LIKE 'site:%'"
+    )
+    body = _outbox_insert("fact", "'flood'", flood)
+    db.execute(
+        f"CREATE TRIGGER outbox_flood AFTER INSERT ON events WHEN {condition} BEGIN {body} END"
+    )
+
+
 def create_callback_served_kept(db: Database) -> None:
     """An entry marked `done` here is also kept in this box's own `peer_facts`, sharing or
     not: the line service folds the site's facts and its own box's call-backs served into

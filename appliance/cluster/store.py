@@ -45,7 +45,7 @@ RuleApplied = Literal["applied", "unchanged", "pending", "stale"]
 SettingApplied = Literal["applied", "unchanged", "pending", "stale", "refused"]
 # Every kind is folded into the line service's policy; a call-back served also closes
 # entries of the call-back list (`add_peer_facts`).
-FactKind = Literal["verdict", "withdrawn", "challenge", "callback"]
+FactKind = Literal["verdict", "withdrawn", "challenge", "callback", "flood"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from appliance.config import (
 )
 from appliance.model import Action, CallerNumber, ChallengeResult, Decision, NumberClass, Reason
 from appliance.policy import (
+    SITE_FLOOD_MAX_S,
     FloodChange,
     FloodMonitor,
     HistoryRow,
@@ -1214,3 +1215,39 @@ def test_a_peers_withdrawal_is_replayed_after_the_verdict_it_withdraws() -> None
     without = PolicyState(BASE)
     without.replay([], T0 + HOUR, shared=facts[:3])
     assert without.ladder_status(NUMBER, T0 + HOUR) is not None
+
+
+def test_another_box_in_flood_mode_puts_this_one_in_flood_mode_until_it_ends() -> None:
+    """The network hunts one number over every box: the next box sees only the overflow
+    of a flood the first recognised, so it follows the first box's flood mode."""
+    monitor = FloodMonitor(FloodConfig())
+    quiet = FloodConfig().quiet_s
+    assert monitor.tick(T0) == []
+    monitor.site_flood("box1", True, T0)
+    [entered] = monitor.tick(T0 + 1)
+    assert entered.entered and entered.reason == "site: box1 in flood mode"
+    assert monitor.tick(T0 + 10 * MINUTE) == []  # held while box1's flood lasts
+    monitor.site_flood("box1", False, T0 + 10 * MINUTE)
+    assert monitor.tick(T0 + 10 * MINUTE + quiet - 1) == []
+    [left] = monitor.tick(T0 + 10 * MINUTE + quiet)
+    assert not left.entered
+
+
+def test_a_box_flood_whose_end_never_came_lapses() -> None:
+    monitor = FloodMonitor(FloodConfig())
+    monitor.site_flood("box1", True, T0)
+    assert monitor.tick(T0 + 1)[0].entered
+    assert monitor.tick(T0 + SITE_FLOOD_MAX_S - 1) == []
+    changes = monitor.tick(T0 + SITE_FLOOD_MAX_S + FloodConfig().quiet_s)
+    assert [change.kind for change in changes] == ["left"]
+
+
+def test_a_peers_flood_is_replayed_and_reaches_the_policy_as_a_fact() -> None:
+    state = PolicyState(BASE)
+    state.replay([], T0 + MINUTE, shared=[SharedFact("", "flood", "on", T0, origin="box2")])
+    assert state.flood_active
+    live = PolicyState(BASE)
+    live.record_shared_fact(SharedFact("", "flood", "on", T0, origin="box2"))
+    assert live.tick(T0 + 1)[0].reason == "site: box2 in flood mode"
+    live.record_shared_fact(SharedFact("", "flood", "off", T0 + MINUTE, origin="box2"))
+    assert live.tick(T0 + MINUTE + BASE.flood.quiet_s)[0].kind == "left"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from appliance.floods import FloodShape, FloodWorld, flood_scenario
 from appliance.scenario import CallerAction, ScenarioCall, dump_scenario
 from appliance.score import CONTRACT_KEYS
 from appliance.simulate import SIMULATED_AUDIO_CHUNK_S, SimulationOptions, run_simulation
@@ -194,3 +195,27 @@ def test_cli_splits_the_lines_and_refuses_an_existing_box_database(tmp_path: Pat
         check=False,
     )
     assert again.returncode != 0 and "site-box2.db exists" in again.stderr
+
+
+@pytest.mark.slow  # a 15-minute flood on two boxes of four lines, twice: about 10 s
+def test_the_second_box_follows_the_first_boxs_flood_mode_when_they_share(
+    tmp_path: Path,
+) -> None:
+    """A withheld flood fills box 1's lines and spills onto box 2. Sharing, box 2 enters
+    flood mode on box 1's word (reason `site: box1 in flood mode`), before its own lines
+    would tell it, and less junk line time is spent there than apart."""
+    calls = flood_scenario(FloodWorld(shape=FloodShape.WITHHELD, rate_per_s=1.0, seed=3))
+    options = SimulationOptions(lines=8, operators=4)
+    shared = run_site_simulation(calls, tmp_path / "shared.db", options, SiteOptions(2))
+    apart = run_site_simulation(calls, tmp_path / "apart.db", options, SiteOptions(2, shared=False))
+    box2 = [p for p in shared["flood_periods"] if p["appliance"] == "box2"]
+    assert box2 and box2[0]["reason"] == "site: box1 in flood mode"
+    assert not any(p["reason"].startswith("site:") for p in apart["flood_periods"])
+    first_shared = min(p["on_ts"] for p in box2)
+    first_apart = min(
+        (p["on_ts"] for p in apart["flood_periods"] if p["appliance"] == "box2"),
+        default=float("inf"),
+    )
+    assert first_shared < first_apart
+    assert shared["junk_line_seconds"] < apart["junk_line_seconds"]
+    assert shared["genuine_reached"] >= apart["genuine_reached"]

@@ -23,7 +23,7 @@ import pytest
 
 from appliance.cluster import store
 from appliance.cluster.feed import PeerFactFeed
-from appliance.cluster.messages import decode_fact, fact_subject
+from appliance.cluster.messages import MessageRefused, decode_fact, fact_subject
 from appliance.config import PolicyConfig
 from appliance.model import CallerNumber, NumberClass
 from appliance.policy import PolicyState, SharedFact
@@ -343,14 +343,13 @@ def test_a_call_back_marked_on_this_box_reaches_its_own_line_service(
         mark_callback(db.conn, second_id, "done", by="op1", note="ibu jatuh, sudah dikirim",
                       ts=now - 10, zone=ZoneInfo(ZONE))  # fmt: skip
     db.close()
-    assert feed.new() == [SharedFact(NUMBER, "callback", "done", now - 10)]
+    mark = SharedFact(NUMBER, "callback", "done", now - 10, origin="b" if sharing else "")
+    assert feed.new() == [mark]
     assert feed.new() == []
     # The fact a sharing box publishes is the site's; its own copy counts no peer.
     published = rows(db_path, "SELECT count(*) FROM outbox WHERE kind = 'fact'")[0][0]
     assert published == (1 if sharing else 0)
-    assert PeerFactFeed(db_path).since(now - 60) == [
-        SharedFact(NUMBER, "callback", "done", now - 10)
-    ]
+    assert PeerFactFeed(db_path).since(now - 60) == [mark]
 
 
 def test_a_call_back_served_restarts_the_throttle_window() -> None:
@@ -428,3 +427,36 @@ def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
     assert peer.ladder_status(NUMBER, time.time()) is None
     withdrawn = json.dumps({**facts[3], "origin": "a", "seq": 4})
     assert decode_fact(fact_subject(SITE, "a"), withdrawn.encode()).kind == "withdrawn"
+
+
+def test_a_boxs_own_flood_mode_is_shared_and_a_followed_one_is_not(tmp_path: Path) -> None:
+    """Flood mode from this box's own signals goes to the site; flood mode entered only
+    because another box is in one stays here (the boxes must not hold each other in it)."""
+    db_path = tmp_path / "a.db"
+    record_verdicts(db_path, NUMBER, [])  # the call log's tables
+    db = connect_writer(db_path)
+    store.declare(db, SITE, "a", time.time())
+    db.close()
+    log = CallLog(db_path, timezone=ZONE)
+    log.open()
+    now = time.time()
+    log.add_event("flood_on", detail={"reason": "rate: 61 calls in 60 s (limit 60)"}, ts=now)
+    log.add_event("flood_off", detail={"reason": "quiet for 120 s"}, ts=now + 300)
+    log.add_event("flood_on", detail={"reason": "site: b in flood mode"}, ts=now + 400)
+    log.add_event("flood_off", detail={"reason": "quiet for 120 s"}, ts=now + 900)
+    assert log.flush()
+    log.close()
+    db = connect_writer(db_path)
+    facts = [row.payload for row in store.unsent(db, 100) if row.kind == "fact"]
+    db.close()
+    assert [(fact["kind"], fact["value"], fact["caller"]) for fact in facts] == [
+        ("flood", "on", None),
+        ("flood", "off", None),
+        ("flood", "off", None),  # harmless: a box with no flood of a's forgets nothing
+    ]
+    message = json.dumps({**facts[0], "origin": "a", "seq": 1}).encode()
+    assert decode_fact(fact_subject(SITE, "a"), message).kind == "flood"
+    for bad in ({"caller": NUMBER}, {"value": "maybe"}):
+        refused = json.dumps({**facts[0], **bad, "origin": "a", "seq": 2}).encode()
+        with pytest.raises(MessageRefused):
+            decode_fact(fact_subject(SITE, "a"), refused)

@@ -110,6 +110,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "blok nomor {block}: {calls} panggilan dari {numbers} nomor dalam {window}",
         "number block {block}: {calls} calls from {numbers} numbers in {window}",
     ),
+    "wording.flood.site": (
+        "kotak {box} di situs ini sedang dalam mode banjir",
+        "box {box} of this site is in flood mode",
+    ),
     "wording.flood.restart": (
         "masih aktif saat layanan saluran dimulai ulang",
         "still on when the line service restarted",
