@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import nats
@@ -396,14 +396,28 @@ def test_the_line_service_does_not_load_the_nats_client() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
-    """An operator's second verdict on a call: the box sends the earlier one withdrawn
-    beside the new one, and a peer folding both counts only the new one."""
-    db_path = tmp_path / "a.db"
+def sharing_box(db_path: Path) -> Path:
+    """A call log that shares as box `a` of the site (its outbox triggers on)."""
     record_verdicts(db_path, NUMBER, [])  # the call log's tables
     db = connect_writer(db_path)
     store.declare(db, SITE, "a", time.time())
     db.close()
+    return db_path
+
+
+def outbox_facts(db_path: Path) -> list[dict[str, Any]]:
+    """The facts waiting to be published, oldest first, as their payloads."""
+    db = connect_writer(db_path)
+    try:
+        return [row.payload for row in store.unsent(db, 100) if row.kind == "fact"]
+    finally:
+        db.close()
+
+
+def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
+    """An operator's second verdict on a call: the box sends the earlier one withdrawn
+    beside the new one, and a peer folding both counts only the new one."""
+    db_path = sharing_box(tmp_path / "a.db")
     record_verdicts(db_path, NUMBER, ["prank", "prank", "prank"])
     log = CallLog(db_path, timezone=ZONE)
     log.open()
@@ -411,9 +425,7 @@ def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
     log.record_disposition(2, "prank", "op1", time.time())  # a double click: no new fact
     assert log.flush()
     log.close()
-    db = connect_writer(db_path)
-    facts = [row.payload for row in store.unsent(db, 100) if row.kind == "fact"]
-    db.close()
+    facts = outbox_facts(db_path)
     assert [(fact["kind"], fact["value"], fact["call"]) for fact in facts] == [
         ("verdict", "prank", 1),
         ("verdict", "prank", 2),
@@ -432,11 +444,7 @@ def test_a_replaced_verdict_is_withdrawn_for_the_site(tmp_path: Path) -> None:
 def test_a_boxs_own_flood_mode_is_shared_and_a_followed_one_is_not(tmp_path: Path) -> None:
     """Flood mode from this box's own signals goes to the site; flood mode entered only
     because another box is in one stays here (the boxes must not hold each other in it)."""
-    db_path = tmp_path / "a.db"
-    record_verdicts(db_path, NUMBER, [])  # the call log's tables
-    db = connect_writer(db_path)
-    store.declare(db, SITE, "a", time.time())
-    db.close()
+    db_path = sharing_box(tmp_path / "a.db")
     log = CallLog(db_path, timezone=ZONE)
     log.open()
     now = time.time()
@@ -446,9 +454,7 @@ def test_a_boxs_own_flood_mode_is_shared_and_a_followed_one_is_not(tmp_path: Pat
     log.add_event("flood_off", detail={"reason": "quiet for 120 s"}, ts=now + 900)
     assert log.flush()
     log.close()
-    db = connect_writer(db_path)
-    facts = [row.payload for row in store.unsent(db, 100) if row.kind == "fact"]
-    db.close()
+    facts = outbox_facts(db_path)
     assert [(fact["kind"], fact["value"], fact["caller"]) for fact in facts] == [
         ("flood", "on", None),
         ("flood", "off", None),
