@@ -849,11 +849,17 @@ async def fetch_batch(subscription: JetStreamContext.PullSubscription) -> list[A
     """Up to `FETCH_BATCH` messages, or none after `FETCH_WAIT_S`. The client ends a fetch
     with nothing in it by raising its own timeout, or the bare `TimeoutError` when the
     server's answer came in just as the wait ran out (a busy server, a slow link): both
-    mean "nothing yet", never a broken session."""
+    mean "nothing yet", never a broken session. A cancellation that the client's own
+    `wait_for` swallowed (Python 3.11, when its timeout fell at the same moment) is raised
+    here: a loop that went on fetching would keep its session from ever ending."""
     try:
-        return await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+        msgs: list[Any] = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
     except TimeoutError:  # nats.errors.TimeoutError is one too
-        return []
+        msgs = []
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return msgs
 
 
 async def _acknowledged(pending: list[asyncio.Future[Any]]) -> None:

@@ -182,7 +182,7 @@ def test_the_report_page_lists_flagged_numbers_with_their_site(hub: LiveServer) 
     page = supervisor.client.get("/reports", params=period).text
     assert "Numbers flagged for a supervisor" in page
     assert flagged_rows(page) == ["serang", "cilegon"]
-    assert '<th scope="col">Site</th>' in page
+    assert '<th scope="col" class="text">Site</th>' in page
     assert MARKUP not in page and str(escape(MARKUP)) in page
     serang = supervisor.client.get("/reports", params={**period, "site": "serang"}).text
     assert flagged_rows(serang) == ["serang"]
@@ -199,7 +199,7 @@ def test_a_boxs_report_page_lists_its_flagged_numbers_without_a_site(box: LiveSe
     technician = logged_in(box, Role.TECHNICIAN, language="en")
     page = technician.client.get("/reports", params={"since": today(), "until": today()}).text
     assert flagged_rows(page) == [""]
-    assert "+6281299990001" in page and '<th scope="col">Site</th>' not in page
+    assert "+6281299990001" in page and '<th scope="col" class="text">Site</th>' not in page
 
 
 def test_a_supervisor_picks_a_site_on_the_hubs_dashboard(
