@@ -1360,7 +1360,8 @@ def build_parser(groups: Sequence[CommandGroup] = ()) -> argparse.ArgumentParser
         "--shared",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="the boxes share verdicts and challenge outcomes (default: shared when N > 1)",
+        help="the boxes share verdicts, challenge outcomes and flood mode"
+        " (default: shared when N > 1)",
     )
     simulate.set_defaults(func=cmd_simulate)
 

@@ -126,7 +126,8 @@ class _BridgedBox:
 
 
 class SiteBridge:
-    """Carries each box's verdicts and challenge outcomes to every other box of the site.
+    """Carries each box's facts (verdicts, challenge outcomes, call-backs served, flood
+    mode) to every other box of the site.
 
     It reads what `siaga sync` would publish (the outbox, oldest first), writes what `siaga
     sync` would receive (`peer_facts`, once per origin and sequence) and folds it into the

@@ -21,8 +21,8 @@ While connected, eight loops run together:
 - province rules: a durable pull consumer on the province's rule bucket (or the site's
   mirror of it), each entry applied idempotently (`store.apply_province_rules`); a change
   made here to a province rule is never published (`appliance.cluster.province`);
-- facts: a durable pull consumer on the site's verdicts and challenge outcomes, minus this
-  box's own;
+- facts: a durable pull consumer on the site's facts (verdicts and their withdrawals,
+  challenge outcomes, call-backs served, flood mode), minus this box's own;
 - prune: acknowledged outbox rows older than `keep_sent_s` are deleted;
 - link: ends the session as soon as the client has lost its server.
 The connection is made by `appliance.cluster.connection`, over TLS when `[cluster]` asks.

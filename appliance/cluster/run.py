@@ -105,6 +105,7 @@ def print_status(conn: sqlite3.Connection, out: TextIO) -> None:
     out.write(f"rules from other appliances: {shared_rules[0]}\n")
     out.write(f"rules from the province: {shared_rules[1]}\n")
     out.write(
-        f"verdicts and challenge outcomes received: {facts[0]} from {facts[1]} appliance(s)\n"
+        f"facts received (verdicts, challenge outcomes, call-backs served, flood mode): "
+        f"{facts[0]} from {facts[1]} appliance(s)\n"
     )
     out.write(f"settings sections as another appliance set them: {shared_settings[0]}\n")
