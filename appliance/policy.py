@@ -829,7 +829,7 @@ class PolicyState:
             record.last_junk_at = max((at for at, _ in entries), default=None)
         record.ladder = {}
         for at, _ in entries:
-            self._climb_ladder(e164, record, at)
+            self._climb_ladder(e164, record, at, announce=False)
         logger.info("%s: a %s verdict withdrawn", e164, "ghost" if is_ghost else "prank")
 
     def record_shared_fact(self, fact: SharedFact) -> None:
@@ -978,11 +978,14 @@ class PolicyState:
             record.junk.popleft()
         self._climb_ladder(e164, record, now)
 
-    def _climb_ladder(self, e164: str, record: _CallerRecord, now: float) -> None:
+    def _climb_ladder(
+        self, e164: str, record: _CallerRecord, now: float, *, announce: bool = True
+    ) -> None:
         """Enter (or extend) every ladder step whose count the disposition at `now` reaches.
 
         Each level keeps one restriction: a new trigger while it is active extends it to
         `now + restrict_s` and keeps its start, so `since` reads "restricted since".
+        `announce` False: a rebuild of what was entered before, not logged again.
         """
         junk = record.junk or ()
         ladder = {level: t for level, t in record.ladder.items() if t.until > now}
@@ -994,7 +997,8 @@ class PolicyState:
             current = ladder.get(level)
             if current is None:
                 ladder[level] = _LadderTrigger(level, now, until, step.flag_supervisor)
-                logger.info("%s entered ladder level %d until %.0f", e164, level, until)
+                if announce:
+                    logger.info("%s entered ladder level %d until %.0f", e164, level, until)
             else:
                 current.until = max(current.until, until)
         record.ladder = ladder

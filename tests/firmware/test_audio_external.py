@@ -20,7 +20,7 @@ alsa-utils' recorded words): without them these tests fail, they never skip, and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -273,6 +273,25 @@ def _missed_down_to(
     return missed
 
 
+def _noise_heard(
+    levels: Sequence[float], make: Callable[[str, float, bool], audio.Clip]
+) -> list[str]:
+    """Every noise class, as made and through the telephone band (silence only as made),
+    at each of `levels`, as `make(kind, level, phone_band)` gives it: where a voice was
+    heard, and for how long."""
+    heard_where = []
+    for phone_band in (False, True):
+        for kind in audio.NOISES:
+            if kind == audio.SILENCE and phone_band:
+                continue
+            for level in levels:
+                clip = make(kind, level, phone_band)
+                heard = audio.listen(clip.pcm)
+                if heard.heard:
+                    heard_where.append(f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s")
+    return heard_where
+
+
 @pytest.mark.slow  # 35 sentences and their echo at up to 9 levels: 10-20 s a room
 @pytest.mark.parametrize("room", list(REVERB_PROMISE_DBFS), ids=lambda room: room.name)
 def test_a_caller_in_an_echoing_room_is_heard_down_to_the_promised_level(
@@ -317,16 +336,12 @@ def test_no_noise_class_is_heard_through_an_echoing_room(
 ) -> None:
     """A room's echo smears rustle and stretches a cadenced tone's bursts: every noise
     class, as made and through the telephone band, -60 to -15 dBFS, through the room."""
-    heard_where = []
-    for phone_band in (False, True):
-        for kind in audio.NOISES:
-            if kind == audio.SILENCE and phone_band:
-                continue
-            for level in audio.NOISE_LEVELS_DBFS:
-                clip = library.noise_clip(kind, level, phone_band=phone_band, room=room)
-                heard = audio.listen(clip.pcm)
-                if heard.heard:
-                    heard_where.append(f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s")
+    heard_where = _noise_heard(
+        audio.NOISE_LEVELS_DBFS,
+        lambda kind, level, phone_band: library.noise_clip(
+            kind, level, phone_band=phone_band, room=room
+        ),
+    )
     assert not heard_where, heard_where
 
 
@@ -383,18 +398,12 @@ def test_no_noise_class_is_heard_through_noise_suppression(
     class, as made and through the telephone band, -60 to -15 dBFS and at and just above
     the gate's threshold, through the gate."""
     levels = sorted({*audio.NOISE_LEVELS_DBFS, gate.threshold_dbfs, gate.threshold_dbfs + 2})
-    heard_where = []
-    for phone_band in (False, True):
-        for kind in audio.NOISES:
-            if kind == audio.SILENCE and phone_band:
-                continue
-            for level in levels:
-                clip = library.gate_clip(
-                    library.noise_clip(kind, level, phone_band=phone_band), gate
-                )
-                heard = audio.listen(clip.pcm)
-                if heard.heard:
-                    heard_where.append(f"{clip.kind} at {level:g} dBFS: {heard.heard_s:.2f} s")
+    heard_where = _noise_heard(
+        levels,
+        lambda kind, level, phone_band: library.gate_clip(
+            library.noise_clip(kind, level, phone_band=phone_band), gate
+        ),
+    )
     assert not heard_where, heard_where
 
 
