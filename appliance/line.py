@@ -535,7 +535,7 @@ class Line:
     def stop(self) -> None:
         """Ask `run()` to finish; the current call, if any, is released by the modem's owner."""
         self._stopping = True
-        self._lost.set()
+        self._mark_lost()
 
     @property
     def disabled(self) -> bool:
@@ -785,14 +785,17 @@ class Line:
                 await self._check_settings("retry")
 
     async def _sleep_unless_woken(self, wait_s: float) -> None:
-        """Sleep `wait_s`, or until the line is lost or changes state."""
-        lost = asyncio.ensure_future(self._lost.wait())
-        woken = asyncio.ensure_future(self._state_wake.wait())
-        try:
-            await asyncio.wait({lost, woken}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            woken.cancel()
+        """Sleep `wait_s`, or until the line is lost or changes state (`_mark_lost` and
+        `_set_state` set the wake). One timer and no task: this runs at every state change
+        of every line, between a caller ID and its action."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await self._state_wake.wait()
+
+    def _mark_lost(self) -> None:
+        """The port is lost or the line stops: `run()` leaves its serve loop."""
+        self._lost.set()
+        self._state_wake.set()
 
     async def _poll_health(self) -> bool:
         """Signal, registration, the network's clock, and the settings screening needs.
@@ -856,7 +859,7 @@ class Line:
             await self._expect_answers_to_at(channel)
             await self._check_settings(why)
         except ModemErrorReplies:
-            self._lost.set()  # FAILED, then the recovery ladder
+            self._mark_lost()  # FAILED, then the recovery ladder
         except ATTimeoutError as exc:
             logger.warning("line %s: settings check (%s): %s", self.name, why, exc)
         except (ATCommandError, ChannelClosedError) as exc:
@@ -1060,7 +1063,7 @@ class Line:
         )
         logger.warning("ALARM line %s: %s", self.name, self.health.last_error)
         self._end_call_now(call, "modem_not_answering")
-        self._lost.set()  # FAILED, then the recovery ladder
+        self._mark_lost()  # FAILED, then the recovery ladder
 
     def _end_call_now(self, call: ActiveCall, cause: str) -> None:
         """End the call from outside its coroutine (the modem failed it, the watchdog)."""
@@ -1133,7 +1136,7 @@ class Line:
     def _on_lost(self, exc: BaseException) -> None:
         self.health.last_error = line_error("port_lost", inner=exc)
         logger.error("line %s: port lost: %s", self.name, exc)
-        self._lost.set()
+        self._mark_lost()
 
     def _fail_line(self) -> None:
         self._close_channel()
@@ -1313,7 +1316,7 @@ class Line:
             await self._initialise()
         except (ATCommandError, ATTimeoutError, ChannelClosedError) as exc:
             self.health.last_error = line_error("reinit", inner=exc)
-            self._lost.set()
+            self._mark_lost()
             return
         self.health.last_error = None
         self._recorder.add_event("line_reinitialised", line=self.name, ts=self._clock.timestamp())
@@ -2182,7 +2185,8 @@ class Line:
             if remaining <= 0:
                 return None
             try:
-                urc = await asyncio.wait_for(call.events.get(), remaining)
+                async with asyncio.timeout(remaining):  # no task, unlike wait_for on 3.11
+                    urc = await call.events.get()
             except TimeoutError:
                 return None
             if isinstance(urc, CallEnded):
