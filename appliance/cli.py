@@ -56,6 +56,7 @@ from appliance.store import (
     search_calls,
 )
 from appliance.store.backup import backup_name, copy_database
+from appliance.store.status import table_counts
 from appliance.timesync import kernel_clock_synchronised
 from appliance.web_lines import has_stored_lines
 
@@ -343,8 +344,8 @@ def _choose_demo_database(db_path: Path, *, fresh: bool, zone: ZoneInfo) -> None
 def _calls_in(db_path: Path) -> int:
     connection = open_readonly(db_path)
     try:
-        return int(connection.execute("select count(*) from calls").fetchone()[0])
-    except sqlite3.DatabaseError:  # an empty file (no calls table yet), or no database
+        return table_counts(connection, ("calls",)).get("calls", 0)
+    except sqlite3.DatabaseError:  # not a database (one without a calls table counts 0)
         return 0
     finally:
         connection.close()

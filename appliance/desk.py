@@ -28,6 +28,7 @@ from appliance.model import CallerNumber, LineState, is_valid_disposition
 from appliance.numbers import normalise
 from appliance.request_poller import Outcome, RequestTable
 from appliance.store import CallLog
+from appliance.store.queries import call_summary
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +161,7 @@ class DeskRequests:
         # published (`service_state.base_config`), so both agree on what an operator may pick.
         if not is_valid_disposition(disposition, site.genuine_kinds):
             return "invalid"
-        found = conn.execute(
-            "SELECT caller_raw, disposition FROM calls WHERE id = ?", (call_id,)
-        ).fetchone()
+        found = call_summary(conn, call_id)
         if found is None:
             return "no_such_call"
         caller = normalise(found["caller_raw"], site.region)

@@ -56,6 +56,7 @@ from appliance.clock import Clock
 from appliance.line_supervisor import LineSupervisor
 from appliance.request_poller import Outcome, RequestTable
 from appliance.store import CallLog, open_readonly
+from appliance.store.status import line_choices
 from appliance.web_lines import LinesInForce, in_force, read_stored, stored_version
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,10 @@ class AdminChoice:
 
 def read_choices(conn: sqlite3.Connection) -> dict[str, AdminChoice]:
     """Every `line_admin` row, by line."""
-    rows = conn.execute("SELECT line, enabled, updated_by FROM line_admin").fetchall()
-    return {str(row[0]): AdminChoice(str(row[0]), bool(row[1]), str(row[2] or "")) for row in rows}
+    return {
+        line: AdminChoice(line, bool(row["enabled"]), str(row["updated_by"] or ""))
+        for line, row in line_choices(conn).items()
+    }
 
 
 def truncated_answer(lines: tuple[str, ...]) -> str:

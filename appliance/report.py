@@ -121,6 +121,13 @@ _PERIOD_QUERY = """
     WHERE started_ts >= ? AND started_ts < ?{site}
     GROUP BY disposition, decision, reason, challenge_result
 """
+# `_PERIOD_QUERY`'s groups split by reached_operator too, as the per-day figures keep them.
+_GROUP_QUERY = f"""
+    SELECT {rollup.GROUP_COLUMNS}, COUNT(*), TOTAL(line_seconds)
+    FROM calls
+    WHERE started_ts >= ? AND started_ts < ?{{site}}
+    GROUP BY {rollup.GROUP_COLUMNS}
+"""
 # One aggregate each, so SQLite answers both from the started_ts index without a scan.
 _FIRST_QUERY = "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}"
 _LAST_QUERY = "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}"
@@ -402,17 +409,36 @@ def report_kinds(configured: Sequence[str], rows: Sequence[ReportRow]) -> tuple[
     return (*configured, *sorted(found - set(configured)))
 
 
-def _call_extent(
+def call_extent(
     conn: sqlite3.Connection, since_ts: float, until_ts: float, site: str | None = None
 ) -> tuple[float, float] | None:
-    """(first started_ts, just past the last) of the calls in the range; None if none."""
+    """(first started_ts, just past the last) of the calls in the range; None if none
+    (also when the range's calls went between the two reads: retention archived them)."""
     clause, params = site_filter(site)
     span = (since_ts, until_ts, *params)
     first = conn.execute(_FIRST_QUERY.format(site=clause), span).fetchone()[0]
     if first is None:
         return None
     last = conn.execute(_LAST_QUERY.format(site=clause), span).fetchone()[0]
+    if last is None:
+        return None
     return float(first), float(last) + 1.0
+
+
+def call_groups(
+    conn: sqlite3.Connection, from_ts: float, to_ts: float, site: str | None = None
+) -> list[Group]:
+    """The calls started in [from_ts, to_ts) counted from their rows, grouped as the
+    per-day figures group them (`appliance.store.rollup.Group`: disposition, decision,
+    reason, challenge result, reached operator, calls, line-seconds); `site`: one site's
+    of a hub's database."""
+    clause, params = site_filter(site)
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples, as the per-day figures' groups
+    groups: list[Group] = cursor.execute(
+        _GROUP_QUERY.format(site=clause), (from_ts, to_ts, *params)
+    ).fetchall()
+    return groups
 
 
 def sites(conn: sqlite3.Connection) -> list[str]:
@@ -453,7 +479,7 @@ def report(
     rows: list[ReportRow] = []
     by_month = period == "month" and site is None
     archived = archived_months(conn, since_ts, until_ts) if by_month else {}
-    extent = _call_extent(conn, since_ts, until_ts, site)
+    extent = call_extent(conn, since_ts, until_ts, site)
     if archived:
         first_archived = min(row.from_ts for row in archived.values())
         last_archived = max(row.to_ts for row in archived.values())
@@ -603,6 +629,8 @@ __all__ = [
     "Repeater",
     "Report",
     "ReportRow",
+    "call_extent",
+    "call_groups",
     "format_table",
     "kind_columns",
     "period_bounds",
@@ -630,12 +658,17 @@ def event_site(line: str | None) -> str | None:
     return line.split(SITE_SEPARATOR, 1)[0]
 
 
+def event_site_prefix(site: str | None) -> str | None:
+    """How the lines of one site's events begin on a hub's database; None for no site."""
+    return None if site is None else f"{site}{SITE_SEPARATOR}"
+
+
 def event_site_filter(site: str | None) -> tuple[str, tuple[int | str, ...]]:
     """The clause and parameters that keep one site's events (a hub's database), or none.
     A prefix compared as text: `LIKE` would read a `_` in a site's name as a wildcard."""
-    if site is None:
+    prefix = event_site_prefix(site)
+    if prefix is None:
         return "", ()
-    prefix = f"{site}{SITE_SEPARATOR}"
     return " AND substr(line, 1, ?) = ?", (len(prefix), prefix)
 
 

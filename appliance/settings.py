@@ -96,6 +96,14 @@ def remove_override(conn: sqlite3.Connection, section: str) -> None:
     conn.execute("DELETE FROM settings WHERE section = ?", [section])
 
 
+def latest_change(conn: sqlite3.Connection) -> tuple[str, float] | None:
+    """Who changed a setting last and when (POSIX seconds); None before any change."""
+    row = conn.execute(
+        "SELECT updated_by, updated_ts FROM settings ORDER BY updated_ts DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else (str(row[0]), float(row[1]))
+
+
 def settings_version(conn: sqlite3.Connection) -> int:
     """The change counter (bumped by a trigger on every change); 0 before any."""
     found = conn.execute("SELECT version FROM settings_version WHERE id = 1").fetchone()

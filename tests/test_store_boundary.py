@@ -115,3 +115,92 @@ def test_the_web_ui_writes_only_its_own_tables() -> None:
         if table not in WEB_UI_TABLES and table != "and"  # prose: "UPDATE and ..."
     }
     assert offenders == set(), f"write these through the appliance's store: {sorted(offenders)}"
+
+
+# A table read: `FROM` or `JOIN` (uppercase, as Siaga writes SQL) and a table name, bare or
+# quoted; `FROM a, b AS c` names two. `FROM (SELECT ...)` names none itself: its subquery's
+# own FROM does. In an f-string each `{...}` reads as `{}`, so a table named at run time
+# (`FROM "{table}"`) is found as `{}`, which is no table of the web UI's.
+SQL_READ_START = re.compile(r"\b(?:FROM|JOIN)\s+")
+SQL_TABLE = re.compile(r'["`\[]?(\{\}|[A-Za-z_]\w*)["`\]]?(?:\s+(?:AS\s+)?[A-Za-z_]\w*)?')
+SQL_LIST_COMMA = re.compile(r"\s*,\s*")
+
+
+def string_texts(source: str) -> Iterator[str]:
+    """Every string constant of `source`; an f-string as one text, each `{...}` as `{}`."""
+    in_fstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):  # breadth first: an f-string before its parts
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    in_fstrings.add(id(value))
+                    parts.append(value.value)
+                else:
+                    parts.append("{}")
+            yield "".join(parts)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in in_fstrings
+        ):
+            yield node.value
+
+
+def tables_read(source: str) -> set[str]:
+    """The tables the SQL in `source`'s string constants reads (`FROM` or `JOIN` them)."""
+    read: set[str] = set()
+    for text in string_texts(source):
+        for start in SQL_READ_START.finditer(text):
+            position = start.end()
+            while (table := SQL_TABLE.match(text, position)) is not None:
+                read.add(table.group(1))
+                comma = SQL_LIST_COMMA.match(text, table.end())
+                if comma is None:
+                    break
+                position = comma.end()
+    return read
+
+
+def test_the_read_finder_sees_every_spelling() -> None:
+    source = (
+        'a = "SELECT * FROM line_status ORDER BY line"\n'
+        'b = ("SELECT c.id FROM calls AS c"\n'
+        '     " LEFT JOIN dispositions d ON d.call_id = c.id")\n'
+        'c = "SELECT * FROM (SELECT id FROM desk_requests) WHERE id IN (SELECT x FROM events)"\n'
+        "d = f'SELECT count(*) FROM \"{table}\" WHERE kind = {kind!r}'\n"
+        'e = "SELECT 1 FROM users u, web_sessions AS s, service_state WHERE a IN (1, 2)"\n'
+        'f = f"SELECT {columns} FROM line_admin{where}"\n'
+        'g = "a word from the prose, and from more of it"\n'
+    )
+    assert tables_read(source) == {
+        "line_status",
+        "calls",
+        "dispositions",
+        "desk_requests",
+        "events",
+        "{}",
+        "users",
+        "web_sessions",
+        "service_state",
+        "line_admin",
+    }
+
+
+def test_the_web_ui_reads_only_its_own_tables() -> None:
+    """The appliance's tables (calls, events, the line service's state, requests, lines,
+    settings...) are read through `appliance.store` (and `appliance.settings`,
+    `appliance.web_lines`, `appliance.report`), the functions the CLI and the service use:
+    one query per fact, wherever it is asked."""
+    read = {
+        path: tables_read(path.read_text(encoding="utf-8"))
+        for path in sorted((REPO_ROOT / "web_ui").rglob("*.py"))
+    }
+    assert "users" in read[REPO_ROOT / "web_ui" / "users" / "service.py"]  # the finder sees SQL
+    offenders = {
+        f"{path.relative_to(REPO_ROOT)}: {table}"
+        for path, tables in read.items()
+        for table in tables
+        if table not in WEB_UI_TABLES
+    }
+    assert offenders == set(), f"read these through the appliance's store: {sorted(offenders)}"

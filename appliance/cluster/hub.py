@@ -59,6 +59,7 @@ from appliance.cluster.messages import (
 from appliance.cluster.province import ProvincePublisher, ensure_province_rules
 from appliance.cluster.schema import CALL_COLUMNS
 from appliance.store.db import connect_writer, immediate, iso_at
+from appliance.store.events import add_received_event
 from appliance.store.site_callbacks import store_site_callback
 
 logger = logging.getLogger(__name__)
@@ -227,10 +228,10 @@ def store_event(db: Database, site: str, event: EventMessage, zone: ZoneInfo) ->
     if cursor.rowcount == 0:
         return False
     where = f"{site}/{event.origin}" + (f"/{event.line}" if event.line else "")
-    event_id = db.execute(
-        "INSERT INTO events (at, ts, kind, line, detail) VALUES (?, ?, ?, ?, ?)",
-        [_iso(event.ts, zone), event.ts, event.kind, where, event.detail],
-    ).lastrowid
+    at = _iso(event.ts, zone)
+    event_id = add_received_event(
+        db.conn, at=at, ts=event.ts, kind=event.kind, line=where, detail=event.detail
+    )
     db.execute(
         "UPDATE hub_events SET event_id = ? WHERE site = ? AND appliance = ? AND origin_seq = ?",
         [event_id, site, event.origin, event.seq],

@@ -37,6 +37,7 @@ from appliance.settings import (
 from appliance.store.callbacks import close_served_elsewhere
 from appliance.store.db import immediate
 from appliance.store.rules import write_shared_rule
+from appliance.store.status import base_config
 
 logger = logging.getLogger(__name__)
 
@@ -416,11 +417,11 @@ def _holds(db: Database, section: str, value: dict[str, Any] | None) -> bool:
 def _line_service_base(db: Database) -> Config | None:
     """The configuration file the line service last started on (`service_state`), or None
     when it never ran here (then nothing is checked: it checks when it starts)."""
-    found = db.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
-    if found is None or not found[0]:
+    found = base_config(db.conn)
+    if found is None:
         return None
     try:
-        return parse_config(json.loads(found[0]), source="service_state.base_config")
+        return parse_config(json.loads(found), source="service_state.base_config")
     except (ValueError, ConfigError):
         return None
 

@@ -78,6 +78,13 @@ def open_readonly(
     return conn
 
 
+def row_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor on `conn` whose rows are `sqlite3.Row`, whatever the connection's factory."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor
+
+
 @contextlib.contextmanager
 def immediate(db: Database) -> Iterator[Database]:
     """A write transaction that takes the write lock at BEGIN.

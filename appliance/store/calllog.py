@@ -41,7 +41,6 @@ from sqlite_utils import Database
 from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
-    event_row,
     immediate,
     is_transient,
     iso_at,
@@ -53,6 +52,7 @@ from appliance.store.callbacks import (
     close_reached,
     upsert_release,
 )
+from appliance.store.events import add_event, last_written_events
 from appliance.store.queries import read_history
 
 logger = logging.getLogger(__name__)
@@ -531,15 +531,13 @@ class CallLog:
         """The most recent committed event of `kind` (ts and decoded detail), or None."""
         conn = open_readonly(self.path, busy_timeout_s=self._busy_timeout_s)
         try:
-            found = conn.execute(
-                "SELECT ts, detail FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind]
-            ).fetchone()
+            found = last_written_events(conn, (kind,), limit=1)
         finally:
             conn.close()
-        if found is None:
+        if not found:
             return None
-        detail = json.loads(found[1]) if found[1] else {}
-        return {"ts": found[0], "detail": detail}
+        detail = json.loads(found[0]["detail"]) if found[0]["detail"] else {}
+        return {"ts": found[0]["ts"], "detail": detail}
 
     @property
     def stats(self) -> CallLogStats:
@@ -722,9 +720,7 @@ class CallLog:
                 [item.ts, iso_at(item.ts, self._zone), item.result, item.request_id],
             )
             return cursor.rowcount
-        db.table("events").insert(
-            event_row(item.kind, item.ts, self._zone, line=item.line, detail=item.detail)
-        )
+        add_event(db.conn, item.kind, item.ts, self._zone, line=item.line, detail=item.detail)
         return 1
 
     def _apply_call(self, db: Database, item: _CallWrite) -> int:
@@ -887,9 +883,7 @@ class CallLog:
             if rows:
                 ids = [row[0] for row in rows]
                 detail = {"count": len(ids), "call_ids": ids[:100]}
-                db.table("events").insert(
-                    event_row("interrupted_calls", now_ts, self._zone, line=None, detail=detail)
-                )
+                add_event(db.conn, "interrupted_calls", now_ts, self._zone, detail=detail)
         if rows:
             logger.warning(
                 "%d calls were in flight when the last run stopped; marked interrupted", len(rows)

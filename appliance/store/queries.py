@@ -1,6 +1,9 @@
-"""Read-only queries over the call log for the CLI, reports and the policy's start-up replay.
+"""Read-only queries over the call log for the CLI, reports, the policy's start-up replay,
+the line service's desk and the web UI's console.
 
-All take a connection from `open_readonly()` so they can never write.
+None of them writes: the CLI's and reports' take a connection from `open_readonly()`,
+and the console's run on the request's connection, inside its transaction when it has
+one. Rows read for the console are `sqlite3.Row`, whatever the connection's factory.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from appliance.model import NumberClass
+from appliance.store._sqlite import row_cursor
 from appliance.store.call_search import CallQuery, page_calls
 
 _HISTORY_BATCH = 500
@@ -100,6 +104,70 @@ def search_calls(
     )
     found = page_calls(conn, query, limit=limit)
     return [dict(zip(found.columns, row, strict=True)) for row in found.rows]
+
+
+def call_summary(conn: sqlite3.Connection, call_id: int) -> sqlite3.Row | None:
+    """What the console and the desk check of one call before acting on it (its line,
+    caller, times, whether it reached an operator, its verdict), or None."""
+    row: sqlite3.Row | None = (
+        row_cursor(conn)
+        .execute(
+            "SELECT id, line, caller_raw, caller, number_class, started_ts, ended_ts,"
+            " reached_operator, operator_ts, disposition FROM calls WHERE id = ?",
+            [call_id],
+        )
+        .fetchone()
+    )
+    return row
+
+
+def recently_answered(
+    conn: sqlite3.Connection, *, started_since_ts: float, ended_since_ts: float
+) -> list[sqlite3.Row]:
+    """Calls an operator answered that started at or after `started_since_ts` (the
+    indexed bound) and ended at or after `ended_since_ts`, the latest ended last."""
+    return (
+        row_cursor(conn)
+        .execute(
+            "SELECT id, line, caller_raw, caller, number_class, ended_ts, disposition, operator"
+            " FROM calls WHERE started_ts >= ? AND ended_ts >= ?"
+            " AND (reached_operator = 1 OR operator_ts IS NOT NULL) ORDER BY ended_ts",
+            [started_since_ts, ended_since_ts],
+        )
+        .fetchall()
+    )
+
+
+def caller_call_counts(
+    conn: sqlite3.Connection,
+    caller: str,
+    *,
+    since_ts: float,
+    recent_since_ts: float,
+    except_call_id: int | None,
+) -> tuple[int, int]:
+    """(calls of `caller` started at or after `since_ts`, those at or after
+    `recent_since_ts`), the call `except_call_id` (the one ringing now) left out."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(started_ts >= ?), 0) FROM calls"
+        " WHERE caller = ? AND started_ts >= ? AND id != ?",
+        [recent_since_ts, caller, since_ts, -1 if except_call_id is None else except_call_id],
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def caller_dispositions(conn: sqlite3.Connection, caller: str, limit: int) -> list[sqlite3.Row]:
+    """The latest `limit` verdicts recorded on `caller`'s calls (`disposition`,
+    `operator`, `recorded_ts`), newest first."""
+    return (
+        row_cursor(conn)
+        .execute(
+            "SELECT disposition, operator, recorded_ts FROM dispositions WHERE caller = ?"
+            " ORDER BY recorded_ts DESC, id DESC LIMIT ?",
+            [caller, limit],
+        )
+        .fetchall()
+    )
 
 
 def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -6,8 +6,9 @@ The two processes meet only in the database (migrations 0007 and 0013):
 - `line_requests`: a technician's AT test on a line (`appliance.line_admin`);
 - `line_admin`: a technician's choice to take a line out of service or put it back.
 
-Each function runs inside the caller's transaction, so the web UI writes the request and
-its audit row together, and returns what the caller needs to follow it up.
+Each writing function runs inside the caller's transaction, so the web UI writes the
+request and its audit row together, and returns what the caller needs to follow it up.
+The reading ones give the rows as `sqlite3.Row`, whatever the connection's row factory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlite3
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from appliance.store.db import iso_at
+from appliance.store._sqlite import iso_at, row_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +76,61 @@ def set_line_enabled(
         " updated_by = excluded.updated_by",
         [line, int(enabled), ts, iso_at(ts, zone), by],
     )
+
+
+def recent_desk_requests(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
+    """The newest `limit` desk requests, newest first (by id: a bounded scan)."""
+    cursor = row_cursor(conn)
+    return cursor.execute(
+        "SELECT * FROM desk_requests ORDER BY id DESC LIMIT ?", [limit]
+    ).fetchall()
+
+
+def desk_request(conn: sqlite3.Connection, request_id: int) -> sqlite3.Row | None:
+    """One desk request by id, or None."""
+    cursor = row_cursor(conn)
+    row: sqlite3.Row | None = cursor.execute(
+        "SELECT * FROM desk_requests WHERE id = ?", [request_id]
+    ).fetchone()
+    return row
+
+
+def pending_desk_request(
+    conn: sqlite3.Connection, *, kind: str, call_id: int, since_ts: float
+) -> int | None:
+    """The newest request of `kind` on the call `call_id` made at or after `since_ts`
+    that the service has not carried out yet; its id, or None."""
+    row = conn.execute(
+        "SELECT id FROM desk_requests WHERE call_id = ? AND kind = ? AND done_ts IS NULL"
+        " AND requested_ts >= ? ORDER BY id DESC LIMIT 1",
+        [call_id, kind, since_ts],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def latest_disposition_request(conn: sqlite3.Connection, call_id: int) -> sqlite3.Row | None:
+    """The newest verdict an operator asked for on the call `call_id` (done or not), or None."""
+    cursor = row_cursor(conn)
+    row: sqlite3.Row | None = cursor.execute(
+        "SELECT * FROM desk_requests WHERE call_id = ? AND kind = 'disposition'"
+        " ORDER BY id DESC LIMIT 1",
+        [call_id],
+    ).fetchone()
+    return row
+
+
+def line_requests_since(conn: sqlite3.Connection, since_ts: float) -> list[sqlite3.Row]:
+    """The line requests (AT tests) made at or after `since_ts`, oldest first."""
+    cursor = row_cursor(conn)
+    return cursor.execute(
+        "SELECT * FROM line_requests WHERE requested_ts >= ? ORDER BY id", [since_ts]
+    ).fetchall()
+
+
+def line_request(conn: sqlite3.Connection, request_id: int) -> sqlite3.Row | None:
+    """One line request by id, or None."""
+    cursor = row_cursor(conn)
+    row: sqlite3.Row | None = cursor.execute(
+        "SELECT * FROM line_requests WHERE id = ?", [request_id]
+    ).fetchone()
+    return row

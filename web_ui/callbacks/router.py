@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 
 from appliance.store import callbacks
 from appliance.store.db import iso_at
+from appliance.store.status import service_state
 from web_ui.core.db import transaction
 from web_ui.core.deps import (
     CsrfChecked,
@@ -365,7 +366,7 @@ def _flood_entries(db: sqlite3.Connection, zone: ZoneInfo, user: User) -> FloodE
 
 def _flood_active(db: sqlite3.Connection) -> bool:
     """Whether the line service last reported flood mode on."""
-    row = db.execute("SELECT flood_active FROM service_state WHERE id = 1").fetchone()
+    row = service_state(db)
     return row is not None and bool(row["flood_active"])
 
 

@@ -60,6 +60,7 @@ from appliance.store.call_search import (
     iter_calls,
     page_calls,
 )
+from appliance.store.status import line_statuses
 from web_ui.core.i18n import has_message, translate
 from web_ui.core.kinds import DEFAULT_CATALOGUE, KindCatalogue
 from web_ui.users.service import Language, UserError
@@ -291,7 +292,7 @@ def page(
 
 def known_lines(conn: sqlite3.Connection) -> list[str]:
     """The lines the line service reports on (`line_status`), for the line filter's list."""
-    return [str(row[0]) for row in conn.execute("SELECT line FROM line_status ORDER BY line")]
+    return [str(row["line"]) for row in line_statuses(conn)]
 
 
 def iter_all(conn: sqlite3.Connection, search: Search) -> Iterator[sqlite3.Row]:

@@ -3,7 +3,8 @@
 The line service is another process; the two talk only through the database (migration
 `0007_desk`). The service UPSERTs one `line_status` row per line on every state change and
 carries out the rows the console adds to `desk_requests`, filling `done_ts` and `result`.
-This module reads `line_status`, `calls` and `dispositions` (never writes them), writes
+This module reads `line_status`, `calls` and `dispositions` through the store
+(`appliance.store.status`, `appliance.store.queries`; it never writes them), writes
 `desk_requests`, and adds block rules, each change in one transaction with its audit row.
 
 A block is added with `appliance.store.rules.add_rule` on the request's connection, inside
@@ -51,7 +52,10 @@ from appliance.model import (
     is_valid_disposition,
 )
 from appliance.rules import is_rule_pattern
+from appliance.store import queries
+from appliance.store import requests as request_store
 from appliance.store import rules as rule_store
+from appliance.store import status as status_store
 from appliance.store.requests import DeskRequestKind, add_desk_request
 from web_ui.core.db import transaction
 from web_ui.core.i18n import format_time
@@ -221,7 +225,7 @@ def service_running(heartbeat_age_s: float | None, pid: int | None) -> bool:
 
 def service_health(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> ConsoleServicePublic:
     """Whether the line service runs, and when it was last heard from."""
-    row = conn.execute("SELECT pid, heartbeat_ts FROM service_state WHERE id = 1").fetchone()
+    row = status_store.service_state(conn)
     if row is None:
         return ConsoleServicePublic(
             running=False, known=False, heartbeat_ts=None, heartbeat_at=None
@@ -243,17 +247,6 @@ def _local(ts: float, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ts, zone)
 
 
-def _line_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM line_status ORDER BY line").fetchall()
-
-
-def _line_row(conn: sqlite3.Connection, line: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM line_status WHERE line = ?", [line]
-    ).fetchone()
-    return row
-
-
 def _has_number(caller: str | None, number_class: str | None) -> bool:
     known_class = number_class in (None, NumberClass.NUMBER.value)
     return caller is not None and known_class and is_rule_pattern(caller)
@@ -271,20 +264,18 @@ def _history(
     """Earlier calls, verdicts and rules of the number; nothing for a withheld caller."""
     if caller is None or not _has_number(caller, number_class):
         return CallerHistory(available=False)
-    counts = conn.execute(
-        "SELECT count(*) AS month, coalesce(sum(started_ts >= ?), 0) AS day FROM calls"
-        " WHERE caller = ? AND started_ts >= ? AND id != ?",
-        [now_ts - DAY_S, caller, now_ts - 30 * DAY_S, call_id or -1],
-    ).fetchone()
-    verdicts = conn.execute(
-        "SELECT disposition, operator, recorded_ts FROM dispositions WHERE caller = ?"
-        " ORDER BY recorded_ts DESC, id DESC LIMIT ?",
-        [caller, DISPOSITIONS_SHOWN],
-    ).fetchall()
+    calls_30d, calls_24h = queries.caller_call_counts(
+        conn,
+        caller,
+        since_ts=now_ts - 30 * DAY_S,
+        recent_since_ts=now_ts - DAY_S,
+        except_call_id=call_id or None,
+    )
+    verdicts = queries.caller_dispositions(conn, caller, DISPOSITIONS_SHOWN)
     return CallerHistory(
         available=True,
-        calls_24h=int(counts["day"]),
-        calls_30d=int(counts["month"]),
+        calls_24h=calls_24h,
+        calls_30d=calls_30d,
         dispositions=[
             DispositionPublic(
                 disposition=str(row["disposition"]),
@@ -326,12 +317,11 @@ def _recent_calls(conn: sqlite3.Connection, now_ts: float) -> dict[str, sqlite3.
 
     Bounded by `started_ts` (indexed): the query stays instant over millions of calls.
     """
-    rows = conn.execute(
-        "SELECT id, line, caller_raw, caller, number_class, ended_ts, disposition, operator"
-        " FROM calls WHERE started_ts >= ? AND ended_ts >= ?"
-        " AND (reached_operator = 1 OR operator_ts IS NOT NULL) ORDER BY ended_ts",
-        [now_ts - RECENT_LOOKBACK_S, now_ts - RECENT_CALL_S],
-    ).fetchall()
+    rows = queries.recently_answered(
+        conn,
+        started_since_ts=now_ts - RECENT_LOOKBACK_S,
+        ended_since_ts=now_ts - RECENT_CALL_S,
+    )
     return {str(row["line"]): row for row in rows}  # the latest per line wins
 
 
@@ -439,9 +429,7 @@ def _my_requests(
     conn: sqlite3.Connection, username: str, now_ts: float, zone: ZoneInfo
 ) -> list[DeskRequestPublic]:
     # The newest rows by id (the primary key), so the scan is bounded however many exist.
-    rows = conn.execute(
-        "SELECT * FROM desk_requests ORDER BY id DESC LIMIT ?", [REQUESTS_SCANNED]
-    ).fetchall()
+    rows = request_store.recent_desk_requests(conn, REQUESTS_SCANNED)
     mine = [
         row
         for row in rows
@@ -463,7 +451,7 @@ def snapshot(
     recent = _recent_calls(conn, now)
     lines = [
         _line_public(conn, row, recent.get(str(row["line"])), now, zone, language)
-        for row in _line_rows(conn)
+        for row in status_store.line_statuses(conn)
     ]
     return ConsoleSnapshot(
         now_ts=now,
@@ -475,10 +463,7 @@ def snapshot(
 
 def get_request(conn: sqlite3.Connection, request_id: int) -> sqlite3.Row | None:
     """One desk request by id."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM desk_requests WHERE id = ?", [request_id]
-    ).fetchone()
-    return row
+    return request_store.desk_request(conn, request_id)
 
 
 def change_marker(conn: sqlite3.Connection) -> int:
@@ -499,7 +484,7 @@ def _status_summary(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _known_line(conn: sqlite3.Connection, line: str) -> sqlite3.Row:
-    row = _line_row(conn, line)
+    row = status_store.line_status(conn, line)
     if row is None:
         raise ConsoleError("error.unknown_line", status=422)
     return row
@@ -507,12 +492,9 @@ def _known_line(conn: sqlite3.Connection, line: str) -> sqlite3.Row:
 
 def _pending_twin(conn: sqlite3.Connection, kind: str, call_id: int, now_ts: float) -> int | None:
     """A request of the same kind for the same call still waiting (a double click)."""
-    row = conn.execute(
-        "SELECT id FROM desk_requests WHERE call_id = ? AND kind = ? AND done_ts IS NULL"
-        " AND requested_ts >= ? ORDER BY id DESC LIMIT 1",
-        [call_id, kind, now_ts - NOT_ANSWERING_S],
-    ).fetchone()
-    return None if row is None else int(row["id"])
+    return request_store.pending_desk_request(
+        conn, kind=kind, call_id=call_id, since_ts=now_ts - NOT_ANSWERING_S
+    )
 
 
 def _after(request_id: int, kind: str, line: str, call_id: int, **extra: Any) -> dict[str, Any]:
@@ -588,15 +570,6 @@ def request_hang_up(
     )
 
 
-def _call_row(conn: sqlite3.Connection, call_id: int) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT id, line, caller_raw, caller, number_class, started_ts, ended_ts,"
-        " reached_operator, operator_ts, disposition FROM calls WHERE id = ?",
-        [call_id],
-    ).fetchone()
-    return row
-
-
 def _recordable(
     status: sqlite3.Row, call: sqlite3.Row | None, line: str, call_id: int, now_ts: float
 ) -> bool:
@@ -626,7 +599,7 @@ def request_disposition(
     now_ts = time.time()
     with transaction(conn):
         status = _known_line(conn, line)
-        call = _call_row(conn, call_id)
+        call = queries.call_summary(conn, call_id)
         if not _recordable(status, call, line, call_id, now_ts):
             raise ConsoleError("error.call_not_recordable", status=409)
         request_id = add_desk_request(
@@ -663,7 +636,7 @@ def _number_of_call(
     """(caller E.164, number class) of the call on `line` now or lately; 409 if none."""
     if status["call_id"] == call_id:
         return status["caller"], status["number_class"]
-    call = _call_row(conn, call_id)
+    call = queries.call_summary(conn, call_id)
     recent = call is not None and float(call["started_ts"] or 0) >= now_ts - RECENT_LOOKBACK_S
     if call is None or call["line"] != line or not recent:
         raise ConsoleError("error.call_not_on_line", status=409)
@@ -672,13 +645,9 @@ def _number_of_call(
 
 def _block_reason(conn: sqlite3.Connection, call_id: int) -> str:
     """`console: <the call's latest disposition>`, or `console: supervisor` without one."""
-    row = conn.execute(
-        "SELECT disposition FROM desk_requests WHERE call_id = ? AND kind = 'disposition'"
-        " ORDER BY id DESC LIMIT 1",
-        [call_id],
-    ).fetchone()
+    row = request_store.latest_disposition_request(conn, call_id)
     if row is None:
-        row = conn.execute("SELECT disposition FROM calls WHERE id = ?", [call_id]).fetchone()
+        row = queries.call_summary(conn, call_id)
     disposition = None if row is None else row["disposition"]
     return f"console: {disposition or 'supervisor'}"
 

@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from appliance.config import SiteConfig
 from appliance.model import DEFAULT_GENUINE_KINDS, GENUINE_PREFIX, genuine_kind, is_kind
+from appliance.store.status import base_config
 from web_ui.core.i18n import has_message, translate
 from web_ui.users.service import Language
 
@@ -68,10 +69,8 @@ DEFAULT_CATALOGUE = KindCatalogue()
 
 def configured_kinds(conn: sqlite3.Connection) -> KindCatalogue:
     """The kinds of the configuration the line service last started on (else defaults)."""
-    row = conn.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
-    if row is None or not row[0]:
-        return DEFAULT_CATALOGUE
-    return _catalogue_of(str(row[0]))
+    base = base_config(conn)
+    return DEFAULT_CATALOGUE if base is None else _catalogue_of(base)
 
 
 @lru_cache(maxsize=4)

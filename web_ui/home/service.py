@@ -63,7 +63,7 @@ On a province hub's database (`siaga hub`), the dashboard shows every site's cal
 alarms together, or one site's (`site`, one of `appliance.report.sites`, as on the
 reports page): today's figures count that site's calls (`appliance.report`'s own `site`),
 and the alarms are those its boxes raised (the hub names an event's line
-`site/appliance[/line]`, `appliance.report.event_site_filter`). The line service, flood
+`site/appliance[/line]`, `appliance.report.event_site_prefix`). The line service, flood
 mode, the lines and the call-back card are the database's own (a hub has none of them)
 and do not change with the site. On a box's database there is no site to choose.
 """
@@ -78,8 +78,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from appliance.report import SCREEN_COLUMNS, event_site_filter, report
+from appliance.report import SCREEN_COLUMNS, event_site_prefix, report
 from appliance.store import callbacks
+from appliance.store import events as event_store
+from appliance.store import status as status_store
 from web_ui.console.service import HEARTBEAT_FRESH_S as HEARTBEAT_FRESH_S  # its readers look here
 from web_ui.console.service import (
     STATE_TONES,
@@ -306,7 +308,7 @@ def today_figures(
 
 def service_status(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> ServicePublic:
     """The line service's row; `running` only with a heartbeat younger than 30 s."""
-    row = conn.execute("SELECT * FROM service_state WHERE id = 1").fetchone()
+    row = status_store.service_state(conn)
     if row is None:
         return ServicePublic(
             known=False, running=False, pid=None, version=None, started_ts=None,
@@ -334,16 +336,14 @@ def service_status(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> S
 
 def flood_status(conn: sqlite3.Connection, running: bool, zone: ZoneInfo) -> FloodPublic:
     """Flood mode on or off, since when and why, from `service_state`."""
-    row = conn.execute(
-        "SELECT flood_active, flood_since_ts, flood_reason FROM service_state WHERE id = 1"
-    ).fetchone()
+    row = status_store.service_state(conn)
     active = row is not None and bool(row["flood_active"])
-    since_ts = _optional_float(row["flood_since_ts"]) if active else None
+    since_ts = _optional_float(row["flood_since_ts"]) if row is not None and active else None
     return FloodPublic(
         active=active,
         since_ts=since_ts,
         since_at=None if since_ts is None else _local(since_ts, zone),
-        reason=row["flood_reason"] if active else None,
+        reason=row["flood_reason"] if row is not None and active else None,
         as_last_reported=not running,
     )
 
@@ -374,13 +374,13 @@ def recent_alarms(
 ) -> list[AlarmPublic]:
     """Alarm events of the last 24 hours, newest first; `site`: those one site's boxes
     raised, on a province hub's database."""
-    marks = ", ".join("?" * len(ALARM_KINDS))
-    clause, params = event_site_filter(site)
-    rows = conn.execute(
-        f"SELECT id, ts, kind, line, detail FROM events WHERE kind IN ({marks}) AND ts >= ?"
-        f"{clause} ORDER BY ts DESC, id DESC LIMIT ?",
-        [*ALARM_KINDS, now_ts - ALARM_WINDOW_S, *params, limit],
-    ).fetchall()
+    rows = event_store.latest_events(
+        conn,
+        kinds=ALARM_KINDS,
+        since_ts=now_ts - ALARM_WINDOW_S,
+        line_prefix=event_site_prefix(site),
+        limit=limit,
+    )
     alarms = []
     for row in rows:
         kind, detail = str(row["kind"]), callbacks.decode_detail(row["detail"])
@@ -422,7 +422,7 @@ def signal_dbm(csq: int | None) -> int | None:
 def line_health(conn: sqlite3.Connection, zone: ZoneInfo) -> list[LineHealthPublic]:
     """Every line's state and modem health, by line name."""
     lines = []
-    for row in conn.execute("SELECT * FROM line_status ORDER BY line").fetchall():
+    for row in status_store.line_statuses(conn):
         state = str(row["state"])
         csq = None if row["signal"] is None else int(row["signal"])
         registration = row["registration"]

@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, ValidationError
 
 from appliance.config import LineConfig
+from appliance.store import events as event_store
+from appliance.store import status as status_store
 from appliance.web_lines import (
     LinesSource,
     line_from_json,
@@ -242,11 +244,11 @@ def read_slots(paths: Sequence[Path] = (INSTALLED_RULES, CHECKOUT_RULES)) -> lis
 def file_lines(conn: sqlite3.Connection) -> tuple[list[LineConfig], bool]:
     """The configuration file's lines as the line service last published them, and
     whether it ever did (False: unknown, before the service first ran here)."""
-    row = conn.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
-    if row is None or not row[0]:
+    base = status_store.base_config(conn)
+    if base is None:
         return [], False
     try:
-        entries = json.loads(row[0]).get("lines") or []
+        entries = json.loads(base).get("lines") or []
         return [LineConfig.model_validate(entry) for entry in entries], True
     except (ValueError, AttributeError, TypeError):
         logger.warning("service_state.base_config has no readable lines")
@@ -270,17 +272,16 @@ class _Applied:
 def _applied_by_service(conn: sqlite3.Connection) -> _Applied:
     """What the running line service last said about the page's lines (its latest
     `lines_change` and `lines_refused` events since it started)."""
-    state = conn.execute("SELECT started_ts FROM service_state WHERE id = 1").fetchone()
-    started = float(state[0]) if state is not None and state[0] is not None else None
+    state = status_store.service_state(conn)
+    started = None if state is None or state["started_ts"] is None else float(state["started_ts"])
     found = _Applied()
     if started is None:
         return found
-    rows = conn.execute(
-        "SELECT kind, detail FROM events WHERE kind IN ('lines_change', 'lines_refused')"
-        " AND ts >= ? ORDER BY id DESC LIMIT 20",
-        [started],
-    ).fetchall()
-    for kind, text in rows:
+    rows = event_store.last_written_events(
+        conn, ("lines_change", "lines_refused"), since_ts=started, limit=20
+    )
+    for row in rows:
+        kind, text = row["kind"], row["detail"]
         try:
             detail = json.loads(text or "{}")
         except ValueError:

@@ -51,7 +51,10 @@ from pydantic import BaseModel, Field, StrictBool
 
 from appliance.line_admin import AT_TEST_COMMANDS
 from appliance.model import CALL_STATES
+from appliance.store import requests as request_store
+from appliance.store import status as status_store
 from appliance.store.requests import add_at_test, set_line_enabled
+from appliance.web_lines import stored_rows
 from web_ui.console.service import STATE_TONES, degraded_list
 from web_ui.core.db import transaction
 from web_ui.core.models import InputModel
@@ -167,14 +170,14 @@ def signal_percent(csq: int | None) -> int | None:
 def configured_lines(conn: sqlite3.Connection) -> dict[str, ConfiguredLine]:
     """The lines in force: the lines page's (`web_lines`) while it has any, else those of
     the configuration file the service last started on (none if unknown)."""
-    stored = conn.execute("SELECT name, config FROM web_lines ORDER BY position").fetchall()
+    stored = stored_rows(conn)
     if stored:
-        return {str(name): _stored_line(str(name), text) for name, text in stored}
-    row = conn.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
-    if row is None or not row["base_config"]:
+        return {name: _stored_line(name, str(row["config"])) for name, row in stored.items()}
+    base = status_store.base_config(conn)
+    if base is None:
         return {}
     try:
-        config = json.loads(row["base_config"])
+        config = json.loads(base)
         entries = config.get("lines") or []
         found = {
             str(entry["name"]): ConfiguredLine(str(entry["name"]), bool(entry.get("enabled", True)))
@@ -196,13 +199,7 @@ def _stored_line(name: str, text: str) -> ConfiguredLine:
 
 
 def _status_rows(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    rows = conn.execute("SELECT * FROM line_status ORDER BY line").fetchall()
-    return {str(row["line"]): row for row in rows}
-
-
-def _admin_rows(conn: sqlite3.Connection) -> dict[str, sqlite3.Row]:
-    rows = conn.execute("SELECT * FROM line_admin").fetchall()
-    return {str(row["line"]): row for row in rows}
+    return {str(row["line"]): row for row in status_store.line_statuses(conn)}
 
 
 def request_public(row: sqlite3.Row, zone: ZoneInfo, now_ts: float) -> LineRequestPublic:
@@ -238,10 +235,7 @@ def _latest_tests(
     conn: sqlite3.Connection, zone: ZoneInfo, now_ts: float
 ) -> dict[str, LineRequestPublic]:
     """Each line's latest test of the last hour (the newest row per line wins)."""
-    rows = conn.execute(
-        "SELECT * FROM line_requests WHERE requested_ts >= ? ORDER BY id",
-        [now_ts - TEST_SHOWN_S],
-    ).fetchall()
+    rows = request_store.line_requests_since(conn, now_ts - TEST_SHOWN_S)
     return {str(row["line"]): request_public(row, zone, now_ts) for row in rows}
 
 
@@ -290,7 +284,7 @@ def list_lines(
 ) -> list[LineListed]:
     """Every line the service reported or the configuration file lists, by name."""
     now = time.time() if now_ts is None else now_ts
-    statuses, admins = _status_rows(conn), _admin_rows(conn)
+    statuses, admins = _status_rows(conn), status_store.line_choices(conn)
     configured, latest = configured_lines(conn), _latest_tests(conn, zone, now)
     names = sorted(set(statuses) | set(configured))
     return [
@@ -315,7 +309,7 @@ def get_request(
     conn: sqlite3.Connection, request_id: int, zone: ZoneInfo, now_ts: float | None = None
 ) -> LineRequestPublic | None:
     """One AT test by id."""
-    row = conn.execute("SELECT * FROM line_requests WHERE id = ?", [request_id]).fetchone()
+    row = request_store.line_request(conn, request_id)
     if row is None:
         return None
     return request_public(row, zone, time.time() if now_ts is None else now_ts)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from appliance.model import genuine_kind
-from appliance.report import Period, Report, period_bounds, site_filter
+from appliance.report import Period, Report, call_extent, call_groups, period_bounds
 from appliance.store import rollup
 
 CENTRE_JUNK: tuple[str, ...] = ("prank", "ghost")
@@ -65,12 +65,6 @@ _REFUSAL_CLASSES = {
     "throttle": "refused_repeat",
 }
 OPERATOR_OTHER = ("info", "wrong_number", "other_disposition")
-_GROUP_QUERY = """
-    SELECT disposition, decision, reason, challenge_result, reached_operator, COUNT(*)
-    FROM calls
-    WHERE started_ts >= ? AND started_ts < ?{site}
-    GROUP BY disposition, decision, reason, challenge_result, reached_operator
-"""
 
 
 def siaga_class(
@@ -168,9 +162,8 @@ def _period_row(
     conn: sqlite3.Connection, label: str, from_ts: float, to_ts: float, site: str | None = None
 ) -> CategoryRow:
     row = CategoryRow(label)
-    clause, params = site_filter(site)
-    for disposition, decision, reason, result, reached, n in conn.execute(
-        _GROUP_QUERY.format(site=clause), (from_ts, to_ts, *params)
+    for disposition, decision, reason, result, reached, n, _line_s in call_groups(
+        conn, from_ts, to_ts, site
     ):
         _fold(row, disposition, decision, reason, result, bool(reached), int(n))
     return row
@@ -197,12 +190,6 @@ class Categories:
     totals: CategoryRow
 
 
-_EXTENT_QUERIES = (
-    "SELECT MIN(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}",
-    "SELECT MAX(started_ts) FROM calls WHERE started_ts >= ? AND started_ts < ?{site}",
-)
-
-
 def period_rows(
     conn: sqlite3.Connection,
     since_ts: float,
@@ -217,14 +204,10 @@ def period_rows(
     first and last call, then the per-day figures of the periods between them
     (`appliance.store.rollup`: the rollup's days, and the dirty ones from their rows).
     One `site` of a province hub is counted from its rows."""
-    clause, params = site_filter(site)
-    span = (since_ts, until_ts, *params)
-    first, last = (
-        conn.execute(sql.format(site=clause), span).fetchone()[0] for sql in _EXTENT_QUERIES
-    )
-    if first is None or last is None:
+    extent = call_extent(conn, since_ts, until_ts, site)
+    if extent is None:
         return {}
-    bounds = list(period_bounds(float(first), float(last) + 1.0, period, zone))
+    bounds = list(period_bounds(*extent, period, zone))
     if site is not None or not rollup.has_rollup(conn):  # a hub's site, or before 0017
         return {
             label: _period_row(conn, label, from_ts, to_ts, site)

@@ -40,11 +40,14 @@ from appliance.settings import (
     LIVE_SECTIONS,
     config_digest,
     effective_config,
+    latest_change,
     read_overrides,
     remove_override,
     settings_version,
     write_override,
 )
+from appliance.store import events as event_store
+from appliance.store import status as status_store
 from web_ui.core.db import transaction
 from web_ui.settings import prompt_keys
 from web_ui.users import audit
@@ -192,11 +195,11 @@ def _defaults() -> Config:
 
 def read_base(conn: sqlite3.Connection) -> tuple[Config, BaseSource]:
     """The configuration file the line service last started on, or the built-in defaults."""
-    row = conn.execute("SELECT base_config FROM service_state WHERE id = 1").fetchone()
-    if row is None or not row[0]:
+    base = status_store.base_config(conn)
+    if base is None:
         return _defaults(), "defaults"
     try:
-        return parse_config(json.loads(row[0]), source="service_state.base_config"), "line_service"
+        return parse_config(json.loads(base), source="service_state.base_config"), "line_service"
     except (ValueError, ConfigError) as exc:
         logger.warning("the line service's base configuration cannot be read (%s): defaults", exc)
         return _defaults(), "defaults"
@@ -206,12 +209,10 @@ def line_service_status(
     conn: sqlite3.Connection, in_force: Config | None, now_ts: float
 ) -> LineServiceStatus:
     """Whether the running line service has put `in_force` in force (None: it cannot)."""
-    state = conn.execute(
-        "SELECT heartbeat_ts, updated_ts FROM service_state WHERE id = 1"
-    ).fetchone()
+    state = status_store.service_state(conn)
     if state is None:
         return "never_ran"
-    heartbeat = state[0] if state[0] is not None else state[1]
+    heartbeat = state["heartbeat_ts"] if state["heartbeat_ts"] is not None else state["updated_ts"]
     if heartbeat is None or now_ts - float(heartbeat) > SERVICE_SILENT_S:
         return "not_running"
     if in_force is not None and _applied_digest(conn) == config_digest(in_force):
@@ -221,11 +222,10 @@ def line_service_status(
 
 def _applied_digest(conn: sqlite3.Connection) -> str | None:
     """The digest in the line service's latest `config_change` event, if it has one."""
-    latest = conn.execute(
-        "SELECT detail FROM events WHERE kind = 'config_change' ORDER BY ts DESC, id DESC LIMIT 1"
-    ).fetchone()
+    latest = event_store.latest_events(conn, kinds=("config_change",), limit=1)
+    text = latest[0]["detail"] if latest else None
     try:
-        detail = json.loads(latest[0]) if latest is not None and latest[0] else {}
+        detail = json.loads(text) if text else {}
     except ValueError:
         return None
     digest = detail.get("digest") if isinstance(detail, dict) else None
@@ -233,10 +233,8 @@ def _applied_digest(conn: sqlite3.Connection) -> str | None:
 
 
 def _last_change(conn: sqlite3.Connection) -> LastChange | None:
-    row = conn.execute(
-        "SELECT updated_by, updated_ts FROM settings ORDER BY updated_ts DESC LIMIT 1"
-    ).fetchone()
-    return None if row is None else LastChange(by=str(row[0]), ts=float(row[1]))
+    latest = latest_change(conn)
+    return None if latest is None else LastChange(by=latest[0], ts=latest[1])
 
 
 def read_view(conn: sqlite3.Connection, now_ts: float | None = None) -> SettingsView:

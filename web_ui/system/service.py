@@ -36,6 +36,8 @@ from pydantic import BaseModel, PrivateAttr
 
 from appliance import package_version
 from appliance.store import callbacks
+from appliance.store import events as event_store
+from appliance.store import status as status_store
 from appliance.store.restore import (
     MAX_RESTORE_BYTES,
     SAFETY_INFIX,
@@ -155,14 +157,7 @@ def _local(ts: float, zone: ZoneInfo) -> datetime:
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows in each of the large tables (a fixed list: no name comes from a request)."""
-    present = {
-        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
-    return {
-        table: int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
-        for table in BIG_TABLES
-        if table in present
-    }
+    return status_store.table_counts(conn, BIG_TABLES)
 
 
 def safety_copies(db_path: Path, zone: ZoneInfo) -> list[SafetyCopyPublic]:
@@ -181,18 +176,14 @@ def safety_copies(db_path: Path, zone: ZoneInfo) -> list[SafetyCopyPublic]:
 
 def event_kinds(conn: sqlite3.Connection) -> list[str]:
     """Every event kind in the log (read from the `(kind, ts)` index)."""
-    return [str(row[0]) for row in conn.execute("SELECT DISTINCT kind FROM events ORDER BY kind")]
+    return event_store.event_kinds(conn)
 
 
 def recent_events(
     conn: sqlite3.Connection, zone: ZoneInfo, kind: str | None, limit: int = EVENTS_SHOWN
 ) -> list[EventPublic]:
     """The newest events, of one kind or all, newest first."""
-    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    rows = conn.execute(
-        f"SELECT id, ts, kind, line, detail FROM events {where} ORDER BY ts DESC, id DESC LIMIT ?",
-        [*params, limit],
-    ).fetchall()
+    rows = event_store.latest_events(conn, kinds=(kind,) if kind else None, limit=limit)
     events = []
     for row in rows:
         detail = str(row["detail"] or "")
