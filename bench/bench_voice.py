@@ -5,6 +5,7 @@ Usage:
     .venv/bin/python bench/bench_voice.py --muffled [--quick]    # the muffled world instead
     .venv/bin/python bench/bench_voice.py --reverberant [--quick]         # echoing rooms
     .venv/bin/python bench/bench_voice.py --phone-processing [--quick]    # network, handset
+    .venv/bin/python bench/bench_voice.py --rubbing [--quick]             # over cloth rubbing
     ... [--level-dbfs -48] [--level-hold-dbfs -54]               # another gate, to compare
 
 Needs Debian's `espeak-ng` and `sox` (and `alsa-utils` for the recorded words); `./dev
@@ -55,6 +56,16 @@ threshold and clips each onset by 20 or 50 ms; one fills its gaps with comfort n
 beside the same clips without it, at the same levels as `--reverberant`; and every noise
 class through each gate.
 
+`--rubbing` sweeps a caller speaking while the phone rubs against cloth: every sentence
+alone at -26 and -40 dBFS active level with each tremolo noise (brown, pink, white; as
+made and through the telephone band: the noise classes' cloth rubbing) under it for the
+whole clip, the speech's active level over its RMS +10, +5, 0 and -5 dB; per cell the
+share heard and the time to the first hearing (median and most), the talker with the
+fewest heard per row, the least voice counted per cell; the same for a caller who says
+the first two sentences in a row. Then the same mixes with no voice: the rubbing alone at
+every level the mixes put it at (`--noise-s` of it), espeak-ng's whisper over it, and
+every noise class with it under (the most seconds any level and ratio counted).
+
 `--level-dbfs` and `--level-hold-dbfs` run everything with another level gate (the
 detector's `VoiceSettings`), to see what moving it would gain and cost; with the hold
 equal to the gate the detector is the one before the hold was added.
@@ -64,7 +75,9 @@ sentences, 10 s of each noise. The exit status is 1 when a target is missed: spe
 -40 dBFS or louder not heard, or any noise class heard (with `--muffled`: any noise class
 heard at the quiet levels; with `--reverberant` or `--phone-processing`: speech at -40 dBFS
 or louder missed in any column, any noise class heard under any condition, or comfort
-noise heard). `--quick` there: the noises at -60 to -15 dBFS only.
+noise heard; `--quick` there: the noises at -60 to -15 dBFS only; with `--rubbing`: a
+sentence missed with the rubbing 10 dB or more under it, or the rubbing alone, a whisper
+over it or a noise class with it under heard).
 """
 
 from __future__ import annotations
@@ -669,6 +682,262 @@ def phone_processing_world(
     return lines, figures
 
 
+# ---------------------------------------------------------------------------------------
+# A caller speaking while the phone rubs against cloth, and the same mixes with no voice.
+
+RubbingRow = tuple[float, audio.Rubbing]  # the speech's active level, the rubbing
+# Every sentence alone is to be heard over every kind of rubbing this far under it, or
+# less (the bench's target; docs/voice-detector.md gives the promise per kind).
+RUBBING_TARGET_RATIO_DB = 10.0
+
+
+def rubbing_rows() -> list[RubbingRow]:
+    """Each speech level with each kind of rubbing, in table order."""
+    return [
+        (level, rubbing) for level in audio.RUBBING_SPEECH_LEVELS_DBFS for rubbing in audio.RUBBINGS
+    ]
+
+
+def ratio_header(title: str, last: str | None = None) -> list[str]:
+    """A table heading and the header rows of a (speech level, rubbing) x ratio table."""
+    ratios = [f"{ratio:+g} dB" for ratio in audio.RUBBING_RATIOS_DB]
+    extra = [] if last is None else [last]
+    columns = ["speech dBFS", "rubbing", *ratios, *extra]
+    return [
+        title,
+        "",
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+
+
+def fewest_heard(by_talker: dict[audio.Talker, list[Outcome]]) -> str:
+    """The talker with the fewest clips heard (then the least voice counted), as
+    'name (heard/total)'; '-' when every clip was heard."""
+    if all(o.heard.heard for outcomes in by_talker.values() for o in outcomes):
+        return "-"
+
+    def score(talker: audio.Talker) -> tuple[int, float]:
+        outcomes = by_talker[talker]
+        return sum(o.heard.heard for o in outcomes), sum(o.heard.heard_s for o in outcomes)
+
+    worst = min(by_talker, key=score)
+    return f"{worst.name} ({heard_count(by_talker[worst])})"
+
+
+def rubbed_speech(
+    library: audio.Library, talkers: Sequence[audio.Talker], sentences: Sequence[str]
+) -> Table:
+    """Every sentence alone over every kind of rubbing at every ratio, at each speech
+    level: heard and when, the talker with the fewest heard per row, and the least voice
+    counted per cell (the margin over `min_voice_s`)."""
+    lines = ratio_header(
+        "### A caller speaking over cloth rubbing, one sentence: heard, and the time from "
+        "the first word to `heard` (median/most, s)",
+        "fewest heard (over the row)",
+    )
+    margins = ratio_header(
+        f"### The same: the least voice counted per cell, s (heard at {SETTINGS.min_voice_s:g} s)"
+    )
+    grid: dict[str, dict[str, str]] = {}
+    missed = 0
+    for level, rubbing in rubbing_rows():
+        row = f"{level:g} dBFS, {rubbing.name}"
+        grid[row] = {}
+        by_talker: dict[audio.Talker, list[Outcome]] = {talker: [] for talker in talkers}
+        cells, least = [], []
+        for ratio in audio.RUBBING_RATIOS_DB:
+            outcomes = []
+            for talker in talkers:
+                mine = run(
+                    [library.rubbing_clip(s, talker, level, rubbing, ratio) for s in sentences]
+                )
+                by_talker[talker] += mine
+                outcomes += mine
+            grid[row][f"{ratio:+g}"] = heard_count(outcomes)
+            cells.append(sweep_cell(outcomes))
+            least.append(f"{min(o.heard.heard_s for o in outcomes):.2f}")
+            if ratio >= RUBBING_TARGET_RATIO_DB:
+                missed += sum(not o.heard.heard for o in outcomes)
+        lines.append(
+            f"| {level:g} | {rubbing.name} | {' | '.join(cells)} | {fewest_heard(by_talker)} |"
+        )
+        margins.append(f"| {level:g} | {rubbing.name} | {' | '.join(least)} |")
+        logger.info("rubbing: %s done", row)
+    figures: dict[str, object] = {
+        "rubbing": grid,
+        "rubbing_all_heard_down_to_dB": {
+            row: all_heard_down_to(cells) for row, cells in grid.items()
+        },
+        "speech_target_missed": missed,
+    }
+    return [*lines, "", *margins], figures
+
+
+def rubbed_calls(
+    library: audio.Library, talkers: Sequence[audio.Talker], sentences: Sequence[str]
+) -> Table:
+    """A caller who goes on: the first two sentences in a row (the call for help, then
+    what happened), over every kind of rubbing at every ratio: heard of the talkers, and
+    the least voice counted."""
+    lines = ratio_header(
+        f"### A caller who goes on: {len(sentences[:2])} sentences in a row over cloth "
+        "rubbing: callers heard, and the least voice counted (s)"
+    )
+    grid: dict[str, dict[str, str]] = {}
+    for level, rubbing in rubbing_rows():
+        row = f"{level:g} dBFS, {rubbing.name}"
+        grid[row] = {}
+        cells = []
+        for ratio in audio.RUBBING_RATIOS_DB:
+            heard = []
+            for talker in talkers:
+                clips = [
+                    library.rubbing_clip(s, talker, level, rubbing, ratio) for s in sentences[:2]
+                ]
+                heard.append(listen(audio.to_pcm(np.concatenate([c.samples for c in clips]))))
+            count = f"{sum(h.heard for h in heard)}/{len(heard)}"
+            grid[row][f"{ratio:+g}"] = count
+            cells.append(f"{count} {min(h.heard_s for h in heard):.2f}")
+        lines.append(f"| {level:g} | {rubbing.name} | {' | '.join(cells)} |")
+    return lines, {"rubbing_two_sentences": grid}
+
+
+def seconds_cell(heard: audio.Heard) -> str:
+    """The seconds counted as voice, in bold with 'heard' when they reach `min_voice_s`."""
+    return f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
+
+
+def rubbing_alone(library: audio.Library, noise_s: float) -> Table:
+    """Each kind of rubbing alone at every level the mixes put it at: seconds counted."""
+    levels = sorted(
+        {level - ratio for level, _ in rubbing_rows() for ratio in audio.RUBBING_RATIOS_DB},
+        reverse=True,
+    )
+    lines = level_header(
+        f"### The rubbing alone ({noise_s:g} s each) at every level the mixes put it at: "
+        "seconds counted as voice",
+        levels,
+    )
+    lines[2] = lines[2].replace("| class |", "| rubbing |", 1)
+    heard_where = []
+    most: tuple[float, str] = (0.0, "")
+    for rubbing in audio.RUBBINGS:
+        cells = []
+        for level in levels:
+            heard = listen(library.noise_clip(rubbing.kind, level, noise_s, rubbing.phone_band).pcm)
+            where = f"{rubbing.name} alone at {level:g} dBFS"
+            most = max(most, (heard.heard_s, where))
+            heard_where += [where] if heard.heard else []
+            cells.append(seconds_cell(heard))
+        lines.append(f"| {rubbing.name} | " + " | ".join(cells) + " |")
+    figures: dict[str, object] = {
+        "rubbing_alone_heard": heard_where,
+        "rubbing_alone_most_voice_s": round(most[0], 2),
+        "rubbing_alone_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+    return lines, figures
+
+
+def rubbed_whisper(library: audio.Library, sentences: Sequence[str]) -> Table:
+    """espeak-ng's whisper (unvoiced, not heard by design) over every kind of rubbing:
+    the most seconds any sentence counted, per ratio."""
+    lines = ratio_header(
+        "### Whispered speech over cloth rubbing, one sentence: the most seconds counted as "
+        f"voice of {len(sentences)}"
+    )
+    heard_where = []
+    for level, rubbing in rubbing_rows():
+        cells = []
+        for ratio in audio.RUBBING_RATIOS_DB:
+            clips = [
+                library.under_rubbing(library.speech_clip(s, audio.WHISPER, level), rubbing, ratio)
+                for s in sentences
+            ]
+            outcomes = run(clips)
+            heard_where += [
+                f"whisper at {level:g} dBFS, {o.clip.detail}" for o in outcomes if o.heard.heard
+            ]
+            cells.append(seconds_cell(max((o.heard for o in outcomes), key=lambda h: h.heard_s)))
+        lines.append(f"| {level:g} | {rubbing.name} | {' | '.join(cells)} |")
+    return lines, {"rubbing_whisper_heard": heard_where}
+
+
+def rubbed_noise(library: audio.Library, noise_s: float) -> Table:
+    """Every noise class with each kind of rubbing under it, as the speech is mixed (the
+    class at each speech level, the rubbing each ratio under it): the most seconds any
+    mix counted, and where (also in the figures, per class and rubbing, where heard)."""
+    headings = [rubbing.name for rubbing in audio.RUBBINGS]
+    lines = [
+        f"### Noise with cloth rubbing under it ({noise_s:g} s each): the most seconds "
+        "counted as voice at any level and ratio (at which)",
+        "",
+        "| class | " + " | ".join(headings) + " |",
+        "| --- | " + " | ".join("---" for _ in headings) + " |",
+    ]
+    heard_where: list[str] = []
+    most: tuple[float, str] = (0.0, "")
+    for phone_band in (False, True):
+        for kind in (*audio.NOISES, *audio.BEYOND_TARGETS):
+            if kind == audio.SILENCE:  # silence with rubbing under it is the rubbing alone
+                continue
+            label = f"{kind} (phone band)" if phone_band else kind
+            beyond = kind in audio.BEYOND_TARGETS
+            cells = []
+            for rubbing in audio.RUBBINGS:
+                top: tuple[float, str, bool] = (0.0, "", False)
+                for level in audio.RUBBING_SPEECH_LEVELS_DBFS:
+                    clip = library.noise_clip(kind, level, noise_s, phone_band)
+                    for ratio in audio.RUBBING_RATIOS_DB:
+                        heard = listen(library.under_rubbing(clip, rubbing, ratio).pcm)
+                        where = f"{level:g} dBFS, {ratio:+g} dB"
+                        top = max(top, (heard.heard_s, where, heard.heard))
+                if not beyond:
+                    where = f"{label} at {top[1]} over {rubbing.name}"
+                    most = max(most, (top[0], where))
+                    heard_where += [where] if top[2] else []
+                cell = "0.00" if top[0] == 0 else f"{top[0]:.2f} ({top[1]})"
+                cells.append(f"**heard {cell}**" if top[2] and not beyond else cell)
+            suffix = ", beyond the targets" if beyond else ""
+            lines.append(f"| {label}{suffix} | " + " | ".join(cells) + " |")
+        logger.info("rubbing: noise %s done", "phone band" if phone_band else "as made")
+    figures: dict[str, object] = {
+        "rubbing_noise_heard": heard_where,
+        "rubbing_noise_most_voice_s": round(most[0], 2),
+        "rubbing_noise_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+    return lines, figures
+
+
+def rubbing_world(
+    library: audio.Library,
+    talkers: Sequence[audio.Talker],
+    sentences: Sequence[str],
+    noise_s: float,
+) -> Table:
+    """A caller speaking while the phone rubs against cloth: every sentence alone and a
+    caller who goes on, at each speech level over each kind of rubbing at each ratio;
+    then what is not a voice with the same rubbing: the rubbing alone at the mixes'
+    levels, a whisper over it, every noise class with it under."""
+    lines: list[str] = []
+    figures: dict[str, object] = {}
+    for part in (
+        rubbed_speech(library, talkers, sentences),
+        rubbed_calls(library, talkers, sentences),
+        rubbing_alone(library, noise_s),
+        rubbed_whisper(library, sentences),
+        rubbed_noise(library, noise_s),
+    ):
+        lines += [*part[0], ""]
+        figures |= part[1]
+    heard_where: list[str] = []
+    for key in ("rubbing_alone_heard", "rubbing_whisper_heard", "rubbing_noise_heard"):
+        found = figures[key]
+        heard_where += [str(where) for where in found] if isinstance(found, list) else []
+    figures["noise_heard"] = heard_where
+    return lines[:-1], figures
+
+
 def cpu_ms_per_audio_s(pcm: bytes, chunk_s: float | None, repeat: int) -> float:
     """Process time per second of audio for one detector fed `chunk_s` pieces."""
     step = len(pcm) if chunk_s is None else round(chunk_s * audio.RATE_HZ) * 2
@@ -731,6 +1000,7 @@ def benchmark_name(args: argparse.Namespace) -> str:
     for flag, name in (
         ("reverberant", "voice-reverberant"),
         ("phone_processing", "voice-phone-processing"),
+        ("rubbing", "voice-rubbing"),
         ("muffled", "voice-muffled"),
     ):
         if getattr(args, flag):
@@ -755,6 +1025,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--phone-processing",
         action="store_true",
         help="sweep comfort noise and a caller through a handset's noise suppression",
+    )
+    world.add_argument(
+        "--rubbing",
+        action="store_true",
+        help="sweep a caller speaking while the phone rubs against cloth, and the same mixes "
+        "with no voice",
     )
     parser.add_argument(
         "--level-dbfs", type=float, default=None, help="the level gate that starts a run"
@@ -796,6 +1072,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda: phone_processing_world(library, talkers, sentences, noise_s, args.quick),
             )
         ]
+    elif args.rubbing:
+        parts = [timed("rubbing", lambda: rubbing_world(library, talkers, sentences, noise_s))]
     elif args.muffled:
         parts = [
             timed("muffled", lambda: muffled_world(library, talkers, sentences, pairs)),

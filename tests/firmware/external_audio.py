@@ -29,6 +29,10 @@ with Debian's tools, at test time, in memory (no audio file is committed or kept
   plays while the caller is silent, its level jumping every 160 ms (`comfort_noise`);
 - a handset's noise suppression: a gate that cuts the frames whose energy is under a
   threshold to silence and opens late, clipping each onset (`NoiseGate`, `gated`).
+- a caller speaking while the phone rubs against cloth: the tremolo noises above (cloth
+  rubbing) mixed under a sentence, or under a whisper or a noise class, at a ratio below
+  its level, each clip over its own seeded stretch of the rubbing (`Rubbing`,
+  `rubbing_clip`, `under_rubbing`).
 
 Every level here is an *active level* in dBFS (0 dBFS: the RMS of a full-scale square
 wave), measured by `active_level_dbfs`: ITU-T P.56 method B, the way telephone speech
@@ -46,6 +50,7 @@ import math
 import re
 import shutil
 import subprocess
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +303,37 @@ NOISE_GATES = (
     NoiseGate(ROOM_NOISE_DBFS + 12, 0.05, comfort_dbfs=ROOM_NOISE_DBFS),
 )
 
+# Cloth rubbing the microphone while the caller speaks (a phone held against clothing, in a
+# shirt pocket on speaker): the tremolo noise classes, sox's rubbing, as made and through
+# the telephone band, under the voice for the whole clip. The ratio is the speech's active
+# level over the rubbing's RMS (as for every SNR here; for these noises, over a clip's
+# few seconds, the two levels agree to 0.3 dB). Each clip takes its own stretch of one
+# RUBBING_S draw of each kind, starting where a generator seeded by RUBBING_SEED and the
+# clip's name says, so that the bursts fall differently on each sentence, the same at
+# every level and ratio and run.
+RUBBING_KINDS = ("brown-tremolo", "pink-tremolo", "white-tremolo")
+RUBBING_RATIOS_DB = (10.0, 5.0, 0.0, -5.0)
+RUBBING_SPEECH_LEVELS_DBFS = (STREET_SPEECH_LEVEL_DBFS, -40.0)
+RUBBING_S = 40.0  # longer than any clip rubbed here (a challenge's 36 s of noise)
+RUBBING_SEED = 13
+
+
+@dataclass(frozen=True)
+class Rubbing:
+    """Cloth rubbing the microphone: a tremolo noise class (`RUBBING_KINDS`), as made or
+    through the telephone band."""
+
+    kind: str
+    phone_band: bool = False
+
+    @property
+    def name(self) -> str:
+        """A short label for tables and test ids, as the noise tables name the class."""
+        return f"{self.kind} (phone band)" if self.phone_band else self.kind
+
+
+RUBBINGS = tuple(Rubbing(kind, band) for band in (False, True) for kind in RUBBING_KINDS)
+
 
 class ToolMissing(RuntimeError):
     """`espeak-ng` or `sox` is not installed (`./dev test` installs both)."""
@@ -549,6 +585,18 @@ def with_noise_at(clip: Signal, background: Signal, noise_dbfs: float) -> Signal
         raise ValueError("background shorter than the clip")
     part = background[: len(clip)]
     return np.asarray(clip + part * 10 ** ((noise_dbfs - rms_dbfs(part)) / 20))
+
+
+def rubbed(samples: Signal, dbfs: float, rubbing: Signal, ratio_db: float, name: str) -> Signal:
+    """`samples` (whose active level is `dbfs`) with a stretch of `rubbing` under them for
+    their whole length, its RMS `ratio_db` below `dbfs`. The stretch starts where a
+    generator seeded by RUBBING_SEED and `name` (the clip's, not its level's) says."""
+    if len(rubbing) < len(samples):
+        raise ValueError("rubbing shorter than the clip")
+    rng = np.random.default_rng([RUBBING_SEED, zlib.crc32(name.encode())])
+    start = int(rng.integers(0, len(rubbing) - len(samples) + 1))
+    part = rubbing[start : start + len(samples)]
+    return np.asarray(samples + part * 10 ** ((dbfs - ratio_db - rms_dbfs(part)) / 20))
 
 
 def comfort_noise(
@@ -814,6 +862,29 @@ class Library:
         if gate.comfort_dbfs is None:
             return None
         return self.comfort(COMFORT_NOISES[0], gate.comfort_dbfs, max(duration_s, ROOM_NOISE_S))
+
+    def rubbing(self, rubbing: Rubbing) -> Signal:
+        """RUBBING_S of cloth rubbing of one kind, unscaled (sox, made once)."""
+        return self.noise(rubbing.kind, RUBBING_S, rubbing.phone_band)
+
+    def under_rubbing(self, clip: Clip, rubbing: Rubbing, ratio_db: float) -> Clip:
+        """`clip` (a sentence, a whisper, a noise class: `level_db` its active level) with
+        cloth rubbing under it for its whole length, `ratio_db` below its level; the
+        stretch of rubbing is chosen by the clip's kind and detail (`rubbed`)."""
+        name = f"{clip.kind}: {clip.detail}"
+        samples = rubbed(clip.samples, clip.level_db, self.rubbing(rubbing), ratio_db, name)
+        detail = f"{clip.detail}, over {rubbing.name} at {ratio_db:+g} dB".lstrip(", ")
+        return Clip(clip.kind, clip.level_db, clip.is_voice, samples, detail)
+
+    def rubbing_clip(
+        self, sentence: str, talker: Talker, dbfs: float, rubbing: Rubbing, ratio_db: float
+    ) -> Clip:
+        """A caller speaking while the phone rubs against cloth: the sentence at active
+        level `dbfs`, framed by LEAD_S and TAIL_S, the rubbing under it throughout with
+        its RMS `ratio_db` below `dbfs` (the speech-to-rubbing ratio)."""
+        clip = self.under_rubbing(self.speech_clip(sentence, talker, dbfs), rubbing, ratio_db)
+        kind = f"{rubbing.name}, {ratio_db:+g} dB"
+        return Clip(kind, dbfs, True, clip.samples, f"{talker.name}: {sentence}")
 
     def street_clip(self, sentence: str, talker: Talker, snr_db: float) -> Clip:
         """A sentence at a typical level over street noise at `snr_db`."""

@@ -8,10 +8,15 @@ whose owner talks to someone else is heard as a voice too (the detector cannot t
 caller in an echoing room is heard down to the level promised for the room and no noise
 class is heard through one (a far talker in a tiled bathroom is not: an expected failure,
 a finding); the network's comfort noise is not heard; a caller through a handset's noise
-suppression is heard down to the level promised for the gate, and no noise class is.
+suppression is heard down to the level promised for the gate, and no noise class is; a
+caller speaking while the phone rubs against cloth is heard down to the speech-to-rubbing
+ratio promised for the kind of rubbing, and the rubbing alone, a whisper over it and the
+noise classes but the tones with it under are not (a lone sentence under rubbing as loud
+as the voice, and the key pressed with rubbing under it, are not met: expected failures,
+findings).
 These tests assert them on a representative subset; `bench/bench_voice.py` sweeps
 everything and prints the confusion table (`--muffled`, `--reverberant`,
-`--phone-processing`: those worlds' sweeps).
+`--phone-processing`, `--rubbing`: those worlds' sweeps).
 The audio is made by `external_audio` with Debian's `espeak-ng` and `sox` (and
 alsa-utils' recorded words): without them these tests fail, they never skip, and
 `./dev test` installs them.
@@ -426,3 +431,183 @@ def test_the_noise_gate_cuts_the_quiet_frames_and_clips_each_onset() -> None:
     fill = np.full(len(signal), 1e-4)
     filled = audio.gated(signal, audio.NoiseGate(-54.0, 0.05, comfort_dbfs=-80.0), fill)
     assert np.allclose(filled[: rate // 2 - 8], 1e-4)  # the gaps hold the comfort noise
+
+
+# ------------------------------------------------------------------ a caller over cloth rubbing
+
+# Per kind of rubbing, the lowest speech-to-rubbing ratio at which every sentence alone
+# (7 voices x 5) is promised to be heard, at -26 and -40 dBFS active level and at every
+# larger ratio of the sweep (docs/voice-detector.md, "A caller speaking over cloth
+# rubbing"): the lowest ratio at which the sweep's stretches of rubbing, and five other
+# draws of them, left every sentence heard.
+RUBBING_PROMISE_DB = {
+    audio.Rubbing("brown-tremolo"): -5.0,
+    audio.Rubbing("pink-tremolo"): 5.0,
+    audio.Rubbing("white-tremolo"): 10.0,
+    audio.Rubbing("brown-tremolo", phone_band=True): 5.0,
+    audio.Rubbing("pink-tremolo", phone_band=True): 10.0,
+    audio.Rubbing("white-tremolo", phone_band=True): 10.0,
+}
+# The tones, single and dual: noise under them defeats the tone check (the finding below),
+# so they are asserted apart from the other classes with rubbing under them.
+TONES = ("tone-1k", "dial-425", "busy-425", "ringback-425", "dtmf", "dual-tone")
+
+
+def _missed_over_rubbing(
+    library: audio.Library,
+    rubbing: audio.Rubbing,
+    ratios: Sequence[float],
+    levels: Sequence[float] = audio.RUBBING_SPEECH_LEVELS_DBFS,
+) -> list[str]:
+    """Every voice and sentence alone, at each of `levels`, over `rubbing` at each of
+    `ratios`: the clips not heard."""
+    missed = []
+    for level in levels:
+        for ratio in ratios:
+            for talker in audio.TALKERS:
+                for sentence in audio.SENTENCES:
+                    clip = library.rubbing_clip(sentence, talker, level, rubbing, ratio)
+                    heard = audio.listen(clip.pcm)
+                    if not heard.heard:
+                        missed.append(f"{clip.kind} at {level:g} dBFS, {clip.detail}")
+    return missed
+
+
+@pytest.mark.slow  # 35 sentences at 2 levels and up to 4 ratios: 3-10 s a kind
+@pytest.mark.parametrize("rubbing", list(RUBBING_PROMISE_DB), ids=lambda rubbing: rubbing.name)
+def test_a_caller_over_cloth_rubbing_is_heard_down_to_the_promised_ratio(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """A phone held against clothing or in a shirt pocket while the caller speaks: every
+    voice and sentence alone, at -26 and -40 dBFS, with the rubbing under it at every
+    ratio of the sweep down to the one promised for the kind (+10 dB for every kind)."""
+    promise = RUBBING_PROMISE_DB[rubbing]
+    ratios = [ratio for ratio in audio.RUBBING_RATIOS_DB if ratio >= promise]
+    missed = _missed_over_rubbing(library, rubbing, ratios)
+    assert not missed, missed
+
+
+@pytest.mark.slow  # two sentences of 7 voices, 2 levels, 3 ratios: about 2 s a kind
+@pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
+def test_a_caller_who_goes_on_is_heard_over_rubbing_as_loud_as_the_voice(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """A lone "halo?" can be lost under rubbing as loud as the voice (below); a caller
+    who goes on to say what happened is heard: the first two sentences in a row, every
+    voice, at -26 and -40 dBFS, the rubbing 10, 5 and 0 dB under the voice."""
+    missed = []
+    for level in audio.RUBBING_SPEECH_LEVELS_DBFS:
+        for ratio in (10.0, 5.0, 0.0):
+            for talker in audio.TALKERS:
+                clips = [
+                    library.rubbing_clip(sentence, talker, level, rubbing, ratio)
+                    for sentence in SUBSET_SENTENCES
+                ]
+                heard = audio.listen(audio.to_pcm(np.concatenate([c.samples for c in clips])))
+                if not heard.heard:
+                    missed.append(f"{clips[0].kind} at {level:g} dBFS, {talker.name}")
+    assert not missed, missed
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="a finding (docs/voice-detector.md): rubbing as loud as the voice hides the short "
+    "'Halo? Halo, tolong saya.': 9 of 210 clips missed, all that sentence, over pink and "
+    "white rubbing",
+)
+def test_a_caller_at_minus_26_dbfs_is_heard_over_rubbing_as_loud_as_the_voice(
+    library: audio.Library,
+) -> None:
+    """What a user would expect: a caller speaking into the phone at a typical level is
+    heard, every sentence alone, over rubbing as loud as the voice (0 dB), every kind.
+    Strict: when the detector hears them all, this fails and the docs and promise must
+    change."""
+    level = audio.STREET_SPEECH_LEVEL_DBFS
+    missed = [
+        where
+        for rubbing in audio.RUBBINGS
+        for where in _missed_over_rubbing(library, rubbing, [0.0], [level])
+    ]
+    assert not missed, missed
+
+
+def _rubbing_levels() -> list[float]:
+    """Every level the mixes put the rubbing at: each speech level less each ratio."""
+    return sorted(
+        {
+            level - ratio
+            for level in audio.RUBBING_SPEECH_LEVELS_DBFS
+            for ratio in audio.RUBBING_RATIOS_DB
+        }
+    )
+
+
+@pytest.mark.slow  # 8 levels of 36 s: about 3 s a kind
+@pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
+def test_cloth_rubbing_alone_is_not_heard_at_the_levels_it_is_mixed_at(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """The other side of the mixes: the rubbing alone, as long as a challenge listens, at
+    every level the mixes put it under a voice (-50 to -21 dBFS), counts nothing."""
+    for level in _rubbing_levels():
+        clip = library.noise_clip(rubbing.kind, level, 36.0, rubbing.phone_band)
+        heard = audio.listen(clip.pcm)
+        assert heard.heard_s == 0.0, f"{rubbing.name} at {level:g} dBFS: {heard.heard_s:.2f} s"
+
+
+@pytest.mark.slow  # 5 whispered sentences at 2 levels and 4 ratios: about 2 s a kind
+@pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
+def test_a_whisper_over_cloth_rubbing_is_not_heard(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """A whisper is not heard (by design) and rubbing under it does not make it a voice:
+    every sentence whispered at -26 and -40 dBFS, the rubbing at every ratio."""
+    for level in audio.RUBBING_SPEECH_LEVELS_DBFS:
+        for ratio in audio.RUBBING_RATIOS_DB:
+            for sentence in audio.SENTENCES:
+                clip = library.speech_clip(sentence, audio.WHISPER, level)
+                rubbed = library.under_rubbing(clip, rubbing, ratio)
+                heard = audio.listen(rubbed.pcm)
+                assert not heard.heard, f"{rubbed.detail}: {heard.heard_s:.2f} s"
+
+
+@pytest.mark.slow  # 18 classes at 2 levels and 4 ratios, 10 s each: about 8 s a kind
+@pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
+def test_no_noise_class_but_the_tones_is_heard_with_rubbing_under_it(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """Two sounds that are not a voice do not make one: every noise class but the tones
+    (the finding below), as made and through the telephone band, at -26 and -40 dBFS,
+    with the rubbing under it at every ratio, 10 s each."""
+    heard_where = []
+    for phone_band in (False, True):
+        for kind in audio.NOISES:
+            if kind in TONES or kind == audio.SILENCE:
+                continue
+            for level in audio.RUBBING_SPEECH_LEVELS_DBFS:
+                clip = library.noise_clip(kind, level, phone_band=phone_band)
+                for ratio in audio.RUBBING_RATIOS_DB:
+                    rubbed = library.under_rubbing(clip, rubbing, ratio)
+                    heard = audio.listen(rubbed.pcm)
+                    if heard.heard:
+                        where = f"{clip.kind} at {level:g} dBFS, {rubbed.detail}"
+                        heard_where.append(f"{where}: {heard.heard_s:.2f} s")
+    assert not heard_where, heard_where
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a finding (docs/voice-detector.md): noise under a tone defeats the tone check, "
+    "and DTMF '5' (770 + 1336 Hz) all but repeats every 42 samples, a 190 Hz pitch",
+)
+@pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
+def test_the_caller_pressing_the_key_while_the_phone_rubs_is_not_a_voice(
+    library: audio.Library, rubbing: audio.Rubbing
+) -> None:
+    """What a user would expect, as for the key alone: DTMF "5" at -26 dBFS with rubbing
+    10 dB under it is not a voice. It is (2-5 s in 10 s). Strict: when the detector no
+    longer hears it, this fails and the docs must change."""
+    clip = library.noise_clip("dtmf", audio.STREET_SPEECH_LEVEL_DBFS)
+    heard = audio.listen(library.under_rubbing(clip, rubbing, 10.0).pcm)
+    assert not heard.heard, f"{rubbing.name}: {heard.heard_s:.2f} s"
