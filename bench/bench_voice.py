@@ -225,6 +225,23 @@ def street(
     return lines, figures
 
 
+def seconds_cell(heard: audio.Heard) -> str:
+    """The seconds counted as voice, in bold with 'heard' when they reach `min_voice_s`."""
+    return f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
+
+
+def heard_figures(
+    prefix: str, heard_where: list[str], most: tuple[float, str]
+) -> dict[str, object]:
+    """A table's summary under `prefix`: where a voice was heard, and the most seconds any
+    cell counted and where (empty when none counted any)."""
+    return {
+        f"{prefix}_heard": heard_where,
+        f"{prefix}_most_voice_s": round(most[0], 2),
+        f"{prefix}_most_voice_where": most[1] if most[0] > 0 else "",
+    }
+
+
 def level_header(title: str, levels: Sequence[float] = audio.NOISE_LEVELS_DBFS) -> list[str]:
     """A table heading and the header rows of a class x level table."""
     return [
@@ -251,7 +268,7 @@ def noise_row(
     for level in levels:
         heard = listen(library.noise_clip(kind, level, noise_s, phone_band).pcm)
         results.append((heard.heard_s, f"{label} at {level:g} dBFS", heard.heard))
-        cells.append(f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}")
+        cells.append(seconds_cell(heard))
     if kind == audio.SILENCE:
         made_dbfs = audio.rms_dbfs(library.noise(kind, noise_s))
         cells = [f"{cells[0]} (as made: {made_dbfs:.0f} dBFS)"]
@@ -288,13 +305,9 @@ def noise_table(
 
 def _noise_figures(results: list[tuple[float, str, bool]], noise_s: float) -> dict[str, object]:
     """The summary of a noise table: what was heard, and the most any cell counted."""
-    most = max(results)
-    return {
-        "noise_s": noise_s,
-        "noise_heard": [where for _, where, heard in results if heard],
-        "noise_most_voice_s": round(most[0], 2),
-        "noise_most_voice_where": most[1] if most[0] > 0 else "",
-    }
+    heard_where = [where for _, where, heard in results if heard]
+    seconds, where, _ = max(results)
+    return {"noise_s": noise_s, **heard_figures("noise", heard_where, (seconds, where))}
 
 
 # ---------------------------------------------------------------------------------------
@@ -522,12 +535,7 @@ def noise_by_condition(
             cells = [most_cell(results) for results in per_column]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         logger.info("%s: %s done", title.lstrip("# "), "phone band" if phone_band else "as made")
-    figures: dict[str, object] = {
-        "noise_heard": heard_where,
-        "noise_most_voice_s": round(most[0], 2),
-        "noise_most_voice_where": most[1] if most[0] > 0 else "",
-    }
-    return lines, figures
+    return lines, heard_figures("noise", heard_where, most)
 
 
 def noise_levels(quick: bool) -> tuple[float, ...]:
@@ -599,7 +607,7 @@ def simulator_pocket_in_rooms() -> Table:
         samples = samples * 10 ** ((audio.rms_dbfs(made) - audio.rms_dbfs(samples)) / 20)
         heard = listen(audio.to_pcm(samples))
         figures[name] = round(heard.heard_s, 2)
-        cell = f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
+        cell = seconds_cell(heard)
         lines.append(f"| {name} | {cell} |")
     return lines, {"simulator_pocket_voice_s": figures}
 
@@ -622,16 +630,9 @@ def comfort_noise_table(library: audio.Library, noise_s: float) -> Table:
             most = max(most, (heard.heard_s, where))
             if heard.heard:
                 heard_where.append(where)
-            cells.append(
-                f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
-            )
+            cells.append(seconds_cell(heard))
         lines.append(f"| {comfort.name} | " + " | ".join(cells) + " |")
-    figures: dict[str, object] = {
-        "comfort_noise_heard": heard_where,
-        "comfort_noise_most_voice_s": round(most[0], 2),
-        "comfort_noise_most_voice_where": most[1] if most[0] > 0 else "",
-    }
-    return lines, figures
+    return lines, heard_figures("comfort_noise", heard_where, most)
 
 
 def phone_processing_world(
@@ -803,11 +804,6 @@ def rubbed_calls(
     return lines, {"rubbing_two_sentences": grid}
 
 
-def seconds_cell(heard: audio.Heard) -> str:
-    """The seconds counted as voice, in bold with 'heard' when they reach `min_voice_s`."""
-    return f"**heard {heard.heard_s:.2f}**" if heard.heard else f"{heard.heard_s:.2f}"
-
-
 def rubbing_alone(library: audio.Library, noise_s: float) -> Table:
     """Each kind of rubbing alone at every level the mixes put it at: seconds counted."""
     levels = sorted(
@@ -831,12 +827,7 @@ def rubbing_alone(library: audio.Library, noise_s: float) -> Table:
             heard_where += [where] if heard.heard else []
             cells.append(seconds_cell(heard))
         lines.append(f"| {rubbing.name} | " + " | ".join(cells) + " |")
-    figures: dict[str, object] = {
-        "rubbing_alone_heard": heard_where,
-        "rubbing_alone_most_voice_s": round(most[0], 2),
-        "rubbing_alone_most_voice_where": most[1] if most[0] > 0 else "",
-    }
-    return lines, figures
+    return lines, heard_figures("rubbing_alone", heard_where, most)
 
 
 def rubbed_whisper(library: audio.Library, sentences: Sequence[str]) -> Table:
@@ -901,12 +892,7 @@ def rubbed_noise(library: audio.Library, noise_s: float) -> Table:
             suffix = ", beyond the targets" if beyond else ""
             lines.append(f"| {label}{suffix} | " + " | ".join(cells) + " |")
         logger.info("rubbing: noise %s done", "phone band" if phone_band else "as made")
-    figures: dict[str, object] = {
-        "rubbing_noise_heard": heard_where,
-        "rubbing_noise_most_voice_s": round(most[0], 2),
-        "rubbing_noise_most_voice_where": most[1] if most[0] > 0 else "",
-    }
-    return lines, figures
+    return lines, heard_figures("rubbing_noise", heard_where, most)
 
 
 def rubbing_world(

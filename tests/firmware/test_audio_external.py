@@ -25,7 +25,7 @@ alsa-utils' recorded words): without them these tests fail, they never skip, and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pytest
@@ -267,15 +267,21 @@ def _missed_down_to(
     every sweep level from the loudest down to `promise_dbfs` (and at that level), that
     are not heard."""
     louder = [level for level in audio.WORLD_LEVELS_DBFS if level > promise_dbfs]
-    missed = []
-    for level in [*louder, promise_dbfs]:
-        for talker in audio.TALKERS:
-            for sentence in audio.SENTENCES:
-                clip = make(talker, sentence, level)
-                heard = audio.listen(clip.pcm)
-                if not heard.heard:
-                    missed.append(f"{clip.kind} at {level:g} dBFS, {clip.detail}")
-    return missed
+    return _not_heard(
+        (level, make(talker, sentence, level))
+        for level in [*louder, promise_dbfs]
+        for talker in audio.TALKERS
+        for sentence in audio.SENTENCES
+    )
+
+
+def _not_heard(clips: Iterable[tuple[float, audio.Clip]]) -> list[str]:
+    """Of `clips` (each after the level it was made at), those not heard."""
+    return [
+        f"{clip.kind} at {level:g} dBFS, {clip.detail}"
+        for level, clip in clips
+        if not audio.listen(clip.pcm).heard
+    ]
 
 
 def _noise_heard(
@@ -461,16 +467,13 @@ def _missed_over_rubbing(
 ) -> list[str]:
     """Every voice and sentence alone, at each of `levels`, over `rubbing` at each of
     `ratios`: the clips not heard."""
-    missed = []
-    for level in levels:
-        for ratio in ratios:
-            for talker in audio.TALKERS:
-                for sentence in audio.SENTENCES:
-                    clip = library.rubbing_clip(sentence, talker, level, rubbing, ratio)
-                    heard = audio.listen(clip.pcm)
-                    if not heard.heard:
-                        missed.append(f"{clip.kind} at {level:g} dBFS, {clip.detail}")
-    return missed
+    return _not_heard(
+        (level, library.rubbing_clip(sentence, talker, level, rubbing, ratio))
+        for level in levels
+        for ratio in ratios
+        for talker in audio.TALKERS
+        for sentence in audio.SENTENCES
+    )
 
 
 @pytest.mark.slow  # 35 sentences at 2 levels and up to 4 ratios: 3-10 s a kind
