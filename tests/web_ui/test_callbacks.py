@@ -25,6 +25,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from appliance.policy import flood_reason
 from appliance.store import CallLog
 from appliance.store.callbacks import CALLBACK_REASONS, NOTE_MAX_CHARS
 from tests.web_ui.conftest import LiveServer, browser_login, serve
@@ -455,7 +456,7 @@ def test_caller_id_markup_on_the_list_is_shown_as_text_and_never_runs(
 
 
 def test_in_flood_mode_the_console_says_call_backs_wait_and_the_api_says_why(
-    browser: webdriver.Chrome, own: LiveServer, call_log: CallLog
+    browser: webdriver.Chrome, own: LiveServer, call_log: CallLog, screenshot: Shot
 ) -> None:
     """Operators keep call-backs for after a flood: its list is mostly the flood's own
     numbers, and genuine callers try again on the line kept for them."""
@@ -466,13 +467,26 @@ def test_in_flood_mode_the_console_says_call_backs_wait_and_the_api_says_why(
     card = browser.find_element(By.ID, "callbacks").text
     assert "always leave one free for incoming calls" in card
 
-    call_log.set_service_state({"flood_active": 1, "flood_reason": "waiting"}, time.time())
+    banner = browser.find_element(By.ID, "flood-banner")
+    assert not banner.is_displayed()
+
+    reason = flood_reason("waiting", callers=9, window=60)
+    call_log.set_service_state({"flood_active": 1, "flood_reason": reason}, time.time())
     call_log.flush()
     WebDriverWait(browser, POLL_WAIT_S).until(lambda _: flood_note.is_displayed())
     assert "hold the call-backs until it ends" in flood_note.text
+    # At the top of the page, above the lines, where an operator looks first: what is on
+    # and why, in words.
+    assert banner.is_displayed()
+    assert banner.location["y"] < browser.find_element(By.ID, "lines").location["y"]
+    assert "Call flood" in banner.text
+    assert "9 callers found the lines busy in 1 min" in banner.text
+    assert "reason" not in banner.text and "waiting:" not in banner.text
+    screenshot("flood-banner")
     supervisor = logged_in(own, Role.SUPERVISOR)
     assert supervisor.client.get("/api/callbacks").json()["flood_active"] is True
 
     call_log.set_service_state({"flood_active": 0, "flood_reason": None}, time.time())
     call_log.flush()
     WebDriverWait(browser, POLL_WAIT_S).until(lambda _: not flood_note.is_displayed())
+    assert not banner.is_displayed()

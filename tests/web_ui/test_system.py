@@ -36,7 +36,7 @@ from tests.web_ui.line_service import add_calls, call_row, database, line_name
 from tests.web_ui.own_server import add_account
 from web_ui.core.web_settings import secret_path_for
 from web_ui.system import service as system
-from web_ui.users.service import Role
+from web_ui.users.service import Language, Role
 
 MARKUP = "<script>alert('xss')</script>"
 
@@ -418,3 +418,16 @@ def test_a_backup_whose_triggers_differ_from_this_versions_is_refused(
     assert "The backup's schema is not Siaga's (trigger audit_log_no_delete)" in message
     assert "Nothing was changed." in message
     assert leftovers(own) == []
+
+
+@pytest.mark.parametrize(("language", "separator"), [("id", "."), ("en", ",")])
+def test_a_refusal_for_want_of_disk_space_writes_its_megabytes_as_the_page_does(
+    tmp_path: Path, language: Language, separator: str
+) -> None:
+    """A technician reads "about 1.048.586 MB needed" at a glance, not "1048586 MB"."""
+    with pytest.raises(restore.RestoreRefused) as refused:
+        restore.require_free_space(tmp_path, needed=2**40)  # a terabyte: never free here
+    text = system.refusal_text(refused.value, language)
+    needed = re.search(r"(\d[\d.,]*) MB", text)
+    assert needed is not None, text
+    assert needed.group(1) == f"{refused.value.values['needed_mb']:,}".replace(",", separator)

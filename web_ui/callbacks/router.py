@@ -53,6 +53,7 @@ from web_ui.core.deps import (
 )
 from web_ui.core.i18n import format_time, has_message, translate
 from web_ui.core.models import ErrorPublic, InputModel
+from web_ui.core.wording import flood_reason_words
 from web_ui.users import audit
 from web_ui.users.audit import Actor
 from web_ui.users.service import Language, Role, User, UserError
@@ -144,6 +145,8 @@ class CallbackListPublic(BaseModel):
     entries: list[CallbackPublic]
     # While flood mode is on, call-backs wait (docs/web-ui.md, "The call-back list").
     flood_active: bool = False
+    # Why flood mode is on, in the viewer's language ("" while it is off).
+    flood_reason: str = ""
     flood_entries: FloodEntriesPublic | None = None
 
 
@@ -325,12 +328,13 @@ def api_callbacks(
     """The open call-back entries, newest release first (at most `limit`), and their count."""
     now_ts = time.time()
     entries = callbacks.open_callbacks(db, now_ts=now_ts, limit=limit)
-    flood_active = _flood_active(db)
+    flood_active, flood_reason = _flood_state(db)
     return CallbackListPublic(
         now_ts=now_ts,
         open_count=callbacks.open_count(db),
         entries=[callback_public(entry, settings.zone, user.language) for entry in entries],
         flood_active=flood_active,
+        flood_reason=_flood_reason_text(flood_reason, user.language) if flood_active else "",
         flood_entries=None if flood_active else _flood_entries(db, settings.zone, user),
     )
 
@@ -364,10 +368,16 @@ def _flood_entries(db: sqlite3.Connection, zone: ZoneInfo, user: User) -> FloodE
     )
 
 
-def _flood_active(db: sqlite3.Connection) -> bool:
-    """Whether the line service last reported flood mode on."""
+def _flood_reason_text(raw: str | None, language: Language) -> str:
+    return flood_reason_words(raw, language) or translate(language, "callbacks.flood_no_reason")
+
+
+def _flood_state(db: sqlite3.Connection) -> tuple[bool, str | None]:
+    """Whether the line service last reported flood mode on, and its reason for it."""
     row = service_state(db)
-    return row is not None and bool(row["flood_active"])
+    if row is None:
+        return False, None
+    return bool(row["flood_active"]), row["flood_reason"]
 
 
 @api.post(

@@ -17,6 +17,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Call back only while no call waits, and with two operators or more, always leave "
         "one free for incoming calls.",
     ),
+    "callbacks.flood_title": (
+        "Banjir panggilan: Siaga menyaring lebih ketat",
+        "Call flood: Siaga is screening harder",
+    ),
+    "callbacks.flood_no_reason": ("Alasannya tidak dilaporkan", "No reason was reported"),
+    "callbacks.flood_text": (
+        "{reason}. Panggilan dari sumber banjir ditolak dan tantangannya lebih singkat; "
+        "nomor dengan riwayat baik, daftar izin dan penelepon yang menekan tombol tetap "
+        "sampai ke Anda. Panggilan yang sampai ke konsol tetap bisa sungguhan: angkat "
+        "seperti biasa.",
+        "{reason}. Calls from the flood's source are rejected and the challenge is "
+        "shorter; numbers with a good history, the allowlist and callers who press the "
+        "key still reach you. A call that reaches the console may still be real: answer "
+        "it as always.",
+    ),
     "callbacks.flood": (
         "Banjir panggilan sedang berlangsung: tunda telepon balik sampai banjir reda. "
         "Penelepon sungguhan menelepon lagi dan saluran terakhir disimpan untuk mereka.",

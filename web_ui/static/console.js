@@ -639,6 +639,8 @@
   const callbackMore = document.getElementById("callbacks-more");
   const callbackMessage = document.getElementById("callbacks-message");
   const callbackFlood = document.getElementById("callbacks-flood");
+  const floodBanner = document.getElementById("flood-banner");
+  const floodBannerText = document.getElementById("flood-banner-text");
   const floodLeft = document.getElementById("callbacks-flood-left");
   const floodLeftText = document.getElementById("callbacks-flood-left-text");
   const dismissFlood = document.getElementById("callbacks-dismiss-flood");
@@ -734,6 +736,10 @@
       }
     }
     callbackFlood.hidden = !data.flood_active;
+    floodBanner.hidden = !data.flood_active;
+    floodBannerText.textContent = data.flood_active
+      ? t("callbacks.flood_text", { reason: data.flood_reason })
+      : "";
     showFloodLeft(data.flood_entries);
     const open = Math.max(0, data.open_count - (data.entries.length - entries.length));
     callbackCount.textContent = t("callbacks.count", { count: open });

@@ -50,6 +50,7 @@ from appliance.store.restore import (
 from web_ui.core import db as web_db
 from web_ui.core.i18n import translate
 from web_ui.core.web_settings import WebSettings
+from web_ui.core.wording import format_count
 from web_ui.home.service import ServicePublic, service_status
 from web_ui.users import audit
 from web_ui.users.audit import Actor
@@ -299,5 +300,12 @@ def restore_audit(actor: Actor, zone: ZoneInfo, now_ts: float) -> RestoreAudit:
 
 
 def refusal_text(refused: RestoreRefused, language: Language) -> str:
-    """Why a backup or a restore was refused, in the viewer's language."""
-    return translate(language, refused.code, **refused.values)
+    """Why a backup or a restore was refused, in the viewer's language; sizes (the
+    megabytes needed and free) with the language's thousands separator."""
+    values = {
+        name: format_count(value, language)
+        if isinstance(value, int) and name.endswith("_mb")
+        else value
+        for name, value in refused.values.items()
+    }
+    return translate(language, refused.code, **values)
