@@ -21,6 +21,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.errors import NoServersError
 
+from appliance.cluster.permissions import inbox_prefix
 from appliance.config import ClusterConfig
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def connect_options(cluster: ClusterConfig, tls: HandshakeWitness | None = None)
         # inside one `connect`, with nothing in the journal).
         "max_reconnect_attempts": 1,
     }
+    # Replies and deliveries on this box's own inbox, the only one its account may read.
+    options["inbox_prefix"] = inbox_prefix(cluster.site, cluster.user or cluster.appliance)
     if cluster.credentials is not None:
         options["user_credentials"] = str(cluster.credentials)
     if cluster.user is not None:

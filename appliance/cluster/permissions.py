@@ -1,7 +1,7 @@
 """Who may publish and read what on a site's NATS server: one account per appliance.
 
 Each appliance may publish facts, call records, events and call-back entries only on its
-own subjects, change the
+own subjects, and receive replies and deliveries only on its own inbox, change the
 site's rules and screening settings, and read through its own four durable consumers (the
 site's rules, the site's facts, the site's settings, the province's rules); it cannot
 create, delete or purge a stream, speak for another box, change another site's rules or
@@ -108,6 +108,14 @@ def appliance_publish(site: str, appliance: str) -> list[str]:
     return allowed
 
 
+def inbox_prefix(site: str, user: str) -> str:
+    """The subjects a client of `user` at `site` gets its replies and deliveries on
+    (`<prefix>.<unique>`). Each box may read only its own: with every box on `_INBOX.>`,
+    one box could read the replies the server sends another, and what the hub fetches
+    (another box's calls, facts and settings, as they are delivered)."""
+    return f"_INBOX.{site}.{user}"
+
+
 SITE_STREAMS = (CALLS_STREAM, FACTS_STREAM, EVENTS_STREAM, CALLBACKS_STREAM)  # the hub gathers
 
 
@@ -189,7 +197,7 @@ def server_authorization(
                 **client_only,
                 "permissions": {
                     "publish": {"allow": appliance_publish(site, name)},
-                    "subscribe": {"allow": ["_INBOX.>"]},
+                    "subscribe": {"allow": [f"{inbox_prefix(site, name)}.>"]},
                 },
             }
             for name, password in sorted(appliances.items())

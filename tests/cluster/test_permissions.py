@@ -21,7 +21,7 @@ import pytest
 from nats.js.errors import APIError
 
 from appliance.cluster.agent import ensure_site_streams, ensure_streams
-from appliance.cluster.permissions import ADMIN_USER
+from appliance.cluster.permissions import ADMIN_USER, inbox_prefix
 from appliance.cluster.province import ensure_province_rules
 from tests.cluster.conftest import (
     SITE,
@@ -173,6 +173,56 @@ def test_a_site_without_the_provinces_bucket_still_shares(
         assert all(box.is_connected() for box in boxes)
     finally:
         server.kill()
+
+
+def test_a_box_reads_only_its_own_inbox(
+    tmp_path: Path,
+    guarded_server: NatsServer,
+    accounts: Path,
+    agents: Callable[..., AgentThread],
+) -> None:
+    """The server's replies and deliveries to one box (and what the hub fetches: another
+    box's calls, facts and settings) are not another box's to read: box b may not listen
+    on every inbox, nor on box a's, while box a shares through its own."""
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    boxes = [
+        agents(guarded_server, box, db, user=box, password_file=accounts / f"{box}.password")
+        for box, db in (("a", a), ("b", b))
+    ]
+    connected(*boxes)
+    errors: list[str] = []
+    heard: list[str] = []
+
+    async def snoop() -> None:
+        async def note(error: Exception) -> None:
+            errors.append(str(error))
+
+        async def listen(msg: nats.aio.msg.Msg) -> None:
+            heard.append(msg.subject)
+
+        client = await nats.connect(
+            guarded_server.url,
+            user="b",
+            password=secret(accounts, "b"),
+            inbox_prefix=inbox_prefix(SITE, "b"),
+            error_cb=note,
+        )
+        await client.subscribe("_INBOX.>", cb=listen)
+        await client.subscribe(f"{inbox_prefix(SITE, 'a')}.>", cb=listen)
+        await client.flush()
+        share_a_rule_and_a_verdict(a, b)  # box a's replies flow meanwhile, on its inbox
+        await asyncio.sleep(0.5)
+        await client.close()
+
+    asyncio.run(snoop())
+    refused = [error.lower() for error in errors if "subscription" in error.lower()]
+    assert refused == [
+        'nats: permissions violation for subscription to "_inbox.>"',
+        f'nats: permissions violation for subscription to "{inbox_prefix(SITE, "a").lower()}.>"',
+    ], errors
+    assert heard == []
+    # Both boxes shared through their own inboxes all along.
+    assert boxes[0].agent.refused == boxes[1].agent.refused == 0
 
 
 def test_a_box_without_credentials_is_refused(
