@@ -138,6 +138,29 @@ def _overflowing(driver: webdriver.Chrome) -> list[str]:
     return found
 
 
+def _words_broken(driver: webdriver.Chrome) -> list[str]:
+    """Words of the tables' headings set on more than one line ("Isen" over "g")."""
+    found: list[str] = driver.execute_script(
+        """
+        const broken = [];
+        for (const cell of document.querySelectorAll("table.figures th")) {
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const word of node.textContent.matchAll(/\\S+/g)) {
+              const range = document.createRange();
+              range.setStart(node, word.index);
+              range.setEnd(node, word.index + word[0].length);
+              const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+              if (lines.size > 1) broken.push(word[0]);
+            }
+          }
+        }
+        return broken;
+        """
+    )
+    return found
+
+
 def _viewport(driver: webdriver.Chrome, width: int, media: str) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -174,10 +197,12 @@ def test_every_column_fits_a4_portrait_and_a_laptop_screen(
     for width in (A4_PRINTABLE_PX, A4_WIDTH_PX):
         _viewport(emulated, width, "print")
         assert _overflowing(emulated) == [], (width, _overflowing(emulated))
+        assert _words_broken(emulated) == [], (width, _words_broken(emulated))
     screenshot(f"print-{language}")
     emulated.get(f"{server.url}/reports?month={month:%Y-%m}")
     _viewport(emulated, LAPTOP_PX, "screen")
     assert _overflowing(emulated) == []
+    assert _words_broken(emulated) == []
     emulated.execute_script("document.getElementById('categories').scrollIntoView()")
     screenshot(f"laptop-{language}")
 
