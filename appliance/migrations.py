@@ -788,3 +788,11 @@ def share_flood_mode(db: Database) -> None:
     """A box's own flood mode reaches the site's other boxes: see
     appliance/cluster/schema.py."""
     create_flood_fact(db)
+
+
+@migration(name="0029_service_pid_namespace")
+def record_service_pid_namespace(db: Database) -> None:
+    """`service_state.pid_namespace`: the PID namespace the line service's process runs
+    in (`appliance.store.status.pid_namespace`), so a web UI in the same one sees at once
+    that the process is gone, rather than after its heartbeat has aged."""
+    db.execute("ALTER TABLE service_state ADD COLUMN pid_namespace TEXT")

@@ -65,6 +65,7 @@ from appliance.settings import (
     settings_version,
 )
 from appliance.store import CallLog, RuleStore, open_readonly
+from appliance.store import status as status_store
 from appliance.store.rules import StoredRules
 from appliance.web_lines import lines_at_start
 from firmware.board import Board, UsbPortReset, open_board
@@ -275,6 +276,7 @@ class LineService:
         self.call_log.set_service_state(
             {
                 "pid": os.getpid(),
+                "pid_namespace": status_store.pid_namespace(),
                 "version": package_version(),
                 "started_ts": now_ts,
                 "base_config": json.dumps(self.base_config.model_dump(mode="json")),

@@ -79,8 +79,8 @@ _LINE_STATUS_COLUMNS = frozenset(
 # Columns of `service_state` (migration 0013) the service may set; others are ignored.
 _SERVICE_STATE_COLUMNS = frozenset(
     {
-        "pid", "version", "started_ts", "base_config", "flood_active", "flood_since_ts",
-        "flood_reason", "heartbeat_ts",
+        "pid", "pid_namespace", "version", "started_ts", "base_config", "flood_active",
+        "flood_since_ts", "flood_reason", "heartbeat_ts",
     }
 )  # fmt: skip
 

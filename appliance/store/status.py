@@ -1,23 +1,34 @@
 """What the line service says about itself and its lines, read back by the web UI and tools.
 
 The line service publishes its state through its call log's writer (`CallLog`): one
-`service_state` row (its process, version, start, heartbeat, flood mode and the
-configuration file it started on, `base_config`) and one `line_status` row per line. A
-technician's choice to take a line out of service is a `line_admin` row
-(`appliance.store.requests.set_line_enabled`). Here is how they are read, one function
-per fact, for every reader (the web UI's pages, the line service's own line admin, the
-settings a box takes from its hub in `appliance.cluster.store`), and how big the
-database's tables are (the system page, `siaga demo`).
+`service_state` row (its process and the process namespace it runs in, version, start,
+heartbeat, flood mode and the configuration file it started on, `base_config`) and one
+`line_status` row per line. A technician's choice to take a line out of service is a
+`line_admin` row (`appliance.store.requests.set_line_enabled`). Here is how they are
+read, one function per fact, for every reader (the web UI's pages, the line service's own
+line admin, the settings a box takes from its hub in `appliance.cluster.store`), and how
+big the database's tables are (the system page, `siaga demo`).
 
 Rows are `sqlite3.Row` whatever the connection's row factory.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 
 from appliance.store._sqlite import row_cursor
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace (`pid:[4026531836]`), or None where it cannot be read.
+    The line service records its own beside its process id: a reader in the same one can
+    tell at once whether that process still exists; in another, the id means nothing."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def service_state(conn: sqlite3.Connection) -> sqlite3.Row | None:

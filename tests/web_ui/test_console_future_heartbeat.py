@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from appliance.store.status import pid_namespace
 from tests.web_ui.conftest import LiveServer, serve
 from tests.web_ui.line_service import database
 from tests.web_ui.own_server import logged_in
@@ -41,14 +42,18 @@ def dead_pid() -> int:
     return child.pid
 
 
-def set_heartbeat(server: LiveServer, heartbeat_ts: float, pid: int) -> None:
-    """The line service's row, as it writes it, with this heartbeat and process id."""
+def set_heartbeat(
+    server: LiveServer, heartbeat_ts: float, pid: int, pid_namespace: str | None = None
+) -> None:
+    """The line service's row, as it writes it, with this heartbeat and process id (and
+    the PID namespace it ran in, which a service before that column did not write)."""
     now = time.time()
     with database(server) as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO service_state (id, pid, started_ts, heartbeat_ts, updated_ts)"
-            " VALUES (1, ?, ?, ?, ?)",
-            [pid, now - 600, heartbeat_ts, now],
+            "INSERT OR REPLACE INTO service_state"
+            " (id, pid, pid_namespace, started_ts, heartbeat_ts, updated_ts)"
+            " VALUES (1, ?, ?, ?, ?, ?)",
+            [pid, pid_namespace, now - 600, heartbeat_ts, now],
         )
 
 
@@ -87,3 +92,24 @@ def test_a_heartbeat_a_moment_ahead_is_fresh_as_before(own: LiveServer) -> None:
     # (a service in another PID namespace cannot be seen from here).
     set_heartbeat(own, time.time() + 1.0, dead_pid())
     assert console_says_running(own) is True
+
+
+def test_a_fresh_heartbeat_from_a_dead_process_of_this_namespace_is_stopped_at_once(
+    own: LiveServer,
+) -> None:
+    """A service killed a second after its heartbeat: the web process sees the same PID
+    namespace, so the vanished process decides, not the heartbeat's age."""
+    set_heartbeat(own, time.time() - 1.0, dead_pid(), pid_namespace())
+    assert console_says_running(own) is False
+    assert dashboard_says_running(own) is False
+
+
+def test_a_fresh_heartbeat_from_another_namespace_is_trusted_while_fresh(
+    own: LiveServer,
+) -> None:
+    """A service whose process the web process cannot see (another PID namespace, or a
+    service too old to say): its fresh heartbeat is what there is to go by."""
+    for namespace in ("pid:[1]", None):
+        set_heartbeat(own, time.time() - 1.0, dead_pid(), namespace)
+        assert console_says_running(own) is True, namespace
+        assert dashboard_says_running(own) is True, namespace

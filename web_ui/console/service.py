@@ -22,7 +22,9 @@ contract's words, and a test checks them against `appliance.model.LineState`.
 `HEARTBEAT_FRESH_S` old (the dashboard's test too); sooner than that, a heartbeat older
 than `PID_GONE_AFTER_S` from a process that no longer exists on this machine (killed,
 crashed) counts as stopped. The age guard keeps a service in another PID namespace, whose
-process the web process cannot see, from ever looking dead while it beats. A heartbeat
+process the web process cannot see, from ever looking dead while it beats; a service that
+recorded the web process's own PID namespace (`pid_namespace`) is asked at any age, so a
+killed one is stopped at the console's next look, not 15 s later. A heartbeat
 stamped more than `FUTURE_SLACK_S` ahead of this process's clock (the clock stepped back
 on the box, or a demo's accelerated clock wrote it) says nothing about when the service
 last beat: then only its process decides, running while it still exists. While it is
@@ -211,16 +213,24 @@ def process_exists(pid: int) -> bool:
     return True
 
 
-def service_running(heartbeat_age_s: float | None, pid: int | None) -> bool:
-    """The line service's liveness from its heartbeat's age and process id (see above);
-    a negative age is a heartbeat stamped in the future."""
+def service_running(
+    heartbeat_age_s: float | None, pid: int | None, pid_namespace: str | None = None
+) -> bool:
+    """The line service's liveness from its heartbeat's age, process id and the PID
+    namespace it recorded (see above); a negative age is a heartbeat stamped in the
+    future."""
     if heartbeat_age_s is None or heartbeat_age_s > HEARTBEAT_FRESH_S:
         return False
     if heartbeat_age_s < -FUTURE_SLACK_S:  # its age means nothing: ask the process
         return pid is not None and process_exists(int(pid))
-    if pid is not None and heartbeat_age_s > PID_GONE_AFTER_S:
+    if pid is not None and (heartbeat_age_s > PID_GONE_AFTER_S or _seen_from_here(pid_namespace)):
         return process_exists(int(pid))
     return True
+
+
+def _seen_from_here(pid_namespace: str | None) -> bool:
+    """Whether the service's process id names a process of this one's namespace."""
+    return pid_namespace is not None and pid_namespace == status_store.pid_namespace()
 
 
 def service_health(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> ConsoleServicePublic:
@@ -233,7 +243,7 @@ def service_health(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> C
     heartbeat_ts = None if row["heartbeat_ts"] is None else float(row["heartbeat_ts"])
     age_s = None if heartbeat_ts is None else now_ts - heartbeat_ts  # < 0: in the future
     return ConsoleServicePublic(
-        running=service_running(age_s, row["pid"]),
+        running=service_running(age_s, row["pid"], row["pid_namespace"]),
         known=True,
         heartbeat_ts=heartbeat_ts,
         heartbeat_at=None if heartbeat_ts is None else _local(heartbeat_ts, zone),

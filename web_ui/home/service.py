@@ -29,9 +29,10 @@ there); nothing here writes.
   are not alarms: a failing line is followed by `recovery` events, and its state shows in
   the lines table.
 - **The line service** is running when its heartbeat (`service_state.heartbeat_ts`,
-  written every 10 s) is at most `HEARTBEAT_FRESH_S` old, and, once it is over
-  `PID_GONE_AFTER_S` old, its process still exists (`web_ui.console.service.service_running`,
-  the console's own test). Its flood mode, version and start
+  written every 10 s) is at most `HEARTBEAT_FRESH_S` old, and its process still exists:
+  asked at once when the service recorded this process's PID namespace, else once the
+  heartbeat is over `PID_GONE_AFTER_S` old (`web_ui.console.service.service_running`, the
+  console's own test). Its flood mode, version and start
   time are those of its `service_state` row; with no fresh heartbeat they are what it
   last reported, and the page says so.
 - **Call-backs** are the open entries of the call-back list (`appliance.store.callbacks`:
@@ -318,7 +319,8 @@ def service_status(conn: sqlite3.Connection, now_ts: float, zone: ZoneInfo) -> S
     heartbeat_ts = _optional_float(row["heartbeat_ts"])
     started_ts = _optional_float(row["started_ts"])
     raw_age_s = None if heartbeat_ts is None else now_ts - heartbeat_ts
-    running = service_running(raw_age_s, row["pid"])  # a future heartbeat: its process says
+    # a future heartbeat: its process says
+    running = service_running(raw_age_s, row["pid"], row["pid_namespace"])
     age_s = None if raw_age_s is None else max(0.0, raw_age_s)
     return ServicePublic(
         known=True,
