@@ -1,4 +1,5 @@
-"""The line service's background duties: the clock, the disk, retention, SMS and alarms.
+"""The line service's background duties: the clock, the disk, retention, the reports'
+per-day figures, SMS and alarms.
 
 Each runs on its own timer beside the lines and never touches a call: a failure here is
 logged and retried, never raised into the service. Alarms all pass through `alarm()`: one
@@ -13,6 +14,7 @@ import logging
 import shutil
 import sqlite3
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from appliance.clock import Clock
@@ -21,7 +23,7 @@ from appliance.line import Line
 from appliance.report import month_figures
 from appliance.retention import months_to_archive
 from appliance.sms import SmsDispatcher
-from appliance.store import CallLog, open_readonly
+from appliance.store import CallLog, open_readonly, rollup
 from appliance.timesync import ClockWatch
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ logger = logging.getLogger(__name__)
 CLOCK_CHECK_S = 60.0
 DISK_CHECK_S = 600.0
 RETENTION_CHECK_S = 6 * 3600.0
+# The days before today whose calls changed (a late verdict, yesterday once the day is
+# over) get their per-day report figures recomputed this often, so a reader that cannot
+# write (`siaga report`, a read-only connection) seldom finds a day to count from its rows.
+ROLLUP_REFRESH_S = 3600.0
 DISK_LOW_FRACTION = 0.05  # free space below 5 % ...
 DISK_LOW_BYTES = 200 * 1024 * 1024  # ... or below 200 MB raises the alarm
 NETWORK_TIME_TOLERANCE_S = 120.0  # the system clock agrees with the network's this closely
@@ -156,6 +162,19 @@ class Housekeeping:
             )
         return len(due)
 
+    def refresh_rollup(self) -> int:
+        """Recompute the per-day report figures of the changed days before today
+        (`appliance.store.rollup`), a day per short transaction, within the rollup's
+        time budget; today is counted live anyway. Returns the days recomputed."""
+        today = datetime.fromtimestamp(self._clock.timestamp(), self._zone).date().isoformat()
+        conn = sqlite3.connect(self._call_log.path, timeout=5.0, isolation_level=None)
+        try:
+            if not rollup.has_rollup(conn):
+                return 0
+            return rollup.try_refresh(conn, before_day=today)
+        finally:
+            conn.close()
+
     def prepare(self) -> None:
         """At start: requeue unsent SMS and restore their caps; check the clock once."""
         requeued = self.sms.restore(self._call_log.path, self._clock.timestamp())
@@ -169,15 +188,23 @@ class Housekeeping:
             self._every(CLOCK_CHECK_S, self.check_clock),
             self._every(DISK_CHECK_S, self.check_disk),
             self._every(RETENTION_CHECK_S, self.apply_retention),
+            self._every(ROLLUP_REFRESH_S, self.refresh_rollup, in_thread=True),
         ]
         if self.config.sms.enabled:
             tasks.append(self.sms.run())
         await asyncio.gather(*tasks)
 
-    async def _every(self, interval_s: float, duty: Callable[[], object]) -> None:
+    async def _every(
+        self, interval_s: float, duty: Callable[[], object], *, in_thread: bool = False
+    ) -> None:
+        """Run `duty` now and every `interval_s`; `in_thread` keeps a duty that may wait
+        on the database (a day's recomputation) off the lines' event loop."""
         while True:
             try:
-                duty()
+                if in_thread:
+                    await asyncio.to_thread(duty)
+                else:
+                    duty()
             except (OSError, sqlite3.Error) as exc:
                 logger.warning("%s: %s", getattr(duty, "__name__", duty), exc)
             except Exception:

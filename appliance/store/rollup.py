@@ -31,7 +31,7 @@ changes a counted column (or the start) marks the row's day dirty (and the old d
 the start moved), in the writer's own transaction: an upsert of one small row that writes
 nothing when the day is already marked and the start already inside its `lo_ts`..`hi_ts`.
 Nothing else is computed on the call path. `refresh` (a writer: the web UI before each
-report, the benchmark's builder) recomputes dirty days from `calls`, each day in one short
+report, the line service every hour, the benchmark's builder) recomputes dirty days from `calls`, each day in one short
 transaction, and clears their mark in it. Until a day is refreshed, `period_groups` counts
 it from the call rows itself, so a report is exact whatever was refreshed: a verdict an
 operator records days later, a month that retention archived (its rows deleted: the days

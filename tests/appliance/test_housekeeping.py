@@ -117,3 +117,28 @@ def test_retention_archives_months_past_the_setting(tmp_path: Path) -> None:
         assert keeper.apply_retention() == 0
     finally:
         log.close()
+
+
+def test_changed_days_before_today_get_their_report_figures_recomputed(tmp_path: Path) -> None:
+    """A reader that cannot write (`siaga report`) finds the figures kept: the line
+    service recomputes yesterday's day, and a day a late verdict changed, leaving today
+    to be counted live."""
+    keeper, log, clock = make(tmp_path)
+    try:
+        for days_ago in (3, 1, 0):
+            call_id = log.new_call_id()
+            log.call_started(
+                call_id, {"line": "line1", "started_ts": clock.now - days_ago * 86_400}
+            )
+        assert log.flush(10.0)
+        dirty = "SELECT day FROM daily_dirty ORDER BY day"
+        assert rows(log, dirty) == [("2024-07-07",), ("2024-07-09",), ("2024-07-10",)]
+        assert keeper.refresh_rollup() == 2
+        assert rows(log, dirty) == [("2024-07-10",)]  # today, still being written
+        assert rows(log, "SELECT day, calls FROM daily_days ORDER BY day") == [
+            ("2024-07-07", 1),
+            ("2024-07-09", 1),
+        ]
+        assert keeper.refresh_rollup() == 0
+    finally:
+        log.close()
