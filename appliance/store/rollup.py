@@ -31,13 +31,14 @@ changes a counted column (or the start) marks the row's day dirty (and the old d
 the start moved), in the writer's own transaction: an upsert of one small row that writes
 nothing when the day is already marked and the start already inside its `lo_ts`..`hi_ts`.
 Nothing else is computed on the call path. `refresh` (a writer: the web UI before each
-report, the line service every hour, the benchmark's builder) recomputes dirty days from `calls`, each day in one short
-transaction, and clears their mark in it. Until a day is refreshed, `period_groups` counts
-it from the call rows itself, so a report is exact whatever was refreshed: a verdict an
-operator records days later, a month that retention archived (its rows deleted: the days
-become dirty, then empty), a restored backup (its rollup is the backup's own, consistent
-with its calls, or migration 0017 builds it). Today is always dirty while calls come in,
-so today's figures are always counted live; `refresh` leaves the current day alone.
+report, the line service every hour, the benchmark's builder) recomputes dirty days from
+`calls`, each day in one short transaction, and clears their mark in it. Until a day is
+refreshed, `period_groups` counts it from the call rows itself, so a report is exact
+whatever was refreshed: a verdict an operator records days later, a month that retention
+archived (its rows deleted: the days become dirty, then empty), a restored backup (its
+rollup is the backup's own, consistent with its calls, or migration 0017 builds it).
+Today is always dirty while calls come in, so today's figures are always counted live;
+`refresh` leaves the current day alone.
 
 **Finding a day's rows** needs no assumption about zones: every row of a day lies within
 its `daily_days` extent (when its figures were computed) or within the `daily_dirty`
