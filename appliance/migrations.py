@@ -796,3 +796,13 @@ def record_service_pid_namespace(db: Database) -> None:
     in (`appliance.store.status.pid_namespace`), so a web UI in the same one sees at once
     that the process is gone, rather than after its heartbeat has aged."""
     db.execute("ALTER TABLE service_state ADD COLUMN pid_namespace TEXT")
+
+
+@migration(name="0030_id_floors")
+def keep_id_floors(db: Database) -> None:
+    """`id_floors`: the lowest id the next row of a table may take (`calls`), above ids
+    this box already gave out and published. A restore from an older backup sets it from
+    the database it replaced (`appliance.store.restore`), so a new call never reuses the
+    id of a call the site's hub and other boxes already hold; the call log numbers its
+    calls above it (`appliance.store.calllog`)."""
+    db.execute("CREATE TABLE id_floors (name TEXT PRIMARY KEY, floor INTEGER NOT NULL)")

@@ -64,6 +64,17 @@ def connect_writer(path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
     return db
 
 
+def highest_id_sql(table: str) -> str:
+    """SQL for the highest id `table` has given out: its largest, or the floor a restore
+    kept in `id_floors` (migration 0030) when that is higher. The call log numbers calls,
+    and the call-back list its entries, above it: ids the replaced database published to
+    the site's other boxes and the hub are never given again."""
+    return (
+        f'SELECT max(COALESCE((SELECT MAX(id) FROM "{table}"), 0),'
+        f" COALESCE((SELECT floor FROM id_floors WHERE name = '{table}'), 0))"
+    )
+
+
 def open_readonly(
     path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 ) -> sqlite3.Connection:

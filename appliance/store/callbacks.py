@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from appliance.store._sqlite import detail_json, iso_at
+from appliance.store._sqlite import detail_json, highest_id_sql, iso_at
 
 # The reasons the line service gives today; later ones are stored and shown as they are.
 SILENT_AFTER_CHALLENGE = "silent_after_challenge"
@@ -143,10 +143,12 @@ def callback_release(
 # The columns a release updates on the caller's open entry, but only when it is not older
 # than what the entry shows: a write delayed behind a newer one never undoes it.
 _LATEST = ("caller_raw", "line", "call_id", "reason", "detail", "last_ts", "last_at")
+# A new entry is numbered above every id given out, those a restore replaced included
+# (`highest_id_sql`): the site's other boxes and the hub know an entry by its id.
 _UPSERT = (
-    "INSERT INTO callbacks (caller, caller_raw, line, call_id, reason, detail,"
+    "INSERT INTO callbacks (id, caller, caller_raw, line, call_id, reason, detail,"
     " first_ts, first_at, last_ts, last_at, attempts, status)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open')"
+    f" VALUES (({highest_id_sql('callbacks')}) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'open')"
     " ON CONFLICT (caller) WHERE status = 'open' DO UPDATE SET"
     # The same release written twice (a commit that failed ambiguously and was retried)
     # is one attempt, not two.

@@ -41,6 +41,7 @@ from sqlite_utils import Database
 from appliance.store._sqlite import (
     DEFAULT_BUSY_TIMEOUT_S,
     connect_writer,
+    highest_id_sql,
     immediate,
     is_transient,
     iso_at,
@@ -311,10 +312,11 @@ class CallLog:
         logger.info("call log %s open (next call id %d)", self.path, self._last_id + 1)
 
     def _prepare(self, db: Database, now_ts: float) -> int:
-        """Learn the columns, close out the previous run; return the highest call id."""
+        """Learn the columns, close out the previous run; return the highest call id given
+        out: in the table, or before a restore replaced it (`id_floors`)."""
         self._call_columns = frozenset(db.table("calls").columns_dict) - {"id"}
         self._mark_interrupted(db, now_ts)
-        return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
+        return int(db.execute(highest_id_sql("calls")).fetchone()[0])
 
     def close(self) -> None:
         """Write everything queued, stop the writer and close the database. Idempotent.

@@ -65,6 +65,12 @@ that it follows the restore without a restart:
   new request from one it has already handled.
 - While the service runs, a backup whose call ids run past the live database's is
   refused: the service numbers new calls from its own memory and would overwrite them.
+- Ids already given out are not given again. The site's other boxes and the hub keep
+  each call, call-back entry, verdict and event once by its id (a call's id, an entry's
+  id, the outbox's number), so a new call numbered again from an older backup's last id
+  would be dropped there as one already held. The replaced database's highest call and
+  entry ids go to `id_floors`, above which the call log and the call-back list number
+  new rows, and the outbox's `sqlite_sequence` goes on from the higher of the two.
 
 What the service keeps in memory (its history of recent calls for throttling, the abuse
 ladder and flood detection; the SMS caps; the next call id) came from the replaced data,
@@ -95,6 +101,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from appliance.migrations import MIGRATION_SET, apply_migrations, pending_migrations
+from appliance.store._sqlite import highest_id_sql
 from appliance.store.backup import backup_name, copy_database
 from appliance.store.db import connect_writer, immediate_connection
 from appliance.store.events import add_event
@@ -117,6 +124,8 @@ REQUIRED_TABLES: tuple[str, ...] = ("_migrations", "calls", "dispositions", "eve
 SERVICE_TABLES: tuple[str, ...] = ("service_state", "line_status")
 REQUEST_TABLES: tuple[str, ...] = ("desk_requests", "line_requests")
 COUNTER_TABLES: tuple[str, ...] = ("rules_version", "settings_version")
+# Tables whose ids the site's other boxes and the hub know rows by (`_keep_id_floors`).
+ID_FLOOR_TABLES: tuple[str, ...] = ("calls", "callbacks")
 
 
 class DatabaseFile(Protocol):
@@ -526,6 +535,8 @@ class KeptRows:
     rows: dict[str, list[dict[str, Any]]]
     counters: dict[str, int]
     calls: int
+    id_floors: dict[str, int]  # per table of `ID_FLOOR_TABLES`, the highest id it gave out
+    outbox_seq: int  # the highest outbox id it gave out (0: none)
 
 
 @dataclass(frozen=True)
@@ -568,7 +579,21 @@ def _keep(conn: sqlite3.Connection, restored_max_ids: dict[str, int]) -> KeptRow
         for table in COUNTER_TABLES
     }
     calls = int(conn.execute("SELECT count(*) FROM calls").fetchone()[0])
-    return KeptRows(rows=rows, counters=counters, calls=calls)
+    return KeptRows(
+        rows=rows,
+        counters=counters,
+        calls=calls,
+        id_floors={
+            table: int(conn.execute(highest_id_sql(table)).fetchone()[0])
+            for table in ID_FLOOR_TABLES
+        },
+        outbox_seq=_outbox_seq(conn),
+    )
+
+
+def _outbox_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _safety_copy_and_keep(
@@ -614,7 +639,8 @@ def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 
 
 def _hand_on(conn: sqlite3.Connection, kept: KeptRows) -> None:
-    """Put back the running service's rows and push the change counters past both values."""
+    """Put back the running service's rows, push the change counters past both values,
+    and keep the next call id and outbox id above those the replaced database gave out."""
     for table in SERVICE_TABLES:
         conn.execute(f'DELETE FROM "{table}"')
     for table, rows in kept.rows.items():
@@ -623,6 +649,26 @@ def _hand_on(conn: sqlite3.Connection, kept: KeptRows) -> None:
     for table, before in kept.counters.items():
         restored = int(conn.execute(f'SELECT version FROM "{table}" WHERE id = 1').fetchone()[0])
         conn.execute(f'UPDATE "{table}" SET version = ? WHERE id = 1', [max(before, restored) + 1])
+    _keep_id_floors(conn, kept)
+
+
+def _keep_id_floors(conn: sqlite3.Connection, kept: KeptRows) -> None:
+    """The ids the replaced database published (to the site's other boxes and the hub,
+    which keep each call, verdict and event once by its id) are never given again: the
+    call log numbers new calls, and the call-back list new entries, above `id_floors`,
+    and the outbox's AUTOINCREMENT goes on
+    from its `sqlite_sequence`."""
+    for table, floor in kept.id_floors.items():
+        conn.execute(
+            "INSERT INTO id_floors (name, floor) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET floor = max(floor, excluded.floor)",
+            [table, floor],
+        )
+    if kept.outbox_seq > _outbox_seq(conn):
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", [kept.outbox_seq]
+        )
 
 
 def _record_restore(
