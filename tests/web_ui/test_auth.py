@@ -10,6 +10,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.web_ui.conftest import Account, ApiSession, LiveServer, api_login
+from web_ui.auth.sessions import locked_until
 from web_ui.core import db as web_db
 from web_ui.users.service import Role
 
@@ -144,6 +145,55 @@ def test_unknown_names_are_locked_the_same_way(server: LiveServer) -> None:
             for _ in range(6)
         ]
     assert codes == [401, 401, 401, 401, 429, 429]
+
+
+def failure_times(server: LiveServer, username: str) -> list[float]:
+    """When each failed login of `username` was counted, oldest first."""
+    conn = web_db.connect(server.db_path, busy_timeout_s=5.0)
+    try:
+        rows = conn.execute(
+            "SELECT ts FROM login_failures WHERE username = ? ORDER BY ts", [username]
+        ).fetchall()
+    finally:
+        conn.close()
+    return [float(row[0]) for row in rows]
+
+
+def lock_end(server: LiveServer, username: str) -> float | None:
+    """Until when `username` is locked for this machine (127.0.0.1), from the table."""
+    conn = web_db.connect(server.db_path, busy_timeout_s=5.0)
+    try:
+        return locked_until(conn, server.settings, username, "127.0.0.1", time.time())
+    finally:
+        conn.close()
+
+
+def test_wrong_passwords_during_a_lock_do_not_make_it_last_longer(
+    server: LiveServer, make_user: Callable[..., Account]
+) -> None:
+    """Five failures lock the name for 15 minutes from the fifth; guesses while it holds
+    are refused uncounted, so an operator waits 15 minutes, not for ever."""
+    user = make_user(Role.OPERATOR)
+    # Each refusal in a row is held back longer (`web_ui.auth.login_guard`): 1, 2, 4 s.
+    with httpx.Client(base_url=server.url, timeout=30.0) as client:
+        codes = [
+            client.post(
+                "/api/login", json={"username": user.username, "password": f"wrong-{n}"}
+            ).status_code
+            for n in range(5)
+        ]
+        assert codes == [401, 401, 401, 401, 429]
+        counted = failure_times(server, user.username)
+        assert len(counted) == 5
+        assert lock_end(server, user.username) == counted[-1] + server.settings.lockout_s
+        for n in range(2):
+            answer = client.post(
+                "/api/login", json={"username": user.username, "password": f"again-{n}"}
+            )
+            assert answer.status_code == 429
+            assert answer.json()["detail"] == "login.locked"
+    assert failure_times(server, user.username) == counted
+    assert lock_end(server, user.username) == counted[-1] + server.settings.lockout_s
 
 
 def test_logout_ends_the_session(api_session: Callable[..., ApiSession]) -> None:

@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from appliance.policy import flood_reason
 from appliance.store import CallLog
-from appliance.store.callbacks import CALLBACK_REASONS, NOTE_MAX_CHARS
+from appliance.store.callbacks import CALLBACK_REASONS, NOTE_MAX_CHARS, RANG_WHILE_STARTING
 from tests.web_ui.conftest import LiveServer, browser_login, serve
 from tests.web_ui.line_service import ZONE, database
 from tests.web_ui.own_server import add_account, logged_in
@@ -490,3 +490,21 @@ def test_in_flood_mode_the_console_says_call_backs_wait_and_the_api_says_why(
     call_log.flush()
     WebDriverWait(browser, POLL_WAIT_S).until(lambda _: not flood_note.is_displayed())
     assert not banner.is_displayed()
+
+
+def test_a_caller_the_line_missed_while_starting_is_on_the_console_with_the_reason_in_words(
+    browser: webdriver.Chrome, own: LiveServer, call_log: CallLog
+) -> None:
+    """A call that rang while its line was starting (`LineService.caller_missed`, beside the
+    line's `missed_call` event) was never answered: the operator sees whom to call back
+    and why, in words, not the stored code."""
+    caller = new_number()
+    callback_id = release(
+        call_log, caller, line="gsm4", call_id=None, reason=RANG_WHILE_STARTING, detail={}
+    )
+    open_console(browser, own, Role.OPERATOR, "id")
+    row = console_row(browser, callback_id, timeout_s=5.0)
+    assert row.find_element(By.CSS_SELECTOR, ".number").text.startswith(caller)
+    assert row.find_element(By.CSS_SELECTOR, ".line").text == "gsm4"
+    reason = row.find_element(By.CSS_SELECTOR, ".reason").text
+    assert reason == "berdering saat saluran sedang dinyalakan"

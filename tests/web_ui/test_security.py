@@ -24,7 +24,7 @@ import pytest
 from appliance.store import restore
 from tests.web_ui.conftest import LiveServer, api_login, serve
 from tests.web_ui.own_server import add_account, logged_in
-from web_ui.auth import passwords
+from web_ui.auth import passwords, sessions
 from web_ui.calls import service as calllog
 from web_ui.core import db as web_db
 from web_ui.core import request_limits
@@ -341,6 +341,61 @@ def test_repeated_lockouts_of_one_account_raise_an_alarm(own: LiveServer) -> Non
     assert "Account locked out repeatedly by wrong passwords" in dashboard
 
 
+def add_old_failures(server: LiveServer, names: list[str], per_name: int, ts: float) -> None:
+    """`per_name` failed logins of each of `names` at `ts`, from an address of their own."""
+    rows = [(name, ts + n, "127.0.6.99") for name in names for n in range(per_name)]
+    conn = web_db.connect(server.db_path, busy_timeout_s=5.0)
+    try:
+        with web_db.transaction(conn):
+            conn.executemany(
+                "INSERT INTO login_failures (username, ts, remote) VALUES (?, ?, ?)", rows
+            )
+    finally:
+        conn.close()
+
+
+def old_failures(server: LiveServer, names: list[str]) -> int:
+    """How many failures of `names` are past their retention (older than a day)."""
+    cutoff_ts = time.time() - sessions.FAILURE_RETENTION_S
+    conn = web_db.connect(server.db_path, busy_timeout_s=5.0)
+    try:
+        marks = ", ".join("?" * len(names))
+        return int(
+            conn.execute(
+                f"SELECT count(*) FROM login_failures WHERE ts < ? AND username IN ({marks})",
+                [cutoff_ts, *names],
+            ).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def test_a_failed_login_deletes_its_own_names_old_failures_and_all_others_only_hourly(
+    own: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of wrong passwords never runs a full-table delete per attempt: each failure
+    drops its own name's day-old failures, every other name's wait for the hourly sweep."""
+    account = add_account(own, Role.OPERATOR)
+    address = "127.0.6.1"
+    # A sweep due now runs at this failure; the next failure is within the hour.
+    assert login_from(own, address, account.username, "guess-0").status_code == 401
+    others = [f"stranger{n}" for n in range(200)]
+    day_old_ts = time.time() - 2 * sessions.FAILURE_RETENTION_S
+    add_old_failures(own, others, per_name=5, ts=day_old_ts)
+    add_old_failures(own, [account.username], per_name=3, ts=day_old_ts)
+
+    assert login_from(own, address, account.username, "guess-1").status_code == 401
+    assert old_failures(own, [account.username]) == 0
+    assert old_failures(own, others) == 1000
+
+    # An hour after the last sweep, the next failure of any name runs the next one.
+    monkeypatch.setattr(
+        sessions, "_last_full_prune_ts", time.time() - sessions.FULL_PRUNE_EVERY_S - 1
+    )
+    assert login_from(own, address, account.username, "guess-2").status_code == 401
+    assert old_failures(own, others) == 0
+
+
 # ------------------------------------------------------------------ stalled connections
 
 STALLED = 300  # a test process stays within its 1,024 descriptors
@@ -557,6 +612,25 @@ def test_every_csv_export_is_audited(own: LiveServer) -> None:
         assert row["remote"] == "127.0.0.1"
     [calls] = audit_of(own, "export.calls", name)
     assert "0812" in calls["after"]
+    [report] = audit_of(own, "export.report", name)
+    assert "2026-01-01" in report["after"] and "2026-01-31" in report["after"]
+
+
+def test_the_excel_exports_are_audited_like_the_plain_ones(own: LiveServer) -> None:
+    supervisor = logged_in(own, Role.SUPERVISOR)
+    name = supervisor.user.username
+    exports = {
+        "/calls.csv?number=0812&dialect=excel": "export.calls",
+        "/reports.csv?month=2026-01&dialect=excel": "export.report",
+        "/rules.csv?dialect=excel": "export.rules",
+    }
+    for path, action in exports.items():
+        answer = supervisor.client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-disposition"].endswith('-excel.csv"'), path
+        [row] = audit_of(own, action, name)
+        assert row["remote"] == "127.0.0.1"
+        assert json.loads(row["after"])["dialect"] == "excel", path
     [report] = audit_of(own, "export.report", name)
     assert "2026-01-01" in report["after"] and "2026-01-31" in report["after"]
 

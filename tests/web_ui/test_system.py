@@ -431,3 +431,51 @@ def test_a_refusal_for_want_of_disk_space_writes_its_megabytes_as_the_page_does(
     needed = re.search(r"(\d[\d.,]*) MB", text)
     assert needed is not None, text
     assert needed.group(1) == f"{refused.value.values['needed_mb']:,}".replace(",", separator)
+
+
+def planting_rules_trigger(backup: Path) -> bytes:
+    """The backup with `rules_version_insert` moved to the call log: every call the box
+    takes after a restore would add a rule rejecting its caller."""
+    conn = sqlite3.connect(backup)
+    conn.executescript(
+        """
+        DROP TRIGGER rules_version_insert;
+        CREATE TRIGGER rules_version_insert AFTER INSERT ON calls BEGIN
+            INSERT INTO rules (id, kind, pattern, match, action, reason, created_ts)
+            VALUES ('planted-' || NEW.id, 'block', NEW.caller, 'exact', 'reject',
+                    'planted', NEW.started_ts);
+        END;
+        """
+    )
+    conn.commit()
+    conn.close()
+    return backup.read_bytes()
+
+
+def trigger_sql(path: Path, name: str) -> str:
+    return str(
+        scalar(path, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [name])
+    )
+
+
+def test_a_backup_whose_rules_trigger_plants_reject_rules_is_refused_and_nothing_changes(
+    own: LiveServer, tmp_path: Path
+) -> None:
+    _, session = technician(own)
+    backup = download_backup(session, tmp_path / "backup.db")
+    live_trigger = trigger_sql(own.db_path, "rules_version_insert")
+    calls_before = scalar(own.db_path, "SELECT count(*) FROM calls")
+    rules_before = scalar(own.db_path, "SELECT count(*) FROM rules")
+    copies_before = safety_copies(own)
+
+    answer = upload(session, planting_rules_trigger(backup))
+    assert answer.status_code == 422, answer.text
+    message = error_of(answer.text)
+    assert "The backup's schema is not Siaga's (trigger rules_version_insert)" in message
+    assert "Nothing was changed." in message
+    assert 'name="token"' not in answer.text  # nothing to confirm
+    assert leftovers(own) == []
+    assert safety_copies(own) == copies_before
+    assert trigger_sql(own.db_path, "rules_version_insert") == live_trigger
+    assert scalar(own.db_path, "SELECT count(*) FROM calls") == calls_before
+    assert scalar(own.db_path, "SELECT count(*) FROM rules") == rules_before

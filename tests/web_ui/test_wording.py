@@ -17,6 +17,7 @@ from appliance.model import LINE_ERRORS
 from appliance.policy import FLOOD_REASONS, flood_reason
 from appliance.recovery import RECOVERY_DETAILS
 from firmware.at.channel import AT_ERRORS, ATCommandError, ATTimeoutError
+from web_ui.core.i18n import MESSAGES
 from web_ui.core.wording import (
     error_words,
     event_words,
@@ -188,3 +189,28 @@ def test_counts_and_percentages_are_written_one_way_per_language() -> None:
         "68%",
         "68%",
     )
+
+
+GHOST_EN = re.compile(r"\bghosts?\b", re.IGNORECASE)
+GHOST_ID = re.compile(r"\bhantu\b", re.IGNORECASE)
+# Names the ghost category has had in Indonesian: the English word, or a second name.
+OTHER_GHOST_NAMES_ID = re.compile(r"ghost|hantu\s*\(\s*diam", re.IGNORECASE)
+
+
+def test_the_ghost_category_has_one_name_in_each_language() -> None:
+    """Operators file a silent caller as "Hantu" ("Ghost"); the dashboard, the reports,
+    their exports and the settings' help name that category the same way, so a count
+    of "hantu" in a report is the count of what operators picked."""
+    assert MESSAGES["disposition.ghost"] == ("Hantu", "Ghost")
+    naming = [key for key, (_, english) in MESSAGES.items() if GHOST_EN.search(english)]
+    assert len(naming) >= 10  # the rule below is checked on the messages that name it
+    unpaired = [
+        key
+        for key, (indonesian, english) in MESSAGES.items()
+        if bool(GHOST_EN.search(english)) != bool(GHOST_ID.search(indonesian))
+    ]
+    assert unpaired == []
+    other_names = [
+        key for key, (indonesian, _) in MESSAGES.items() if OTHER_GHOST_NAMES_ID.search(indonesian)
+    ]
+    assert other_names == []

@@ -228,7 +228,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lines.field.fail_over_after_s": ("Alihkan setelah (detik)", "Forward after (seconds)"),
     "lines.field.usb_port": ("Port USB (reset)", "USB port (reset)"),
     "lines.field.imei": ("IMEI yang diharapkan", "Expected IMEI"),
-    "lines.field.baudrate": ("Baud rate", "Baud rate"),
+    "lines.field.baudrate": ("Laju baud", "Baud rate"),
     "lines.field.reject_method": ("Cara menolak", "Reject method"),
     "lines.field.call_waiting": ("Panggilan menunggu", "Call waiting"),
     "lines.field.rtscts": ("Kontrol aliran RTS/CTS", "RTS/CTS flow control"),
