@@ -56,6 +56,7 @@ from appliance.cluster.messages import (
     event_subject,
     fact_subject,
 )
+from appliance.cluster.permissions import source_deliver_prefix
 from appliance.cluster.province import ProvincePublisher, ensure_province_rules
 from appliance.cluster.schema import CALL_COLUMNS
 from appliance.store.db import connect_writer, immediate, iso_at
@@ -186,7 +187,9 @@ async def gather_site_streams(
         sources = [
             api.StreamSource(
                 name=stream,
-                external=api.ExternalStream(api=f"$JS.{domain}.API"),
+                external=api.ExternalStream(
+                    api=f"$JS.{domain}.API", deliver=source_deliver_prefix(domain)
+                ),
                 filter_subject=subject(domain, "*"),
             )
             for domain in domains
@@ -205,11 +208,14 @@ async def gather_site_streams(
             await js.add_stream(config)
         else:
             known = {
-                (source.external.api, source.filter_subject)
+                (source.external.api, source.external.deliver, source.filter_subject)
                 for source in info.config.sources or []
                 if source.external
             }
-            wanted = {(f"$JS.{domain}.API", subject(domain, "*")) for domain in domains}
+            wanted = {
+                (f"$JS.{domain}.API", source_deliver_prefix(domain), subject(domain, "*"))
+                for domain in domains
+            }
             if known != wanted or info.config.duplicate_window != SOURCED_DUPLICATE_WINDOW_S:
                 await js.update_stream(config)
         names.append(name)

@@ -124,6 +124,13 @@ def leaf_user(domain: str) -> str:
     return f"leaf-{domain}"
 
 
+def source_deliver_prefix(domain: str) -> str:
+    """Where the hub's sources of the site in JetStream `domain` take its streams'
+    messages: a prefix of that site's own, so its link may send those and no other
+    site's (`leaf_permissions`)."""
+    return f"siaga.deliver.{domain}"
+
+
 def leaf_permissions(domain: str) -> dict[str, dict[str, list[str]]]:
     """What the link of the site in JetStream `domain` may carry, as nats-server reads a
     leaf-node user's permissions: `publish`, what the site may send into the hub's
@@ -133,7 +140,8 @@ def leaf_permissions(domain: str) -> dict[str, dict[str, list[str]]]:
     whatever domain the hub has: the only other domains the hub's account reaches are the
     sites', whose links take nothing but the hub's requests for their streams), the replies to
     the hub's requests (`$JSC.R.*`), what the site's streams deliver to the hub's sources
-    (`$JS.S.*`) and the flow control of the mirror. To the site: the hub's requests for
+    (on the site's own prefix, `source_deliver_prefix`: never into another site's sources)
+    and the flow control of the mirror. To the site: the hub's requests for
     consumers of the site's own calls, facts and events (no other domain's, no other
     stream's), what the province's bucket delivers to the mirror (`$JS.M.*`), the replies
     to the mirror's requests and the flow control of the hub's sources. nats-server 2.9
@@ -147,7 +155,7 @@ def leaf_permissions(domain: str) -> dict[str, dict[str, list[str]]]:
                 mirror,
                 f"{mirror}.>",
                 "$JSC.R.*",
-                "$JS.S.*",
+                f"{source_deliver_prefix(domain)}.>",
                 f"$JS.FC.{PROVINCE_RULES_STREAM}.>",
             ]
         },

@@ -317,6 +317,55 @@ def test_a_sites_link_cannot_use_the_hubs_streams(
     wait_for(lambda: rule_row(box, second), "the next province rule on the box", 60)
 
 
+async def _delivered_at_hub(
+    hub: NatsServer, accounts: Path, site: NatsServer, subjects: list[str]
+) -> list[str]:
+    """Publish on each of `subjects` from a client of `site`'s server, through its link;
+    the subjects the hub's administrator heard on the sources' delivery subjects."""
+    heard: list[str] = []
+
+    async def note(msg: Any) -> None:
+        heard.append(msg.subject)
+
+    listener = await nats.connect(hub.url, user=ADMIN_USER, password=secret(accounts, ADMIN_USER))
+    await listener.subscribe("siaga.deliver.>", cb=note)
+    await listener.flush()
+    await asyncio.sleep(1.0)  # the hub's interest reaches the site's server
+    sender = await nats.connect(site.url)
+    try:
+        for _ in range(3):
+            for subject in subjects:
+                await sender.publish(subject, b"{}")
+            await sender.flush()
+            await asyncio.sleep(NOT_ARRIVED_S / 3)
+    finally:
+        await sender.close()
+        await listener.close()
+    return sorted(set(heard) & set(subjects))  # not the sources' own deliveries
+
+
+def test_a_sites_link_delivers_only_into_its_own_sources_at_the_hub(
+    tmp_path: Path, leaf_province: LeafProvince, agents: Callable[..., AgentThread]
+) -> None:
+    """The hub's sources take each site's streams on a delivery prefix of that site's own
+    (`source_deliver_prefix`), and a site's link may send on its prefix only: a site's
+    server cannot put messages into another site's sources, as one that guessed their
+    delivery subject could when every link might send any `$JS.S.*`."""
+    servers = leaf_province.start({site: leaf_province.credential_of(site) for site in LINKED})
+    boxes = {site: tmp_path / f"{site}-box1.db" for site in LINKED}
+    start_parts(leaf_province, agents, boxes, gathered=LINKED)
+    record_verdicts(boxes["serang"], NUMBER, ["prank"])
+    hub = tmp_path / "hub.db"
+    wait_for(lambda: rows(hub, JUDGED) == [("serang", "box1", NUMBER)], "serang's call", 60)
+
+    own, other = "siaga.deliver.cilegon.S.probe", "siaga.deliver.serang.S.forged"
+    heard = asyncio.run(
+        _delivered_at_hub(servers["hub"], leaf_province.accounts, servers["cilegon"], [own, other])
+    )
+    assert heard == [own]  # its own prefix crosses the link; serang's does not
+    assert rows(hub, JUDGED) == [("serang", "box1", NUMBER)]
+
+
 def test_the_hub_keeps_only_hashes_and_a_new_site_changes_no_links_password(
     tmp_path: Path,
 ) -> None:
