@@ -189,8 +189,19 @@ def test_a_message_resent_after_a_lost_acknowledgement_is_applied_once(
     assert rows(b, "SELECT count(*) FROM peer_facts") == [(1,)]
 
 
+LONG_DOWN_S = 150.0  # the site's server down for minutes, as a real outage is
+DOWN_ROUND_S = 30.0  # while it is down, both boxes change rules and take calls this often
+
+
+@pytest.mark.parametrize(
+    "down_s",
+    [
+        pytest.param(0.0, id="seconds"),
+        pytest.param(LONG_DOWN_S, id="for-minutes", marks=pytest.mark.timeout(400)),
+    ],
+)
 def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
-    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread]
+    tmp_path: Path, nats_server: NatsServer, agents: Callable[..., AgentThread], down_s: float
 ) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     box_a, box_b = agents(nats_server, "a", a), agents(nats_server, "b", b)
@@ -200,19 +211,28 @@ def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
 
     nats_server.kill()
     wait_for(lambda: not box_a.is_connected() and not box_b.is_connected(), "the link down")
-    only_a = block(a, "+62811")
-    only_b = block(b, "+62822")
+    only_a, only_b = [block(a, "+62811")], [block(b, "+62822")]
     unblock(a, contested, by="supervisor-a", reason="reported in error")
     time.sleep(0.01)
     unblock(b, contested, by="supervisor-b", reason="range reassigned")
     record_verdicts(a, NUMBER, ["prank", "prank"])
-    assert rows(a, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL")[0][0] >= 4
+    rounds = round(down_s / DOWN_ROUND_S)
+    for index in range(rounds):  # both sides go on while the server stays down
+        time.sleep(DOWN_ROUND_S)
+        only_a.append(block(a, f"+628119{index:02d}"))
+        only_b.append(block(b, f"+628229{index:02d}"))
+        record_verdicts(a, NUMBER, ["ghost"], first_call_id=10 + index)
+    assert rows(a, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL")[0][0] >= 4 + 2 * rounds
 
     nats_server.start()
-    connected(box_a, box_b)
-    for db, other in ((a, only_b), (b, only_a)):
-        wait_for(lambda db=db, other=other: rule_row(db, other), f"{other} on {db.name}")
-    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(2,)], "both verdicts")
+    # After minutes down, an agent's next try may be its longest wait (60 s) away.
+    back_s = 30.0 if down_s == 0 else 90.0
+    connected(box_a, box_b, timeout_s=back_s)
+    for db, others in ((a, only_b), (b, only_a)):
+        for other in others:
+            wait_for(lambda db=db, other=other: rule_row(db, other), f"{other} on {db.name}")
+    verdicts = 2 + rounds
+    wait_for(lambda: rows(b, "SELECT count(*) FROM peer_facts") == [(verdicts,)], "every verdict")
     wait_for(
         lambda: shared_columns(a, contested) == shared_columns(b, contested),
         "one removal on both boxes",
@@ -226,6 +246,9 @@ def test_a_partition_loses_nothing_and_a_conflict_is_recorded(
     assert json.loads(conflicts[0][0])["id"] == contested
     for db in (a, b):
         assert rows(db, "SELECT count(*) FROM outbox WHERE sent_ts IS NULL") == [(0,)]
+    assert rows(b, "SELECT count(*), count(DISTINCT origin_seq) FROM peer_facts") == [
+        (verdicts, verdicts)
+    ]
 
 
 def test_garbage_on_the_site_subjects_is_refused_and_sharing_goes_on(
