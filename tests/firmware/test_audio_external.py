@@ -11,9 +11,10 @@ a finding); the network's comfort noise is not heard; a caller through a handset
 suppression is heard down to the level promised for the gate, and no noise class is; a
 caller speaking while the phone rubs against cloth is heard down to the speech-to-rubbing
 ratio promised for the kind of rubbing, and the rubbing alone, a whisper over it and the
-noise classes but the tones with it under are not (a lone sentence under rubbing as loud
-as the voice, and the key pressed with rubbing under it, are not met: expected failures,
-findings).
+noise classes with it under are not, nor a tone (the key pressed, a dial tone) with the
+rubbing 10 dB under it or steady noise 10-40 dB under it (a lone sentence under rubbing
+as loud as the voice, and a dual tone with white rubbing 5 dB under it, are not met:
+expected failures, findings).
 These tests assert them on a representative subset; `bench/bench_voice.py` sweeps
 everything and prints the confusion table (`--muffled`, `--reverberant`,
 `--phone-processing`, `--rubbing`: those worlds' sweeps).
@@ -454,9 +455,13 @@ RUBBING_PROMISE_DB = {
     audio.Rubbing("pink-tremolo", phone_band=True): 10.0,
     audio.Rubbing("white-tremolo", phone_band=True): 10.0,
 }
-# The tones, single and dual: noise under them defeats the tone check (the finding below),
-# so they are asserted apart from the other classes with rubbing under them.
+# The tones, single and dual: noise under them defeated the prediction-gain tone check;
+# the lines-over-noise check holds them with the rubbing 10 dB under and with steady noise
+# 10-40 dB under, not with white rubbing 5 dB under or louder (the finding below), so they
+# are asserted apart from the other classes.
 TONES = ("tone-1k", "dial-425", "busy-425", "ringback-425", "dtmf", "dual-tone")
+TONE_RUBBING_RATIO_DB = 10.0
+TONE_NOISE_UNDER_DB = (10.0, 20.0, 30.0, 40.0)
 
 
 def _missed_over_rubbing(
@@ -599,18 +604,61 @@ def test_no_noise_class_but_the_tones_is_heard_with_rubbing_under_it(
     assert not heard_where, heard_where
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a finding (docs/voice-detector.md): noise under a tone defeats the tone check, "
-    "and DTMF '5' (770 + 1336 Hz) all but repeats every 42 samples, a 190 Hz pitch",
-)
 @pytest.mark.parametrize("rubbing", audio.RUBBINGS, ids=lambda rubbing: rubbing.name)
 def test_the_caller_pressing_the_key_while_the_phone_rubs_is_not_a_voice(
     library: audio.Library, rubbing: audio.Rubbing
 ) -> None:
     """What a user would expect, as for the key alone: DTMF "5" at -26 dBFS with rubbing
-    10 dB under it is not a voice. It is (2-5 s in 10 s). Strict: when the detector no
-    longer hears it, this fails and the docs must change."""
+    10 dB under it is not a voice (it was, 0.6-4.5 s in 10 s, before the lines-over-noise
+    tone check)."""
     clip = library.noise_clip("dtmf", audio.STREET_SPEECH_LEVEL_DBFS)
-    heard = audio.listen(library.under_rubbing(clip, rubbing, 10.0).pcm)
+    heard = audio.listen(library.under_rubbing(clip, rubbing, TONE_RUBBING_RATIO_DB).pcm)
     assert not heard.heard, f"{rubbing.name}: {heard.heard_s:.2f} s"
+
+
+@pytest.mark.slow  # 6 tones, 2 bands, 2 levels: 6 rubbings and 4 noise levels, 10 s each
+def test_no_tone_is_heard_with_rubbing_10_db_under_it_or_steady_noise_under_it(
+    library: audio.Library,
+) -> None:
+    """A tone (dial, busy, ringback, DTMF digits, a 1 kHz test tone), as made and through
+    the telephone band, at -26 and -40 dBFS: with any rubbing 10 dB under it, and with
+    steady white noise 10 to 40 dB under it (a line's own noise floor), it is not a voice."""
+    white = audio.noise("white", audio.NOISE_S)
+    heard_where = []
+    for phone_band in (False, True):
+        for kind in TONES:
+            for level in audio.RUBBING_SPEECH_LEVELS_DBFS:
+                clip = library.noise_clip(kind, level, phone_band=phone_band)
+                mixes = [
+                    library.under_rubbing(clip, rubbing, TONE_RUBBING_RATIO_DB)
+                    for rubbing in audio.RUBBINGS
+                ]
+                for under in TONE_NOISE_UNDER_DB:
+                    noisy = audio.with_noise_at(clip.samples, white, level - under)
+                    mixes.append(
+                        audio.Clip(clip.kind, level, False, noisy, f"white {under:g} dB under")
+                    )
+                for mix in mixes:
+                    heard = audio.listen(mix.pcm)
+                    if heard.heard:
+                        where = f"{clip.kind} at {level:g} dBFS, {mix.detail}"
+                        heard_where.append(f"{where}: {heard.heard_s:.2f} s")
+    assert not heard_where, heard_where
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a finding (docs/voice-detector.md): white rubbing through the telephone band 5 dB "
+    "under a dual tone swells past the lines-over-noise tone check",
+)
+def test_a_dual_tone_with_white_rubbing_5_db_under_it_is_not_a_voice(
+    library: audio.Library,
+) -> None:
+    """What a user would expect: a dual tone (697 + 1209 Hz, DTMF "1") through the
+    telephone band at -26 dBFS, white rubbing through the band 5 dB under it, is not a
+    voice. It is (2.3 s in 10 s). Strict: when the detector no longer hears it, this
+    fails and the docs must change."""
+    clip = library.noise_clip("dual-tone", audio.STREET_SPEECH_LEVEL_DBFS, phone_band=True)
+    rubbing = audio.Rubbing("white-tremolo", phone_band=True)
+    heard = audio.listen(library.under_rubbing(clip, rubbing, 5.0).pcm)
+    assert not heard.heard, f"{heard.heard_s:.2f} s"
