@@ -31,7 +31,7 @@ import json
 import logging
 import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -188,9 +188,10 @@ class ReportRow:
         """The kinds this row counts at least one call of."""
         found = set()
         for column, value in self.figures.items():
-            kind = kind_of_column(column)
-            if kind is not None and value:
-                found.add(kind)
+            if value and column.startswith(KIND_COLUMN_PREFIX):
+                kind = kind_of_column(column)
+                if kind is not None:
+                    found.add(kind)
         return found
 
     def keep_only(self, columns: Sequence[str]) -> None:
@@ -304,25 +305,46 @@ def _line_class_column(disposition: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def _disposition_columns(disposition: str | None) -> tuple[str, ...]:
+    """The count columns a call with `disposition` adds to, `calls` aside."""
+    column, kind_column = _disposition_column(disposition)
+    return (column,) if kind_column is None else (column, kind_column)
+
+
+@functools.lru_cache(maxsize=4096)
+def _screening_columns(decision: str | None, reason: str | None) -> tuple[str, ...]:
+    """`screened` and the screening column a call of `decision` and `reason` adds to;
+    none for a call passed to an operator (or with no decision)."""
+    if decision is None or decision == Action.PASS:
+        return ()
+    return ("screened", _screen_column(decision, reason))
+
+
+@functools.lru_cache(maxsize=4096)
+def _challenge_columns(challenge: str | None) -> tuple[str, ...]:
+    """The challenge result's column, if the report has one."""
+    if challenge is None:
+        return ()
+    result_column = f"challenge_{challenge}"
+    if result_column in CHALLENGE_COLUMNS:
+        return (result_column,)
+    logger.debug("unknown challenge result %r left out of the report", challenge)
+    return ()
+
+
+@functools.lru_cache(maxsize=4096)
 def _group_columns(
     disposition: str | None, decision: str | None, reason: str | None, challenge: str | None
 ) -> tuple[tuple[str, ...], str]:
     """(count columns, line-seconds column) a (disposition, decision, reason,
     challenge_result) group adds to: the same for every group with that key."""
-    columns = ["calls"]
-    column, kind_column = _disposition_column(disposition)
-    columns.append(column)
-    if kind_column is not None:
-        columns.append(kind_column)
-    if decision is not None and decision != Action.PASS:
-        columns += ["screened", _screen_column(decision, reason)]
-    if challenge is not None:
-        result_column = f"challenge_{challenge}"
-        if result_column in CHALLENGE_COLUMNS:
-            columns.append(result_column)
-        else:
-            logger.debug("unknown challenge result %r left out of the report", challenge)
-    return tuple(columns), _line_class_column(disposition)
+    columns = (
+        "calls",
+        *_disposition_columns(disposition),
+        *_screening_columns(decision, reason),
+        *_challenge_columns(challenge),
+    )
+    return columns, _line_class_column(disposition)
 
 
 def _add_group(
@@ -356,6 +378,63 @@ def _fold_rolled(figures: dict[str, float], group: Group) -> None:
     _add_group(figures, key, calls, (reached or 0) * calls, line_s)
 
 
+# The report's figures of whole days, counted by SQLite (`rollup.period_tallies`): calls
+# by disposition, by decision and reason when screened, by challenge result; which
+# columns each value adds to stays the functions' above, as for a group.
+# `disposition.startswith(GENUINE_PREFIX)`: the text between the prefix and the prefix
+# with its last character the next one (BINARY collation compares code points).
+_GENUINE_SQL = (
+    f"(disposition >= '{GENUINE_PREFIX}'"
+    f" AND disposition < '{GENUINE_PREFIX[:-1]}{chr(ord(GENUINE_PREFIX[-1]) + 1)}')"
+)
+_JUNK = sorted(JUNK_DISPOSITIONS)
+_JUNK_SQL = " OR ".join(f"disposition = '{disposition}'" for disposition in _JUNK)
+DISPOSITIONS = rollup.Tally("disposition", ("disposition",))  # its total: every call
+SCREENING = rollup.Tally(
+    "screening",
+    ("decision", "reason"),
+    where=f"decision IS NOT NULL AND decision != '{Action.PASS}'",  # its total: screened
+)
+CHALLENGES = rollup.Tally(
+    "challenge", ("challenge_result",), values=tuple((result.value,) for result in ChallengeResult)
+)
+REPORT_TALLIES: tuple[rollup.Tally, ...] = (DISPOSITIONS, SCREENING, CHALLENGES)
+# Reached an operator, and line-seconds by `_line_class_column`'s classes, in its order.
+_REPORT_SUMS: tuple[str, ...] = (
+    "SUM(calls * reached_operator)",
+    f"TOTAL(CASE WHEN {_GENUINE_SQL} THEN line_seconds END)",
+    f"TOTAL(CASE WHEN {_JUNK_SQL} THEN line_seconds END)",
+    "TOTAL(CASE WHEN disposition IS NULL THEN line_seconds"
+    f" WHEN {_JUNK_SQL} OR {_GENUINE_SQL} THEN NULL ELSE line_seconds END)",
+)
+
+
+def _fold_tallied(figures: dict[str, float], tallied: rollup.Tallied) -> None:
+    """Add one period's tallied whole days and counted groups (`rollup.Tallied`)."""
+    if tallied.sums:
+        reached, genuine_s, junk_s, other_s = tallied.sums
+        figures["calls"] += tallied.totals.get(DISPOSITIONS.name, 0)
+        figures["reached_operator"] += int(reached)
+        figures["line_s_genuine"] += genuine_s
+        figures["line_s_junk"] += junk_s
+        figures["line_s_other"] += other_s
+    for (name, value), calls in tallied.counts.items():
+        columns_of = _TALLIED_COLUMNS.get(name)
+        if columns_of is not None:
+            for column in columns_of(*value):
+                figures[column] = figures.get(column, 0) + calls
+    for group in tallied.groups:
+        _fold_rolled(figures, group)
+
+
+# The columns each of the report's tallies' values adds to (the others' are not its own).
+_TALLIED_COLUMNS: dict[str, Callable[..., tuple[str, ...]]] = {
+    DISPOSITIONS.name: _disposition_columns,
+    SCREENING.name: _screening_columns,
+    CHALLENGES.name: _challenge_columns,
+}
+
+
 def _period_row(
     conn: sqlite3.Connection,
     label: str,
@@ -377,36 +456,83 @@ def period_figures(
     period: Period,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
     site: str | None = None,
-    groups_out: dict[str, list[rollup.Group]] | None = None,
+    tallies: Sequence[rollup.Tally] = (),
+    tallied_out: dict[str, rollup.Tallied] | None = None,
 ) -> dict[str, ReportRow]:
     """A row for each (label, from_ts, to_ts) of `bounds` (contiguous, as `period_bounds`
     gives them): from the per-day figures (`appliance.store.rollup`), or row by row on a
     database from before migration 0017 and for one `site` of a hub (the per-day figures
-    count every site together). From the per-day figures, the groups read are also put
-    in `groups_out` when given, by label, for another table of the same periods."""
+    count every site together). From the per-day figures, `tallies` are counted beside
+    the report's own (`REPORT_TALLIES`) and every period's counts are put in `tallied_out`
+    when given, by label, for another table of the same periods."""
     if not bounds or site is not None or not rollup.has_rollup(conn):
         return {
             label: _period_row(conn, label, from_ts, to_ts, kinds, site)
             for label, from_ts, to_ts in bounds
         }
-    groups = rollup.period_groups(conn, bounds, period)
-    if groups_out is not None:
-        groups_out.update(groups)
+    extra = [tally for tally in tallies if tally not in REPORT_TALLIES]
+    tallied = rollup.period_tallies(conn, bounds, (*REPORT_TALLIES, *extra), _REPORT_SUMS)
+    if tallied is None:  # values SQL cannot count (never written by Siaga): the groups
+        groups = rollup.period_groups(conn, bounds, period)
+        tallied = {label: rollup.Tallied(groups=found) for label, found in groups.items()}
+    if tallied_out is not None:
+        tallied_out.update(tallied)
+    # Each row with the columns of every kind counted in any period, as `report` will
+    # want them (`report_kinds`): then it has no row to make again in that order.
+    found = _kinds_counted(tallied.values()) - set(kinds)
+    row_kinds = (*kinds, *sorted(found))
     rows: dict[str, ReportRow] = {}
     for label, *_ in bounds:
-        row = ReportRow(label, _zero_figures(kinds))
-        for group in groups.get(label, ()):
-            _fold_rolled(row.figures, group)
+        row = ReportRow(label, _zero_figures(row_kinds))
+        if label in tallied:
+            _fold_tallied(row.figures, tallied[label])
         rows[label] = row
     return rows
+
+
+def _kinds_counted(periods: Iterable[rollup.Tallied]) -> set[str]:
+    """The kinds whose columns the periods' calls add to."""
+    dispositions: set[str | None] = set()
+    for period in periods:
+        dispositions.update(value[0] for name, value in period.counts if name == DISPOSITIONS.name)
+        dispositions.update(group[0] for group in period.groups)
+    found = set()
+    for disposition in dispositions:
+        for column in _disposition_columns(disposition):
+            kind = kind_of_column(column)
+            if kind is not None:
+                found.add(kind)
+    return found
 
 
 def report_kinds(configured: Sequence[str], rows: Sequence[ReportRow]) -> tuple[str, ...]:
     """The configured kinds in order, then every other kind the rows count, sorted."""
     found: set[str] = set()
+    usual = {*count_columns(configured), *SECONDS_COLUMNS}
     for row in rows:
-        found |= row.found_kinds()
+        # Only a column beyond the configured ones can be another kind: a set difference
+        # per row instead of every column's name (a year by day is 366 rows of 60).
+        for column in row.figures.keys() - usual:
+            kind = kind_of_column(column)
+            if kind is not None and row.figures[column]:
+                found.add(kind)
     return (*configured, *sorted(found - set(configured)))
+
+
+def _totals(rows: Sequence[ReportRow], columns: tuple[str, ...], kinds: Sequence[str]) -> ReportRow:
+    """The rows (each with exactly `columns`) added up, column by column; the line-seconds
+    one after the other in the rows' order, as `ReportRow.add` adds them."""
+    totals = ReportRow(TOTAL_LABEL, _zero_figures(kinds))
+    figures = totals.figures
+    for column in columns:
+        if column in SECONDS_COLUMNS:
+            total = figures[column]
+            for row in rows:
+                total += row.figures[column]
+            figures[column] = total
+        else:  # whole numbers: any order gives the same sum
+            figures[column] = sum((row.figures[column] for row in rows), figures[column])
+    return totals
 
 
 def call_extent(
@@ -459,7 +585,8 @@ def report(
     timezone: str = DEFAULT_TIMEZONE,
     kinds: Sequence[str] = DEFAULT_GENUINE_KINDS,
     site: str | None = None,
-    groups_out: dict[str, list[rollup.Group]] | None = None,
+    tallies: Sequence[rollup.Tally] = (),
+    tallied_out: dict[str, rollup.Tallied] | None = None,
 ) -> Report:
     """Figures per local day or month for calls started in [since_ts, until_ts).
 
@@ -468,8 +595,8 @@ def report(
     open-ended range (since 1970, until 2100) costs no empty rows. No calls: no rows.
     `kinds` are the configured kinds of genuine call (`site.genuine_kinds`). `site`: only
     that site's calls, on a province hub's database (`sites`); counted row by row, and
-    without archived months, whose figures are every site's together. `groups_out`: see
-    `period_figures`.
+    without archived months, whose figures are every site's together. `tallies` and
+    `tallied_out`: see `period_figures`.
     """
     if period not in ("day", "month"):
         raise ValueError(f"period must be 'day' or 'month', got {period!r}")
@@ -496,18 +623,19 @@ def report(
             period,
             kinds,
             site,
-            groups_out,
+            tallies,
+            tallied_out,
         )
         rows = [
             archived[label].row if label in archived else counted[label] for label, *_ in bounds
         ]
     all_kinds = report_kinds(kinds, rows)
     columns = count_columns(all_kinds) + SECONDS_COLUMNS
-    totals = ReportRow(TOTAL_LABEL, _zero_figures(all_kinds))
     for row in rows:
         # An archived month carries the kinds of its day (zero ones too): same columns.
-        row.keep_only(columns)
-        totals.add(row)
+        if tuple(row.figures) != columns:
+            row.keep_only(columns)
+    totals = _totals(rows, columns, all_kinds)
     return Report(period, timezone, since_ts, until_ts, rows, totals, all_kinds, site)
 
 

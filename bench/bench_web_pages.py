@@ -29,8 +29,9 @@ trip, the login and role checks, the queries and the template. Each page:
 
 Target: p95 under 100 ms for each page at 2 million rows, over all its variants but the
 report's CSV (a download, not a page), timed and shown apart. The reports read per-day
-figures (migration 0017), so a year costs about what a month does. Prints a table and
-one JSON line.
+figures (migration 0017), the whole days' counted by SQLite in one query per page
+(`appliance.store.rollup.period_tallies`): a year by day is still 28,000 per-day groups,
+so it costs several times a month. Prints a table and one JSON line.
 """
 
 from __future__ import annotations

@@ -32,13 +32,21 @@ operators' figures: there every call without a verdict is *other*, and the row s
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from appliance.model import genuine_kind
-from appliance.report import Period, Report, call_extent, call_groups, period_bounds
+from appliance.report import (
+    DISPOSITIONS,
+    Period,
+    Report,
+    call_extent,
+    call_groups,
+    period_bounds,
+)
 from appliance.store import rollup
 
 CENTRE_JUNK: tuple[str, ...] = ("prank", "ghost")
@@ -67,17 +75,53 @@ _REFUSAL_CLASSES = {
 OPERATOR_OTHER = ("info", "wrong_number", "other_disposition")
 
 
+_CHALLENGED = "challenge"
+_REFUSED = ("reject", "announce")
+
+
 def siaga_class(
     decision: str | None, reason: str | None, challenge_result: str | None, reached: bool
 ) -> str | None:
-    """Siaga's classification of a call without a verdict; None: it has none (other)."""
+    """Siaga's classification of a call without a verdict; None: it has none (other).
+    A challenge is classified by its result alone, a refusal by its reason alone
+    (`CATEGORY_TALLIES` count them so)."""
     if reached:
         return None
-    if decision == "challenge":
-        return _CHALLENGE_CLASSES.get(challenge_result or "")
-    if decision in ("reject", "announce"):
-        return _REFUSAL_CLASSES.get(reason or "", "refused_other")
+    if decision == _CHALLENGED:
+        return _challenge_class(challenge_result)
+    if decision in _REFUSED:
+        return _refusal_class(reason)
     return None
+
+
+def _challenge_class(challenge_result: str | None) -> str | None:
+    return _CHALLENGE_CLASSES.get(challenge_result or "")
+
+
+def _refusal_class(reason: str | None) -> str:
+    return _REFUSAL_CLASSES.get(reason or "", "refused_other")
+
+
+# The categories of whole days, counted by SQLite (`rollup.period_tallies`): calls by
+# disposition (the report's own tally), and the calls without a verdict that never reached
+# an operator by challenge result or, refused, by reason; which category each value is in
+# stays `siaga_class`'s. Calls without a verdict in neither tally have no class.
+_NOT_HEARD = "disposition IS NULL AND NOT ifnull(reached_operator, 0)"
+_REFUSED_SQL = ", ".join(f"'{decision}'" for decision in _REFUSED)
+SIAGA_CHALLENGES = rollup.Tally(
+    "siaga_challenge",
+    ("challenge_result",),
+    where=f"{_NOT_HEARD} AND decision = '{_CHALLENGED}'",
+    values=tuple((result,) for result in _CHALLENGE_CLASSES),
+)
+SIAGA_REFUSALS = rollup.Tally(
+    "siaga_refusal",
+    ("reason",),
+    where=f"{_NOT_HEARD} AND decision IN ({_REFUSED_SQL})",
+    values=tuple((reason,) for reason in _REFUSAL_CLASSES),
+    total=True,  # the reasons not listed: `refused_other`
+)
+CATEGORY_TALLIES: tuple[rollup.Tally, ...] = (DISPOSITIONS, SIAGA_CHALLENGES, SIAGA_REFUSALS)
 
 
 @dataclass
@@ -101,6 +145,18 @@ class CategoryRow:
             return self.by_operators.get(category, 0) + siaga + extra
         return self.kinds.get(category, 0)
 
+    def split(self) -> tuple[int, int, int, int]:
+        """(valid, prank, ghost, other): `count` of each of the four, in one pass (a year
+        by day asks for 366 rows' of them)."""
+        split = {
+            "prank": self.by_operators.get("prank", 0),
+            "ghost": self.by_operators.get("ghost", 0),
+            "other": self.by_operators.get("other", 0) + self.no_verdict,
+        }
+        for name, n in self.by_siaga.items():
+            split[SIAGA_CLASSES[name]] += n
+        return sum(self.kinds.values()), split["prank"], split["ghost"], split["other"]
+
     def siaga_count(self, category: str) -> int:
         """Calls Siaga put in `category` (prank, ghost or other)."""
         return sum(n for name, n in self.by_siaga.items() if SIAGA_CLASSES[name] == category)
@@ -108,7 +164,7 @@ class CategoryRow:
     @property
     def calls(self) -> int:
         """Every call of the period: the sum of the categories, each call once."""
-        return self.count("valid") + sum(self.count(c) for c in ("prank", "ghost", "other"))
+        return sum(self.split())
 
     def add(self, other: CategoryRow) -> None:
         """Add another row's calls to this one (for totals)."""
@@ -125,9 +181,13 @@ class CategoryRow:
 
 def junk_share_pct(row: CategoryRow) -> float:
     """Prank + ghost (operators' and Siaga's) as a percentage of every call, to 0.1."""
-    calls = row.calls
-    junk = row.count("prank") + row.count("ghost")
-    return round(100.0 * junk / calls, 1) if calls else 0.0
+    return share_pct(*row.split())
+
+
+def share_pct(valid: int, prank: int, ghost: int, other: int) -> float:
+    """`junk_share_pct` of a row's `CategoryRow.split`."""
+    calls = valid + prank + ghost + other
+    return round(100.0 * (prank + ghost) / calls, 1) if calls else 0.0
 
 
 def _bump(counts: dict[str, int], name: str, n: int) -> None:
@@ -145,17 +205,52 @@ def _fold(
 ) -> None:
     """One group of calls into its category."""
     if disposition is not None:
-        kind = genuine_kind(disposition)
-        if kind is not None:
-            _bump(row.kinds, kind, n)
-        else:
-            _bump(row.by_operators, disposition if disposition in CENTRE_JUNK else "other", n)
+        _fold_verdict(row, disposition, n)
         return
     classified = siaga_class(decision, reason, challenge_result, reached)
     if classified is None:
         row.no_verdict += n
     else:
         _bump(row.by_siaga, classified, n)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdict_category(disposition: str) -> tuple[bool, str]:
+    """(whether genuine, its kind or the operators' category) of an operator's verdict."""
+    kind = genuine_kind(disposition)
+    if kind is not None:
+        return True, kind
+    return False, disposition if disposition in CENTRE_JUNK else "other"
+
+
+def _fold_verdict(row: CategoryRow, disposition: str, n: int) -> None:
+    """`n` calls with an operator's verdict into their category."""
+    genuine, name = _verdict_category(disposition)
+    _bump(row.kinds if genuine else row.by_operators, name, n)
+
+
+def _fold_tallied(row: CategoryRow, tallied: rollup.Tallied) -> None:
+    """One period's tallied whole days and counted groups (`rollup.Tallied`) into `row`."""
+    classified = refused = 0
+    for (name, value), n in tallied.counts.items():  # the report's tallies' too
+        if name == DISPOSITIONS.name:
+            if value[0] is not None:
+                _fold_verdict(row, value[0], n)
+        elif name == SIAGA_CHALLENGES.name:
+            challenged = _challenge_class(value[0])
+            if challenged is not None:
+                _bump(row.by_siaga, challenged, n)
+                classified += n
+        elif name == SIAGA_REFUSALS.name:
+            _bump(row.by_siaga, _refusal_class(value[0]), n)
+            refused += n
+    unlisted = tallied.totals.get(SIAGA_REFUSALS.name, 0) - refused
+    if unlisted:  # a reason not listed, or none
+        _bump(row.by_siaga, _refusal_class(None), unlisted)
+    classified += refused + unlisted
+    row.no_verdict += tallied.counts.get((DISPOSITIONS.name, (None,)), 0) - classified
+    for disposition, decision, reason, result, reached, n, _line_s in tallied.groups:
+        _fold(row, disposition, decision, reason, result, bool(reached), int(n))
 
 
 def _period_row(
@@ -213,20 +308,25 @@ def period_rows(
             label: _period_row(conn, label, from_ts, to_ts, site)
             for label, from_ts, to_ts in bounds
         }
-    groups = rollup.period_groups(conn, bounds, period)
-    return rows_from_groups(groups, [label for label, *_ in bounds])
+    labels = [label for label, *_ in bounds]
+    tallied = rollup.period_tallies(conn, bounds, CATEGORY_TALLIES)
+    if tallied is None:  # values SQL cannot count: the groups
+        groups = rollup.period_groups(conn, bounds, period)
+        tallied = {label: rollup.Tallied(groups=found) for label, found in groups.items()}
+    return rows_from_tallied(tallied, labels)
 
 
-def rows_from_groups(
-    groups: Mapping[str, Sequence[rollup.Group]], labels: Iterable[str]
+def rows_from_tallied(
+    tallied: Mapping[str, rollup.Tallied], labels: Iterable[str]
 ) -> dict[str, CategoryRow]:
-    """The periods `labels` in the centre's categories, from their per-day groups
-    (`appliance.store.rollup.period_groups`, or those a report read: `report(groups_out=)`)."""
+    """The periods `labels` in the centre's categories, from their tallied whole days and
+    counted groups (`appliance.store.rollup.period_tallies` with `CATEGORY_TALLIES`, or
+    what a report counted: `report(tallies=, tallied_out=)`)."""
     rows: dict[str, CategoryRow] = {}
     for label in labels:
         row = CategoryRow(label)
-        for disposition, decision, reason, result, reached, n, _line_s in groups.get(label, ()):
-            _fold(row, disposition, decision, reason, result, bool(reached), n)
+        if label in tallied:
+            _fold_tallied(row, tallied[label])
         rows[label] = row
     return rows
 

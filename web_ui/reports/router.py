@@ -26,6 +26,7 @@ from web_ui.core.web_settings import WebSettings
 from web_ui.home.service import format_count, format_percent
 from web_ui.reports import service as reports
 from web_ui.reports.categories import junk_share_pct
+from web_ui.reports.charts import bars_svg
 from web_ui.reports.export import excel_csv
 from web_ui.reports.flagged import flagged_list
 from web_ui.reports.service import ReportPublic, ReportRequest, ReportRequestError
@@ -107,10 +108,12 @@ def reports_page(
         "flagged": flagged_list(db, asked, settings, known_sites),
         "calls_chart": reports.calls_chart(view, user.language),
         "junk_chart": reports.junk_chart(view, user.language),
+        "bars_svg": bars_svg,
         "call_columns": reports.CALL_COLUMNS,
         "category_rows": reports.category_table(view, user.language),
         "verdict_rows": reports.verdict_table(view, user.language),
         "line_time_rows": reports.line_time_table(view),
+        "table_html": reports.table_html,
         "kind_of": reports.kind_of,
         "hours": reports.hours,
         "cats": view.categories,
