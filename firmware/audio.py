@@ -74,8 +74,9 @@ ringback and DTMF tones (periodic, in runs shorter than 2 s), heard none of the 
 spoken at -45 dBFS active level and only 25 of 35 at -40 (a broadband frame gate sits
 above the quieter vowels of a quiet talker). The level, the predictors and the
 correlation are vectorised NumPy over every frame a chunk brings, and quiet frames stop
-after the level: about 2 ms of one x86 core per second of speech fed 100 ms at a time
-(docs/voice-detector.md, `bench/bench_voice.py`).
+after the level: about 2 ms of one x86 core per second of speech fed 100 ms at a time,
+and 1.45-1.66 times that with the lines-over-noise tone check of point 2, which a quiet
+line does not reach (docs/voice-detector.md, `bench/bench_voice.py`).
 """
 
 from __future__ import annotations
