@@ -521,7 +521,7 @@ def test_a_caller_who_goes_on_is_heard_over_rubbing_as_loud_as_the_voice(
 @pytest.mark.xfail(
     strict=True,
     reason="a finding (docs/voice-detector.md): rubbing as loud as the voice hides the short "
-    "'Halo? Halo, tolong saya.': 9 of 210 clips missed, all that sentence, over pink and "
+    "'Halo? Halo, tolong saya.': 10 of 210 clips missed, all that sentence, over pink and "
     "white rubbing",
 )
 def test_a_caller_at_minus_26_dbfs_is_heard_over_rubbing_as_loud_as_the_voice(
