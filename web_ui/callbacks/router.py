@@ -39,7 +39,6 @@ from pydantic import BaseModel, Field
 
 from appliance.store import callbacks
 from appliance.store.db import iso_at
-from appliance.store.status import service_state
 from web_ui.core.db import transaction
 from web_ui.core.deps import (
     CsrfChecked,
@@ -54,6 +53,7 @@ from web_ui.core.deps import (
 from web_ui.core.i18n import format_time, has_message, translate
 from web_ui.core.models import ErrorPublic, InputModel
 from web_ui.core.wording import flood_reason_words
+from web_ui.home.service import flood_status
 from web_ui.users import audit
 from web_ui.users.audit import Actor
 from web_ui.users.service import Language, Role, User, UserError
@@ -328,14 +328,14 @@ def api_callbacks(
     """The open call-back entries, newest release first (at most `limit`), and their count."""
     now_ts = time.time()
     entries = callbacks.open_callbacks(db, now_ts=now_ts, limit=limit)
-    flood_active, flood_reason = _flood_state(db)
+    flood = flood_status(db, running=True, zone=settings.zone)
     return CallbackListPublic(
         now_ts=now_ts,
         open_count=callbacks.open_count(db),
         entries=[callback_public(entry, settings.zone, user.language) for entry in entries],
-        flood_active=flood_active,
-        flood_reason=_flood_reason_text(flood_reason, user.language) if flood_active else "",
-        flood_entries=None if flood_active else _flood_entries(db, settings.zone, user),
+        flood_active=flood.active,
+        flood_reason=_flood_reason_text(flood.reason, user.language) if flood.active else "",
+        flood_entries=None if flood.active else _flood_entries(db, settings.zone, user),
     )
 
 
@@ -370,14 +370,6 @@ def _flood_entries(db: sqlite3.Connection, zone: ZoneInfo, user: User) -> FloodE
 
 def _flood_reason_text(raw: str | None, language: Language) -> str:
     return flood_reason_words(raw, language) or translate(language, "callbacks.flood_no_reason")
-
-
-def _flood_state(db: sqlite3.Connection) -> tuple[bool, str | None]:
-    """Whether the line service last reported flood mode on, and its reason for it."""
-    row = service_state(db)
-    if row is None:
-        return False, None
-    return bool(row["flood_active"]), row["flood_reason"]
 
 
 @api.post(
