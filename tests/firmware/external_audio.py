@@ -32,7 +32,10 @@ with Debian's tools, at test time, in memory (no audio file is committed or kept
 - a caller speaking while the phone rubs against cloth: the tremolo noises above (cloth
   rubbing) mixed under a sentence, or under a whisper or a noise class, at a ratio below
   its level, each clip over its own seeded stretch of the rubbing (`Rubbing`,
-  `rubbing_clip`, `under_rubbing`).
+  `rubbing_clip`, `under_rubbing`);
+- the network's speech codec: any clip above coded and decoded by sox with AMR-NB (12.2
+  and 4.75 kbit/s: opencore-amrnb) or GSM full rate (libgsm), as a mobile call reaches
+  the modem (`Codec`, `through_codec`, `codec_clip`).
 
 Every level here is an *active level* in dBFS (0 dBFS: the RMS of a full-scale square
 wave), measured by `active_level_dbfs`: ITU-T P.56 method B, the way telephone speech
@@ -334,6 +337,32 @@ class Rubbing:
 
 RUBBINGS = tuple(Rubbing(kind, band) for band in (False, True) for kind in RUBBING_KINDS)
 
+# The network's speech codec: a mobile call reaches the modem as the codec decoded it. The
+# caller's handset codes it (AMR-NB, at a rate the cell chooses, lower when it is busy or
+# the signal is weak), and the modem's own leg codes it again on the way down (AMR-NB, or
+# GSM full rate on older cells); a key pressed on the handset is sent as signalling and
+# played as a tone into the modem's leg, so it crosses one codec. sox codes and decodes
+# with the libraries Debian's sox uses (opencore-amrnb, libgsm), not the project's code.
+# Codec noise follows the coder's pitch predictor, so a tone comes out of a CELP codec
+# with noise that repeats at a pitch: the case the detector's tone check must still catch.
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A speech codec sox can code 8 kHz audio to and decode back: its sox file type
+    and options (`-C`: AMR-NB's mode, 0 = 4.75 to 7 = 12.2 kbit/s)."""
+
+    name: str
+    sox_type: str
+    options: tuple[str, ...] = ()
+
+
+CODECS = (
+    Codec("AMR-NB 12.2 kbit/s", "amr-nb", ("-C", "7")),
+    Codec("AMR-NB 4.75 kbit/s", "amr-nb", ("-C", "0")),
+    Codec("GSM full rate", "gsm"),
+)
+
 
 class ToolMissing(RuntimeError):
     """`espeak-ng` or `sox` is not installed (`./dev test` installs both)."""
@@ -459,6 +488,16 @@ def through_room(pcm: bytes, room: Room) -> Signal:
     """8 kHz s16le audio (the simulator's own sounds) heard through `room`'s echo, as
     long as it was (the echo of its last second is cut off with it)."""
     return _from_raw(_run([*_SOX, *_RAW_IN, *_RAW_OUT, *room.effects], pcm, unclipped=True))
+
+
+def through_codec(samples: Signal, codec: Codec) -> Signal:
+    """`samples` coded by `codec` and decoded back (sox), as long as they were: a
+    network's codec between the caller and the modem. Beyond full scale clips first."""
+    coded = _run([*_SOX, *_RAW_IN, "-t", codec.sox_type, *codec.options, "-"], to_pcm(samples))
+    decoded = _from_raw(_run([*_SOX, "-t", codec.sox_type, "-", *_RAW_OUT], coded))
+    if len(decoded) < len(samples):
+        decoded = np.concatenate([decoded, np.zeros(len(samples) - len(decoded))])
+    return decoded[: len(samples)]
 
 
 def cloth(cutoff_hz: float) -> tuple[str, ...]:
@@ -885,6 +924,13 @@ class Library:
         clip = self.under_rubbing(self.speech_clip(sentence, talker, dbfs), rubbing, ratio_db)
         kind = f"{rubbing.name}, {ratio_db:+g} dB"
         return Clip(kind, dbfs, True, clip.samples, f"{talker.name}: {sentence}")
+
+    def codec_clip(self, clip: Clip, codec: Codec) -> Clip:
+        """`clip` (a sentence or a noise class) as it reaches the modem through `codec`."""
+        detail = f"{clip.detail}, through {codec.name}".lstrip(", ")
+        return Clip(
+            clip.kind, clip.level_db, clip.is_voice, through_codec(clip.samples, codec), detail
+        )
 
     def street_clip(self, sentence: str, talker: Talker, snr_db: float) -> Clip:
         """A sentence at a typical level over street noise at `snr_db`."""
