@@ -6,6 +6,7 @@ Usage:
     .venv/bin/python bench/bench_voice.py --reverberant [--quick]         # echoing rooms
     .venv/bin/python bench/bench_voice.py --phone-processing [--quick]    # network, handset
     .venv/bin/python bench/bench_voice.py --rubbing [--quick]             # over cloth rubbing
+    .venv/bin/python bench/bench_voice.py --codecs [--quick]              # network codecs
     ... [--level-dbfs -48] [--level-hold-dbfs -54]               # another gate, to compare
 
 Needs Debian's `espeak-ng` and `sox` (and `alsa-utils` for the recorded words); `./dev
@@ -66,6 +67,12 @@ the first two sentences in a row. Then the same mixes with no voice: the rubbing
 every level the mixes put it at (`--noise-s` of it), espeak-ng's whisper over it, and
 every noise class with it under (the most seconds any level and ratio counted).
 
+`--codecs` sweeps the network's speech codecs: every sentence, at the level the caller's
+phone sends, coded and decoded by sox (AMR-NB 12.2 and 4.75 kbit/s, GSM full rate)
+beside the same without a codec, at the same levels as `--reverberant`; the margins at
+-40 dBFS; and every noise class through each codec (`--noise-s` of it, the most seconds
+counted at any level).
+
 `--level-dbfs` and `--level-hold-dbfs` run everything with another level gate (the
 detector's `VoiceSettings`), to see what moving it would gain and cost; with the hold
 equal to the gate the detector is the one before the hold was added.
@@ -73,9 +80,10 @@ equal to the gate the detector is the one before the hold was added.
 The last line is one JSON object with the summary figures. `--quick`: 3 voices x 2
 sentences, 10 s of each noise. The exit status is 1 when a target is missed: speech at
 -40 dBFS or louder not heard, or any noise class heard (with `--muffled`: any noise class
-heard at the quiet levels; with `--reverberant` or `--phone-processing`: speech at -40 dBFS
-or louder missed in any column, any noise class heard under any condition, or comfort
-noise heard; `--quick` there: the noises at -60 to -15 dBFS only; with `--rubbing`: a
+heard at the quiet levels; with `--reverberant`, `--phone-processing` or `--codecs`:
+speech at -40 dBFS or louder missed in any column, any noise class heard under any
+condition, or comfort noise heard; `--quick` there: the noises at -60 to -15 dBFS only;
+with `--rubbing`: a
 sentence missed with the rubbing 10 dB or more under it, or the rubbing alone, a whisper
 over it or a noise class with it under heard).
 """
@@ -684,6 +692,53 @@ def phone_processing_world(
 
 
 # ---------------------------------------------------------------------------------------
+# The network's speech codec between the caller and the modem.
+
+
+def codec_world(
+    library: audio.Library,
+    talkers: Sequence[audio.Talker],
+    sentences: Sequence[str],
+    noise_s: float,
+    quick: bool,
+) -> Table:
+    """A caller through each network codec beside the same without one, the margins at
+    -40 dBFS; every noise class through each codec."""
+    codecs: list[audio.Codec | None] = [None, *audio.CODECS]
+    columns: list[Column] = []
+    for codec in codecs:
+
+        def clips(level: float, codec: audio.Codec | None = codec) -> list[audio.Clip]:
+            made = [library.speech_clip(s, t, level) for t in talkers for s in sentences]
+            return made if codec is None else [library.codec_clip(c, codec) for c in made]
+
+        columns.append(("without" if codec is None else codec.name, clips))
+    title = "### A caller through the network's codec, one sentence (level before the codec)"
+    sweep_lines, grid, at_target, missed = column_sweep(title, columns)
+    figures = sweep_figures("codec", grid)
+    margin_lines, margins = margin_table(
+        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per codec", at_target
+    )
+    figures |= margins
+    figures["speech_target_missed"] = missed
+    levels = noise_levels(quick)
+
+    def coded_noise(kind: str, level: float, band: bool) -> list[audio.Clip]:
+        clip = library.noise_clip(kind, level, noise_s, band)
+        return [library.codec_clip(clip, codec) for codec in audio.CODECS]
+
+    noise_lines, noise_figures = noise_by_condition(
+        f"### Noise through each codec ({noise_s:g} s each): the most seconds counted as voice "
+        f"at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
+        [codec.name for codec in audio.CODECS],
+        levels,
+        coded_noise,
+    )
+    figures |= noise_figures
+    return [*sweep_lines, "", *margin_lines, "", *noise_lines], figures
+
+
+# ---------------------------------------------------------------------------------------
 # A caller speaking while the phone rubs against cloth, and the same mixes with no voice.
 
 RubbingRow = tuple[float, audio.Rubbing]  # the speech's active level, the rubbing
@@ -987,6 +1042,7 @@ def benchmark_name(args: argparse.Namespace) -> str:
         ("reverberant", "voice-reverberant"),
         ("phone_processing", "voice-phone-processing"),
         ("rubbing", "voice-rubbing"),
+        ("codecs", "voice-codecs"),
         ("muffled", "voice-muffled"),
     ):
         if getattr(args, flag):
@@ -1011,6 +1067,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--phone-processing",
         action="store_true",
         help="sweep comfort noise and a caller through a handset's noise suppression",
+    )
+    world.add_argument(
+        "--codecs",
+        action="store_true",
+        help="sweep a caller and every noise class through the network's speech codecs",
     )
     world.add_argument(
         "--rubbing",
@@ -1060,6 +1121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     elif args.rubbing:
         parts = [timed("rubbing", lambda: rubbing_world(library, talkers, sentences, noise_s))]
+    elif args.codecs:
+        parts = [
+            timed("codecs", lambda: codec_world(library, talkers, sentences, noise_s, args.quick))
+        ]
     elif args.muffled:
         parts = [
             timed("muffled", lambda: muffled_world(library, talkers, sentences, pairs)),
