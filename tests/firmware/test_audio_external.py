@@ -14,10 +14,13 @@ ratio promised for the kind of rubbing, and the rubbing alone, a whisper over it
 noise classes with it under are not, nor a tone (the key pressed, a dial tone) with the
 rubbing 10 dB under it or steady noise 10-40 dB under it (a lone sentence under rubbing
 as loud as the voice, and a dual tone with white rubbing 5 dB under it, are not met:
+expected failures, findings); through the network's speech codecs (AMR-NB, GSM full rate)
+speech at -40 dBFS is heard and no noise class but the tones is in 10 s (a tone through a
+codec, and loud noise over a whole challenge through a low-rate coder, are heard:
 expected failures, findings).
 These tests assert them on a representative subset; `bench/bench_voice.py` sweeps
 everything and prints the confusion table (`--muffled`, `--reverberant`,
-`--phone-processing`, `--rubbing`: those worlds' sweeps).
+`--phone-processing`, `--rubbing`, `--codecs`: those worlds' sweeps).
 The audio is made by `external_audio` with Debian's `espeak-ng` and `sox` (and
 alsa-utils' recorded words): without them these tests fail, they never skip, and
 `./dev test` installs them.
