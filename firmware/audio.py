@@ -49,18 +49,38 @@ How a 20 ms frame counts as voiced (all of it on the 40 ms that end with the fra
    microphone) is correlated with itself at every short lag, so the raw signal looks
    "periodic" at 400 Hz; its residual is white and does not.
 
+4. Not a tone over its run (checked when a run ends, below): a network's codec defeats
+   point 2. A CELP codec (AMR-NB) rebuilds a tone with coding noise that repeats at the
+   coder's pitch lag, so the prediction gain falls to 18-33 dB and the rest of the
+   lines is periodic: a continuous dual tone through AMR-NB 12.2 kbit/s counted 4.18 s in
+   10 s, DTMF "5" through AMR-NB 4.75 kbit/s 3.92 s and through GSM full rate 2.2 s. What
+   a codec keeps is where the lines are: a voice's harmonics move with its pitch, a
+   tone's lines do not. So a run does not count when half its frames or more hold a
+   line that stays put through it (two strongest lines holding `TONE_RUN_SHARE` of the
+   band, one of them within `FIXED_LINE_TOLERANCE`, 0.5 %, of the run's median strongest
+   line, found between bins), or are a DTMF digit (two strongest lines holding
+   `DTMF_RUN_SHARE`, a row and a column frequency within `DTMF_TOLERANCE`): AMR-NB
+   4.75 kbit/s smears a digit's lines by up to 1.5 % from one frame to the next, as a
+   voice's pitch glides, but leaves them on the digit's frequencies. A peak on the
+   band's edge is the skirt of a line below it, not a line, and does not hold. The DTMF
+   test also takes a digit with loud rubbing under it, which point 2 lets by. Six
+   tones through three codecs (AMR-NB 12.2 and 4.75 kbit/s, GSM full rate) at -60 to
+   -15 dBFS then count at most 0.24 s in 10 s (busy tone through AMR-NB 4.75), while
+   sentences lose 0.4-1.4 % of the voice they counted, through echo, noise gates or
+   rubbing 0.3-2.2 %, through cloth 1.3-5.1 %, and no promised one is missed.
+
 Speech comes in runs of 60 ms to 2 s (syllables, words). A run starts on a frame at
 `voicing` and goes on while each next frame has a correlation of `voicing_hold` within
 `LAG_TOLERANCE` of the previous frame's pitch lag: a voice's pitch glides, so street noise
 can dent the correlation of a vowel without breaking the run, while the chance peaks of
 noise land at any lag and do not chain. A run counts once it has ended, and only if it
-lasted `MIN_RUN_FRAMES` to `MAX_RUN_FRAMES`: a lone periodic blip is chance, and a
-periodic sound that never stops (a buzz) is not a voice. A longer run counts when its
-pitch glided over `MIN_LONG_RUN_GLIDE` (octave jumps of the pitch pick left out): a
-room's echo joins a sentence's words into one run over 2 s, which rises and falls as a
-voice does, while a buzz holds its pitch. Counting on the run's end, not
-on its way, matters because `VoiceListener` stops feeding once `heard`: a count that was
-to be taken back later never would be. The caller is "heard" after `min_voice_s`.
+lasted `MIN_RUN_FRAMES` to `MAX_RUN_FRAMES` and is not a tone (point 4): a lone periodic
+blip is chance, and a periodic sound that never stops (a buzz) is not a voice. A longer
+run counts when its pitch glided over `MIN_LONG_RUN_GLIDE` (octave jumps of the pitch pick
+left out): a room's echo joins a sentence's words into one run over 2 s, which rises and
+falls as a voice does, while a buzz holds its pitch. Counting on the run's end, not on its
+way, matters because `VoiceListener` stops feeding once `heard`: a count that was to be
+taken back later never would be. The caller is "heard" after `min_voice_s`.
 
 A pitch detector cannot tell a voice from other periodic sounds that come and go: music,
 a ringtone, a buzz in bursts are heard. That errs towards passing a pocket dial to an
@@ -76,7 +96,8 @@ above the quieter vowels of a quiet talker). The level, the predictors and the
 correlation are vectorised NumPy over every frame a chunk brings, and quiet frames stop
 after the level: about 2 ms of one x86 core per second of speech fed 100 ms at a time,
 and 1.45-1.66 times that with the lines-over-noise tone check of point 2, which a quiet
-line does not reach (docs/voice-detector.md, `bench/bench_voice.py`).
+line does not reach; the tone check over a run (point 4) adds 7-13 % for continuous
+speech (docs/voice-detector.md, `bench/bench_voice.py`).
 """
 
 from __future__ import annotations
@@ -85,6 +106,7 @@ import asyncio
 import logging
 import math
 import os
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +135,19 @@ MAX_PREDICTION_GAIN_DB = 36.0  # speech reaches about 32 dB at order 10, tones 4
 # stays under a bound): (share, bound) pairs, either enough.
 LINE_NOTCH_BINS = 4
 LINE_TONE_TIERS: tuple[tuple[float, float], ...] = ((0.9, 0.3), (0.8, 0.22))
+# The tone check over a run (point 4 of the module doc): a frame of a run holds a tone's
+# lines when its two strongest lines hold at least TONE_RUN_SHARE of the band's energy
+# and one of them is within FIXED_LINE_TOLERANCE (relative) of the run's median strongest
+# line, or when they hold at least DTMF_RUN_SHARE and are a DTMF row and column frequency
+# (ITU-T Q.23) within DTMF_TOLERANCE; a run at least TONE_RUN_FRAMES of whose frames do
+# is a tone and does not count.
+TONE_RUN_SHARE = 0.8
+FIXED_LINE_TOLERANCE = 0.005
+DTMF_ROWS_HZ = (697.0, 770.0, 852.0, 941.0)
+DTMF_COLUMNS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
+DTMF_RUN_SHARE = 0.5
+DTMF_TOLERANCE = 0.02
+TONE_RUN_FRAMES = 0.5
 LAG_TOLERANCE = 0.1  # how far (relative) the pitch lag may move from one frame to the next
 MIN_RUN_FRAMES = 3  # 60 ms
 MAX_RUN_FRAMES = 100  # 2 s
@@ -180,6 +215,9 @@ class VoiceDetector:
         self._glide_low = 0.0
         self._glide_high = 0.0
         self._glide_lag = 0  # lag the path last moved from (0: none yet)
+        # The run's lines, per frame: (share of the two strongest, strongest line's Hz or
+        # 0 at the band's edge, the other's Hz); see `_is_tone_run`.
+        self._run_lines: list[list[float]] = []
 
     @property
     def heard_s(self) -> float:
@@ -208,23 +246,31 @@ class VoiceDetector:
         self.frames += len(frames)
         before = np.vstack([self._previous[np.newaxis, :], frames[:-1]])
         self._previous = frames[-1].copy()
-        strengths, lags = self._strengths(np.hstack([before, frames]))
-        for strength, lag in zip(strengths.tolist(), lags.tolist(), strict=True):
-            self._count(strength, lag)
+        strengths, lags, lines = self._strengths(np.hstack([before, frames]))
+        for strength, lag, frame_lines in zip(
+            strengths.tolist(), lags.tolist(), lines.tolist(), strict=True
+        ):
+            self._count(strength, lag, frame_lines)
 
-    def _count(self, strength: int, lag: int) -> None:
+    def _count(self, strength: int, lag: int, lines: list[float]) -> None:
         """Follow runs: 2 starts or extends one, 1 only extends one, 0 ends it."""
         if strength == 2 or (strength == 1 and self._run > 0):
             self._run += 1
             self._follow_pitch(lag)
+            self._run_lines.append(lines)
             return
-        if MIN_RUN_FRAMES <= self._run <= MAX_RUN_FRAMES or (
-            self._run > MAX_RUN_FRAMES and self._glide_high - self._glide_low >= MIN_LONG_RUN_GLIDE
-        ):
+        if (
+            MIN_RUN_FRAMES <= self._run <= MAX_RUN_FRAMES
+            or (
+                self._run > MAX_RUN_FRAMES
+                and self._glide_high - self._glide_low >= MIN_LONG_RUN_GLIDE
+            )
+        ) and not _is_tone_run(self._run_lines):
             self.voiced_frames += self._run
         self._run = 0
         self._glide_at = self._glide_low = self._glide_high = 0.0
         self._glide_lag = 0
+        self._run_lines = []
 
     def _follow_pitch(self, lag: int) -> None:
         """Move the run's pitch path by this frame's step, unless it jumps (an octave
@@ -241,19 +287,21 @@ class VoiceDetector:
 
     def _strengths(
         self, windows: np.ndarray[Any, Any]
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """Per frame: 2 if it can start a run of voice, 1 if it can only extend one, 0;
-        and its pitch lag in samples (0: none)."""
+        its pitch lag in samples (0: none); and its lines (`_lines_over_noise`; all 0
+        for a quiet frame, which no run holds)."""
         count = len(windows)
         centred = windows - windows.mean(axis=1, keepdims=True)
         strengths = np.zeros(count, dtype=np.int64)
         best_lags = np.zeros(count, dtype=np.int64)  # 0: no pitch (quiet, tonal)
+        lines = np.zeros((count, 3))
         power = _tapered_power(centred)
         band_mean_square = _band_mean_square(power)
         loud = np.flatnonzero(band_mean_square >= self._hold_mean_square)
         if len(loud):
             starts = band_mean_square[loud] >= self._level_mean_square
-            correlation = _whitened_correlation(centred[loud], power[loud])
+            correlation, lines[loud] = _whitened_correlation(centred[loud], power[loud])
             peak = correlation.max(axis=1)
             best_lags[loud] = np.where(peak > 0, _LAGS[correlation.argmax(axis=1)], 0)
             previous_lags = np.concatenate([[self._previous_lag], best_lags[:-1]])[loud]
@@ -264,7 +312,7 @@ class VoiceDetector:
                 np.where(kept >= self.settings.voicing_hold, 1, 0),
             )
         self._previous_lag = int(best_lags[-1])
-        return strengths, best_lags
+        return strengths, best_lags, lines
 
 
 def band_levels_dbfs(pcm: bytes) -> np.ndarray[Any, Any]:
@@ -327,30 +375,42 @@ def _levinson(
     return kept, error
 
 
-def _whitener(power: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _whitener(
+    power: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """From each window's tapered power spectrum: the LPC_ORDER whitening filter (a[0] =
-    1), and whether the window is a tone: predicted to within `MAX_PREDICTION_GAIN_DB` by
-    a TONE_ORDER predictor, or a few lines over noise (`_lines_over_noise`)."""
+    1); whether the window is a tone: predicted to within `MAX_PREDICTION_GAIN_DB` by
+    a TONE_ORDER predictor, or a few lines over noise (`_lines_over_noise`); and its
+    lines (`_lines_over_noise`)."""
     r = np.fft.irfft(power, n=_SPECTRUM_SIZE, axis=1)[:, : TONE_ORDER + 1]
     # A whisker of white noise (-90 dB) keeps the recursion stable on a pure tone.
     r[:, 0] = r[:, 0] * (1 + 1e-9) + 1e-9
     whitening, error = _levinson(r, TONE_ORDER, LPC_ORDER)
     gain_db = 10 * np.log10(r[:, 0] / np.maximum(error, 1e-12))
-    return whitening, (gain_db > MAX_PREDICTION_GAIN_DB) | _lines_over_noise(power)
+    lines_tone, lines = _lines_over_noise(power)
+    return whitening, (gain_db > MAX_PREDICTION_GAIN_DB) | lines_tone, lines
 
 
-def _lines_over_noise(power: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _lines_over_noise(
+    power: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Per window, whether it is one or two steady lines over noise (a tone, a DTMF digit
     with the line's or the pocket's noise under it): the two strongest lines of its band
     hold most of the band's energy, and the rest, whitened by its own envelope, has
     hardly a pitch (`LINE_TONE_TIERS`). A voice's strongest harmonics can hold as much,
-    but its other harmonics repeat at its pitch."""
+    but its other harmonics repeat at its pitch. And per window its lines, for the tone
+    check over a run (`_is_tone_run`): the two strongest lines' share of the band's
+    energy, the strongest line's frequency (0 when it is at the band's edge: the skirt
+    of a line outside the band, not a line) and the other's, in Hz, each between bins by
+    a parabola through the log power of its peak bin and their neighbours."""
     band = np.zeros_like(power)
     band[:, _BAND_BINS] = power[:, _BAND_BINS]
     total = band.sum(axis=1)
     bins = np.arange(band.shape[1])
+    peaks = []
     for _ in range(2):
         peak = band.argmax(axis=1)
+        peaks.append(peak)
         band[np.abs(bins[np.newaxis, :] - peak[:, np.newaxis]) <= LINE_NOTCH_BINS] = 0.0
     rest = band.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -367,15 +427,69 @@ def _lines_over_noise(power: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     tone = np.zeros(len(power), dtype=bool)
     for min_share, max_voicing in LINE_TONE_TIERS:
         tone |= (lines_share >= min_share) & (voicing < max_voicing)
-    return tone
+    lines = np.column_stack([lines_share, _line_hz(power, np.column_stack(peaks))])
+    at_edge = (peaks[0] <= _BAND_BINS.start) | (peaks[0] >= _BAND_BINS.stop - 1)
+    lines[at_edge, 1] = 0.0
+    return tone, lines
+
+
+def _line_hz(power: np.ndarray[Any, Any], peaks: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Per window (row of `power`), the frequencies of the lines whose peak bins are the
+    row of `peaks`, between bins: the vertex of the parabola through the log power of
+    each peak bin and its neighbours."""
+    rows = np.arange(len(power))[:, np.newaxis]
+    below, at, above = (np.log(power[rows, peaks + step] + 1e-30) for step in (-1, 0, 1))
+    curve = below - 2 * at + above
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curve < 0, 0.5 * (below - above) / curve, 0.0)
+    return np.asarray((peaks + np.clip(offset, -0.5, 0.5)) * PCM_RATE_HZ / _SPECTRUM_SIZE)
+
+
+def _is_tone_run(lines: list[list[float]]) -> bool:
+    """Whether a run of voice, by its frames' lines (`_lines_over_noise`), is a tone: at
+    least TONE_RUN_FRAMES of its frames hold a line that stays put through it (within
+    FIXED_LINE_TOLERANCE of the run's median strongest line), or are a DTMF digit. A
+    voice's harmonics move with its pitch; a tone's lines do not."""
+    if not lines:
+        return False
+    needed = TONE_RUN_FRAMES * len(lines)
+    fixed_at = [strongest for share, strongest, _ in lines if share >= TONE_RUN_SHARE and strongest]
+    if fixed_at and len(fixed_at) >= needed:
+        median = statistics.median(fixed_at)
+        tolerance = FIXED_LINE_TOLERANCE * median
+        fixed = sum(
+            1
+            for share, strongest, other in lines
+            if share >= TONE_RUN_SHARE
+            and strongest
+            and (abs(strongest - median) <= tolerance or abs(other - median) <= tolerance)
+        )
+        if fixed >= needed:
+            return True
+    digits = sum(
+        1
+        for share, strongest, other in lines
+        if share >= DTMF_RUN_SHARE and _is_dtmf(strongest, other)
+    )
+    return digits >= needed
+
+
+def _is_dtmf(first_hz: float, second_hz: float) -> bool:
+    """Whether two lines are a DTMF digit: a row and a column frequency (ITU-T Q.23),
+    each within DTMF_TOLERANCE."""
+    low, high = sorted((first_hz, second_hz))
+    return any(abs(low - row) <= DTMF_TOLERANCE * row for row in DTMF_ROWS_HZ) and any(
+        abs(high - column) <= DTMF_TOLERANCE * column for column in DTMF_COLUMNS_HZ
+    )
 
 
 def _whitened_correlation(
     windows: np.ndarray[Any, Any], power: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Per window and pitch lag (`_LAGS`), the normalised correlation (about -1..1) of the
-    whitened last frame with the whitened signal that lag earlier; all 0 for a tone."""
-    a, tonal = _whitener(power)
+    whitened last frame with the whitened signal that lag earlier, all 0 for a tone; and
+    per window its lines (`_lines_over_noise`)."""
+    a, tonal, lines = _whitener(power)
     residual = windows.copy()
     for k in range(1, LPC_ORDER + 1):
         residual[:, k:] += a[:, k : k + 1] * windows[:, :-k]
@@ -393,7 +507,7 @@ def _whitened_correlation(
         normalised = correlation / np.sqrt(frame_energy[:, np.newaxis] * lagged_energy)
     normalised = np.nan_to_num(normalised, nan=0.0, posinf=0.0, neginf=0.0)
     normalised[tonal] = 0.0
-    return np.asarray(normalised)
+    return np.asarray(normalised), lines
 
 
 class VoiceListener:
