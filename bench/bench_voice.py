@@ -643,6 +643,41 @@ def comfort_noise_table(library: audio.Library, noise_s: float) -> Table:
     return lines, heard_figures("comfort_noise", heard_where, most)
 
 
+NoiseThrough = tuple[Sequence[str], Callable[[str, float, bool], list[audio.Clip]]]
+
+
+def condition_world(
+    key: str,
+    sweep_title: str,
+    columns: Sequence[Column],
+    condition: str,
+    noise: NoiseThrough,
+    noise_s: float,
+    quick: bool,
+) -> Table:
+    """A caller under each condition of `columns` (`column_sweep`, figures under `key`),
+    the margins at TARGET_SPEECH_DBFS per `condition`, and every noise class through each
+    condition (`noise`: the headings and the clips, as `noise_by_condition` takes them)."""
+    sweep_lines, grid, at_target, missed = column_sweep(sweep_title, columns)
+    figures = sweep_figures(key, grid)
+    margin_lines, margins = margin_table(
+        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per {condition}", at_target
+    )
+    figures |= margins
+    figures["speech_target_missed"] = missed
+    levels = noise_levels(quick)
+    headings, clips = noise
+    noise_lines, noise_figures = noise_by_condition(
+        f"### Noise through each {condition} ({noise_s:g} s each): the most seconds counted "
+        f"as voice at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
+        headings,
+        levels,
+        clips,
+    )
+    figures |= noise_figures
+    return [*sweep_lines, "", *margin_lines, "", *noise_lines], figures
+
+
 def phone_processing_world(
     library: audio.Library,
     talkers: Sequence[audio.Talker],
@@ -666,29 +701,16 @@ def phone_processing_world(
         f"### A caller over room noise at {audio.ROOM_NOISE_DBFS:g} dBFS through a handset's "
         "noise suppression, one sentence"
     )
-    sweep_lines, grid, at_target, missed = column_sweep(title, columns)
-    figures |= sweep_figures("suppressed", grid)
-    margin_lines, margins = margin_table(
-        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per gate", at_target
-    )
-    figures |= margins
-    figures["speech_target_missed"] = missed
-    levels = noise_levels(quick)
 
     def gated_noise(kind: str, level: float, band: bool) -> list[audio.Clip]:
         clip = library.noise_clip(kind, level, noise_s, band)
         return [library.gate_clip(clip, gate) for gate in audio.NOISE_GATES]
 
-    noise_lines, noise_figures = noise_by_condition(
-        f"### Noise through each gate ({noise_s:g} s each): the most seconds counted as voice "
-        f"at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
-        [gate.name for gate in audio.NOISE_GATES],
-        levels,
-        gated_noise,
+    noise = ([gate.name for gate in audio.NOISE_GATES], gated_noise)
+    world_lines, world_figures = condition_world(
+        "suppressed", title, columns, "gate", noise, noise_s, quick
     )
-    figures |= noise_figures
-    lines += ["", *sweep_lines, "", *margin_lines, "", *noise_lines]
-    return lines, figures
+    return [*lines, "", *world_lines], figures | world_figures
 
 
 # ---------------------------------------------------------------------------------------
@@ -714,28 +736,13 @@ def codec_world(
 
         columns.append(("without" if codec is None else codec.name, clips))
     title = "### A caller through the network's codec, one sentence (level before the codec)"
-    sweep_lines, grid, at_target, missed = column_sweep(title, columns)
-    figures = sweep_figures("codec", grid)
-    margin_lines, margins = margin_table(
-        f"### Voice counted at {TARGET_SPEECH_DBFS:g} dBFS, per codec", at_target
-    )
-    figures |= margins
-    figures["speech_target_missed"] = missed
-    levels = noise_levels(quick)
 
     def coded_noise(kind: str, level: float, band: bool) -> list[audio.Clip]:
         clip = library.noise_clip(kind, level, noise_s, band)
         return [library.codec_clip(clip, codec) for codec in audio.CODECS]
 
-    noise_lines, noise_figures = noise_by_condition(
-        f"### Noise through each codec ({noise_s:g} s each): the most seconds counted as voice "
-        f"at any level from {min(levels):g} to {max(levels):g} dBFS (at which)",
-        [codec.name for codec in audio.CODECS],
-        levels,
-        coded_noise,
-    )
-    figures |= noise_figures
-    return [*sweep_lines, "", *margin_lines, "", *noise_lines], figures
+    noise = ([codec.name for codec in audio.CODECS], coded_noise)
+    return condition_world("codec", title, columns, "codec", noise, noise_s, quick)
 
 
 # ---------------------------------------------------------------------------------------
