@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 
+from firmware import audio as detector_module
 from firmware.at.channel import ATChannel, ATCommandError
 from firmware.audio import FRAME_S, VoiceDetector, VoiceListener
 from firmware.virtual_modem import CallerSound, VirtualModem
@@ -116,6 +117,53 @@ def test_a_run_of_voice_counts_once_it_has_ended() -> None:
     assert detector.voiced_frames == 0
     detector.feed(audio[round(0.3 * RATE) * 2 : round((first_pause + 0.2) * RATE) * 2])
     assert detector.voiced_frames > 0
+
+
+def _run_lines(strongest_hz: np.ndarray, share: float = 0.95) -> list[list[float]]:
+    """A run's frames as the tone check over a run sees them: the two strongest lines'
+    share of the band, the strongest line's Hz and the other's (here 1.25 times it)."""
+    return [[share, float(hz), float(hz) * 1.25] for hz in strongest_hz]
+
+
+def test_a_run_whose_strongest_line_stands_still_is_a_tone() -> None:
+    """A tone through a codec: its line wobbles by a tenth of a percent, not with a pitch."""
+    wobbling = 1000.0 * (1 + 0.001 * np.sin(np.arange(8)))
+    assert detector_module._is_tone_run(_run_lines(wobbling))
+
+
+def test_a_run_whose_lines_glide_with_a_pitch_is_not_a_tone() -> None:
+    """A vowel's harmonics move with its pitch: 5 % over 160 ms is a voice, however much of
+    the band its two strongest lines hold; and lines that hold little of it are no tone."""
+    assert not detector_module._is_tone_run(_run_lines(np.linspace(800.0, 840.0, 8)))
+    assert not detector_module._is_tone_run(_run_lines(np.full(8, 1000.0), share=0.4))
+    assert not detector_module._is_tone_run([])
+
+
+def test_a_line_on_the_bands_edge_is_not_a_line_that_stands_still() -> None:
+    """0 Hz marks a strongest peak on the band's edge: the skirt of a line outside it."""
+    assert not detector_module._is_tone_run(_run_lines(np.zeros(8)))
+
+
+def test_a_run_on_a_dtmf_digit_is_a_tone_even_when_the_coder_smears_its_lines() -> None:
+    """AMR-NB 4.75 kbit/s moves a digit's lines by up to 1.5 % from frame to frame and
+    swaps the stronger one: still the key "5" (770 + 1336 Hz)."""
+    smear = 1 + 0.015 * np.array([1, -1, 0.5, -0.5, 1, -1])
+    frames = [[0.6, 770.0 * f, 1336.0 / f] for f in smear[:3]]
+    frames += [[0.6, 1336.0 * f, 770.0 / f] for f in smear[3:]]
+    assert detector_module._is_tone_run(frames)
+    assert detector_module._is_dtmf(1336.0, 770.0)
+    assert not detector_module._is_dtmf(770.0, 1100.0)  # no column
+    assert not detector_module._is_dtmf(740.0, 1336.0)  # 3.9 % off the row
+
+
+def test_a_lines_frequency_is_found_between_bins() -> None:
+    """A bin is 15.6 Hz; the parabola through the peak's log power finds a sine to 2 Hz."""
+    t = np.arange(2 * 160) / RATE
+    for hz in (697.0, 1003.7, 1336.0, 2211.1):
+        window = 8000 * np.sin(2 * np.pi * hz * t + 0.3)
+        power = detector_module._tapered_power(window[np.newaxis, :])
+        peak = np.array([[int(np.argmax(power[0]))]])
+        assert detector_module._line_hz(power, peak)[0, 0] == pytest.approx(hz, abs=2.0)
 
 
 def test_chunk_size_does_not_change_what_is_heard() -> None:
