@@ -83,9 +83,8 @@ sentences, 10 s of each noise. The exit status is 1 when a target is missed: spe
 heard at the quiet levels; with `--reverberant`, `--phone-processing` or `--codecs`:
 speech at -40 dBFS or louder missed in any column, any noise class heard under any
 condition, or comfort noise heard; `--quick` there: the noises at -60 to -15 dBFS only;
-with `--rubbing`: a
-sentence missed with the rubbing 10 dB or more under it, or the rubbing alone, a whisper
-over it or a noise class with it under heard).
+with `--rubbing`: a sentence missed with the rubbing 10 dB or more under it, or the
+rubbing alone, a whisper over it or a noise class with it under heard).
 """
 
 from __future__ import annotations
